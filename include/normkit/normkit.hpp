@@ -1,0 +1,10 @@
+// normkit: normalization layers for deep learning. One include for everything.
+#pragma once
+
+#include "normkit/batch_norm.hpp"
+#include "normkit/error.hpp"
+#include "normkit/nn/batch_norm.hpp"
+#include "normkit/nn/parameter.hpp"
+#include "normkit/tensor.hpp"
+#include "normkit/threading.hpp"
+#include "normkit/version.hpp"

@@ -1,0 +1,8 @@
+// Subcommands of the normkit CLI; each returns the process exit code.
+#pragma once
+
+namespace normkit::cli {
+
+int run_demo(int argc, char** argv);
+
+}  // namespace normkit::cli

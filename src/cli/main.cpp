@@ -1,0 +1,47 @@
+// The normkit command-line tool.
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <string>
+
+#include "commands.hpp"
+#include "normkit/version.hpp"
+
+namespace {
+
+void print_usage(std::FILE* out) {
+  std::fprintf(out,
+               "usage: normkit <command> [options]\n"
+               "\n"
+               "commands:\n"
+               "  demo       Batch Normalization in three short experiments\n"
+               "  version    print the version\n"
+               "  help       this message\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    print_usage(stderr);
+    return 2;
+  }
+  const std::string command = argv[1];
+  try {
+    if (command == "demo") return normkit::cli::run_demo(argc - 1, argv + 1);
+    if (command == "version" || command == "--version") {
+      std::printf("normkit %s\n", normkit::kVersion);
+      return 0;
+    }
+    if (command == "help" || command == "--help" || command == "-h") {
+      print_usage(stdout);
+      return 0;
+    }
+    std::fprintf(stderr, "normkit: unknown command '%s'\n\n", command.c_str());
+    print_usage(stderr);
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "normkit %s: error: %s\n", command.c_str(), e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,166 @@
+#include "normkit/tensor.hpp"
+
+#include <cstring>
+#include <new>
+#include <numeric>
+#include <sstream>
+
+namespace normkit {
+
+std::size_t dtype_size(DType dtype) {
+  switch (dtype) {
+    case DType::float32: return 4;
+    case DType::int64: return 8;
+  }
+  return 0;
+}
+
+const char* dtype_name(DType dtype) {
+  switch (dtype) {
+    case DType::float32: return "float32";
+    case DType::int64: return "int64";
+  }
+  return "?";
+}
+
+std::string shape_string(const Shape& shape) {
+  std::ostringstream out;
+  out << '(';
+  for (std::size_t i = 0; i < shape.size(); ++i) out << (i ? ", " : "") << shape[i];
+  if (shape.size() == 1) out << ',';
+  out << ')';
+  return out.str();
+}
+
+std::int64_t shape_numel(const Shape& shape) {
+  return std::accumulate(shape.begin(), shape.end(), std::int64_t{1},
+                         [](std::int64_t a, std::int64_t b) { return a * b; });
+}
+
+Strides contiguous_strides(const Shape& shape) {
+  Strides strides(shape.size());
+  std::int64_t step = 1;
+  for (std::size_t i = shape.size(); i-- > 0;) {
+    strides[i] = step;
+    step *= shape[i];
+  }
+  return strides;
+}
+
+Strides channels_last_strides(const Shape& shape) {
+  NORMKIT_CHECK(shape.size() >= 2, "channels_last_strides: expected rank >= 2, got ",
+                shape_string(shape));
+  // Memory order: N, spatial..., C.
+  Strides strides(shape.size());
+  strides[1] = 1;
+  std::int64_t step = shape[1];
+  for (std::size_t i = shape.size(); i-- > 2;) {
+    strides[i] = step;
+    step *= shape[i];
+  }
+  strides[0] = step;
+  return strides;
+}
+
+TensorView::TensorView(void* data, Shape shape, Strides strides, DType dtype)
+    : data_(data), shape_(std::move(shape)), strides_(std::move(strides)), dtype_(dtype),
+      defined_(true) {
+  NORMKIT_CHECK(shape_.size() == strides_.size(), "TensorView: shape ", shape_string(shape_),
+                " and strides of rank ", strides_.size(), " differ in rank");
+  for (std::int64_t s : shape_) NORMKIT_CHECK(s >= 0, "TensorView: negative size in shape ",
+                                              shape_string(shape_));
+}
+
+TensorView::TensorView(float* data, Shape shape)
+    : TensorView(data, shape, contiguous_strides(shape), DType::float32) {}
+
+std::int64_t TensorView::offset(const std::int64_t* index) const {
+  std::int64_t off = 0;
+  for (std::size_t i = 0; i < shape_.size(); ++i) off += index[i] * strides_[i];
+  return off;
+}
+
+namespace {
+// True when the strides equal `expected` on every dimension of size > 1.
+bool strides_match(const Shape& shape, const Strides& strides, const Strides& expected) {
+  for (std::size_t i = 0; i < shape.size(); ++i)
+    if (shape[i] > 1 && strides[i] != expected[i]) return false;
+  return true;
+}
+}  // namespace
+
+bool TensorView::is_contiguous() const {
+  return strides_match(shape_, strides_, contiguous_strides(shape_));
+}
+
+bool TensorView::is_channels_last() const {
+  return shape_.size() >= 3 && strides_match(shape_, strides_, channels_last_strides(shape_));
+}
+
+MemoryFormat TensorView::memory_format() const {
+  return !is_contiguous() && is_channels_last() ? MemoryFormat::channels_last
+                                                : MemoryFormat::contiguous;
+}
+
+bool TensorView::same_layout(const TensorView& other) const {
+  return shape_ == other.shape_ && strides_match(shape_, strides_, other.strides_);
+}
+
+Tensor::Tensor(Shape shape, DType dtype, MemoryFormat format) {
+  const std::int64_t n = shape_numel(shape);
+  const std::size_t bytes = static_cast<std::size_t>(n) * dtype_size(dtype);
+  // 64-byte alignment for vector loads; at least one byte so data() is never null.
+  constexpr std::size_t kAlign = 64;
+  const std::size_t padded = (bytes + kAlign - 1) / kAlign * kAlign + kAlign;
+  storage_ = std::shared_ptr<std::byte[]>(
+      static_cast<std::byte*>(::operator new[](padded, std::align_val_t{kAlign})),
+      [](std::byte* p) { ::operator delete[](p, std::align_val_t{kAlign}); });
+  Strides strides = format == MemoryFormat::channels_last && shape.size() >= 3
+                        ? channels_last_strides(shape)
+                        : contiguous_strides(shape);
+  view_ = TensorView(storage_.get(), std::move(shape), std::move(strides), dtype);
+}
+
+Tensor Tensor::zeros(Shape shape, DType dtype) {
+  Tensor t(std::move(shape), dtype);
+  std::memset(t.view_.raw(), 0, static_cast<std::size_t>(t.numel()) * dtype_size(dtype));
+  return t;
+}
+
+Tensor Tensor::full(Shape shape, float value) {
+  Tensor t(std::move(shape));
+  float* p = t.data<float>();
+  for (std::int64_t i = 0; i < t.numel(); ++i) p[i] = value;
+  return t;
+}
+
+Tensor Tensor::copy_of(const TensorView& view, MemoryFormat format) {
+  Tensor t(view.shape(), view.dtype(), format);
+  copy_into(view, t.view());
+  return t;
+}
+
+void copy_into(const TensorView& src, const TensorView& dst) {
+  NORMKIT_CHECK(src.shape() == dst.shape(), "copy: shapes ", shape_string(src.shape()), " and ",
+                shape_string(dst.shape()), " differ");
+  NORMKIT_CHECK(src.dtype() == dst.dtype(), "copy: dtypes ", dtype_name(src.dtype()), " and ",
+                dtype_name(dst.dtype()), " differ");
+  const std::int64_t n = src.numel();
+  if (n == 0) return;
+  const std::size_t elem = dtype_size(src.dtype());
+  const auto* in = static_cast<const std::byte*>(src.raw());
+  auto* out = static_cast<std::byte*>(dst.raw());
+  // Walk the logical index in C order (an odometer), so any strides work.
+  const std::size_t rank = src.shape().size();
+  std::vector<std::int64_t> index(rank, 0);
+  for (std::int64_t i = 0; i < n; ++i) {
+    std::memcpy(out + dst.offset(index.data()) * static_cast<std::int64_t>(elem),
+                in + src.offset(index.data()) * static_cast<std::int64_t>(elem), elem);
+    for (std::size_t d = rank; d-- > 0;) {
+      if (++index[d] < src.shape()[d]) break;
+      index[d] = 0;
+    }
+  }
+}
+
+}  // namespace normkit

@@ -1,0 +1,76 @@
+#include "channel_apply.hpp"
+
+#include <cstdint>
+
+namespace normkit::kernels {
+namespace {
+
+// Calls body(ac, offset, n) for each contiguous run of one (a, c) when D > 1,
+// or row(a, offset) for each row of C channels when D == 1; in parallel.
+template <typename RunBody, typename RowBody>
+void for_each_run(const NormPlan& p, const RunBody& run, const RowBody& row) {
+  if (p.numel() == 0) return;
+  if (p.D > 1) {
+#pragma omp parallel for schedule(static)
+    for (std::int64_t item = 0; item < p.A * p.B * p.C; ++item) {
+      const std::int64_t c = item % p.C, a = item / (p.B * p.C);
+      run(a * p.C + c, item * p.D, p.D);
+    }
+  } else {
+#pragma omp parallel for schedule(static)
+    for (std::int64_t item = 0; item < p.A * p.B; ++item) row(item / p.B, item * p.C);
+  }
+}
+
+}  // namespace
+
+void normalize_apply(const NormalizeArgs& args) {
+  const std::int64_t C = args.plan.C;
+  for_each_run(
+      args.plan,
+      [&](std::int64_t ac, std::int64_t offset, std::int64_t n) {
+        const float hi = args.center_hi[ac], lo = args.center_lo[ac];
+        const float scale = args.scale[ac], shift = args.shift[ac];
+        const float* x = args.x + offset;
+        float* y = args.y + offset;
+        for (std::int64_t i = 0; i < n; ++i) y[i] = ((x[i] - hi) - lo) * scale + shift;
+      },
+      [&](std::int64_t a, std::int64_t offset) {
+        const float* hi = args.center_hi + a * C;
+        const float* lo = args.center_lo + a * C;
+        const float* scale = args.scale + a * C;
+        const float* shift = args.shift + a * C;
+        const float* x = args.x + offset;
+        float* y = args.y + offset;
+        for (std::int64_t c = 0; c < C; ++c) y[c] = ((x[c] - hi[c]) - lo[c]) * scale[c] + shift[c];
+      });
+}
+
+void input_grad_apply(const InputGradArgs& args) {
+  const std::int64_t C = args.plan.C;
+  for_each_run(
+      args.plan,
+      [&](std::int64_t ac, std::int64_t offset, std::int64_t n) {
+        const float hi = args.center_hi[ac], lo = args.center_lo[ac];
+        const float k_dy = args.k_dy[ac], k_x = args.k_x[ac], k_out = args.k_out[ac];
+        const float* dy = args.dy + offset;
+        const float* x = args.x + offset;
+        float* dx = args.dx + offset;
+        for (std::int64_t i = 0; i < n; ++i)
+          dx[i] = (dy[i] - k_dy - ((x[i] - hi) - lo) * k_x) * k_out;
+      },
+      [&](std::int64_t a, std::int64_t offset) {
+        const float* hi = args.center_hi + a * C;
+        const float* lo = args.center_lo + a * C;
+        const float* k_dy = args.k_dy + a * C;
+        const float* k_x = args.k_x + a * C;
+        const float* k_out = args.k_out + a * C;
+        const float* dy = args.dy + offset;
+        const float* x = args.x + offset;
+        float* dx = args.dx + offset;
+        for (std::int64_t c = 0; c < C; ++c)
+          dx[c] = (dy[c] - k_dy[c] - ((x[c] - hi[c]) - lo[c]) * k_x[c]) * k_out[c];
+      });
+}
+
+}  // namespace normkit::kernels

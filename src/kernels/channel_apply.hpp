@@ -1,0 +1,38 @@
+// The elementwise passes of the family, with coefficients per (a, c):
+//
+//   forward:  y  = ((x - center_hi) - center_lo) * scale + shift
+//   backward: dx = (dy - k_dy - ((x - center_hi) - center_lo) * k_x) * k_out
+//
+// The centre is a float pair (hi + lo) so that x - mean is accurate when the
+// mean is large. y may alias x and dx may alias dy (in-place).
+#pragma once
+
+#include "norm_plan.hpp"
+
+namespace normkit::kernels {
+
+struct NormalizeArgs {
+  const float* x = nullptr;  // (A, B, C, D)
+  float* y = nullptr;        // (A, B, C, D)
+  const float* center_hi = nullptr;  // (A, C), and each below
+  const float* center_lo = nullptr;
+  const float* scale = nullptr;
+  const float* shift = nullptr;
+  NormPlan plan;
+};
+void normalize_apply(const NormalizeArgs& args);
+
+struct InputGradArgs {
+  const float* dy = nullptr;  // (A, B, C, D)
+  const float* x = nullptr;   // (A, B, C, D)
+  float* dx = nullptr;        // (A, B, C, D)
+  const float* center_hi = nullptr;  // (A, C), and each below
+  const float* center_lo = nullptr;
+  const float* k_dy = nullptr;
+  const float* k_x = nullptr;
+  const float* k_out = nullptr;
+  NormPlan plan;
+};
+void input_grad_apply(const InputGradArgs& args);
+
+}  // namespace normkit::kernels

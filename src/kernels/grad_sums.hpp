@@ -1,0 +1,29 @@
+// Backward reductions: per (a, c), sum(dy) and sum(dy * (x - center)), fused
+// in one pass over dy and x, through the blocked reduction engine.
+#pragma once
+
+#include "norm_plan.hpp"
+
+namespace normkit::kernels {
+
+struct GradSums {
+  double sum_dy = 0, sum_dy_xc = 0;
+
+  static GradSums merge(const GradSums& p, const GradSums& q) {
+    return {p.sum_dy + q.sum_dy, p.sum_dy_xc + q.sum_dy_xc};
+  }
+};
+
+// center = center_hi + center_lo (a float pair, so that x - center stays
+// accurate when the mean is large); all per (a, c). out: (A, C).
+struct GradSumsArgs {
+  const float* dy = nullptr;  // (A, B, C, D)
+  const float* x = nullptr;   // (A, B, C, D)
+  const float* center_hi = nullptr;
+  const float* center_lo = nullptr;
+  NormPlan plan;
+  GradSums* out = nullptr;
+};
+void grad_sums(const GradSumsArgs& args);
+
+}  // namespace normkit::kernels

@@ -1,0 +1,92 @@
+// Variance that stays accurate at a large mean: each block is reduced with
+// the corrected two-pass algorithm (Chan, Golub and LeVeque 1983) in float
+// lanes, and blocks are merged with Chan's update in double. The block is
+// cache-resident, so its second pass costs arithmetic, not memory traffic.
+#include "moments.hpp"
+
+#include <algorithm>
+#include <vector>
+
+#include "blocked_reduce.hpp"
+#include "lanes.hpp"
+
+namespace normkit::kernels {
+
+Moments Moments::merge(const Moments& p, const Moments& q) {
+  if (p.count == 0) return q;
+  if (q.count == 0) return p;
+  const double n = p.count + q.count;
+  const double delta = q.mean - p.mean;
+  return {n, p.mean + delta * (q.count / n), p.m2 + q.m2 + delta * delta * (p.count * q.count / n)};
+}
+
+Moments run_moments(const float* x, std::int64_t n) {
+  // Scalar math:
+  //   mean0 = x[0] + sum(x - x[0]) / n               (shifted: no cancellation)
+  //   m     = float(mean0)
+  //   s1    = sum(x - m),  s2 = sum((x - m)^2)
+  //   mean  = m + s1 / n,  M2 = s2 - s1^2 / n         (corrected two-pass)
+  const float shift = x[0];
+  Lanes sum;
+  sum.accumulate(n, [&](std::int64_t i) { return x[i] - shift; });
+  const float m = static_cast<float>(shift + sum.total() / static_cast<double>(n));
+  Lanes s1, s2;
+  for_lanes(n, [&](std::int64_t i, int lane) {
+    const float d = x[i] - m;
+    s1.v[lane] += d;
+    s2.v[lane] += d * d;
+  });
+  const double t1 = s1.total(), t2 = s2.total(), dn = static_cast<double>(n);
+  return {dn, m + t1 / dn, std::max(t2 - t1 * t1 / dn, 0.0)};
+}
+
+namespace {
+
+struct MomentsOps {
+  const float* x;
+  std::int64_t C;
+
+  Moments run(std::int64_t, std::int64_t, std::int64_t offset, std::int64_t n) const {
+    return run_moments(x + offset, n);
+  }
+
+  // Channels contiguous: the same algorithm, vectorised across channels.
+  void rows(std::int64_t, std::int64_t offset, std::int64_t rows, Moments* out) const {
+    thread_local std::vector<float> scratch;
+    scratch.assign(static_cast<std::size_t>(3 * C), 0.0f);
+    float* sum = scratch.data();  // (C)
+    float* s1 = sum + C;          // (C)
+    float* s2 = s1 + C;           // (C)
+    const float* x0 = x + offset;  // (rows, C)
+    const float* shift = x0;       // first row
+    for (std::int64_t r = 0; r < rows; ++r)
+      for (std::int64_t c = 0; c < C; ++c) sum[c] += x0[r * C + c] - shift[c];
+    const double dn = static_cast<double>(rows);
+    for (std::int64_t c = 0; c < C; ++c)
+      out[c].mean = static_cast<float>(shift[c] + sum[c] / dn);  // m, as float
+    for (std::int64_t r = 0; r < rows; ++r)
+      for (std::int64_t c = 0; c < C; ++c) {
+        const float d = x0[r * C + c] - static_cast<float>(out[c].mean);
+        s1[c] += d;
+        s2[c] += d * d;
+      }
+    for (std::int64_t c = 0; c < C; ++c) {
+      const double t1 = s1[c], t2 = s2[c];
+      out[c] = {dn, out[c].mean + t1 / dn, std::max(t2 - t1 * t1 / dn, 0.0)};
+    }
+  }
+};
+
+}  // namespace
+
+void moments(const MomentsArgs& args) {
+  const NormPlan& plan = args.plan;
+  std::vector<Moments> merged(static_cast<std::size_t>(plan.A * plan.C));
+  blocked_reduce(plan, MomentsOps{args.x, plan.C}, merged.data());
+  for (std::size_t i = 0; i < merged.size(); ++i) {
+    args.mean[i] = merged[i].mean;
+    args.var[i] = merged[i].count > 0 ? merged[i].biased_var() : 0.0;
+  }
+}
+
+}  // namespace normkit::kernels

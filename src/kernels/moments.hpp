@@ -1,0 +1,31 @@
+// Forward statistics: per (a, c) count, mean and M2 (sum of squared
+// deviations) over (b, d), through the blocked reduction engine.
+#pragma once
+
+#include <cstdint>
+
+#include "norm_plan.hpp"
+
+namespace normkit::kernels {
+
+// Partial statistics of a set of elements, merged with Chan et al.'s formula.
+struct Moments {
+  double count = 0, mean = 0, m2 = 0;
+
+  static Moments merge(const Moments& p, const Moments& q);
+  double biased_var() const { return m2 / count; }
+};
+
+// mean and biased variance per (a, c); both (A, C). x: (A, B, C, D) contiguous.
+struct MomentsArgs {
+  const float* x = nullptr;
+  NormPlan plan;
+  double* mean = nullptr;
+  double* var = nullptr;
+};
+void moments(const MomentsArgs& args);
+
+// Statistics of one contiguous run of n > 0 floats (exposed for tests).
+Moments run_moments(const float* x, std::int64_t n);
+
+}  // namespace normkit::kernels

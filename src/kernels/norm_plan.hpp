@@ -1,0 +1,29 @@
+// Every normalization in the family is "statistics per (a, c) over (b, d)" of a
+// contiguous 4-index view (A, B, C, D):
+//
+//   x[a][b][c][d] lives at element ((a*B + b)*C + c)*D + d.
+//
+//   BN NCHW   (1, N, C, HW)        BN NHWC  (1, N*HW, C, 1)
+//   LN        (rows, 1, 1, D)      IN NCHW  (N*C, 1, 1, HW)
+//   GN NCHW   (N*G, 1, 1, C/G*HW)  GN NHWC  (N, HW, G, C/G)
+//
+// b is further split into samples, b = s*rows_per_sample + r, so that every
+// reduction can be partitioned by global sample index: per-sample partials are
+// what SyncBN exchanges, and their fixed merge tree is what makes a result
+// independent of thread count and rank count (docs/numerics.md).
+#pragma once
+
+#include <cstdint>
+
+namespace normkit::kernels {
+
+struct NormPlan {
+  std::int64_t A = 1, B = 1, C = 1, D = 1;
+  std::int64_t rows_per_sample = 1;  // divides B
+
+  std::int64_t samples() const { return rows_per_sample > 0 ? B / rows_per_sample : 0; }
+  std::int64_t reduced_count() const { return B * D; }  // elements per (a, c)
+  std::int64_t numel() const { return A * B * C * D; }
+};
+
+}  // namespace normkit::kernels

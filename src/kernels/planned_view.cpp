@@ -1,0 +1,80 @@
+#include "planned_view.hpp"
+
+#include <vector>
+
+namespace normkit::kernels {
+namespace {
+bool has_layout(const TensorView& t, Layout layout) {
+  return layout == Layout::contiguous ? t.is_contiguous() : t.is_channels_last();
+}
+MemoryFormat format_of(Layout layout) {
+  return layout == Layout::contiguous ? MemoryFormat::contiguous : MemoryFormat::channels_last;
+}
+}  // namespace
+
+PlannedInput::PlannedInput(const TensorView& x) {
+  if (x.is_contiguous() || x.numel() == 0) {  // an empty tensor is read as contiguous
+    data_ = x.data<float>();
+  } else if (x.is_channels_last()) {
+    layout_ = Layout::channels_last;
+    data_ = x.data<float>();
+  } else {
+    owned_ = Tensor::copy_of(x);
+    data_ = owned_.data<float>();
+  }
+}
+
+PlannedInput::PlannedInput(const TensorView& t, const PlannedInput& like) : layout_(like.layout_) {
+  if (has_layout(t, layout_) || t.numel() == 0) {
+    data_ = t.data<float>();
+  } else {
+    owned_ = Tensor::copy_of(t, format_of(layout_));
+    data_ = owned_.data<float>();
+  }
+}
+
+PlannedOutput::PlannedOutput(const TensorView& out, const PlannedInput& like) : out_(out) {
+  if (has_layout(out, like.layout())) {
+    data_ = out.data<float>();
+  } else {
+    owned_ = Tensor(out.shape(), DType::float32, format_of(like.layout()));
+    data_ = owned_.data<float>();
+  }
+}
+
+void PlannedOutput::finish() {
+  if (owned_.defined()) copy_into(owned_, out_);
+}
+
+}  // namespace normkit::kernels
+
+namespace normkit {
+
+void check_channel_vector(const TensorView& t, const char* name, std::int64_t C) {
+  if (!t.defined()) return;
+  NORMKIT_CHECK(t.dtype() == DType::float32, name, ": expected float32, got ",
+                dtype_name(t.dtype()));
+  NORMKIT_CHECK(t.dim() == 1 && t.size(0) == C, name, ": expected shape (", C,
+                ",) (one value per channel), got ", shape_string(t.shape()));
+}
+
+std::vector<float> read_channels(const TensorView& t, std::int64_t C, float fallback) {
+  std::vector<float> values(static_cast<std::size_t>(C), fallback);
+  if (t.defined())
+    for (std::int64_t c = 0; c < C; ++c) values[c] = t.data<float>()[c * t.stride(0)];
+  return values;
+}
+
+std::vector<double> to_channel_doubles(const TensorView& t) {
+  std::vector<double> values(static_cast<std::size_t>(t.size(0)));
+  for (std::int64_t c = 0; c < t.size(0); ++c) values[c] = t.data<float>()[c * t.stride(0)];
+  return values;
+}
+
+void write_channels(const std::vector<double>& values, const TensorView& t) {
+  if (!t.defined()) return;
+  for (std::int64_t c = 0; c < t.size(0); ++c)
+    t.data<float>()[c * t.stride(0)] = static_cast<float>(values[c]);
+}
+
+}  // namespace normkit

@@ -1,0 +1,54 @@
+// Bridges strided views and the contiguous plans of the kernels: an input is
+// used in place when it is contiguous or channels-last, and copied to a
+// contiguous buffer otherwise; an output is written in place when it has the
+// input's layout, and through a buffer otherwise.
+#pragma once
+
+#include <vector>
+
+#include "normkit/tensor.hpp"
+
+namespace normkit::kernels {
+
+enum class Layout { contiguous, channels_last };
+
+class PlannedInput {
+ public:
+  explicit PlannedInput(const TensorView& x);
+  // t in the same layout as `like` (copied when it is not).
+  PlannedInput(const TensorView& t, const PlannedInput& like);
+
+  const float* data() const { return data_; }
+  Layout layout() const { return layout_; }
+
+ private:
+  Tensor owned_;
+  const float* data_ = nullptr;
+  Layout layout_ = Layout::contiguous;
+};
+
+class PlannedOutput {
+ public:
+  PlannedOutput(const TensorView& out, const PlannedInput& like);
+  float* data() const { return data_; }
+  void finish();  // copies the buffer into `out` when one was used
+
+ private:
+  TensorView out_;
+  Tensor owned_;
+  float* data_ = nullptr;
+};
+
+}  // namespace normkit::kernels
+
+namespace normkit {
+
+// Per-channel vectors: undefined, or float32 of shape (C,) with any stride.
+void check_channel_vector(const TensorView& t, const char* name, std::int64_t C);
+// The values, or C copies of `fallback` when t is undefined.
+std::vector<float> read_channels(const TensorView& t, std::int64_t C, float fallback);
+std::vector<double> to_channel_doubles(const TensorView& t);
+// Writes values (rounded to float) into t; does nothing when t is undefined.
+void write_channels(const std::vector<double>& values, const TensorView& t);
+
+}  // namespace normkit

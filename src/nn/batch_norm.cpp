@@ -1,0 +1,155 @@
+#include "normkit/nn/batch_norm.hpp"
+
+#include <cmath>
+#include <cstring>
+
+namespace normkit::nn {
+
+BatchNorm::BatchNorm(std::string name, std::int64_t num_features, BatchNormModuleOptions options,
+                     std::int64_t min_rank, std::int64_t max_rank)
+    : name_(std::move(name)), num_features_(num_features), options_(options),
+      min_rank_(min_rank), max_rank_(max_rank) {
+  NORMKIT_CHECK(num_features > 0, name_, ": num_features: expected > 0, got ", num_features);
+  NORMKIT_CHECK(options.eps > 0 && std::isfinite(options.eps), name_,
+                ": eps: expected a positive finite number, got ", options.eps);
+  NORMKIT_CHECK(!options.momentum || (*options.momentum >= 0 && *options.momentum <= 1), name_,
+                ": momentum: expected a value in [0, 1] or None, got ", options.momentum.value_or(0));
+  if (options.affine) {
+    weight = Parameter(Tensor::full({num_features}, 1.0f));
+    bias = Parameter(Tensor::full({num_features}, 0.0f));
+  }
+  if (options.track_running_stats) {
+    running_mean = Tensor::full({num_features}, 0.0f);
+    running_var = Tensor::full({num_features}, 1.0f);
+    num_batches_tracked = Tensor::zeros({}, DType::int64);
+  }
+}
+
+void BatchNorm::check_input_rank(const TensorView& x) const {
+  NORMKIT_CHECK(x.defined(), name_, ": input: expected a tensor, got none");
+  NORMKIT_CHECK(x.dim() >= min_rank_ && x.dim() <= max_rank_, name_, ": input: expected ",
+                min_rank_ == max_rank_ ? std::to_string(min_rank_)
+                                       : std::to_string(min_rank_) + "-D or " +
+                                             std::to_string(max_rank_),
+                "-D input (got ", x.dim(), "-D input of shape ", shape_string(x.shape()), ")");
+  NORMKIT_CHECK(x.dtype() == DType::float32, name_, ": input: expected float32, got ",
+                dtype_name(x.dtype()));
+  NORMKIT_CHECK(x.size(1) == num_features_, name_, ": input: expected ", num_features_,
+                " channels on axis 1, got shape ", shape_string(x.shape()));
+}
+
+Tensor BatchNorm::forward(const TensorView& x) {
+  check_input_rank(x);
+  // As torch.nn.modules.batchnorm: batch statistics in training, or always
+  // when no running statistics are kept; running statistics are passed (and
+  // updated) only when they are tracked.
+  const bool batch_stats = training_ || !options_.track_running_stats;
+  const bool update_running = training_ && options_.track_running_stats;
+  double factor = options_.momentum.value_or(0.0);
+  // Checked before num_batches_tracked moves, so an error leaves no trace.
+  if (batch_stats) {
+    std::int64_t m = x.size(0);
+    for (std::int64_t d = 2; d < x.dim(); ++d) m *= x.size(d);
+    NORMKIT_CHECK(m != 1, "Expected more than 1 value per channel when training, got input size ",
+                  shape_string(x.shape()));
+  }
+  if (update_running) {
+    std::int64_t& tracked = *num_batches_tracked.data<std::int64_t>();
+    ++tracked;
+    if (!options_.momentum) factor = 1.0 / static_cast<double>(tracked);
+  }
+  BatchNormOptions functional{.training = batch_stats,
+                              .momentum = factor,
+                              .eps = options_.eps,
+                              .unbiased_running_var = options_.unbiased_running_var};
+  BatchNormForwardResult r = batch_norm_forward(
+      {x, weight.value, bias.value,
+       options_.track_running_stats ? running_mean.view() : TensorView{},
+       options_.track_running_stats ? running_var.view() : TensorView{}},
+      functional);
+  saved_x_ = Tensor::copy_of(x, x.memory_format());
+  saved_mean_ = std::move(r.save_mean);
+  saved_invstd_ = std::move(r.save_invstd);
+  saved_batch_stats_ = batch_stats;
+  return std::move(r.y);
+}
+
+Tensor BatchNorm::backward(const TensorView& dy) {
+  NORMKIT_CHECK(saved_x_.defined(), name_, ": backward: call forward first");
+  BatchNormOptions functional{.training = saved_batch_stats_, .eps = options_.eps};
+  BatchNormBackwardResult g = batch_norm_backward(
+      {dy, saved_x_, weight.value, running_mean, running_var,
+       saved_batch_stats_ ? saved_mean_.view() : TensorView{},
+       saved_batch_stats_ ? saved_invstd_.view() : TensorView{}},
+      functional, {.input = true, .weight = options_.affine, .bias = options_.affine});
+  if (options_.affine) {
+    for (std::int64_t c = 0; c < num_features_; ++c) {
+      weight.grad.data<float>()[c] += g.dweight.data<float>()[c];
+      bias.grad.data<float>()[c] += g.dbias.data<float>()[c];
+    }
+  }
+  return std::move(g.dx);
+}
+
+void BatchNorm::zero_grad() {
+  weight.zero_grad();
+  bias.zero_grad();
+}
+
+StateDict BatchNorm::state_dict() const {
+  StateDict state;
+  if (options_.affine) {
+    state.emplace_back("weight", Tensor::copy_of(weight.value));
+    state.emplace_back("bias", Tensor::copy_of(bias.value));
+  }
+  if (options_.track_running_stats) {
+    state.emplace_back("running_mean", Tensor::copy_of(running_mean));
+    state.emplace_back("running_var", Tensor::copy_of(running_var));
+    state.emplace_back("num_batches_tracked", Tensor::copy_of(num_batches_tracked));
+  }
+  return state;
+}
+
+void BatchNorm::load_state_dict(const StateDict& state) {
+  const StateDict expected = state_dict();
+  for (const auto& [key, tensor] : state) {
+    bool known = false;
+    for (const auto& [name, _] : expected) known = known || name == key;
+    NORMKIT_CHECK(known, name_, ": load_state_dict: unexpected key '", key, "'");
+  }
+  // Check everything before writing anything.
+  for (const auto& [key, mine] : expected) {
+    const Tensor& given = state_dict_get(state, key);
+    NORMKIT_CHECK(given.shape() == mine.shape() && given.dtype() == mine.dtype(), name_,
+                  ": load_state_dict: '", key, "': expected ", dtype_name(mine.dtype()), " of shape ",
+                  shape_string(mine.shape()), ", got ", dtype_name(given.dtype()), " of shape ",
+                  shape_string(given.shape()));
+  }
+  for (const auto& [key, _] : expected) {
+    const Tensor& given = state_dict_get(state, key);
+    const Tensor& target = key == "weight"         ? weight.value
+                           : key == "bias"         ? bias.value
+                           : key == "running_mean" ? running_mean
+                           : key == "running_var"  ? running_var
+                                                   : num_batches_tracked;
+    copy_into(given, target);
+  }
+}
+
+FusedScaleShift BatchNorm::fused_scale_shift() const {
+  NORMKIT_CHECK(options_.track_running_stats, name_,
+                ": fused_scale_shift: needs running statistics (track_running_stats=True)");
+  FusedScaleShift fused{Tensor({num_features_}), Tensor({num_features_})};
+  for (std::int64_t c = 0; c < num_features_; ++c) {
+    const double gamma = options_.affine ? weight.value.data<float>()[c] : 1.0;
+    const double beta = options_.affine ? bias.value.data<float>()[c] : 0.0;
+    const double scale = gamma / std::sqrt(static_cast<double>(running_var.data<float>()[c]) +
+                                           options_.eps);
+    fused.scale.data<float>()[c] = static_cast<float>(scale);
+    fused.shift.data<float>()[c] =
+        static_cast<float>(beta - running_mean.data<float>()[c] * scale);
+  }
+  return fused;
+}
+
+}  // namespace normkit::nn

@@ -1,0 +1,21 @@
+#include "normkit/nn/parameter.hpp"
+
+#include <cstring>
+
+namespace normkit::nn {
+
+Parameter::Parameter(Tensor initial)
+    : value(std::move(initial)), grad(Tensor::zeros(value.shape())) {}
+
+void Parameter::zero_grad() {
+  if (grad.defined())
+    std::memset(grad.data<float>(), 0, static_cast<std::size_t>(grad.numel()) * sizeof(float));
+}
+
+const Tensor& state_dict_get(const StateDict& state, const std::string& key) {
+  for (const auto& [name, tensor] : state)
+    if (name == key) return tensor;
+  detail::throw_error("state_dict: missing key '", key, "'");
+}
+
+}  // namespace normkit::nn

@@ -1,0 +1,66 @@
+#include "test_util.hpp"
+
+namespace normkit::test {
+namespace {
+
+TEST(Tensor, StridesOfContiguousAndChannelsLast) {
+  EXPECT_EQ(contiguous_strides({2, 3, 4, 5}), (Strides{60, 20, 5, 1}));
+  EXPECT_EQ(channels_last_strides({2, 3, 4, 5}), (Strides{60, 1, 15, 3}));
+  EXPECT_EQ(channels_last_strides({2, 3, 4}), (Strides{12, 1, 3}));
+}
+
+TEST(Tensor, LayoutPredicates) {
+  Tensor c({2, 3, 4, 5});
+  Tensor cl({2, 3, 4, 5}, DType::float32, MemoryFormat::channels_last);
+  EXPECT_TRUE(c.view().is_contiguous());
+  EXPECT_FALSE(c.view().is_channels_last());
+  EXPECT_TRUE(cl.view().is_channels_last());
+  EXPECT_FALSE(cl.view().is_contiguous());
+  EXPECT_EQ(cl.view().memory_format(), MemoryFormat::channels_last);
+  // With one spatial element both orders coincide: contiguous wins.
+  Tensor one({2, 3, 1, 1}, DType::float32, MemoryFormat::channels_last);
+  EXPECT_TRUE(one.view().is_contiguous());
+  EXPECT_EQ(one.view().memory_format(), MemoryFormat::contiguous);
+  EXPECT_FALSE(make_tensor({2, 3, 4}, TestLayout::permuted).view.is_contiguous());
+  EXPECT_FALSE(make_tensor({2, 3, 4}, TestLayout::strided).view.is_channels_last());
+}
+
+TEST(Tensor, CopyFollowsStrides) {
+  TestTensor t = make_tensor({2, 3, 2}, TestLayout::permuted);
+  std::vector<float> logical(12);
+  for (int i = 0; i < 12; ++i) logical[i] = static_cast<float>(i);
+  assign(t.view, logical);
+  // Memory is (C, N, L): element (n=1, c=0, l=1) sits at c*N*L + n*L + l = 3.
+  EXPECT_EQ(t.storage.data<float>()[3], logical[(1 * 3 + 0) * 2 + 1]);
+  EXPECT_EQ(values(t.view), logical);
+  Tensor cl = Tensor::copy_of(t.view, MemoryFormat::channels_last);
+  EXPECT_EQ(values(cl), logical);
+}
+
+TEST(Tensor, NegativeStridesAreCopiedCorrectly) {
+  Tensor base = vector_tensor({0, 1, 2, 3, 4, 5});
+  TensorView reversed(base.data<float>() + 5, {2, 3}, {-3, -1}, DType::float32);
+  EXPECT_EQ(values(reversed), (std::vector<float>{5, 4, 3, 2, 1, 0}));
+  EXPECT_FALSE(reversed.is_contiguous());
+}
+
+TEST(Tensor, BadShapesAreErrors) {
+  float x = 0;
+  EXPECT_THROW(TensorView(&x, {2, -1}, {1, 1}, DType::float32), Error);
+  EXPECT_THROW(TensorView(&x, {2, 2}, {1}, DType::float32), Error);
+  EXPECT_EQ(shape_string({2, 3}), "(2, 3)");
+  EXPECT_EQ(shape_string({4}), "(4,)");
+  EXPECT_FALSE(TensorView().defined());
+  EXPECT_TRUE(Tensor({0, 3}).view().defined());
+}
+
+TEST(Threading, SetNumThreadsChecksItsArgument) {
+  EXPECT_THROW(set_num_threads(0), Error);
+  const int before = num_threads();
+  set_num_threads(1);
+  EXPECT_EQ(num_threads(), 1);
+  set_num_threads(before);
+}
+
+}  // namespace
+}  // namespace normkit::test

@@ -1,0 +1,150 @@
+// Helpers shared by the C++ tests: random tensors in every layout the kernels
+// distinguish, and comparisons with tolerances scaled to the data.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "normkit/normkit.hpp"
+
+namespace normkit::test {
+
+// How a test tensor is laid out in memory.
+enum class TestLayout {
+  contiguous,     // C order
+  channels_last,  // (N, *spatial, C) order
+  permuted,       // (C, N, *spatial) order: neither of the fast layouts
+  strided,        // every other element of the last dim: not dense
+};
+
+inline const char* layout_name(TestLayout l) {
+  switch (l) {
+    case TestLayout::contiguous: return "contiguous";
+    case TestLayout::channels_last: return "channels_last";
+    case TestLayout::permuted: return "permuted";
+    case TestLayout::strided: return "strided";
+  }
+  return "?";
+}
+
+// A float32 tensor of `shape` in `layout`. `storage` owns the memory; `view`
+// sees it with the layout's strides.
+struct TestTensor {
+  Tensor storage;
+  TensorView view;
+};
+
+inline TestTensor make_tensor(const Shape& shape, TestLayout layout) {
+  const std::size_t rank = shape.size();
+  switch (layout) {
+    case TestLayout::contiguous: {
+      Tensor t(shape);
+      return {t, t.view()};
+    }
+    case TestLayout::channels_last: {
+      Tensor t(shape, DType::float32, rank >= 3 ? MemoryFormat::channels_last : MemoryFormat::contiguous);
+      return {t, t.view()};
+    }
+    case TestLayout::permuted: {
+      // Memory order (C, N, *spatial).
+      Shape stored = shape;
+      std::swap(stored[0], stored[1]);
+      Tensor t(stored);
+      Strides s = contiguous_strides(stored);
+      std::swap(s[0], s[1]);
+      return {t, TensorView(t.data<float>(), shape, s, DType::float32)};
+    }
+    case TestLayout::strided: {
+      Shape stored = shape;
+      stored.back() *= 2;
+      Tensor t(stored);
+      Strides s = contiguous_strides(stored);
+      s.back() = 2;
+      return {t, TensorView(t.data<float>(), shape, s, DType::float32)};
+    }
+  }
+  return {};
+}
+
+// Reads every element of a view in logical C order.
+inline std::vector<float> values(const TensorView& v) {
+  Tensor c = Tensor::copy_of(v);
+  return std::vector<float>(c.data<float>(), c.data<float>() + c.numel());
+}
+
+// Writes values (logical C order) into a view.
+inline void assign(const TensorView& v, const std::vector<float>& data) {
+  Tensor c(v.shape());
+  std::copy(data.begin(), data.end(), c.data<float>());
+  copy_into(c, v);
+}
+
+inline std::vector<float> normal_values(std::size_t n, std::uint64_t seed, float mean = 0.0f,
+                                        float stddev = 1.0f) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> dist(mean, stddev);
+  std::vector<float> out(n);
+  for (float& v : out) v = dist(rng);
+  return out;
+}
+
+inline TestTensor random_tensor(const Shape& shape, TestLayout layout, std::uint64_t seed,
+                                float mean = 0.0f, float stddev = 1.0f) {
+  TestTensor t = make_tensor(shape, layout);
+  assign(t.view, normal_values(static_cast<std::size_t>(shape_numel(shape)), seed, mean, stddev));
+  return t;
+}
+
+inline Tensor vector_tensor(const std::vector<float>& data) {
+  Tensor t({static_cast<std::int64_t>(data.size())});
+  std::copy(data.begin(), data.end(), t.data<float>());
+  return t;
+}
+
+// |a - b| <= rtol * (|b| + scale), scale = max(max|b|, term_scale): relative
+// to each value, with an absolute floor at rtol times the largest magnitude
+// (values near zero of a tensor of unit scale are held to rtol, not to their
+// own tiny size). A result that is a sum of cancelling terms is held to the
+// size of those terms, passed as term_scale (docs/numerics.md). NaN must
+// match NaN.
+inline ::testing::AssertionResult all_close(const std::vector<float>& actual,
+                                            const std::vector<float>& expected,
+                                            double rtol = 1e-5, double term_scale = 0) {
+  if (actual.size() != expected.size())
+    return ::testing::AssertionFailure() << "sizes differ: " << actual.size() << " vs " << expected.size();
+  double scale = term_scale;
+  for (float e : expected)
+    if (std::isfinite(e)) scale = std::max(scale, std::fabs(static_cast<double>(e)));
+  for (std::size_t i = 0; i < actual.size(); ++i) {
+    const double a = actual[i], e = expected[i];
+    if (std::isnan(e) || std::isnan(a)) {
+      if (std::isnan(e) && std::isnan(a)) continue;
+      return ::testing::AssertionFailure() << "element " << i << ": " << a << " vs " << e;
+    }
+    if (std::fabs(a - e) > rtol * (std::fabs(e) + scale))
+      return ::testing::AssertionFailure()
+             << "element " << i << ": " << a << " vs " << e << " (diff " << std::fabs(a - e)
+             << ", allowed " << rtol * (std::fabs(e) + scale) << ")";
+  }
+  return ::testing::AssertionSuccess();
+}
+
+inline bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+// The shapes the BN tests sweep: every rank, sizes 1, 3, 127 and 4097 among them.
+inline std::vector<Shape> batch_norm_shapes() {
+  return {
+      {2, 3},          {5, 1},         {127, 3},      {3, 4097},      {4, 3, 1},
+      {2, 5, 7},       {3, 2, 127},    {1, 3, 4097},  {2, 3, 4, 5},   {4, 16, 7, 7},
+      {3, 5, 1, 1},    {1, 8, 13, 11}, {2, 3, 2, 3, 4}, {1, 4, 3, 5, 7}, {6, 64, 8, 8},
+  };
+}
+
+}  // namespace normkit::test
