@@ -29,15 +29,6 @@ inline std::int64_t rows_per_chunk(std::int64_t channels) {
                                   kMaxRowsPerChunk);
 }
 
-// Fixed pairwise tree over items[lo, hi), hi > lo. Its shape depends only on
-// the number of items.
-template <typename Partial, typename Get>
-Partial merge_tree(std::int64_t lo, std::int64_t hi, const Get& get) {
-  if (hi - lo == 1) return get(lo);
-  const std::int64_t mid = lo + (hi - lo) / 2;
-  return Partial::merge(merge_tree<Partial>(lo, mid, get), merge_tree<Partial>(mid, hi, get));
-}
-
 // Stage 1: per_sample[(a*S + s)*C + c] = partial of sample s for (a, c).
 template <typename Partial, typename Ops>
 void reduce_per_sample(const NormPlan& plan, const Ops& ops, Partial* per_sample) {
@@ -80,17 +71,49 @@ void reduce_per_sample(const NormPlan& plan, const Ops& ops, Partial* per_sample
   }
 }
 
+// Fixed pairwise tree over the samples [lo, hi) of one a, for the channels
+// [c0, c0 + n): out[j] = merge of per_sample[(a*S + s)*C + c0 + j]. The tree
+// splits at lo + (hi - lo) / 2, so its shape depends only on the number of
+// samples. Whole channel vectors are merged at each node, so the inner loop
+// runs over contiguous channels. scratch holds 2*n partials per tree level.
+template <typename Partial>
+void merge_sample_tree(const Partial* per_sample, std::int64_t S, std::int64_t C, std::int64_t a,
+                       std::int64_t c0, std::int64_t n, std::int64_t lo, std::int64_t hi,
+                       Partial* out, Partial* scratch) {
+  if (hi - lo == 1) {
+    const Partial* src = per_sample + (a * S + lo) * C + c0;
+    std::copy(src, src + n, out);
+    return;
+  }
+  const std::int64_t mid = lo + (hi - lo) / 2;
+  Partial* left = scratch;
+  Partial* right = scratch + n;
+  merge_sample_tree(per_sample, S, C, a, c0, n, lo, mid, left, scratch + 2 * n);
+  merge_sample_tree(per_sample, S, C, a, c0, n, mid, hi, right, scratch + 2 * n);
+  for (std::int64_t j = 0; j < n; ++j) out[j] = Partial::merge(left[j], right[j]);
+}
+
 // Stage 2: out[a*C + c] = merge over samples of per_sample, in the fixed tree.
 template <typename Partial>
 void merge_samples(const NormPlan& plan, const Partial* per_sample, Partial* out) {
-  const std::int64_t S = plan.samples(), C = plan.C;
-#pragma omp parallel for schedule(static)
-  for (std::int64_t ac = 0; ac < plan.A * C; ++ac) {
-    const std::int64_t a = ac / C, c = ac % C;
-    out[ac] = S == 0 ? Partial{}
-                     : merge_tree<Partial>(0, S, [&](std::int64_t s) {
-                         return per_sample[(a * S + s) * C + c];
-                       });
+  const std::int64_t S = plan.samples(), C = plan.C, A = plan.A;
+  if (S == 0) {
+    std::fill(out, out + A * C, Partial{});
+    return;
+  }
+  constexpr std::int64_t kChannelBlock = 256;  // work split only: bits do not depend on it
+  const std::int64_t blocks = (C + kChannelBlock - 1) / kChannelBlock;
+  std::int64_t depth = 1;
+  while ((std::int64_t{1} << (depth - 1)) < S) ++depth;
+#pragma omp parallel
+  {
+    std::vector<Partial> scratch(static_cast<std::size_t>(2 * kChannelBlock * depth));
+#pragma omp for schedule(static)
+    for (std::int64_t item = 0; item < A * blocks; ++item) {
+      const std::int64_t a = item / blocks, c0 = (item % blocks) * kChannelBlock;
+      const std::int64_t n = std::min(kChannelBlock, C - c0);
+      merge_sample_tree(per_sample, S, C, a, c0, n, 0, S, out + a * C + c0, scratch.data());
+    }
   }
 }
 

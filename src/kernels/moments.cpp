@@ -16,8 +16,9 @@ Moments Moments::merge(const Moments& p, const Moments& q) {
   if (p.count == 0) return q;
   if (q.count == 0) return p;
   const double n = p.count + q.count;
+  const double q_share = q.count / n;  // one division per merge
   const double delta = q.mean - p.mean;
-  return {n, p.mean + delta * (q.count / n), p.m2 + q.m2 + delta * delta * (p.count * q.count / n)};
+  return {n, p.mean + delta * q_share, p.m2 + q.m2 + delta * delta * (p.count * q_share)};
 }
 
 Moments run_moments(const float* x, std::int64_t n) {
@@ -52,18 +53,22 @@ struct MomentsOps {
 
   // Channels contiguous: the same algorithm, vectorised across channels.
   void rows(std::int64_t, std::int64_t offset, std::int64_t rows, Moments* out) const {
+    const float* x0 = x + offset;  // (rows, C)
+    if (rows == 1) {  // what the two passes below give for one row, exactly
+      for (std::int64_t c = 0; c < C; ++c) out[c] = {1.0, x0[c], 0.0};
+      return;
+    }
     thread_local std::vector<float> scratch;
     scratch.assign(static_cast<std::size_t>(3 * C), 0.0f);
     float* sum = scratch.data();  // (C)
     float* s1 = sum + C;          // (C)
     float* s2 = s1 + C;           // (C)
-    const float* x0 = x + offset;  // (rows, C)
-    const float* shift = x0;       // first row
+    const float* shift = x0;      // first row
     for (std::int64_t r = 0; r < rows; ++r)
       for (std::int64_t c = 0; c < C; ++c) sum[c] += x0[r * C + c] - shift[c];
-    const double dn = static_cast<double>(rows);
+    const double dn = static_cast<double>(rows), inv_n = 1.0 / dn;
     for (std::int64_t c = 0; c < C; ++c)
-      out[c].mean = static_cast<float>(shift[c] + sum[c] / dn);  // m, as float
+      out[c].mean = static_cast<float>(shift[c] + sum[c] * inv_n);  // m, as float
     for (std::int64_t r = 0; r < rows; ++r)
       for (std::int64_t c = 0; c < C; ++c) {
         const float d = x0[r * C + c] - static_cast<float>(out[c].mean);
@@ -72,7 +77,7 @@ struct MomentsOps {
       }
     for (std::int64_t c = 0; c < C; ++c) {
       const double t1 = s1[c], t2 = s2[c];
-      out[c] = {dn, out[c].mean + t1 / dn, std::max(t2 - t1 * t1 / dn, 0.0)};
+      out[c] = {dn, out[c].mean + t1 * inv_n, std::max(t2 - t1 * t1 * inv_n, 0.0)};
     }
   }
 };
