@@ -61,8 +61,9 @@ void reduce_per_sample(const NormPlan& plan, const Ops& ops, Partial* per_sample
       for (std::int64_t item = 0; item < A * S; ++item) {
         const std::int64_t s = item % S, a = item / S;
         Partial* acc = per_sample + item * C;
-        std::fill(acc, acc + C, Partial{});
-        for (std::int64_t r0 = 0; r0 < R; r0 += chunk_rows) {
+        // The first chunk is written in place; later ones are merged into it.
+        ops.rows(a, (a * B + s * R) * C, std::min(chunk_rows, R), acc);
+        for (std::int64_t r0 = chunk_rows; r0 < R; r0 += chunk_rows) {
           ops.rows(a, (a * B + s * R + r0) * C, std::min(chunk_rows, R - r0), chunk.data());
           for (std::int64_t c = 0; c < C; ++c) acc[c] = Partial::merge(acc[c], chunk[c]);
         }
@@ -72,25 +73,23 @@ void reduce_per_sample(const NormPlan& plan, const Ops& ops, Partial* per_sample
 }
 
 // Fixed pairwise tree over the samples [lo, hi) of one a, for the channels
-// [c0, c0 + n): out[j] = merge of per_sample[(a*S + s)*C + c0 + j]. The tree
-// splits at lo + (hi - lo) / 2, so its shape depends only on the number of
-// samples. Whole channel vectors are merged at each node, so the inner loop
-// runs over contiguous channels. scratch holds 2*n partials per tree level.
+// [c0, c0 + n): returns n partials, the merge of per_sample[(a*S + s)*C + c0 + j].
+// The tree splits at lo + (hi - lo) / 2, so its shape depends only on the
+// number of samples. Whole channel vectors are merged at each node, so the
+// inner loop runs over contiguous channels; a leaf is read in place. A node
+// writes at scratch, its left child at scratch + n and its right child at
+// scratch + 2n, so scratch needs (2 * depth + 1) * n partials.
 template <typename Partial>
-void merge_sample_tree(const Partial* per_sample, std::int64_t S, std::int64_t C, std::int64_t a,
-                       std::int64_t c0, std::int64_t n, std::int64_t lo, std::int64_t hi,
-                       Partial* out, Partial* scratch) {
-  if (hi - lo == 1) {
-    const Partial* src = per_sample + (a * S + lo) * C + c0;
-    std::copy(src, src + n, out);
-    return;
-  }
+const Partial* merge_sample_tree(const Partial* per_sample, std::int64_t S, std::int64_t C,
+                                 std::int64_t a, std::int64_t c0, std::int64_t n,
+                                 std::int64_t lo, std::int64_t hi, Partial* scratch) {
+  if (hi - lo == 1) return per_sample + (a * S + lo) * C + c0;
   const std::int64_t mid = lo + (hi - lo) / 2;
-  Partial* left = scratch;
-  Partial* right = scratch + n;
-  merge_sample_tree(per_sample, S, C, a, c0, n, lo, mid, left, scratch + 2 * n);
-  merge_sample_tree(per_sample, S, C, a, c0, n, mid, hi, right, scratch + 2 * n);
+  Partial* out = scratch;
+  const Partial* left = merge_sample_tree(per_sample, S, C, a, c0, n, lo, mid, scratch + n);
+  const Partial* right = merge_sample_tree(per_sample, S, C, a, c0, n, mid, hi, scratch + 2 * n);
   for (std::int64_t j = 0; j < n; ++j) out[j] = Partial::merge(left[j], right[j]);
+  return out;
 }
 
 // Stage 2: out[a*C + c] = merge over samples of per_sample, in the fixed tree.
@@ -107,19 +106,23 @@ void merge_samples(const NormPlan& plan, const Partial* per_sample, Partial* out
   while ((std::int64_t{1} << (depth - 1)) < S) ++depth;
 #pragma omp parallel
   {
-    std::vector<Partial> scratch(static_cast<std::size_t>(2 * kChannelBlock * depth));
+    thread_local std::vector<Partial> scratch;
+    scratch.resize(static_cast<std::size_t>(kChannelBlock * (2 * depth + 1)));
 #pragma omp for schedule(static)
     for (std::int64_t item = 0; item < A * blocks; ++item) {
       const std::int64_t a = item / blocks, c0 = (item % blocks) * kChannelBlock;
       const std::int64_t n = std::min(kChannelBlock, C - c0);
-      merge_sample_tree(per_sample, S, C, a, c0, n, 0, S, out + a * C + c0, scratch.data());
+      const Partial* merged = merge_sample_tree(per_sample, S, C, a, c0, n, 0, S, scratch.data());
+      std::copy(merged, merged + n, out + a * C + c0);
     }
   }
 }
 
 template <typename Partial, typename Ops>
 void blocked_reduce(const NormPlan& plan, const Ops& ops, Partial* out) {
-  std::vector<Partial> per_sample(static_cast<std::size_t>(plan.A * plan.samples() * plan.C));
+  // Reused across calls: no page faults for a fresh buffer on every call.
+  thread_local std::vector<Partial> per_sample;
+  per_sample.resize(static_cast<std::size_t>(plan.A * plan.samples() * plan.C));
   reduce_per_sample(plan, ops, per_sample.data());
   merge_samples(plan, per_sample.data(), out);
 }

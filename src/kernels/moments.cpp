@@ -12,15 +12,6 @@
 
 namespace normkit::kernels {
 
-Moments Moments::merge(const Moments& p, const Moments& q) {
-  if (p.count == 0) return q;
-  if (q.count == 0) return p;
-  const double n = p.count + q.count;
-  const double q_share = q.count / n;  // one division per merge
-  const double delta = q.mean - p.mean;
-  return {n, p.mean + delta * q_share, p.m2 + q.m2 + delta * delta * (p.count * q_share)};
-}
-
 Moments run_moments(const float* x, std::int64_t n) {
   // Scalar math:
   //   mean0 = x[0] + sum(x - x[0]) / n               (shifted: no cancellation)

@@ -12,7 +12,14 @@ namespace normkit::kernels {
 struct Moments {
   double count = 0, mean = 0, m2 = 0;
 
-  static Moments merge(const Moments& p, const Moments& q);
+  static Moments merge(const Moments& p, const Moments& q) {
+    if (p.count == 0) return q;
+    if (q.count == 0) return p;
+    const double n = p.count + q.count;
+    const double q_share = q.count / n;  // one division per merge
+    const double delta = q.mean - p.mean;
+    return {n, p.mean + delta * q_share, p.m2 + q.m2 + delta * delta * (p.count * q_share)};
+  }
   double biased_var() const { return m2 / count; }
 };
 
