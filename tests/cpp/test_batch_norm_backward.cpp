@@ -8,11 +8,7 @@ namespace {
 
 std::vector<double> normal_doubles(std::size_t n, std::uint64_t seed, double mean = 0,
                                    double stddev = 1) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> dist(mean, stddev);
-  std::vector<double> out(n);
-  for (double& v : out) v = dist(rng);
-  return out;
+  return normal_values<double>(n, seed, mean, stddev);
 }
 
 // loss = sum(probe * y): its gradient with respect to y is probe.

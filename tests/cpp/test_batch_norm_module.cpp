@@ -12,32 +12,22 @@ Tensor batch(const Shape& shape, std::uint64_t seed, float mean = 2.0f, float st
   return x;
 }
 
-// Per-channel batch mean and unbiased variance of an (N, C, S) batch, in double.
-void channel_stats(const Tensor& x, std::vector<double>& mean, std::vector<double>& var) {
-  const std::int64_t N = x.shape()[0], C = x.shape()[1], S = x.numel() / (N * C);
-  mean.assign(C, 0);
-  var.assign(C, 0);
-  for (std::int64_t c = 0; c < C; ++c) {
-    for (std::int64_t n = 0; n < N; ++n)
-      for (std::int64_t s = 0; s < S; ++s) mean[c] += x.data<float>()[(n * C + c) * S + s];
-    mean[c] /= static_cast<double>(N * S);
-    for (std::int64_t n = 0; n < N; ++n)
-      for (std::int64_t s = 0; s < S; ++s)
-        var[c] += std::pow(x.data<float>()[(n * C + c) * S + s] - mean[c], 2);
-    var[c] /= static_cast<double>(N * S - 1);
-  }
+// Per-channel batch mean and unbiased variance of an (N, C, S) batch.
+ChannelMoments batch_stats(const Tensor& x) {
+  const std::int64_t N = x.shape()[0], C = x.shape()[1];
+  return exact_channel_moments(values(x), N, C, x.numel() / (N * C), 1);
 }
 
 TEST(BatchNormModule, CumulativeAverageWhenMomentumIsNone) {
   nn::BatchNorm2d bn(3, {.momentum = std::nullopt});
-  std::vector<double> sum_mean(3, 0), sum_var(3, 0), mean, var;
+  std::vector<double> sum_mean(3, 0), sum_var(3, 0);
   for (int step = 1; step <= 6; ++step) {
     Tensor x = batch({4, 3, 5, 5}, step, static_cast<float>(step), 1.0f + step);
     bn.forward(x);
-    channel_stats(x, mean, var);
+    const ChannelMoments stats = batch_stats(x);
     for (int c = 0; c < 3; ++c) {
-      sum_mean[c] += mean[c];
-      sum_var[c] += var[c];
+      sum_mean[c] += stats.mean[c];
+      sum_var[c] += stats.var[c];
     }
     EXPECT_EQ(*bn.num_batches_tracked.data<std::int64_t>(), step);
     for (int c = 0; c < 3; ++c) {
@@ -50,14 +40,14 @@ TEST(BatchNormModule, CumulativeAverageWhenMomentumIsNone) {
 
 TEST(BatchNormModule, MomentumUpdateAndEvalUsesRunningStats) {
   nn::BatchNorm1d bn(4);
-  std::vector<double> rm(4, 0.0), rv(4, 1.0), mean, var;
+  std::vector<double> rm(4, 0.0), rv(4, 1.0);
   for (int step = 0; step < 4; ++step) {
     Tensor x = batch({16, 4}, 10 + step);
     bn.forward(x);
-    channel_stats(x, mean, var);
+    const ChannelMoments stats = batch_stats(x);
     for (int c = 0; c < 4; ++c) {
-      rm[c] = 0.9 * rm[c] + 0.1 * mean[c];
-      rv[c] = 0.9 * rv[c] + 0.1 * var[c];
+      rm[c] = 0.9 * rm[c] + 0.1 * stats.mean[c];
+      rv[c] = 0.9 * rv[c] + 0.1 * stats.var[c];
     }
   }
   for (int c = 0; c < 4; ++c) {

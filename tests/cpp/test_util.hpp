@@ -84,12 +84,35 @@ inline void assign(const TensorView& v, const std::vector<float>& data) {
   copy_into(c, v);
 }
 
-inline std::vector<float> normal_values(std::size_t n, std::uint64_t seed, float mean = 0.0f,
-                                        float stddev = 1.0f) {
+template <typename T = float>
+std::vector<T> normal_values(std::size_t n, std::uint64_t seed, T mean = 0, T stddev = 1) {
   std::mt19937_64 rng(seed);
-  std::normal_distribution<float> dist(mean, stddev);
-  std::vector<float> out(n);
-  for (float& v : out) v = dist(rng);
+  std::normal_distribution<T> dist(mean, stddev);
+  std::vector<T> out(n);
+  for (T& v : out) v = dist(rng);
+  return out;
+}
+
+// Per-channel mean and variance (divided by m - ddof) of logical (N, C, S)
+// data, by two passes in double: the independent check of the statistics.
+struct ChannelMoments {
+  std::vector<double> mean, var;
+};
+inline ChannelMoments exact_channel_moments(const std::vector<float>& x, std::int64_t N,
+                                            std::int64_t C, std::int64_t S, int ddof = 0) {
+  ChannelMoments out{std::vector<double>(C, 0.0), std::vector<double>(C, 0.0)};
+  const double m = static_cast<double>(N * S);
+  for (std::int64_t c = 0; c < C; ++c) {
+    for (std::int64_t n = 0; n < N; ++n)
+      for (std::int64_t s = 0; s < S; ++s) out.mean[c] += x[(n * C + c) * S + s];
+    out.mean[c] /= m;
+    for (std::int64_t n = 0; n < N; ++n)
+      for (std::int64_t s = 0; s < S; ++s) {
+        const double d = x[(n * C + c) * S + s] - out.mean[c];
+        out.var[c] += d * d;
+      }
+    out.var[c] /= m - ddof;
+  }
   return out;
 }
 
