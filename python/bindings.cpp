@@ -161,8 +161,10 @@ void bind_batch_norm(py::module_& m, const char* name, const char* doc) {
   py::class_<Module, nn::BatchNorm>(m, name, doc)
       .def(py::init([](std::int64_t num_features, double eps, std::optional<double> momentum,
                        bool affine, bool track_running_stats, bool unbiased_running_var) {
-             return Module(num_features, {eps, momentum, affine, track_running_stats,
-                                          unbiased_running_var});
+             return std::make_unique<Module>(
+                 num_features, nn::BatchNormModuleOptions{eps, momentum, affine,
+                                                          track_running_stats,
+                                                          unbiased_running_var});
            }),
            py::arg("num_features"), py::arg("eps") = 1e-5, py::arg("momentum") = 0.1,
            py::arg("affine") = true, py::arg("track_running_stats") = true,
@@ -191,16 +193,25 @@ PYBIND11_MODULE(_normkit, m) {
   m.def("set_num_threads", &set_num_threads, py::arg("n"));
   m.def("num_threads", &num_threads);
 
-  py::class_<nn::BatchNorm>(m, "_BatchNorm")
+  py::class_<nn::Module>(m, "Module", "Base of the normkit modules.")
       .def("train", [](py::object self, bool mode) {
-             self.cast<nn::BatchNorm&>().train(mode);
+             self.cast<nn::Module&>().train(mode);
              return self;
            }, py::arg("mode") = true)
       .def("eval", [](py::object self) {
-             self.cast<nn::BatchNorm&>().eval();
+             self.cast<nn::Module&>().eval();
              return self;
            })
-      .def_property_readonly("training", &nn::BatchNorm::is_training)
+      .def_property_readonly("training", &nn::Module::is_training)
+      .def("zero_grad", &nn::Module::zero_grad)
+      .def("state_dict", [](const nn::Module& mod) { return state_dict_to_python(mod.state_dict()); })
+      .def("load_state_dict", [](nn::Module& mod, const py::dict& d) {
+             mod.load_state_dict(state_dict_from_python(d)); }, py::arg("state_dict"))
+      .def("__call__", [](py::object self, py::args args) {
+             return self.attr("forward")(*args);
+           });
+
+  py::class_<nn::BatchNorm, nn::Module>(m, "_BatchNorm")
       .def_property_readonly("num_features", &nn::BatchNorm::num_features)
       .def("forward", [](nn::BatchNorm& bn, const py::object& x) {
              const TensorView v = view_of(x, "input");
@@ -210,9 +221,6 @@ PYBIND11_MODULE(_normkit, m) {
              py::gil_scoped_acquire acquire;
              return to_numpy(y);
            }, py::arg("x"))
-      .def("__call__", [](py::object self, const py::object& x) {
-             return self.attr("forward")(x);
-           })
       .def("backward", [](nn::BatchNorm& bn, const py::object& dy) {
              const TensorView v = view_of(dy, "dy");
              NORMKIT_CHECK(v.defined(), "dy: expected a float32 NumPy array, got None");
@@ -221,7 +229,6 @@ PYBIND11_MODULE(_normkit, m) {
              py::gil_scoped_acquire acquire;
              return to_numpy(dx);
            }, py::arg("dy"), "dx for the last forward; accumulates weight_grad and bias_grad.")
-      .def("zero_grad", &nn::BatchNorm::zero_grad)
       .def_property_readonly("weight", [](py::object self) {
              return tensor_array(self.cast<nn::BatchNorm&>().weight.value, self); })
       .def_property_readonly("bias", [](py::object self) {
@@ -237,9 +244,6 @@ PYBIND11_MODULE(_normkit, m) {
       .def_property_readonly("num_batches_tracked", [](const nn::BatchNorm& bn) -> py::object {
              if (!bn.num_batches_tracked.defined()) return py::none();
              return py::int_(*bn.num_batches_tracked.data<std::int64_t>()); })
-      .def("state_dict", [](const nn::BatchNorm& bn) { return state_dict_to_python(bn.state_dict()); })
-      .def("load_state_dict", [](nn::BatchNorm& bn, const py::dict& d) {
-             bn.load_state_dict(state_dict_from_python(d)); }, py::arg("state_dict"))
       .def("fused_scale_shift", [](const nn::BatchNorm& bn) {
              const nn::FusedScaleShift f = bn.fused_scale_shift();
              return py::make_tuple(to_numpy(f.scale), to_numpy(f.shift));

@@ -7,8 +7,9 @@ namespace normkit::nn {
 
 BatchNorm::BatchNorm(std::string name, std::int64_t num_features, BatchNormModuleOptions options,
                      std::int64_t min_rank, std::int64_t max_rank)
-    : name_(std::move(name)), num_features_(num_features), options_(options),
+    : Module(std::move(name)), num_features_(num_features), options_(options),
       min_rank_(min_rank), max_rank_(max_rank) {
+  const std::string& name_ = this->name();
   NORMKIT_CHECK(num_features > 0, name_, ": num_features: expected > 0, got ", num_features);
   NORMKIT_CHECK(options.eps > 0 && std::isfinite(options.eps), name_,
                 ": eps: expected a positive finite number, got ", options.eps);
@@ -23,9 +24,15 @@ BatchNorm::BatchNorm(std::string name, std::int64_t num_features, BatchNormModul
     running_var = Tensor::full({num_features}, 1.0f);
     num_batches_tracked = Tensor::zeros({}, DType::int64);
   }
+  register_parameter("weight", &weight);
+  register_parameter("bias", &bias);
+  register_buffer("running_mean", &running_mean);
+  register_buffer("running_var", &running_var);
+  register_buffer("num_batches_tracked", &num_batches_tracked);
 }
 
 void BatchNorm::check_input_rank(const TensorView& x) const {
+  const std::string& name_ = name();
   NORMKIT_CHECK(x.defined(), name_, ": input: expected a tensor, got none");
   NORMKIT_CHECK(x.dim() >= min_rank_ && x.dim() <= max_rank_, name_, ": input: expected ",
                 min_rank_ == max_rank_ ? std::to_string(min_rank_)
@@ -43,8 +50,8 @@ Tensor BatchNorm::forward(const TensorView& x) {
   // As torch.nn.modules.batchnorm: batch statistics in training, or always
   // when no running statistics are kept; running statistics are passed (and
   // updated) only when they are tracked.
-  const bool batch_stats = training_ || !options_.track_running_stats;
-  const bool update_running = training_ && options_.track_running_stats;
+  const bool batch_stats = is_training() || !options_.track_running_stats;
+  const bool update_running = is_training() && options_.track_running_stats;
   double factor = options_.momentum.value_or(0.0);
   // Checked before num_batches_tracked moves, so an error leaves no trace.
   if (batch_stats) {
@@ -75,7 +82,7 @@ Tensor BatchNorm::forward(const TensorView& x) {
 }
 
 Tensor BatchNorm::backward(const TensorView& dy) {
-  NORMKIT_CHECK(saved_x_.defined(), name_, ": backward: call forward first");
+  NORMKIT_CHECK(saved_x_.defined(), name(), ": backward: call forward first");
   BatchNormOptions functional{.training = saved_batch_stats_, .eps = options_.eps};
   BatchNormBackwardResult g = batch_norm_backward(
       {dy, saved_x_, weight.value, running_mean, running_var,
@@ -91,53 +98,8 @@ Tensor BatchNorm::backward(const TensorView& dy) {
   return std::move(g.dx);
 }
 
-void BatchNorm::zero_grad() {
-  weight.zero_grad();
-  bias.zero_grad();
-}
-
-StateDict BatchNorm::state_dict() const {
-  StateDict state;
-  if (options_.affine) {
-    state.emplace_back("weight", Tensor::copy_of(weight.value));
-    state.emplace_back("bias", Tensor::copy_of(bias.value));
-  }
-  if (options_.track_running_stats) {
-    state.emplace_back("running_mean", Tensor::copy_of(running_mean));
-    state.emplace_back("running_var", Tensor::copy_of(running_var));
-    state.emplace_back("num_batches_tracked", Tensor::copy_of(num_batches_tracked));
-  }
-  return state;
-}
-
-void BatchNorm::load_state_dict(const StateDict& state) {
-  const StateDict expected = state_dict();
-  for (const auto& [key, tensor] : state) {
-    bool known = false;
-    for (const auto& [name, _] : expected) known = known || name == key;
-    NORMKIT_CHECK(known, name_, ": load_state_dict: unexpected key '", key, "'");
-  }
-  // Check everything before writing anything.
-  for (const auto& [key, mine] : expected) {
-    const Tensor& given = state_dict_get(state, key);
-    NORMKIT_CHECK(given.shape() == mine.shape() && given.dtype() == mine.dtype(), name_,
-                  ": load_state_dict: '", key, "': expected ", dtype_name(mine.dtype()), " of shape ",
-                  shape_string(mine.shape()), ", got ", dtype_name(given.dtype()), " of shape ",
-                  shape_string(given.shape()));
-  }
-  for (const auto& [key, _] : expected) {
-    const Tensor& given = state_dict_get(state, key);
-    const Tensor& target = key == "weight"         ? weight.value
-                           : key == "bias"         ? bias.value
-                           : key == "running_mean" ? running_mean
-                           : key == "running_var"  ? running_var
-                                                   : num_batches_tracked;
-    copy_into(given, target);
-  }
-}
-
 FusedScaleShift BatchNorm::fused_scale_shift() const {
-  NORMKIT_CHECK(options_.track_running_stats, name_,
+  NORMKIT_CHECK(options_.track_running_stats, name(),
                 ": fused_scale_shift: needs running statistics (track_running_stats=True)");
   FusedScaleShift fused{Tensor({num_features_}), Tensor({num_features_})};
   for (std::int64_t c = 0; c < num_features_; ++c) {

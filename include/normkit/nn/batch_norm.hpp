@@ -8,7 +8,7 @@
 #include <string>
 
 #include "normkit/batch_norm.hpp"
-#include "normkit/nn/parameter.hpp"
+#include "normkit/nn/module.hpp"
 
 namespace normkit::nn {
 
@@ -27,27 +27,19 @@ struct FusedScaleShift {
   Tensor shift;  // (C) bias - running_mean * scale
 };
 
-class BatchNorm {
+class BatchNorm : public Module {
  public:
   // name: "BatchNorm1d", ...; accepted ranks: inputs of these ranks only.
   BatchNorm(std::string name, std::int64_t num_features, BatchNormModuleOptions options,
             std::int64_t min_rank, std::int64_t max_rank);
 
-  void train(bool on = true) { training_ = on; }
-  void eval() { training_ = false; }
-  bool is_training() const { return training_; }
-
   // y in x's memory format. Saves what backward needs.
   Tensor forward(const TensorView& x);
   // dx for the last forward; accumulates weight.grad and bias.grad.
   Tensor backward(const TensorView& dy);
-  void zero_grad();
 
-  // weight, bias, running_mean, running_var, num_batches_tracked (those that exist).
-  StateDict state_dict() const;
-  // Strict: every key of state_dict() must be present with its shape, no other key.
-  void load_state_dict(const StateDict& state);
-
+  // State: weight, bias, running_mean, running_var, num_batches_tracked
+  // (those that exist).
   FusedScaleShift fused_scale_shift() const;  // requires track_running_stats
 
   std::int64_t num_features() const { return num_features_; }
@@ -61,11 +53,9 @@ class BatchNorm {
  private:
   void check_input_rank(const TensorView& x) const;
 
-  std::string name_;
   std::int64_t num_features_;
   BatchNormModuleOptions options_;
   std::int64_t min_rank_, max_rank_;
-  bool training_ = true;
 
   // Saved by forward for backward.
   Tensor saved_x_, saved_mean_, saved_invstd_;
