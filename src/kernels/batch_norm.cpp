@@ -1,9 +1,15 @@
-// Batch Normalization front end: checks every argument before anything is
-// written, maps the input's memory layout onto a NormPlan (copying views that
-// are neither contiguous nor channels-last), and runs either the fast kernels
-// or the reference.
+// Batch Normalization front end (with Ghost BN and Batch Renorm): checks every
+// argument before anything is written, maps the input's memory layout onto a
+// NormPlan (copying views that are neither contiguous nor channels-last), and
+// runs either the fast kernels or the reference.
+//
+// Plan: (G, N/G, C, S) for contiguous x and (G, N/G*S, C, 1) for
+// channels-last x, where G is the number of groups normalized separately: the
+// ghost batches in Ghost BN training, 1 otherwise. Statistics and
+// coefficients are per (g, c).
 #include "normkit/batch_norm.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -21,7 +27,10 @@ using kernels::NormPlan;
 
 struct Problem {
   std::int64_t N = 0, C = 0, S = 1;
+  std::int64_t groups = 1;  // ghost batches in Ghost BN training, else 1
+  std::int64_t group_m() const { return N / std::max<std::int64_t>(groups, 1) * S; }
   std::int64_t m() const { return N * S; }  // values per channel
+  Shape stats_shape() const { return groups > 1 ? Shape{groups, C} : Shape{C}; }
 };
 
 Problem check_input(const TensorView& x, const char* name) {
@@ -36,19 +45,32 @@ Problem check_input(const TensorView& x, const char* name) {
 }
 
 void check_same_shape(const TensorView& t, const char* name, const TensorView& x) {
-  NORMKIT_CHECK(t.defined(), name, ": expected a tensor of shape ", shape_string(x.shape()),
-                ", got none");
-  NORMKIT_CHECK(t.dtype() == DType::float32, name, ": expected float32, got ",
-                dtype_name(t.dtype()));
-  NORMKIT_CHECK(t.shape() == x.shape(), name, ": expected shape ", shape_string(x.shape()),
-                " (the shape of x), got ", shape_string(t.shape()));
+  check_required_shape(t, name, x.shape(), "(the shape of x)");
 }
 
-void check_options(const BatchNormOptions& o) {
+// Checks the options and sets p.groups.
+void check_options(const BatchNormOptions& o, Problem& p) {
   NORMKIT_CHECK(o.eps > 0 && std::isfinite(o.eps), "eps: expected a positive finite number, got ",
                 o.eps);
   NORMKIT_CHECK(o.momentum >= 0 && o.momentum <= 1, "momentum: expected a value in [0, 1], got ",
                 o.momentum);
+  NORMKIT_CHECK(o.virtual_batch_size >= 0, "virtual_batch_size: expected >= 0 (0 is off), got ",
+                o.virtual_batch_size);
+  if (o.training && o.virtual_batch_size > 0 && p.N > 0) {
+    NORMKIT_CHECK(p.N % o.virtual_batch_size == 0,
+                  "virtual_batch_size: expected a divisor of the batch size N = ", p.N, ", got ",
+                  o.virtual_batch_size);
+    p.groups = p.N / o.virtual_batch_size;
+  }
+  if (o.renorm) {
+    NORMKIT_CHECK(o.renorm->rmax >= 1 && std::isfinite(o.renorm->rmax),
+                  "rmax: expected a finite value >= 1, got ", o.renorm->rmax);
+    NORMKIT_CHECK(o.renorm->dmax >= 0 && std::isfinite(o.renorm->dmax),
+                  "dmax: expected a finite value >= 0, got ", o.renorm->dmax);
+    NORMKIT_CHECK(o.virtual_batch_size == 0,
+                  "virtual_batch_size: Batch Renorm and Ghost BN do not combine; expected 0, got ",
+                  o.virtual_batch_size);
+  }
 }
 
 void check_running_pair(const TensorView& mean, const TensorView& var, std::int64_t C,
@@ -62,106 +84,120 @@ void check_running_pair(const TensorView& mean, const TensorView& var, std::int6
                 "running_mean: expected a tensor in eval mode (training=False), got none");
 }
 
-// Per-channel coefficients of the elementwise passes, (C) each.
-struct ChannelCoeffs {
+bool renorm_active(const BatchNormOptions& o) { return o.training && o.renorm.has_value(); }
+
+// Per-(g, c) coefficients of the elementwise passes.
+struct Coefficients {
   std::vector<float> center_hi, center_lo, a, b, c;
-  explicit ChannelCoeffs(std::int64_t C)
-      : center_hi(C), center_lo(C), a(C), b(C), c(C) {}
-  void set_center(std::int64_t ch, double mean) {
-    center_hi[ch] = static_cast<float>(mean);
-    center_lo[ch] = static_cast<float>(mean - center_hi[ch]);
+  explicit Coefficients(std::int64_t n) : center_hi(n), center_lo(n), a(n), b(n), c(n) {}
+  void set_center(std::int64_t i, double mean) {
+    center_hi[i] = static_cast<float>(mean);
+    center_lo[i] = static_cast<float>(mean - center_hi[i]);
   }
 };
 
 // ---- reference path --------------------------------------------------------
 
-std::vector<double> to_doubles(const TensorView& t) {
-  if (!t.defined()) return {};
-  Tensor contiguous = Tensor::copy_of(t);
-  const float* p = contiguous.data<float>();
-  return std::vector<double>(p, p + contiguous.numel());
-}
-
-void write_doubles(const std::vector<double>& values, const TensorView& dst) {
-  if (!dst.defined()) return;
-  Tensor contiguous(dst.shape());
-  for (std::size_t i = 0; i < values.size(); ++i)
-    contiguous.data<float>()[i] = static_cast<float>(values[i]);
-  copy_into(contiguous, dst);
-}
-
 void reference_forward(const BatchNormInputs& in, const BatchNormOptions& o, const Problem& p,
                        const BatchNormForwardOutputs& out) {
-  ref::BatchNormForwardArgs args{{p.N, p.C, p.S}, to_doubles(in.x), to_doubles(in.weight),
-                                 to_doubles(in.bias), to_doubles(in.running_mean),
-                                 to_doubles(in.running_var), o.training, o.momentum, o.eps,
-                                 o.unbiased_running_var};
+  ref::BatchNormForwardArgs args{{p.N, p.C, p.S}, read_values(in.x), read_values(in.weight),
+                                 read_values(in.bias), read_values(in.running_mean),
+                                 read_values(in.running_var), o.training, o.momentum, o.eps,
+                                 o.unbiased_running_var, o.virtual_batch_size,
+                                 renorm_active(o), o.renorm ? o.renorm->rmax : 1.0,
+                                 o.renorm ? o.renorm->dmax : 0.0};
   const ref::BatchNormForwardResult r = ref::batch_norm_forward(args);
-  write_doubles(r.y, out.y);
+  write_values(r.y, out.y);
   if (o.training) {
-    write_doubles(r.save_mean, out.save_mean);
-    write_doubles(r.save_invstd, out.save_invstd);
-    write_doubles(args.running_mean, in.running_mean);
-    write_doubles(args.running_var, in.running_var);
+    write_values(r.save_mean, out.save_mean);
+    write_values(r.save_invstd, out.save_invstd);
+    write_values(r.renorm_r, out.renorm_r);
+    write_values(r.renorm_d, out.renorm_d);
+    write_values(args.running_mean, in.running_mean);
+    write_values(args.running_var, in.running_var);
   }
 }
 
 void reference_backward(const BatchNormBackwardInputs& in, const BatchNormOptions& o,
                         const Problem& p, const BatchNormGrads& g) {
+  const bool renorm = renorm_active(o);
   const ref::BatchNormBackwardResult r = ref::batch_norm_backward(
-      {{p.N, p.C, p.S}, to_doubles(in.dy), to_doubles(in.x), to_doubles(in.weight),
-       to_doubles(in.running_mean), to_doubles(in.running_var), to_doubles(in.save_mean),
-       to_doubles(in.save_invstd), o.training, o.eps});
-  write_doubles(r.dx, g.dx);
-  write_doubles(r.dweight, g.dweight);
-  write_doubles(r.dbias, g.dbias);
+      {{p.N, p.C, p.S}, read_values(in.dy), read_values(in.x), read_values(in.weight),
+       read_values(in.running_mean), read_values(in.running_var), read_values(in.save_mean),
+       read_values(in.save_invstd), o.training, o.eps, o.virtual_batch_size,
+       renorm ? read_values(in.renorm_r) : std::vector<double>{},
+       renorm ? read_values(in.renorm_d) : std::vector<double>{}});
+  write_values(r.dx, g.dx);
+  write_values(r.dweight, g.dweight);
+  write_values(r.dbias, g.dbias);
 }
 
 // ---- fast path -------------------------------------------------------------
 
-// BN maps onto the plan as (1, N, C, S) for contiguous x and (1, N*S, C, 1)
-// for channels-last x.
-NormPlan batch_norm_plan(const Problem& p, kernels::Layout layout) {
-  if (layout == kernels::Layout::channels_last) return {1, p.N * p.S, p.C, 1, p.S};
-  return {1, p.N, p.C, p.S, 1};
+NormPlan batch_norm_plan(const Problem& p, kernels::Layout layout, std::int64_t groups) {
+  const std::int64_t per_group = p.N / groups;
+  if (layout == kernels::Layout::channels_last)
+    return {groups, per_group * p.S, p.C, 1, p.S};
+  return {groups, per_group, p.C, p.S, 1};
 }
 
 void fast_forward(const BatchNormInputs& in, const BatchNormOptions& o, const Problem& p,
                   const BatchNormForwardOutputs& out) {
   const kernels::PlannedInput x(in.x);
-  const NormPlan plan = batch_norm_plan(p, x.layout());
-  const std::vector<float> gamma = read_channels(in.weight, p.C, 1.0f);
-  const std::vector<float> beta = read_channels(in.bias, p.C, 0.0f);
-  ChannelCoeffs k(p.C);  // a = scale, b = shift
+  const std::int64_t G = o.training ? p.groups : 1, C = p.C;
+  const NormPlan plan = batch_norm_plan(p, x.layout(), G);
+  const std::vector<float> gamma = read_channels(in.weight, C, 1.0f);
+  const std::vector<float> beta = read_channels(in.bias, C, 0.0f);
+  Coefficients k(G * C);  // a = scale, b = shift
   if (o.training) {
-    std::vector<double> mean(p.C), var(p.C);
-    kernels::moments({x.data(), plan, mean.data(), var.data()});
-    std::vector<double> invstd(p.C);
-    for (std::int64_t c = 0; c < p.C; ++c) {
-      if (p.m() == 0) mean[c] = var[c] = std::numeric_limits<double>::quiet_NaN();
-      invstd[c] = 1.0 / std::sqrt(var[c] + o.eps);
-      k.set_center(c, mean[c]);
-      k.a[c] = static_cast<float>(invstd[c] * gamma[c]);
-      k.b[c] = beta[c];
+    std::vector<kernels::Moments> stats(G * C);
+    kernels::moments({x.data(), plan, stats.data()});
+    const double m = static_cast<double>(p.group_m());
+    std::vector<double> mean(G * C), var(G * C), invstd(G * C);
+    for (std::int64_t i = 0; i < G * C; ++i) {
+      mean[i] = m > 0 ? stats[i].mean : std::numeric_limits<double>::quiet_NaN();
+      var[i] = m > 0 ? stats[i].biased_var() : std::numeric_limits<double>::quiet_NaN();
+      invstd[i] = 1.0 / std::sqrt(var[i] + o.eps);
     }
-    write_channels(mean, out.save_mean);
-    write_channels(invstd, out.save_invstd);
-    if (in.running_mean.defined() && p.m() > 0) {
-      const double m = static_cast<double>(p.m());
-      std::vector<double> rm = to_channel_doubles(in.running_mean);
-      std::vector<double> rv = to_channel_doubles(in.running_var);
-      for (std::int64_t c = 0; c < p.C; ++c) {
-        const double batch_var = o.unbiased_running_var ? var[c] * m / (m - 1) : var[c];
-        rm[c] = (1 - o.momentum) * rm[c] + o.momentum * mean[c];
-        rv[c] = (1 - o.momentum) * rv[c] + o.momentum * batch_var;
+    // Batch Renorm's r and d, from the running statistics before their update.
+    std::vector<double> r(C, 1.0), d(C, 0.0);
+    if (renorm_active(o)) {
+      const std::vector<double> rm = read_values(in.running_mean), rv = read_values(in.running_var);
+      for (std::int64_t c = 0; c < C; ++c) {
+        const double sigma = std::sqrt(rv[c] + o.eps);
+        r[c] = std::clamp(std::sqrt(var[c] + o.eps) / sigma, 1 / o.renorm->rmax, o.renorm->rmax);
+        d[c] = std::clamp((mean[c] - rm[c]) / sigma, -o.renorm->dmax, o.renorm->dmax);
       }
-      write_channels(rm, in.running_mean);
-      write_channels(rv, in.running_var);
+      write_values(r, out.renorm_r);
+      write_values(d, out.renorm_d);
+    }
+    for (std::int64_t i = 0; i < G * C; ++i) {
+      const std::int64_t c = i % C;
+      k.set_center(i, mean[i]);
+      k.a[i] = static_cast<float>(invstd[i] * r[c] * gamma[c]);
+      k.b[i] = static_cast<float>(beta[c] + d[c] * gamma[c]);
+    }
+    write_values(mean, out.save_mean);
+    write_values(invstd, out.save_invstd);
+    if (in.running_mean.defined() && m > 0) {
+      // Once per call, towards the mean over the (ghost) groups.
+      std::vector<double> rm = read_values(in.running_mean), rv = read_values(in.running_var);
+      for (std::int64_t c = 0; c < C; ++c) {
+        double mean_of_means = 0, mean_of_vars = 0;
+        for (std::int64_t g = 0; g < G; ++g) {
+          const double v = var[g * C + c];
+          mean_of_means += mean[g * C + c] / static_cast<double>(G);
+          mean_of_vars += (o.unbiased_running_var ? v * m / (m - 1) : v) / static_cast<double>(G);
+        }
+        rm[c] = (1 - o.momentum) * rm[c] + o.momentum * mean_of_means;
+        rv[c] = (1 - o.momentum) * rv[c] + o.momentum * mean_of_vars;
+      }
+      write_values(rm, in.running_mean);
+      write_values(rv, in.running_var);
     }
   } else {
-    const std::vector<double> rm = to_channel_doubles(in.running_mean);
-    const std::vector<double> rv = to_channel_doubles(in.running_var);
-    for (std::int64_t c = 0; c < p.C; ++c) {
+    const std::vector<double> rm = read_values(in.running_mean), rv = read_values(in.running_var);
+    for (std::int64_t c = 0; c < C; ++c) {
       k.set_center(c, rm[c]);
       k.a[c] = static_cast<float>(gamma[c] / std::sqrt(rv[c] + o.eps));
       k.b[c] = beta[c];
@@ -177,72 +213,81 @@ void fast_backward(const BatchNormBackwardInputs& in, const BatchNormOptions& o,
                    const BatchNormGrads& g) {
   const kernels::PlannedInput x(in.x);
   const kernels::PlannedInput dy(in.dy, x);  // in x's layout
-  const NormPlan plan = batch_norm_plan(p, x.layout());
-  const std::vector<float> gamma = read_channels(in.weight, p.C, 1.0f);
+  const std::int64_t G = o.training ? p.groups : 1, C = p.C;
+  const NormPlan plan = batch_norm_plan(p, x.layout(), G);
+  const std::vector<float> gamma = read_channels(in.weight, C, 1.0f);
+  const bool renorm = renorm_active(o);
+  const std::vector<double> r = renorm ? read_values(in.renorm_r) : std::vector<double>(C, 1.0);
+  const std::vector<double> d = renorm ? read_values(in.renorm_d) : std::vector<double>(C, 0.0);
 
-  // Per channel: the centre (mean) and invstd the forward pass used.
-  ChannelCoeffs k(p.C);  // a = k_dy, b = k_x, c = k_out
-  std::vector<double> invstd(p.C);
+  // Per (g, c): the centre (mean) and invstd the forward pass used.
+  Coefficients k(G * C);  // a = k_dy, b = k_x, c = k_0
+  std::vector<double> invstd(G * C);
   {
-    const std::vector<double> mean =
-        to_channel_doubles(o.training ? in.save_mean : in.running_mean);
-    const std::vector<double> spread =
-        to_channel_doubles(o.training ? in.save_invstd : in.running_var);
-    for (std::int64_t c = 0; c < p.C; ++c) {
-      k.set_center(c, mean[c]);
-      invstd[c] = o.training ? spread[c] : 1.0 / std::sqrt(spread[c] + o.eps);
+    const std::vector<double> mean = read_values(o.training ? in.save_mean : in.running_mean);
+    const std::vector<double> spread = read_values(o.training ? in.save_invstd : in.running_var);
+    for (std::int64_t i = 0; i < G * C; ++i) {
+      k.set_center(i, mean[i]);
+      invstd[i] = o.training ? spread[i] : 1.0 / std::sqrt(spread[i] + o.eps);
     }
   }
 
-  std::vector<kernels::GradSums> sums(p.C);
+  std::vector<kernels::GradSums> sums(G * C);
   if (o.training || g.dweight.defined() || g.dbias.defined())
-    kernels::grad_sums({dy.data(), x.data(), k.center_hi.data(), k.center_lo.data(), plan,
-                        sums.data()});
+    kernels::grad_sums({dy.data(), x.data(), k.center_hi.data(), k.center_lo.data(), nullptr,
+                        plan, sums.data()});
 
+  const double m = static_cast<double>(p.group_m());
   if (g.dx.defined()) {
-    const double m = static_cast<double>(p.m());
-    for (std::int64_t c = 0; c < p.C; ++c) {
-      // dx = gamma*invstd * (dy - sum(dy)/m - (x - mean) * invstd^2 * sum(dy*(x - mean))/m)
+    for (std::int64_t i = 0; i < G * C; ++i) {
+      // dx = gamma*r*invstd * (dy - sum(dy)/m - (x - mean) * invstd^2 * sum(dy*(x - mean))/m)
+      const std::int64_t c = i % C;
+      const double scale = gamma[c] * r[c] * invstd[i];
       const bool batch_stats = o.training && m > 0;
-      k.a[c] = batch_stats ? static_cast<float>(sums[c].sum_dy / m) : 0.0f;
-      k.b[c] = batch_stats ? static_cast<float>(invstd[c] * invstd[c] * sums[c].sum_dy_xc / m)
+      k.a[i] = static_cast<float>(scale);
+      k.b[i] = batch_stats ? static_cast<float>(-scale * invstd[i] * invstd[i] * sums[i].sum_dy_xc / m)
                            : 0.0f;
-      k.c[c] = static_cast<float>(gamma[c] * invstd[c]);
+      k.c[i] = batch_stats ? static_cast<float>(-scale * sums[i].sum_dy / m) : 0.0f;
     }
     kernels::PlannedOutput dx(g.dx, x);
     kernels::input_grad_apply({dy.data(), x.data(), dx.data(), k.center_hi.data(),
                                k.center_lo.data(), k.a.data(), k.b.data(), k.c.data(), plan});
     dx.finish();
   }
-  std::vector<double> dweight(p.C), dbias(p.C);
-  for (std::int64_t c = 0; c < p.C; ++c) {
-    // An empty batch has no statistics (invstd NaN) but sums over nothing: 0.
-    dweight[c] = p.m() > 0 ? sums[c].sum_dy_xc * invstd[c] : 0.0;
-    dbias[c] = sums[c].sum_dy;
+  std::vector<double> dweight(C, 0.0), dbias(C, 0.0);
+  if (p.m() > 0) {  // an empty batch has no statistics (NaN) but sums over nothing: 0
+    for (std::int64_t i = 0; i < G * C; ++i) {
+      const std::int64_t c = i % C;
+      dweight[c] += r[c] * sums[i].sum_dy_xc * invstd[i] + d[c] * sums[i].sum_dy;
+      dbias[c] += sums[i].sum_dy;
+    }
   }
-  write_channels(dweight, g.dweight);
-  write_channels(dbias, g.dbias);
+  write_values(dweight, g.dweight);
+  write_values(dbias, g.dbias);
 }
 
 }  // namespace
 
 void batch_norm_forward(const BatchNormInputs& in, const BatchNormOptions& options,
                         const BatchNormForwardOutputs& out) {
-  const Problem p = check_input(in.x, "x");
-  check_options(options);
+  Problem p = check_input(in.x, "x");
+  check_options(options, p);
   check_channel_vector(in.weight, "weight", p.C);
   check_channel_vector(in.bias, "bias", p.C);
   check_running_pair(in.running_mean, in.running_var, p.C, options.training);
-  NORMKIT_CHECK(!options.training || p.m() != 1,
+  NORMKIT_CHECK(!options.training || p.group_m() != 1,
                 "Expected more than 1 value per channel when training, got input size ",
                 shape_string(in.x.shape()));
   check_same_shape(out.y, "y", in.x);
   if (options.training) {
-    NORMKIT_CHECK(out.save_mean.defined(), "save_mean: expected a tensor when training, got none");
-    NORMKIT_CHECK(out.save_invstd.defined(),
-                  "save_invstd: expected a tensor when training, got none");
-    check_channel_vector(out.save_mean, "save_mean", p.C);
-    check_channel_vector(out.save_invstd, "save_invstd", p.C);
+    check_required_shape(out.save_mean, "save_mean", p.stats_shape(), "when training");
+    check_required_shape(out.save_invstd, "save_invstd", p.stats_shape(), "when training");
+  }
+  if (renorm_active(options)) {
+    NORMKIT_CHECK(in.running_mean.defined(),
+                  "running_mean: Batch Renorm needs running statistics, got none");
+    check_required_shape(out.renorm_r, "renorm_r", {p.C}, "for Batch Renorm");
+    check_required_shape(out.renorm_d, "renorm_d", {p.C}, "for Batch Renorm");
   }
   if (options.impl == Impl::reference) return reference_forward(in, options, p, out);
   fast_forward(in, options, p, out);
@@ -250,31 +295,39 @@ void batch_norm_forward(const BatchNormInputs& in, const BatchNormOptions& optio
 
 BatchNormForwardResult batch_norm_forward(const BatchNormInputs& in,
                                           const BatchNormOptions& options) {
-  check_input(in.x, "x");
-  const std::int64_t stats = options.training ? in.x.size(1) : 0;
+  Problem p = check_input(in.x, "x");
+  check_options(options, p);
+  const Shape stats = options.training ? p.stats_shape() : Shape{0};
   BatchNormForwardResult r{Tensor(in.x.shape(), DType::float32, in.x.memory_format()),
-                           Tensor({stats}), Tensor({stats})};
+                           Tensor(stats), Tensor(stats), {}, {}};
+  if (renorm_active(options)) {
+    r.renorm_r = Tensor({p.C});
+    r.renorm_d = Tensor({p.C});
+  }
   batch_norm_forward(in, options,
                      {r.y, options.training ? r.save_mean.view() : TensorView{},
-                      options.training ? r.save_invstd.view() : TensorView{}});
+                      options.training ? r.save_invstd.view() : TensorView{}, r.renorm_r,
+                      r.renorm_d});
   return r;
 }
 
 void batch_norm_backward(const BatchNormBackwardInputs& in, const BatchNormOptions& options,
                          const BatchNormGrads& grads) {
-  const Problem p = check_input(in.x, "x");
+  Problem p = check_input(in.x, "x");
   check_same_shape(in.dy, "dy", in.x);
-  NORMKIT_CHECK(options.eps > 0 && std::isfinite(options.eps),
-                "eps: expected a positive finite number, got ", options.eps);
+  check_options(options, p);
   check_channel_vector(in.weight, "weight", p.C);
   if (options.training) {
-    NORMKIT_CHECK(in.save_mean.defined() && in.save_invstd.defined(),
-                  in.save_mean.defined() ? "save_invstd" : "save_mean",
-                  ": expected a tensor when training (from the forward pass), got none");
-    check_channel_vector(in.save_mean, "save_mean", p.C);
-    check_channel_vector(in.save_invstd, "save_invstd", p.C);
+    check_required_shape(in.save_mean, "save_mean", p.stats_shape(),
+                         "when training (from the forward pass)");
+    check_required_shape(in.save_invstd, "save_invstd", p.stats_shape(),
+                         "when training (from the forward pass)");
   } else {
     check_running_pair(in.running_mean, in.running_var, p.C, false);
+  }
+  if (renorm_active(options)) {
+    check_required_shape(in.renorm_r, "renorm_r", {p.C}, "for Batch Renorm (from the forward pass)");
+    check_required_shape(in.renorm_d, "renorm_d", {p.C}, "for Batch Renorm (from the forward pass)");
   }
   if (grads.dx.defined()) check_same_shape(grads.dx, "dx", in.x);
   check_channel_vector(grads.dweight, "dweight", p.C);
@@ -292,20 +345,15 @@ BatchNormBackwardResult batch_norm_backward(const BatchNormBackwardInputs& in,
   if (mask.input) r.dx = Tensor(in.x.shape(), DType::float32, in.x.memory_format());
   if (mask.weight) r.dweight = Tensor({C});
   if (mask.bias) r.dbias = Tensor({C});
-  batch_norm_backward(in, options,
-                      {mask.input ? r.dx.view() : TensorView{},
-                       mask.weight ? r.dweight.view() : TensorView{},
-                       mask.bias ? r.dbias.view() : TensorView{}});
+  batch_norm_backward(in, options, {r.dx, r.dweight, r.dbias});
   return r;
 }
 
 void channel_scale_shift(const TensorView& x, const TensorView& scale, const TensorView& shift,
                          const TensorView& y) {
   const Problem p = check_input(x, "x");
-  NORMKIT_CHECK(scale.defined(), "scale: expected a tensor of shape (", p.C, ",), got none");
-  NORMKIT_CHECK(shift.defined(), "shift: expected a tensor of shape (", p.C, ",), got none");
-  check_channel_vector(scale, "scale", p.C);
-  check_channel_vector(shift, "shift", p.C);
+  check_required_shape(scale, "scale", {p.C}, "(one per channel)");
+  check_required_shape(shift, "shift", {p.C}, "(one per channel)");
   check_same_shape(y, "y", x);
   const kernels::PlannedInput xp(x);
   const std::vector<float> a = read_channels(scale, p.C, 1.0f);
@@ -313,7 +361,7 @@ void channel_scale_shift(const TensorView& x, const TensorView& scale, const Ten
   const std::vector<float> zero(p.C, 0.0f);
   kernels::PlannedOutput yp(y, xp);
   kernels::normalize_apply({xp.data(), yp.data(), zero.data(), zero.data(), a.data(), b.data(),
-                            batch_norm_plan(p, xp.layout())});
+                            batch_norm_plan(p, xp.layout(), 1)});
   yp.finish();
 }
 

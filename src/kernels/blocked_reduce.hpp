@@ -44,7 +44,7 @@ void reduce_per_sample(const NormPlan& plan, const Ops& ops, Partial* per_sample
     for (std::int64_t item = 0; item < A * S * C; ++item) {
       const std::int64_t c = item % C, s = (item / C) % S, a = item / (C * S);
       Partial acc{};
-      for (std::int64_t r = 0; r < R; ++r) {
+      for (std::int64_t r = 0; r < plan.rows_of_sample(s); ++r) {
         const std::int64_t base = ((a * B + s * R + r) * C + c) * D;
         for (std::int64_t d0 = 0; d0 < D; d0 += kRunChunk)
           acc = Partial::merge(acc, ops.run(a, c, base + d0, std::min(kRunChunk, D - d0)));
@@ -59,12 +59,12 @@ void reduce_per_sample(const NormPlan& plan, const Ops& ops, Partial* per_sample
       std::vector<Partial> chunk(static_cast<std::size_t>(C));
 #pragma omp for schedule(static)
       for (std::int64_t item = 0; item < A * S; ++item) {
-        const std::int64_t s = item % S, a = item / S;
+        const std::int64_t s = item % S, a = item / S, rows = plan.rows_of_sample(s);
         Partial* acc = per_sample + item * C;
         // The first chunk is written in place; later ones are merged into it.
-        ops.rows(a, (a * B + s * R) * C, std::min(chunk_rows, R), acc);
-        for (std::int64_t r0 = chunk_rows; r0 < R; r0 += chunk_rows) {
-          ops.rows(a, (a * B + s * R + r0) * C, std::min(chunk_rows, R - r0), chunk.data());
+        ops.rows(a, (a * B + s * R) * C, std::min(chunk_rows, rows), acc);
+        for (std::int64_t r0 = chunk_rows; r0 < rows; r0 += chunk_rows) {
+          ops.rows(a, (a * B + s * R + r0) * C, std::min(chunk_rows, rows - r0), chunk.data());
           for (std::int64_t c = 0; c < C; ++c) acc[c] = Partial::merge(acc[c], chunk[c]);
         }
       }

@@ -52,24 +52,23 @@ void input_grad_apply(const InputGradArgs& args) {
       args.plan,
       [&](std::int64_t ac, std::int64_t offset, std::int64_t n) {
         const float hi = args.center_hi[ac], lo = args.center_lo[ac];
-        const float k_dy = args.k_dy[ac], k_x = args.k_x[ac], k_out = args.k_out[ac];
+        const float k_dy = args.k_dy[ac], k_x = args.k_x[ac], k_0 = args.k_0[ac];
         const float* dy = args.dy + offset;
         const float* x = args.x + offset;
         float* dx = args.dx + offset;
-        for (std::int64_t i = 0; i < n; ++i)
-          dx[i] = (dy[i] - k_dy - ((x[i] - hi) - lo) * k_x) * k_out;
+        for (std::int64_t i = 0; i < n; ++i) dx[i] = dy[i] * k_dy + ((x[i] - hi) - lo) * k_x + k_0;
       },
       [&](std::int64_t a, std::int64_t offset) {
         const float* hi = args.center_hi + a * C;
         const float* lo = args.center_lo + a * C;
         const float* k_dy = args.k_dy + a * C;
         const float* k_x = args.k_x + a * C;
-        const float* k_out = args.k_out + a * C;
+        const float* k_0 = args.k_0 + a * C;
         const float* dy = args.dy + offset;
         const float* x = args.x + offset;
         float* dx = args.dx + offset;
         for (std::int64_t c = 0; c < C; ++c)
-          dx[c] = (dy[c] - k_dy[c] - ((x[c] - hi[c]) - lo[c]) * k_x[c]) * k_out[c];
+          dx[c] = dy[c] * k_dy[c] + ((x[c] - hi[c]) - lo[c]) * k_x[c] + k_0[c];
       });
 }
 

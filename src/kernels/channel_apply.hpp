@@ -1,7 +1,7 @@
 // The elementwise passes of the family, with coefficients per (a, c):
 //
 //   forward:  y  = ((x - center_hi) - center_lo) * scale + shift
-//   backward: dx = (dy - k_dy - ((x - center_hi) - center_lo) * k_x) * k_out
+//   backward: dx = dy * k_dy + ((x - center_hi) - center_lo) * k_x + k_0
 //
 // The centre is a float pair (hi + lo) so that x - mean is accurate when the
 // mean is large. y may alias x and dx may alias dy (in-place).
@@ -30,7 +30,7 @@ struct InputGradArgs {
   const float* center_lo = nullptr;
   const float* k_dy = nullptr;
   const float* k_x = nullptr;
-  const float* k_out = nullptr;
+  const float* k_0 = nullptr;
   NormPlan plan;
 };
 void input_grad_apply(const InputGradArgs& args);

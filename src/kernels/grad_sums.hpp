@@ -1,4 +1,5 @@
-// Backward reductions: per (a, c), sum(dy) and sum(dy * (x - center)), fused
+// Backward reductions: per (a, c), sum(g) and sum(g * (x - center)) with
+// g = dy * d_weight[d] (d_weight: LayerNorm's gamma; absent: g = dy), fused
 // in one pass over dy and x, through the blocked reduction engine.
 #pragma once
 
@@ -21,6 +22,7 @@ struct GradSumsArgs {
   const float* x = nullptr;   // (A, B, C, D)
   const float* center_hi = nullptr;
   const float* center_lo = nullptr;
+  const float* d_weight = nullptr;  // (D) or null
   NormPlan plan;
   GradSums* out = nullptr;
 };

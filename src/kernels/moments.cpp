@@ -76,13 +76,45 @@ struct MomentsOps {
 }  // namespace
 
 void moments(const MomentsArgs& args) {
-  const NormPlan& plan = args.plan;
-  std::vector<Moments> merged(static_cast<std::size_t>(plan.A * plan.C));
-  blocked_reduce(plan, MomentsOps{args.x, plan.C}, merged.data());
-  for (std::size_t i = 0; i < merged.size(); ++i) {
-    args.mean[i] = merged[i].mean;
-    args.var[i] = merged[i].count > 0 ? merged[i].biased_var() : 0.0;
+  blocked_reduce(args.plan, MomentsOps{args.x, args.plan.C}, args.out);
+}
+
+namespace {
+
+struct SquareSum {
+  double sum = 0;
+  static SquareSum merge(const SquareSum& p, const SquareSum& q) { return {p.sum + q.sum}; }
+};
+
+struct SquareSumOps {
+  const float* x;
+  std::int64_t C;
+
+  // Scalar math: s += x * x
+  SquareSum run(std::int64_t, std::int64_t, std::int64_t offset, std::int64_t n) const {
+    Lanes sum;
+    const float* p = x + offset;
+    sum.accumulate(n, [&](std::int64_t i) { return p[i] * p[i]; });
+    return {sum.total()};
   }
+  void rows(std::int64_t, std::int64_t offset, std::int64_t rows, SquareSum* out) const {
+    thread_local std::vector<float> sum;
+    sum.assign(static_cast<std::size_t>(C), 0.0f);
+    const float* x0 = x + offset;  // (rows, C)
+    for (std::int64_t r = 0; r < rows; ++r)
+      for (std::int64_t c = 0; c < C; ++c) sum[c] += x0[r * C + c] * x0[r * C + c];
+    for (std::int64_t c = 0; c < C; ++c) out[c] = {sum[c]};
+  }
+};
+
+}  // namespace
+
+void mean_squares(const MeanSquaresArgs& args) {
+  const NormPlan& plan = args.plan;
+  std::vector<SquareSum> sums(static_cast<std::size_t>(plan.A * plan.C));
+  blocked_reduce(plan, SquareSumOps{args.x, plan.C}, sums.data());
+  const double count = static_cast<double>(plan.reduced_count());
+  for (std::size_t i = 0; i < sums.size(); ++i) args.out[i] = sums[i].sum / count;
 }
 
 }  // namespace normkit::kernels

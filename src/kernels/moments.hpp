@@ -23,14 +23,21 @@ struct Moments {
   double biased_var() const { return m2 / count; }
 };
 
-// mean and biased variance per (a, c); both (A, C). x: (A, B, C, D) contiguous.
+// Statistics per (a, c): out (A, C). x: (A, B, C, D) contiguous.
 struct MomentsArgs {
   const float* x = nullptr;
   NormPlan plan;
-  double* mean = nullptr;
-  double* var = nullptr;
+  Moments* out = nullptr;
 };
 void moments(const MomentsArgs& args);
+
+// Mean of squares per (a, c), for RMSNorm: out (A, C). x: (A, B, C, D).
+struct MeanSquaresArgs {
+  const float* x = nullptr;
+  NormPlan plan;
+  double* out = nullptr;
+};
+void mean_squares(const MeanSquaresArgs& args);
 
 // Statistics of one contiguous run of n > 0 floats (exposed for tests).
 Moments run_moments(const float* x, std::int64_t n);

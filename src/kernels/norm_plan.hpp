@@ -10,18 +10,27 @@
 // b is further split into samples, b = s*rows_per_sample + r, so that every
 // reduction can be partitioned by global sample index: per-sample partials are
 // what SyncBN exchanges, and their fixed merge tree is what makes a result
-// independent of thread count and rank count (docs/numerics.md).
+// independent of thread count and rank count (docs/numerics.md). The last
+// sample may be shorter when rows_per_sample does not divide B (a plan that
+// uses samples only as fixed blocks of rows, such as LayerNorm's column sums).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 
 namespace normkit::kernels {
 
 struct NormPlan {
   std::int64_t A = 1, B = 1, C = 1, D = 1;
-  std::int64_t rows_per_sample = 1;  // divides B
+  std::int64_t rows_per_sample = 1;
 
-  std::int64_t samples() const { return rows_per_sample > 0 ? B / rows_per_sample : 0; }
+  std::int64_t samples() const {
+    return rows_per_sample > 0 ? (B + rows_per_sample - 1) / rows_per_sample : 0;
+  }
+  // Rows of sample s: rows_per_sample, or fewer for the last one.
+  std::int64_t rows_of_sample(std::int64_t s) const {
+    return std::min(rows_per_sample, B - s * rows_per_sample);
+  }
   std::int64_t reduced_count() const { return B * D; }  // elements per (a, c)
   std::int64_t numel() const { return A * B * C * D; }
 };

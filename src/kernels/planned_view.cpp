@@ -65,16 +65,34 @@ std::vector<float> read_channels(const TensorView& t, std::int64_t C, float fall
   return values;
 }
 
-std::vector<double> to_channel_doubles(const TensorView& t) {
-  std::vector<double> values(static_cast<std::size_t>(t.size(0)));
-  for (std::int64_t c = 0; c < t.size(0); ++c) values[c] = t.data<float>()[c * t.stride(0)];
-  return values;
+std::vector<double> read_values(const TensorView& t) {
+  if (!t.defined()) return {};
+  const Tensor contiguous = Tensor::copy_of(t);
+  const float* p = contiguous.data<float>();
+  return std::vector<double>(p, p + contiguous.numel());
 }
 
-void write_channels(const std::vector<double>& values, const TensorView& t) {
+void write_values(const std::vector<double>& values, const TensorView& t) {
   if (!t.defined()) return;
-  for (std::int64_t c = 0; c < t.size(0); ++c)
-    t.data<float>()[c * t.stride(0)] = static_cast<float>(values[c]);
+  Tensor contiguous(t.shape());
+  for (std::size_t i = 0; i < values.size(); ++i)
+    contiguous.data<float>()[i] = static_cast<float>(values[i]);
+  copy_into(contiguous, t);
+}
+
+void check_optional_shape(const TensorView& t, const char* name, const Shape& shape) {
+  if (!t.defined()) return;
+  NORMKIT_CHECK(t.dtype() == DType::float32, name, ": expected float32, got ",
+                dtype_name(t.dtype()));
+  NORMKIT_CHECK(t.shape() == shape, name, ": expected shape ", shape_string(shape), ", got ",
+                shape_string(t.shape()));
+}
+
+void check_required_shape(const TensorView& t, const char* name, const Shape& shape,
+                          const char* why) {
+  NORMKIT_CHECK(t.defined(), name, ": expected a tensor of shape ", shape_string(shape), " ",
+                why, ", got none");
+  check_optional_shape(t, name, shape);
 }
 
 }  // namespace normkit

@@ -45,10 +45,18 @@ namespace normkit {
 
 // Per-channel vectors: undefined, or float32 of shape (C,) with any stride.
 void check_channel_vector(const TensorView& t, const char* name, std::int64_t C);
-// The values, or C copies of `fallback` when t is undefined.
+// Undefined, or float32 of exactly this shape.
+void check_optional_shape(const TensorView& t, const char* name, const Shape& shape);
+// Defined, float32, of exactly this shape.
+void check_required_shape(const TensorView& t, const char* name, const Shape& shape,
+                          const char* why);
+// The values of a per-channel vector, or C copies of `fallback` when t is
+// undefined.
 std::vector<float> read_channels(const TensorView& t, std::int64_t C, float fallback);
-std::vector<double> to_channel_doubles(const TensorView& t);
-// Writes values (rounded to float) into t; does nothing when t is undefined.
-void write_channels(const std::vector<double>& values, const TensorView& t);
+// Every value of a float32 view, in logical C order, widened to double.
+std::vector<double> read_values(const TensorView& t);
+// Writes values (logical C order, rounded to float) into t; does nothing when
+// t is undefined.
+void write_values(const std::vector<double>& values, const TensorView& t);
 
 }  // namespace normkit

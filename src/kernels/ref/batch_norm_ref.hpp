@@ -1,7 +1,8 @@
-// Reference Batch Normalization: double precision, obvious loops, no threads,
-// no layouts. Data is logical (N, C, S) in C order, S = prod(spatial). It is
-// written from the formulas of docs/semantics.md and shares no code with the
-// fast kernels, so that tests can hold one against the other.
+// Reference Batch Normalization (with Ghost BN and Batch Renorm): double
+// precision, obvious loops, no threads, no layouts. Data is logical (N, C, S)
+// in C order, S = prod(spatial). It is written from the formulas of
+// docs/semantics.md and shares no code with the fast kernels, so that tests
+// can hold one against the other.
 #pragma once
 
 #include <cstdint>
@@ -21,11 +22,15 @@ struct BatchNormForwardArgs {
   bool training = true;
   double momentum = 0.1, eps = 1e-5;
   bool unbiased_running_var = true;
+  std::int64_t virtual_batch_size = 0;  // Ghost BN when > 0 (training only)
+  bool renorm = false;                  // Batch Renorm (training only)
+  double rmax = 1, dmax = 0;
 };
 
 struct BatchNormForwardResult {
-  std::vector<double> y;                      // (N, C, S)
-  std::vector<double> save_mean, save_invstd;  // (C) when training, else empty
+  std::vector<double> y;                       // (N, C, S)
+  std::vector<double> save_mean, save_invstd;  // (groups, C) when training, else empty
+  std::vector<double> renorm_r, renorm_d;      // (C) with Batch Renorm
 };
 
 // Updates args.running_mean / running_var in place when training.
@@ -33,12 +38,14 @@ BatchNormForwardResult batch_norm_forward(BatchNormForwardArgs& args);
 
 struct BatchNormBackwardArgs {
   BatchNormProblem problem;
-  std::vector<double> dy, x;                     // (N, C, S)
-  std::vector<double> weight;                    // (C) or empty
+  std::vector<double> dy, x;                      // (N, C, S)
+  std::vector<double> weight;                     // (C) or empty
   std::vector<double> running_mean, running_var;  // (C), used when !training
-  std::vector<double> save_mean, save_invstd;     // (C), used when training
+  std::vector<double> save_mean, save_invstd;     // (groups, C), used when training
   bool training = true;
   double eps = 1e-5;
+  std::int64_t virtual_batch_size = 0;
+  std::vector<double> renorm_r, renorm_d;  // (C), Batch Renorm, or empty
 };
 
 struct BatchNormBackwardResult {
