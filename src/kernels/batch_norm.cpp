@@ -28,9 +28,10 @@ using kernels::NormPlan;
 struct Problem {
   std::int64_t N = 0, C = 0, S = 1;
   std::int64_t groups = 1;  // ghost batches in Ghost BN training, else 1
+  bool ghost = false;       // Ghost BN training: statistics are (groups, C)
   std::int64_t group_m() const { return N / std::max<std::int64_t>(groups, 1) * S; }
   std::int64_t m() const { return N * S; }  // values per channel
-  Shape stats_shape() const { return groups > 1 ? Shape{groups, C} : Shape{C}; }
+  Shape stats_shape() const { return ghost ? Shape{groups, C} : Shape{C}; }
 };
 
 Problem check_input(const TensorView& x, const char* name) {
@@ -56,11 +57,12 @@ void check_options(const BatchNormOptions& o, Problem& p) {
                 o.momentum);
   NORMKIT_CHECK(o.virtual_batch_size >= 0, "virtual_batch_size: expected >= 0 (0 is off), got ",
                 o.virtual_batch_size);
-  if (o.training && o.virtual_batch_size > 0 && p.N > 0) {
+  if (o.training && o.virtual_batch_size > 0) {
     NORMKIT_CHECK(p.N % o.virtual_batch_size == 0,
                   "virtual_batch_size: expected a divisor of the batch size N = ", p.N, ", got ",
                   o.virtual_batch_size);
-    p.groups = p.N / o.virtual_batch_size;
+    p.ghost = true;
+    p.groups = std::max<std::int64_t>(p.N / o.virtual_batch_size, 1);
   }
   if (o.renorm) {
     NORMKIT_CHECK(o.renorm->rmax >= 1 && std::isfinite(o.renorm->rmax),
