@@ -24,7 +24,7 @@ PlannedInput::PlannedInput(const TensorView& x) {
   }
 }
 
-PlannedInput::PlannedInput(const TensorView& t, const PlannedInput& like) : layout_(like.layout_) {
+PlannedInput::PlannedInput(const TensorView& t, Layout layout) : layout_(layout) {
   if (has_layout(t, layout_) || t.numel() == 0) {
     data_ = t.data<float>();
   } else {

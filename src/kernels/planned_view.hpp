@@ -14,9 +14,12 @@ enum class Layout { contiguous, channels_last };
 
 class PlannedInput {
  public:
+  // Contiguous or channels-last x in place; anything else copied (contiguous).
   explicit PlannedInput(const TensorView& x);
-  // t in the same layout as `like` (copied when it is not).
-  PlannedInput(const TensorView& t, const PlannedInput& like);
+  // t in the given layout (copied when it is not).
+  PlannedInput(const TensorView& t, Layout layout);
+  // t in the same layout as `like`.
+  PlannedInput(const TensorView& t, const PlannedInput& like) : PlannedInput(t, like.layout()) {}
 
   const float* data() const { return data_; }
   Layout layout() const { return layout_; }

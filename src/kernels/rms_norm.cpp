@@ -1,0 +1,131 @@
+// RMSNorm front end: y = x * rsqrt(mean(x^2) + eps) * weight. The mean of
+// squares goes through the reduction engine with the plan (rows, 1, 1, cols);
+// the elementwise passes are LayerNorm's row kernels with a zero centre.
+#include <cfloat>
+#include <cmath>
+#include <vector>
+
+#include "grad_sums.hpp"
+#include "moments.hpp"
+#include "normkit/layer_norm.hpp"
+#include "planned_view.hpp"
+#include "ref/layer_norm_ref.hpp"
+#include "row_apply.hpp"
+#include "row_norm_shape.hpp"
+
+namespace normkit {
+namespace {
+
+using kernels::Layout;
+using kernels::NormPlan;
+
+double resolved_eps(const RMSNormOptions& o) {
+  const double eps = o.eps.value_or(FLT_EPSILON);
+  NORMKIT_CHECK(eps > 0 && std::isfinite(eps), "eps: expected a positive finite number or None, got ",
+                eps);
+  return eps;
+}
+
+std::vector<float> to_floats(const std::vector<double>& v) { return {v.begin(), v.end()}; }
+
+void fast_forward(const RMSNormInputs& in, double eps, const RowProblem& p,
+                  const RMSNormForwardOutputs& out) {
+  const kernels::PlannedInput x(in.x, Layout::contiguous);
+  std::vector<double> rstd(p.rows);
+  kernels::mean_squares({x.data(), NormPlan{p.rows, 1, 1, p.cols, 1}, rstd.data()});
+  for (double& v : rstd) v = 1.0 / std::sqrt(v + eps);  // mean(x^2) -> rstd, in place
+  const std::vector<float> rstd_f = to_floats(rstd), gamma = to_floats(read_values(in.weight));
+  kernels::PlannedOutput y(out.y, x);
+  kernels::row_normalize_apply({x.data(), y.data(), p.rows, p.cols, nullptr, nullptr,
+                                rstd_f.data(), gamma.empty() ? nullptr : gamma.data(), nullptr});
+  y.finish();
+  write_values(rstd, out.rstd);
+}
+
+void fast_backward(const RMSNormBackwardInputs& in, const RowProblem& p, const RMSNormGrads& g) {
+  const kernels::PlannedInput x(in.x, Layout::contiguous);
+  const kernels::PlannedInput dy(in.dy, Layout::contiguous);
+  const std::vector<double> rstd = read_values(in.rstd);
+  const std::vector<float> rstd_f = to_floats(rstd), gamma = to_floats(read_values(in.weight));
+  const float* gamma_or_null = gamma.empty() ? nullptr : gamma.data();
+  if (g.dx.defined()) {
+    // Per row, with g = dy * weight:  dx = rstd * g - x * rstd^3 * sum(g * x)/D
+    const std::vector<float> zero(p.rows, 0.0f);
+    std::vector<kernels::GradSums> sums(p.rows);
+    kernels::grad_sums({dy.data(), x.data(), zero.data(), zero.data(), gamma_or_null,
+                        NormPlan{p.rows, 1, 1, p.cols, 1}, sums.data()});
+    std::vector<float> k_x(p.rows);
+    for (std::int64_t r = 0; r < p.rows; ++r)
+      k_x[r] = static_cast<float>(-rstd[r] * rstd[r] * rstd[r] * sums[r].sum_dy_xc /
+                                  static_cast<double>(p.cols));
+    kernels::PlannedOutput dx(g.dx, x);
+    kernels::row_input_grad_apply({dy.data(), x.data(), dx.data(), p.rows, p.cols, nullptr,
+                                   nullptr, rstd_f.data(), k_x.data(), zero.data(), gamma_or_null});
+    dx.finish();
+  }
+  if (g.dweight.defined()) {
+    // dweight[d] = sum_r dy * x * rstd: the column sums with a zero centre.
+    std::vector<kernels::GradSums> columns(p.cols);
+    kernels::column_grad_sums({dy.data(), x.data(), p.rows, p.cols, nullptr, nullptr,
+                               rstd_f.data(), columns.data()});
+    std::vector<double> dweight(p.cols);
+    for (std::int64_t d = 0; d < p.cols; ++d) dweight[d] = columns[d].sum_dy_xc;
+    write_values(dweight, g.dweight);
+  }
+}
+
+}  // namespace
+
+void rms_norm_forward(const RMSNormInputs& in, const RMSNormOptions& options,
+                      const RMSNormForwardOutputs& out) {
+  const RowProblem p = check_row_input(in.x, in.normalized_shape, "input");
+  const double eps = resolved_eps(options);
+  check_optional_shape(in.weight, "weight", in.normalized_shape);
+  check_required_shape(out.y, "y", in.x.shape(), "(the shape of the input)");
+  check_required_shape(out.rstd, "rstd", p.stats_shape, "(the statistics)");
+  if (options.impl == Impl::reference) {
+    const ref::RMSNormForwardResult r =
+        ref::rms_norm_forward({p.rows, p.cols}, read_values(in.x), read_values(in.weight), eps);
+    write_values(r.y, out.y);
+    write_values(r.rstd, out.rstd);
+    return;
+  }
+  fast_forward(in, eps, p, out);
+}
+
+RMSNormForwardResult rms_norm_forward(const RMSNormInputs& in, const RMSNormOptions& options) {
+  const RowProblem p = check_row_input(in.x, in.normalized_shape, "input");
+  RMSNormForwardResult r{Tensor(in.x.shape()), Tensor(p.stats_shape)};
+  rms_norm_forward(in, options, {r.y, r.rstd});
+  return r;
+}
+
+void rms_norm_backward(const RMSNormBackwardInputs& in, const RMSNormOptions& options,
+                       const RMSNormGrads& grads) {
+  const RowProblem p = check_row_input(in.x, in.normalized_shape, "input");
+  resolved_eps(options);
+  check_required_shape(in.dy, "dy", in.x.shape(), "(the shape of the input)");
+  check_required_shape(in.rstd, "rstd", p.stats_shape, "(from the forward pass)");
+  check_optional_shape(in.weight, "weight", in.normalized_shape);
+  if (grads.dx.defined()) check_required_shape(grads.dx, "dx", in.x.shape(), "(the shape of the input)");
+  check_optional_shape(grads.dweight, "dweight", in.normalized_shape);
+  if (options.impl == Impl::reference) {
+    const ref::RMSNormBackwardResult r =
+        ref::rms_norm_backward({p.rows, p.cols}, read_values(in.dy), read_values(in.x),
+                               read_values(in.rstd), read_values(in.weight));
+    write_values(r.dx, grads.dx);
+    write_values(r.dweight, grads.dweight);
+    return;
+  }
+  fast_backward(in, p, grads);
+}
+
+RMSNormBackwardResult rms_norm_backward(const RMSNormBackwardInputs& in,
+                                        const RMSNormOptions& options) {
+  RMSNormBackwardResult r{Tensor(in.x.defined() ? in.x.shape() : Shape{0}), {}};
+  if (in.weight.defined()) r.dweight = Tensor(in.normalized_shape);
+  rms_norm_backward(in, options, {r.dx, r.dweight});
+  return r;
+}
+
+}  // namespace normkit

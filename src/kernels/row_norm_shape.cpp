@@ -1,0 +1,38 @@
+#include "row_norm_shape.hpp"
+
+#include <cstddef>
+#include <string>
+
+namespace normkit {
+
+RowProblem check_row_input(const TensorView& x, const Shape& normalized_shape, const char* name) {
+  NORMKIT_CHECK(x.defined(), name, ": expected a tensor, got none");
+  NORMKIT_CHECK(x.dtype() == DType::float32, name, ": expected float32, got ",
+                dtype_name(x.dtype()));
+  const std::size_t k = normalized_shape.size();
+  NORMKIT_CHECK(k >= 1, "normalized_shape: expected at least one dimension, got ()");
+  for (std::int64_t d : normalized_shape)
+    NORMKIT_CHECK(d >= 0, "normalized_shape: expected sizes >= 0, got ", shape_string(normalized_shape));
+  const Shape& shape = x.shape();
+  bool trailing_match = shape.size() >= k;
+  for (std::size_t i = 0; trailing_match && i < k; ++i)
+    trailing_match = shape[shape.size() - k + i] == normalized_shape[i];
+  if (!trailing_match) {
+    std::string expected = "(*";
+    for (std::int64_t d : normalized_shape) expected += ", " + std::to_string(d);
+    detail::throw_error("normalized_shape: given normalized_shape=", shape_string(normalized_shape),
+                        ", expected ", name, " with shape ", expected, "), but got ", name,
+                        " of shape ", shape_string(shape));
+  }
+  RowProblem p;
+  p.cols = shape_numel(normalized_shape);
+  p.rows = 1;
+  for (std::size_t i = 0; i + k < shape.size(); ++i) {
+    p.rows *= shape[i];
+    p.stats_shape.push_back(shape[i]);
+  }
+  for (std::size_t i = 0; i < k; ++i) p.stats_shape.push_back(1);
+  return p;
+}
+
+}  // namespace normkit

@@ -1,0 +1,18 @@
+// Shapes of the row normalizations (LayerNorm, RMSNorm): x is
+// (*leading, *normalized_shape), seen as a (rows, cols) matrix.
+#pragma once
+
+#include "normkit/tensor.hpp"
+
+namespace normkit {
+
+struct RowProblem {
+  std::int64_t rows = 0, cols = 0;
+  Shape stats_shape;  // leading dims, then a 1 per normalized dim (as ATen)
+};
+
+// Checks x (float32, trailing dims equal to normalized_shape) and names the
+// argument in the error, as PyTorch's message does.
+RowProblem check_row_input(const TensorView& x, const Shape& normalized_shape, const char* name);
+
+}  // namespace normkit

@@ -1,0 +1,183 @@
+// LayerNorm and RMSNorm: fast against reference over shapes, layouts and
+// affine modes; the references against finite differences; errors.
+#include "kernels/ref/layer_norm_ref.hpp"
+#include "normkit/layer_norm.hpp"
+#include "test_util.hpp"
+
+namespace normkit::test {
+namespace {
+
+struct RowCase {
+  Shape shape;
+  Shape normalized_shape;
+  TestLayout layout = TestLayout::contiguous;
+  bool weight = true, bias = true;
+  float mean = 0.5f, stddev = 2.0f;
+  std::uint64_t seed = 1;
+  std::string name() const {
+    return shape_string(shape) + " over " + shape_string(normalized_shape) + " " + layout_name(layout) +
+           (weight ? " weight" : "") + (bias ? " bias" : "");
+  }
+};
+
+std::vector<RowCase> row_cases() {
+  std::vector<RowCase> cases;
+  const std::vector<std::pair<Shape, Shape>> shapes = {
+      {{1, 1}, {1}},         {{3, 5}, {5}},          {{7, 127}, {127}},   {{2, 4097}, {4097}},
+      {{4, 3, 8}, {8}},      {{2, 3, 4, 5}, {4, 5}}, {{2, 3, 4, 5}, {3, 4, 5}}, {{16, 768}, {768}},
+      {{5, 1, 3}, {1, 3}},
+  };
+  std::uint64_t seed = 10;
+  for (const auto& [shape, normalized] : shapes)
+    for (TestLayout layout : {TestLayout::contiguous, TestLayout::permuted, TestLayout::strided})
+      for (int affine = 0; affine < 3; ++affine)
+        cases.push_back({shape, normalized, layout, affine != 2, affine == 0, 0.5f, 2.0f, ++seed});
+  return cases;
+}
+
+Tensor param(const Shape& shape, std::uint64_t seed, float mean) {
+  Tensor t(shape);
+  const std::vector<float> v = normal_values(static_cast<std::size_t>(t.numel()), seed, mean, 0.5f);
+  std::copy(v.begin(), v.end(), t.data<float>());
+  return t;
+}
+
+double max_abs(const std::vector<float>& v) {
+  double m = 0;
+  for (float e : v) m = std::max<double>(m, std::fabs(e));
+  return m;
+}
+
+// dx is a sum of cancelling terms (for one column it is nearly zero): it is
+// held to the size of those terms, max|dy| * max|weight| * max(rstd).
+double dx_term_scale(const TestTensor& dy, const Tensor& w, const Tensor& rstd) {
+  return max_abs(values(dy.view)) * (w.defined() ? max_abs(values(w)) : 1.0) * max_abs(values(rstd));
+}
+
+void expect_layer_norm_matches_reference(const RowCase& c) {
+  SCOPED_TRACE(c.name());
+  const TestTensor x = random_tensor(c.shape, c.layout, c.seed, c.mean, c.stddev);
+  const TestTensor dy = random_tensor(c.shape, c.layout, c.seed + 1);
+  const Tensor w = c.weight ? param(c.normalized_shape, c.seed + 2, 1.0f) : Tensor();
+  const Tensor b = c.bias ? param(c.normalized_shape, c.seed + 3, 0.0f) : Tensor();
+  LayerNormForwardResult f[2];
+  LayerNormBackwardResult g[2];
+  for (Impl impl : {Impl::fast, Impl::reference}) {
+    const int i = impl == Impl::fast ? 0 : 1;
+    f[i] = layer_norm_forward({x.view, c.normalized_shape, w, b}, {.impl = impl});
+    g[i] = layer_norm_backward({dy.view, x.view, c.normalized_shape, f[0].mean, f[0].rstd, w},
+                               {.impl = impl}, c.weight, c.bias);
+  }
+  EXPECT_TRUE(all_close(values(f[0].y), values(f[1].y)));
+  EXPECT_TRUE(all_close(values(f[0].mean), values(f[1].mean)));
+  EXPECT_TRUE(all_close(values(f[0].rstd), values(f[1].rstd)));
+  EXPECT_TRUE(all_close(values(g[0].dx), values(g[1].dx), 1e-5, dx_term_scale(dy, w, f[0].rstd)));
+  if (c.weight) EXPECT_TRUE(all_close(values(g[0].dweight), values(g[1].dweight)));
+  if (c.bias) EXPECT_TRUE(all_close(values(g[0].dbias), values(g[1].dbias)));
+}
+
+TEST(LayerNorm, FastMatchesReference) {
+  for (const RowCase& c : row_cases()) expect_layer_norm_matches_reference(c);
+}
+
+TEST(LayerNorm, AccurateAtLargeMean) {
+  expect_layer_norm_matches_reference({{64, 1024}, {1024}, TestLayout::contiguous, true, true, 1e4f, 1.0f, 3});
+}
+
+void expect_rms_norm_matches_reference(const RowCase& c) {
+  SCOPED_TRACE(c.name());
+  const TestTensor x = random_tensor(c.shape, c.layout, c.seed, c.mean, c.stddev);
+  const TestTensor dy = random_tensor(c.shape, c.layout, c.seed + 1);
+  const Tensor w = c.weight ? param(c.normalized_shape, c.seed + 2, 1.0f) : Tensor();
+  RMSNormForwardResult f[2];
+  RMSNormBackwardResult g[2];
+  for (Impl impl : {Impl::fast, Impl::reference}) {
+    const int i = impl == Impl::fast ? 0 : 1;
+    f[i] = rms_norm_forward({x.view, c.normalized_shape, w}, {.impl = impl});
+    g[i] = rms_norm_backward({dy.view, x.view, c.normalized_shape, f[0].rstd, w}, {.impl = impl});
+  }
+  EXPECT_TRUE(all_close(values(f[0].y), values(f[1].y)));
+  EXPECT_TRUE(all_close(values(f[0].rstd), values(f[1].rstd)));
+  EXPECT_TRUE(all_close(values(g[0].dx), values(g[1].dx), 1e-5, dx_term_scale(dy, w, f[0].rstd)));
+  if (c.weight) EXPECT_TRUE(all_close(values(g[0].dweight), values(g[1].dweight)));
+}
+
+TEST(RMSNorm, FastMatchesReference) {
+  for (const RowCase& c : row_cases()) expect_rms_norm_matches_reference(c);
+}
+
+TEST(RMSNorm, DefaultEpsIsFloatEpsilon) {
+  Tensor x = Tensor::full({2, 3}, 0.0f);
+  RMSNormForwardResult r = rms_norm_forward({x, {3}, {}});
+  EXPECT_FLOAT_EQ(r.rstd.data<float>()[0], static_cast<float>(1.0 / std::sqrt(1.1920928955078125e-07)));
+  EXPECT_EQ(r.rstd.shape(), (Shape{2, 1}));
+}
+
+template <typename Loss>
+double central_difference(std::vector<double>& v, std::size_t i, const Loss& loss) {
+  const double h = 1e-6, saved = v[i];
+  v[i] = saved + h;
+  const double plus = loss();
+  v[i] = saved - h;
+  const double minus = loss();
+  v[i] = saved;
+  return (plus - minus) / (2 * h);
+}
+
+TEST(LayerNorm, ReferenceMatchesFiniteDifferences) {
+  const ref::RowNormProblem p{3, 5};
+  std::vector<double> x = normal_values<double>(15, 1, 1.0, 2.0), w = normal_values<double>(5, 2, 1.0, 0.3),
+                      b = normal_values<double>(5, 3), probe = normal_values<double>(15, 4);
+  auto loss = [&] {
+    const ref::LayerNormForwardResult r = ref::layer_norm_forward(p, x, w, b, 1e-5);
+    double l = 0;
+    for (std::size_t i = 0; i < 15; ++i) l += probe[i] * r.y[i];
+    return l;
+  };
+  const ref::LayerNormForwardResult f = ref::layer_norm_forward(p, x, w, b, 1e-5);
+  const ref::LayerNormBackwardResult g = ref::layer_norm_backward(p, probe, x, f.mean, f.rstd, w);
+  for (std::size_t i = 0; i < 15; ++i) EXPECT_NEAR(g.dx[i], central_difference(x, i, loss), 1e-6);
+  for (std::size_t j = 0; j < 5; ++j) {
+    EXPECT_NEAR(g.dweight[j], central_difference(w, j, loss), 1e-6);
+    EXPECT_NEAR(g.dbias[j], central_difference(b, j, loss), 1e-6);
+  }
+}
+
+TEST(RMSNorm, ReferenceMatchesFiniteDifferences) {
+  const ref::RowNormProblem p{3, 5};
+  std::vector<double> x = normal_values<double>(15, 5, 1.0, 2.0), w = normal_values<double>(5, 6, 1.0, 0.3),
+                      probe = normal_values<double>(15, 7);
+  auto loss = [&] {
+    const ref::RMSNormForwardResult r = ref::rms_norm_forward(p, x, w, 1e-5);
+    double l = 0;
+    for (std::size_t i = 0; i < 15; ++i) l += probe[i] * r.y[i];
+    return l;
+  };
+  const ref::RMSNormForwardResult f = ref::rms_norm_forward(p, x, w, 1e-5);
+  const ref::RMSNormBackwardResult g = ref::rms_norm_backward(p, probe, x, f.rstd, w);
+  for (std::size_t i = 0; i < 15; ++i) EXPECT_NEAR(g.dx[i], central_difference(x, i, loss), 1e-6);
+  for (std::size_t j = 0; j < 5; ++j) EXPECT_NEAR(g.dweight[j], central_difference(w, j, loss), 1e-6);
+}
+
+TEST(LayerNorm, ErrorsNameTheArgumentAndWriteNothing) {
+  Tensor x({2, 6, 5}), w({4}), y = Tensor::full({2, 6, 5}, 7.0f), mean({2, 6, 1}), rstd({2, 6, 1});
+  try {
+    layer_norm_forward({x, {4}, {}, {}}, {}, {y, mean, rstd});
+    ADD_FAILURE();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("normalized_shape: given normalized_shape=(4,), expected input "
+                                         "with shape (*, 4), but got input of shape (2, 6, 5)"),
+              std::string::npos) << e.what();
+  }
+  EXPECT_THROW(layer_norm_forward({x, {5}, w, {}}, {}, {y, mean, rstd}), Error);     // weight shape
+  EXPECT_THROW(layer_norm_forward({x, {5}, {}, {}}, {.eps = 0}, {y, mean, rstd}), Error);
+  EXPECT_THROW(layer_norm_forward({x, {}, {}, {}}, {}, {y, mean, rstd}), Error);      // empty shape
+  EXPECT_THROW(layer_norm_forward({x, {5}, {}, {}}, {}, {y, Tensor({2, 6}), rstd}), Error);
+  EXPECT_EQ(values(y), std::vector<float>(60, 7.0f));
+  EXPECT_THROW(rms_norm_forward({x, {6, 4}, {}}), Error);
+  EXPECT_THROW(rms_norm_forward({x, {5}, {}}, {.eps = -1.0}), Error);
+  EXPECT_THROW(layer_norm_backward({Tensor({2, 6, 4}), x, {5}, mean, rstd, {}}, {}, false, false), Error);
+}
+
+}  // namespace
+}  // namespace normkit::test
