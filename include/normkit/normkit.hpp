@@ -3,6 +3,7 @@
 
 #include "normkit/batch_norm.hpp"
 #include "normkit/error.hpp"
+#include "normkit/group_norm.hpp"
 #include "normkit/layer_norm.hpp"
 #include "normkit/nn/batch_norm.hpp"
 #include "normkit/nn/parameter.hpp"

@@ -1,0 +1,353 @@
+// GroupNorm and InstanceNorm front ends. Both run on per-(n, c) plans:
+//
+//   contiguous x:    (N, 1, C, S)   channels-last x:  (N, S, C, 1)
+//
+// The engine gives per-(n, c) statistics; the channels of each group are then
+// merged in a fixed pairwise tree (Chan's formula), which is as accurate as
+// reducing the group's (C/G * S) values at once. The elementwise passes and
+// the backward sums are per (n, c), with the group's mean as the centre;
+// InstanceNorm is the case G = C.
+#include "normkit/group_norm.hpp"
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "channel_apply.hpp"
+#include "grad_sums.hpp"
+#include "moments.hpp"
+#include "planned_view.hpp"
+#include "ref/group_norm_ref.hpp"
+
+namespace normkit {
+namespace {
+
+using kernels::Moments;
+using kernels::NormPlan;
+
+struct GroupProblem {
+  std::int64_t N = 0, C = 0, S = 1, G = 1;
+  std::int64_t group_channels() const { return C / G; }
+  double m() const { return static_cast<double>(C / G * S); }  // values per group
+};
+
+GroupProblem check_group_input(const TensorView& x, const char* name, std::int64_t min_rank) {
+  NORMKIT_CHECK(x.defined(), name, ": expected a tensor, got none");
+  NORMKIT_CHECK(x.dtype() == DType::float32, name, ": expected float32, got ",
+                dtype_name(x.dtype()));
+  NORMKIT_CHECK(x.dim() >= min_rank, name, ": expected a tensor of rank >= ", min_rank,
+                min_rank == 2 ? " (N, C, *spatial)" : " (N, C, *spatial) with a spatial dim",
+                ", got shape ", shape_string(x.shape()));
+  GroupProblem p{x.size(0), x.size(1), 1, 1};
+  for (std::int64_t d = 2; d < x.dim(); ++d) p.S *= x.size(d);
+  return p;
+}
+
+void check_num_groups(GroupProblem& p, std::int64_t num_groups, const TensorView& x) {
+  NORMKIT_CHECK(num_groups > 0, "num_groups: expected a positive number, got ", num_groups);
+  NORMKIT_CHECK(p.C % num_groups == 0,
+                "num_groups: expected number of channels in input to be divisible by num_groups, "
+                "but got input of shape ", shape_string(x.shape()), " and num_groups=", num_groups);
+  p.G = num_groups;
+}
+
+void check_eps(double eps) {
+  NORMKIT_CHECK(eps > 0 && std::isfinite(eps), "eps: expected a positive finite number, got ", eps);
+}
+
+NormPlan per_channel_plan(const GroupProblem& p, kernels::Layout layout) {
+  if (layout == kernels::Layout::channels_last) return {p.N, p.S, p.C, 1, p.S};
+  return {p.N, 1, p.C, p.S, 1};
+}
+
+// Chan merge of the channels [lo, hi) of one sample, in a fixed pairwise tree.
+Moments merge_channels(const Moments* per_channel, std::int64_t lo, std::int64_t hi) {
+  if (hi - lo == 1) return per_channel[lo];
+  const std::int64_t mid = lo + (hi - lo) / 2;
+  return Moments::merge(merge_channels(per_channel, lo, mid), merge_channels(per_channel, mid, hi));
+}
+
+// Per-(n, c) coefficients of the elementwise passes.
+struct ChannelCoefficients {
+  std::vector<float> hi, lo, a, b, c;
+  explicit ChannelCoefficients(std::int64_t n) : hi(n), lo(n), a(n), b(n), c(n) {}
+};
+
+// Normalizes with per-(n, group) mean and rstd (both N*G), in x's layout.
+void apply_groups(const kernels::PlannedInput& x, const GroupProblem& p, const std::vector<double>& mean,
+                  const std::vector<double>& rstd, const TensorView& weight, const TensorView& bias,
+                  const TensorView& y_out) {
+  const std::vector<float> gamma = read_channels(weight, p.C, 1.0f);
+  const std::vector<float> beta = read_channels(bias, p.C, 0.0f);
+  ChannelCoefficients k(p.N * p.C);  // a = scale, b = shift
+  for (std::int64_t n = 0; n < p.N; ++n)
+    for (std::int64_t c = 0; c < p.C; ++c) {
+      const std::int64_t i = n * p.C + c, group = n * p.G + c / p.group_channels();
+      k.hi[i] = static_cast<float>(mean[group]);
+      k.lo[i] = static_cast<float>(mean[group] - k.hi[i]);
+      k.a[i] = static_cast<float>(rstd[group] * gamma[c]);
+      k.b[i] = beta[c];
+    }
+  kernels::PlannedOutput y(y_out, x);
+  kernels::normalize_apply({x.data(), y.data(), k.hi.data(), k.lo.data(), k.a.data(), k.b.data(),
+                            per_channel_plan(p, x.layout())});
+  y.finish();
+}
+
+// Statistics per (n, group) from the input: mean and rstd, N*G each.
+void group_statistics(const kernels::PlannedInput& x, const GroupProblem& p, double eps,
+                      std::vector<double>& mean, std::vector<double>& rstd,
+                      std::vector<double>* biased_var = nullptr) {
+  std::vector<Moments> per_channel(p.N * p.C);
+  kernels::moments({x.data(), per_channel_plan(p, x.layout()), per_channel.data()});
+  mean.assign(p.N * p.G, 0.0);
+  rstd.assign(p.N * p.G, 0.0);
+  if (biased_var != nullptr) biased_var->assign(p.N * p.G, 0.0);
+  const std::int64_t Cg = p.group_channels();
+  for (std::int64_t n = 0; n < p.N; ++n)
+    for (std::int64_t g = 0; g < p.G; ++g) {
+      const std::int64_t i = n * p.G + g;
+      const Moments merged = merge_channels(per_channel.data() + n * p.C, g * Cg, (g + 1) * Cg);
+      const bool empty = merged.count == 0;
+      const double var = empty ? std::numeric_limits<double>::quiet_NaN() : merged.biased_var();
+      mean[i] = empty ? std::numeric_limits<double>::quiet_NaN() : merged.mean;
+      rstd[i] = 1.0 / std::sqrt(var + eps);
+      if (biased_var != nullptr) (*biased_var)[i] = var;
+    }
+}
+
+// The backward pass for input statistics, per (n, group) with g = dy * weight:
+//   dx = rstd * g - rstd * sum(g)/m - (x - mean) * rstd^3 * sum(g * (x - mean))/m
+void backward_groups(const TensorView& dy_view, const TensorView& x_view, const GroupProblem& p,
+                     const std::vector<double>& mean, const std::vector<double>& rstd,
+                     const TensorView& weight, const GroupNormGrads& g) {
+  const kernels::PlannedInput x(x_view);
+  const kernels::PlannedInput dy(dy_view, x);
+  const NormPlan plan = per_channel_plan(p, x.layout());
+  const std::vector<float> gamma = read_channels(weight, p.C, 1.0f);
+  const std::int64_t Cg = p.group_channels(), NC = p.N * p.C;
+  ChannelCoefficients k(NC);  // a = k_dy, b = k_x, c = k_0
+  for (std::int64_t i = 0; i < NC; ++i) {
+    const std::int64_t group = (i / p.C) * p.G + (i % p.C) / Cg;
+    k.hi[i] = static_cast<float>(mean[group]);
+    k.lo[i] = static_cast<float>(mean[group] - k.hi[i]);
+  }
+  std::vector<kernels::GradSums> sums(NC);  // per (n, c): sum(dy), sum(dy * (x - mean))
+  kernels::grad_sums({dy.data(), x.data(), k.hi.data(), k.lo.data(), nullptr, plan, sums.data()});
+  if (g.dx.defined()) {
+    const double m = p.m();
+    for (std::int64_t n = 0; n < p.N; ++n)
+      for (std::int64_t grp = 0; grp < p.G; ++grp) {
+        double sum_g = 0, sum_g_xc = 0;  // over the group's channels, in order
+        for (std::int64_t c = grp * Cg; c < (grp + 1) * Cg; ++c) {
+          sum_g += gamma[c] * sums[n * p.C + c].sum_dy;
+          sum_g_xc += gamma[c] * sums[n * p.C + c].sum_dy_xc;
+        }
+        const double rs = rstd[n * p.G + grp];
+        for (std::int64_t c = grp * Cg; c < (grp + 1) * Cg; ++c) {
+          const std::int64_t i = n * p.C + c;
+          k.a[i] = static_cast<float>(gamma[c] * rs);
+          k.b[i] = static_cast<float>(-rs * rs * rs * sum_g_xc / m);
+          k.c[i] = static_cast<float>(-rs * sum_g / m);
+        }
+      }
+    kernels::PlannedOutput dx(g.dx, x);
+    kernels::input_grad_apply({dy.data(), x.data(), dx.data(), k.hi.data(), k.lo.data(), k.a.data(),
+                               k.b.data(), k.c.data(), plan});
+    dx.finish();
+  }
+  std::vector<double> dweight(p.C, 0.0), dbias(p.C, 0.0);
+  if (p.S > 0)  // an empty batch has no statistics (NaN) but sums over nothing: 0
+    for (std::int64_t n = 0; n < p.N; ++n)
+      for (std::int64_t c = 0; c < p.C; ++c) {
+        dweight[c] += sums[n * p.C + c].sum_dy_xc * rstd[n * p.G + c / Cg];
+        dbias[c] += sums[n * p.C + c].sum_dy;
+      }
+  write_values(dweight, g.dweight);
+  write_values(dbias, g.dbias);
+}
+
+void check_backward(const TensorView& dy, const TensorView& x, const TensorView& mean,
+                    const TensorView& rstd, const TensorView& weight, const GroupNormGrads& g,
+                    const GroupProblem& p) {
+  check_required_shape(dy, "dy", x.shape(), "(the shape of x)");
+  check_required_shape(mean, "mean", {p.N, p.G}, "(from the forward pass)");
+  check_required_shape(rstd, "rstd", {p.N, p.G}, "(from the forward pass)");
+  check_channel_vector(weight, "weight", p.C);
+  if (g.dx.defined()) check_required_shape(g.dx, "dx", x.shape(), "(the shape of x)");
+  check_channel_vector(g.dweight, "dweight", p.C);
+  check_channel_vector(g.dbias, "dbias", p.C);
+}
+
+void reference_backward(const TensorView& dy, const TensorView& x, const TensorView& mean,
+                        const TensorView& rstd, const TensorView& weight, const GroupProblem& p,
+                        const GroupNormGrads& g) {
+  const ref::GroupNormBackwardResult r = ref::group_norm_backward(
+      {p.N, p.C, p.S, p.G}, read_values(dy), read_values(x), read_values(mean), read_values(rstd),
+      read_values(weight));
+  write_values(r.dx, g.dx);
+  write_values(r.dweight, g.dweight);
+  write_values(r.dbias, g.dbias);
+}
+
+GroupNormBackwardResult allocate_grads(const TensorView& x, const TensorView& weight) {
+  const std::int64_t C = x.dim() >= 2 ? x.size(1) : 0;
+  return {Tensor(x.shape(), DType::float32, x.memory_format()),
+          weight.defined() ? Tensor({C}) : Tensor(), Tensor({C})};
+}
+
+}  // namespace
+
+void group_norm_forward(const GroupNormInputs& in, const GroupNormOptions& options,
+                        const GroupNormForwardOutputs& out) {
+  GroupProblem p = check_group_input(in.x, "x", 2);
+  check_num_groups(p, options.num_groups, in.x);
+  check_eps(options.eps);
+  check_channel_vector(in.weight, "weight", p.C);
+  check_channel_vector(in.bias, "bias", p.C);
+  check_required_shape(out.y, "y", in.x.shape(), "(the shape of x)");
+  check_required_shape(out.mean, "mean", {p.N, p.G}, "(N, num_groups)");
+  check_required_shape(out.rstd, "rstd", {p.N, p.G}, "(N, num_groups)");
+  if (options.impl == Impl::reference) {
+    const ref::GroupNormForwardResult r = ref::group_norm_forward(
+        {p.N, p.C, p.S, p.G}, read_values(in.x), read_values(in.weight), read_values(in.bias),
+        options.eps);
+    write_values(r.y, out.y);
+    write_values(r.mean, out.mean);
+    write_values(r.rstd, out.rstd);
+    return;
+  }
+  const kernels::PlannedInput x(in.x);
+  std::vector<double> mean, rstd;
+  group_statistics(x, p, options.eps, mean, rstd);
+  apply_groups(x, p, mean, rstd, in.weight, in.bias, out.y);
+  write_values(mean, out.mean);
+  write_values(rstd, out.rstd);
+}
+
+GroupNormForwardResult group_norm_forward(const GroupNormInputs& in, const GroupNormOptions& options) {
+  GroupProblem p = check_group_input(in.x, "x", 2);
+  check_num_groups(p, options.num_groups, in.x);
+  GroupNormForwardResult r{Tensor(in.x.shape(), DType::float32, in.x.memory_format()),
+                           Tensor({p.N, p.G}), Tensor({p.N, p.G})};
+  group_norm_forward(in, options, {r.y, r.mean, r.rstd});
+  return r;
+}
+
+void group_norm_backward(const GroupNormBackwardInputs& in, const GroupNormOptions& options,
+                         const GroupNormGrads& grads) {
+  GroupProblem p = check_group_input(in.x, "x", 2);
+  check_num_groups(p, options.num_groups, in.x);
+  check_backward(in.dy, in.x, in.mean, in.rstd, in.weight, grads, p);
+  if (options.impl == Impl::reference)
+    return reference_backward(in.dy, in.x, in.mean, in.rstd, in.weight, p, grads);
+  backward_groups(in.dy, in.x, p, read_values(in.mean), read_values(in.rstd), in.weight, grads);
+}
+
+GroupNormBackwardResult group_norm_backward(const GroupNormBackwardInputs& in,
+                                            const GroupNormOptions& options) {
+  check_group_input(in.x, "x", 2);
+  GroupNormBackwardResult r = allocate_grads(in.x, in.weight);
+  group_norm_backward(in, options, {r.dx, r.dweight, r.dbias});
+  return r;
+}
+
+void instance_norm_forward(const InstanceNormInputs& in, const InstanceNormOptions& options,
+                           const InstanceNormForwardOutputs& out) {
+  GroupProblem p = check_group_input(in.x, "x", 3);
+  p.G = p.C;
+  check_eps(options.eps);
+  NORMKIT_CHECK(options.momentum >= 0 && options.momentum <= 1,
+                "momentum: expected a value in [0, 1], got ", options.momentum);
+  check_channel_vector(in.weight, "weight", p.C);
+  check_channel_vector(in.bias, "bias", p.C);
+  check_channel_vector(in.running_mean, "running_mean", p.C);
+  check_channel_vector(in.running_var, "running_var", p.C);
+  NORMKIT_CHECK(in.running_mean.defined() == in.running_var.defined(),
+                in.running_mean.defined() ? "running_var" : "running_mean",
+                ": expected a tensor, since the other running statistic is given (pass both or neither)");
+  NORMKIT_CHECK(options.use_input_stats || in.running_mean.defined(),
+                "running_mean: expected a tensor when use_input_stats=False, got none");
+  NORMKIT_CHECK(!options.use_input_stats || p.S != 1,
+                "Expected more than 1 spatial element when training, got input size ",
+                shape_string(in.x.shape()));
+  check_required_shape(out.y, "y", in.x.shape(), "(the shape of x)");
+  check_required_shape(out.mean, "mean", {p.N, p.C}, "(N, C)");
+  check_required_shape(out.rstd, "rstd", {p.N, p.C}, "(N, C)");
+  if (options.impl == Impl::reference) {
+    std::vector<double> rm = read_values(in.running_mean), rv = read_values(in.running_var);
+    const ref::GroupNormForwardResult r = ref::instance_norm_forward(
+        {p.N, p.C, p.S, p.C}, read_values(in.x), read_values(in.weight), read_values(in.bias), rm, rv,
+        options.use_input_stats, options.momentum, options.eps);
+    write_values(r.y, out.y);
+    write_values(r.mean, out.mean);
+    write_values(r.rstd, out.rstd);
+    if (options.use_input_stats) {
+      write_values(rm, in.running_mean);
+      write_values(rv, in.running_var);
+    }
+    return;
+  }
+  const kernels::PlannedInput x(in.x);
+  std::vector<double> mean, rstd;
+  if (options.use_input_stats) {
+    std::vector<double> var;
+    group_statistics(x, p, options.eps, mean, rstd, &var);
+    if (in.running_mean.defined() && p.N > 0 && p.S > 0) {
+      std::vector<double> rm = read_values(in.running_mean), rv = read_values(in.running_var);
+      const double S = static_cast<double>(p.S), N = static_cast<double>(p.N);
+      for (std::int64_t c = 0; c < p.C; ++c) {
+        double mean_of_means = 0, mean_of_vars = 0;
+        for (std::int64_t n = 0; n < p.N; ++n) {
+          mean_of_means += mean[n * p.C + c] / N;
+          mean_of_vars += var[n * p.C + c] * S / (S - 1) / N;  // unbiased, per instance
+        }
+        rm[c] = (1 - options.momentum) * rm[c] + options.momentum * mean_of_means;
+        rv[c] = (1 - options.momentum) * rv[c] + options.momentum * mean_of_vars;
+      }
+      write_values(rm, in.running_mean);
+      write_values(rv, in.running_var);
+    }
+  } else {
+    const std::vector<double> rm = read_values(in.running_mean), rv = read_values(in.running_var);
+    mean.resize(p.N * p.C);
+    rstd.resize(p.N * p.C);
+    for (std::int64_t n = 0; n < p.N; ++n)
+      for (std::int64_t c = 0; c < p.C; ++c) {
+        mean[n * p.C + c] = rm[c];
+        rstd[n * p.C + c] = 1.0 / std::sqrt(rv[c] + options.eps);
+      }
+  }
+  apply_groups(x, p, mean, rstd, in.weight, in.bias, out.y);
+  write_values(mean, out.mean);
+  write_values(rstd, out.rstd);
+}
+
+InstanceNormForwardResult instance_norm_forward(const InstanceNormInputs& in,
+                                                const InstanceNormOptions& options) {
+  const GroupProblem p = check_group_input(in.x, "x", 3);
+  InstanceNormForwardResult r{Tensor(in.x.shape(), DType::float32, in.x.memory_format()),
+                              Tensor({p.N, p.C}), Tensor({p.N, p.C})};
+  instance_norm_forward(in, options, {r.y, r.mean, r.rstd});
+  return r;
+}
+
+void instance_norm_backward(const InstanceNormBackwardInputs& in, const InstanceNormOptions& options,
+                            const GroupNormGrads& grads) {
+  GroupProblem p = check_group_input(in.x, "x", 3);
+  p.G = p.C;
+  check_backward(in.dy, in.x, in.mean, in.rstd, in.weight, grads, p);
+  if (options.impl == Impl::reference)
+    return reference_backward(in.dy, in.x, in.mean, in.rstd, in.weight, p, grads);
+  backward_groups(in.dy, in.x, p, read_values(in.mean), read_values(in.rstd), in.weight, grads);
+}
+
+GroupNormBackwardResult instance_norm_backward(const InstanceNormBackwardInputs& in,
+                                               const InstanceNormOptions& options) {
+  check_group_input(in.x, "x", 3);
+  GroupNormBackwardResult r = allocate_grads(in.x, in.weight);
+  instance_norm_backward(in, options, {r.dx, r.dweight, r.dbias});
+  return r;
+}
+
+}  // namespace normkit
