@@ -1,28 +1,20 @@
-// GroupNorm and InstanceNorm front ends. Both run on per-(n, c) plans:
-//
-//   contiguous x:    (N, 1, C, S)   channels-last x:  (N, S, C, 1)
-//
-// The engine gives per-(n, c) statistics; the channels of each group are then
-// merged in a fixed pairwise tree (Chan's formula), which is as accurate as
-// reducing the group's (C/G * S) values at once. The elementwise passes and
-// the backward sums are per (n, c), with the group's mean as the centre;
-// InstanceNorm is the case G = C.
+// GroupNorm and InstanceNorm front ends, on per-(n, c) plans (group_stats.hpp):
+// per-(n, group) statistics, then elementwise passes and backward sums per
+// (n, c) with the group's mean as the centre. InstanceNorm is the case G = C.
 #include "normkit/group_norm.hpp"
 
 #include <cmath>
-#include <limits>
 #include <vector>
 
 #include "channel_apply.hpp"
 #include "grad_sums.hpp"
-#include "moments.hpp"
+#include "group_stats.hpp"
 #include "planned_view.hpp"
 #include "ref/group_norm_ref.hpp"
 
 namespace normkit {
 namespace {
 
-using kernels::Moments;
 using kernels::NormPlan;
 
 struct GroupProblem {
@@ -55,16 +47,10 @@ void check_eps(double eps) {
   NORMKIT_CHECK(eps > 0 && std::isfinite(eps), "eps: expected a positive finite number, got ", eps);
 }
 
-NormPlan per_channel_plan(const GroupProblem& p, kernels::Layout layout) {
-  if (layout == kernels::Layout::channels_last) return {p.N, p.S, p.C, 1, p.S};
-  return {p.N, 1, p.C, p.S, 1};
-}
+kernels::GroupShape shape_of(const GroupProblem& p) { return {p.N, p.C, p.S, p.G}; }
 
-// Chan merge of the channels [lo, hi) of one sample, in a fixed pairwise tree.
-Moments merge_channels(const Moments* per_channel, std::int64_t lo, std::int64_t hi) {
-  if (hi - lo == 1) return per_channel[lo];
-  const std::int64_t mid = lo + (hi - lo) / 2;
-  return Moments::merge(merge_channels(per_channel, lo, mid), merge_channels(per_channel, mid, hi));
+NormPlan per_channel_plan(const GroupProblem& p, kernels::Layout layout) {
+  return kernels::per_channel_plan(shape_of(p), layout);
 }
 
 // Per-(n, c) coefficients of the elementwise passes.
@@ -98,22 +84,7 @@ void apply_groups(const kernels::PlannedInput& x, const GroupProblem& p, const s
 void group_statistics(const kernels::PlannedInput& x, const GroupProblem& p, double eps,
                       std::vector<double>& mean, std::vector<double>& rstd,
                       std::vector<double>* biased_var = nullptr) {
-  std::vector<Moments> per_channel(p.N * p.C);
-  kernels::moments({x.data(), per_channel_plan(p, x.layout()), per_channel.data()});
-  mean.assign(p.N * p.G, 0.0);
-  rstd.assign(p.N * p.G, 0.0);
-  if (biased_var != nullptr) biased_var->assign(p.N * p.G, 0.0);
-  const std::int64_t Cg = p.group_channels();
-  for (std::int64_t n = 0; n < p.N; ++n)
-    for (std::int64_t g = 0; g < p.G; ++g) {
-      const std::int64_t i = n * p.G + g;
-      const Moments merged = merge_channels(per_channel.data() + n * p.C, g * Cg, (g + 1) * Cg);
-      const bool empty = merged.count == 0;
-      const double var = empty ? std::numeric_limits<double>::quiet_NaN() : merged.biased_var();
-      mean[i] = empty ? std::numeric_limits<double>::quiet_NaN() : merged.mean;
-      rstd[i] = 1.0 / std::sqrt(var + eps);
-      if (biased_var != nullptr) (*biased_var)[i] = var;
-    }
+  kernels::group_statistics(x, shape_of(p), eps, mean, rstd, biased_var);
 }
 
 // The backward pass for input statistics, per (n, group) with g = dy * weight:

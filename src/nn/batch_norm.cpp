@@ -1,6 +1,7 @@
 #include "normkit/nn/batch_norm.hpp"
 
 #include <cmath>
+#include <algorithm>
 #include <cstring>
 
 namespace normkit::nn {
@@ -15,6 +16,12 @@ BatchNorm::BatchNorm(std::string name, std::int64_t num_features, BatchNormModul
                 ": eps: expected a positive finite number, got ", options.eps);
   NORMKIT_CHECK(!options.momentum || (*options.momentum >= 0 && *options.momentum <= 1), name_,
                 ": momentum: expected a value in [0, 1] or None, got ", options.momentum.value_or(0));
+  NORMKIT_CHECK(options.virtual_batch_size >= 0, name_,
+                ": virtual_batch_size: expected >= 0 (0 is off), got ", options.virtual_batch_size);
+  NORMKIT_CHECK(!options.renorm || options.track_running_stats, name_,
+                ": renorm: Batch Renorm needs running statistics (track_running_stats=True)");
+  NORMKIT_CHECK(!options.renorm || options.virtual_batch_size == 0, name_,
+                ": renorm: Batch Renorm and Ghost BN do not combine");
   if (options.affine) {
     weight = Parameter(Tensor::full({num_features}, 1.0f));
     bias = Parameter(Tensor::full({num_features}, 0.0f));
@@ -68,7 +75,10 @@ Tensor BatchNorm::forward(const TensorView& x) {
   BatchNormOptions functional{.training = batch_stats,
                               .momentum = factor,
                               .eps = options_.eps,
-                              .unbiased_running_var = options_.unbiased_running_var};
+                              .unbiased_running_var = options_.unbiased_running_var,
+                              .virtual_batch_size = options_.virtual_batch_size};
+  if (options_.renorm && update_running)
+    functional.renorm = options_.renorm->at(*num_batches_tracked.data<std::int64_t>() - 1);
   BatchNormForwardResult r = batch_norm_forward(
       {x, weight.value, bias.value,
        options_.track_running_stats ? running_mean.view() : TensorView{},
@@ -77,25 +87,50 @@ Tensor BatchNorm::forward(const TensorView& x) {
   saved_x_ = Tensor::copy_of(x, x.memory_format());
   saved_mean_ = std::move(r.save_mean);
   saved_invstd_ = std::move(r.save_invstd);
-  saved_batch_stats_ = batch_stats;
+  saved_r_ = std::move(r.renorm_r);
+  saved_d_ = std::move(r.renorm_d);
+  saved_options_ = functional;
   return std::move(r.y);
 }
 
 Tensor BatchNorm::backward(const TensorView& dy) {
   NORMKIT_CHECK(saved_x_.defined(), name(), ": backward: call forward first");
-  BatchNormOptions functional{.training = saved_batch_stats_, .eps = options_.eps};
+  const bool batch_stats = saved_options_.training;
   BatchNormBackwardResult g = batch_norm_backward(
       {dy, saved_x_, weight.value, running_mean, running_var,
-       saved_batch_stats_ ? saved_mean_.view() : TensorView{},
-       saved_batch_stats_ ? saved_invstd_.view() : TensorView{}},
-      functional, {.input = true, .weight = options_.affine, .bias = options_.affine});
-  if (options_.affine) {
-    for (std::int64_t c = 0; c < num_features_; ++c) {
-      weight.grad.data<float>()[c] += g.dweight.data<float>()[c];
-      bias.grad.data<float>()[c] += g.dbias.data<float>()[c];
-    }
-  }
+       batch_stats ? saved_mean_.view() : TensorView{},
+       batch_stats ? saved_invstd_.view() : TensorView{}, saved_r_, saved_d_},
+      saved_options_, {.input = true, .weight = options_.affine, .bias = options_.affine});
+  weight.accumulate(g.dweight);
+  bias.accumulate(g.dbias);
   return std::move(g.dx);
+}
+
+BatchRenormLimits BatchRenormSchedule::at(std::int64_t step) const {
+  // Fraction of the way from the start of relaxation to the step where a
+  // limit reaches its final value (1 when that step is not after warm-up).
+  auto progress = [&](std::int64_t reached_at) {
+    if (step < warmup_steps) return 0.0;
+    if (reached_at <= warmup_steps) return 1.0;
+    return std::min(1.0, static_cast<double>(step - warmup_steps) /
+                             static_cast<double>(reached_at - warmup_steps));
+  };
+  return {1.0 + (rmax - 1.0) * progress(rmax_steps), dmax * progress(dmax_steps)};
+}
+
+void BatchNorm::reset_running_stats() {
+  if (!options_.track_running_stats) return;
+  for (std::int64_t c = 0; c < num_features_; ++c) {
+    running_mean.data<float>()[c] = 0.0f;
+    running_var.data<float>()[c] = 1.0f;
+  }
+  *num_batches_tracked.data<std::int64_t>() = 0;
+}
+
+void BatchNorm::set_momentum(std::optional<double> momentum) {
+  NORMKIT_CHECK(!momentum || (*momentum >= 0 && *momentum <= 1), name(),
+                ": momentum: expected a value in [0, 1] or None, got ", momentum.value_or(0));
+  options_.momentum = momentum;
 }
 
 FusedScaleShift BatchNorm::fused_scale_shift() const {

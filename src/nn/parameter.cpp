@@ -12,6 +12,13 @@ void Parameter::zero_grad() {
     std::memset(grad.data<float>(), 0, static_cast<std::size_t>(grad.numel()) * sizeof(float));
 }
 
+void Parameter::accumulate(const Tensor& g) {
+  if (!value.defined()) return;
+  NORMKIT_CHECK(g.numel() == grad.numel(), "Parameter::accumulate: expected ", grad.numel(),
+                " values, got ", g.numel());
+  for (std::int64_t i = 0; i < g.numel(); ++i) grad.data<float>()[i] += g.data<float>()[i];
+}
+
 const Tensor& state_dict_get(const StateDict& state, const std::string& key) {
   for (const auto& [name, tensor] : state)
     if (name == key) return tensor;

@@ -6,11 +6,24 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "normkit/batch_norm.hpp"
 #include "normkit/nn/module.hpp"
 
 namespace normkit::nn {
+
+// Batch Renorm's limits over training (Ioffe 2017, section 4): rmax = 1 and
+// dmax = 0 for the first warmup_steps, then linear to rmax at rmax_steps and
+// to dmax at dmax_steps. The step is the number of training batches seen
+// before the current one (num_batches_tracked). Constant limits: all steps 0.
+struct BatchRenormSchedule {
+  double rmax = 3.0, dmax = 5.0;
+  std::int64_t warmup_steps = 5000, rmax_steps = 40000, dmax_steps = 25000;
+
+  BatchRenormLimits at(std::int64_t step) const;
+};
 
 struct BatchNormModuleOptions {
   double eps = 1e-5;
@@ -19,6 +32,10 @@ struct BatchNormModuleOptions {
   bool affine = true;               // learnable weight (ones) and bias (zeros)
   bool track_running_stats = true;  // false: batch statistics in eval mode too
   bool unbiased_running_var = true;
+  // Ghost BN: training normalizes groups of this many samples (0: off).
+  std::int64_t virtual_batch_size = 0;
+  // Batch Renorm in training (needs track_running_stats).
+  std::optional<BatchRenormSchedule> renorm;
 };
 
 // One scale and one shift per channel: eval-mode BN is y = x * scale + shift.
@@ -41,6 +58,10 @@ class BatchNorm : public Module {
   // State: weight, bias, running_mean, running_var, num_batches_tracked
   // (those that exist).
   FusedScaleShift fused_scale_shift() const;  // requires track_running_stats
+  // Running statistics back to mean 0, variance 1, num_batches_tracked 0.
+  void reset_running_stats();
+  // The momentum used for later batches (nullopt: cumulative average).
+  void set_momentum(std::optional<double> momentum);
 
   std::int64_t num_features() const { return num_features_; }
   const BatchNormModuleOptions& options() const { return options_; }
@@ -58,9 +79,17 @@ class BatchNorm : public Module {
   std::int64_t min_rank_, max_rank_;
 
   // Saved by forward for backward.
-  Tensor saved_x_, saved_mean_, saved_invstd_;
-  bool saved_batch_stats_ = false;
+  Tensor saved_x_, saved_mean_, saved_invstd_, saved_r_, saved_d_;
+  BatchNormOptions saved_options_;
 };
+
+// A BN layer's running statistics re-estimated over a pass of data, as
+// torch.optim.swa_utils.update_bn: the statistics are reset, momentum becomes
+// the cumulative average, every layer is put in training mode, run_data_pass()
+// runs the batches through the model, and each layer's momentum and mode are
+// restored.
+template <typename DataPass>
+void recalibrate_running_stats(const std::vector<BatchNorm*>& layers, DataPass run_data_pass);
 
 // (N, C) or (N, C, L)
 class BatchNorm1d : public BatchNorm {
@@ -80,5 +109,21 @@ class BatchNorm3d : public BatchNorm {
   explicit BatchNorm3d(std::int64_t num_features, BatchNormModuleOptions options = {})
       : BatchNorm("BatchNorm3d", num_features, options, 5, 5) {}
 };
+
+template <typename DataPass>
+void recalibrate_running_stats(const std::vector<BatchNorm*>& layers, DataPass run_data_pass) {
+  std::vector<std::pair<std::optional<double>, bool>> saved;
+  for (BatchNorm* bn : layers) {
+    saved.emplace_back(bn->options().momentum, bn->is_training());
+    bn->reset_running_stats();
+    bn->set_momentum(std::nullopt);
+    bn->train();
+  }
+  run_data_pass();
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    layers[i]->set_momentum(saved[i].first);
+    layers[i]->train(saved[i].second);
+  }
+}
 
 }  // namespace normkit::nn

@@ -18,6 +18,8 @@ struct Parameter {
   explicit Parameter(Tensor initial);
   Parameter() = default;
   void zero_grad();
+  // grad += g (g of value's shape); nothing when the parameter is undefined.
+  void accumulate(const Tensor& g);
 };
 
 // Named tensors in PyTorch's order and with PyTorch's key names.

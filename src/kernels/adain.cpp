@@ -1,0 +1,157 @@
+// AdaIN front end: per-(n, c) statistics of content and style (group_stats
+// with one channel per group), then per-(n, c) elementwise passes:
+//
+//   y        = (c - mu_c) * (rstd_c * sigma_s) + mu_s
+//   dcontent = instance-norm backward with gamma = sigma_s
+//   dstyle   = (s - mu_s) * (sum(dy * chat) * rstd_s / Ss) + sum(dy) / Ss
+#include "normkit/adain.hpp"
+
+#include <cmath>
+#include <vector>
+
+#include "channel_apply.hpp"
+#include "grad_sums.hpp"
+#include "group_stats.hpp"
+#include "planned_view.hpp"
+#include "ref/adain_ref.hpp"
+
+namespace normkit {
+namespace {
+
+using kernels::GroupShape;
+
+struct AdaINShapes {
+  GroupShape content, style;
+};
+
+AdaINShapes check_inputs(const TensorView& content, const TensorView& style, double eps) {
+  for (const auto& [t, name] : {std::pair{content, "content"}, std::pair{style, "style"}}) {
+    NORMKIT_CHECK(t.defined(), name, ": expected a tensor, got none");
+    NORMKIT_CHECK(t.dtype() == DType::float32, name, ": expected float32, got ", dtype_name(t.dtype()));
+    NORMKIT_CHECK(t.dim() >= 3, name, ": expected a tensor of rank >= 3 (N, C, *spatial), got shape ",
+                  shape_string(t.shape()));
+  }
+  NORMKIT_CHECK(style.size(0) == content.size(0) && style.size(1) == content.size(1),
+                "style: expected the content's N and C (", content.size(0), ", ", content.size(1),
+                "), got shape ", shape_string(style.shape()));
+  NORMKIT_CHECK(eps > 0 && std::isfinite(eps), "eps: expected a positive finite number, got ", eps);
+  auto shape_of = [](const TensorView& t) {
+    GroupShape s{t.size(0), t.size(1), 1, t.size(1)};
+    for (std::int64_t d = 2; d < t.dim(); ++d) s.S *= t.size(d);
+    return s;
+  };
+  return {shape_of(content), shape_of(style)};
+}
+
+std::vector<double> ratio(const std::vector<double>& a, const std::vector<double>& b) {
+  std::vector<double> r(a.size());
+  for (std::size_t i = 0; i < a.size(); ++i) r[i] = a[i] / b[i];
+  return r;
+}
+
+Tensor nc_tensor(const std::vector<double>& v, const GroupShape& s) {
+  Tensor t({s.N, s.C});
+  write_values(v, t);
+  return t;
+}
+
+// Runs normalize_apply on x with per-(n, c) centre, scale and shift.
+void apply_per_channel(const kernels::PlannedInput& x, const GroupShape& s,
+                       const std::vector<double>& center, const std::vector<double>& scale,
+                       const std::vector<double>& shift, const TensorView& out) {
+  const std::size_t n = center.size();
+  std::vector<float> hi(n), lo(n), a(n), b(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    hi[i] = static_cast<float>(center[i]);
+    lo[i] = static_cast<float>(center[i] - hi[i]);
+    a[i] = static_cast<float>(scale[i]);
+    b[i] = static_cast<float>(shift[i]);
+  }
+  kernels::PlannedOutput y(out, x);
+  kernels::normalize_apply({x.data(), y.data(), hi.data(), lo.data(), a.data(), b.data(),
+                            kernels::per_channel_plan(s, x.layout())});
+  y.finish();
+}
+
+}  // namespace
+
+AdaINForwardResult adain_forward(const TensorView& content, const TensorView& style,
+                                 const AdaINOptions& options) {
+  const AdaINShapes s = check_inputs(content, style, options.eps);
+  AdaINForwardResult r{Tensor(content.shape(), DType::float32, content.memory_format()), {}};
+  if (options.impl == Impl::reference) {
+    const ref::AdaINForwardResult f = ref::adain_forward(
+        {s.content.N, s.content.C, s.content.S, s.style.S}, read_values(content), read_values(style),
+        options.eps);
+    write_values(f.y, r.y);
+    r.stats = {nc_tensor(f.content_mean, s.content), nc_tensor(f.content_rstd, s.content),
+               nc_tensor(f.style_mean, s.content), nc_tensor(f.style_rstd, s.content)};
+    return r;
+  }
+  const kernels::PlannedInput c(content), st(style);
+  std::vector<double> mean_c, rstd_c, mean_s, rstd_s;
+  kernels::group_statistics(c, s.content, options.eps, mean_c, rstd_c);
+  kernels::group_statistics(st, s.style, options.eps, mean_s, rstd_s);
+  apply_per_channel(c, s.content, mean_c, ratio(rstd_c, rstd_s), mean_s, r.y);  // rstd_c * sigma_s
+  r.stats = {nc_tensor(mean_c, s.content), nc_tensor(rstd_c, s.content), nc_tensor(mean_s, s.content),
+             nc_tensor(rstd_s, s.content)};
+  return r;
+}
+
+AdaINBackwardResult adain_backward(const TensorView& dy, const TensorView& content,
+                                   const TensorView& style, const AdaINStats& stats,
+                                   const AdaINOptions& options) {
+  const AdaINShapes s = check_inputs(content, style, options.eps);
+  check_required_shape(dy, "dy", content.shape(), "(the shape of content)");
+  const Shape nc{s.content.N, s.content.C};
+  check_required_shape(stats.content_mean, "content_mean", nc, "(from the forward pass)");
+  check_required_shape(stats.content_rstd, "content_rstd", nc, "(from the forward pass)");
+  check_required_shape(stats.style_mean, "style_mean", nc, "(from the forward pass)");
+  check_required_shape(stats.style_rstd, "style_rstd", nc, "(from the forward pass)");
+  AdaINBackwardResult r{Tensor(content.shape(), DType::float32, content.memory_format()),
+                        Tensor(style.shape(), DType::float32, style.memory_format())};
+  if (options.impl == Impl::reference) {
+    const ref::AdaINBackwardResult g = ref::adain_backward(
+        {s.content.N, s.content.C, s.content.S, s.style.S}, read_values(dy), read_values(content),
+        read_values(style), options.eps);
+    write_values(g.dcontent, r.dcontent);
+    write_values(g.dstyle, r.dstyle);
+    return r;
+  }
+  const kernels::PlannedInput c(content), st(style);
+  const kernels::PlannedInput g(dy, c);
+  const std::vector<double> mean_c = read_values(stats.content_mean), rstd_c = read_values(stats.content_rstd);
+  const std::vector<double> mean_s = read_values(stats.style_mean), rstd_s = read_values(stats.style_rstd);
+  const std::size_t NC = mean_c.size();
+  std::vector<float> hi(NC), lo(NC);
+  for (std::size_t i = 0; i < NC; ++i) {
+    hi[i] = static_cast<float>(mean_c[i]);
+    lo[i] = static_cast<float>(mean_c[i] - hi[i]);
+  }
+  std::vector<kernels::GradSums> sums(NC);  // sum(dy), sum(dy * (c - mu_c)) per (n, c)
+  kernels::grad_sums({g.data(), c.data(), hi.data(), lo.data(), nullptr,
+                      kernels::per_channel_plan(s.content, c.layout()), sums.data()});
+  const double Sc = static_cast<double>(s.content.S), Ss = static_cast<double>(s.style.S);
+  std::vector<float> k_dy(NC), k_x(NC), k_0(NC);
+  std::vector<double> style_center(NC), style_scale(NC), style_shift(NC);
+  for (std::size_t i = 0; i < NC; ++i) {
+    const double k = rstd_c[i] / rstd_s[i];  // sigma_s * rstd_c
+    const double sum_dy_chat = sums[i].sum_dy_xc * rstd_c[i];
+    k_dy[i] = static_cast<float>(k);
+    k_x[i] = static_cast<float>(-k * rstd_c[i] * sum_dy_chat / Sc);
+    k_0[i] = static_cast<float>(-k * sums[i].sum_dy / Sc);
+    style_center[i] = mean_s[i];
+    style_scale[i] = sum_dy_chat * rstd_s[i] / Ss;
+    style_shift[i] = sums[i].sum_dy / Ss;
+  }
+  {
+    kernels::PlannedOutput dc(r.dcontent, c);
+    kernels::input_grad_apply({g.data(), c.data(), dc.data(), hi.data(), lo.data(), k_dy.data(),
+                               k_x.data(), k_0.data(), kernels::per_channel_plan(s.content, c.layout())});
+    dc.finish();
+  }
+  apply_per_channel(st, s.style, style_center, style_scale, style_shift, r.dstyle);
+  return r;
+}
+
+}  // namespace normkit

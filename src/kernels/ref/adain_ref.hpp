@@ -1,0 +1,28 @@
+// Reference AdaIN: double precision, obvious loops; content (N, C, Sc), style
+// (N, C, Ss), logical C order.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace normkit::ref {
+
+struct AdaINProblem {
+  std::int64_t N = 0, C = 0, content_S = 1, style_S = 1;
+};
+
+struct AdaINForwardResult {
+  std::vector<double> y;
+  std::vector<double> content_mean, content_rstd, style_mean, style_rstd;  // (N, C)
+};
+AdaINForwardResult adain_forward(const AdaINProblem& p, const std::vector<double>& content,
+                                 const std::vector<double>& style, double eps);
+
+struct AdaINBackwardResult {
+  std::vector<double> dcontent, dstyle;
+};
+AdaINBackwardResult adain_backward(const AdaINProblem& p, const std::vector<double>& dy,
+                                   const std::vector<double>& content,
+                                   const std::vector<double>& style, double eps);
+
+}  // namespace normkit::ref
