@@ -59,31 +59,25 @@ Tensor BatchNorm::forward(const TensorView& x) {
   // updated) only when they are tracked.
   const bool batch_stats = is_training() || !options_.track_running_stats;
   const bool update_running = is_training() && options_.track_running_stats;
+  // num_batches_tracked moves only once the call has succeeded, so that a
+  // rejected input leaves no trace; the functional call checks everything
+  // before it writes the running statistics.
+  std::int64_t* tracked = update_running ? num_batches_tracked.data<std::int64_t>() : nullptr;
+  const std::int64_t seen = tracked != nullptr ? *tracked : 0;  // training batches before this one
   double factor = options_.momentum.value_or(0.0);
-  // Checked before num_batches_tracked moves, so an error leaves no trace.
-  if (batch_stats) {
-    std::int64_t m = x.size(0);
-    for (std::int64_t d = 2; d < x.dim(); ++d) m *= x.size(d);
-    NORMKIT_CHECK(m != 1, "Expected more than 1 value per channel when training, got input size ",
-                  shape_string(x.shape()));
-  }
-  if (update_running) {
-    std::int64_t& tracked = *num_batches_tracked.data<std::int64_t>();
-    ++tracked;
-    if (!options_.momentum) factor = 1.0 / static_cast<double>(tracked);
-  }
+  if (update_running && !options_.momentum) factor = 1.0 / static_cast<double>(seen + 1);
   BatchNormOptions functional{.training = batch_stats,
                               .momentum = factor,
                               .eps = options_.eps,
                               .unbiased_running_var = options_.unbiased_running_var,
                               .virtual_batch_size = options_.virtual_batch_size};
-  if (options_.renorm && update_running)
-    functional.renorm = options_.renorm->at(*num_batches_tracked.data<std::int64_t>() - 1);
+  if (options_.renorm && update_running) functional.renorm = options_.renorm->at(seen);
   BatchNormForwardResult r = batch_norm_forward(
       {x, weight.value, bias.value,
        options_.track_running_stats ? running_mean.view() : TensorView{},
        options_.track_running_stats ? running_var.view() : TensorView{}},
       functional);
+  if (tracked != nullptr) ++*tracked;
   saved_x_ = Tensor::copy_of(x, x.memory_format());
   saved_mean_ = std::move(r.save_mean);
   saved_invstd_ = std::move(r.save_invstd);
