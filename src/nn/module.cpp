@@ -53,4 +53,17 @@ std::vector<Parameter*> Module::parameters() {
   return out;
 }
 
+Parameter* Module::find_parameter(const std::string& key) {
+  for (const auto& [name, p] : parameters_)
+    if (name == key && p->value.defined()) return p;
+  return nullptr;
+}
+
+Tensor* Module::find_tensor(const std::string& key) {
+  if (Parameter* p = find_parameter(key)) return &p->value;
+  for (const auto& [name, t] : buffers_)
+    if (name == key && t->defined()) return t;
+  return nullptr;
+}
+
 }  // namespace normkit::nn

@@ -33,6 +33,10 @@ class Module {
   void zero_grad();
   std::vector<Parameter*> parameters();  // the defined ones
 
+  // The defined parameter or buffer registered under key, or null.
+  Parameter* find_parameter(const std::string& key);
+  Tensor* find_tensor(const std::string& key);  // a parameter's value or a buffer
+
  protected:
   explicit Module(std::string name) : name_(std::move(name)) {}
   void register_parameter(std::string key, Parameter* parameter);

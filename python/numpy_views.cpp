@@ -1,0 +1,106 @@
+#include "numpy_views.hpp"
+
+#include <string>
+#include <vector>
+
+namespace normkit::python {
+
+TensorView view_of(const py::object& obj, const char* name, bool writable) {
+  if (obj.is_none()) return {};
+  NORMKIT_CHECK(py::isinstance<py::array>(obj), name, ": expected a float32 NumPy array, got ",
+                std::string(py::str(obj.get_type().attr("__name__"))));
+  const auto array = py::reinterpret_borrow<py::array>(obj);
+  NORMKIT_CHECK(array.dtype().is(py::dtype::of<float>()), name, ": expected a float32 array, got ",
+                std::string(py::str(array.dtype())), " (convert with .astype(numpy.float32))");
+  NORMKIT_CHECK(!writable || array.writeable(), name,
+                ": expected a writable array (it is updated in place)");
+  Shape shape(array.shape(), array.shape() + array.ndim());
+  Strides strides(static_cast<std::size_t>(array.ndim()));
+  for (py::ssize_t d = 0; d < array.ndim(); ++d) {
+    NORMKIT_CHECK(array.strides(d) % static_cast<py::ssize_t>(sizeof(float)) == 0, name,
+                  ": expected strides that are multiples of 4 bytes");
+    strides[d] = array.strides(d) / static_cast<py::ssize_t>(sizeof(float));
+  }
+  return TensorView(const_cast<void*>(array.data()), std::move(shape), std::move(strides),
+                    DType::float32);
+}
+
+TensorView required_view(const py::object& obj, const char* name) {
+  NORMKIT_CHECK(!obj.is_none(), name, ": expected a float32 NumPy array, got None");
+  return view_of(obj, name);
+}
+
+py::array_t<float> new_array(const Shape& shape, MemoryFormat format) {
+  const Strides elems = format == MemoryFormat::channels_last && shape.size() >= 3
+                            ? channels_last_strides(shape)
+                            : contiguous_strides(shape);
+  std::vector<py::ssize_t> bytes(elems.size());
+  for (std::size_t i = 0; i < elems.size(); ++i)
+    bytes[i] = static_cast<py::ssize_t>(elems[i] * static_cast<std::int64_t>(sizeof(float)));
+  return py::array_t<float>(std::vector<py::ssize_t>(shape.begin(), shape.end()), bytes);
+}
+
+TensorView view_of_new(py::array_t<float>& array) { return view_of(array, "output"); }
+
+py::object to_numpy(const Tensor& tensor) {
+  if (!tensor.defined()) return py::none();
+  auto* owner = new Tensor(tensor);
+  py::capsule free_owner(owner, [](void* p) { delete static_cast<Tensor*>(p); });
+  const TensorView v = tensor.view();
+  const auto elem = static_cast<std::int64_t>(dtype_size(v.dtype()));
+  std::vector<py::ssize_t> shape(v.shape().begin(), v.shape().end());
+  std::vector<py::ssize_t> strides(v.strides().size());
+  for (std::size_t i = 0; i < strides.size(); ++i) strides[i] = static_cast<py::ssize_t>(v.strides()[i] * elem);
+  if (v.dtype() == DType::int64)
+    return py::array_t<std::int64_t>(shape, strides, tensor.data<std::int64_t>(), free_owner);
+  return py::array_t<float>(shape, strides, tensor.data<float>(), free_owner);
+}
+
+py::object tensor_array(const Tensor* tensor, const py::object& owner) {
+  if (tensor == nullptr || !tensor->defined()) return py::none();
+  std::vector<py::ssize_t> shape(tensor->shape().begin(), tensor->shape().end());
+  if (tensor->dtype() == DType::int64)
+    return py::array_t<std::int64_t>(shape, tensor->data<std::int64_t>(), owner);
+  return py::array_t<float>(shape, tensor->data<float>(), owner);
+}
+
+Shape shape_argument(const py::object& obj, const char* name) {
+  if (py::isinstance<py::int_>(obj)) return {obj.cast<std::int64_t>()};
+  NORMKIT_CHECK(py::isinstance<py::sequence>(obj) && !py::isinstance<py::str>(obj), name,
+                ": expected an int or a sequence of ints, got ",
+                std::string(py::str(obj.get_type().attr("__name__"))));
+  Shape shape;
+  for (const py::handle item : obj) {
+    NORMKIT_CHECK(py::isinstance<py::int_>(item), name, ": expected a sequence of ints");
+    shape.push_back(item.cast<std::int64_t>());
+  }
+  return shape;
+}
+
+py::dict state_dict_to_python(const nn::StateDict& state) {
+  py::dict d;
+  for (const auto& [key, tensor] : state) d[py::str(key)] = to_numpy(tensor);
+  return d;
+}
+
+nn::StateDict state_dict_from_python(const py::dict& d) {
+  py::module_ np = py::module_::import("numpy");
+  nn::StateDict state;
+  for (const auto& [key_obj, value] : d) {
+    const std::string key = py::str(key_obj);
+    py::array array = np.attr("asarray")(value);
+    if (key == "num_batches_tracked") {
+      NORMKIT_CHECK(py::str(array.dtype().attr("kind")).cast<std::string>() == "i" && array.size() == 1,
+                    "state_dict: 'num_batches_tracked': expected one integer, got ",
+                    std::string(py::str(array.dtype())), " of size ", array.size());
+      Tensor t = Tensor::zeros({}, DType::int64);
+      *t.data<std::int64_t>() = py::int_(array.attr("item")()).cast<std::int64_t>();
+      state.emplace_back(key, t);
+    } else {
+      state.emplace_back(key, Tensor::copy_of(view_of(array, key.c_str())));
+    }
+  }
+  return state;
+}
+
+}  // namespace normkit::python

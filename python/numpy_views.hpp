@@ -1,0 +1,41 @@
+// NumPy <-> normkit: views of float32 arrays without a copy, new arrays in a
+// given memory format, owning tensors handed to NumPy without a copy, and
+// state dicts.
+#pragma once
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include "normkit/normkit.hpp"
+
+namespace normkit::python {
+
+namespace py = pybind11;
+
+// A view of a NumPy argument; None gives an undefined view. The caller keeps
+// the array alive for the duration of the call (it is a function argument).
+TensorView view_of(const py::object& obj, const char* name, bool writable = false);
+// As view_of, and None is an error.
+TensorView required_view(const py::object& obj, const char* name);
+
+// A new float32 array in the given memory format.
+py::array_t<float> new_array(const Shape& shape, MemoryFormat format = MemoryFormat::contiguous);
+TensorView view_of_new(py::array_t<float>& array);
+
+// Hands an owning tensor to NumPy without a copy (the array keeps its storage
+// alive); an undefined tensor becomes None.
+py::object to_numpy(const Tensor& tensor);
+// A view of a tensor owned by `owner` (a module): writes show up in the module.
+py::object tensor_array(const Tensor* tensor, const py::object& owner);
+
+// normalized_shape: an int or a sequence of ints, as PyTorch.
+Shape shape_argument(const py::object& obj, const char* name);
+
+// {name: ndarray}; num_batches_tracked as a 0-d int64 array.
+py::dict state_dict_to_python(const nn::StateDict& state);
+nn::StateDict state_dict_from_python(const py::dict& d);
+
+void bind_functional(py::module_& m);
+void bind_modules(py::module_& m);
+
+}  // namespace normkit::python
