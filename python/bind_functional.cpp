@@ -1,5 +1,7 @@
 // The functional API of DESIGN.md section 4 (names, argument order and return
 // tuples as ATen's native ops), plus AdaIN and BN folding.
+#include <pybind11/stl.h>
+
 #include <optional>
 
 #include "numpy_views.hpp"

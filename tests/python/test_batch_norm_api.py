@@ -9,11 +9,20 @@ import pytest
 import normkit
 from helpers import assert_close, channels_last, random
 
-DESIGN_SIGNATURES = {
+DESIGN_SIGNATURES = {  # DESIGN.md section 4, to the letter
     "batch_norm_forward": ["x", "weight", "bias", "running_mean", "running_var",
                            "training", "momentum", "eps"],
     "batch_norm_backward": ["dy", "x", "weight", "running_mean", "running_var",
                             "save_mean", "save_invstd", "training", "eps"],
+    "layer_norm_forward": ["x", "normalized_shape", "weight", "bias", "eps"],
+    "layer_norm_backward": ["dy", "x", "normalized_shape", "mean", "rstd", "weight", "bias"],
+    "rms_norm_forward": ["x", "normalized_shape", "weight", "eps"],
+    "rms_norm_backward": ["dy", "x", "normalized_shape", "rstd", "weight"],
+    "group_norm_forward": ["x", "weight", "bias", "num_groups", "eps"],
+    "group_norm_backward": ["dy", "x", "mean", "rstd", "weight", "num_groups"],
+    "instance_norm_forward": ["x", "weight", "bias", "running_mean", "running_var",
+                              "use_input_stats", "momentum", "eps"],
+    "instance_norm_backward": ["dy", "x", "weight", "mean", "rstd"],
 }
 
 
