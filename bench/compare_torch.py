@@ -45,6 +45,27 @@ def timed(fn, reps):
     return out
 
 
+def family_cases(rng, torch):
+    """(name, normkit call, torch call or None) for the rest of the family, forward only."""
+    x = rng.standard_normal((8192, 768), dtype=np.float32)
+    w = np.ones(768, np.float32)
+    g = rng.standard_normal((8, 256, 56, 56), dtype=np.float32)
+    cases = [
+        ("LayerNorm 8192x768", lambda: normkit.layer_norm_forward(x, 768, w, w, 1e-5),
+         (lambda tx=torch.from_numpy(x), tw=torch.from_numpy(w):
+          torch.native_layer_norm(tx, [768], tw, tw, 1e-5)) if torch else None),
+        ("RMSNorm 8192x768", lambda: normkit.rms_norm_forward(x, 768, w, 1e-5),
+         (lambda tx=torch.from_numpy(x), tw=torch.from_numpy(w):
+          tx * torch.rsqrt(tx.pow(2).mean(-1, keepdim=True) + 1e-5) * tw) if torch else None),
+        ("GroupNorm G=32 8x256x56x56", lambda: normkit.group_norm_forward(g, None, None, 32, 1e-5),
+         (lambda tg=torch.from_numpy(g): torch.nn.functional.group_norm(tg, 32)) if torch else None),
+        ("InstanceNorm 8x256x56x56",
+         lambda: normkit.instance_norm_forward(g, None, None, None, None, True, 0.1, 1e-5),
+         (lambda tg=torch.from_numpy(g): torch.nn.functional.instance_norm(tg)) if torch else None),
+    ]
+    return cases
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
@@ -92,6 +113,15 @@ def main():
             ma = statistics.median(a) * 1e3
             mb = statistics.median(b) * 1e3 if b else float("nan")
             print(f"{name:<27} {kind:<8} {ma:>11.2f} {mb:>9.2f} {mb / ma:>8.2f}x")
+    for name, ours, theirs in family_cases(rng, torch):
+        a, b = [], []
+        for _ in range(args.reps):
+            a += timed(ours, 1)
+            if theirs:
+                b += timed(theirs, 1)
+        ma = statistics.median(a) * 1e3
+        mb = statistics.median(b) * 1e3 if b else float("nan")
+        print(f"{name:<27} {'fwd':<8} {ma:>11.2f} {mb:>9.2f} {mb / ma:>8.2f}x")
 
 
 if __name__ == "__main__":

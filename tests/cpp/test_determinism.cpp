@@ -1,6 +1,8 @@
 // Bitwise determinism: forward and backward give the same bits for any
 // number of threads (DESIGN.md section 2).
 #include "batch_norm_case.hpp"
+#include "normkit/group_norm.hpp"
+#include "normkit/layer_norm.hpp"
 
 namespace normkit::test {
 namespace {
@@ -39,6 +41,52 @@ TEST(Determinism, SameBitsForOneTwoThreeAndEightThreads) {
       const Bits one = run_with_threads(c, 1);
       for (int threads : {2, 3, 8}) EXPECT_TRUE(run_with_threads(c, threads) == one) << threads << " threads";
     }
+}
+
+}  // namespace
+}  // namespace normkit::test
+
+namespace normkit::test {
+namespace {
+
+// Runs `body` (which returns every output as float vectors) with 1 thread and
+// with 2, 3 and 8, and expects the same bits.
+template <typename Body>
+void expect_same_bits_for_any_thread_count(const Body& body) {
+  const int before = num_threads();
+  set_num_threads(1);
+  const std::vector<std::vector<float>> one = body();
+  for (int threads : {2, 3, 8}) {
+    set_num_threads(threads);
+    const std::vector<std::vector<float>> many = body();
+    for (std::size_t i = 0; i < one.size(); ++i)
+      EXPECT_TRUE(same_bits(one[i], many[i])) << "output " << i << ", " << threads << " threads";
+  }
+  set_num_threads(before);
+}
+
+TEST(Determinism, FamilySameBitsForAnyThreadCount) {
+  const TestTensor x = random_tensor({8, 32, 14, 14}, TestLayout::channels_last, 1, 1.0f, 2.0f);
+  const TestTensor dy = random_tensor({8, 32, 14, 14}, TestLayout::channels_last, 2);
+  const TestTensor rows = random_tensor({300, 768}, TestLayout::contiguous, 3, 1.0f, 2.0f);
+  const TestTensor drows = random_tensor({300, 768}, TestLayout::contiguous, 4);
+  const Tensor w = vector_tensor(normal_values(768, 5, 1.0f, 0.3f));
+  const Tensor cw = vector_tensor(normal_values(32, 6, 1.0f, 0.3f));
+  expect_same_bits_for_any_thread_count([&] {
+    const LayerNormForwardResult ln = layer_norm_forward({rows.view, {768}, w, w});
+    const LayerNormBackwardResult lg =
+        layer_norm_backward({drows.view, rows.view, {768}, ln.mean, ln.rstd, w}, {}, true, true);
+    const RMSNormForwardResult rms = rms_norm_forward({rows.view, {768}, w});
+    const RMSNormBackwardResult rg = rms_norm_backward({drows.view, rows.view, {768}, rms.rstd, w});
+    const GroupNormForwardResult gn = group_norm_forward({x.view, cw, cw}, {.num_groups = 8});
+    const GroupNormBackwardResult gg =
+        group_norm_backward({dy.view, x.view, gn.mean, gn.rstd, cw}, {.num_groups = 8});
+    const BatchNormForwardResult ghost = batch_norm_forward({x.view}, {.virtual_batch_size = 2});
+    return std::vector<std::vector<float>>{
+        values(ln.y), values(lg.dx), values(lg.dweight), values(lg.dbias), values(rms.y),
+        values(rg.dx), values(rg.dweight), values(gn.y), values(gg.dx), values(gg.dweight),
+        values(ghost.y), values(ghost.save_invstd)};
+  });
 }
 
 }  // namespace
