@@ -8,10 +8,9 @@ namespace normkit::nn {
 
 BatchNorm::BatchNorm(std::string name, std::int64_t num_features, BatchNormModuleOptions options,
                      std::int64_t min_rank, std::int64_t max_rank)
-    : Module(std::move(name)), num_features_(num_features), options_(options),
-      min_rank_(min_rank), max_rank_(max_rank) {
+    : ChannelNorm(std::move(name), num_features, options.affine, options.track_running_stats),
+      options_(options), min_rank_(min_rank), max_rank_(max_rank) {
   const std::string& name_ = this->name();
-  NORMKIT_CHECK(num_features > 0, name_, ": num_features: expected > 0, got ", num_features);
   NORMKIT_CHECK(options.eps > 0 && std::isfinite(options.eps), name_,
                 ": eps: expected a positive finite number, got ", options.eps);
   NORMKIT_CHECK(!options.momentum || (*options.momentum >= 0 && *options.momentum <= 1), name_,
@@ -22,20 +21,6 @@ BatchNorm::BatchNorm(std::string name, std::int64_t num_features, BatchNormModul
                 ": renorm: Batch Renorm needs running statistics (track_running_stats=True)");
   NORMKIT_CHECK(!options.renorm || options.virtual_batch_size == 0, name_,
                 ": renorm: Batch Renorm and Ghost BN do not combine");
-  if (options.affine) {
-    weight = Parameter(Tensor::full({num_features}, 1.0f));
-    bias = Parameter(Tensor::full({num_features}, 0.0f));
-  }
-  if (options.track_running_stats) {
-    running_mean = Tensor::full({num_features}, 0.0f);
-    running_var = Tensor::full({num_features}, 1.0f);
-    num_batches_tracked = Tensor::zeros({}, DType::int64);
-  }
-  register_parameter("weight", &weight);
-  register_parameter("bias", &bias);
-  register_buffer("running_mean", &running_mean);
-  register_buffer("running_var", &running_var);
-  register_buffer("num_batches_tracked", &num_batches_tracked);
 }
 
 void BatchNorm::check_input_rank(const TensorView& x) const {
@@ -48,7 +33,7 @@ void BatchNorm::check_input_rank(const TensorView& x) const {
                 "-D input (got ", x.dim(), "-D input of shape ", shape_string(x.shape()), ")");
   NORMKIT_CHECK(x.dtype() == DType::float32, name_, ": input: expected float32, got ",
                 dtype_name(x.dtype()));
-  NORMKIT_CHECK(x.size(1) == num_features_, name_, ": input: expected ", num_features_,
+  NORMKIT_CHECK(x.size(1) == num_features(), name_, ": input: expected ", num_features(),
                 " channels on axis 1, got shape ", shape_string(x.shape()));
 }
 
@@ -112,15 +97,6 @@ BatchRenormLimits BatchRenormSchedule::at(std::int64_t step) const {
   return {1.0 + (rmax - 1.0) * progress(rmax_steps), dmax * progress(dmax_steps)};
 }
 
-void BatchNorm::reset_running_stats() {
-  if (!options_.track_running_stats) return;
-  for (std::int64_t c = 0; c < num_features_; ++c) {
-    running_mean.data<float>()[c] = 0.0f;
-    running_var.data<float>()[c] = 1.0f;
-  }
-  *num_batches_tracked.data<std::int64_t>() = 0;
-}
-
 void BatchNorm::set_momentum(std::optional<double> momentum) {
   NORMKIT_CHECK(!momentum || (*momentum >= 0 && *momentum <= 1), name(),
                 ": momentum: expected a value in [0, 1] or None, got ", momentum.value_or(0));
@@ -130,8 +106,8 @@ void BatchNorm::set_momentum(std::optional<double> momentum) {
 FusedScaleShift BatchNorm::fused_scale_shift() const {
   NORMKIT_CHECK(options_.track_running_stats, name(),
                 ": fused_scale_shift: needs running statistics (track_running_stats=True)");
-  FusedScaleShift fused{Tensor({num_features_}), Tensor({num_features_})};
-  for (std::int64_t c = 0; c < num_features_; ++c) {
+  FusedScaleShift fused{Tensor({num_features()}), Tensor({num_features()})};
+  for (std::int64_t c = 0; c < num_features(); ++c) {
     const double gamma = options_.affine ? weight.value.data<float>()[c] : 1.0;
     const double beta = options_.affine ? bias.value.data<float>()[c] : 0.0;
     const double scale = gamma / std::sqrt(static_cast<double>(running_var.data<float>()[c]) +

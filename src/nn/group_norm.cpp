@@ -42,31 +42,17 @@ Tensor GroupNorm::backward(const TensorView& dy) {
 
 InstanceNorm::InstanceNorm(std::string name, std::int64_t num_features,
                            InstanceNormModuleOptions options, std::int64_t rank)
-    : Module(std::move(name)), num_features_(num_features), rank_(rank), options_(options) {
-  NORMKIT_CHECK(num_features > 0, this->name(), ": num_features: expected > 0, got ", num_features);
+    : ChannelNorm(std::move(name), num_features, options.affine, options.track_running_stats),
+      rank_(rank), options_(options) {
   NORMKIT_CHECK(options.eps > 0, this->name(), ": eps: expected a positive number, got ", options.eps);
   NORMKIT_CHECK(options.momentum >= 0 && options.momentum <= 1, this->name(),
                 ": momentum: expected a value in [0, 1], got ", options.momentum);
-  if (options.affine) {
-    weight = Parameter(Tensor::full({num_features}, 1.0f));
-    bias = Parameter(Tensor::full({num_features}, 0.0f));
-  }
-  if (options.track_running_stats) {
-    running_mean = Tensor::full({num_features}, 0.0f);
-    running_var = Tensor::full({num_features}, 1.0f);
-    num_batches_tracked = Tensor::zeros({}, DType::int64);
-  }
-  register_parameter("weight", &weight);
-  register_parameter("bias", &bias);
-  register_buffer("running_mean", &running_mean);
-  register_buffer("running_var", &running_var);
-  register_buffer("num_batches_tracked", &num_batches_tracked);
 }
 
 Tensor InstanceNorm::forward(const TensorView& x) {
   NORMKIT_CHECK(x.defined() && x.dim() == rank_, name(), ": input: expected ", rank_,
                 "-D input (got ", x.defined() ? x.dim() : 0, "-D input)");
-  NORMKIT_CHECK(x.size(1) == num_features_, name(), ": input: expected ", num_features_,
+  NORMKIT_CHECK(x.size(1) == num_features(), name(), ": input: expected ", num_features(),
                 " channels on axis 1, got shape ", shape_string(x.shape()));
   const bool input_stats = is_training() || !options_.track_running_stats;
   InstanceNormForwardResult r = instance_norm_forward(

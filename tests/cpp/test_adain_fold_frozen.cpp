@@ -44,15 +44,7 @@ TEST(AdaIN, ReferenceMatchesFiniteDifferencesForBothInputs) {
     for (std::size_t i = 0; i < 16; ++i) l += probe[i] * r.y[i];
     return l;
   };
-  auto numeric = [&](std::vector<double>& v, std::size_t i) {
-    const double h = 1e-6, saved = v[i];
-    v[i] = saved + h;
-    const double plus = loss();
-    v[i] = saved - h;
-    const double minus = loss();
-    v[i] = saved;
-    return (plus - minus) / (2 * h);
-  };
+  auto numeric = [&](std::vector<double>& v, std::size_t i) { return central_difference(v, i, loss); };
   const ref::AdaINBackwardResult g = ref::adain_backward(p, probe, c, s, 1e-5);
   for (std::size_t i = 0; i < 16; ++i) EXPECT_NEAR(g.dcontent[i], numeric(c, i), 1e-6);
   for (std::size_t i = 0; i < 12; ++i) EXPECT_NEAR(g.dstyle[i], numeric(s, i), 1e-6);

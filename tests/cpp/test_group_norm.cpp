@@ -135,15 +135,7 @@ TEST(GroupNorm, ReferenceMatchesFiniteDifferences) {
     for (std::size_t i = 0; i < n; ++i) l += probe[i] * r.y[i];
     return l;
   };
-  auto numeric = [&](std::vector<double>& v, std::size_t i) {
-    const double h = 1e-6, saved = v[i];
-    v[i] = saved + h;
-    const double plus = loss();
-    v[i] = saved - h;
-    const double minus = loss();
-    v[i] = saved;
-    return (plus - minus) / (2 * h);
-  };
+  auto numeric = [&](std::vector<double>& v, std::size_t i) { return central_difference(v, i, loss); };
   const ref::GroupNormForwardResult f = ref::group_norm_forward(p, x, w, b, 1e-5);
   const ref::GroupNormBackwardResult g = ref::group_norm_backward(p, probe, x, f.mean, f.rstd, w);
   for (std::size_t i = 0; i < n; ++i) EXPECT_NEAR(g.dx[i], numeric(x, i), 1e-6);

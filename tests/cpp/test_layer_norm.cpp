@@ -113,17 +113,6 @@ TEST(RMSNorm, DefaultEpsIsFloatEpsilon) {
   EXPECT_EQ(r.rstd.shape(), (Shape{2, 1}));
 }
 
-template <typename Loss>
-double central_difference(std::vector<double>& v, std::size_t i, const Loss& loss) {
-  const double h = 1e-6, saved = v[i];
-  v[i] = saved + h;
-  const double plus = loss();
-  v[i] = saved - h;
-  const double minus = loss();
-  v[i] = saved;
-  return (plus - minus) / (2 * h);
-}
-
 TEST(LayerNorm, ReferenceMatchesFiniteDifferences) {
   const ref::RowNormProblem p{3, 5};
   std::vector<double> x = normal_values<double>(15, 1, 1.0, 2.0), w = normal_values<double>(5, 2, 1.0, 0.3),

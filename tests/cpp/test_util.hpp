@@ -161,6 +161,19 @@ inline bool same_bits(const std::vector<float>& a, const std::vector<float>& b) 
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
+// Central difference of loss() in coordinate i of v (restored afterwards),
+// with step 1e-6: for gradient checks of the double-precision references.
+template <typename Loss>
+double central_difference(std::vector<double>& v, std::size_t i, const Loss& loss) {
+  const double h = 1e-6, saved = v[i];
+  v[i] = saved + h;
+  const double plus = loss();
+  v[i] = saved - h;
+  const double minus = loss();
+  v[i] = saved;
+  return (plus - minus) / (2 * h);
+}
+
 // The shapes the BN tests sweep: every rank, sizes 1, 3, 127 and 4097 among them.
 inline std::vector<Shape> batch_norm_shapes() {
   return {

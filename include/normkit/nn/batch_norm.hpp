@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "normkit/batch_norm.hpp"
-#include "normkit/nn/module.hpp"
+#include "normkit/nn/channel_norm.hpp"
 
 namespace normkit::nn {
 
@@ -44,7 +44,7 @@ struct FusedScaleShift {
   Tensor shift;  // (C) bias - running_mean * scale
 };
 
-class BatchNorm : public Module {
+class BatchNorm : public ChannelNorm {
  public:
   // name: "BatchNorm1d", ...; accepted ranks: inputs of these ranks only.
   BatchNorm(std::string name, std::int64_t num_features, BatchNormModuleOptions options,
@@ -58,23 +58,14 @@ class BatchNorm : public Module {
   // State: weight, bias, running_mean, running_var, num_batches_tracked
   // (those that exist).
   FusedScaleShift fused_scale_shift() const;  // requires track_running_stats
-  // Running statistics back to mean 0, variance 1, num_batches_tracked 0.
-  void reset_running_stats();
   // The momentum used for later batches (nullopt: cumulative average).
   void set_momentum(std::optional<double> momentum);
 
-  std::int64_t num_features() const { return num_features_; }
   const BatchNormModuleOptions& options() const { return options_; }
-
-  Parameter weight, bias;   // (C); undefined when !affine
-  Tensor running_mean;      // (C); undefined when !track_running_stats
-  Tensor running_var;       // (C)
-  Tensor num_batches_tracked;  // int64 scalar (shape ())
 
  private:
   void check_input_rank(const TensorView& x) const;
 
-  std::int64_t num_features_;
   BatchNormModuleOptions options_;
   std::int64_t min_rank_, max_rank_;
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "normkit/group_norm.hpp"
+#include "normkit/nn/channel_norm.hpp"
 #include "normkit/nn/module.hpp"
 
 namespace normkit::nn {
@@ -36,18 +37,16 @@ struct InstanceNormModuleOptions {
 // Instance statistics in training, or always without running statistics; the
 // running statistics in eval mode when they are tracked. As PyTorch,
 // num_batches_tracked is kept (for state dicts) but not counted.
-class InstanceNorm : public Module {
+class InstanceNorm : public ChannelNorm {
  public:
   InstanceNorm(std::string name, std::int64_t num_features, InstanceNormModuleOptions options,
                std::int64_t rank);
   Tensor forward(const TensorView& x);
   Tensor backward(const TensorView& dy);
 
-  Parameter weight, bias;
-  Tensor running_mean, running_var, num_batches_tracked;
 
  private:
-  std::int64_t num_features_, rank_;
+  std::int64_t rank_;
   InstanceNormModuleOptions options_;
   Tensor saved_x_, saved_mean_, saved_rstd_;
   bool saved_input_stats_ = true;
