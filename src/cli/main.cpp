@@ -15,6 +15,7 @@ void print_usage(std::FILE* out) {
                "\n"
                "commands:\n"
                "  demo       Batch Normalization in three short experiments\n"
+               "  bench      kernels against the copy bandwidth and the peers (PyTorch, oneDNN)\n"
                "  version    print the version\n"
                "  help       this message\n");
 }
@@ -29,6 +30,7 @@ int main(int argc, char** argv) {
   const std::string command = argv[1];
   try {
     if (command == "demo") return normkit::cli::run_demo(argc - 1, argv + 1);
+    if (command == "bench") return normkit::cli::run_bench(argc - 1, argv + 1);
     if (command == "version" || command == "--version") {
       std::printf("normkit %s\n", normkit::kVersion);
       return 0;

@@ -1,0 +1,124 @@
+#include "harness.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <memory>
+
+#include "normkit/threading.hpp"
+
+namespace normkit::bench {
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+// The limit a row is held to: the copy bandwidth measured with its threads.
+double limit_for(const Report& r, int threads) {
+  for (std::size_t i = 0; i < r.threads.size(); ++i)
+    if (r.threads[i] == threads) return r.copy_gbps[i];
+  return 0;
+}
+
+}  // namespace
+
+Row time_case(const Case& c, int threads, int min_reps, double budget_s) {
+  set_num_threads(threads);
+  for (const Impl& impl : c.impls) impl.run();  // warm-up: first touch, caches, JIT
+  std::vector<std::vector<double>> samples(c.impls.size());
+  const auto start = std::chrono::steady_clock::now();
+  for (int rep = 0; rep < min_reps || seconds_since(start) < budget_s; ++rep) {
+    for (std::size_t i = 0; i < c.impls.size(); ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      c.impls[i].run();
+      samples[i].push_back(seconds_since(t0));
+    }
+    if (rep >= 200) break;
+  }
+  Row row{c.op, c.shape, threads, {}};
+  for (std::size_t i = 0; i < c.impls.size(); ++i) {
+    const double t = median(samples[i]);
+    row.timings.push_back({c.impls[i].name, t * 1e3, static_cast<double>(c.min_bytes) / t / 1e9});
+  }
+  return row;
+}
+
+double copy_bandwidth_gbps(std::int64_t bytes) {
+  const std::int64_t n = bytes / static_cast<std::int64_t>(sizeof(float));
+  std::unique_ptr<float[]> a(new float[n]), b(new float[n]);
+#pragma omp parallel for schedule(static)
+  for (std::int64_t i = 0; i < n; ++i) a[i] = b[i] = 1.0f;  // first touch by the copying threads
+  double best = 1e30;
+  for (int rep = 0; rep < 8; ++rep) {
+    const auto t0 = std::chrono::steady_clock::now();
+#pragma omp parallel
+    {
+      const std::int64_t threads = omp_get_num_threads(), t = omp_get_thread_num();
+      const std::int64_t begin = n * t / threads, end = n * (t + 1) / threads;
+      std::memcpy(b.get() + begin, a.get() + begin, static_cast<std::size_t>(end - begin) * sizeof(float));
+    }
+    best = std::min(best, seconds_since(t0));
+  }
+  return 2.0 * static_cast<double>(bytes) / best / 1e9;
+}
+
+void print_table(const Report& r) {
+  for (std::size_t i = 0; i < r.threads.size(); ++i)
+    std::printf("copy bandwidth (the limit), %d thread%s: %.1f GB/s\n", r.threads[i],
+                r.threads[i] == 1 ? "" : "s", r.copy_gbps[i]);
+  for (const std::string& note : r.notes) std::printf("note: %s\n", note.c_str());
+  std::printf("\n%-28s %-22s %3s %9s %7s %6s  %s\n", "op", "shape", "thr", "normkit", "GB/s",
+              "limit", "peers (ms, normkit speed-up)");
+  for (const Row& row : r.rows) {
+    const Timing& ours = row.timings[0];
+    std::printf("%-28s %-22s %3d %7.3fms %7.1f %5.0f%% ", row.op.c_str(), row.shape.c_str(), row.threads,
+                ours.median_ms, ours.gbps, 100 * ours.gbps / limit_for(r, row.threads));
+    for (std::size_t i = 1; i < row.timings.size(); ++i)
+      std::printf(" %s %.3fms %.2fx", row.timings[i].impl.c_str(), row.timings[i].median_ms,
+                  row.timings[i].median_ms / ours.median_ms);
+    std::printf("\n");
+  }
+}
+
+void write_csv(const Report& r, const std::string& path) {
+  std::ofstream out(path);
+  out << "op,shape,threads,impl,median_ms,gbps,fraction_of_copy,normkit_speedup\n";
+  for (const Row& row : r.rows)
+    for (const Timing& t : row.timings)
+      out << '"' << row.op << "\",\"" << row.shape << "\"," << row.threads << ',' << t.impl << ','
+          << t.median_ms << ',' << t.gbps << ',' << t.gbps / limit_for(r, row.threads) << ','
+          << t.median_ms / row.timings[0].median_ms << '\n';
+}
+
+void write_json(const Report& r, const std::string& path) {
+  std::ofstream out(path);
+  out << "{\n  \"copy_gbps\": {";
+  for (std::size_t i = 0; i < r.threads.size(); ++i)
+    out << (i ? ", " : "") << '"' << r.threads[i] << "\": " << r.copy_gbps[i];
+  out << "},\n  \"notes\": [";
+  for (std::size_t i = 0; i < r.notes.size(); ++i) out << (i ? ", " : "") << '"' << r.notes[i] << '"';
+  out << "],\n  \"rows\": [\n";
+  for (std::size_t k = 0; k < r.rows.size(); ++k) {
+    const Row& row = r.rows[k];
+    out << "    {\"op\": \"" << row.op << "\", \"shape\": \"" << row.shape << "\", \"threads\": " << row.threads
+        << ", \"timings\": [";
+    for (std::size_t i = 0; i < row.timings.size(); ++i)
+      out << (i ? ", " : "") << "{\"impl\": \"" << row.timings[i].impl << "\", \"median_ms\": "
+          << row.timings[i].median_ms << ", \"gbps\": " << row.timings[i].gbps << "}";
+    out << "]}" << (k + 1 < r.rows.size() ? "," : "") << "\n";
+  }
+  out << "  ]\n}\n";
+}
+
+}  // namespace normkit::bench
