@@ -4,9 +4,43 @@
 
 #include "blocked_reduce.hpp"
 #include "lanes.hpp"
+#include "simd.hpp"
 
 namespace normkit::kernels {
 namespace {
+
+// One contiguous run of n elements (a run never crosses a d-row, so w, when
+// given, is the run's slice of the per-d weight).
+NORMKIT_SIMD GradSums run_grad_sums(const float* dy, const float* x, const float* w, float hi,
+                                    float lo, std::int64_t n) {
+  const std::int64_t body = n / kLanes * kLanes, rest = n - body;
+  Lanes16 g, gx;
+  auto add = [&](const Lanes16& d, const Lanes16& v, const Lanes16* weight, const Lanes16* mask) {
+    auto step = [&](f32x4& g4, f32x4& gx4, f32x4 d4, f32x4 v4, const f32x4* w4, const f32x4* m4) {
+      f32x4 gi = w4 ? d4 * *w4 : d4;
+      if (m4) gi *= *m4;
+      g4 += gi;
+      gx4 += gi * ((v4 - hi) - lo);
+    };
+    step(g.v0, gx.v0, d.v0, v.v0, weight ? &weight->v0 : nullptr, mask ? &mask->v0 : nullptr);
+    step(g.v1, gx.v1, d.v1, v.v1, weight ? &weight->v1 : nullptr, mask ? &mask->v1 : nullptr);
+    step(g.v2, gx.v2, d.v2, v.v2, weight ? &weight->v2 : nullptr, mask ? &mask->v2 : nullptr);
+    step(g.v3, gx.v3, d.v3, v.v3, weight ? &weight->v3 : nullptr, mask ? &mask->v3 : nullptr);
+  };
+  if (w != nullptr) {
+    for (std::int64_t i = 0; i < body; i += kLanes) {
+      const Lanes16 wi = load16(w + i);
+      add(load16(dy + i), load16(x + i), &wi, nullptr);
+    }
+  } else {
+    for (std::int64_t i = 0; i < body; i += kLanes) add(load16(dy + i), load16(x + i), nullptr, nullptr);
+  }
+  if (rest > 0) {
+    const Lanes16 mask = tail_mask(rest), wt = w ? load_tail(w + body, rest) : Lanes16{};
+    add(load_tail(dy + body, rest), load_tail(x + body, rest), w ? &wt : nullptr, &mask);
+  }
+  return {lane_total(g), lane_total(gx)};
+}
 
 struct GradSumsOps {
   const GradSumsArgs& args;
@@ -14,24 +48,8 @@ struct GradSumsOps {
   // Scalar math: g = dy * w[d];  sum_g += g;  sum_gx += g * ((x - hi) - lo)
   GradSums run(std::int64_t a, std::int64_t c, std::int64_t offset, std::int64_t n) const {
     const std::int64_t ac = a * args.plan.C + c;
-    const float hi = args.center_hi[ac], lo = args.center_lo[ac];
-    const float* dy = args.dy + offset;
-    const float* x = args.x + offset;
-    Lanes g, gx;
-    if (args.d_weight != nullptr) {
-      const float* w = args.d_weight + offset % args.plan.D;  // a run never crosses a d-row
-      for_lanes(n, [&](std::int64_t i, int lane) {
-        const float gi = dy[i] * w[i];
-        g.v[lane] += gi;
-        gx.v[lane] += gi * ((x[i] - hi) - lo);
-      });
-    } else {
-      for_lanes(n, [&](std::int64_t i, int lane) {
-        g.v[lane] += dy[i];
-        gx.v[lane] += dy[i] * ((x[i] - hi) - lo);
-      });
-    }
-    return {g.total(), gx.total()};
+    const float* w = args.d_weight != nullptr ? args.d_weight + offset % args.plan.D : nullptr;
+    return run_grad_sums(args.dy + offset, args.x + offset, w, args.center_hi[ac], args.center_lo[ac], n);
   }
 
   void rows(std::int64_t a, std::int64_t offset, std::int64_t rows, GradSums* out) const {

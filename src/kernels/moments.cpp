@@ -9,27 +9,43 @@
 
 #include "blocked_reduce.hpp"
 #include "lanes.hpp"
+#include "simd.hpp"
 
 namespace normkit::kernels {
 
-Moments run_moments(const float* x, std::int64_t n) {
+NORMKIT_SIMD Moments run_moments(const float* x, std::int64_t n) {
   // Scalar math:
   //   mean0 = x[0] + sum(x - x[0]) / n               (shifted: no cancellation)
   //   m     = float(mean0)
   //   s1    = sum(x - m),  s2 = sum((x - m)^2)
   //   mean  = m + s1 / n,  M2 = s2 - s1^2 / n         (corrected two-pass)
+  // Element i goes to lane i % 16 (the tail continues the lane pattern); the
+  // lanes are added in a fixed order.
   const float shift = x[0];
-  Lanes sum;
-  sum.accumulate(n, [&](std::int64_t i) { return x[i] - shift; });
-  const float m = static_cast<float>(shift + sum.total() / static_cast<double>(n));
-  Lanes s1, s2;
-  for_lanes(n, [&](std::int64_t i, int lane) {
-    const float d = x[i] - m;
-    s1.v[lane] += d;
-    s2.v[lane] += d * d;
-  });
-  const double t1 = s1.total(), t2 = s2.total(), dn = static_cast<double>(n);
-  return {dn, m + t1 / dn, std::max(t2 - t1 * t1 / dn, 0.0)};
+  const std::int64_t body = n / kLanes * kLanes, rest = n - body;
+  const Lanes16 mask = tail_mask(rest), tail = load_tail(x + body, rest);
+  Lanes16 sum;
+  auto add_shifted = [&](const Lanes16& v, const Lanes16* m) {
+    sum.v0 += m ? (v.v0 - shift) * m->v0 : v.v0 - shift;
+    sum.v1 += m ? (v.v1 - shift) * m->v1 : v.v1 - shift;
+    sum.v2 += m ? (v.v2 - shift) * m->v2 : v.v2 - shift;
+    sum.v3 += m ? (v.v3 - shift) * m->v3 : v.v3 - shift;
+  };
+  for (std::int64_t i = 0; i < body; i += kLanes) add_shifted(load16(x + i), nullptr);
+  if (rest > 0) add_shifted(tail, &mask);
+  const double dn = static_cast<double>(n), inv_n = 1.0 / dn;
+  const float m = static_cast<float>(shift + lane_total(sum) * inv_n);
+  Lanes16 s1, s2;
+  auto add_centered = [&](const Lanes16& v, const Lanes16* k) {
+    const f32x4 d0 = k ? (v.v0 - m) * k->v0 : v.v0 - m, d1 = k ? (v.v1 - m) * k->v1 : v.v1 - m;
+    const f32x4 d2 = k ? (v.v2 - m) * k->v2 : v.v2 - m, d3 = k ? (v.v3 - m) * k->v3 : v.v3 - m;
+    s1.v0 += d0, s1.v1 += d1, s1.v2 += d2, s1.v3 += d3;
+    s2.v0 += d0 * d0, s2.v1 += d1 * d1, s2.v2 += d2 * d2, s2.v3 += d3 * d3;
+  };
+  for (std::int64_t i = 0; i < body; i += kLanes) add_centered(load16(x + i), nullptr);
+  if (rest > 0) add_centered(tail, &mask);
+  const double t1 = lane_total(s1), t2 = lane_total(s2);
+  return {dn, m + t1 * inv_n, std::max(t2 - t1 * t1 * inv_n, 0.0)};
 }
 
 namespace {
