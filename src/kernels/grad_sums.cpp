@@ -7,8 +7,6 @@
 #include "simd.hpp"
 
 namespace normkit::kernels {
-namespace {
-
 // One contiguous run of n elements (a run never crosses a d-row, so w, when
 // given, is the run's slice of the per-d weight).
 NORMKIT_SIMD GradSums run_grad_sums(const float* dy, const float* x, const float* w, float hi,
@@ -41,6 +39,8 @@ NORMKIT_SIMD GradSums run_grad_sums(const float* dy, const float* x, const float
   }
   return {lane_total(g), lane_total(gx)};
 }
+
+namespace {
 
 struct GradSumsOps {
   const GradSumsArgs& args;

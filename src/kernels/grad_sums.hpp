@@ -28,4 +28,9 @@ struct GradSumsArgs {
 };
 void grad_sums(const GradSumsArgs& args);
 
+// The engine's block kernel: one contiguous run of n elements, g = dy * w
+// (w null: g = dy), sums of g and g * ((x - hi) - lo).
+GradSums run_grad_sums(const float* dy, const float* x, const float* w, float hi, float lo,
+                       std::int64_t n);
+
 }  // namespace normkit::kernels

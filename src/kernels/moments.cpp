@@ -95,6 +95,21 @@ void moments(const MomentsArgs& args) {
   blocked_reduce(args.plan, MomentsOps{args.x, args.plan.C}, args.out);
 }
 
+NORMKIT_SIMD double run_square_sum(const float* x, std::int64_t n) {
+  // Scalar math: s += x * x
+  const std::int64_t body = n / kLanes * kLanes, rest = n - body;
+  Lanes16 s;
+  for (std::int64_t i = 0; i < body; i += kLanes) {
+    const Lanes16 v = load16(x + i);
+    s.v0 += v.v0 * v.v0, s.v1 += v.v1 * v.v1, s.v2 += v.v2 * v.v2, s.v3 += v.v3 * v.v3;
+  }
+  if (rest > 0) {
+    const Lanes16 v = load_tail(x + body, rest);  // zeros square to zeros
+    s.v0 += v.v0 * v.v0, s.v1 += v.v1 * v.v1, s.v2 += v.v2 * v.v2, s.v3 += v.v3 * v.v3;
+  }
+  return lane_total(s);
+}
+
 namespace {
 
 struct SquareSum {
@@ -108,10 +123,7 @@ struct SquareSumOps {
 
   // Scalar math: s += x * x
   SquareSum run(std::int64_t, std::int64_t, std::int64_t offset, std::int64_t n) const {
-    Lanes sum;
-    const float* p = x + offset;
-    sum.accumulate(n, [&](std::int64_t i) { return p[i] * p[i]; });
-    return {sum.total()};
+    return {run_square_sum(x + offset, n)};
   }
   void rows(std::int64_t, std::int64_t offset, std::int64_t rows, SquareSum* out) const {
     thread_local std::vector<float> sum;

@@ -39,7 +39,9 @@ struct MeanSquaresArgs {
 };
 void mean_squares(const MeanSquaresArgs& args);
 
-// Statistics of one contiguous run of n > 0 floats (exposed for tests).
+// Statistics of one contiguous run of n > 0 floats: the engine's block kernel.
 Moments run_moments(const float* x, std::int64_t n);
+// Sum of squares of one contiguous run (float lanes, double total).
+double run_square_sum(const float* x, std::int64_t n);
 
 }  // namespace normkit::kernels

@@ -1,12 +1,10 @@
-// RMSNorm front end: y = x * rsqrt(mean(x^2) + eps) * weight. The mean of
-// squares goes through the reduction engine with the plan (rows, 1, 1, cols);
-// the elementwise passes are LayerNorm's row kernels with a zero centre.
+// RMSNorm front end: y = x * rsqrt(mean(x^2) + eps) * weight, on LayerNorm's
+// fused row kernels without a centre (row_apply.hpp).
 #include <cfloat>
 #include <cmath>
+#include <optional>
 #include <vector>
 
-#include "grad_sums.hpp"
-#include "moments.hpp"
 #include "normkit/layer_norm.hpp"
 #include "planned_view.hpp"
 #include "ref/layer_norm_ref.hpp"
@@ -17,7 +15,6 @@ namespace normkit {
 namespace {
 
 using kernels::Layout;
-using kernels::NormPlan;
 
 double resolved_eps(const RMSNormOptions& o) {
   const double eps = o.eps.value_or(FLT_EPSILON);
@@ -28,16 +25,13 @@ double resolved_eps(const RMSNormOptions& o) {
 
 std::vector<float> to_floats(const std::vector<double>& v) { return {v.begin(), v.end()}; }
 
-void fast_forward(const RMSNormInputs& in, double eps, const RowProblem& p,
-                  const RMSNormForwardOutputs& out) {
+void fast_forward(const RMSNormInputs& in, double eps, const RowProblem& p, const RMSNormForwardOutputs& out) {
   const kernels::PlannedInput x(in.x, Layout::contiguous);
+  const std::vector<float> gamma = to_floats(read_values(in.weight));
   std::vector<double> rstd(p.rows);
-  kernels::mean_squares({x.data(), NormPlan{p.rows, 1, 1, p.cols, 1}, rstd.data()});
-  for (double& v : rstd) v = 1.0 / std::sqrt(v + eps);  // mean(x^2) -> rstd, in place
-  const std::vector<float> rstd_f = to_floats(rstd), gamma = to_floats(read_values(in.weight));
   kernels::PlannedOutput y(out.y, x);
-  kernels::row_normalize_apply({x.data(), y.data(), p.rows, p.cols, nullptr, nullptr,
-                                rstd_f.data(), gamma.empty() ? nullptr : gamma.data(), nullptr});
+  kernels::row_norm_forward({kernels::RowNorm::rms, x.data(), y.data(), p.rows, p.cols,
+                             gamma.empty() ? nullptr : gamma.data(), nullptr, eps, nullptr, rstd.data()});
   y.finish();
   write_values(rstd, out.rstd);
 }
@@ -46,30 +40,18 @@ void fast_backward(const RMSNormBackwardInputs& in, const RowProblem& p, const R
   const kernels::PlannedInput x(in.x, Layout::contiguous);
   const kernels::PlannedInput dy(in.dy, Layout::contiguous);
   const std::vector<double> rstd = read_values(in.rstd);
-  const std::vector<float> rstd_f = to_floats(rstd), gamma = to_floats(read_values(in.weight));
-  const float* gamma_or_null = gamma.empty() ? nullptr : gamma.data();
-  if (g.dx.defined()) {
-    // Per row, with g = dy * weight:  dx = rstd * g - x * rstd^3 * sum(g * x)/D
-    const std::vector<float> zero(p.rows, 0.0f);
-    std::vector<kernels::GradSums> sums(p.rows);
-    kernels::grad_sums({dy.data(), x.data(), zero.data(), zero.data(), gamma_or_null,
-                        NormPlan{p.rows, 1, 1, p.cols, 1}, sums.data()});
-    std::vector<float> k_x(p.rows);
-    for (std::int64_t r = 0; r < p.rows; ++r)
-      k_x[r] = static_cast<float>(-rstd[r] * rstd[r] * rstd[r] * sums[r].sum_dy_xc /
-                                  static_cast<double>(p.cols));
-    kernels::PlannedOutput dx(g.dx, x);
-    kernels::row_input_grad_apply({dy.data(), x.data(), dx.data(), p.rows, p.cols, nullptr,
-                                   nullptr, rstd_f.data(), k_x.data(), zero.data(), gamma_or_null});
-    dx.finish();
-  }
+  const std::vector<float> gamma = to_floats(read_values(in.weight));
+  std::vector<kernels::GradSums> sums(g.dweight.defined() ? p.cols : 0);
+  std::optional<kernels::PlannedOutput> dx;
+  if (g.dx.defined()) dx.emplace(g.dx, x);
+  // dweight[d] = sum_r dy * x * rstd: the column sums with no centre.
+  kernels::row_norm_backward({kernels::RowNorm::rms, dy.data(), x.data(), p.rows, p.cols, nullptr,
+                              rstd.data(), gamma.empty() ? nullptr : gamma.data(), dx ? dx->data() : nullptr,
+                              g.dweight.defined() ? sums.data() : nullptr});
+  if (dx) dx->finish();
   if (g.dweight.defined()) {
-    // dweight[d] = sum_r dy * x * rstd: the column sums with a zero centre.
-    std::vector<kernels::GradSums> columns(p.cols);
-    kernels::column_grad_sums({dy.data(), x.data(), p.rows, p.cols, nullptr, nullptr,
-                               rstd_f.data(), columns.data()});
     std::vector<double> dweight(p.cols);
-    for (std::int64_t d = 0; d < p.cols; ++d) dweight[d] = columns[d].sum_dy_xc;
+    for (std::int64_t d = 0; d < p.cols; ++d) dweight[d] = sums[d].sum_dy_xc;
     write_values(dweight, g.dweight);
   }
 }

@@ -1,86 +1,136 @@
 #include "row_apply.hpp"
 
+#include <cmath>
+#include <limits>
 #include <vector>
 
 #include "blocked_reduce.hpp"
+#include "lanes.hpp"
+#include "moments.hpp"
 
 namespace normkit::kernels {
 namespace {
 
-float center_of(const float* hi, std::int64_t r) { return hi != nullptr ? hi[r] : 0.0f; }
+// Rows per block of the column sums: part of the numerical contract.
+constexpr std::int64_t kColumnBlockRows = 64;
 
-// Rows per block of the column reduction: part of the numerical contract.
-constexpr std::int64_t kColumnSumRowBlock = 64;
+// A row's statistics exactly as the engine computes them for the plan
+// (rows, 1, 1, cols): chunks of kRunChunk merged in order.
+Moments row_moments(const float* x, std::int64_t cols) {
+  Moments acc{};
+  for (std::int64_t d0 = 0; d0 < cols; d0 += kRunChunk)
+    acc = Moments::merge(acc, run_moments(x + d0, std::min(kRunChunk, cols - d0)));
+  return acc;
+}
 
-struct ColumnGradSumsOps {
-  const ColumnGradSumsArgs& args;
-
-  // Scalar math: sum_dy[d] += dy;  sum_dy_xc[d] += dy * ((x - hi[r]) - lo[r]) * rstd[r]
-  void rows(std::int64_t, std::int64_t offset, std::int64_t rows, GradSums* out) const {
-    const std::int64_t cols = args.cols, r0 = offset / cols;
-    thread_local std::vector<float> scratch;
-    scratch.assign(static_cast<std::size_t>(2 * cols), 0.0f);
-    float* g = scratch.data();  // (cols)
-    float* gx = g + cols;       // (cols)
-    for (std::int64_t r = 0; r < rows; ++r) {
-      const float hi = center_of(args.center_hi, r0 + r), lo = center_of(args.center_lo, r0 + r);
-      const float rstd = args.rstd[r0 + r];
-      const float* dy = args.dy + (r0 + r) * cols;
-      const float* x = args.x + (r0 + r) * cols;
-      for (std::int64_t d = 0; d < cols; ++d) {
-        g[d] += dy[d];
-        gx[d] += dy[d] * (((x[d] - hi) - lo) * rstd);
-      }
-    }
-    for (std::int64_t d = 0; d < cols; ++d) out[d] = {g[d], gx[d]};
-  }
-  // The plan has D == 1: the engine reads rows, never runs.
-  GradSums run(std::int64_t, std::int64_t, std::int64_t, std::int64_t) const { return {}; }
-};
+double row_mean_square(const float* x, std::int64_t cols) {
+  double sum = 0;
+  for (std::int64_t d0 = 0; d0 < cols; d0 += kRunChunk)
+    sum += run_square_sum(x + d0, std::min(kRunChunk, cols - d0));
+  return sum / static_cast<double>(cols);
+}
 
 }  // namespace
 
-void row_normalize_apply(const RowNormalizeArgs& args) {
-  const std::int64_t cols = args.cols;
+void row_norm_forward(const RowForwardArgs& a) {
+  const std::int64_t cols = a.cols;
 #pragma omp parallel for schedule(static)
-  for (std::int64_t r = 0; r < args.rows; ++r) {
-    const float hi = center_of(args.center_hi, r), lo = center_of(args.center_lo, r);
-    const float rstd = args.rstd[r];
-    const float* x = args.x + r * cols;
-    float* y = args.y + r * cols;
-    if (args.gamma != nullptr && args.beta != nullptr) {
-      for (std::int64_t d = 0; d < cols; ++d) y[d] = ((x[d] - hi) - lo) * rstd * args.gamma[d] + args.beta[d];
-    } else if (args.gamma != nullptr) {
-      for (std::int64_t d = 0; d < cols; ++d) y[d] = ((x[d] - hi) - lo) * rstd * args.gamma[d];
+  for (std::int64_t r = 0; r < a.rows; ++r) {
+    const float* x = a.x + r * cols;
+    float* y = a.y + r * cols;
+    double mean = 0, var;
+    if (a.kind == RowNorm::layer) {
+      const Moments m = row_moments(x, cols);
+      mean = cols > 0 ? m.mean : std::numeric_limits<double>::quiet_NaN();
+      var = cols > 0 ? m.biased_var() : mean;
+      a.mean[r] = mean;
     } else {
-      const float* beta = args.beta;
-      for (std::int64_t d = 0; d < cols; ++d)
-        y[d] = ((x[d] - hi) - lo) * rstd + (beta != nullptr ? beta[d] : 0.0f);
+      var = cols > 0 ? row_mean_square(x, cols) : std::numeric_limits<double>::quiet_NaN();
+    }
+    const double rstd = 1.0 / std::sqrt(var + a.eps);
+    a.rstd[r] = rstd;
+    // Scalar math: y = ((x - hi) - lo) * rstd * gamma + beta
+    const float hi = static_cast<float>(mean), lo = static_cast<float>(mean - hi);
+    const float rs = static_cast<float>(rstd);
+    if (a.gamma != nullptr && a.beta != nullptr) {
+      for (std::int64_t d = 0; d < cols; ++d) y[d] = ((x[d] - hi) - lo) * rs * a.gamma[d] + a.beta[d];
+    } else if (a.gamma != nullptr) {
+      for (std::int64_t d = 0; d < cols; ++d) y[d] = ((x[d] - hi) - lo) * rs * a.gamma[d];
+    } else if (a.beta != nullptr) {
+      for (std::int64_t d = 0; d < cols; ++d) y[d] = ((x[d] - hi) - lo) * rs + a.beta[d];
+    } else {
+      for (std::int64_t d = 0; d < cols; ++d) y[d] = ((x[d] - hi) - lo) * rs;
     }
   }
 }
 
-void row_input_grad_apply(const RowInputGradArgs& args) {
-  const std::int64_t cols = args.cols;
-#pragma omp parallel for schedule(static)
-  for (std::int64_t r = 0; r < args.rows; ++r) {
-    const float hi = center_of(args.center_hi, r), lo = center_of(args.center_lo, r);
-    const float k_dy = args.k_dy[r], k_x = args.k_x[r], k_0 = args.k_0[r];
-    const float* dy = args.dy + r * cols;
-    const float* x = args.x + r * cols;
-    float* dx = args.dx + r * cols;
-    if (args.gamma != nullptr) {
-      for (std::int64_t d = 0; d < cols; ++d)
-        dx[d] = dy[d] * args.gamma[d] * k_dy + ((x[d] - hi) - lo) * k_x + k_0;
-    } else {
-      for (std::int64_t d = 0; d < cols; ++d) dx[d] = dy[d] * k_dy + ((x[d] - hi) - lo) * k_x + k_0;
+void row_norm_backward(const RowBackwardArgs& a) {
+  const std::int64_t cols = a.cols, rows = a.rows;
+  const std::int64_t blocks = (rows + kColumnBlockRows - 1) / kColumnBlockRows;
+  // Reused across calls. Used through a pointer: inside the parallel region
+  // the name would denote each worker thread's own (empty) thread_local.
+  thread_local std::vector<GradSums> per_block_storage;  // (blocks, cols)
+  if (a.columns != nullptr) per_block_storage.assign(static_cast<std::size_t>(blocks * cols), GradSums{});
+  GradSums* const per_block = per_block_storage.data();
+  const double D = static_cast<double>(cols);
+#pragma omp parallel
+  {
+    std::vector<float> col_g, col_gx;  // (cols): this block's column sums, in float
+    if (a.columns != nullptr) {
+      col_g.resize(static_cast<std::size_t>(cols));
+      col_gx.resize(static_cast<std::size_t>(cols));
+    }
+#pragma omp for schedule(static)
+    for (std::int64_t b = 0; b < blocks; ++b) {
+      std::fill(col_g.begin(), col_g.end(), 0.0f);
+      std::fill(col_gx.begin(), col_gx.end(), 0.0f);
+      for (std::int64_t r = b * kColumnBlockRows; r < std::min(rows, (b + 1) * kColumnBlockRows); ++r) {
+        const float* dy = a.dy + r * cols;
+        const float* x = a.x + r * cols;
+        const double mean = a.kind == RowNorm::layer ? a.mean[r] : 0.0;
+        const float hi = static_cast<float>(mean), lo = static_cast<float>(mean - hi);
+        const double rstd = a.rstd[r];
+        const float rs = static_cast<float>(rstd);
+        if (a.dx != nullptr) {
+          // Per row, with g = dy * gamma and xc = x - mean (x for RMSNorm):
+          //   dx = rstd * g - xc * rstd^3 * sum(g * xc)/D - rstd * sum(g)/D (LayerNorm only)
+          double sum_g = 0, sum_gx = 0;
+          for (std::int64_t d0 = 0; d0 < cols; d0 += kRunChunk) {
+            const GradSums s = run_grad_sums(dy + d0, x + d0, a.gamma ? a.gamma + d0 : nullptr, hi, lo,
+                                             std::min(kRunChunk, cols - d0));
+            sum_g += s.sum_dy;
+            sum_gx += s.sum_dy_xc;
+          }
+          const float k_x = static_cast<float>(-rstd * rstd * rstd * sum_gx / D);
+          const float k_0 = a.kind == RowNorm::layer ? static_cast<float>(-rstd * sum_g / D) : 0.0f;
+          float* dx = a.dx + r * cols;
+          if (a.gamma != nullptr) {
+            for (std::int64_t d = 0; d < cols; ++d) dx[d] = dy[d] * a.gamma[d] * rs + ((x[d] - hi) - lo) * k_x + k_0;
+          } else {
+            for (std::int64_t d = 0; d < cols; ++d) dx[d] = dy[d] * rs + ((x[d] - hi) - lo) * k_x + k_0;
+          }
+        }
+        if (a.columns != nullptr) {
+          // Scalar math: col_g[d] += dy;  col_gx[d] += dy * ((x - hi) - lo) * rstd
+          for (std::int64_t d = 0; d < cols; ++d) {
+            col_g[d] += dy[d];
+            col_gx[d] += dy[d] * (((x[d] - hi) - lo) * rs);
+          }
+        }
+      }
+      if (a.columns != nullptr)
+        for (std::int64_t d = 0; d < cols; ++d) per_block[b * cols + d] = {col_g[d], col_gx[d]};
     }
   }
-}
-
-void column_grad_sums(const ColumnGradSumsArgs& args) {
-  const NormPlan plan{1, args.rows, args.cols, 1, kColumnSumRowBlock};
-  blocked_reduce(plan, ColumnGradSumsOps{args}, args.out);
+  if (a.columns != nullptr) {
+    if (blocks == 0) {
+      std::fill(a.columns, a.columns + cols, GradSums{});
+      return;
+    }
+    // The blocks are the "samples" of the plan (1, blocks, cols, 1): the same
+    // fixed pairwise tree as every other reduction.
+    merge_samples(NormPlan{1, blocks, cols, 1, 1}, per_block, a.columns);
+  }
 }
 
 }  // namespace normkit::kernels

@@ -1,10 +1,16 @@
-// LayerNorm and RMSNorm: statistics per row of a (rows, cols) matrix, affine
-// per column.
+// LayerNorm and RMSNorm kernels: statistics per row of a (rows, cols) matrix,
+// affine per column, each pass fused so that a row is read from memory once:
 //
-//   forward:  y  = ((x - center_hi[r]) - center_lo[r]) * rstd[r] * gamma[d] + beta[d]
-//   backward: dx = dy * gamma[d] * k_dy[r] + ((x - center_hi[r]) - center_lo[r]) * k_x[r] + k_0[r]
+//   forward:  per row, the statistics (the engine's block kernels, in the
+//             engine's chunking), then y = ((x - mean) * rstd) * gamma + beta
+//             while the row is in cache;
+//   backward: per row, sum(g) and sum(g * xc) with g = dy * gamma, then
+//             dx = g * rstd + xc * k_x + k_0, and the column sums of dy and
+//             dy * xc * rstd for dgamma and dbeta, accumulated per fixed block
+//             of 64 rows and merged over blocks in the engine's fixed tree.
 //
-// A null centre means 0 (RMSNorm); a null gamma means 1 and a null beta 0.
+// LayerNorm centres on the row mean (xc = x - mean, held as a float pair);
+// RMSNorm has no centre (xc = x) and k_0 = 0.
 #pragma once
 
 #include <cstdint>
@@ -13,45 +19,32 @@
 
 namespace normkit::kernels {
 
-struct RowNormalizeArgs {
+enum class RowNorm { layer, rms };
+
+struct RowForwardArgs {
+  RowNorm kind = RowNorm::layer;
   const float* x = nullptr;  // (rows, cols)
   float* y = nullptr;        // (rows, cols)
   std::int64_t rows = 0, cols = 0;
-  const float* center_hi = nullptr;  // (rows) or null
-  const float* center_lo = nullptr;  // (rows) or null
-  const float* rstd = nullptr;       // (rows)
-  const float* gamma = nullptr;      // (cols) or null
-  const float* beta = nullptr;       // (cols) or null
-};
-void row_normalize_apply(const RowNormalizeArgs& args);
-
-struct RowInputGradArgs {
-  const float* dy = nullptr;  // (rows, cols)
-  const float* x = nullptr;   // (rows, cols)
-  float* dx = nullptr;        // (rows, cols)
-  std::int64_t rows = 0, cols = 0;
-  const float* center_hi = nullptr;  // (rows) or null
-  const float* center_lo = nullptr;  // (rows) or null
-  const float* k_dy = nullptr;       // (rows), and each below
-  const float* k_x = nullptr;
-  const float* k_0 = nullptr;
   const float* gamma = nullptr;  // (cols) or null
+  const float* beta = nullptr;   // (cols) or null
+  double eps = 1e-5;
+  double* mean = nullptr;  // (rows), LayerNorm only
+  double* rstd = nullptr;  // (rows)
 };
-void row_input_grad_apply(const RowInputGradArgs& args);
+void row_norm_forward(const RowForwardArgs& args);
 
-// The parameter gradients' reductions over rows, per column d:
-//   sum_dy = sum_r dy[r, d],  sum_dy_xc = sum_r dy[r, d] * xhat[r, d]
-// with xhat = ((x - center_hi[r]) - center_lo[r]) * rstd[r]. Rows are reduced
-// in fixed blocks merged in a fixed tree: the same bits for any thread count.
-struct ColumnGradSumsArgs {
+struct RowBackwardArgs {
+  RowNorm kind = RowNorm::layer;
   const float* dy = nullptr;  // (rows, cols)
   const float* x = nullptr;   // (rows, cols)
   std::int64_t rows = 0, cols = 0;
-  const float* center_hi = nullptr;  // (rows) or null
-  const float* center_lo = nullptr;  // (rows) or null
-  const float* rstd = nullptr;       // (rows)
-  GradSums* out = nullptr;           // (cols)
+  const double* mean = nullptr;  // (rows), LayerNorm only
+  const double* rstd = nullptr;  // (rows)
+  const float* gamma = nullptr;  // (cols) or null
+  float* dx = nullptr;           // (rows, cols) or null: not wanted
+  GradSums* columns = nullptr;   // (cols) or null: sum(dy), sum(dy * xhat) per column
 };
-void column_grad_sums(const ColumnGradSumsArgs& args);
+void row_norm_backward(const RowBackwardArgs& args);
 
 }  // namespace normkit::kernels
