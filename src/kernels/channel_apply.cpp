@@ -2,23 +2,30 @@
 
 #include <cstdint>
 
+#include "stream_store.hpp"
+
 namespace normkit::kernels {
 namespace {
 
 // Calls body(ac, offset, n) for each contiguous run of one (a, c) when D > 1,
-// or row(a, offset) for each row of C channels when D == 1; in parallel.
+// or row(a, offset) for each row of C channels when D == 1; in parallel, each
+// thread fencing its streaming stores before the region ends.
 template <typename RunBody, typename RowBody>
-void for_each_run(const NormPlan& p, const RunBody& run, const RowBody& row) {
+void for_each_run(const NormPlan& p, bool stream, const RunBody& run, const RowBody& row) {
   if (p.numel() == 0) return;
-  if (p.D > 1) {
-#pragma omp parallel for schedule(static)
-    for (std::int64_t item = 0; item < p.A * p.B * p.C; ++item) {
-      const std::int64_t c = item % p.C, a = item / (p.B * p.C);
-      run(a * p.C + c, item * p.D, p.D);
+#pragma omp parallel
+  {
+    if (p.D > 1) {
+#pragma omp for schedule(static) nowait
+      for (std::int64_t item = 0; item < p.A * p.B * p.C; ++item) {
+        const std::int64_t c = item % p.C, a = item / (p.B * p.C);
+        run(a * p.C + c, item * p.D, p.D);
+      }
+    } else {
+#pragma omp for schedule(static) nowait
+      for (std::int64_t item = 0; item < p.A * p.B; ++item) row(item / p.B, item * p.C);
     }
-  } else {
-#pragma omp parallel for schedule(static)
-    for (std::int64_t item = 0; item < p.A * p.B; ++item) row(item / p.B, item * p.C);
+    stream_fence(stream);
   }
 }
 
@@ -26,14 +33,17 @@ void for_each_run(const NormPlan& p, const RunBody& run, const RowBody& row) {
 
 void normalize_apply(const NormalizeArgs& args) {
   const std::int64_t C = args.plan.C;
+  const bool stream = stream_output(args.plan.numel()) && args.y != args.x;
   for_each_run(
-      args.plan,
+      args.plan, stream,
       [&](std::int64_t ac, std::int64_t offset, std::int64_t n) {
+        // Scalar math: y = ((x - hi) - lo) * scale + shift
         const float hi = args.center_hi[ac], lo = args.center_lo[ac];
         const float scale = args.scale[ac], shift = args.shift[ac];
         const float* x = args.x + offset;
-        float* y = args.y + offset;
-        for (std::int64_t i = 0; i < n; ++i) y[i] = ((x[i] - hi) - lo) * scale + shift;
+        write_elements(
+            args.y + offset, n, stream, [&](std::int64_t i) { return ((load4(x + i) - hi) - lo) * scale + shift; },
+            [&](std::int64_t i) { return ((x[i] - hi) - lo) * scale + shift; });
       },
       [&](std::int64_t a, std::int64_t offset) {
         const float* hi = args.center_hi + a * C;
@@ -41,22 +51,30 @@ void normalize_apply(const NormalizeArgs& args) {
         const float* scale = args.scale + a * C;
         const float* shift = args.shift + a * C;
         const float* x = args.x + offset;
-        float* y = args.y + offset;
-        for (std::int64_t c = 0; c < C; ++c) y[c] = ((x[c] - hi[c]) - lo[c]) * scale[c] + shift[c];
+        write_elements(
+            args.y + offset, C, stream,
+            [&](std::int64_t c) {
+              return ((load4(x + c) - load4(hi + c)) - load4(lo + c)) * load4(scale + c) + load4(shift + c);
+            },
+            [&](std::int64_t c) { return ((x[c] - hi[c]) - lo[c]) * scale[c] + shift[c]; });
       });
 }
 
 void input_grad_apply(const InputGradArgs& args) {
   const std::int64_t C = args.plan.C;
+  const bool stream = stream_output(args.plan.numel()) && args.dx != args.dy && args.dx != args.x;
   for_each_run(
-      args.plan,
+      args.plan, stream,
       [&](std::int64_t ac, std::int64_t offset, std::int64_t n) {
+        // Scalar math: dx = dy * k_dy + ((x - hi) - lo) * k_x + k_0
         const float hi = args.center_hi[ac], lo = args.center_lo[ac];
         const float k_dy = args.k_dy[ac], k_x = args.k_x[ac], k_0 = args.k_0[ac];
         const float* dy = args.dy + offset;
         const float* x = args.x + offset;
-        float* dx = args.dx + offset;
-        for (std::int64_t i = 0; i < n; ++i) dx[i] = dy[i] * k_dy + ((x[i] - hi) - lo) * k_x + k_0;
+        write_elements(
+            args.dx + offset, n, stream,
+            [&](std::int64_t i) { return load4(dy + i) * k_dy + ((load4(x + i) - hi) - lo) * k_x + k_0; },
+            [&](std::int64_t i) { return dy[i] * k_dy + ((x[i] - hi) - lo) * k_x + k_0; });
       },
       [&](std::int64_t a, std::int64_t offset) {
         const float* hi = args.center_hi + a * C;

@@ -7,6 +7,7 @@
 #include "blocked_reduce.hpp"
 #include "lanes.hpp"
 #include "moments.hpp"
+#include "stream_store.hpp"
 
 namespace normkit::kernels {
 namespace {
@@ -34,7 +35,10 @@ double row_mean_square(const float* x, std::int64_t cols) {
 
 void row_norm_forward(const RowForwardArgs& a) {
   const std::int64_t cols = a.cols;
-#pragma omp parallel for schedule(static)
+  const bool stream = stream_output(a.rows * cols) && a.y != a.x;
+#pragma omp parallel
+  {
+#pragma omp for schedule(static) nowait
   for (std::int64_t r = 0; r < a.rows; ++r) {
     const float* x = a.x + r * cols;
     float* y = a.y + r * cols;
@@ -49,18 +53,27 @@ void row_norm_forward(const RowForwardArgs& a) {
     }
     const double rstd = 1.0 / std::sqrt(var + a.eps);
     a.rstd[r] = rstd;
-    // Scalar math: y = ((x - hi) - lo) * rstd * gamma + beta
+    // Scalar math: y = ((x - hi) - lo) * rstd * gamma + beta (gamma 1, beta 0 when absent)
     const float hi = static_cast<float>(mean), lo = static_cast<float>(mean - hi);
     const float rs = static_cast<float>(rstd);
-    if (a.gamma != nullptr && a.beta != nullptr) {
-      for (std::int64_t d = 0; d < cols; ++d) y[d] = ((x[d] - hi) - lo) * rs * a.gamma[d] + a.beta[d];
-    } else if (a.gamma != nullptr) {
-      for (std::int64_t d = 0; d < cols; ++d) y[d] = ((x[d] - hi) - lo) * rs * a.gamma[d];
-    } else if (a.beta != nullptr) {
-      for (std::int64_t d = 0; d < cols; ++d) y[d] = ((x[d] - hi) - lo) * rs + a.beta[d];
-    } else {
-      for (std::int64_t d = 0; d < cols; ++d) y[d] = ((x[d] - hi) - lo) * rs;
-    }
+    const float* g = a.gamma;
+    const float* b = a.beta;
+    write_elements(
+        y, cols, stream,
+        [&](std::int64_t d) {
+          f32x4 v = ((load4(x + d) - hi) - lo) * rs;
+          if (g != nullptr) v *= load4(g + d);
+          if (b != nullptr) v += load4(b + d);
+          return v;
+        },
+        [&](std::int64_t d) {
+          float v = ((x[d] - hi) - lo) * rs;
+          if (g != nullptr) v *= g[d];
+          if (b != nullptr) v += b[d];
+          return v;
+        });
+  }
+  stream_fence(stream);
   }
 }
 
@@ -73,6 +86,7 @@ void row_norm_backward(const RowBackwardArgs& a) {
   if (a.columns != nullptr) per_block_storage.assign(static_cast<std::size_t>(blocks * cols), GradSums{});
   GradSums* const per_block = per_block_storage.data();
   const double D = static_cast<double>(cols);
+  const bool stream = a.dx != nullptr && stream_output(rows * cols);
 #pragma omp parallel
   {
     std::vector<float> col_g, col_gx;  // (cols): this block's column sums, in float
@@ -80,7 +94,7 @@ void row_norm_backward(const RowBackwardArgs& a) {
       col_g.resize(static_cast<std::size_t>(cols));
       col_gx.resize(static_cast<std::size_t>(cols));
     }
-#pragma omp for schedule(static)
+#pragma omp for schedule(static) nowait
     for (std::int64_t b = 0; b < blocks; ++b) {
       std::fill(col_g.begin(), col_g.end(), 0.0f);
       std::fill(col_gx.begin(), col_gx.end(), 0.0f);
@@ -103,12 +117,18 @@ void row_norm_backward(const RowBackwardArgs& a) {
           }
           const float k_x = static_cast<float>(-rstd * rstd * rstd * sum_gx / D);
           const float k_0 = a.kind == RowNorm::layer ? static_cast<float>(-rstd * sum_g / D) : 0.0f;
-          float* dx = a.dx + r * cols;
-          if (a.gamma != nullptr) {
-            for (std::int64_t d = 0; d < cols; ++d) dx[d] = dy[d] * a.gamma[d] * rs + ((x[d] - hi) - lo) * k_x + k_0;
-          } else {
-            for (std::int64_t d = 0; d < cols; ++d) dx[d] = dy[d] * rs + ((x[d] - hi) - lo) * k_x + k_0;
-          }
+          // Scalar math: dx = dy * gamma * rstd + ((x - hi) - lo) * k_x + k_0
+          const float* g = a.gamma;
+          write_elements(
+              a.dx + r * cols, cols, stream,
+              [&](std::int64_t d) {
+                const f32x4 gd = g != nullptr ? load4(dy + d) * load4(g + d) : load4(dy + d);
+                return gd * rs + ((load4(x + d) - hi) - lo) * k_x + k_0;
+              },
+              [&](std::int64_t d) {
+                const float gd = g != nullptr ? dy[d] * g[d] : dy[d];
+                return gd * rs + ((x[d] - hi) - lo) * k_x + k_0;
+              });
         }
         if (a.columns != nullptr) {
           // Scalar math: col_g[d] += dy;  col_gx[d] += dy * ((x - hi) - lo) * rstd
@@ -121,6 +141,7 @@ void row_norm_backward(const RowBackwardArgs& a) {
       if (a.columns != nullptr)
         for (std::int64_t d = 0; d < cols; ++d) per_block[b * cols + d] = {col_g[d], col_gx[d]};
     }
+    stream_fence(stream);
   }
   if (a.columns != nullptr) {
     if (blocks == 0) {

@@ -1,0 +1,52 @@
+// Writing outputs that are larger than the caches: non-temporal (streaming)
+// stores write whole cache lines without first reading them, so an output
+// costs one transfer instead of two (read for ownership, then write back).
+// The values written are the same either way.
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "lanes.hpp"
+
+namespace normkit::kernels {
+
+// Outputs at least this large bypass the caches (the last-level cache here is
+// 8 MiB; a smaller output is better left in cache for its consumer).
+inline constexpr std::int64_t kStreamBytes = std::int64_t{8} << 20;
+
+inline bool stream_output(std::int64_t elements) {
+  return elements * static_cast<std::int64_t>(sizeof(float)) >= kStreamBytes;
+}
+
+// dst[i] = value(i) for i in [0, n), four at a time through vec(i) (which must
+// compute, lane by lane, exactly what scalar(i) computes) and with streaming
+// stores when `stream`.
+template <typename Vec, typename Scalar>
+inline void write_elements(float* dst, std::int64_t n, bool stream, const Vec& vec, const Scalar& scalar) {
+  std::int64_t i = 0;
+  if (stream) {
+    for (; i < n && (reinterpret_cast<std::uintptr_t>(dst + i) & 15) != 0; ++i) dst[i] = scalar(i);
+    for (; i + 4 <= n; i += 4) {
+      const f32x4 v = vec(i);
+      __m128 m;
+      std::memcpy(&m, &v, sizeof m);
+      _mm_stream_ps(dst + i, m);
+    }
+  } else {
+    for (; i + 4 <= n; i += 4) {
+      const f32x4 v = vec(i);
+      std::memcpy(dst + i, &v, sizeof v);
+    }
+  }
+  for (; i < n; ++i) dst[i] = scalar(i);
+}
+
+// Makes this thread's streaming stores visible before the parallel region ends.
+inline void stream_fence(bool stream) {
+  if (stream) _mm_sfence();
+}
+
+}  // namespace normkit::kernels
