@@ -52,24 +52,46 @@ struct GradSumsOps {
     return run_grad_sums(args.dy + offset, args.x + offset, w, args.center_hi[ac], args.center_lo[ac], n);
   }
 
+  // Channels contiguous: per channel over the rows in order; 16 channels at a
+  // time in registers, the rest one by one with the same arithmetic.
+  // Scalar math: g = dy * w;  sum_g += g;  sum_gx += g * ((x - hi) - lo)
   void rows(std::int64_t a, std::int64_t offset, std::int64_t rows, GradSums* out) const {
     const std::int64_t C = args.plan.C;
-    thread_local std::vector<float> scratch;
-    scratch.assign(static_cast<std::size_t>(2 * C), 0.0f);
-    float* g = scratch.data();  // (C)
-    float* gx = g + C;          // (C)
-    const float* hi = args.center_hi + a * C;
-    const float* lo = args.center_lo + a * C;
-    const float* dy = args.dy + offset;  // (rows, C)
-    const float* x = args.x + offset;    // (rows, C)
     const float w = args.d_weight != nullptr ? args.d_weight[0] : 1.0f;  // D == 1 here
-    for (std::int64_t r = 0; r < rows; ++r)
-      for (std::int64_t c = 0; c < C; ++c) {
-        const float d = args.d_weight != nullptr ? dy[r * C + c] * w : dy[r * C + c];
-        g[c] += d;
-        gx[c] += d * ((x[r * C + c] - hi[c]) - lo[c]);
+    const bool weighted = args.d_weight != nullptr;
+    std::int64_t c0 = 0;
+    for (; c0 + kLanes <= C; c0 += kLanes) rows16(a, offset, c0, rows, weighted, w, out + c0);
+    for (; c0 < C; ++c0) {
+      const float hi = args.center_hi[a * C + c0], lo = args.center_lo[a * C + c0];
+      float g = 0, gx = 0;
+      for (std::int64_t r = 0; r < rows; ++r) {
+        const float d = weighted ? args.dy[offset + r * C + c0] * w : args.dy[offset + r * C + c0];
+        g += d;
+        gx += d * ((args.x[offset + r * C + c0] - hi) - lo);
       }
-    for (std::int64_t c = 0; c < C; ++c) out[c] = {g[c], gx[c]};
+      out[c0] = {g, gx};
+    }
+  }
+
+  NORMKIT_SIMD void rows16(std::int64_t a, std::int64_t offset, std::int64_t c0, std::int64_t rows,
+                           bool weighted, float w, GradSums* out) const {
+    const std::int64_t C = args.plan.C;
+    const Lanes16 hi = load16(args.center_hi + a * C + c0), lo = load16(args.center_lo + a * C + c0);
+    const float* dy = args.dy + offset + c0;
+    const float* x = args.x + offset + c0;
+    Lanes16 g, gx;
+    for (std::int64_t r = 0; r < rows; ++r) {
+      Lanes16 d = load16(dy + r * C);
+      if (weighted) d.v0 *= w, d.v1 *= w, d.v2 *= w, d.v3 *= w;
+      const Lanes16 v = load16(x + r * C);
+      g.v0 += d.v0, g.v1 += d.v1, g.v2 += d.v2, g.v3 += d.v3;
+      gx.v0 += d.v0 * ((v.v0 - hi.v0) - lo.v0), gx.v1 += d.v1 * ((v.v1 - hi.v1) - lo.v1);
+      gx.v2 += d.v2 * ((v.v2 - hi.v2) - lo.v2), gx.v3 += d.v3 * ((v.v3 - hi.v3) - lo.v3);
+    }
+    float tg[kLanes], tgx[kLanes];
+    store16(tg, g);
+    store16(tgx, gx);
+    for (int l = 0; l < kLanes; ++l) out[l] = {tg[l], tgx[l]};
   }
 };
 

@@ -27,6 +27,12 @@ inline f32x4 load4(const float* p) {
 
 // The 16 elements at p (or the first n < 16, zeros after), as four vectors.
 inline Lanes16 load16(const float* p) { return {load4(p), load4(p + 4), load4(p + 8), load4(p + 12)}; }
+inline void store16(float* p, const Lanes16& v) {
+  std::memcpy(p, &v.v0, 16);
+  std::memcpy(p + 4, &v.v1, 16);
+  std::memcpy(p + 8, &v.v2, 16);
+  std::memcpy(p + 12, &v.v3, 16);
+}
 inline Lanes16 load_tail(const float* p, std::int64_t n) {
   float t[16] = {};
   std::memcpy(t, p, static_cast<std::size_t>(n) * sizeof(float));

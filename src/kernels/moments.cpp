@@ -58,34 +58,55 @@ struct MomentsOps {
     return run_moments(x + offset, n);
   }
 
-  // Channels contiguous: the same algorithm, vectorised across channels.
+  // Channels contiguous: the same algorithm per channel, over the rows in
+  // order; 16 channels at a time in registers (the rest one by one, with the
+  // same arithmetic), so every channel gets the same bits either way.
   void rows(std::int64_t, std::int64_t offset, std::int64_t rows, Moments* out) const {
     const float* x0 = x + offset;  // (rows, C)
-    if (rows == 1) {  // what the two passes below give for one row, exactly
-      for (std::int64_t c = 0; c < C; ++c) out[c] = {1.0, x0[c], 0.0};
-      return;
-    }
-    thread_local std::vector<float> scratch;
-    scratch.assign(static_cast<std::size_t>(3 * C), 0.0f);
-    float* sum = scratch.data();  // (C)
-    float* s1 = sum + C;          // (C)
-    float* s2 = s1 + C;           // (C)
-    const float* shift = x0;      // first row
-    for (std::int64_t r = 0; r < rows; ++r)
-      for (std::int64_t c = 0; c < C; ++c) sum[c] += x0[r * C + c] - shift[c];
     const double dn = static_cast<double>(rows), inv_n = 1.0 / dn;
-    for (std::int64_t c = 0; c < C; ++c)
-      out[c].mean = static_cast<float>(shift[c] + sum[c] * inv_n);  // m, as float
-    for (std::int64_t r = 0; r < rows; ++r)
-      for (std::int64_t c = 0; c < C; ++c) {
-        const float d = x0[r * C + c] - static_cast<float>(out[c].mean);
-        s1[c] += d;
-        s2[c] += d * d;
-      }
-    for (std::int64_t c = 0; c < C; ++c) {
-      const double t1 = s1[c], t2 = s2[c];
-      out[c] = {dn, out[c].mean + t1 * inv_n, std::max(t2 - t1 * t1 * inv_n, 0.0)};
+    std::int64_t c0 = 0;
+    for (; c0 + kLanes <= C; c0 += kLanes) rows16(x0 + c0, rows, dn, inv_n, out + c0);
+    for (; c0 < C; ++c0) out[c0] = rows1(x0 + c0, rows, dn, inv_n);
+  }
+
+  NORMKIT_SIMD void rows16(const float* x0, std::int64_t rows, double dn, double inv_n, Moments* out) const {
+    const Lanes16 shift = load16(x0);  // first row
+    Lanes16 sum;
+    for (std::int64_t r = 0; r < rows; ++r) {
+      const Lanes16 v = load16(x0 + r * C);
+      sum.v0 += v.v0 - shift.v0, sum.v1 += v.v1 - shift.v1, sum.v2 += v.v2 - shift.v2, sum.v3 += v.v3 - shift.v3;
     }
+    float sums[kLanes], shifts[kLanes], m[kLanes];
+    store16(sums, sum);
+    store16(shifts, shift);
+    for (int l = 0; l < kLanes; ++l) m[l] = static_cast<float>(shifts[l] + sums[l] * inv_n);
+    const Lanes16 mv = load16(m);
+    Lanes16 s1, s2;
+    for (std::int64_t r = 0; r < rows; ++r) {
+      const Lanes16 v = load16(x0 + r * C);
+      const f32x4 d0 = v.v0 - mv.v0, d1 = v.v1 - mv.v1, d2 = v.v2 - mv.v2, d3 = v.v3 - mv.v3;
+      s1.v0 += d0, s1.v1 += d1, s1.v2 += d2, s1.v3 += d3;
+      s2.v0 += d0 * d0, s2.v1 += d1 * d1, s2.v2 += d2 * d2, s2.v3 += d3 * d3;
+    }
+    float t1[kLanes], t2[kLanes];
+    store16(t1, s1);
+    store16(t2, s2);
+    for (int l = 0; l < kLanes; ++l)
+      out[l] = {dn, m[l] + t1[l] * inv_n, std::max(static_cast<double>(t2[l]) - static_cast<double>(t1[l]) * t1[l] * inv_n, 0.0)};
+  }
+
+  Moments rows1(const float* x0, std::int64_t rows, double dn, double inv_n) const {
+    const float shift = x0[0];
+    float sum = 0;
+    for (std::int64_t r = 0; r < rows; ++r) sum += x0[r * C] - shift;
+    const float m = static_cast<float>(shift + sum * inv_n);
+    float s1 = 0, s2 = 0;
+    for (std::int64_t r = 0; r < rows; ++r) {
+      const float d = x0[r * C] - m;
+      s1 += d;
+      s2 += d * d;
+    }
+    return {dn, m + s1 * inv_n, std::max(static_cast<double>(s2) - static_cast<double>(s1) * s1 * inv_n, 0.0)};
   }
 };
 
