@@ -1,0 +1,127 @@
+// The oneDNN peer of `normkit bench`: batch and layer normalization
+// primitives (oneDNN 2.x API, Debian's libdnnl-dev), with scale and shift, on
+// the case's memory format. Loaded at run time by `normkit bench`.
+#include <omp.h>
+
+#include <memory>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "bench/peer.hpp"
+
+namespace {
+
+using normkit::bench::PeerCase;
+using tag = dnnl::memory::format_tag;
+using dt = dnnl::memory::data_type;
+using flags = dnnl::normalization_flags;
+
+// One primitive with its arguments, kept alive by the closure.
+struct Bound {
+  dnnl::primitive prim;
+  std::unordered_map<int, dnnl::memory> args;
+};
+
+class DnnlPeer : public normkit::bench::Peer {
+ public:
+  DnnlPeer() : engine_(dnnl::engine::kind::cpu, 0), stream_(engine_) {}
+
+  std::string name() const override {
+    const dnnl_version_t* v = dnnl_version();
+    return "onednn-" + std::to_string(v->major) + "." + std::to_string(v->minor);
+  }
+  void set_num_threads(int n) override { omp_set_num_threads(n); }
+
+  std::function<void()> prepare(const PeerCase& c) override {
+    const dnnl::memory::dims dims(c.shape.begin(), c.shape.end());
+    const bool spatial = dims.size() >= 3;
+    tag format = tag::nc;
+    if (dims.size() == 4) format = c.channels_last ? tag::nhwc : tag::nchw;
+    if (dims.size() == 5) format = c.channels_last ? tag::ndhwc : tag::ncdhw;
+    if (!spatial && dims.size() != 2) return {};
+    const dnnl::memory::desc data(dims, dt::f32, format);
+    auto filled = [&](const dnnl::memory::desc& md, const float* src, float value) {
+      dnnl::memory m(md, engine_);
+      float* p = static_cast<float*>(m.get_data_handle());
+      const std::size_t n = md.get_size() / sizeof(float);
+      for (std::size_t i = 0; i < n; ++i) p[i] = src ? src[i] : value;
+      return m;
+    };
+    const float eps = 1e-5f;
+    if (c.op.rfind("bn_", 0) == 0) {
+      const dnnl::memory::desc chan({dims[1]}, dt::f32, tag::a);
+      auto x = filled(data, c.x, 0), y = filled(data, nullptr, 0);
+      auto scale = filled(chan, nullptr, 1), shift = filled(chan, nullptr, 0);
+      auto mean = filled(chan, nullptr, 0), var = filled(chan, nullptr, 1);
+      const bool training = c.op != "bn_eval_fwd";
+      const auto f = flags::use_scale | flags::use_shift | (training ? flags::none : flags::use_global_stats);
+      const dnnl::batch_normalization_forward::primitive_desc fwd_pd(
+          {training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference, data, eps, f},
+          engine_);
+      auto fwd = std::make_shared<Bound>(Bound{dnnl::batch_normalization_forward(fwd_pd),
+                                               {{DNNL_ARG_SRC, x}, {DNNL_ARG_DST, y}, {DNNL_ARG_SCALE, scale},
+                                                {DNNL_ARG_SHIFT, shift}, {DNNL_ARG_MEAN, mean},
+                                                {DNNL_ARG_VARIANCE, var}}});
+      if (c.op != "bn_train_fwd_bwd") return [this, fwd] { run(*fwd); };
+      auto dy = filled(data, c.dy, 0), dx = filled(data, nullptr, 0);
+      auto dscale = filled(chan, nullptr, 0), dshift = filled(chan, nullptr, 0);
+      const dnnl::batch_normalization_backward::primitive_desc bwd_pd(
+          {dnnl::prop_kind::backward, data, data, eps, flags::use_scale | flags::use_shift}, engine_, fwd_pd);
+      auto bwd = std::make_shared<Bound>(Bound{
+          dnnl::batch_normalization_backward(bwd_pd),
+          {{DNNL_ARG_SRC, x}, {DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_DIFF_SRC, dx}, {DNNL_ARG_SCALE, scale},
+           {DNNL_ARG_SHIFT, shift}, {DNNL_ARG_MEAN, mean}, {DNNL_ARG_VARIANCE, var}, {DNNL_ARG_DIFF_SCALE, dscale},
+           {DNNL_ARG_DIFF_SHIFT, dshift}}});
+      return [this, fwd, bwd] {
+        run(*fwd);
+        run(*bwd);
+      };
+    }
+    if (c.op == "ln_fwd" || c.op == "ln_fwd_bwd") {
+      const dnnl::memory::desc rows({dims[0], dims[1]}, dt::f32, tag::ab);
+      const dnnl::memory::desc stat({dims[0]}, dt::f32, tag::a), chan({dims[1]}, dt::f32, tag::a);
+      auto x = filled(rows, c.x, 0), y = filled(rows, nullptr, 0);
+      auto scale = filled(chan, nullptr, 1), shift = filled(chan, nullptr, 0);
+      auto mean = filled(stat, nullptr, 0), var = filled(stat, nullptr, 1);
+      const dnnl::layer_normalization_forward::primitive_desc fwd_pd(
+          {dnnl::prop_kind::forward_training, rows, stat, eps, flags::use_scale | flags::use_shift}, engine_);
+      auto fwd = std::make_shared<Bound>(Bound{dnnl::layer_normalization_forward(fwd_pd),
+                                               {{DNNL_ARG_SRC, x}, {DNNL_ARG_DST, y}, {DNNL_ARG_SCALE, scale},
+                                                {DNNL_ARG_SHIFT, shift}, {DNNL_ARG_MEAN, mean},
+                                                {DNNL_ARG_VARIANCE, var}}});
+      if (c.op == "ln_fwd") return [this, fwd] { run(*fwd); };
+      auto dy = filled(rows, c.dy, 0), dx = filled(rows, nullptr, 0);
+      auto dscale = filled(chan, nullptr, 0), dshift = filled(chan, nullptr, 0);
+      const dnnl::layer_normalization_backward::primitive_desc bwd_pd(
+          {dnnl::prop_kind::backward, rows, rows, stat, eps, flags::use_scale | flags::use_shift}, engine_,
+          fwd_pd);
+      auto bwd = std::make_shared<Bound>(Bound{
+          dnnl::layer_normalization_backward(bwd_pd),
+          {{DNNL_ARG_SRC, x}, {DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_DIFF_SRC, dx}, {DNNL_ARG_SCALE, scale},
+           {DNNL_ARG_SHIFT, shift}, {DNNL_ARG_MEAN, mean}, {DNNL_ARG_VARIANCE, var}, {DNNL_ARG_DIFF_SCALE, dscale},
+           {DNNL_ARG_DIFF_SHIFT, dshift}}});
+      return [this, fwd, bwd] {
+        run(*fwd);
+        run(*bwd);
+      };
+    }
+    return {};  // RMSNorm, GroupNorm, InstanceNorm: no primitive in oneDNN 2.x
+  }
+
+ private:
+  void run(Bound& b) {
+    b.prim.execute(stream_, b.args);
+    stream_.wait();
+  }
+  dnnl::engine engine_;
+  dnnl::stream stream_;
+};
+
+}  // namespace
+
+extern "C" normkit::bench::Peer* normkit_bench_peer() {
+  static DnnlPeer peer;
+  return &peer;
+}
