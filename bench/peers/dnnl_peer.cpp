@@ -28,14 +28,18 @@ class DnnlPeer : public normkit::bench::Peer {
  public:
   DnnlPeer() : engine_(dnnl::engine::kind::cpu, 0), stream_(engine_) {}
 
-  std::string name() const override {
-    const dnnl_version_t* v = dnnl_version();
-    return "onednn-" + std::to_string(v->major) + "." + std::to_string(v->minor);
+  const char* name() const override {
+    static const std::string label = [] {
+      const dnnl_version_t* v = dnnl_version();
+      return "onednn-" + std::to_string(v->major) + "." + std::to_string(v->minor);
+    }();
+    return label.c_str();
   }
   void set_num_threads(int n) override { omp_set_num_threads(n); }
 
   std::function<void()> prepare(const PeerCase& c) override {
-    const dnnl::memory::dims dims(c.shape.begin(), c.shape.end());
+    const dnnl::memory::dims dims(c.shape, c.shape + c.rank);
+    const std::string op = c.op;
     const bool spatial = dims.size() >= 3;
     tag format = tag::nc;
     if (dims.size() == 4) format = c.channels_last ? tag::nhwc : tag::nchw;
@@ -50,12 +54,12 @@ class DnnlPeer : public normkit::bench::Peer {
       return m;
     };
     const float eps = 1e-5f;
-    if (c.op.rfind("bn_", 0) == 0) {
+    if (op.rfind("bn_", 0) == 0) {
       const dnnl::memory::desc chan({dims[1]}, dt::f32, tag::a);
       auto x = filled(data, c.x, 0), y = filled(data, nullptr, 0);
       auto scale = filled(chan, nullptr, 1), shift = filled(chan, nullptr, 0);
       auto mean = filled(chan, nullptr, 0), var = filled(chan, nullptr, 1);
-      const bool training = c.op != "bn_eval_fwd";
+      const bool training = op != "bn_eval_fwd";
       const auto f = flags::use_scale | flags::use_shift | (training ? flags::none : flags::use_global_stats);
       const dnnl::batch_normalization_forward::primitive_desc fwd_pd(
           {training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference, data, eps, f},
@@ -64,7 +68,7 @@ class DnnlPeer : public normkit::bench::Peer {
                                                {{DNNL_ARG_SRC, x}, {DNNL_ARG_DST, y}, {DNNL_ARG_SCALE, scale},
                                                 {DNNL_ARG_SHIFT, shift}, {DNNL_ARG_MEAN, mean},
                                                 {DNNL_ARG_VARIANCE, var}}});
-      if (c.op != "bn_train_fwd_bwd") return [this, fwd] { run(*fwd); };
+      if (op != "bn_train_fwd_bwd") return [this, fwd] { run(*fwd); };
       auto dy = filled(data, c.dy, 0), dx = filled(data, nullptr, 0);
       auto dscale = filled(chan, nullptr, 0), dshift = filled(chan, nullptr, 0);
       const dnnl::batch_normalization_backward::primitive_desc bwd_pd(
@@ -79,7 +83,7 @@ class DnnlPeer : public normkit::bench::Peer {
         run(*bwd);
       };
     }
-    if (c.op == "ln_fwd" || c.op == "ln_fwd_bwd") {
+    if (op == "ln_fwd" || op == "ln_fwd_bwd") {
       const dnnl::memory::desc rows({dims[0], dims[1]}, dt::f32, tag::ab);
       const dnnl::memory::desc stat({dims[0]}, dt::f32, tag::a), chan({dims[1]}, dt::f32, tag::a);
       auto x = filled(rows, c.x, 0), y = filled(rows, nullptr, 0);
@@ -91,7 +95,7 @@ class DnnlPeer : public normkit::bench::Peer {
                                                {{DNNL_ARG_SRC, x}, {DNNL_ARG_DST, y}, {DNNL_ARG_SCALE, scale},
                                                 {DNNL_ARG_SHIFT, shift}, {DNNL_ARG_MEAN, mean},
                                                 {DNNL_ARG_VARIANCE, var}}});
-      if (c.op == "ln_fwd") return [this, fwd] { run(*fwd); };
+      if (op == "ln_fwd") return [this, fwd] { run(*fwd); };
       auto dy = filled(rows, c.dy, 0), dx = filled(rows, nullptr, 0);
       auto dscale = filled(chan, nullptr, 0), dshift = filled(chan, nullptr, 0);
       const dnnl::layer_normalization_backward::primitive_desc bwd_pd(

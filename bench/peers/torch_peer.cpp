@@ -15,12 +15,12 @@ using normkit::bench::PeerCase;
 
 class TorchPeer : public normkit::bench::Peer {
  public:
-  std::string name() const override { return std::string("torch-") + TORCH_VERSION; }
+  const char* name() const override { return "torch-" TORCH_VERSION; }
   void set_num_threads(int n) override { at::set_num_threads(n); }
 
   std::function<void()> prepare(const PeerCase& c) override {
     const auto opts = at::TensorOptions().dtype(at::kFloat);
-    const std::vector<int64_t> shape(c.shape.begin(), c.shape.end());
+    const std::vector<int64_t> shape(c.shape, c.shape + c.rank);
     const bool spatial = shape.size() >= 3;
     // The case's buffer is in its memory layout: build a tensor with that
     // layout and copy it, so that torch runs on memory it owns.
@@ -43,7 +43,7 @@ class TorchPeer : public normkit::bench::Peer {
     const at::Tensor x = make(c.x), dy = make(c.dy);
     const int64_t C = shape.size() >= 2 ? shape[1] : 1;
     const double eps = 1e-5;
-    const std::string& op = c.op;
+    const std::string op = c.op;
     if (op.rfind("bn_", 0) == 0) {
       const at::Tensor w = at::ones({C}, opts), b = at::zeros({C}, opts), rm = at::zeros({C}, opts),
                        rv = at::ones({C}, opts);

@@ -57,18 +57,24 @@ CaseSet make_cases(const std::vector<Peer*>& peers, bool quick) {
                        Tensor({C}), Tensor({C}), Tensor::full({C}, 1.0f), Tensor::full({C}, 0.0f),
                        Tensor({C}), Tensor({C}), Tensor::full({C}, 0.0f), Tensor::full({C}, 1.0f)});
     const std::string label = shape_label(shape, cl, shape.size() > 2);
-    const PeerCase pc{"", shape, cl, 1, b->x.data<float>(), b->dy.data<float>()};
+    const PeerCase pc{"", shape.data(), static_cast<int>(shape.size()), cl, 1, b->x.data<float>(),
+                      b->dy.data<float>()};
+    auto peer_case = [&](const char* op) {
+      PeerCase c = pc;
+      c.op = op;
+      return c;
+    };
     Case train{"BatchNorm train fwd", label, 2 * bytes,
                {{"normkit", [b] {
                    batch_norm_forward({b->x, b->w, b->b, b->rm, b->rv}, {.momentum = 0.0},
                                       {b->y, b->mean, b->invstd});
                  }}}};
-    add_peers(train, peers, {"bn_train_fwd", shape, cl, 1, pc.x, pc.dy});
+    add_peers(train, peers, peer_case("bn_train_fwd"));
     Case eval{"BatchNorm eval fwd", label, 2 * bytes,
               {{"normkit", [b] {
                   batch_norm_forward({b->x, b->w, b->b, b->rm, b->rv}, {.training = false}, {b->y});
                 }}}};
-    add_peers(eval, peers, {"bn_eval_fwd", shape, cl, 1, pc.x, pc.dy});
+    add_peers(eval, peers, peer_case("bn_eval_fwd"));
     Case both{"BatchNorm train fwd+bwd", label, 5 * bytes,
               {{"normkit", [b] {
                   batch_norm_forward({b->x, b->w, b->b, b->rm, b->rv}, {.momentum = 0.0},
@@ -76,7 +82,7 @@ CaseSet make_cases(const std::vector<Peer*>& peers, bool quick) {
                   batch_norm_backward({b->dy, b->x, b->w, {}, {}, b->mean, b->invstd}, {},
                                       {b->dx, b->dw, b->db});
                 }}}};
-    add_peers(both, peers, {"bn_train_fwd_bwd", shape, cl, 1, pc.x, pc.dy});
+    add_peers(both, peers, peer_case("bn_train_fwd_bwd"));
     set.cases.push_back(std::move(train));
     set.cases.push_back(std::move(eval));
     set.cases.push_back(std::move(both));
@@ -91,25 +97,30 @@ CaseSet make_cases(const std::vector<Peer*>& peers, bool quick) {
                        Tensor(shape), Tensor(shape), Tensor({rows, 1}), Tensor({rows, 1}), Tensor::full({cols}, 1.0f),
                        Tensor::full({cols}, 0.0f), Tensor({cols}), Tensor({cols}), {}, {}});
     const std::string label = shape_label(shape, false, false);
-    const PeerCase pc{"", shape, false, 1, b->x.data<float>(), b->dy.data<float>()};
+    const PeerCase pc{"", shape.data(), 2, false, 1, b->x.data<float>(), b->dy.data<float>()};
+    auto peer_case = [&](const char* op) {
+      PeerCase c = pc;
+      c.op = op;
+      return c;
+    };
     Case ln{"LayerNorm fwd", label, 2 * bytes,
             {{"normkit", [b, cols] { layer_norm_forward({b->x, {cols}, b->w, b->b}, {}, {b->y, b->mean, b->invstd}); }}}};
-    add_peers(ln, peers, {"ln_fwd", shape, false, 1, pc.x, pc.dy});
+    add_peers(ln, peers, peer_case("ln_fwd"));
     Case ln2{"LayerNorm fwd+bwd", label, 5 * bytes,
              {{"normkit", [b, cols] {
                  layer_norm_forward({b->x, {cols}, b->w, b->b}, {}, {b->y, b->mean, b->invstd});
                  layer_norm_backward({b->dy, b->x, {cols}, b->mean, b->invstd, b->w}, {}, {b->dx, b->dw, b->db});
                }}}};
-    add_peers(ln2, peers, {"ln_fwd_bwd", shape, false, 1, pc.x, pc.dy});
+    add_peers(ln2, peers, peer_case("ln_fwd_bwd"));
     Case rms{"RMSNorm fwd", label, 2 * bytes,
              {{"normkit", [b, cols] { rms_norm_forward({b->x, {cols}, b->w}, {}, {b->y, b->invstd}); }}}};
-    add_peers(rms, peers, {"rms_fwd", shape, false, 1, pc.x, pc.dy});
+    add_peers(rms, peers, peer_case("rms_fwd"));
     Case rms2{"RMSNorm fwd+bwd", label, 5 * bytes,
               {{"normkit", [b, cols] {
                   rms_norm_forward({b->x, {cols}, b->w}, {}, {b->y, b->invstd});
                   rms_norm_backward({b->dy, b->x, {cols}, b->invstd, b->w}, {}, {b->dx, b->dw});
                 }}}};
-    add_peers(rms2, peers, {"rms_fwd_bwd", shape, false, 1, pc.x, pc.dy});
+    add_peers(rms2, peers, peer_case("rms_fwd_bwd"));
     for (Case* c : {&ln, &ln2, &rms, &rms2}) set.cases.push_back(std::move(*c));
   }
 
@@ -126,10 +137,10 @@ CaseSet make_cases(const std::vector<Peer*>& peers, bool quick) {
                 group_norm_forward({b->x, b->w, b->b}, {.num_groups = 32},
                                    {b->y, TensorView(b->mean.data<float>(), {N, 32}), TensorView(b->invstd.data<float>(), {N, 32})});
               }}}};
-    add_peers(gn, peers, {"gn_fwd", gshape, false, 32, b->x.data<float>(), nullptr});
+    add_peers(gn, peers, {"gn_fwd", gshape.data(), 4, false, 32, b->x.data<float>(), nullptr});
     Case in{"InstanceNorm fwd", label, 2 * bytes,
             {{"normkit", [b] { instance_norm_forward({b->x, b->w, b->b}, {}, {b->y, b->mean, b->invstd}); }}}};
-    add_peers(in, peers, {"in_fwd", gshape, false, 1, b->x.data<float>(), nullptr});
+    add_peers(in, peers, {"in_fwd", gshape.data(), 4, false, 1, b->x.data<float>(), nullptr});
     set.cases.push_back(std::move(gn));
     set.cases.push_back(std::move(in));
   }

@@ -47,9 +47,10 @@ Row time_case(const Case& c, int threads, int min_reps, double budget_s) {
     if (rep >= 200) break;
   }
   Row row{c.op, c.shape, threads, {}};
+  const double ours = median(samples[0]);
   for (std::size_t i = 0; i < c.impls.size(); ++i) {
     const double t = median(samples[i]);
-    row.timings.push_back({c.impls[i].name, t * 1e3, static_cast<double>(c.min_bytes) / t / 1e9});
+    row.timings.push_back({c.impls[i].name, t * 1e3, static_cast<double>(c.min_bytes) / t / 1e9, t / ours});
   }
   return row;
 }
@@ -86,7 +87,7 @@ void print_table(const Report& r) {
                 ours.median_ms, ours.gbps, 100 * ours.gbps / limit_for(r, row.threads));
     for (std::size_t i = 1; i < row.timings.size(); ++i)
       std::printf(" %s %.3fms %.2fx", row.timings[i].impl.c_str(), row.timings[i].median_ms,
-                  row.timings[i].median_ms / ours.median_ms);
+                  row.timings[i].speedup);
     std::printf("\n");
   }
 }
@@ -98,7 +99,7 @@ void write_csv(const Report& r, const std::string& path) {
     for (const Timing& t : row.timings)
       out << '"' << row.op << "\",\"" << row.shape << "\"," << row.threads << ',' << t.impl << ','
           << t.median_ms << ',' << t.gbps << ',' << t.gbps / limit_for(r, row.threads) << ','
-          << t.median_ms / row.timings[0].median_ms << '\n';
+          << t.speedup << '\n';
 }
 
 void write_json(const Report& r, const std::string& path) {
@@ -115,7 +116,8 @@ void write_json(const Report& r, const std::string& path) {
         << ", \"timings\": [";
     for (std::size_t i = 0; i < row.timings.size(); ++i)
       out << (i ? ", " : "") << "{\"impl\": \"" << row.timings[i].impl << "\", \"median_ms\": "
-          << row.timings[i].median_ms << ", \"gbps\": " << row.timings[i].gbps << "}";
+          << row.timings[i].median_ms << ", \"gbps\": " << row.timings[i].gbps
+          << ", \"normkit_speedup\": " << row.timings[i].speedup << "}";
     out << "]}" << (k + 1 < r.rows.size() ? "," : "") << "\n";
   }
   out << "  ]\n}\n";

@@ -26,7 +26,8 @@ struct Case {
 struct Timing {
   std::string impl;
   double median_ms = 0;
-  double gbps = 0;  // min_bytes / median time
+  double gbps = 0;     // min_bytes / median time
+  double speedup = 1;  // this impl's time / normkit's, both timed in the same process
 };
 
 struct Row {

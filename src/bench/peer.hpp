@@ -5,20 +5,20 @@
 //   extern "C" normkit::bench::Peer* normkit_bench_peer();
 //
 // and prepares, for a case it supports, a closure that runs its kernel once on
-// its own copy of the case's input.
+// its own copy of the case's input. The interface holds no std::string: a
+// plugin built against a PyTorch wheel may use the other libstdc++ string ABI.
 #pragma once
 
 #include <cstdint>
 #include <functional>
-#include <string>
-#include <vector>
 
 namespace normkit::bench {
 
 struct PeerCase {
-  std::string op;  // "bn_train_fwd", "bn_eval_fwd", "bn_train_fwd_bwd", "ln_fwd",
-                   // "ln_fwd_bwd", "rms_fwd", "rms_fwd_bwd", "gn_fwd", "in_fwd"
-  std::vector<std::int64_t> shape;  // logical, e.g. (N, C, H, W) or (rows, cols)
+  const char* op = "";  // "bn_train_fwd", "bn_eval_fwd", "bn_train_fwd_bwd", "ln_fwd",
+                        // "ln_fwd_bwd", "rms_fwd", "rms_fwd_bwd", "gn_fwd", "in_fwd"
+  const std::int64_t* shape = nullptr;  // logical, e.g. (N, C, H, W) or (rows, cols)
+  int rank = 0;
   bool channels_last = false;
   std::int64_t groups = 1;         // GroupNorm
   const float* x = nullptr;        // the input in the case's memory layout
@@ -28,7 +28,7 @@ struct PeerCase {
 class Peer {
  public:
   virtual ~Peer() = default;
-  virtual std::string name() const = 0;      // "torch-1.13", "onednn-2.6"
+  virtual const char* name() const = 0;  // "torch-1.13.0", "onednn-2.6"
   virtual void set_num_threads(int n) = 0;
   // A closure running the kernel once, or an empty function when unsupported.
   virtual std::function<void()> prepare(const PeerCase& c) = 0;

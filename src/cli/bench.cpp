@@ -4,7 +4,9 @@
 #include <dlfcn.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <fstream>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -25,12 +27,17 @@ struct BenchArgs {
   std::vector<int> threads{1, 2};
   std::string out = "bench-results";
   double budget_s = 0.25;  // per case and thread count
+  std::string threads_arg = "1,2";
+  // Internal: a child process times only this plugin and writes its rows.
+  std::string only_peer, child_out;
 };
 
 [[noreturn]] void usage_error(const std::string& message) {
   std::fprintf(stderr,
                "normkit bench: %s\n"
-               "usage: normkit bench [--quick] [--threads 1,2] [--out DIR] [--budget SECONDS]\n",
+               "usage: normkit bench [--quick] [--threads 1,2] [--out DIR] [--budget SECONDS]\n"
+               "Peers are the plugins in build/bench/peers (scripts/install-bench-deps.sh,\n"
+               "scripts/setup-bench-venv.sh, then rebuild).\n",
                message.c_str());
   std::exit(2);
 }
@@ -48,6 +55,7 @@ BenchArgs parse(int argc, char** argv) {
     } else if (a == "--threads") {
       args.threads.clear();
       std::string list = value();
+      args.threads_arg = list;
       for (std::size_t pos = 0; pos <= list.size();) {
         const std::size_t comma = std::min(list.find(',', pos), list.size());
         const int n = std::atoi(list.substr(pos, comma - pos).c_str());
@@ -57,6 +65,10 @@ BenchArgs parse(int argc, char** argv) {
       }
     } else if (a == "--out") {
       args.out = value();
+    } else if (a == "--only-peer") {
+      args.only_peer = value();
+    } else if (a == "--child-out") {
+      args.child_out = value();
     } else if (a == "--budget") {
       args.budget_s = std::atof(value().c_str());
       if (args.budget_s <= 0) usage_error("--budget: expected a positive number of seconds");
@@ -67,53 +79,123 @@ BenchArgs parse(int argc, char** argv) {
   return args;
 }
 
-// The peer plugins next to the executable (build/bench/peers/*.so).
-std::vector<bench::Peer*> load_peers(std::vector<std::string>& notes) {
-  std::vector<bench::Peer*> peers;
-  const fs::path exe = fs::read_symlink("/proc/self/exe");
-  const fs::path dir = exe.parent_path() / "bench" / "peers";
-  if (!fs::is_directory(dir)) {
-    notes.push_back("no peer plugins in " + dir.string() + " (build with libtorch-dev / libdnnl-dev installed)");
-    return peers;
+fs::path peer_dir() { return fs::read_symlink("/proc/self/exe").parent_path() / "bench" / "peers"; }
+
+// The peer plugins next to the executable (build/bench/peers/*.so), sorted.
+std::vector<fs::path> list_plugins() {
+  std::vector<fs::path> plugins;
+  if (fs::is_directory(peer_dir()))
+    for (const auto& entry : fs::directory_iterator(peer_dir()))
+      if (entry.path().extension() == ".so") plugins.push_back(entry.path());
+  std::sort(plugins.begin(), plugins.end());
+  return plugins;
+}
+
+bench::Peer* load_plugin(const fs::path& path, std::vector<std::string>& notes) {
+  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (handle == nullptr) {
+    notes.push_back("peer " + path.filename().string() + " skipped: " + dlerror());
+    return nullptr;
   }
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    if (entry.path().extension() != ".so") continue;
-    void* handle = dlopen(entry.path().c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (handle == nullptr) {
-      notes.push_back("peer " + entry.path().filename().string() + " skipped: " + dlerror());
-      continue;
-    }
-    auto factory = reinterpret_cast<bench::PeerFactory>(dlsym(handle, "normkit_bench_peer"));
-    if (factory == nullptr) {
-      notes.push_back("peer " + entry.path().filename().string() + " skipped: no normkit_bench_peer");
-      continue;
-    }
-    peers.push_back(factory());
-    notes.push_back("peer " + peers.back()->name() + " loaded from " + entry.path().filename().string());
+  auto factory = reinterpret_cast<bench::PeerFactory>(dlsym(handle, "normkit_bench_peer"));
+  if (factory == nullptr) {
+    notes.push_back("peer " + path.filename().string() + " skipped: no normkit_bench_peer");
+    return nullptr;
   }
-  return peers;
+  bench::Peer* peer = factory();
+  notes.push_back(std::string("peer ") + peer->name() + " loaded from " + path.filename().string());
+  return peer;
+}
+
+// Two PyTorch builds cannot share a process (their libraries clash): the
+// first PyTorch plugin runs here with the others, each further one in a
+// child process of its own.
+bool is_torch(const fs::path& p) { return p.filename().string().find("torch") != std::string::npos; }
+
+// Runs `normkit bench` for one plugin in a child process and adds its peer
+// timings (with speed-ups measured against normkit in that process) to rows.
+void run_child(const BenchArgs& args, const fs::path& plugin, bench::Report& report) {
+  const fs::path out = fs::temp_directory_path() / ("normkit-bench-" + std::to_string(getpid()) + "-" +
+                                                    plugin.stem().string() + ".tsv");
+  std::string command = "'" + fs::read_symlink("/proc/self/exe").string() + "' bench --threads " +
+                        args.threads_arg + " --budget " + std::to_string(args.budget_s) + " --only-peer '" +
+                        plugin.string() + "' --child-out '" + out.string() + "'" + (args.quick ? " --quick" : "");
+  if (std::system(command.c_str()) != 0) {
+    report.notes.push_back("peer " + plugin.filename().string() + " failed in its child process");
+    return;
+  }
+  std::ifstream in(out);
+  std::string line;
+  std::getline(in, line);  // the note
+  if (!line.empty()) report.notes.push_back(line + " (own process)");
+  while (std::getline(in, line)) {
+    std::vector<std::string> f;
+    for (std::size_t pos = 0, tab; pos <= line.size(); pos = tab + 1) {
+      tab = std::min(line.find('\t', pos), line.size());
+      f.push_back(line.substr(pos, tab - pos));
+    }
+    if (f.size() != 7) continue;
+    for (bench::Row& row : report.rows)
+      if (row.op == f[0] && row.shape == f[1] && row.threads == std::atoi(f[2].c_str()))
+        row.timings.push_back({f[3], std::atof(f[4].c_str()), std::atof(f[5].c_str()), std::atof(f[6].c_str())});
+  }
+  fs::remove(out);
 }
 
 }  // namespace
 
 int run_bench(int argc, char** argv) {
   const BenchArgs args = parse(argc, argv);
+  const bool child = !args.child_out.empty();
   bench::Report report;
   report.threads = args.threads;
-  std::vector<bench::Peer*> peers = load_peers(report.notes);
-  for (int threads : args.threads) {
-    set_num_threads(threads);
-    report.copy_gbps.push_back(bench::copy_bandwidth_gbps(args.quick ? std::int64_t{1} << 25 : std::int64_t{1} << 28));
+
+  // Which plugins run here, and which in child processes.
+  std::vector<fs::path> here, elsewhere;
+  if (child) {
+    here.push_back(args.only_peer);
+  } else {
+    bool torch_here = false;
+    for (const fs::path& p : list_plugins()) {
+      if (is_torch(p) && torch_here) {
+        elsewhere.push_back(p);
+        continue;
+      }
+      torch_here = torch_here || is_torch(p);
+      here.push_back(p);
+    }
+    if (here.empty())
+      report.notes.push_back("no peer plugins in " + peer_dir().string() +
+                             " (scripts/install-bench-deps.sh, scripts/setup-bench-venv.sh, then rebuild)");
   }
+  std::vector<bench::Peer*> peers;
+  for (const fs::path& p : here)
+    if (bench::Peer* peer = load_plugin(p, report.notes)) peers.push_back(peer);
+
+  if (!child)
+    for (int threads : args.threads) {
+      set_num_threads(threads);
+      report.copy_gbps.push_back(bench::copy_bandwidth_gbps(args.quick ? std::int64_t{1} << 25 : std::int64_t{1} << 28));
+    }
   const bench::CaseSet set = bench::make_cases(peers, args.quick);
   for (int threads : args.threads) {
     for (bench::Peer* peer : peers) peer->set_num_threads(threads);
     for (const bench::Case& c : set.cases) {
       report.rows.push_back(bench::time_case(c, threads, args.quick ? 3 : 5, args.quick ? 0.02 : args.budget_s));
-      std::fprintf(stderr, "\r%zu/%zu", report.rows.size(), set.cases.size() * args.threads.size());
+      if (!child) std::fprintf(stderr, "\r%zu/%zu", report.rows.size(), set.cases.size() * args.threads.size());
     }
   }
+  if (child) {
+    std::ofstream out(args.child_out);
+    out << (report.notes.empty() ? "" : report.notes.back()) << '\n';
+    for (const bench::Row& row : report.rows)
+      for (std::size_t i = 1; i < row.timings.size(); ++i)
+        out << row.op << '\t' << row.shape << '\t' << row.threads << '\t' << row.timings[i].impl << '\t'
+            << row.timings[i].median_ms << '\t' << row.timings[i].gbps << '\t' << row.timings[i].speedup << '\n';
+    return 0;
+  }
   std::fprintf(stderr, "\n");
+  for (const fs::path& p : elsewhere) run_child(args, p, report);
   bench::print_table(report);
   fs::create_directories(args.out);
   bench::write_csv(report, (fs::path(args.out) / "bench.csv").string());
