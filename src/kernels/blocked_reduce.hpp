@@ -9,6 +9,8 @@
 //   void rows(a, offset, rows, out)   per-channel partials of `rows` rows of C
 //                                     contiguous channels (D == 1), out: (C)
 //   static Partial merge(p, q)        associative merge; Partial{} is empty
+//   static void merge_span(p, q, out, n)  out[j] = merge(p[j], q[j]) for the
+//                                     channels of one tree node (same samples)
 #pragma once
 
 #include <algorithm>
@@ -88,7 +90,7 @@ const Partial* merge_sample_tree(const Partial* per_sample, std::int64_t S, std:
   Partial* out = scratch;
   const Partial* left = merge_sample_tree(per_sample, S, C, a, c0, n, lo, mid, scratch + n);
   const Partial* right = merge_sample_tree(per_sample, S, C, a, c0, n, mid, hi, scratch + 2 * n);
-  for (std::int64_t j = 0; j < n; ++j) out[j] = Partial::merge(left[j], right[j]);
+  Partial::merge_span(left, right, out, n);
   return out;
 }
 

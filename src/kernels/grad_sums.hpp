@@ -13,6 +13,9 @@ struct GradSums {
   static GradSums merge(const GradSums& p, const GradSums& q) {
     return {p.sum_dy + q.sum_dy, p.sum_dy_xc + q.sum_dy_xc};
   }
+  static void merge_span(const GradSums* p, const GradSums* q, GradSums* out, std::int64_t n) {
+    for (std::int64_t j = 0; j < n; ++j) out[j] = merge(p[j], q[j]);
+  }
 };
 
 // center = center_hi + center_lo (a float pair, so that x - center stays

@@ -63,6 +63,10 @@ struct MomentsOps {
   // same arithmetic), so every channel gets the same bits either way.
   void rows(std::int64_t, std::int64_t offset, std::int64_t rows, Moments* out) const {
     const float* x0 = x + offset;  // (rows, C)
+    if (rows == 1) {  // one value per channel: its statistics are the value itself
+      for (std::int64_t c = 0; c < C; ++c) out[c] = {1.0, x0[c], 0.0};
+      return;
+    }
     const double dn = static_cast<double>(rows), inv_n = 1.0 / dn;
     std::int64_t c0 = 0;
     for (; c0 + kLanes <= C; c0 += kLanes) rows16(x0 + c0, rows, dn, inv_n, out + c0);
@@ -136,6 +140,9 @@ namespace {
 struct SquareSum {
   double sum = 0;
   static SquareSum merge(const SquareSum& p, const SquareSum& q) { return {p.sum + q.sum}; }
+  static void merge_span(const SquareSum* p, const SquareSum* q, SquareSum* out, std::int64_t n) {
+    for (std::int64_t j = 0; j < n; ++j) out[j] = merge(p[j], q[j]);
+  }
 };
 
 struct SquareSumOps {
