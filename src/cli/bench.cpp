@@ -14,6 +14,7 @@
 
 #include "bench/cases.hpp"
 #include "bench/harness.hpp"
+#include "bench/sweep.hpp"
 #include "commands.hpp"
 #include "normkit/threading.hpp"
 
@@ -201,6 +202,10 @@ int run_bench(int argc, char** argv) {
   bench::write_csv(report, (fs::path(args.out) / "bench.csv").string());
   bench::write_json(report, (fs::path(args.out) / "bench.json").string());
   std::printf("\nwrote %s/bench.csv and %s/bench.json\n", args.out.c_str(), args.out.c_str());
+  // The sweep with the largest thread count asked for, and the peers of this process.
+  const int sweep_threads = *std::max_element(args.threads.begin(), args.threads.end());
+  set_num_threads(sweep_threads);
+  std::printf("%s\n", bench::run_sweep(peers, sweep_threads, report.copy_gbps.back(), args.out, args.quick).c_str());
   return 0;
 }
 
