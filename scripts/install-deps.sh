@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs, from Debian's packages, everything normkit needs to build and test.
 # Idempotent: apt-get runs only when something is missing.
+#   libgtest/libgmock: the C++ tests; python3-*/pybind11: the Python module
+#   and its tests; python3-torch (PyTorch 1.13): parity tests only.
 set -euo pipefail
 exec "$(dirname "$0")/apt-ensure.sh" \
   g++ cmake ninja-build pkg-config \
@@ -8,5 +10,3 @@ exec "$(dirname "$0")/apt-ensure.sh" \
   libomp-dev \
   python3 python3-dev python3-numpy python3-pytest pybind11-dev \
   python3-torch
-# libgtest/libgmock: the C++ tests; python3-*/pybind11: the Python module and
-# its tests; python3-torch (PyTorch 1.13): parity tests only.
