@@ -87,6 +87,25 @@ void group_statistics(const kernels::PlannedInput& x, const GroupProblem& p, dou
   kernels::group_statistics(x, shape_of(p), eps, mean, rstd, biased_var);
 }
 
+// Statistics and normalization in one pass over memory when the layout and
+// sizes allow it (group_stats.hpp); false when the caller must use the two
+// passes.
+bool normalize_fused(const kernels::PlannedInput& x, const GroupProblem& p, double eps, const TensorView& weight,
+                     const TensorView& bias, const TensorView& y_out, std::vector<double>& mean,
+                     std::vector<double>& rstd, std::vector<double>* biased_var) {
+  if (!kernels::fuses_groups(shape_of(p), x.layout())) return false;
+  const std::vector<float> gamma = read_channels(weight, p.C, 1.0f);
+  const std::vector<float> beta = read_channels(bias, p.C, 0.0f);
+  mean.assign(p.N * p.G, 0.0);
+  rstd.assign(p.N * p.G, 0.0);
+  if (biased_var != nullptr) biased_var->assign(p.N * p.G, 0.0);
+  kernels::PlannedOutput y(y_out, x);
+  kernels::fused_group_norm({x.data(), y.data(), shape_of(p), eps, gamma.data(), beta.data(), mean.data(),
+                             rstd.data(), biased_var != nullptr ? biased_var->data() : nullptr});
+  y.finish();
+  return true;
+}
+
 // The backward pass for input statistics, per (n, group) with g = dy * weight:
 //   dx = rstd * g - rstd * sum(g)/m - (x - mean) * rstd^3 * sum(g * (x - mean))/m
 void backward_groups(const TensorView& dy_view, const TensorView& x_view, const GroupProblem& p,
@@ -190,8 +209,10 @@ void group_norm_forward(const GroupNormInputs& in, const GroupNormOptions& optio
   }
   const kernels::PlannedInput x(in.x);
   std::vector<double> mean, rstd;
-  group_statistics(x, p, options.eps, mean, rstd);
-  apply_groups(x, p, mean, rstd, in.weight, in.bias, out.y);
+  if (!normalize_fused(x, p, options.eps, in.weight, in.bias, out.y, mean, rstd, nullptr)) {
+    group_statistics(x, p, options.eps, mean, rstd);
+    apply_groups(x, p, mean, rstd, in.weight, in.bias, out.y);
+  }
   write_values(mean, out.mean);
   write_values(rstd, out.rstd);
 }
@@ -261,9 +282,11 @@ void instance_norm_forward(const InstanceNormInputs& in, const InstanceNormOptio
   }
   const kernels::PlannedInput x(in.x);
   std::vector<double> mean, rstd;
+  bool normalized = false;
   if (options.use_input_stats) {
     std::vector<double> var;
-    group_statistics(x, p, options.eps, mean, rstd, &var);
+    normalized = normalize_fused(x, p, options.eps, in.weight, in.bias, out.y, mean, rstd, &var);
+    if (!normalized) group_statistics(x, p, options.eps, mean, rstd, &var);
     if (in.running_mean.defined() && p.N > 0 && p.S > 0) {
       std::vector<double> rm = read_values(in.running_mean), rv = read_values(in.running_var);
       const double S = static_cast<double>(p.S), N = static_cast<double>(p.N);
@@ -289,7 +312,7 @@ void instance_norm_forward(const InstanceNormInputs& in, const InstanceNormOptio
         rstd[n * p.C + c] = 1.0 / std::sqrt(rv[c] + options.eps);
       }
   }
-  apply_groups(x, p, mean, rstd, in.weight, in.bias, out.y);
+  if (!normalized) apply_groups(x, p, mean, rstd, in.weight, in.bias, out.y);
   write_values(mean, out.mean);
   write_values(rstd, out.rstd);
 }

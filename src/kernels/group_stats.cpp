@@ -3,7 +3,9 @@
 #include <cmath>
 #include <limits>
 
+#include "blocked_reduce.hpp"
 #include "moments.hpp"
+#include "stream_store.hpp"
 
 namespace normkit::kernels {
 namespace {
@@ -41,6 +43,50 @@ void group_statistics(const PlannedInput& x, const GroupShape& s, double eps,
       rstd[i] = 1.0 / std::sqrt(var + eps);
       if (biased_var != nullptr) (*biased_var)[i] = var;
     }
+}
+
+bool fuses_groups(const GroupShape& s, Layout layout) {
+  constexpr std::int64_t kGroupBytes = 256 << 10;  // half of this machine's L2
+  return layout == Layout::contiguous && s.N > 0 && s.S > 0 &&
+         s.group_channels() * s.S * static_cast<std::int64_t>(sizeof(float)) <= kGroupBytes;
+}
+
+void fused_group_norm(const FusedGroupArgs& a) {
+  const GroupShape& s = a.shape;
+  const std::int64_t Cg = s.group_channels(), S = s.S;
+  const bool stream = stream_output(s.N * s.C * S);
+#pragma omp parallel
+  {
+    std::vector<Moments> per_channel(static_cast<std::size_t>(Cg));
+#pragma omp for schedule(static) nowait
+    for (std::int64_t item = 0; item < s.N * s.G; ++item) {
+      const std::int64_t n = item / s.G, g = item % s.G, c0 = g * Cg;
+      const float* x = a.x + (n * s.C + c0) * S;  // the group's planes, (Cg, S)
+      float* y = a.y + (n * s.C + c0) * S;
+      // Per channel, the engine's run chunks in order (plan (N, 1, C, S)).
+      for (std::int64_t j = 0; j < Cg; ++j) {
+        Moments acc{};
+        for (std::int64_t d0 = 0; d0 < S; d0 += kRunChunk)
+          acc = Moments::merge(acc, run_moments(x + j * S + d0, std::min(kRunChunk, S - d0)));
+        per_channel[j] = acc;
+      }
+      const Moments merged = merge_channels(per_channel.data(), 0, Cg);
+      const double var = merged.biased_var(), rstd = 1.0 / std::sqrt(var + a.eps);
+      a.mean[item] = merged.mean;
+      a.rstd[item] = rstd;
+      if (a.biased_var != nullptr) a.biased_var[item] = var;
+      // Scalar math: y = ((x - hi) - lo) * scale + shift, per channel.
+      const float hi = static_cast<float>(merged.mean), lo = static_cast<float>(merged.mean - hi);
+      for (std::int64_t j = 0; j < Cg; ++j) {
+        const float scale = static_cast<float>(rstd * a.gamma[c0 + j]), shift = a.beta[c0 + j];
+        const float* xc = x + j * S;
+        write_elements(
+            y + j * S, S, stream, [&](std::int64_t i) { return ((load4(xc + i) - hi) - lo) * scale + shift; },
+            [&](std::int64_t i) { return ((xc[i] - hi) - lo) * scale + shift; });
+      }
+    }
+    stream_fence(stream);
+  }
 }
 
 }  // namespace normkit::kernels

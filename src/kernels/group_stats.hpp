@@ -26,4 +26,23 @@ void group_statistics(const PlannedInput& x, const GroupShape& shape, double eps
                       std::vector<double>& mean, std::vector<double>& rstd,
                       std::vector<double>* biased_var = nullptr);
 
+// One pass over memory for contiguous input: each (n, group)'s statistics,
+// then the normalization of its planes while they are still in cache. Same
+// arithmetic, and so the same bits, as group_statistics followed by
+// normalize_apply with scale = float(rstd * gamma[c]) and shift = beta[c].
+// Used when the input is contiguous, non-empty and a group fits in L2.
+bool fuses_groups(const GroupShape& shape, Layout layout);
+struct FusedGroupArgs {
+  const float* x = nullptr;  // (N, C, S) contiguous
+  float* y = nullptr;        // (N, C, S) contiguous
+  GroupShape shape;
+  double eps = 1e-5;
+  const float* gamma = nullptr;  // (C)
+  const float* beta = nullptr;   // (C)
+  double* mean = nullptr;        // (N, G) out
+  double* rstd = nullptr;        // (N, G) out
+  double* biased_var = nullptr;  // (N, G) out, or null
+};
+void fused_group_norm(const FusedGroupArgs& args);
+
 }  // namespace normkit::kernels
