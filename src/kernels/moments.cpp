@@ -11,9 +11,11 @@
 #include "lanes.hpp"
 #include "simd.hpp"
 
+#include <cstring>
+
 namespace normkit::kernels {
 
-NORMKIT_SIMD Moments run_moments(const float* x, std::int64_t n) {
+Moments run_moments_portable(const float* x, std::int64_t n) {
   // Scalar math:
   //   mean0 = x[0] + sum(x - x[0]) / n               (shifted: no cancellation)
   //   m     = float(mean0)
@@ -46,6 +48,66 @@ NORMKIT_SIMD Moments run_moments(const float* x, std::int64_t n) {
   if (rest > 0) add_centered(tail, &mask);
   const double t1 = lane_total(s1), t2 = lane_total(s2);
   return {dn, m + t1 * inv_n, std::max(t2 - t1 * t1 * inv_n, 0.0)};
+}
+
+#if NORMKIT_HAS_AVX2_PATH
+// The same algorithm and lane order with 8-float AVX2 vectors: lanes 0-7 in
+// `a`, 8-15 in `b`, each lane's arithmetic unchanged, so the bits are those of
+// run_moments_portable.
+__attribute__((target("avx2"))) Moments run_moments_avx2(const float* x, std::int64_t n) {
+  using f32x8 = float __attribute__((vector_size(32)));
+  auto load8 = [](const float* p) {
+    f32x8 v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+  };
+  const float shift = x[0];
+  const std::int64_t body = n / kLanes * kLanes, rest = n - body;
+  float tail_buf[kLanes] = {}, mask_buf[kLanes] = {};
+  std::memcpy(tail_buf, x + body, static_cast<std::size_t>(rest) * sizeof(float));
+  for (std::int64_t l = 0; l < rest; ++l) mask_buf[l] = 1.0f;
+  const f32x8 ta = load8(tail_buf), tb = load8(tail_buf + 8), ma = load8(mask_buf), mb = load8(mask_buf + 8);
+  f32x8 sa = {}, sb = {};
+  for (std::int64_t i = 0; i < body; i += kLanes) {
+    sa += load8(x + i) - shift;
+    sb += load8(x + i + 8) - shift;
+  }
+  if (rest > 0) {
+    sa += (ta - shift) * ma;
+    sb += (tb - shift) * mb;
+  }
+  float lanes[kLanes];
+  std::memcpy(lanes, &sa, 32);
+  std::memcpy(lanes + 8, &sb, 32);
+  const double dn = static_cast<double>(n), inv_n = 1.0 / dn;
+  const float m = static_cast<float>(shift + lane_total(static_cast<const float*>(lanes)) * inv_n);
+  f32x8 s1a = {}, s1b = {}, s2a = {}, s2b = {};
+  for (std::int64_t i = 0; i < body; i += kLanes) {
+    const f32x8 da = load8(x + i) - m, db = load8(x + i + 8) - m;
+    s1a += da, s1b += db;
+    s2a += da * da, s2b += db * db;
+  }
+  if (rest > 0) {
+    const f32x8 da = (ta - m) * ma, db = (tb - m) * mb;
+    s1a += da, s1b += db;
+    s2a += da * da, s2b += db * db;
+  }
+  float l1[kLanes], l2[kLanes];
+  std::memcpy(l1, &s1a, 32);
+  std::memcpy(l1 + 8, &s1b, 32);
+  std::memcpy(l2, &s2a, 32);
+  std::memcpy(l2 + 8, &s2b, 32);
+  const double t1 = lane_total(static_cast<const float*>(l1)), t2 = lane_total(static_cast<const float*>(l2));
+  return {dn, m + t1 * inv_n, std::max(t2 - t1 * t1 * inv_n, 0.0)};
+}
+#endif
+
+Moments run_moments(const float* x, std::int64_t n) {
+#if NORMKIT_HAS_AVX2_PATH
+  static const bool avx2 = __builtin_cpu_supports("avx2");
+  if (avx2) return run_moments_avx2(x, n);
+#endif
+  return run_moments_portable(x, n);
 }
 
 namespace {

@@ -56,8 +56,15 @@ struct MeanSquaresArgs {
 };
 void mean_squares(const MeanSquaresArgs& args);
 
-// Statistics of one contiguous run of n > 0 floats: the engine's block kernel.
+// Statistics of one contiguous run of n > 0 floats: the engine's block kernel
+// (the AVX2 variant where the CPU has it; both give the same bits).
 Moments run_moments(const float* x, std::int64_t n);
+Moments run_moments_portable(const float* x, std::int64_t n);
+#if defined(__x86_64__) && defined(__GNUC__)
+// (The attribute is part of the declaration: in C++ GCC treats functions that
+// differ only in target attributes as versions of one function.)
+__attribute__((target("avx2"))) Moments run_moments_avx2(const float* x, std::int64_t n);
+#endif
 // Sum of squares of one contiguous run (float lanes, double total).
 double run_square_sum(const float* x, std::int64_t n);
 

@@ -1,12 +1,18 @@
-// Runtime ISA dispatch for the hot loops: GCC compiles a function marked
-// NORMKIT_SIMD once per target (AVX-512, AVX2, baseline x86-64) and picks the
-// best at load time, so one binary is fast on every x86-64 machine without
-// -march=native. The loops are written with explicit lanes and FMA
-// contraction is off (CMakeLists.txt), so every target gives the same bits.
+// Instruction-set dispatch for the hot loops: one binary for every x86-64
+// machine, without -march=native. The loops are written with explicit lanes
+// and FMA contraction is off (CMakeLists.txt), so every path gives the same
+// bits.
+//
+// NORMKIT_SIMD marks the hot loops. It is empty: target_clones compiled the
+// 4-wide code once per target without widening it (and measured slower).
+// Wider paths are written out where they pay (run_moments: AVX2) and chosen
+// at run time with __builtin_cpu_supports.
 #pragma once
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
 #define NORMKIT_SIMD
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define NORMKIT_HAS_AVX2_PATH 1
 #else
-#define NORMKIT_SIMD
+#define NORMKIT_HAS_AVX2_PATH 0
 #endif

@@ -78,3 +78,22 @@ TEST(Moments, NanStaysInItsChannel) {
 
 }  // namespace
 }  // namespace normkit::test
+
+namespace normkit::test {
+namespace {
+
+#if defined(__x86_64__) && defined(__GNUC__)
+TEST(Moments, Avx2PathGivesThePortableBits) {
+  if (!__builtin_cpu_supports("avx2")) GTEST_SKIP() << "no AVX2 on this CPU";
+  for (std::int64_t n : {1, 5, 16, 17, 31, 768, 4096, 4097}) {
+    std::vector<float> x = normal_values(static_cast<std::size_t>(n), 100 + n, 1e3f, 3.0f);
+    if (n > 3) x[3] = -0.0f;
+    const kernels::Moments a = kernels::run_moments_portable(x.data(), n);
+    const kernels::Moments b = kernels::run_moments_avx2(x.data(), n);
+    EXPECT_EQ(std::memcmp(&a, &b, sizeof a), 0) << "n=" << n;
+  }
+}
+#endif
+
+}  // namespace
+}  // namespace normkit::test
