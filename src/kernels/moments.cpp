@@ -54,13 +54,15 @@ Moments run_moments_portable(const float* x, std::int64_t n) {
 // The same algorithm and lane order with 8-float AVX2 vectors: lanes 0-7 in
 // `a`, 8-15 in `b`, each lane's arithmetic unchanged, so the bits are those of
 // run_moments_portable.
+using f32x8 = float __attribute__((vector_size(32)));
+
+__attribute__((target("avx2"))) static inline f32x8 load8(const float* p) {
+  f32x8 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
 __attribute__((target("avx2"))) Moments run_moments_avx2(const float* x, std::int64_t n) {
-  using f32x8 = float __attribute__((vector_size(32)));
-  auto load8 = [](const float* p) {
-    f32x8 v;
-    std::memcpy(&v, p, sizeof v);
-    return v;
-  };
   const float shift = x[0];
   const std::int64_t body = n / kLanes * kLanes, rest = n - body;
   float tail_buf[kLanes] = {}, mask_buf[kLanes] = {};
