@@ -46,16 +46,6 @@ inline Lanes16 tail_mask(std::int64_t n) {
   return load16(t);
 }
 
-// Calls body(i, lane) for i in [0, n), lane = i % kLanes: the scalar form of
-// the lane discipline, for loops that are not on a hot path.
-template <typename Body>
-inline void for_lanes(std::int64_t n, const Body& body) {
-  std::int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes)
-    for (int lane = 0; lane < kLanes; ++lane) body(i + lane, lane);
-  for (int lane = 0; i < n; ++i, ++lane) body(i, lane);
-}
-
 // Pairwise sum of kLanes float partial sums, in double, in a fixed order.
 inline double lane_total(const float* v) {
   double t[kLanes];
@@ -73,8 +63,6 @@ inline double lane_total(const Lanes16& v) {
   return lane_total(static_cast<const float*>(t));
 }
 
-struct Lanes {
-  float v[kLanes] = {};
 
   template <typename Term>
   void accumulate(std::int64_t n, const Term& term) {

@@ -154,19 +154,12 @@ TEST(BatchRenorm, ReferenceGradientsMatchFiniteDifferencesWhenClipped) {
   const ref::BatchNormBackwardResult g = ref::batch_norm_backward(
       {p, probe, args.x, args.weight, {}, {}, fwd.save_mean, fwd.save_invstd, true, 1e-5, 0,
        fwd.renorm_r, fwd.renorm_d});
-  const double h = 1e-6;
-  for (std::size_t i = 0; i < n; ++i) {
-    ref::BatchNormForwardArgs plus = args, minus = args;
-    plus.x[i] += h;
-    minus.x[i] -= h;
-    EXPECT_NEAR(g.dx[i], (loss(plus) - loss(minus)) / (2 * h), 1e-6) << "dx[" << i << "]";
-  }
-  for (std::size_t c = 0; c < 2; ++c) {
-    ref::BatchNormForwardArgs plus = args, minus = args;
-    plus.weight[c] += h;
-    minus.weight[c] -= h;
-    EXPECT_NEAR(g.dweight[c], (loss(plus) - loss(minus)) / (2 * h), 1e-6) << "dweight[" << c << "]";
-  }
+  ref::BatchNormForwardArgs probe_args = args;
+  auto probe_loss = [&] { return loss(probe_args); };
+  for (std::size_t i = 0; i < n; ++i)
+    EXPECT_NEAR(g.dx[i], central_difference(probe_args.x, i, probe_loss), 1e-6) << "dx[" << i << "]";
+  for (std::size_t c = 0; c < 2; ++c)
+    EXPECT_NEAR(g.dweight[c], central_difference(probe_args.weight, c, probe_loss), 1e-6) << "dweight[" << c << "]";
 }
 
 TEST(GhostBatchNorm, ReferenceGradientsMatchFiniteDifferences) {
@@ -185,13 +178,10 @@ TEST(GhostBatchNorm, ReferenceGradientsMatchFiniteDifferences) {
   const ref::BatchNormForwardResult fwd = ref::batch_norm_forward(copy);
   const ref::BatchNormBackwardResult g = ref::batch_norm_backward(
       {p, probe, args.x, args.weight, {}, {}, fwd.save_mean, fwd.save_invstd, true, 1e-5, 3});
-  const double h = 1e-6;
-  for (std::size_t i = 0; i < n; ++i) {
-    ref::BatchNormForwardArgs plus = args, minus = args;
-    plus.x[i] += h;
-    minus.x[i] -= h;
-    EXPECT_NEAR(g.dx[i], (loss(plus) - loss(minus)) / (2 * h), 1e-6) << "dx[" << i << "]";
-  }
+  ref::BatchNormForwardArgs probe_args = args;
+  auto probe_loss = [&] { return loss(probe_args); };
+  for (std::size_t i = 0; i < n; ++i)
+    EXPECT_NEAR(g.dx[i], central_difference(probe_args.x, i, probe_loss), 1e-6) << "dx[" << i << "]";
 }
 
 }  // namespace
