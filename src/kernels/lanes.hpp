@@ -64,11 +64,4 @@ inline double lane_total(const Lanes16& v) {
 }
 
 
-  template <typename Term>
-  void accumulate(std::int64_t n, const Term& term) {
-    for_lanes(n, [&](std::int64_t i, int lane) { v[lane] += term(i); });
-  }
-  double total() const { return lane_total(v); }
-};
-
 }  // namespace normkit::kernels
