@@ -88,15 +88,6 @@ void check_running_pair(const TensorView& mean, const TensorView& var, std::int6
 
 bool renorm_active(const BatchNormOptions& o) { return o.training && o.renorm.has_value(); }
 
-// Per-(g, c) coefficients of the elementwise passes.
-struct Coefficients {
-  std::vector<float> center_hi, center_lo, a, b, c;
-  explicit Coefficients(std::int64_t n) : center_hi(n), center_lo(n), a(n), b(n), c(n) {}
-  void set_center(std::int64_t i, double mean) {
-    center_hi[i] = static_cast<float>(mean);
-    center_lo[i] = static_cast<float>(mean - center_hi[i]);
-  }
-};
 
 // ---- reference path --------------------------------------------------------
 
@@ -150,7 +141,7 @@ void fast_forward(const BatchNormInputs& in, const BatchNormOptions& o, const Pr
   const NormPlan plan = batch_norm_plan(p, x.layout(), G);
   const std::vector<float> gamma = read_channels(in.weight, C, 1.0f);
   const std::vector<float> beta = read_channels(in.bias, C, 0.0f);
-  Coefficients k(G * C);  // a = scale, b = shift
+  kernels::ChannelCoefficients k(G * C);  // a = scale, b = shift
   if (o.training) {
     std::vector<kernels::Moments> stats(G * C);
     kernels::moments({x.data(), plan, stats.data()});
@@ -223,7 +214,7 @@ void fast_backward(const BatchNormBackwardInputs& in, const BatchNormOptions& o,
   const std::vector<double> d = renorm ? read_values(in.renorm_d) : std::vector<double>(C, 0.0);
 
   // Per (g, c): the centre (mean) and invstd the forward pass used.
-  Coefficients k(G * C);  // a = k_dy, b = k_x, c = k_0
+  kernels::ChannelCoefficients k(G * C);  // a = k_dy, b = k_x, c = k_0
   std::vector<double> invstd(G * C);
   {
     const std::vector<double> mean = read_values(o.training ? in.save_mean : in.running_mean);

@@ -7,9 +7,26 @@
 // mean is large. y may alias x and dx may alias dy (in-place).
 #pragma once
 
+#include <cstdint>
+#include <vector>
+
 #include "norm_plan.hpp"
 
 namespace normkit::kernels {
+
+// The per-(a, c) coefficients of the two passes, n = A * C each: the centre
+// as a float pair, and a, b, c: (scale, shift, -) forward or (k_dy, k_x, k_0)
+// backward.
+struct ChannelCoefficients {
+  std::vector<float> center_hi, center_lo, a, b, c;
+
+  explicit ChannelCoefficients(std::int64_t n) : center_hi(n), center_lo(n), a(n), b(n), c(n) {}
+  // hi = float(mean), lo = float(mean - hi): x - mean as (x - hi) - lo.
+  void set_center(std::int64_t i, double mean) {
+    center_hi[i] = static_cast<float>(mean);
+    center_lo[i] = static_cast<float>(mean - center_hi[i]);
+  }
+};
 
 struct NormalizeArgs {
   const float* x = nullptr;  // (A, B, C, D)

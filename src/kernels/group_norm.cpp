@@ -53,11 +53,6 @@ NormPlan per_channel_plan(const GroupProblem& p, kernels::Layout layout) {
   return kernels::per_channel_plan(shape_of(p), layout);
 }
 
-// Per-(n, c) coefficients of the elementwise passes.
-struct ChannelCoefficients {
-  std::vector<float> hi, lo, a, b, c;
-  explicit ChannelCoefficients(std::int64_t n) : hi(n), lo(n), a(n), b(n), c(n) {}
-};
 
 // Normalizes with per-(n, group) mean and rstd (both N*G), in x's layout.
 void apply_groups(const kernels::PlannedInput& x, const GroupProblem& p, const std::vector<double>& mean,
@@ -65,17 +60,16 @@ void apply_groups(const kernels::PlannedInput& x, const GroupProblem& p, const s
                   const TensorView& y_out) {
   const std::vector<float> gamma = read_channels(weight, p.C, 1.0f);
   const std::vector<float> beta = read_channels(bias, p.C, 0.0f);
-  ChannelCoefficients k(p.N * p.C);  // a = scale, b = shift
+  kernels::ChannelCoefficients k(p.N * p.C);  // a = scale, b = shift
   for (std::int64_t n = 0; n < p.N; ++n)
     for (std::int64_t c = 0; c < p.C; ++c) {
       const std::int64_t i = n * p.C + c, group = n * p.G + c / p.group_channels();
-      k.hi[i] = static_cast<float>(mean[group]);
-      k.lo[i] = static_cast<float>(mean[group] - k.hi[i]);
+      k.set_center(i, mean[group]);
       k.a[i] = static_cast<float>(rstd[group] * gamma[c]);
       k.b[i] = beta[c];
     }
   kernels::PlannedOutput y(y_out, x);
-  kernels::normalize_apply({x.data(), y.data(), k.hi.data(), k.lo.data(), k.a.data(), k.b.data(),
+  kernels::normalize_apply({x.data(), y.data(), k.center_hi.data(), k.center_lo.data(), k.a.data(), k.b.data(),
                             per_channel_plan(p, x.layout())});
   y.finish();
 }
@@ -116,14 +110,13 @@ void backward_groups(const TensorView& dy_view, const TensorView& x_view, const 
   const NormPlan plan = per_channel_plan(p, x.layout());
   const std::vector<float> gamma = read_channels(weight, p.C, 1.0f);
   const std::int64_t Cg = p.group_channels(), NC = p.N * p.C;
-  ChannelCoefficients k(NC);  // a = k_dy, b = k_x, c = k_0
+  kernels::ChannelCoefficients k(NC);  // a = k_dy, b = k_x, c = k_0
   for (std::int64_t i = 0; i < NC; ++i) {
     const std::int64_t group = (i / p.C) * p.G + (i % p.C) / Cg;
-    k.hi[i] = static_cast<float>(mean[group]);
-    k.lo[i] = static_cast<float>(mean[group] - k.hi[i]);
+    k.set_center(i, mean[group]);
   }
   std::vector<kernels::GradSums> sums(NC);  // per (n, c): sum(dy), sum(dy * (x - mean))
-  kernels::grad_sums({dy.data(), x.data(), k.hi.data(), k.lo.data(), nullptr, plan, sums.data()});
+  kernels::grad_sums({dy.data(), x.data(), k.center_hi.data(), k.center_lo.data(), nullptr, plan, sums.data()});
   if (g.dx.defined()) {
     const double m = p.m();
     for (std::int64_t n = 0; n < p.N; ++n)
@@ -142,7 +135,7 @@ void backward_groups(const TensorView& dy_view, const TensorView& x_view, const 
         }
       }
     kernels::PlannedOutput dx(g.dx, x);
-    kernels::input_grad_apply({dy.data(), x.data(), dx.data(), k.hi.data(), k.lo.data(), k.a.data(),
+    kernels::input_grad_apply({dy.data(), x.data(), dx.data(), k.center_hi.data(), k.center_lo.data(), k.a.data(),
                                k.b.data(), k.c.data(), plan});
     dx.finish();
   }
