@@ -38,12 +38,7 @@ TEST(AdaIN, ReferenceMatchesFiniteDifferencesForBothInputs) {
   const ref::AdaINProblem p{2, 2, 4, 3};
   std::vector<double> c = normal_values<double>(16, 1, 1.0, 2.0), s = normal_values<double>(12, 2, -1.0, 0.7),
                       probe = normal_values<double>(16, 3);
-  auto loss = [&] {
-    const ref::AdaINForwardResult r = ref::adain_forward(p, c, s, 1e-5);
-    double l = 0;
-    for (std::size_t i = 0; i < 16; ++i) l += probe[i] * r.y[i];
-    return l;
-  };
+  auto loss = [&] { return probe_loss(probe, ref::adain_forward(p, c, s, 1e-5).y); };
   auto numeric = [&](std::vector<double>& v, std::size_t i) { return central_difference(v, i, loss); };
   const ref::AdaINBackwardResult g = ref::adain_backward(p, probe, c, s, 1e-5);
   for (std::size_t i = 0; i < 16; ++i) EXPECT_NEAR(g.dcontent[i], numeric(c, i), 1e-6);

@@ -11,12 +11,8 @@ std::vector<double> normal_doubles(std::size_t n, std::uint64_t seed, double mea
   return normal_values<double>(n, seed, mean, stddev);
 }
 
-// loss = sum(probe * y): its gradient with respect to y is probe.
 double probe_loss(ref::BatchNormForwardArgs args, const std::vector<double>& probe) {
-  const ref::BatchNormForwardResult r = ref::batch_norm_forward(args);
-  double loss = 0;
-  for (std::size_t i = 0; i < probe.size(); ++i) loss += probe[i] * r.y[i];
-  return loss;
+  return test::probe_loss(probe, ref::batch_norm_forward(args).y);
 }
 
 // Central difference of the loss in one coordinate of one argument.

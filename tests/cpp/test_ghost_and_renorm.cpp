@@ -138,12 +138,7 @@ TEST(BatchRenorm, ReferenceGradientsMatchFiniteDifferencesWhenClipped) {
   ref::BatchNormForwardArgs args{p, normal_values<double>(n, 1, 3.0, 2.0), {1.5, 0.7}, {0.1, -0.2},
                                  {-1.0, 8.0}, {0.2, 30.0}, true, 0.1, 1e-5, true, 0, true, 1.5, 0.5};
   const std::vector<double> probe = normal_values<double>(n, 2);
-  auto loss = [&](ref::BatchNormForwardArgs a) {
-    const ref::BatchNormForwardResult r = ref::batch_norm_forward(a);
-    double l = 0;
-    for (std::size_t i = 0; i < n; ++i) l += probe[i] * r.y[i];
-    return l;
-  };
+  auto loss = [&](ref::BatchNormForwardArgs a) { return probe_loss(probe, ref::batch_norm_forward(a).y); };
   ref::BatchNormForwardArgs copy = args;
   const ref::BatchNormForwardResult fwd = ref::batch_norm_forward(copy);
   // Both channels clip: r at rmax or 1/rmax, d at +-dmax.
@@ -155,11 +150,11 @@ TEST(BatchRenorm, ReferenceGradientsMatchFiniteDifferencesWhenClipped) {
       {p, probe, args.x, args.weight, {}, {}, fwd.save_mean, fwd.save_invstd, true, 1e-5, 0,
        fwd.renorm_r, fwd.renorm_d});
   ref::BatchNormForwardArgs probe_args = args;
-  auto probe_loss = [&] { return loss(probe_args); };
+  auto loss_at_probe_args = [&] { return loss(probe_args); };
   for (std::size_t i = 0; i < n; ++i)
-    EXPECT_NEAR(g.dx[i], central_difference(probe_args.x, i, probe_loss), 1e-6) << "dx[" << i << "]";
+    EXPECT_NEAR(g.dx[i], central_difference(probe_args.x, i, loss_at_probe_args), 1e-6) << "dx[" << i << "]";
   for (std::size_t c = 0; c < 2; ++c)
-    EXPECT_NEAR(g.dweight[c], central_difference(probe_args.weight, c, probe_loss), 1e-6) << "dweight[" << c << "]";
+    EXPECT_NEAR(g.dweight[c], central_difference(probe_args.weight, c, loss_at_probe_args), 1e-6) << "dweight[" << c << "]";
 }
 
 TEST(GhostBatchNorm, ReferenceGradientsMatchFiniteDifferences) {
@@ -168,20 +163,15 @@ TEST(GhostBatchNorm, ReferenceGradientsMatchFiniteDifferences) {
   const ref::BatchNormForwardArgs args{p, normal_values<double>(n, 3, 1.0, 2.0), {1.5, 0.7},
                                        {0.1, -0.2}, {}, {}, true, 0.1, 1e-5, true, 3};
   const std::vector<double> probe = normal_values<double>(n, 4);
-  auto loss = [&](ref::BatchNormForwardArgs a) {
-    const ref::BatchNormForwardResult r = ref::batch_norm_forward(a);
-    double l = 0;
-    for (std::size_t i = 0; i < n; ++i) l += probe[i] * r.y[i];
-    return l;
-  };
+  auto loss = [&](ref::BatchNormForwardArgs a) { return probe_loss(probe, ref::batch_norm_forward(a).y); };
   ref::BatchNormForwardArgs copy = args;
   const ref::BatchNormForwardResult fwd = ref::batch_norm_forward(copy);
   const ref::BatchNormBackwardResult g = ref::batch_norm_backward(
       {p, probe, args.x, args.weight, {}, {}, fwd.save_mean, fwd.save_invstd, true, 1e-5, 3});
   ref::BatchNormForwardArgs probe_args = args;
-  auto probe_loss = [&] { return loss(probe_args); };
+  auto loss_at_probe_args = [&] { return loss(probe_args); };
   for (std::size_t i = 0; i < n; ++i)
-    EXPECT_NEAR(g.dx[i], central_difference(probe_args.x, i, probe_loss), 1e-6) << "dx[" << i << "]";
+    EXPECT_NEAR(g.dx[i], central_difference(probe_args.x, i, loss_at_probe_args), 1e-6) << "dx[" << i << "]";
 }
 
 }  // namespace

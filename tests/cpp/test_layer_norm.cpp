@@ -117,12 +117,7 @@ TEST(LayerNorm, ReferenceMatchesFiniteDifferences) {
   const ref::RowNormProblem p{3, 5};
   std::vector<double> x = normal_values<double>(15, 1, 1.0, 2.0), w = normal_values<double>(5, 2, 1.0, 0.3),
                       b = normal_values<double>(5, 3), probe = normal_values<double>(15, 4);
-  auto loss = [&] {
-    const ref::LayerNormForwardResult r = ref::layer_norm_forward(p, x, w, b, 1e-5);
-    double l = 0;
-    for (std::size_t i = 0; i < 15; ++i) l += probe[i] * r.y[i];
-    return l;
-  };
+  auto loss = [&] { return probe_loss(probe, ref::layer_norm_forward(p, x, w, b, 1e-5).y); };
   const ref::LayerNormForwardResult f = ref::layer_norm_forward(p, x, w, b, 1e-5);
   const ref::LayerNormBackwardResult g = ref::layer_norm_backward(p, probe, x, f.mean, f.rstd, w);
   for (std::size_t i = 0; i < 15; ++i) EXPECT_NEAR(g.dx[i], central_difference(x, i, loss), 1e-6);
@@ -136,12 +131,7 @@ TEST(RMSNorm, ReferenceMatchesFiniteDifferences) {
   const ref::RowNormProblem p{3, 5};
   std::vector<double> x = normal_values<double>(15, 5, 1.0, 2.0), w = normal_values<double>(5, 6, 1.0, 0.3),
                       probe = normal_values<double>(15, 7);
-  auto loss = [&] {
-    const ref::RMSNormForwardResult r = ref::rms_norm_forward(p, x, w, 1e-5);
-    double l = 0;
-    for (std::size_t i = 0; i < 15; ++i) l += probe[i] * r.y[i];
-    return l;
-  };
+  auto loss = [&] { return probe_loss(probe, ref::rms_norm_forward(p, x, w, 1e-5).y); };
   const ref::RMSNormForwardResult f = ref::rms_norm_forward(p, x, w, 1e-5);
   const ref::RMSNormBackwardResult g = ref::rms_norm_backward(p, probe, x, f.rstd, w);
   for (std::size_t i = 0; i < 15; ++i) EXPECT_NEAR(g.dx[i], central_difference(x, i, loss), 1e-6);

@@ -161,6 +161,14 @@ inline bool same_bits(const std::vector<float>& a, const std::vector<float>& b) 
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
+// sum(probe * y): a scalar loss whose gradient with respect to y is probe,
+// for gradient checks.
+inline double probe_loss(const std::vector<double>& probe, const std::vector<double>& y) {
+  double loss = 0;
+  for (std::size_t i = 0; i < probe.size(); ++i) loss += probe[i] * y[i];
+  return loss;
+}
+
 // Central difference of loss() in coordinate i of v (restored afterwards),
 // with step 1e-6: for gradient checks of the double-precision references.
 template <typename Loss>
