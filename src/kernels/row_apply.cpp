@@ -83,7 +83,8 @@ void row_norm_backward(const RowBackwardArgs& a) {
   // Reused across calls. Used through a pointer: inside the parallel region
   // the name would denote each worker thread's own (empty) thread_local.
   thread_local std::vector<GradSums> per_block_storage;  // (blocks, cols)
-  if (a.columns != nullptr) per_block_storage.assign(static_cast<std::size_t>(blocks * cols), GradSums{});
+  // Every block writes all its columns: sized, not cleared.
+  if (a.columns != nullptr) per_block_storage.resize(static_cast<std::size_t>(blocks * cols));
   GradSums* const per_block = per_block_storage.data();
   const double D = static_cast<double>(cols);
   const bool stream = a.dx != nullptr && stream_output(rows * cols);
