@@ -29,6 +29,7 @@ struct BenchArgs {
   std::string out = "bench-results";
   double budget_s = 0.25;  // per case and thread count
   std::string threads_arg = "1,2";
+  std::string filter;  // only the cases whose "op shape" contains this (no sweep then)
   // Internal: a child process times only this plugin and writes its rows.
   std::string only_peer, child_out;
 };
@@ -36,7 +37,7 @@ struct BenchArgs {
 [[noreturn]] void usage_error(const std::string& message) {
   std::fprintf(stderr,
                "normkit bench: %s\n"
-               "usage: normkit bench [--quick] [--threads 1,2] [--out DIR] [--budget SECONDS]\n"
+               "usage: normkit bench [--quick] [--threads 1,2] [--out DIR] [--budget SECONDS] [--filter TEXT]\n"
                "Peers are the plugins in build/bench/peers (scripts/install-bench-deps.sh,\n"
                "scripts/setup-bench-venv.sh, then rebuild).\n",
                message.c_str());
@@ -66,6 +67,8 @@ BenchArgs parse(int argc, char** argv) {
       }
     } else if (a == "--out") {
       args.out = value();
+    } else if (a == "--filter") {
+      args.filter = value();
     } else if (a == "--only-peer") {
       args.only_peer = value();
     } else if (a == "--child-out") {
@@ -120,7 +123,8 @@ void run_child(const BenchArgs& args, const fs::path& plugin, bench::Report& rep
                                                     plugin.stem().string() + ".tsv");
   std::string command = "'" + fs::read_symlink("/proc/self/exe").string() + "' bench --threads " +
                         args.threads_arg + " --budget " + std::to_string(args.budget_s) + " --only-peer '" +
-                        plugin.string() + "' --child-out '" + out.string() + "'" + (args.quick ? " --quick" : "");
+                        plugin.string() + "' --child-out '" + out.string() + "'" + (args.quick ? " --quick" : "") +
+                        (args.filter.empty() ? "" : " --filter '" + args.filter + "'");
   if (std::system(command.c_str()) != 0) {
     report.notes.push_back("peer " + plugin.filename().string() + " failed in its child process");
     return;
@@ -178,7 +182,10 @@ int run_bench(int argc, char** argv) {
       set_num_threads(threads);
       report.copy_gbps.push_back(bench::copy_bandwidth_gbps(args.quick ? std::int64_t{1} << 25 : std::int64_t{1} << 28));
     }
-  const bench::CaseSet set = bench::make_cases(peers, args.quick);
+  bench::CaseSet set = bench::make_cases(peers, args.quick);
+  std::erase_if(set.cases, [&](const bench::Case& c) {
+    return (c.op + " " + c.shape).find(args.filter) == std::string::npos;
+  });
   for (int threads : args.threads) {
     for (bench::Peer* peer : peers) peer->set_num_threads(threads);
     for (const bench::Case& c : set.cases) {
@@ -202,6 +209,7 @@ int run_bench(int argc, char** argv) {
   bench::write_csv(report, (fs::path(args.out) / "bench.csv").string());
   bench::write_json(report, (fs::path(args.out) / "bench.json").string());
   std::printf("\nwrote %s/bench.csv and %s/bench.json\n", args.out.c_str(), args.out.c_str());
+  if (!args.filter.empty()) return 0;
   // The sweep with the largest thread count asked for, and the peers of this process.
   const int sweep_threads = *std::max_element(args.threads.begin(), args.threads.end());
   set_num_threads(sweep_threads);

@@ -142,33 +142,46 @@ void fast_forward(const BatchNormInputs& in, const BatchNormOptions& o, const Pr
   const std::vector<float> gamma = read_channels(in.weight, C, 1.0f);
   const std::vector<float> beta = read_channels(in.bias, C, 0.0f);
   kernels::ChannelCoefficients k(G * C);  // a = scale, b = shift
+  kernels::PlannedOutput y(out.y, x);
+  const kernels::NormalizeArgs apply{x.data(),      y.data(), k.center_hi.data(), k.center_lo.data(),
+                                     k.a.data(),    k.b.data(), plan};
   if (o.training) {
-    std::vector<kernels::Moments> stats(G * C);
-    kernels::moments({x.data(), plan, stats.data()});
     const double m = static_cast<double>(p.group_m());
     std::vector<double> mean(G * C), var(G * C), invstd(G * C);
-    for (std::int64_t i = 0; i < G * C; ++i) {
-      mean[i] = m > 0 ? stats[i].mean : std::numeric_limits<double>::quiet_NaN();
-      var[i] = m > 0 ? stats[i].biased_var() : std::numeric_limits<double>::quiet_NaN();
-      invstd[i] = 1.0 / std::sqrt(var[i] + o.eps);
-    }
-    // Batch Renorm's r and d, from the running statistics before their update.
-    std::vector<double> r(C, 1.0), d(C, 0.0);
-    if (renorm_active(o)) {
-      const std::vector<double> rm = read_values(in.running_mean), rv = read_values(in.running_var);
-      for (std::int64_t c = 0; c < C; ++c) {
-        const double sigma = std::sqrt(rv[c] + o.eps);
-        r[c] = std::clamp(std::sqrt(var[c] + o.eps) / sigma, 1 / o.renorm->rmax, o.renorm->rmax);
-        d[c] = std::clamp((mean[c] - rm[c]) / sigma, -o.renorm->dmax, o.renorm->dmax);
-      }
-      write_values(r, out.renorm_r);
-      write_values(d, out.renorm_d);
-    }
-    for (std::int64_t i = 0; i < G * C; ++i) {
+    // Batch Renorm's r and d come from the running statistics before their update.
+    const bool renorm = renorm_active(o);
+    std::vector<double> r(C, 1.0), d(C, 0.0), rm_before, rv_before;
+    if (renorm) rm_before = read_values(in.running_mean), rv_before = read_values(in.running_var);
+    // Statistics of (g, c) -> its coefficients. (Renorm has one group: i == c.)
+    auto set_channel = [&](std::int64_t i, const kernels::Moments& stats) {
       const std::int64_t c = i % C;
+      mean[i] = m > 0 ? stats.mean : std::numeric_limits<double>::quiet_NaN();
+      var[i] = m > 0 ? stats.biased_var() : std::numeric_limits<double>::quiet_NaN();
+      invstd[i] = 1.0 / std::sqrt(var[i] + o.eps);
+      if (renorm) {
+        const double sigma = std::sqrt(rv_before[c] + o.eps);
+        r[c] = std::clamp(std::sqrt(var[c] + o.eps) / sigma, 1 / o.renorm->rmax, o.renorm->rmax);
+        d[c] = std::clamp((mean[c] - rm_before[c]) / sigma, -o.renorm->dmax, o.renorm->dmax);
+      }
       k.set_center(i, mean[i]);
       k.a[i] = static_cast<float>(invstd[i] * r[c] * gamma[c]);
       k.b[i] = static_cast<float>(beta[c] + d[c] * gamma[c]);
+    };
+    if (kernels::slice_fusion_fits(plan, 1)) {
+      // Each channel's statistics, then its normalize pass while it is in cache.
+      kernels::moments_each_slice(x.data(), plan, [&](std::int64_t i, const kernels::Moments& stats) {
+        set_channel(i, stats);
+        kernels::normalize_slice(apply, i);
+      });
+    } else {
+      std::vector<kernels::Moments> stats(G * C);
+      kernels::moments({x.data(), plan, stats.data()});
+      for (std::int64_t i = 0; i < G * C; ++i) set_channel(i, stats[i]);
+      kernels::normalize_apply(apply);
+    }
+    if (renorm) {
+      write_values(r, out.renorm_r);
+      write_values(d, out.renorm_d);
     }
     write_values(mean, out.save_mean);
     write_values(invstd, out.save_invstd);
@@ -195,10 +208,8 @@ void fast_forward(const BatchNormInputs& in, const BatchNormOptions& o, const Pr
       k.a[c] = static_cast<float>(gamma[c] / std::sqrt(rv[c] + o.eps));
       k.b[c] = beta[c];
     }
+    kernels::normalize_apply(apply);
   }
-  kernels::PlannedOutput y(out.y, x);
-  kernels::normalize_apply(
-      {x.data(), y.data(), k.center_hi.data(), k.center_lo.data(), k.a.data(), k.b.data(), plan});
   y.finish();
 }
 
@@ -226,26 +237,39 @@ void fast_backward(const BatchNormBackwardInputs& in, const BatchNormOptions& o,
   }
 
   std::vector<kernels::GradSums> sums(G * C);
-  if (o.training || g.dweight.defined() || g.dbias.defined())
-    kernels::grad_sums({dy.data(), x.data(), k.center_hi.data(), k.center_lo.data(), nullptr,
-                        plan, sums.data()});
-
   const double m = static_cast<double>(p.group_m());
+  const bool batch_stats = o.training && m > 0;
+  // The sums of (g, c) -> its dx coefficients:
+  // dx = gamma*r*invstd * (dy - sum(dy)/m - (x - mean) * invstd^2 * sum(dy*(x - mean))/m)
+  auto set_channel = [&](std::int64_t i, const kernels::GradSums& channel_sums) {
+    const std::int64_t c = i % C;
+    sums[i] = channel_sums;
+    const double scale = gamma[c] * r[c] * invstd[i];
+    k.a[i] = static_cast<float>(scale);
+    k.b[i] = batch_stats ? static_cast<float>(-scale * invstd[i] * invstd[i] * channel_sums.sum_dy_xc / m) : 0.0f;
+    k.c[i] = batch_stats ? static_cast<float>(-scale * channel_sums.sum_dy / m) : 0.0f;
+  };
+  const kernels::GradSumsArgs sum_args{dy.data(), x.data(), k.center_hi.data(), k.center_lo.data(),
+                                       nullptr, plan, sums.data()};
+  const bool need_sums = o.training || g.dweight.defined() || g.dbias.defined();
   if (g.dx.defined()) {
-    for (std::int64_t i = 0; i < G * C; ++i) {
-      // dx = gamma*r*invstd * (dy - sum(dy)/m - (x - mean) * invstd^2 * sum(dy*(x - mean))/m)
-      const std::int64_t c = i % C;
-      const double scale = gamma[c] * r[c] * invstd[i];
-      const bool batch_stats = o.training && m > 0;
-      k.a[i] = static_cast<float>(scale);
-      k.b[i] = batch_stats ? static_cast<float>(-scale * invstd[i] * invstd[i] * sums[i].sum_dy_xc / m)
-                           : 0.0f;
-      k.c[i] = batch_stats ? static_cast<float>(-scale * sums[i].sum_dy / m) : 0.0f;
-    }
     kernels::PlannedOutput dx(g.dx, x);
-    kernels::input_grad_apply({dy.data(), x.data(), dx.data(), k.center_hi.data(),
-                               k.center_lo.data(), k.a.data(), k.b.data(), k.c.data(), plan});
+    const kernels::InputGradArgs apply{dy.data(), x.data(), dx.data(), k.center_hi.data(), k.center_lo.data(),
+                                       k.a.data(), k.b.data(), k.c.data(), plan};
+    if (need_sums && kernels::slice_fusion_fits(plan, 2)) {
+      // Each channel's sums, then its dx pass while dy and x are in cache.
+      kernels::grad_sums_each_slice(sum_args, [&](std::int64_t i, const kernels::GradSums& channel_sums) {
+        set_channel(i, channel_sums);
+        kernels::input_grad_slice(apply, i);
+      });
+    } else {
+      if (need_sums) kernels::grad_sums(sum_args);
+      for (std::int64_t i = 0; i < G * C; ++i) set_channel(i, sums[i]);
+      kernels::input_grad_apply(apply);
+    }
     dx.finish();
+  } else if (need_sums) {
+    kernels::grad_sums(sum_args);
   }
   std::vector<double> dweight(C, 0.0), dbias(C, 0.0);
   if (p.m() > 0) {  // an empty batch has no statistics (NaN) but sums over nothing: 0

@@ -1,13 +1,15 @@
 // The one reduction engine of the family. It walks a NormPlan in blocks whose
 // boundaries depend only on the shape (never on the thread count), produces
-// one partial per (a, sample, c), and merges the samples of each (a, c) in a
-// fixed pairwise tree over the sample index. Two reductions use it: moments
+// one partial per (a, leaf, c), and merges the leaves of each (a, c) in a
+// fixed pairwise tree over the sample index (SampleTree). Two reductions use it: moments
 // (forward statistics) and gradient sums (backward).
 //
 // An Ops type supplies the arithmetic:
 //   Partial run(a, c, offset, n)      partial of n contiguous elements (D > 1)
-//   void rows(a, offset, rows, out)   per-channel partials of `rows` rows of C
-//                                     contiguous channels (D == 1), out: (C)
+//   void rows(a, offset, rows, c0, n, out)  per-channel partials of `rows`
+//                                     rows of C contiguous channels (D == 1)
+//                                     starting at element offset, for the
+//                                     channels [c0, c0 + n): out (n)
 //   static Partial merge(p, q)        associative merge; Partial{} is empty
 //   static void merge_span(p, q, out, n)  out[j] = merge(p[j], q[j]) for the
 //                                     channels of one tree node (same samples)
@@ -15,6 +17,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "norm_plan.hpp"
@@ -22,99 +25,155 @@
 namespace normkit::kernels {
 
 // Block sizes. Part of the numerical contract: changing them changes bits.
-inline constexpr std::int64_t kRunChunk = 4096;  // elements of one contiguous run
-inline constexpr std::int64_t kRowChunkElems = 4096;
-inline constexpr std::int64_t kMaxRowsPerChunk = 256;
+inline constexpr std::int64_t kRunChunk = 4096;  // elements of one contiguous run (D > 1)
+// Rows of one block when channels are contiguous (D == 1). A block kernel
+// walks 16 channels at a time down its rows, so its working set is
+// kRowChunk * 64 bytes whatever C is (16 KiB: L1).
+inline constexpr std::int64_t kRowChunk = 256;
 
-inline std::int64_t rows_per_chunk(std::int64_t channels) {
-  return std::clamp<std::int64_t>(kRowChunkElems / std::max<std::int64_t>(channels, 1), 1,
-                                  kMaxRowsPerChunk);
+// The fixed pairwise tree over the samples of a plan. A node [lo, hi) splits
+// at lo + (hi - lo) / 2; it is a leaf when it holds one sample, or, where
+// channels are contiguous (D == 1), when its samples hold at most kRowChunk
+// rows in all: a block of contiguous rows that one block kernel reduces
+// directly (so (N, C) batch norm merges N / 256 leaves, not N). The shape of
+// the tree, leaves included, depends only on the plan's shape: never on the
+// thread count, nor on how a batch is split across ranks (a rank reduces the
+// largest nodes inside its slice; docs/numerics.md).
+struct SampleTree {
+  std::int64_t samples = 0, rows_per_sample = 1, rows = 0;
+  std::int64_t leaf_rows = 0;  // several samples form a leaf if they hold at most this many rows
+
+  static SampleTree of(const NormPlan& plan) {
+    return {plan.samples(), plan.rows_per_sample, plan.B, plan.D == 1 ? kRowChunk : 0};
+  }
+  // Every sample a leaf: for partials that are not computed from rows.
+  static SampleTree one_leaf_per_sample(std::int64_t samples) { return {samples, 1, samples, 0}; }
+
+  std::int64_t first_row(std::int64_t s) const { return s * rows_per_sample; }
+  std::int64_t rows_of(std::int64_t lo, std::int64_t hi) const {
+    return std::min(hi * rows_per_sample, rows) - lo * rows_per_sample;
+  }
+  bool is_leaf(std::int64_t lo, std::int64_t hi) const {
+    return hi - lo == 1 || rows_of(lo, hi) <= leaf_rows;
+  }
+  // The leaves [lo, hi) in order, appended to out.
+  void leaves(std::int64_t lo, std::int64_t hi, std::vector<std::pair<std::int64_t, std::int64_t>>& out) const {
+    if (is_leaf(lo, hi)) {
+      out.emplace_back(lo, hi);
+      return;
+    }
+    const std::int64_t mid = lo + (hi - lo) / 2;
+    leaves(lo, mid, out);
+    leaves(mid, hi, out);
+  }
+  std::int64_t depth() const {
+    std::int64_t d = 1;
+    while ((std::int64_t{1} << (d - 1)) < samples) ++d;
+    return d;
+  }
+};
+
+using LeafList = std::vector<std::pair<std::int64_t, std::int64_t>>;
+
+// The partial of sample s for (a, c) when D > 1: its R runs of D contiguous
+// elements, in chunks of kRunChunk merged in order.
+template <typename Partial, typename Ops>
+Partial sample_partial(const NormPlan& plan, const Ops& ops, std::int64_t a, std::int64_t s, std::int64_t c) {
+  Partial acc{};
+  for (std::int64_t r = 0; r < plan.rows_of_sample(s); ++r) {
+    const std::int64_t base = ((a * plan.B + s * plan.rows_per_sample + r) * plan.C + c) * plan.D;
+    for (std::int64_t d0 = 0; d0 < plan.D; d0 += kRunChunk)
+      acc = Partial::merge(acc, ops.run(a, c, base + d0, std::min(kRunChunk, plan.D - d0)));
+  }
+  return acc;
 }
 
-// Stage 1: per_sample[(a*S + s)*C + c] = partial of sample s for (a, c).
+// Stage 1: per_leaf[(a*L + l)*C + c] = partial of leaf l (samples
+// [lo, hi)) for (a, c), L = leaves.size().
 template <typename Partial, typename Ops>
-void reduce_per_sample(const NormPlan& plan, const Ops& ops, Partial* per_sample) {
-  const std::int64_t S = plan.samples(), R = plan.rows_per_sample;
+void reduce_leaves(const NormPlan& plan, const Ops& ops, const LeafList& leaves, Partial* per_leaf) {
+  const std::int64_t L = static_cast<std::int64_t>(leaves.size()), R = plan.rows_per_sample;
   const std::int64_t A = plan.A, B = plan.B, C = plan.C, D = plan.D;
   if (plan.numel() == 0) {  // e.g. D == 0: every partial is empty, no element is read
-    std::fill(per_sample, per_sample + A * S * C, Partial{});
+    std::fill(per_leaf, per_leaf + A * L * C, Partial{});
     return;
   }
   if (D > 1) {
-    // One work item per (a, s, c): R runs of D contiguous elements.
+    // Leaves are single samples. One work item per (a, s, c).
 #pragma omp parallel for schedule(static)
-    for (std::int64_t item = 0; item < A * S * C; ++item) {
-      const std::int64_t c = item % C, s = (item / C) % S, a = item / (C * S);
-      Partial acc{};
-      for (std::int64_t r = 0; r < plan.rows_of_sample(s); ++r) {
-        const std::int64_t base = ((a * B + s * R + r) * C + c) * D;
-        for (std::int64_t d0 = 0; d0 < D; d0 += kRunChunk)
-          acc = Partial::merge(acc, ops.run(a, c, base + d0, std::min(kRunChunk, D - d0)));
-      }
-      per_sample[item] = acc;
+    for (std::int64_t item = 0; item < A * L * C; ++item) {
+      const std::int64_t c = item % C, s = (item / C) % L, a = item / (C * L);
+      per_leaf[item] = sample_partial<Partial>(plan, ops, a, s, c);
     }
   } else {
-    // One work item per (a, s): R rows of C contiguous channels, in chunks.
-    const std::int64_t chunk_rows = rows_per_chunk(C);
+    // One work item per (a, leaf, strip of channels): the leaf's rows of
+    // those channels, in blocks of kRowChunk rows merged in order. (Strips
+    // split the work only: each channel's arithmetic is the same in any strip.)
+    constexpr std::int64_t kStrip = 64;
+    const std::int64_t strips = (C + kStrip - 1) / kStrip;
 #pragma omp parallel
     {
-      std::vector<Partial> chunk(static_cast<std::size_t>(C));
+      Partial chunk[kStrip];
 #pragma omp for schedule(static)
-      for (std::int64_t item = 0; item < A * S; ++item) {
-        const std::int64_t s = item % S, a = item / S, rows = plan.rows_of_sample(s);
-        Partial* acc = per_sample + item * C;
-        // The first chunk is written in place; later ones are merged into it.
-        ops.rows(a, (a * B + s * R) * C, std::min(chunk_rows, rows), acc);
-        for (std::int64_t r0 = chunk_rows; r0 < rows; r0 += chunk_rows) {
-          ops.rows(a, (a * B + s * R + r0) * C, std::min(chunk_rows, rows - r0), chunk.data());
-          for (std::int64_t c = 0; c < C; ++c) acc[c] = Partial::merge(acc[c], chunk[c]);
+      for (std::int64_t item = 0; item < A * L * strips; ++item) {
+        const std::int64_t c0 = (item % strips) * kStrip, n = std::min(kStrip, C - c0);
+        const std::int64_t leaf = (item / strips) % L, a = item / (strips * L);
+        const auto [lo, hi] = leaves[static_cast<std::size_t>(leaf)];
+        const std::int64_t row0 = a * B + lo * R, rows = std::min(hi * R, B) - lo * R;
+        Partial* acc = per_leaf + (a * L + leaf) * C + c0;
+        // The first block is written in place; later ones are merged into it.
+        ops.rows(a, row0 * C, std::min(kRowChunk, rows), c0, n, acc);
+        for (std::int64_t r0 = kRowChunk; r0 < rows; r0 += kRowChunk) {
+          ops.rows(a, (row0 + r0) * C, std::min(kRowChunk, rows - r0), c0, n, chunk);
+          for (std::int64_t j = 0; j < n; ++j) acc[j] = Partial::merge(acc[j], chunk[j]);
         }
       }
     }
   }
 }
 
-// Fixed pairwise tree over the samples [lo, hi) of one a, for the channels
-// [c0, c0 + n): returns n partials, the merge of per_sample[(a*S + s)*C + c0 + j].
-// The tree splits at lo + (hi - lo) / 2, so its shape depends only on the
-// number of samples. Whole channel vectors are merged at each node, so the
-// inner loop runs over contiguous channels; a leaf is read in place. A node
-// writes at scratch, its left child at scratch + n and its right child at
-// scratch + 2n, so scratch needs (2 * depth + 1) * n partials.
+// The merge of the node [lo, hi) for the channels [c0, c0 + n): leaves
+// points at leaf `next_leaf` (row stride C, already offset by c0), and the
+// leaves are consumed in order. Whole channel vectors are merged at each
+// node, so the inner loop runs over contiguous channels; a leaf is read in
+// place. A node writes at scratch, its left child at scratch + n and its
+// right child at scratch + 2n, so scratch needs (2 * depth + 1) * n partials.
 template <typename Partial>
-const Partial* merge_sample_tree(const Partial* per_sample, std::int64_t S, std::int64_t C,
-                                 std::int64_t a, std::int64_t c0, std::int64_t n,
-                                 std::int64_t lo, std::int64_t hi, Partial* scratch) {
-  if (hi - lo == 1) return per_sample + (a * S + lo) * C + c0;
+const Partial* merge_tree(const SampleTree& tree, const Partial* leaves, std::int64_t C, std::int64_t n,
+                          std::int64_t lo, std::int64_t hi, std::int64_t& next_leaf, Partial* scratch) {
+  if (tree.is_leaf(lo, hi)) return leaves + (next_leaf++) * C;
   const std::int64_t mid = lo + (hi - lo) / 2;
-  Partial* out = scratch;
-  const Partial* left = merge_sample_tree(per_sample, S, C, a, c0, n, lo, mid, scratch + n);
-  const Partial* right = merge_sample_tree(per_sample, S, C, a, c0, n, mid, hi, scratch + 2 * n);
-  Partial::merge_span(left, right, out, n);
-  return out;
+  const Partial* left = merge_tree(tree, leaves, C, n, lo, mid, next_leaf, scratch + n);
+  const Partial* right = merge_tree(tree, leaves, C, n, mid, hi, next_leaf, scratch + 2 * n);
+  Partial::merge_span(left, right, scratch, n);
+  return scratch;
 }
 
-// Stage 2: out[a*C + c] = merge over samples of per_sample, in the fixed tree.
+// Stage 2: out[a*C + c] = merge of the A x L x C leaf partials, in the tree.
 template <typename Partial>
-void merge_samples(const NormPlan& plan, const Partial* per_sample, Partial* out) {
-  const std::int64_t S = plan.samples(), C = plan.C, A = plan.A;
-  if (S == 0) {
+void merge_leaves(const SampleTree& tree, std::int64_t A, std::int64_t L, std::int64_t C,
+                  const Partial* per_leaf, Partial* out) {
+  if (tree.samples == 0) {
     std::fill(out, out + A * C, Partial{});
     return;
   }
   constexpr std::int64_t kChannelBlock = 256;  // work split only: bits do not depend on it
   const std::int64_t blocks = (C + kChannelBlock - 1) / kChannelBlock;
-  std::int64_t depth = 1;
-  while ((std::int64_t{1} << (depth - 1)) < S) ++depth;
+  const std::int64_t scratch_size = kChannelBlock * (2 * tree.depth() + 1);
 #pragma omp parallel
   {
-    thread_local std::vector<Partial> scratch;
-    scratch.resize(static_cast<std::size_t>(kChannelBlock * (2 * depth + 1)));
+    // Reused across calls. (A pointer, not the thread_local's name, inside
+    // the loop: see blocked_reduce.)
+    thread_local std::vector<Partial> scratch_buffer;
+    scratch_buffer.resize(static_cast<std::size_t>(scratch_size));
+    Partial* scratch = scratch_buffer.data();
 #pragma omp for schedule(static)
     for (std::int64_t item = 0; item < A * blocks; ++item) {
       const std::int64_t a = item / blocks, c0 = (item % blocks) * kChannelBlock;
       const std::int64_t n = std::min(kChannelBlock, C - c0);
-      const Partial* merged = merge_sample_tree(per_sample, S, C, a, c0, n, 0, S, scratch.data());
+      std::int64_t next_leaf = 0;
+      const Partial* merged =
+          merge_tree(tree, per_leaf + a * L * C + c0, C, n, 0, tree.samples, next_leaf, scratch);
       std::copy(merged, merged + n, out + a * C + c0);
     }
   }
@@ -122,11 +181,42 @@ void merge_samples(const NormPlan& plan, const Partial* per_sample, Partial* out
 
 template <typename Partial, typename Ops>
 void blocked_reduce(const NormPlan& plan, const Ops& ops, Partial* out) {
+  const SampleTree tree = SampleTree::of(plan);
   // Reused across calls: no page faults for a fresh buffer on every call.
-  thread_local std::vector<Partial> per_sample;
-  per_sample.resize(static_cast<std::size_t>(plan.A * plan.samples() * plan.C));
-  reduce_per_sample(plan, ops, per_sample.data());
-  merge_samples(plan, per_sample.data(), out);
+  thread_local LeafList leaves;
+  thread_local std::vector<Partial> per_leaf;
+  leaves.clear();
+  if (tree.samples > 0) tree.leaves(0, tree.samples, leaves);
+  const std::int64_t L = static_cast<std::int64_t>(leaves.size());
+  per_leaf.resize(static_cast<std::size_t>(plan.A * L * plan.C));
+  const LeafList* leaf_list = &leaves;
+  Partial* partials = per_leaf.data();
+  reduce_leaves(plan, ops, *leaf_list, partials);
+  merge_leaves(tree, plan.A, L, plan.C, partials, out);
+}
+
+// Fusion while the data is in cache (D > 1): for each (a, c) in parallel,
+// the partials of its samples and their merge in the tree (the same bits as
+// blocked_reduce gives for that (a, c)), then visit(a * C + c, merged) in
+// the same thread, while the (a, c) slice of B * D elements is still cached.
+template <typename Partial, typename Ops, typename Visit>
+void reduce_each_slice(const NormPlan& plan, const Ops& ops, const Visit& visit) {
+  const SampleTree tree = SampleTree::of(plan);
+  const std::int64_t S = tree.samples, A = plan.A, C = plan.C;
+#pragma omp parallel
+  {
+    std::vector<Partial> per_sample(static_cast<std::size_t>(S));
+    std::vector<Partial> scratch(static_cast<std::size_t>(2 * tree.depth() + 1));
+#pragma omp for schedule(static)
+    for (std::int64_t item = 0; item < A * C; ++item) {
+      const std::int64_t a = item / C, c = item % C;
+      for (std::int64_t s = 0; s < S; ++s) per_sample[s] = sample_partial<Partial>(plan, ops, a, s, c);
+      std::int64_t next_leaf = 0;
+      const Partial merged =
+          S == 0 ? Partial{} : *merge_tree(tree, per_sample.data(), 1, 1, 0, S, next_leaf, scratch.data());
+      visit(item, merged);
+    }
+  }
 }
 
 }  // namespace normkit::kernels

@@ -52,4 +52,10 @@ struct InputGradArgs {
 };
 void input_grad_apply(const InputGradArgs& args);
 
+// The same passes over the (a, c) slice only (D > 1), with ac = a * C + c: for
+// a caller that has just reduced that slice (reduce_each_slice) and still has
+// it in cache. Safe to call from several threads on different slices.
+void normalize_slice(const NormalizeArgs& args, std::int64_t ac);
+void input_grad_slice(const InputGradArgs& args, std::int64_t ac);
+
 }  // namespace normkit::kernels

@@ -55,21 +55,23 @@ struct GradSumsOps {
   // Channels contiguous: per channel over the rows in order; 16 channels at a
   // time in registers, the rest one by one with the same arithmetic.
   // Scalar math: g = dy * w;  sum_g += g;  sum_gx += g * ((x - hi) - lo)
-  void rows(std::int64_t a, std::int64_t offset, std::int64_t rows, GradSums* out) const {
+  void rows(std::int64_t a, std::int64_t offset, std::int64_t rows, std::int64_t first, std::int64_t n,
+            GradSums* out) const {
     const std::int64_t C = args.plan.C;
     const float w = args.d_weight != nullptr ? args.d_weight[0] : 1.0f;  // D == 1 here
     const bool weighted = args.d_weight != nullptr;
-    std::int64_t c0 = 0;
-    for (; c0 + kLanes <= C; c0 += kLanes) rows16(a, offset, c0, rows, weighted, w, out + c0);
-    for (; c0 < C; ++c0) {
-      const float hi = args.center_hi[a * C + c0], lo = args.center_lo[a * C + c0];
+    std::int64_t j = 0;
+    for (; j + kLanes <= n; j += kLanes) rows16(a, offset, first + j, rows, weighted, w, out + j);
+    for (; j < n; ++j) {
+      const std::int64_t c = first + j;
+      const float hi = args.center_hi[a * C + c], lo = args.center_lo[a * C + c];
       float g = 0, gx = 0;
       for (std::int64_t r = 0; r < rows; ++r) {
-        const float d = weighted ? args.dy[offset + r * C + c0] * w : args.dy[offset + r * C + c0];
+        const float d = weighted ? args.dy[offset + r * C + c] * w : args.dy[offset + r * C + c];
         g += d;
-        gx += d * ((args.x[offset + r * C + c0] - hi) - lo);
+        gx += d * ((args.x[offset + r * C + c] - hi) - lo);
       }
-      out[c0] = {g, gx};
+      out[j] = {g, gx};
     }
   }
 
@@ -99,6 +101,11 @@ struct GradSumsOps {
 
 void grad_sums(const GradSumsArgs& args) {
   blocked_reduce(args.plan, GradSumsOps{args}, args.out);
+}
+
+void grad_sums_each_slice(const GradSumsArgs& args,
+                          const std::function<void(std::int64_t, const GradSums&)>& visit) {
+  reduce_each_slice<GradSums>(args.plan, GradSumsOps{args}, visit);
 }
 
 }  // namespace normkit::kernels

@@ -3,6 +3,8 @@
 // in one pass over dy and x, through the blocked reduction engine.
 #pragma once
 
+#include <functional>
+
 #include "norm_plan.hpp"
 
 namespace normkit::kernels {
@@ -30,6 +32,12 @@ struct GradSumsArgs {
   GradSums* out = nullptr;
 };
 void grad_sums(const GradSumsArgs& args);
+
+// The same sums, one (a, c) at a time (D > 1, slice_fusion_fits; args.out
+// unused): visit(a * C + c, sums) runs in the thread that reduced the slice,
+// right after, so that a pass over the slice finds it in cache.
+void grad_sums_each_slice(const GradSumsArgs& args,
+                          const std::function<void(std::int64_t, const GradSums&)>& visit);
 
 // The engine's block kernel: one contiguous run of n elements, g = dy * w
 // (w null: g = dy), sums of g and g * ((x - hi) - lo).

@@ -85,6 +85,7 @@ __attribute__((target("avx2"))) Moments run_moments_avx2(const float* x, std::in
   const float m = static_cast<float>(shift + lane_total(static_cast<const float*>(lanes)) * inv_n);
   f32x8 s1a = {}, s1b = {}, s2a = {}, s2b = {};
   for (std::int64_t i = 0; i < body; i += kLanes) {
+    __builtin_prefetch(x + n + i);
     const f32x8 da = load8(x + i) - m, db = load8(x + i + 8) - m;
     s1a += da, s1b += db;
     s2a += da * da, s2b += db * db;
@@ -125,23 +126,30 @@ struct MomentsOps {
   // Channels contiguous: the same algorithm per channel, over the rows in
   // order; 16 channels at a time in registers (the rest one by one, with the
   // same arithmetic), so every channel gets the same bits either way.
-  void rows(std::int64_t, std::int64_t offset, std::int64_t rows, Moments* out) const {
-    const float* x0 = x + offset;  // (rows, C)
+  void rows(std::int64_t, std::int64_t offset, std::int64_t rows, std::int64_t c0, std::int64_t n,
+            Moments* out) const {
+    const float* x0 = x + offset + c0;  // (rows, C), from channel c0
     if (rows == 1) {  // one value per channel: its statistics are the value itself
-      for (std::int64_t c = 0; c < C; ++c) out[c] = {1.0, x0[c], 0.0};
+      for (std::int64_t j = 0; j < n; ++j) out[j] = {1.0, x0[j], 0.0};
       return;
     }
     const double dn = static_cast<double>(rows), inv_n = 1.0 / dn;
-    std::int64_t c0 = 0;
-    for (; c0 + kLanes <= C; c0 += kLanes) rows16(x0 + c0, rows, dn, inv_n, out + c0);
-    for (; c0 < C; ++c0) out[c0] = rows1(x0 + c0, rows, dn, inv_n);
+    std::int64_t j = 0;
+    for (; j + kLanes <= n; j += kLanes) rows16(x0 + j, rows, dn, inv_n, out + j);
+    for (; j < n; ++j) out[j] = rows1(x0 + j, rows, dn, inv_n);
   }
 
+  // The first pass copies the 16 channels' rows into a contiguous buffer
+  // that the second pass reads: the strided rows (4 KiB apart when C is
+  // 1024) would otherwise fall into a few cache sets and be evicted before
+  // the second pass, which then went to L3.
   NORMKIT_SIMD void rows16(const float* x0, std::int64_t rows, double dn, double inv_n, Moments* out) const {
+    alignas(64) float packed[kRowChunk * kLanes];
     const Lanes16 shift = load16(x0);  // first row
     Lanes16 sum;
     for (std::int64_t r = 0; r < rows; ++r) {
       const Lanes16 v = load16(x0 + r * C);
+      store16(packed + r * kLanes, v);
       sum.v0 += v.v0 - shift.v0, sum.v1 += v.v1 - shift.v1, sum.v2 += v.v2 - shift.v2, sum.v3 += v.v3 - shift.v3;
     }
     float sums[kLanes], shifts[kLanes], m[kLanes];
@@ -151,7 +159,7 @@ struct MomentsOps {
     const Lanes16 mv = load16(m);
     Lanes16 s1, s2;
     for (std::int64_t r = 0; r < rows; ++r) {
-      const Lanes16 v = load16(x0 + r * C);
+      const Lanes16 v = load16(packed + r * kLanes);
       const f32x4 d0 = v.v0 - mv.v0, d1 = v.v1 - mv.v1, d2 = v.v2 - mv.v2, d3 = v.v3 - mv.v3;
       s1.v0 += d0, s1.v1 += d1, s1.v2 += d2, s1.v3 += d3;
       s2.v0 += d0 * d0, s2.v1 += d1 * d1, s2.v2 += d2 * d2, s2.v3 += d3 * d3;
@@ -182,6 +190,11 @@ struct MomentsOps {
 
 void moments(const MomentsArgs& args) {
   blocked_reduce(args.plan, MomentsOps{args.x, args.plan.C}, args.out);
+}
+
+void moments_each_slice(const float* x, const NormPlan& plan,
+                        const std::function<void(std::int64_t, const Moments&)>& visit) {
+  reduce_each_slice<Moments>(plan, MomentsOps{x, plan.C}, visit);
 }
 
 NORMKIT_SIMD double run_square_sum(const float* x, std::int64_t n) {
@@ -217,13 +230,14 @@ struct SquareSumOps {
   SquareSum run(std::int64_t, std::int64_t, std::int64_t offset, std::int64_t n) const {
     return {run_square_sum(x + offset, n)};
   }
-  void rows(std::int64_t, std::int64_t offset, std::int64_t rows, SquareSum* out) const {
-    thread_local std::vector<float> sum;
-    sum.assign(static_cast<std::size_t>(C), 0.0f);
-    const float* x0 = x + offset;  // (rows, C)
-    for (std::int64_t r = 0; r < rows; ++r)
-      for (std::int64_t c = 0; c < C; ++c) sum[c] += x0[r * C + c] * x0[r * C + c];
-    for (std::int64_t c = 0; c < C; ++c) out[c] = {sum[c]};
+  void rows(std::int64_t, std::int64_t offset, std::int64_t rows, std::int64_t c0, std::int64_t n,
+            SquareSum* out) const {
+    const float* x0 = x + offset + c0;  // (rows, C), from channel c0
+    for (std::int64_t j = 0; j < n; ++j) {
+      float sum = 0;
+      for (std::int64_t r = 0; r < rows; ++r) sum += x0[r * C + j] * x0[r * C + j];
+      out[j] = {sum};
+    }
   }
 };
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 
 #include "norm_plan.hpp"
 
@@ -47,6 +48,12 @@ struct MomentsArgs {
   Moments* out = nullptr;
 };
 void moments(const MomentsArgs& args);
+
+// The same statistics, one (a, c) at a time (D > 1, slice_fusion_fits):
+// visit(a * C + c, stats) runs in the thread that reduced the slice, right
+// after, so that a pass over the slice finds it in cache.
+void moments_each_slice(const float* x, const NormPlan& plan,
+                        const std::function<void(std::int64_t, const Moments&)>& visit);
 
 // Mean of squares per (a, c), for RMSNorm: out (A, C). x: (A, B, C, D).
 struct MeanSquaresArgs {

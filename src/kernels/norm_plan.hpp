@@ -35,4 +35,14 @@ struct NormPlan {
   std::int64_t numel() const { return A * B * C * D; }
 };
 
+// Whether a reduction fused with the pass that follows it, one (a, c)
+// slice at a time (reduce_each_slice), pays: channels with their own runs (D > 1) whose
+// slices, over `tensors` inputs, fit the cache budget, and enough of them to
+// share among threads.
+inline bool slice_fusion_fits(const NormPlan& plan, int tensors) {
+  constexpr std::int64_t kSliceBytes = std::int64_t{2} << 20;
+  return plan.D > 1 && plan.A * plan.C >= 8 &&
+         tensors * plan.B * plan.D * static_cast<std::int64_t>(sizeof(float)) <= kSliceBytes;
+}
+
 }  // namespace normkit::kernels

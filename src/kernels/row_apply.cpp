@@ -149,9 +149,9 @@ void row_norm_backward(const RowBackwardArgs& a) {
       std::fill(a.columns, a.columns + cols, GradSums{});
       return;
     }
-    // The blocks are the "samples" of the plan (1, blocks, cols, 1): the same
-    // fixed pairwise tree as every other reduction.
-    merge_samples(NormPlan{1, blocks, cols, 1, 1}, per_block, a.columns);
+    // The blocks are the leaves: the same fixed pairwise tree as every other
+    // reduction.
+    merge_leaves(SampleTree::one_leaf_per_sample(blocks), 1, blocks, cols, per_block, a.columns);
   }
 }
 

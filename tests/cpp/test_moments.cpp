@@ -1,6 +1,9 @@
 // The statistics engine against double-precision two-pass statistics.
 #include "kernels/moments.hpp"
 
+#include "kernels/blocked_reduce.hpp"
+#include "kernels/grad_sums.hpp"
+
 #include "test_util.hpp"
 
 namespace normkit::test {
@@ -48,7 +51,8 @@ TEST(Moments, VarianceAccurateAtLargeMean) {
   const std::vector<float> x = normal_values(static_cast<std::size_t>(N * C * S), 11, 1e4f, 1.0f);
   // Plan for (N, C, S) contiguous: (1, N, C, S); for the same buffer read as
   // channels-last (N*S, C) rows: (1, N*S, C, 1).
-  for (const NormPlan plan : {NormPlan{1, N, C, S, 1}, NormPlan{1, N * S, C, 1, S}}) {
+  // And (N*S, C) rows with one row per sample: leaves of 256 samples.
+  for (const NormPlan plan : {NormPlan{1, N, C, S, 1}, NormPlan{1, N * S, C, 1, S}, NormPlan{1, N * S, C, 1, 1}}) {
     std::vector<Moments> stats(C);
     kernels::moments({x.data(), plan, stats.data()});
     for (std::int64_t c = 0; c < C; ++c) {
@@ -63,9 +67,66 @@ TEST(Moments, VarianceAccurateAtLargeMean) {
   }
 }
 
+// The tree's leaves cut the samples into contiguous, ordered pieces: single
+// samples, or (rows of contiguous channels) runs of samples that hold at most
+// kRowChunk rows. The leaves depend on the shape alone.
+TEST(SampleTree, LeavesPartitionTheSamplesInOrder) {
+  for (const NormPlan plan : {NormPlan{1, 1000, 3, 1, 1}, NormPlan{1, 130 * 4, 3, 1, 4},
+                              NormPlan{1, 7 * 300, 5, 1, 300}, NormPlan{1, 999, 2, 1, 10},
+                              NormPlan{1, 64, 3, 9, 1}}) {
+    const kernels::SampleTree tree = kernels::SampleTree::of(plan);
+    kernels::LeafList leaves;
+    tree.leaves(0, tree.samples, leaves);
+    std::int64_t next = 0, merged_leaves = 0;
+    for (const auto& [lo, hi] : leaves) {
+      EXPECT_EQ(lo, next);
+      EXPECT_LT(lo, hi);
+      if (hi - lo > 1) {
+        ++merged_leaves;
+        EXPECT_EQ(plan.D, 1);
+        EXPECT_LE(tree.rows_of(lo, hi), kernels::kRowChunk);
+      }
+      next = hi;
+    }
+    EXPECT_EQ(next, plan.samples());
+    // Rows of one or a few rows per sample do form multi-sample leaves.
+    if (plan.D == 1 && plan.rows_per_sample <= 10) EXPECT_GT(merged_leaves, 0);
+  }
+}
+
+// The fused schedule (one (a, c) slice at a time, so that the following pass
+// finds it in cache) reduces each slice with the same runs and tree: the same
+// bits as the whole-tensor reduction.
+TEST(SliceFusion, SameBitsAsTheWholeTensorReduction) {
+  for (const NormPlan plan : {NormPlan{1, 5, 9, 4097, 1}, NormPlan{2, 7, 8, 33, 1}, NormPlan{1, 6, 16, 50, 2}}) {
+    const std::int64_t n = plan.numel(), AC = plan.A * plan.C;
+    const std::vector<float> x = normal_values(static_cast<std::size_t>(n), 21, 3.0f, 2.0f);
+    const std::vector<float> dy = normal_values(static_cast<std::size_t>(n), 22, 0.0f, 1.0f);
+    std::vector<Moments> whole(AC), fused(AC);
+    kernels::moments({x.data(), plan, whole.data()});
+    kernels::moments_each_slice(x.data(), plan, [&](std::int64_t i, const Moments& m) { fused[i] = m; });
+    std::vector<float> hi(AC), lo(AC, 0.0f);
+    for (std::int64_t i = 0; i < AC; ++i) {
+      EXPECT_EQ(whole[i].mean, fused[i].mean) << i;
+      EXPECT_EQ(whole[i].m2, fused[i].m2) << i;
+      EXPECT_EQ(whole[i].count, fused[i].count) << i;
+      hi[i] = static_cast<float>(whole[i].mean);
+    }
+    std::vector<kernels::GradSums> sums(AC), fused_sums(AC);
+    const kernels::GradSumsArgs args{dy.data(), x.data(), hi.data(), lo.data(), nullptr, plan, sums.data()};
+    kernels::grad_sums(args);
+    kernels::grad_sums_each_slice(args, [&](std::int64_t i, const kernels::GradSums& g) { fused_sums[i] = g; });
+    for (std::int64_t i = 0; i < AC; ++i) {
+      EXPECT_EQ(sums[i].sum_dy, fused_sums[i].sum_dy) << i;
+      EXPECT_EQ(sums[i].sum_dy_xc, fused_sums[i].sum_dy_xc) << i;
+    }
+  }
+}
+
 TEST(Moments, NanStaysInItsChannel) {
   const std::int64_t N = 4, C = 3, S = 50;
-  for (const NormPlan plan : {NormPlan{1, N, C, S, 1}, NormPlan{1, N * S, C, 1, S}}) {
+  // And (N*S, C) rows with one row per sample: leaves of 256 samples.
+  for (const NormPlan plan : {NormPlan{1, N, C, S, 1}, NormPlan{1, N * S, C, 1, S}, NormPlan{1, N * S, C, 1, 1}}) {
     std::vector<float> x = normal_values(static_cast<std::size_t>(N * C * S), 5);
     x[(2 * C + 1) * plan.D] = NAN;  // b = 2, c = 1
     std::vector<Moments> stats(C);
