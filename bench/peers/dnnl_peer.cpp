@@ -1,6 +1,9 @@
 // The oneDNN peer of `normkit bench`: batch and layer normalization
-// primitives (oneDNN 2.x API, Debian's libdnnl-dev), with scale and shift, on
-// the case's memory format. Loaded at run time by `normkit bench`.
+// primitives, with scale and shift, on the case's memory format. Loaded at
+// run time by `normkit bench`. Built twice: against Debian's libdnnl-dev
+// (oneDNN 2.x API, OpenMP threads) and against PyPI's onednn-devel (3.x API;
+// its CPU engine runs on SYCL, whose thread count is fixed per process by
+// the environment: see peer_onednn_pypi.env).
 #include <omp.h>
 
 #include <memory>
@@ -35,6 +38,7 @@ class DnnlPeer : public normkit::bench::Peer {
     }();
     return label.c_str();
   }
+  // (For the SYCL build the environment has fixed the count already.)
   void set_num_threads(int n) override { omp_set_num_threads(n); }
 
   std::function<void()> prepare(const PeerCase& c) override {
@@ -61,9 +65,12 @@ class DnnlPeer : public normkit::bench::Peer {
       auto mean = filled(chan, nullptr, 0), var = filled(chan, nullptr, 1);
       const bool training = op != "bn_eval_fwd";
       const auto f = flags::use_scale | flags::use_shift | (training ? flags::none : flags::use_global_stats);
-      const dnnl::batch_normalization_forward::primitive_desc fwd_pd(
-          {training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference, data, eps, f},
-          engine_);
+      const auto prop = training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
+#if DNNL_VERSION_MAJOR >= 3
+      const dnnl::batch_normalization_forward::primitive_desc fwd_pd(engine_, prop, data, data, eps, f);
+#else
+      const dnnl::batch_normalization_forward::primitive_desc fwd_pd({prop, data, eps, f}, engine_);
+#endif
       auto fwd = std::make_shared<Bound>(Bound{dnnl::batch_normalization_forward(fwd_pd),
                                                {{DNNL_ARG_SRC, x}, {DNNL_ARG_DST, y}, {DNNL_ARG_SCALE, scale},
                                                 {DNNL_ARG_SHIFT, shift}, {DNNL_ARG_MEAN, mean},
@@ -71,8 +78,14 @@ class DnnlPeer : public normkit::bench::Peer {
       if (op != "bn_train_fwd_bwd") return [this, fwd] { run(*fwd); };
       auto dy = filled(data, c.dy, 0), dx = filled(data, nullptr, 0);
       auto dscale = filled(chan, nullptr, 0), dshift = filled(chan, nullptr, 0);
+      const auto bwd_flags = flags::use_scale | flags::use_shift;
+#if DNNL_VERSION_MAJOR >= 3
+      const dnnl::batch_normalization_backward::primitive_desc bwd_pd(engine_, dnnl::prop_kind::backward, data, data,
+                                                                      data, eps, bwd_flags, fwd_pd);
+#else
       const dnnl::batch_normalization_backward::primitive_desc bwd_pd(
-          {dnnl::prop_kind::backward, data, data, eps, flags::use_scale | flags::use_shift}, engine_, fwd_pd);
+          {dnnl::prop_kind::backward, data, data, eps, bwd_flags}, engine_, fwd_pd);
+#endif
       auto bwd = std::make_shared<Bound>(Bound{
           dnnl::batch_normalization_backward(bwd_pd),
           {{DNNL_ARG_SRC, x}, {DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_DIFF_SRC, dx}, {DNNL_ARG_SCALE, scale},
@@ -89,8 +102,14 @@ class DnnlPeer : public normkit::bench::Peer {
       auto x = filled(rows, c.x, 0), y = filled(rows, nullptr, 0);
       auto scale = filled(chan, nullptr, 1), shift = filled(chan, nullptr, 0);
       auto mean = filled(stat, nullptr, 0), var = filled(stat, nullptr, 1);
+      const auto f = flags::use_scale | flags::use_shift;
+#if DNNL_VERSION_MAJOR >= 3
+      const dnnl::layer_normalization_forward::primitive_desc fwd_pd(engine_, dnnl::prop_kind::forward_training,
+                                                                     rows, rows, stat, eps, f);
+#else
       const dnnl::layer_normalization_forward::primitive_desc fwd_pd(
-          {dnnl::prop_kind::forward_training, rows, stat, eps, flags::use_scale | flags::use_shift}, engine_);
+          {dnnl::prop_kind::forward_training, rows, stat, eps, f}, engine_);
+#endif
       auto fwd = std::make_shared<Bound>(Bound{dnnl::layer_normalization_forward(fwd_pd),
                                                {{DNNL_ARG_SRC, x}, {DNNL_ARG_DST, y}, {DNNL_ARG_SCALE, scale},
                                                 {DNNL_ARG_SHIFT, shift}, {DNNL_ARG_MEAN, mean},
@@ -98,9 +117,13 @@ class DnnlPeer : public normkit::bench::Peer {
       if (op == "ln_fwd") return [this, fwd] { run(*fwd); };
       auto dy = filled(rows, c.dy, 0), dx = filled(rows, nullptr, 0);
       auto dscale = filled(chan, nullptr, 0), dshift = filled(chan, nullptr, 0);
+#if DNNL_VERSION_MAJOR >= 3
+      const dnnl::layer_normalization_backward::primitive_desc bwd_pd(engine_, dnnl::prop_kind::backward, rows,
+                                                                      rows, rows, stat, eps, f, fwd_pd);
+#else
       const dnnl::layer_normalization_backward::primitive_desc bwd_pd(
-          {dnnl::prop_kind::backward, rows, rows, stat, eps, flags::use_scale | flags::use_shift}, engine_,
-          fwd_pd);
+          {dnnl::prop_kind::backward, rows, rows, stat, eps, f}, engine_, fwd_pd);
+#endif
       auto bwd = std::make_shared<Bound>(Bound{
           dnnl::layer_normalization_backward(bwd_pd),
           {{DNNL_ARG_SRC, x}, {DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_DIFF_SRC, dx}, {DNNL_ARG_SCALE, scale},
@@ -111,7 +134,7 @@ class DnnlPeer : public normkit::bench::Peer {
         run(*bwd);
       };
     }
-    return {};  // RMSNorm, GroupNorm, InstanceNorm: no primitive in oneDNN 2.x
+    return {};  // RMSNorm, GroupNorm, InstanceNorm: not compared (oneDNN 3's group normalization is not wired up)
   }
 
  private:

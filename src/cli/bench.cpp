@@ -116,15 +116,40 @@ bench::Peer* load_plugin(const fs::path& path, std::vector<std::string>& notes) 
 // child process of its own.
 bool is_torch(const fs::path& p) { return p.filename().string().find("torch") != std::string::npos; }
 
-// Runs `normkit bench` for one plugin in a child process and adds its peer
-// timings (with speed-ups measured against normkit in that process) to rows.
-void run_child(const BenchArgs& args, const fs::path& plugin, bench::Report& report) {
+// A plugin with a .env file beside it needs that environment when its
+// process starts (lines KEY=VALUE; ${THREADS} is the thread count): it runs
+// in a child process per thread count.
+std::vector<std::string> plugin_environment(const fs::path& plugin) {
+  std::vector<std::string> env;
+  std::ifstream in(fs::path(plugin).replace_extension(".env"));
+  for (std::string line; std::getline(in, line);)
+    if (line.find('=') != std::string::npos) env.push_back(line);
+  return env;
+}
+
+std::string shell_quote(const std::string& s) {
+  std::string q = "'";
+  for (char ch : s) q += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+  return q + "'";
+}
+
+// Runs `normkit bench` for one plugin in a child process, with `threads`
+// and the environment `env`, and adds its peer timings (with speed-ups
+// measured against normkit in that process) to rows.
+void run_child(const BenchArgs& args, const fs::path& plugin, const std::string& threads,
+               const std::vector<std::string>& env, bench::Report& report) {
   const fs::path out = fs::temp_directory_path() / ("normkit-bench-" + std::to_string(getpid()) + "-" +
                                                     plugin.stem().string() + ".tsv");
-  std::string command = "'" + fs::read_symlink("/proc/self/exe").string() + "' bench --threads " +
-                        args.threads_arg + " --budget " + std::to_string(args.budget_s) + " --only-peer '" +
-                        plugin.string() + "' --child-out '" + out.string() + "'" + (args.quick ? " --quick" : "") +
-                        (args.filter.empty() ? "" : " --filter '" + args.filter + "'");
+  std::string command = "env";
+  for (std::string assignment : env) {
+    for (std::size_t pos; (pos = assignment.find("${THREADS}")) != std::string::npos;)
+      assignment.replace(pos, 10, threads);
+    command += " " + shell_quote(assignment);
+  }
+  command += " " + shell_quote(fs::read_symlink("/proc/self/exe").string()) + " bench --threads " + threads +
+             " --budget " + std::to_string(args.budget_s) + " --only-peer " + shell_quote(plugin.string()) +
+             " --child-out " + shell_quote(out.string()) + (args.quick ? " --quick" : "") +
+             (args.filter.empty() ? "" : " --filter " + shell_quote(args.filter));
   if (std::system(command.c_str()) != 0) {
     report.notes.push_back("peer " + plugin.filename().string() + " failed in its child process");
     return;
@@ -132,7 +157,9 @@ void run_child(const BenchArgs& args, const fs::path& plugin, bench::Report& rep
   std::ifstream in(out);
   std::string line;
   std::getline(in, line);  // the note
-  if (!line.empty()) report.notes.push_back(line + " (own process)");
+  const std::string note = line + " (own process)";
+  if (!line.empty() && std::find(report.notes.begin(), report.notes.end(), note) == report.notes.end())
+    report.notes.push_back(note);  // once, for a plugin run once per thread count
   while (std::getline(in, line)) {
     std::vector<std::string> f;
     for (std::size_t pos = 0, tab; pos <= line.size(); pos = tab + 1) {
@@ -162,7 +189,7 @@ int run_bench(int argc, char** argv) {
   } else {
     bool torch_here = false;
     for (const fs::path& p : list_plugins()) {
-      if (is_torch(p) && torch_here) {
+      if ((is_torch(p) && torch_here) || !plugin_environment(p).empty()) {
         elsewhere.push_back(p);
         continue;
       }
@@ -203,7 +230,14 @@ int run_bench(int argc, char** argv) {
     return 0;
   }
   std::fprintf(stderr, "\n");
-  for (const fs::path& p : elsewhere) run_child(args, p, report);
+  for (const fs::path& p : elsewhere) {
+    const std::vector<std::string> env = plugin_environment(p);
+    if (env.empty()) {
+      run_child(args, p, args.threads_arg, env, report);
+    } else {
+      for (int threads : args.threads) run_child(args, p, std::to_string(threads), env, report);
+    }
+  }
   bench::print_table(report);
   fs::create_directories(args.out);
   bench::write_csv(report, (fs::path(args.out) / "bench.csv").string());

@@ -46,6 +46,14 @@ inline Lanes16 tail_mask(std::int64_t n) {
   return load16(t);
 }
 
+// Asks for the float `distance` elements after p (data the caller reads
+// next) without reading it: no fault, whatever the address, and no effect
+// on any result.
+inline void prefetch_ahead(const float* p, std::int64_t distance) {
+  __builtin_prefetch(reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(p) +
+                                                  static_cast<std::uintptr_t>(distance) * sizeof(float)));
+}
+
 // Pairwise sum of kLanes float partial sums, in double, in a fixed order.
 inline double lane_total(const float* v) {
   double t[kLanes];

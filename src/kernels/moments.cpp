@@ -85,7 +85,7 @@ __attribute__((target("avx2"))) Moments run_moments_avx2(const float* x, std::in
   const float m = static_cast<float>(shift + lane_total(static_cast<const float*>(lanes)) * inv_n);
   f32x8 s1a = {}, s1b = {}, s2a = {}, s2b = {};
   for (std::int64_t i = 0; i < body; i += kLanes) {
-    __builtin_prefetch(x + n + i);
+    prefetch_ahead(x + i, n);
     const f32x8 da = load8(x + i) - m, db = load8(x + i + 8) - m;
     s1a += da, s1b += db;
     s2a += da * da, s2b += db * db;
@@ -159,6 +159,9 @@ struct MomentsOps {
     const Lanes16 mv = load16(m);
     Lanes16 s1, s2;
     for (std::int64_t r = 0; r < rows; ++r) {
+      // The same channels of the next block (the next call for this strip of
+      // channels): the strided rows get no hardware prefetch.
+      prefetch_ahead(x0 + r * C, kRowChunk * C);
       const Lanes16 v = load16(packed + r * kLanes);
       const f32x4 d0 = v.v0 - mv.v0, d1 = v.v1 - mv.v1, d2 = v.v2 - mv.v2, d3 = v.v3 - mv.v3;
       s1.v0 += d0, s1.v1 += d1, s1.v2 += d2, s1.v3 += d3;
