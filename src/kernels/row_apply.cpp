@@ -61,6 +61,9 @@ void row_norm_forward(const RowForwardArgs& a) {
     write_elements(
         y, cols, stream,
         [&](std::int64_t d) {
+          // The next row, while this one is written: it is in cache when
+          // its statistics pass starts.
+          if ((d & (kLanes - 1)) == 0) prefetch_ahead(x + d, cols);
           f32x4 v = ((load4(x + d) - hi) - lo) * rs;
           if (g != nullptr) v *= load4(g + d);
           if (b != nullptr) v += load4(b + d);

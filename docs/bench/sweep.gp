@@ -1,0 +1,16 @@
+set terminal pngcairo size 1100,450 noenhanced
+set output 'docs/bench/sweep.png'
+set datafile separator ','
+set logscale x 2
+set format x '%.0s%cB'
+set key bottom right
+set grid
+set yrange [0:*]
+set xlabel 'bytes read + written (minimum)'
+set ylabel 'effective GB/s'
+set multiplot layout 1,2
+set title 'BatchNorm train fwd NCHW, 2 threads'
+plot 31.9462 title 'copy bandwidth' with lines dashtype 2 lc rgb 'black', 'docs/bench/sweep.csv' using ((strcol(1) eq 'BatchNorm train fwd NCHW' && strcol(3) eq 'normkit') ? $2 : 1/0):5 smooth unique title 'normkit' with linespoints, 'docs/bench/sweep.csv' using ((strcol(1) eq 'BatchNorm train fwd NCHW' && strcol(3) eq 'onednn-2.6') ? $2 : 1/0):5 smooth unique title 'onednn-2.6' with linespoints, 'docs/bench/sweep.csv' using ((strcol(1) eq 'BatchNorm train fwd NCHW' && strcol(3) eq 'torch-1.13.0') ? $2 : 1/0):5 smooth unique title 'torch-1.13.0' with linespoints
+set title 'LayerNorm fwd, 2 threads'
+plot 31.9462 title 'copy bandwidth' with lines dashtype 2 lc rgb 'black', 'docs/bench/sweep.csv' using ((strcol(1) eq 'LayerNorm fwd' && strcol(3) eq 'normkit') ? $2 : 1/0):5 smooth unique title 'normkit' with linespoints, 'docs/bench/sweep.csv' using ((strcol(1) eq 'LayerNorm fwd' && strcol(3) eq 'onednn-2.6') ? $2 : 1/0):5 smooth unique title 'onednn-2.6' with linespoints, 'docs/bench/sweep.csv' using ((strcol(1) eq 'LayerNorm fwd' && strcol(3) eq 'torch-1.13.0') ? $2 : 1/0):5 smooth unique title 'torch-1.13.0' with linespoints
+unset multiplot
