@@ -2,6 +2,7 @@
 
 #include <cstdint>
 
+#include "elementwise.hpp"
 #include "stream_store.hpp"
 
 namespace normkit::kernels {
@@ -29,28 +30,21 @@ void for_each_run(const NormPlan& p, bool stream, const RunBody& run, const RowB
   }
 }
 
-// The forward pass over one contiguous run of (a, c) = ac.
-// Scalar math: y = ((x - hi) - lo) * scale + shift
-void normalize_run(const NormalizeArgs& args, bool stream, std::int64_t ac, std::int64_t offset, std::int64_t n) {
-  const float hi = args.center_hi[ac], lo = args.center_lo[ac];
-  const float scale = args.scale[ac], shift = args.shift[ac];
-  const float* x = args.x + offset;
-  write_elements(
-      args.y + offset, n, stream, [&](std::int64_t i) { return ((load4(x + i) - hi) - lo) * scale + shift; },
-      [&](std::int64_t i) { return ((x[i] - hi) - lo) * scale + shift; });
+// The forward pass over one contiguous run of (a, c) = ac (prefetch: see
+// elementwise.hpp).
+void normalize_run(const NormalizeArgs& args, bool stream, std::int64_t ac, std::int64_t offset, std::int64_t n,
+                   std::int64_t prefetch) {
+  normalize_span({args.x + offset, args.y + offset, n, args.center_hi[ac], args.center_lo[ac], args.scale[ac],
+                  args.shift[ac]},
+                 stream, prefetch);
 }
 
 // The backward pass over one contiguous run of (a, c) = ac.
-// Scalar math: dx = dy * k_dy + ((x - hi) - lo) * k_x + k_0
-void input_grad_run(const InputGradArgs& args, bool stream, std::int64_t ac, std::int64_t offset, std::int64_t n) {
-  const float hi = args.center_hi[ac], lo = args.center_lo[ac];
-  const float k_dy = args.k_dy[ac], k_x = args.k_x[ac], k_0 = args.k_0[ac];
-  const float* dy = args.dy + offset;
-  const float* x = args.x + offset;
-  write_elements(
-      args.dx + offset, n, stream,
-      [&](std::int64_t i) { return load4(dy + i) * k_dy + ((load4(x + i) - hi) - lo) * k_x + k_0; },
-      [&](std::int64_t i) { return dy[i] * k_dy + ((x[i] - hi) - lo) * k_x + k_0; });
+void input_grad_run(const InputGradArgs& args, bool stream, std::int64_t ac, std::int64_t offset, std::int64_t n,
+                    std::int64_t prefetch) {
+  input_grad_span({args.dy + offset, args.x + offset, args.dx + offset, n, args.center_hi[ac], args.center_lo[ac],
+                   args.k_dy[ac], args.k_x[ac], args.k_0[ac]},
+                  stream, prefetch);
 }
 
 // Calls run(offset) for each of the B runs of D elements of slice ac.
@@ -72,19 +66,11 @@ void normalize_apply(const NormalizeArgs& args) {
   const bool stream = stream_y(args);
   for_each_run(
       args.plan, stream,
-      [&](std::int64_t ac, std::int64_t offset, std::int64_t n) { normalize_run(args, stream, ac, offset, n); },
+      [&](std::int64_t ac, std::int64_t offset, std::int64_t n) { normalize_run(args, stream, ac, offset, n, n); },
       [&](std::int64_t a, std::int64_t offset) {
-        const float* hi = args.center_hi + a * C;
-        const float* lo = args.center_lo + a * C;
-        const float* scale = args.scale + a * C;
-        const float* shift = args.shift + a * C;
-        const float* x = args.x + offset;
-        write_elements(
-            args.y + offset, C, stream,
-            [&](std::int64_t c) {
-              return ((load4(x + c) - load4(hi + c)) - load4(lo + c)) * load4(scale + c) + load4(shift + c);
-            },
-            [&](std::int64_t c) { return ((x[c] - hi[c]) - lo[c]) * scale[c] + shift[c]; });
+        normalize_row({args.x + offset, args.y + offset, C, args.center_hi + a * C, args.center_lo + a * C,
+                       args.scale + a * C, args.shift + a * C},
+                      stream);
       });
 }
 
@@ -93,7 +79,7 @@ void input_grad_apply(const InputGradArgs& args) {
   const bool stream = stream_dx(args);
   for_each_run(
       args.plan, stream,
-      [&](std::int64_t ac, std::int64_t offset, std::int64_t n) { input_grad_run(args, stream, ac, offset, n); },
+      [&](std::int64_t ac, std::int64_t offset, std::int64_t n) { input_grad_run(args, stream, ac, offset, n, n); },
       [&](std::int64_t a, std::int64_t offset) {
         const float* hi = args.center_hi + a * C;
         const float* lo = args.center_lo + a * C;
@@ -110,13 +96,13 @@ void input_grad_apply(const InputGradArgs& args) {
 
 void normalize_slice(const NormalizeArgs& args, std::int64_t ac) {
   const bool stream = stream_y(args);
-  for_each_run_of_slice(args.plan, ac, [&](std::int64_t offset) { normalize_run(args, stream, ac, offset, args.plan.D); });
+  for_each_run_of_slice(args.plan, ac, [&](std::int64_t offset) { normalize_run(args, stream, ac, offset, args.plan.D, 0); });
   stream_fence(stream);
 }
 
 void input_grad_slice(const InputGradArgs& args, std::int64_t ac) {
   const bool stream = stream_dx(args);
-  for_each_run_of_slice(args.plan, ac, [&](std::int64_t offset) { input_grad_run(args, stream, ac, offset, args.plan.D); });
+  for_each_run_of_slice(args.plan, ac, [&](std::int64_t offset) { input_grad_run(args, stream, ac, offset, args.plan.D, 0); });
   stream_fence(stream);
 }
 

@@ -1,5 +1,6 @@
 #include "grad_sums.hpp"
 
+#include <cstring>
 #include <vector>
 
 #include "blocked_reduce.hpp"
@@ -7,37 +8,110 @@
 #include "simd.hpp"
 
 namespace normkit::kernels {
-// One contiguous run of n elements (a run never crosses a d-row, so w, when
-// given, is the run's slice of the per-d weight).
-NORMKIT_SIMD GradSums run_grad_sums(const float* dy, const float* x, const float* w, float hi,
-                                    float lo, std::int64_t n) {
+namespace {
+
+// One contiguous run of n elements at vector width W (a run never crosses a
+// d-row, so w, when given, is the run's slice of the per-d weight).
+// Scalar math: g = dy * w[d];  sum_g += g;  sum_gx += g * ((x - hi) - lo)
+template <int W>
+[[gnu::always_inline]] inline GradSums run_grad_sums_w(const float* dy, const float* x, const float* w, float hi,
+                                                       float lo, std::int64_t n) {
+  using V = vfloat<W>;
+  constexpr int K = kLanes / W;
   const std::int64_t body = n / kLanes * kLanes, rest = n - body;
-  Lanes16 g, gx;
-  auto add = [&](const Lanes16& d, const Lanes16& v, const Lanes16* weight, const Lanes16* mask) {
-    auto step = [&](f32x4& g4, f32x4& gx4, f32x4 d4, f32x4 v4, const f32x4* w4, const f32x4* m4) {
-      f32x4 gi = w4 ? d4 * *w4 : d4;
-      if (m4) gi *= *m4;
-      g4 += gi;
-      gx4 += gi * ((v4 - hi) - lo);
-    };
-    step(g.v0, gx.v0, d.v0, v.v0, weight ? &weight->v0 : nullptr, mask ? &mask->v0 : nullptr);
-    step(g.v1, gx.v1, d.v1, v.v1, weight ? &weight->v1 : nullptr, mask ? &mask->v1 : nullptr);
-    step(g.v2, gx.v2, d.v2, v.v2, weight ? &weight->v2 : nullptr, mask ? &mask->v2 : nullptr);
-    step(g.v3, gx.v3, d.v3, v.v3, weight ? &weight->v3 : nullptr, mask ? &mask->v3 : nullptr);
+  LaneSet<W> g, gx;
+  auto add = [&](const LaneSet<W>& d, const LaneSet<W>& v, const LaneSet<W>* weight,
+                 const LaneSet<W>* mask) __attribute__((always_inline)) {
+#pragma GCC unroll 4
+    for (int k = 0; k < K; ++k) {
+      V gi = weight != nullptr ? d.v[k] * weight->v[k] : d.v[k];
+      if (mask != nullptr) gi *= mask->v[k];
+      g.v[k] += gi;
+      gx.v[k] += gi * ((v.v[k] - hi) - lo);
+    }
   };
   if (w != nullptr) {
     for (std::int64_t i = 0; i < body; i += kLanes) {
-      const Lanes16 wi = load16(w + i);
-      add(load16(dy + i), load16(x + i), &wi, nullptr);
+      const LaneSet<W> wi = LaneSet<W>::load(w + i);
+      add(LaneSet<W>::load(dy + i), LaneSet<W>::load(x + i), &wi, nullptr);
     }
   } else {
-    for (std::int64_t i = 0; i < body; i += kLanes) add(load16(dy + i), load16(x + i), nullptr, nullptr);
+    for (std::int64_t i = 0; i < body; i += kLanes)
+      add(LaneSet<W>::load(dy + i), LaneSet<W>::load(x + i), nullptr, nullptr);
   }
   if (rest > 0) {
-    const Lanes16 mask = tail_mask(rest), wt = w ? load_tail(w + body, rest) : Lanes16{};
-    add(load_tail(dy + body, rest), load_tail(x + body, rest), w ? &wt : nullptr, &mask);
+    float dy_t[kLanes] = {}, x_t[kLanes] = {}, w_t[kLanes] = {}, m_t[kLanes] = {};
+    std::memcpy(dy_t, dy + body, static_cast<std::size_t>(rest) * sizeof(float));
+    std::memcpy(x_t, x + body, static_cast<std::size_t>(rest) * sizeof(float));
+    if (w != nullptr) std::memcpy(w_t, w + body, static_cast<std::size_t>(rest) * sizeof(float));
+    for (std::int64_t l = 0; l < rest; ++l) m_t[l] = 1.0f;
+    const LaneSet<W> wt = LaneSet<W>::load(w_t), mask = LaneSet<W>::load(m_t);
+    add(LaneSet<W>::load(dy_t), LaneSet<W>::load(x_t), w != nullptr ? &wt : nullptr, &mask);
   }
-  return {lane_total(g), lane_total(gx)};
+  float tg[kLanes], tgx[kLanes];
+  g.store(tg);
+  gx.store(tgx);
+  return {lane_total(static_cast<const float*>(tg)), lane_total(static_cast<const float*>(tgx))};
+}
+
+// 16 contiguous channels over `rows` rows of stride C (per channel over the
+// rows in order), at vector width W; hi, lo: the 16 channels' centres.
+// Scalar math: g = dy * w;  sum_g += g;  sum_gx += g * ((x - hi) - lo)
+template <int W>
+[[gnu::always_inline]] inline void rows16_grad_sums_w(const float* dy, const float* x, const float* hi_c,
+                                                      const float* lo_c, std::int64_t C, std::int64_t rows,
+                                                      const float* w, GradSums* out) {
+  constexpr int K = kLanes / W;
+  const LaneSet<W> hi = LaneSet<W>::load(hi_c), lo = LaneSet<W>::load(lo_c);
+  LaneSet<W> g, gx;
+  for (std::int64_t r = 0; r < rows; ++r) {
+    LaneSet<W> d = LaneSet<W>::load(dy + r * C);
+    const LaneSet<W> v = LaneSet<W>::load(x + r * C);
+#pragma GCC unroll 4
+    for (int k = 0; k < K; ++k) {
+      if (w != nullptr) d.v[k] *= *w;
+      g.v[k] += d.v[k];
+      gx.v[k] += d.v[k] * ((v.v[k] - hi.v[k]) - lo.v[k]);
+    }
+  }
+  float tg[kLanes], tgx[kLanes];
+  g.store(tg);
+  gx.store(tgx);
+  for (int l = 0; l < kLanes; ++l) out[l] = {tg[l], tgx[l]};
+}
+
+GradSums run_grad_sums_portable(const float* dy, const float* x, const float* w, float hi, float lo,
+                                std::int64_t n) {
+  return run_grad_sums_w<4>(dy, x, w, hi, lo, n);
+}
+void rows16_grad_sums_portable(const float* dy, const float* x, const float* hi, const float* lo, std::int64_t C,
+                               std::int64_t rows, const float* w, GradSums* out) {
+  rows16_grad_sums_w<4>(dy, x, hi, lo, C, rows, w, out);
+}
+#if NORMKIT_X86_DISPATCH
+NORMKIT_TARGET_AVX2 GradSums run_grad_sums_avx2(const float* dy, const float* x, const float* w, float hi,
+                                                float lo, std::int64_t n) {
+  return run_grad_sums_w<8>(dy, x, w, hi, lo, n);
+}
+NORMKIT_TARGET_AVX2 void rows16_grad_sums_avx2(const float* dy, const float* x, const float* hi, const float* lo,
+                                               std::int64_t C, std::int64_t rows, const float* w, GradSums* out) {
+  rows16_grad_sums_w<8>(dy, x, hi, lo, C, rows, w, out);
+}
+NORMKIT_TARGET_AVX512 GradSums run_grad_sums_avx512(const float* dy, const float* x, const float* w, float hi,
+                                                    float lo, std::int64_t n) {
+  return run_grad_sums_w<16>(dy, x, w, hi, lo, n);
+}
+NORMKIT_TARGET_AVX512 void rows16_grad_sums_avx512(const float* dy, const float* x, const float* hi,
+                                                   const float* lo, std::int64_t C, std::int64_t rows,
+                                                   const float* w, GradSums* out) {
+  rows16_grad_sums_w<16>(dy, x, hi, lo, C, rows, w, out);
+}
+#endif
+
+}  // namespace
+
+GradSums run_grad_sums(const float* dy, const float* x, const float* w, float hi, float lo, std::int64_t n) {
+  return NORMKIT_DISPATCH(run_grad_sums, dy, x, w, hi, lo, n);
 }
 
 namespace {
@@ -61,7 +135,11 @@ struct GradSumsOps {
     const float w = args.d_weight != nullptr ? args.d_weight[0] : 1.0f;  // D == 1 here
     const bool weighted = args.d_weight != nullptr;
     std::int64_t j = 0;
-    for (; j + kLanes <= n; j += kLanes) rows16(a, offset, first + j, rows, weighted, w, out + j);
+    for (; j + kLanes <= n; j += kLanes) {
+      const std::int64_t c = first + j;
+      NORMKIT_DISPATCH(rows16_grad_sums, args.dy + offset + c, args.x + offset + c, args.center_hi + a * C + c,
+                       args.center_lo + a * C + c, C, rows, weighted ? &w : nullptr, out + j);
+    }
     for (; j < n; ++j) {
       const std::int64_t c = first + j;
       const float hi = args.center_hi[a * C + c], lo = args.center_lo[a * C + c];
@@ -73,27 +151,6 @@ struct GradSumsOps {
       }
       out[j] = {g, gx};
     }
-  }
-
-  NORMKIT_SIMD void rows16(std::int64_t a, std::int64_t offset, std::int64_t c0, std::int64_t rows,
-                           bool weighted, float w, GradSums* out) const {
-    const std::int64_t C = args.plan.C;
-    const Lanes16 hi = load16(args.center_hi + a * C + c0), lo = load16(args.center_lo + a * C + c0);
-    const float* dy = args.dy + offset + c0;
-    const float* x = args.x + offset + c0;
-    Lanes16 g, gx;
-    for (std::int64_t r = 0; r < rows; ++r) {
-      Lanes16 d = load16(dy + r * C);
-      if (weighted) d.v0 *= w, d.v1 *= w, d.v2 *= w, d.v3 *= w;
-      const Lanes16 v = load16(x + r * C);
-      g.v0 += d.v0, g.v1 += d.v1, g.v2 += d.v2, g.v3 += d.v3;
-      gx.v0 += d.v0 * ((v.v0 - hi.v0) - lo.v0), gx.v1 += d.v1 * ((v.v1 - hi.v1) - lo.v1);
-      gx.v2 += d.v2 * ((v.v2 - hi.v2) - lo.v2), gx.v3 += d.v3 * ((v.v3 - hi.v3) - lo.v3);
-    }
-    float tg[kLanes], tgx[kLanes];
-    store16(tg, g);
-    store16(tgx, gx);
-    for (int l = 0; l < kLanes; ++l) out[l] = {tg[l], tgx[l]};
   }
 };
 

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "blocked_reduce.hpp"
+#include "elementwise.hpp"
 #include "moments.hpp"
 #include "stream_store.hpp"
 
@@ -79,10 +80,7 @@ void fused_group_norm(const FusedGroupArgs& a) {
       const float hi = static_cast<float>(merged.mean), lo = static_cast<float>(merged.mean - hi);
       for (std::int64_t j = 0; j < Cg; ++j) {
         const float scale = static_cast<float>(rstd * a.gamma[c0 + j]), shift = a.beta[c0 + j];
-        const float* xc = x + j * S;
-        write_elements(
-            y + j * S, S, stream, [&](std::int64_t i) { return ((load4(xc + i) - hi) - lo) * scale + shift; },
-            [&](std::int64_t i) { return ((xc[i] - hi) - lo) * scale + shift; });
+        normalize_span({x + j * S, y + j * S, S, hi, lo, scale, shift}, stream, 0);
       }
     }
     stream_fence(stream);

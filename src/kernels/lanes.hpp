@@ -54,6 +54,48 @@ inline void prefetch_ahead(const float* p, std::int64_t distance) {
                                                   static_cast<std::uintptr_t>(distance) * sizeof(float)));
 }
 
+// W-wide float vectors (W = 4, 8 or 16) for kernels written once for every
+// instruction set (simd.hpp). Their helpers always inline, so that they are
+// generated with the target of the wrapper that uses them.
+// (Through a struct: GCC drops vector_size on an alias template.)
+template <int W>
+struct FloatVector {
+  typedef float type __attribute__((vector_size(4 * W)));
+};
+template <int W>
+using vfloat = typename FloatVector<W>::type;
+static_assert(sizeof(vfloat<8>) == 32 && sizeof(vfloat<16>) == 64);
+
+template <int W>
+[[gnu::always_inline]] inline vfloat<W> loadv(const float* p) {
+  vfloat<W> v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+template <int W>
+[[gnu::always_inline]] inline void storev(float* p, const vfloat<W>& v) {
+  std::memcpy(p, &v, sizeof v);
+}
+
+// The 16 lanes as kLanes / W vectors of W: lane l is element l % W of
+// vector l / W, so the lanes are the same for every W.
+template <int W>
+struct LaneSet {
+  static constexpr int kVectors = kLanes / W;
+  vfloat<W> v[kVectors] = {};
+
+  [[gnu::always_inline]] static LaneSet load(const float* p) {
+    LaneSet s;
+#pragma GCC unroll 4
+    for (int k = 0; k < kVectors; ++k) s.v[k] = loadv<W>(p + k * W);
+    return s;
+  }
+  [[gnu::always_inline]] void store(float* p) const {
+#pragma GCC unroll 4
+    for (int k = 0; k < kVectors; ++k) storev<W>(p + k * W, v[k]);
+  }
+};
+
 // Pairwise sum of kLanes float partial sums, in double, in a fixed order.
 inline double lane_total(const float* v) {
   double t[kLanes];

@@ -5,119 +5,182 @@
 #include "moments.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "blocked_reduce.hpp"
 #include "lanes.hpp"
 #include "simd.hpp"
 
-#include <cstring>
-
 namespace normkit::kernels {
 
-Moments run_moments_portable(const float* x, std::int64_t n) {
-  // Scalar math:
-  //   mean0 = x[0] + sum(x - x[0]) / n               (shifted: no cancellation)
-  //   m     = float(mean0)
-  //   s1    = sum(x - m),  s2 = sum((x - m)^2)
-  //   mean  = m + s1 / n,  M2 = s2 - s1^2 / n         (corrected two-pass)
-  // Element i goes to lane i % 16 (the tail continues the lane pattern); the
-  // lanes are added in a fixed order.
-  const float shift = x[0];
-  const std::int64_t body = n / kLanes * kLanes, rest = n - body;
-  const Lanes16 mask = tail_mask(rest), tail = load_tail(x + body, rest);
-  Lanes16 sum;
-  auto add_shifted = [&](const Lanes16& v, const Lanes16* m) {
-    sum.v0 += m ? (v.v0 - shift) * m->v0 : v.v0 - shift;
-    sum.v1 += m ? (v.v1 - shift) * m->v1 : v.v1 - shift;
-    sum.v2 += m ? (v.v2 - shift) * m->v2 : v.v2 - shift;
-    sum.v3 += m ? (v.v3 - shift) * m->v3 : v.v3 - shift;
-  };
-  for (std::int64_t i = 0; i < body; i += kLanes) add_shifted(load16(x + i), nullptr);
-  if (rest > 0) add_shifted(tail, &mask);
-  const double dn = static_cast<double>(n), inv_n = 1.0 / dn;
-  const float m = static_cast<float>(shift + lane_total(sum) * inv_n);
-  Lanes16 s1, s2;
-  auto add_centered = [&](const Lanes16& v, const Lanes16* k) {
-    const f32x4 d0 = k ? (v.v0 - m) * k->v0 : v.v0 - m, d1 = k ? (v.v1 - m) * k->v1 : v.v1 - m;
-    const f32x4 d2 = k ? (v.v2 - m) * k->v2 : v.v2 - m, d3 = k ? (v.v3 - m) * k->v3 : v.v3 - m;
-    s1.v0 += d0, s1.v1 += d1, s1.v2 += d2, s1.v3 += d3;
-    s2.v0 += d0 * d0, s2.v1 += d1 * d1, s2.v2 += d2 * d2, s2.v3 += d3 * d3;
-  };
-  for (std::int64_t i = 0; i < body; i += kLanes) add_centered(load16(x + i), nullptr);
-  if (rest > 0) add_centered(tail, &mask);
-  const double t1 = lane_total(s1), t2 = lane_total(s2);
-  return {dn, m + t1 * inv_n, std::max(t2 - t1 * t1 * inv_n, 0.0)};
-}
+namespace {
 
-#if NORMKIT_HAS_AVX2_PATH
-// The same algorithm and lane order with 8-float AVX2 vectors: lanes 0-7 in
-// `a`, 8-15 in `b`, each lane's arithmetic unchanged, so the bits are those of
-// run_moments_portable.
-using f32x8 = float __attribute__((vector_size(32)));
-
-__attribute__((target("avx2"))) static inline f32x8 load8(const float* p) {
-  f32x8 v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
-__attribute__((target("avx2"))) Moments run_moments_avx2(const float* x, std::int64_t n) {
+// The block kernel for a contiguous run, at vector width W. Scalar math:
+//   mean0 = x[0] + sum(x - x[0]) / n               (shifted: no cancellation)
+//   m     = float(mean0)
+//   s1    = sum(x - m),  s2 = sum((x - m)^2)
+//   mean  = m + s1 / n,  M2 = s2 - s1^2 / n         (corrected two-pass)
+// Element i goes to lane i % 16 (the tail continues the lane pattern, its
+// missing lanes multiplied by 0); the lanes are added in a fixed order. During
+// the second pass it asks for the run after this one (the next the engine
+// reduces, in NCHW order), so that memory stays busy.
+template <int W>
+[[gnu::always_inline]] inline Moments run_moments_w(const float* x, std::int64_t n) {
+  using V = vfloat<W>;
+  constexpr int K = kLanes / W;
   const float shift = x[0];
   const std::int64_t body = n / kLanes * kLanes, rest = n - body;
   float tail_buf[kLanes] = {}, mask_buf[kLanes] = {};
   std::memcpy(tail_buf, x + body, static_cast<std::size_t>(rest) * sizeof(float));
   for (std::int64_t l = 0; l < rest; ++l) mask_buf[l] = 1.0f;
-  const f32x8 ta = load8(tail_buf), tb = load8(tail_buf + 8), ma = load8(mask_buf), mb = load8(mask_buf + 8);
-  f32x8 sa = {}, sb = {};
+  const LaneSet<W> tail = LaneSet<W>::load(tail_buf), mask = LaneSet<W>::load(mask_buf);
+  LaneSet<W> sum;
   for (std::int64_t i = 0; i < body; i += kLanes) {
-    sa += load8(x + i) - shift;
-    sb += load8(x + i + 8) - shift;
+#pragma GCC unroll 4
+    for (int k = 0; k < K; ++k) sum.v[k] += loadv<W>(x + i + k * W) - shift;
   }
   if (rest > 0) {
-    sa += (ta - shift) * ma;
-    sb += (tb - shift) * mb;
+#pragma GCC unroll 4
+    for (int k = 0; k < K; ++k) sum.v[k] += (tail.v[k] - shift) * mask.v[k];
   }
   float lanes[kLanes];
-  std::memcpy(lanes, &sa, 32);
-  std::memcpy(lanes + 8, &sb, 32);
+  sum.store(lanes);
   const double dn = static_cast<double>(n), inv_n = 1.0 / dn;
   const float m = static_cast<float>(shift + lane_total(static_cast<const float*>(lanes)) * inv_n);
-  f32x8 s1a = {}, s1b = {}, s2a = {}, s2b = {};
+  LaneSet<W> s1, s2;
   for (std::int64_t i = 0; i < body; i += kLanes) {
     prefetch_ahead(x + i, n);
-    const f32x8 da = load8(x + i) - m, db = load8(x + i + 8) - m;
-    s1a += da, s1b += db;
-    s2a += da * da, s2b += db * db;
+#pragma GCC unroll 4
+    for (int k = 0; k < K; ++k) {
+      const V d = loadv<W>(x + i + k * W) - m;
+      s1.v[k] += d;
+      s2.v[k] += d * d;
+    }
   }
   if (rest > 0) {
-    const f32x8 da = (ta - m) * ma, db = (tb - m) * mb;
-    s1a += da, s1b += db;
-    s2a += da * da, s2b += db * db;
+#pragma GCC unroll 4
+    for (int k = 0; k < K; ++k) {
+      const V d = (tail.v[k] - m) * mask.v[k];
+      s1.v[k] += d;
+      s2.v[k] += d * d;
+    }
   }
   float l1[kLanes], l2[kLanes];
-  std::memcpy(l1, &s1a, 32);
-  std::memcpy(l1 + 8, &s1b, 32);
-  std::memcpy(l2, &s2a, 32);
-  std::memcpy(l2 + 8, &s2b, 32);
+  s1.store(l1);
+  s2.store(l2);
   const double t1 = lane_total(static_cast<const float*>(l1)), t2 = lane_total(static_cast<const float*>(l2));
   return {dn, m + t1 * inv_n, std::max(t2 - t1 * t1 * inv_n, 0.0)};
 }
+
+// Statistics of 16 channels over `rows` rows (row stride C), the corrected
+// two-pass per channel in float lanes, at vector width W. The first pass
+// copies the 16 channels' rows into a contiguous buffer that the second pass
+// reads: the strided rows (4 KiB apart when C is 1024) would otherwise fall
+// into a few cache sets and be evicted before the second pass, which then
+// went to L3. The second pass asks for the same channels `prefetch` elements
+// ahead (the next block; 0: none), as strided rows get no hardware prefetch.
+// (Only where that block exists: a prefetch of an unmapped address costs a
+// page walk.)
+template <int W>
+[[gnu::always_inline]] inline void rows16_moments_w(const float* x0, std::int64_t C, std::int64_t rows,
+                                                    std::int64_t prefetch, Moments* out) {
+  using V = vfloat<W>;
+  constexpr int K = kLanes / W;
+  const double dn = static_cast<double>(rows), inv_n = 1.0 / dn;
+  alignas(64) float packed[kRowChunk * kLanes];
+  const LaneSet<W> shift = LaneSet<W>::load(x0);  // first row
+  LaneSet<W> sum;
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const LaneSet<W> v = LaneSet<W>::load(x0 + r * C);
+    v.store(packed + r * kLanes);
+#pragma GCC unroll 4
+    for (int k = 0; k < K; ++k) sum.v[k] += v.v[k] - shift.v[k];
+  }
+  float sums[kLanes], shifts[kLanes], m[kLanes];
+  sum.store(sums);
+  shift.store(shifts);
+  for (int l = 0; l < kLanes; ++l) m[l] = static_cast<float>(shifts[l] + sums[l] * inv_n);
+  const LaneSet<W> mv = LaneSet<W>::load(m);
+  LaneSet<W> s1, s2;
+  for (std::int64_t r = 0; r < rows; ++r) {
+    if (prefetch != 0) prefetch_ahead(x0 + r * C, prefetch);
+#pragma GCC unroll 4
+    for (int k = 0; k < K; ++k) {
+      const V d = loadv<W>(packed + r * kLanes + k * W) - mv.v[k];
+      s1.v[k] += d;
+      s2.v[k] += d * d;
+    }
+  }
+  float t1[kLanes], t2[kLanes];
+  s1.store(t1);
+  s2.store(t2);
+  for (int l = 0; l < kLanes; ++l)
+    out[l] = {dn, m[l] + t1[l] * inv_n, std::max(static_cast<double>(t2[l]) - static_cast<double>(t1[l]) * t1[l] * inv_n, 0.0)};
+}
+
+// Sum of squares of a run at vector width W. Scalar math: s += x * x
+template <int W>
+[[gnu::always_inline]] inline double run_square_sum_w(const float* x, std::int64_t n) {
+  using V = vfloat<W>;
+  constexpr int K = kLanes / W;
+  const std::int64_t body = n / kLanes * kLanes, rest = n - body;
+  LaneSet<W> s;
+  for (std::int64_t i = 0; i < body; i += kLanes) {
+#pragma GCC unroll 4
+    for (int k = 0; k < K; ++k) {
+      const V v = loadv<W>(x + i + k * W);
+      s.v[k] += v * v;
+    }
+  }
+  if (rest > 0) {
+    float tail_buf[kLanes] = {};  // zeros square to zeros
+    std::memcpy(tail_buf, x + body, static_cast<std::size_t>(rest) * sizeof(float));
+    const LaneSet<W> t = LaneSet<W>::load(tail_buf);
+#pragma GCC unroll 4
+    for (int k = 0; k < K; ++k) s.v[k] += t.v[k] * t.v[k];
+  }
+  float lanes[kLanes];
+  s.store(lanes);
+  return lane_total(static_cast<const float*>(lanes));
+}
+
+}  // namespace
+
+Moments run_moments_portable(const float* x, std::int64_t n) { return run_moments_w<4>(x, n); }
+void rows16_moments_portable(const float* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch,
+                             Moments* out) {
+  rows16_moments_w<4>(x0, C, rows, prefetch, out);
+}
+double run_square_sum_portable(const float* x, std::int64_t n) { return run_square_sum_w<4>(x, n); }
+#if NORMKIT_X86_DISPATCH
+NORMKIT_TARGET_AVX2 Moments run_moments_avx2(const float* x, std::int64_t n) { return run_moments_w<8>(x, n); }
+NORMKIT_TARGET_AVX2 void rows16_moments_avx2(const float* x0, std::int64_t C, std::int64_t rows,
+                                             std::int64_t prefetch, Moments* out) {
+  rows16_moments_w<8>(x0, C, rows, prefetch, out);
+}
+NORMKIT_TARGET_AVX2 double run_square_sum_avx2(const float* x, std::int64_t n) { return run_square_sum_w<8>(x, n); }
+NORMKIT_TARGET_AVX512 Moments run_moments_avx512(const float* x, std::int64_t n) { return run_moments_w<16>(x, n); }
+NORMKIT_TARGET_AVX512 void rows16_moments_avx512(const float* x0, std::int64_t C, std::int64_t rows,
+                                                 std::int64_t prefetch, Moments* out) {
+  rows16_moments_w<16>(x0, C, rows, prefetch, out);
+}
+NORMKIT_TARGET_AVX512 double run_square_sum_avx512(const float* x, std::int64_t n) {
+  return run_square_sum_w<16>(x, n);
+}
 #endif
 
-Moments run_moments(const float* x, std::int64_t n) {
-#if NORMKIT_HAS_AVX2_PATH
-  static const bool avx2 = __builtin_cpu_supports("avx2");
-  if (avx2) return run_moments_avx2(x, n);
-#endif
-  return run_moments_portable(x, n);
+Moments run_moments(const float* x, std::int64_t n) { return NORMKIT_DISPATCH(run_moments, x, n); }
+void rows16_moments(const float* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch, Moments* out) {
+  NORMKIT_DISPATCH(rows16_moments, x0, C, rows, prefetch, out);
 }
+double run_square_sum(const float* x, std::int64_t n) { return NORMKIT_DISPATCH(run_square_sum, x, n); }
 
 namespace {
 
 struct MomentsOps {
   const float* x;
-  std::int64_t C;
+  std::int64_t C, numel;
 
   Moments run(std::int64_t, std::int64_t, std::int64_t offset, std::int64_t n) const {
     return run_moments(x + offset, n);
@@ -135,43 +198,9 @@ struct MomentsOps {
     }
     const double dn = static_cast<double>(rows), inv_n = 1.0 / dn;
     std::int64_t j = 0;
-    for (; j + kLanes <= n; j += kLanes) rows16(x0 + j, rows, dn, inv_n, out + j);
+    const std::int64_t prefetch = offset + (rows + kRowChunk) * C <= numel ? kRowChunk * C : 0;
+    for (; j + kLanes <= n; j += kLanes) rows16_moments(x0 + j, C, rows, prefetch, out + j);
     for (; j < n; ++j) out[j] = rows1(x0 + j, rows, dn, inv_n);
-  }
-
-  // The first pass copies the 16 channels' rows into a contiguous buffer
-  // that the second pass reads: the strided rows (4 KiB apart when C is
-  // 1024) would otherwise fall into a few cache sets and be evicted before
-  // the second pass, which then went to L3.
-  NORMKIT_SIMD void rows16(const float* x0, std::int64_t rows, double dn, double inv_n, Moments* out) const {
-    alignas(64) float packed[kRowChunk * kLanes];
-    const Lanes16 shift = load16(x0);  // first row
-    Lanes16 sum;
-    for (std::int64_t r = 0; r < rows; ++r) {
-      const Lanes16 v = load16(x0 + r * C);
-      store16(packed + r * kLanes, v);
-      sum.v0 += v.v0 - shift.v0, sum.v1 += v.v1 - shift.v1, sum.v2 += v.v2 - shift.v2, sum.v3 += v.v3 - shift.v3;
-    }
-    float sums[kLanes], shifts[kLanes], m[kLanes];
-    store16(sums, sum);
-    store16(shifts, shift);
-    for (int l = 0; l < kLanes; ++l) m[l] = static_cast<float>(shifts[l] + sums[l] * inv_n);
-    const Lanes16 mv = load16(m);
-    Lanes16 s1, s2;
-    for (std::int64_t r = 0; r < rows; ++r) {
-      // The same channels of the next block (the next call for this strip of
-      // channels): the strided rows get no hardware prefetch.
-      prefetch_ahead(x0 + r * C, kRowChunk * C);
-      const Lanes16 v = load16(packed + r * kLanes);
-      const f32x4 d0 = v.v0 - mv.v0, d1 = v.v1 - mv.v1, d2 = v.v2 - mv.v2, d3 = v.v3 - mv.v3;
-      s1.v0 += d0, s1.v1 += d1, s1.v2 += d2, s1.v3 += d3;
-      s2.v0 += d0 * d0, s2.v1 += d1 * d1, s2.v2 += d2 * d2, s2.v3 += d3 * d3;
-    }
-    float t1[kLanes], t2[kLanes];
-    store16(t1, s1);
-    store16(t2, s2);
-    for (int l = 0; l < kLanes; ++l)
-      out[l] = {dn, m[l] + t1[l] * inv_n, std::max(static_cast<double>(t2[l]) - static_cast<double>(t1[l]) * t1[l] * inv_n, 0.0)};
   }
 
   Moments rows1(const float* x0, std::int64_t rows, double dn, double inv_n) const {
@@ -192,27 +221,12 @@ struct MomentsOps {
 }  // namespace
 
 void moments(const MomentsArgs& args) {
-  blocked_reduce(args.plan, MomentsOps{args.x, args.plan.C}, args.out);
+  blocked_reduce(args.plan, MomentsOps{args.x, args.plan.C, args.plan.numel()}, args.out);
 }
 
 void moments_each_slice(const float* x, const NormPlan& plan,
                         const std::function<void(std::int64_t, const Moments&)>& visit) {
-  reduce_each_slice<Moments>(plan, MomentsOps{x, plan.C}, visit);
-}
-
-NORMKIT_SIMD double run_square_sum(const float* x, std::int64_t n) {
-  // Scalar math: s += x * x
-  const std::int64_t body = n / kLanes * kLanes, rest = n - body;
-  Lanes16 s;
-  for (std::int64_t i = 0; i < body; i += kLanes) {
-    const Lanes16 v = load16(x + i);
-    s.v0 += v.v0 * v.v0, s.v1 += v.v1 * v.v1, s.v2 += v.v2 * v.v2, s.v3 += v.v3 * v.v3;
-  }
-  if (rest > 0) {
-    const Lanes16 v = load_tail(x + body, rest);  // zeros square to zeros
-    s.v0 += v.v0 * v.v0, s.v1 += v.v1 * v.v1, s.v2 += v.v2 * v.v2, s.v3 += v.v3 * v.v3;
-  }
-  return lane_total(s);
+  reduce_each_slice<Moments>(plan, MomentsOps{x, plan.C, plan.numel()}, visit);
 }
 
 namespace {

@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "norm_plan.hpp"
+#include "simd.hpp"
 
 namespace normkit::kernels {
 
@@ -63,16 +64,31 @@ struct MeanSquaresArgs {
 };
 void mean_squares(const MeanSquaresArgs& args);
 
-// Statistics of one contiguous run of n > 0 floats: the engine's block kernel
-// (the AVX2 variant where the CPU has it; both give the same bits).
+// The engine's block kernels, each with one variant per instruction set
+// (simd.hpp; all give the same bits) and a dispatching entry point:
+// - statistics of one contiguous run of n > 0 floats;
+// - statistics of 16 contiguous channels over `rows` <= kRowChunk rows of
+//   stride C (prefetch: how far ahead to ask for the next block, 0: none);
+// - the sum of squares of one contiguous run (float lanes, double total).
 Moments run_moments(const float* x, std::int64_t n);
-Moments run_moments_portable(const float* x, std::int64_t n);
-#if defined(__x86_64__) && defined(__GNUC__)
-// (The attribute is part of the declaration: in C++ GCC treats functions that
-// differ only in target attributes as versions of one function.)
-__attribute__((target("avx2"))) Moments run_moments_avx2(const float* x, std::int64_t n);
-#endif
-// Sum of squares of one contiguous run (float lanes, double total).
+void rows16_moments(const float* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch, Moments* out);
 double run_square_sum(const float* x, std::int64_t n);
+
+Moments run_moments_portable(const float* x, std::int64_t n);
+void rows16_moments_portable(const float* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch,
+                             Moments* out);
+double run_square_sum_portable(const float* x, std::int64_t n);
+#if NORMKIT_X86_DISPATCH
+// (The attribute is part of the declaration: GCC treats functions that
+// differ only in target attributes as versions of one function.)
+NORMKIT_TARGET_AVX2 Moments run_moments_avx2(const float* x, std::int64_t n);
+NORMKIT_TARGET_AVX2 void rows16_moments_avx2(const float* x0, std::int64_t C, std::int64_t rows,
+                                             std::int64_t prefetch, Moments* out);
+NORMKIT_TARGET_AVX2 double run_square_sum_avx2(const float* x, std::int64_t n);
+NORMKIT_TARGET_AVX512 Moments run_moments_avx512(const float* x, std::int64_t n);
+NORMKIT_TARGET_AVX512 void rows16_moments_avx512(const float* x0, std::int64_t C, std::int64_t rows,
+                                                 std::int64_t prefetch, Moments* out);
+NORMKIT_TARGET_AVX512 double run_square_sum_avx512(const float* x, std::int64_t n);
+#endif
 
 }  // namespace normkit::kernels

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "blocked_reduce.hpp"
+#include "elementwise.hpp"
 #include "lanes.hpp"
 #include "moments.hpp"
 #include "stream_store.hpp"
@@ -55,26 +56,9 @@ void row_norm_forward(const RowForwardArgs& a) {
     a.rstd[r] = rstd;
     // Scalar math: y = ((x - hi) - lo) * rstd * gamma + beta (gamma 1, beta 0 when absent)
     const float hi = static_cast<float>(mean), lo = static_cast<float>(mean - hi);
-    const float rs = static_cast<float>(rstd);
-    const float* g = a.gamma;
-    const float* b = a.beta;
-    write_elements(
-        y, cols, stream,
-        [&](std::int64_t d) {
-          // The next row, while this one is written: it is in cache when
-          // its statistics pass starts.
-          if ((d & (kLanes - 1)) == 0) prefetch_ahead(x + d, cols);
-          f32x4 v = ((load4(x + d) - hi) - lo) * rs;
-          if (g != nullptr) v *= load4(g + d);
-          if (b != nullptr) v += load4(b + d);
-          return v;
-        },
-        [&](std::int64_t d) {
-          float v = ((x[d] - hi) - lo) * rs;
-          if (g != nullptr) v *= g[d];
-          if (b != nullptr) v += b[d];
-          return v;
-        });
+    // Asks for the next row while this one is written: it is in cache when
+    // its statistics pass starts.
+    row_normalize_span({x, y, cols, hi, lo, static_cast<float>(rstd), a.gamma, a.beta}, stream, cols);
   }
   stream_fence(stream);
   }
@@ -121,25 +105,10 @@ void row_norm_backward(const RowBackwardArgs& a) {
           }
           const float k_x = static_cast<float>(-rstd * rstd * rstd * sum_gx / D);
           const float k_0 = a.kind == RowNorm::layer ? static_cast<float>(-rstd * sum_g / D) : 0.0f;
-          // Scalar math: dx = dy * gamma * rstd + ((x - hi) - lo) * k_x + k_0
-          const float* g = a.gamma;
-          write_elements(
-              a.dx + r * cols, cols, stream,
-              [&](std::int64_t d) {
-                const f32x4 gd = g != nullptr ? load4(dy + d) * load4(g + d) : load4(dy + d);
-                return gd * rs + ((load4(x + d) - hi) - lo) * k_x + k_0;
-              },
-              [&](std::int64_t d) {
-                const float gd = g != nullptr ? dy[d] * g[d] : dy[d];
-                return gd * rs + ((x[d] - hi) - lo) * k_x + k_0;
-              });
+          row_input_grad_span({dy, x, a.dx + r * cols, cols, a.gamma, hi, lo, rs, k_x, k_0}, stream);
         }
         if (a.columns != nullptr) {
-          // Scalar math: col_g[d] += dy;  col_gx[d] += dy * ((x - hi) - lo) * rstd
-          for (std::int64_t d = 0; d < cols; ++d) {
-            col_g[d] += dy[d];
-            col_gx[d] += dy[d] * (((x[d] - hi) - lo) * rs);
-          }
+          accumulate_column_sums({dy, x, col_g.data(), col_gx.data(), cols, hi, lo, rs});
         }
       }
       if (a.columns != nullptr)

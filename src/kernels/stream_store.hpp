@@ -21,25 +21,30 @@ inline bool stream_output(std::int64_t elements) {
   return elements * static_cast<std::int64_t>(sizeof(float)) >= kStreamBytes;
 }
 
-// dst[i] = value(i) for i in [0, n), four at a time through vec(i) (which must
+// dst[i] = value(i) for i in [0, n), W at a time through vec(i) (which must
 // compute, lane by lane, exactly what scalar(i) computes) and with streaming
-// stores when `stream`.
-template <typename Vec, typename Scalar>
-inline void write_elements(float* dst, std::int64_t n, bool stream, const Vec& vec, const Scalar& scalar) {
+// stores when `stream`. Always inlines: it takes the target of its caller.
+template <int W, typename Vec, typename Scalar>
+[[gnu::always_inline]] inline void write_elements(float* dst, std::int64_t n, bool stream, const Vec& vec,
+                                                  const Scalar& scalar) {
   std::int64_t i = 0;
   if (stream) {
-    for (; i < n && (reinterpret_cast<std::uintptr_t>(dst + i) & 15) != 0; ++i) dst[i] = scalar(i);
-    for (; i + 4 <= n; i += 4) {
-      const f32x4 v = vec(i);
-      __m128 m;
-      std::memcpy(&m, &v, sizeof m);
-      _mm_stream_ps(dst + i, m);
+    for (; i < n && (reinterpret_cast<std::uintptr_t>(dst + i) & (sizeof(float) * W - 1)) != 0; ++i)
+      dst[i] = scalar(i);
+    for (; i + W <= n; i += W) {
+      // In 4-float pieces: _mm_stream_ps is baseline x86-64, so this inlines
+      // into every target (the wider intrinsics would not inline into this
+      // template before it is inlined into its AVX wrapper).
+      const vfloat<W> v = vec(i);
+#pragma GCC unroll 4
+      for (int k = 0; k < W / 4; ++k) {
+        __m128 m;
+        std::memcpy(&m, reinterpret_cast<const char*>(&v) + 16 * k, sizeof m);
+        _mm_stream_ps(dst + i + 4 * k, m);
+      }
     }
   } else {
-    for (; i + 4 <= n; i += 4) {
-      const f32x4 v = vec(i);
-      std::memcpy(dst + i, &v, sizeof v);
-    }
+    for (; i + W <= n; i += W) storev<W>(dst + i, vec(i));
   }
   for (; i < n; ++i) dst[i] = scalar(i);
 }

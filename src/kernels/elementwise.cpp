@@ -1,0 +1,176 @@
+// Each span is written once, as a template over the vector width W, and
+// instantiated for SSE2 (4), AVX2 (8) and AVX-512 (16) in wrappers compiled
+// for those targets (simd.hpp). The vector expression of each span computes,
+// lane by lane, exactly its scalar expression (which finishes the tail), so
+// W changes the speed, never the bits.
+#include "elementwise.hpp"
+
+#include "lanes.hpp"
+#include "simd.hpp"
+#include "stream_store.hpp"
+
+namespace normkit::kernels {
+namespace {
+
+// Asks for the input `prefetch` elements ahead, once per cache line.
+template <int W>
+[[gnu::always_inline]] inline void prefetch_line(const float* p, std::int64_t prefetch) {
+  if (prefetch != 0 && (reinterpret_cast<std::uintptr_t>(p) & 63) < sizeof(float) * W) prefetch_ahead(p, prefetch);
+}
+
+template <int W>
+[[gnu::always_inline]] inline void normalize_span_w(const NormalizeSpan& s, bool stream, std::int64_t prefetch) {
+  const float hi = s.hi, lo = s.lo, scale = s.scale, shift = s.shift;
+  const float* x = s.x;
+  write_elements<W>(
+      s.y, s.n, stream,
+      [&](std::int64_t i) __attribute__((always_inline)) {
+        prefetch_line<W>(x + i, prefetch);
+        return ((loadv<W>(x + i) - hi) - lo) * scale + shift;
+      },
+      [&](std::int64_t i) __attribute__((always_inline)) { return ((x[i] - hi) - lo) * scale + shift; });
+}
+
+template <int W>
+[[gnu::always_inline]] inline void normalize_row_w(const NormalizeRow& s, bool stream) {
+  const float *x = s.x, *hi = s.hi, *lo = s.lo, *scale = s.scale, *shift = s.shift;
+  write_elements<W>(
+      s.y, s.n, stream,
+      [&](std::int64_t c) __attribute__((always_inline)) {
+        return ((loadv<W>(x + c) - loadv<W>(hi + c)) - loadv<W>(lo + c)) * loadv<W>(scale + c) + loadv<W>(shift + c);
+      },
+      [&](std::int64_t c) __attribute__((always_inline)) { return ((x[c] - hi[c]) - lo[c]) * scale[c] + shift[c]; });
+}
+
+template <int W>
+[[gnu::always_inline]] inline void input_grad_span_w(const InputGradSpan& s, bool stream, std::int64_t prefetch) {
+  const float hi = s.hi, lo = s.lo, k_dy = s.k_dy, k_x = s.k_x, k_0 = s.k_0;
+  const float *dy = s.dy, *x = s.x;
+  write_elements<W>(
+      s.dx, s.n, stream,
+      [&](std::int64_t i) __attribute__((always_inline)) {
+        prefetch_line<W>(dy + i, prefetch);
+        prefetch_line<W>(x + i, prefetch);
+        return loadv<W>(dy + i) * k_dy + ((loadv<W>(x + i) - hi) - lo) * k_x + k_0;
+      },
+      [&](std::int64_t i) __attribute__((always_inline)) { return dy[i] * k_dy + ((x[i] - hi) - lo) * k_x + k_0; });
+}
+
+template <int W>
+[[gnu::always_inline]] inline void row_normalize_span_w(const RowNormalizeSpan& s, bool stream,
+                                                        std::int64_t prefetch) {
+  const float hi = s.hi, lo = s.lo, rs = s.rstd;
+  const float *x = s.x, *g = s.gamma, *b = s.beta;
+  write_elements<W>(
+      s.y, s.n, stream,
+      [&](std::int64_t d) __attribute__((always_inline)) {
+        prefetch_line<W>(x + d, prefetch);
+        vfloat<W> v = ((loadv<W>(x + d) - hi) - lo) * rs;
+        if (g != nullptr) v *= loadv<W>(g + d);
+        if (b != nullptr) v += loadv<W>(b + d);
+        return v;
+      },
+      [&](std::int64_t d) __attribute__((always_inline)) {
+        float v = ((x[d] - hi) - lo) * rs;
+        if (g != nullptr) v *= g[d];
+        if (b != nullptr) v += b[d];
+        return v;
+      });
+}
+
+template <int W>
+[[gnu::always_inline]] inline void row_input_grad_span_w(const RowInputGradSpan& s, bool stream) {
+  const float hi = s.hi, lo = s.lo, rs = s.rstd, k_x = s.k_x, k_0 = s.k_0;
+  const float *dy = s.dy, *x = s.x, *g = s.gamma;
+  write_elements<W>(
+      s.dx, s.n, stream,
+      [&](std::int64_t d) __attribute__((always_inline)) {
+        const vfloat<W> gd = g != nullptr ? loadv<W>(dy + d) * loadv<W>(g + d) : loadv<W>(dy + d);
+        return gd * rs + ((loadv<W>(x + d) - hi) - lo) * k_x + k_0;
+      },
+      [&](std::int64_t d) __attribute__((always_inline)) {
+        const float gd = g != nullptr ? dy[d] * g[d] : dy[d];
+        return gd * rs + ((x[d] - hi) - lo) * k_x + k_0;
+      });
+}
+
+template <int W>
+[[gnu::always_inline]] inline void accumulate_column_sums_w(const ColumnSumsSpan& s) {
+  const float hi = s.hi, lo = s.lo, rs = s.rstd;
+  const float *dy = s.dy, *x = s.x;
+  std::int64_t d = 0;
+  for (; d + W <= s.n; d += W) {
+    const vfloat<W> g = loadv<W>(dy + d);
+    storev<W>(s.col_g + d, loadv<W>(s.col_g + d) + g);
+    storev<W>(s.col_gx + d, loadv<W>(s.col_gx + d) + g * (((loadv<W>(x + d) - hi) - lo) * rs));
+  }
+  for (; d < s.n; ++d) {
+    s.col_g[d] += dy[d];
+    s.col_gx[d] += dy[d] * (((x[d] - hi) - lo) * rs);
+  }
+}
+
+void normalize_span_portable(const NormalizeSpan& s, bool stream, std::int64_t prefetch) {
+  normalize_span_w<4>(s, stream, prefetch);
+}
+void normalize_row_portable(const NormalizeRow& s, bool stream) { normalize_row_w<4>(s, stream); }
+void input_grad_span_portable(const InputGradSpan& s, bool stream, std::int64_t prefetch) {
+  input_grad_span_w<4>(s, stream, prefetch);
+}
+void row_normalize_span_portable(const RowNormalizeSpan& s, bool stream, std::int64_t prefetch) {
+  row_normalize_span_w<4>(s, stream, prefetch);
+}
+void row_input_grad_span_portable(const RowInputGradSpan& s, bool stream) { row_input_grad_span_w<4>(s, stream); }
+void accumulate_column_sums_portable(const ColumnSumsSpan& s) { accumulate_column_sums_w<4>(s); }
+#if NORMKIT_X86_DISPATCH
+NORMKIT_TARGET_AVX2 void row_input_grad_span_avx2(const RowInputGradSpan& s, bool stream) {
+  row_input_grad_span_w<8>(s, stream);
+}
+NORMKIT_TARGET_AVX2 void accumulate_column_sums_avx2(const ColumnSumsSpan& s) { accumulate_column_sums_w<8>(s); }
+NORMKIT_TARGET_AVX512 void row_input_grad_span_avx512(const RowInputGradSpan& s, bool stream) {
+  row_input_grad_span_w<16>(s, stream);
+}
+NORMKIT_TARGET_AVX512 void accumulate_column_sums_avx512(const ColumnSumsSpan& s) {
+  accumulate_column_sums_w<16>(s);
+}
+NORMKIT_TARGET_AVX2 void normalize_span_avx2(const NormalizeSpan& s, bool stream, std::int64_t prefetch) {
+  normalize_span_w<8>(s, stream, prefetch);
+}
+NORMKIT_TARGET_AVX2 void normalize_row_avx2(const NormalizeRow& s, bool stream) { normalize_row_w<8>(s, stream); }
+NORMKIT_TARGET_AVX2 void input_grad_span_avx2(const InputGradSpan& s, bool stream, std::int64_t prefetch) {
+  input_grad_span_w<8>(s, stream, prefetch);
+}
+NORMKIT_TARGET_AVX2 void row_normalize_span_avx2(const RowNormalizeSpan& s, bool stream, std::int64_t prefetch) {
+  row_normalize_span_w<8>(s, stream, prefetch);
+}
+NORMKIT_TARGET_AVX512 void normalize_span_avx512(const NormalizeSpan& s, bool stream, std::int64_t prefetch) {
+  normalize_span_w<16>(s, stream, prefetch);
+}
+NORMKIT_TARGET_AVX512 void normalize_row_avx512(const NormalizeRow& s, bool stream) {
+  normalize_row_w<16>(s, stream);
+}
+NORMKIT_TARGET_AVX512 void input_grad_span_avx512(const InputGradSpan& s, bool stream, std::int64_t prefetch) {
+  input_grad_span_w<16>(s, stream, prefetch);
+}
+NORMKIT_TARGET_AVX512 void row_normalize_span_avx512(const RowNormalizeSpan& s, bool stream,
+                                                     std::int64_t prefetch) {
+  row_normalize_span_w<16>(s, stream, prefetch);
+}
+#endif
+
+}  // namespace
+
+void normalize_span(const NormalizeSpan& s, bool stream, std::int64_t prefetch) {
+  NORMKIT_DISPATCH(normalize_span, s, stream, prefetch);
+}
+void normalize_row(const NormalizeRow& s, bool stream) { NORMKIT_DISPATCH(normalize_row, s, stream); }
+void input_grad_span(const InputGradSpan& s, bool stream, std::int64_t prefetch) {
+  NORMKIT_DISPATCH(input_grad_span, s, stream, prefetch);
+}
+void row_normalize_span(const RowNormalizeSpan& s, bool stream, std::int64_t prefetch) {
+  NORMKIT_DISPATCH(row_normalize_span, s, stream, prefetch);
+}
+void row_input_grad_span(const RowInputGradSpan& s, bool stream) { NORMKIT_DISPATCH(row_input_grad_span, s, stream); }
+void accumulate_column_sums(const ColumnSumsSpan& s) { NORMKIT_DISPATCH(accumulate_column_sums, s); }
+
+}  // namespace normkit::kernels

@@ -1,0 +1,76 @@
+// The elementwise spans every pass of the family is made of, each compiled
+// for every instruction set and dispatched at run time (simd.hpp): the same
+// bits on every path. Outputs are written with streaming stores when
+// `stream` (stream_store.hpp). prefetch: how far ahead to ask for the input
+// while this span is written (the span read next; 0: none, when it is in
+// cache already).
+#pragma once
+
+#include <cstdint>
+
+namespace normkit::kernels {
+
+// y = ((x - hi) - lo) * scale + shift, one (hi, lo, scale, shift) for the span.
+struct NormalizeSpan {
+  const float* x;
+  float* y;
+  std::int64_t n;
+  float hi, lo, scale, shift;
+};
+void normalize_span(const NormalizeSpan& s, bool stream, std::int64_t prefetch);
+
+// The same with per-element coefficients (a row of C channels).
+struct NormalizeRow {
+  const float* x;
+  float* y;
+  std::int64_t n;
+  const float *hi, *lo, *scale, *shift;
+};
+void normalize_row(const NormalizeRow& s, bool stream);
+
+// dx = dy * k_dy + ((x - hi) - lo) * k_x + k_0, one set of coefficients.
+struct InputGradSpan {
+  const float* dy;
+  const float* x;
+  float* dx;
+  std::int64_t n;
+  float hi, lo, k_dy, k_x, k_0;
+};
+void input_grad_span(const InputGradSpan& s, bool stream, std::int64_t prefetch);
+
+// LayerNorm/RMSNorm rows: y = ((x - hi) - lo) * rstd * gamma + beta (gamma
+// and beta per element, either may be null: 1 and 0).
+struct RowNormalizeSpan {
+  const float* x;
+  float* y;
+  std::int64_t n;
+  float hi, lo, rstd;
+  const float *gamma, *beta;
+};
+void row_normalize_span(const RowNormalizeSpan& s, bool stream, std::int64_t prefetch);
+
+// LayerNorm/RMSNorm backward rows: dx = dy * gamma * rstd + ((x - hi) - lo)
+// * k_x + k_0 (gamma per element, null: 1).
+struct RowInputGradSpan {
+  const float* dy;
+  const float* x;
+  float* dx;
+  std::int64_t n;
+  const float* gamma;
+  float hi, lo, rstd, k_x, k_0;
+};
+void row_input_grad_span(const RowInputGradSpan& s, bool stream);
+
+// The parameter gradients' column sums of one row, accumulated:
+// col_g[d] += dy[d];  col_gx[d] += dy[d] * (((x[d] - hi) - lo) * rstd).
+struct ColumnSumsSpan {
+  const float* dy;
+  const float* x;
+  float* col_g;
+  float* col_gx;
+  std::int64_t n;
+  float hi, lo, rstd;
+};
+void accumulate_column_sums(const ColumnSumsSpan& s);
+
+}  // namespace normkit::kernels
