@@ -23,6 +23,7 @@ from ._normkit import (
     rms_norm_backward,
     rms_norm_forward,
     set_num_threads,
+    simd_path,
 )
 from . import nn
 
@@ -45,4 +46,5 @@ __all__ = [
     "rms_norm_backward",
     "rms_norm_forward",
     "set_num_threads",
+    "simd_path",
 ]

@@ -75,6 +75,7 @@ double copy_bandwidth_gbps(std::int64_t bytes) {
 }
 
 void print_table(const Report& r) {
+  std::printf("normkit kernels: %s path\n", simd_path());
   for (std::size_t i = 0; i < r.threads.size(); ++i)
     std::printf("copy bandwidth (the limit), %d thread%s: %.1f GB/s\n", r.threads[i],
                 r.threads[i] == 1 ? "" : "s", r.copy_gbps[i]);
@@ -104,7 +105,7 @@ void write_csv(const Report& r, const std::string& path) {
 
 void write_json(const Report& r, const std::string& path) {
   std::ofstream out(path);
-  out << "{\n  \"copy_gbps\": {";
+  out << "{\n  \"simd_path\": \"" << simd_path() << "\",\n  \"copy_gbps\": {";
   for (std::size_t i = 0; i < r.threads.size(); ++i)
     out << (i ? ", " : "") << '"' << r.threads[i] << "\": " << r.copy_gbps[i];
   out << "},\n  \"notes\": [";

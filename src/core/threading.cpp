@@ -1,5 +1,7 @@
 #include "normkit/threading.hpp"
 
+#include "../kernels/simd.hpp"
+
 #include <omp.h>
 
 #include "normkit/error.hpp"
@@ -12,5 +14,7 @@ void set_num_threads(int n) {
   NORMKIT_CHECK(n >= 1, "set_num_threads: n: expected >= 1, got ", n);
   omp_set_num_threads(n);
 }
+
+const char* simd_path() { return kernels::isa_name(kernels::active_isa()); }
 
 }  // namespace normkit

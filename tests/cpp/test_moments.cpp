@@ -3,6 +3,7 @@
 
 #include "kernels/blocked_reduce.hpp"
 #include "kernels/grad_sums.hpp"
+#include "kernels/simd.hpp"
 
 #include "test_util.hpp"
 
@@ -143,16 +144,51 @@ TEST(Moments, NanStaysInItsChannel) {
 namespace normkit::test {
 namespace {
 
-#if defined(__x86_64__) && defined(__GNUC__)
-TEST(Moments, Avx2PathGivesThePortableBits) {
-  if (!__builtin_cpu_supports("avx2")) GTEST_SKIP() << "no AVX2 on this CPU";
-  for (std::int64_t n : {1, 5, 16, 17, 31, 768, 4096, 4097}) {
-    std::vector<float> x = normal_values(static_cast<std::size_t>(n), 100 + n, 1e3f, 3.0f);
-    if (n > 3) x[3] = -0.0f;
-    const kernels::Moments a = kernels::run_moments_portable(x.data(), n);
-    const kernels::Moments b = kernels::run_moments_avx2(x.data(), n);
-    EXPECT_EQ(std::memcmp(&a, &b, sizeof a), 0) << "n=" << n;
+// Every SIMD path this CPU has gives the portable path's bits, kernel by
+// kernel. (The whole suite also runs once per path: tests/CMakeLists.txt.)
+#if NORMKIT_X86_DISPATCH
+TEST(Simd, EveryPathOfTheBlockKernelsGivesThePortableBits) {
+  using kernels::Isa;
+  int paths = 0;
+  for (Isa isa : {Isa::avx2, Isa::avx512}) {
+    if (isa > kernels::best_isa()) continue;
+    ++paths;
+    SCOPED_TRACE(kernels::isa_name(isa));
+    for (std::int64_t n : {1, 5, 16, 17, 31, 768, 4096, 4097}) {
+      std::vector<float> x = normal_values(static_cast<std::size_t>(n), 100 + n, 1e3f, 3.0f);
+      if (n > 3) x[3] = -0.0f;
+      const Moments a = kernels::run_moments_portable(x.data(), n);
+      const Moments b = isa == Isa::avx2 ? kernels::run_moments_avx2(x.data(), n) : kernels::run_moments_avx512(x.data(), n);
+      EXPECT_EQ(std::memcmp(&a, &b, sizeof a), 0) << "run_moments n=" << n;
+      const double s = kernels::run_square_sum_portable(x.data(), n);
+      const double t = isa == Isa::avx2 ? kernels::run_square_sum_avx2(x.data(), n) : kernels::run_square_sum_avx512(x.data(), n);
+      EXPECT_EQ(std::memcmp(&s, &t, sizeof s), 0) << "run_square_sum n=" << n;
+    }
+    const std::int64_t C = 40;
+    for (std::int64_t rows : {1, 2, 7, 256}) {
+      const std::vector<float> x = normal_values(static_cast<std::size_t>(rows * C), 7 + rows, -50.0f, 2.0f);
+      Moments a[16], b[16];
+      kernels::rows16_moments_portable(x.data() + 3, C, rows, 0, a);
+      if (isa == Isa::avx2) kernels::rows16_moments_avx2(x.data() + 3, C, rows, 0, b);
+      else kernels::rows16_moments_avx512(x.data() + 3, C, rows, 0, b);
+      EXPECT_EQ(std::memcmp(a, b, sizeof a), 0) << "rows16_moments rows=" << rows;
+    }
   }
+  RecordProperty("wider_paths_checked", paths);
+}
+
+// NORMKIT_ISA picks the path when the CPU has it.
+TEST(Simd, RequestedPathRunsWhenTheCpuHasIt) {
+  const char* asked = std::getenv("NORMKIT_ISA");
+  const kernels::Isa active = kernels::active_isa();
+  EXPECT_LE(active, kernels::best_isa());
+  if (asked == nullptr) {
+    EXPECT_EQ(active, kernels::best_isa());
+  } else {
+    for (kernels::Isa isa : {kernels::Isa::portable, kernels::Isa::avx2, kernels::Isa::avx512})
+      if (std::string(asked) == kernels::isa_name(isa) && isa <= kernels::best_isa()) EXPECT_EQ(active, isa);
+  }
+  EXPECT_STREQ(simd_path(), kernels::isa_name(active));
 }
 #endif
 
