@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "norm_plan.hpp"
+#include "parallel.hpp"
 
 namespace normkit::kernels {
 
@@ -100,7 +101,7 @@ void reduce_leaves(const NormPlan& plan, const Ops& ops, const LeafList& leaves,
   }
   if (D > 1) {
     // Leaves are single samples. One work item per (a, s, c).
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(threads_for(plan.numel()))
     for (std::int64_t item = 0; item < A * L * C; ++item) {
       const std::int64_t c = item % C, s = (item / C) % L, a = item / (C * L);
       per_leaf[item] = sample_partial<Partial>(plan, ops, a, s, c);
@@ -111,7 +112,7 @@ void reduce_leaves(const NormPlan& plan, const Ops& ops, const LeafList& leaves,
     // split the work only: each channel's arithmetic is the same in any strip.)
     constexpr std::int64_t kStrip = 64;
     const std::int64_t strips = (C + kStrip - 1) / kStrip;
-#pragma omp parallel
+#pragma omp parallel num_threads(threads_for(plan.numel()))
     {
       Partial chunk[kStrip];
 #pragma omp for schedule(static)
@@ -160,7 +161,7 @@ void merge_leaves(const SampleTree& tree, std::int64_t A, std::int64_t L, std::i
   constexpr std::int64_t kChannelBlock = 256;  // work split only: bits do not depend on it
   const std::int64_t blocks = (C + kChannelBlock - 1) / kChannelBlock;
   const std::int64_t scratch_size = kChannelBlock * (2 * tree.depth() + 1);
-#pragma omp parallel
+#pragma omp parallel num_threads(threads_for(A * L * C * 4))  // a merge costs about four elements' work
   {
     // Reused across calls. (A pointer, not the thread_local's name, inside
     // the loop: see blocked_reduce.)
@@ -203,7 +204,7 @@ template <typename Partial, typename Ops, typename Visit>
 void reduce_each_slice(const NormPlan& plan, const Ops& ops, const Visit& visit) {
   const SampleTree tree = SampleTree::of(plan);
   const std::int64_t S = tree.samples, A = plan.A, C = plan.C;
-#pragma omp parallel
+#pragma omp parallel num_threads(threads_for(plan.numel()))
   {
     std::vector<Partial> per_sample(static_cast<std::size_t>(S));
     std::vector<Partial> scratch(static_cast<std::size_t>(2 * tree.depth() + 1));

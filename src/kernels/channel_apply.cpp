@@ -3,6 +3,7 @@
 #include <cstdint>
 
 #include "elementwise.hpp"
+#include "parallel.hpp"
 #include "stream_store.hpp"
 
 namespace normkit::kernels {
@@ -14,7 +15,7 @@ namespace {
 template <typename RunBody, typename RowBody>
 void for_each_run(const NormPlan& p, bool stream, const RunBody& run, const RowBody& row) {
   if (p.numel() == 0) return;
-#pragma omp parallel
+#pragma omp parallel num_threads(threads_for(p.numel()))
   {
     if (p.D > 1) {
 #pragma omp for schedule(static) nowait

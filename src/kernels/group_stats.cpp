@@ -5,6 +5,7 @@
 
 #include "blocked_reduce.hpp"
 #include "elementwise.hpp"
+#include "parallel.hpp"
 #include "moments.hpp"
 #include "stream_store.hpp"
 
@@ -56,7 +57,7 @@ void fused_group_norm(const FusedGroupArgs& a) {
   const GroupShape& s = a.shape;
   const std::int64_t Cg = s.group_channels(), S = s.S;
   const bool stream = stream_output(s.N * s.C * S);
-#pragma omp parallel
+#pragma omp parallel num_threads(threads_for(s.N * s.C * S))
   {
     std::vector<Moments> per_channel(static_cast<std::size_t>(Cg));
 #pragma omp for schedule(static) nowait

@@ -6,6 +6,7 @@
 
 #include "blocked_reduce.hpp"
 #include "elementwise.hpp"
+#include "parallel.hpp"
 #include "lanes.hpp"
 #include "moments.hpp"
 #include "stream_store.hpp"
@@ -37,7 +38,7 @@ double row_mean_square(const float* x, std::int64_t cols) {
 void row_norm_forward(const RowForwardArgs& a) {
   const std::int64_t cols = a.cols;
   const bool stream = stream_output(a.rows * cols) && a.y != a.x;
-#pragma omp parallel
+#pragma omp parallel num_threads(threads_for(a.rows * cols))
   {
 #pragma omp for schedule(static) nowait
   for (std::int64_t r = 0; r < a.rows; ++r) {
@@ -75,7 +76,7 @@ void row_norm_backward(const RowBackwardArgs& a) {
   GradSums* const per_block = per_block_storage.data();
   const double D = static_cast<double>(cols);
   const bool stream = a.dx != nullptr && stream_output(rows * cols);
-#pragma omp parallel
+#pragma omp parallel num_threads(threads_for(rows * cols))
   {
     std::vector<float> col_g, col_gx;  // (cols): this block's column sums, in float
     if (a.columns != nullptr) {

@@ -7,18 +7,30 @@
 #include <immintrin.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 
 #include "lanes.hpp"
 
 namespace normkit::kernels {
 
-// Outputs at least this large bypass the caches (the last-level cache here is
-// 8 MiB; a smaller output is better left in cache for its consumer).
-inline constexpr std::int64_t kStreamBytes = std::int64_t{8} << 20;
+// Outputs at least this large bypass the caches; a smaller output is better
+// left in cache for its consumer. The default is the last-level cache that
+// one core can fill here, 8 MiB (sysconf reports the whole socket's L3, 64
+// MiB on this project's EPYC, where each core sees an 8 MiB slice);
+// NORMKIT_STREAM_BYTES sets another (for a CPU whose cache is larger, and to
+// measure).
+inline std::int64_t stream_threshold_bytes() {
+  static const std::int64_t bytes = [] {
+    const char* s = std::getenv("NORMKIT_STREAM_BYTES");
+    const long long v = s != nullptr ? std::atoll(s) : 0;
+    return v > 0 ? static_cast<std::int64_t>(v) : std::int64_t{8} << 20;
+  }();
+  return bytes;
+}
 
 inline bool stream_output(std::int64_t elements) {
-  return elements * static_cast<std::int64_t>(sizeof(float)) >= kStreamBytes;
+  return elements * static_cast<std::int64_t>(sizeof(float)) >= stream_threshold_bytes();
 }
 
 // dst[i] = value(i) for i in [0, n), W at a time through vec(i) (which must
