@@ -49,7 +49,7 @@ inline Lanes16 tail_mask(std::int64_t n) {
 // Asks for the float `distance` elements after p (data the caller reads
 // next) without reading it: no fault, whatever the address, and no effect
 // on any result.
-inline void prefetch_ahead(const float* p, std::int64_t distance) {
+[[gnu::always_inline]] inline void prefetch_ahead(const float* p, std::int64_t distance) {
   __builtin_prefetch(reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(p) +
                                                   static_cast<std::uintptr_t>(distance) * sizeof(float)));
 }
