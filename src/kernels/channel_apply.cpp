@@ -1,5 +1,6 @@
 #include "channel_apply.hpp"
 
+#include <algorithm>
 #include <cstdint>
 
 #include "elementwise.hpp"
@@ -10,8 +11,9 @@ namespace normkit::kernels {
 namespace {
 
 // Calls body(ac, offset, n) for each contiguous run of one (a, c) when D > 1,
-// or row(a, offset) for each row of C channels when D == 1; in parallel, each
-// thread fencing its streaming stores before the region ends.
+// or rows(a, offset, count) for blocks of up to kRowsPerCall rows of C
+// channels of one a when D == 1; in parallel, each thread fencing its
+// streaming stores before the region ends.
 template <typename RunBody, typename RowBody>
 void for_each_run(const NormPlan& p, bool stream, const RunBody& run, const RowBody& row) {
   if (p.numel() == 0) return;
@@ -24,8 +26,13 @@ void for_each_run(const NormPlan& p, bool stream, const RunBody& run, const RowB
         run(a * p.C + c, item * p.D, p.D);
       }
     } else {
+      constexpr std::int64_t kRowsPerCall = 64;  // one dispatch for many short rows
+      const std::int64_t blocks = (p.B + kRowsPerCall - 1) / kRowsPerCall;
 #pragma omp for schedule(static) nowait
-      for (std::int64_t item = 0; item < p.A * p.B; ++item) row(item / p.B, item * p.C);
+      for (std::int64_t item = 0; item < p.A * blocks; ++item) {
+        const std::int64_t a = item / blocks, b0 = (item % blocks) * kRowsPerCall;
+        row(a, (a * p.B + b0) * p.C, std::min(kRowsPerCall, p.B - b0));
+      }
     }
     stream_fence(stream);
   }
@@ -68,10 +75,10 @@ void normalize_apply(const NormalizeArgs& args) {
   for_each_run(
       args.plan, stream,
       [&](std::int64_t ac, std::int64_t offset, std::int64_t n) { normalize_run(args, stream, ac, offset, n, n); },
-      [&](std::int64_t a, std::int64_t offset) {
-        normalize_row({args.x + offset, args.y + offset, C, args.center_hi + a * C, args.center_lo + a * C,
-                       args.scale + a * C, args.shift + a * C},
-                      stream);
+      [&](std::int64_t a, std::int64_t offset, std::int64_t rows) {
+        normalize_rows({args.x + offset, args.y + offset, rows, C, args.center_hi + a * C, args.center_lo + a * C,
+                        args.scale + a * C, args.shift + a * C},
+                       stream);
       });
 }
 
@@ -81,17 +88,10 @@ void input_grad_apply(const InputGradArgs& args) {
   for_each_run(
       args.plan, stream,
       [&](std::int64_t ac, std::int64_t offset, std::int64_t n) { input_grad_run(args, stream, ac, offset, n, n); },
-      [&](std::int64_t a, std::int64_t offset) {
-        const float* hi = args.center_hi + a * C;
-        const float* lo = args.center_lo + a * C;
-        const float* k_dy = args.k_dy + a * C;
-        const float* k_x = args.k_x + a * C;
-        const float* k_0 = args.k_0 + a * C;
-        const float* dy = args.dy + offset;
-        const float* x = args.x + offset;
-        float* dx = args.dx + offset;
-        for (std::int64_t c = 0; c < C; ++c)
-          dx[c] = dy[c] * k_dy[c] + ((x[c] - hi[c]) - lo[c]) * k_x[c] + k_0[c];
+      [&](std::int64_t a, std::int64_t offset, std::int64_t rows) {
+        input_grad_rows({args.dy + offset, args.x + offset, args.dx + offset, rows, C, args.center_hi + a * C,
+                         args.center_lo + a * C, args.k_dy + a * C, args.k_x + a * C, args.k_0 + a * C},
+                        stream);
       });
 }
 

@@ -32,14 +32,36 @@ template <int W>
 }
 
 template <int W>
-[[gnu::always_inline]] inline void normalize_row_w(const NormalizeRow& s, bool stream) {
-  const float *x = s.x, *hi = s.hi, *lo = s.lo, *scale = s.scale, *shift = s.shift;
-  write_elements<W>(
-      s.y, s.n, stream,
-      [&](std::int64_t c) __attribute__((always_inline)) {
-        return ((loadv<W>(x + c) - loadv<W>(hi + c)) - loadv<W>(lo + c)) * loadv<W>(scale + c) + loadv<W>(shift + c);
-      },
-      [&](std::int64_t c) __attribute__((always_inline)) { return ((x[c] - hi[c]) - lo[c]) * scale[c] + shift[c]; });
+[[gnu::always_inline]] inline void normalize_rows_w(const NormalizeRows& s, bool stream) {
+  const float *hi = s.hi, *lo = s.lo, *scale = s.scale, *shift = s.shift;
+  for (std::int64_t r = 0; r < s.rows; ++r) {
+    const float* x = s.x + r * s.n;
+    write_elements<W>(
+        s.y + r * s.n, s.n, stream,
+        [&](std::int64_t c) __attribute__((always_inline)) {
+          return ((loadv<W>(x + c) - loadv<W>(hi + c)) - loadv<W>(lo + c)) * loadv<W>(scale + c) +
+                 loadv<W>(shift + c);
+        },
+        [&](std::int64_t c) __attribute__((always_inline)) { return ((x[c] - hi[c]) - lo[c]) * scale[c] + shift[c]; });
+  }
+}
+
+template <int W>
+[[gnu::always_inline]] inline void input_grad_rows_w(const InputGradRows& s, bool stream) {
+  const float *hi = s.hi, *lo = s.lo, *k_dy = s.k_dy, *k_x = s.k_x, *k_0 = s.k_0;
+  for (std::int64_t r = 0; r < s.rows; ++r) {
+    const float* dy = s.dy + r * s.n;
+    const float* x = s.x + r * s.n;
+    write_elements<W>(
+        s.dx + r * s.n, s.n, stream,
+        [&](std::int64_t c) __attribute__((always_inline)) {
+          return loadv<W>(dy + c) * loadv<W>(k_dy + c) + ((loadv<W>(x + c) - loadv<W>(hi + c)) - loadv<W>(lo + c)) * loadv<W>(k_x + c) +
+                 loadv<W>(k_0 + c);
+        },
+        [&](std::int64_t c) __attribute__((always_inline)) {
+          return dy[c] * k_dy[c] + ((x[c] - hi[c]) - lo[c]) * k_x[c] + k_0[c];
+        });
+  }
 }
 
 template <int W>
@@ -113,7 +135,8 @@ template <int W>
 void normalize_span_portable(const NormalizeSpan& s, bool stream, std::int64_t prefetch) {
   normalize_span_w<4>(s, stream, prefetch);
 }
-void normalize_row_portable(const NormalizeRow& s, bool stream) { normalize_row_w<4>(s, stream); }
+void normalize_rows_portable(const NormalizeRows& s, bool stream) { normalize_rows_w<4>(s, stream); }
+void input_grad_rows_portable(const InputGradRows& s, bool stream) { input_grad_rows_w<4>(s, stream); }
 void input_grad_span_portable(const InputGradSpan& s, bool stream, std::int64_t prefetch) {
   input_grad_span_w<4>(s, stream, prefetch);
 }
@@ -136,7 +159,8 @@ NORMKIT_TARGET_AVX512 void accumulate_column_sums_avx512(const ColumnSumsSpan& s
 NORMKIT_TARGET_AVX2 void normalize_span_avx2(const NormalizeSpan& s, bool stream, std::int64_t prefetch) {
   normalize_span_w<8>(s, stream, prefetch);
 }
-NORMKIT_TARGET_AVX2 void normalize_row_avx2(const NormalizeRow& s, bool stream) { normalize_row_w<8>(s, stream); }
+NORMKIT_TARGET_AVX2 void normalize_rows_avx2(const NormalizeRows& s, bool stream) { normalize_rows_w<8>(s, stream); }
+NORMKIT_TARGET_AVX2 void input_grad_rows_avx2(const InputGradRows& s, bool stream) { input_grad_rows_w<8>(s, stream); }
 NORMKIT_TARGET_AVX2 void input_grad_span_avx2(const InputGradSpan& s, bool stream, std::int64_t prefetch) {
   input_grad_span_w<8>(s, stream, prefetch);
 }
@@ -146,8 +170,11 @@ NORMKIT_TARGET_AVX2 void row_normalize_span_avx2(const RowNormalizeSpan& s, bool
 NORMKIT_TARGET_AVX512 void normalize_span_avx512(const NormalizeSpan& s, bool stream, std::int64_t prefetch) {
   normalize_span_w<16>(s, stream, prefetch);
 }
-NORMKIT_TARGET_AVX512 void normalize_row_avx512(const NormalizeRow& s, bool stream) {
-  normalize_row_w<16>(s, stream);
+NORMKIT_TARGET_AVX512 void normalize_rows_avx512(const NormalizeRows& s, bool stream) {
+  normalize_rows_w<16>(s, stream);
+}
+NORMKIT_TARGET_AVX512 void input_grad_rows_avx512(const InputGradRows& s, bool stream) {
+  input_grad_rows_w<16>(s, stream);
 }
 NORMKIT_TARGET_AVX512 void input_grad_span_avx512(const InputGradSpan& s, bool stream, std::int64_t prefetch) {
   input_grad_span_w<16>(s, stream, prefetch);
@@ -163,7 +190,8 @@ NORMKIT_TARGET_AVX512 void row_normalize_span_avx512(const RowNormalizeSpan& s, 
 void normalize_span(const NormalizeSpan& s, bool stream, std::int64_t prefetch) {
   NORMKIT_DISPATCH(normalize_span, s, stream, prefetch);
 }
-void normalize_row(const NormalizeRow& s, bool stream) { NORMKIT_DISPATCH(normalize_row, s, stream); }
+void normalize_rows(const NormalizeRows& s, bool stream) { NORMKIT_DISPATCH(normalize_rows, s, stream); }
+void input_grad_rows(const InputGradRows& s, bool stream) { NORMKIT_DISPATCH(input_grad_rows, s, stream); }
 void input_grad_span(const InputGradSpan& s, bool stream, std::int64_t prefetch) {
   NORMKIT_DISPATCH(input_grad_span, s, stream, prefetch);
 }

@@ -19,14 +19,15 @@ struct NormalizeSpan {
 };
 void normalize_span(const NormalizeSpan& s, bool stream, std::int64_t prefetch);
 
-// The same with per-element coefficients (a row of C channels).
-struct NormalizeRow {
+// The same with per-channel coefficients, for `rows` contiguous rows of n
+// channels (channels-last BatchNorm).
+struct NormalizeRows {
   const float* x;
   float* y;
-  std::int64_t n;
+  std::int64_t rows, n;
   const float *hi, *lo, *scale, *shift;
 };
-void normalize_row(const NormalizeRow& s, bool stream);
+void normalize_rows(const NormalizeRows& s, bool stream);
 
 // dx = dy * k_dy + ((x - hi) - lo) * k_x + k_0, one set of coefficients.
 struct InputGradSpan {
@@ -37,6 +38,17 @@ struct InputGradSpan {
   float hi, lo, k_dy, k_x, k_0;
 };
 void input_grad_span(const InputGradSpan& s, bool stream, std::int64_t prefetch);
+
+// The same with per-channel coefficients, for `rows` contiguous rows of n
+// channels.
+struct InputGradRows {
+  const float* dy;
+  const float* x;
+  float* dx;
+  std::int64_t rows, n;
+  const float *hi, *lo, *k_dy, *k_x, *k_0;
+};
+void input_grad_rows(const InputGradRows& s, bool stream);
 
 // LayerNorm/RMSNorm rows: y = ((x - hi) - lo) * rstd * gamma + beta (gamma
 // and beta per element, either may be null: 1 and 0).
