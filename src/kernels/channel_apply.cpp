@@ -95,15 +95,17 @@ void input_grad_apply(const InputGradArgs& args) {
       });
 }
 
+// While a slice (in cache) is written, each run asks for the same sample's
+// run of the next channel, D elements on: the slice this thread reduces next.
 void normalize_slice(const NormalizeArgs& args, std::int64_t ac) {
   const bool stream = stream_y(args);
-  for_each_run_of_slice(args.plan, ac, [&](std::int64_t offset) { normalize_run(args, stream, ac, offset, args.plan.D, 0); });
+  for_each_run_of_slice(args.plan, ac, [&](std::int64_t offset) { normalize_run(args, stream, ac, offset, args.plan.D, args.plan.D); });
   stream_fence(stream);
 }
 
 void input_grad_slice(const InputGradArgs& args, std::int64_t ac) {
   const bool stream = stream_dx(args);
-  for_each_run_of_slice(args.plan, ac, [&](std::int64_t offset) { input_grad_run(args, stream, ac, offset, args.plan.D, 0); });
+  for_each_run_of_slice(args.plan, ac, [&](std::int64_t offset) { input_grad_run(args, stream, ac, offset, args.plan.D, args.plan.D); });
   stream_fence(stream);
 }
 

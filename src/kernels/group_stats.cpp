@@ -81,7 +81,9 @@ void fused_group_norm(const FusedGroupArgs& a) {
       const float hi = static_cast<float>(merged.mean), lo = static_cast<float>(merged.mean - hi);
       for (std::int64_t j = 0; j < Cg; ++j) {
         const float scale = static_cast<float>(rstd * a.gamma[c0 + j]), shift = a.beta[c0 + j];
-        normalize_span({x + j * S, y + j * S, S, hi, lo, scale, shift}, stream, 0);
+        // While this group (in cache) is written, ask for the next group:
+        // the same channel, Cg * S elements on, read next by this thread.
+        normalize_span({x + j * S, y + j * S, S, hi, lo, scale, shift}, stream, Cg * S);
       }
     }
     stream_fence(stream);
