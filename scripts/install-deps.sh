@@ -2,11 +2,14 @@
 # Installs, from Debian's packages, everything normkit needs to build and test.
 # Idempotent: apt-get runs only when something is missing.
 #   libgtest/libgmock: the C++ tests; python3-*/pybind11: the Python module
-#   and its tests; python3-torch (PyTorch 1.13): parity tests only.
+#   and its tests; python3-torch (PyTorch 1.13): parity tests only;
+#   zlib1g-dev: the IDX reader; dataset-fashion-mnist: the lab's data set
+#   (/usr/share/datasets/fashion-mnist).
 set -euo pipefail
 exec "$(dirname "$0")/apt-ensure.sh" \
   g++ cmake ninja-build pkg-config \
   libgtest-dev libgmock-dev \
   libomp-dev \
   python3 python3-dev python3-numpy python3-pytest pybind11-dev \
-  python3-torch
+  python3-torch \
+  zlib1g-dev dataset-fashion-mnist
