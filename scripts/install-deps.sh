@@ -4,7 +4,8 @@
 #   libgtest/libgmock: the C++ tests; python3-*/pybind11: the Python module
 #   and its tests; python3-torch (PyTorch 1.13): parity tests only;
 #   zlib1g-dev: the IDX reader; dataset-fashion-mnist: the lab's data set
-#   (/usr/share/datasets/fashion-mnist).
+#   (/usr/share/datasets/fashion-mnist); nlohmann-json3-dev: safetensors
+#   headers.
 set -euo pipefail
 exec "$(dirname "$0")/apt-ensure.sh" \
   g++ cmake ninja-build pkg-config \
@@ -12,4 +13,4 @@ exec "$(dirname "$0")/apt-ensure.sh" \
   libomp-dev \
   python3 python3-dev python3-numpy python3-pytest pybind11-dev \
   python3-torch \
-  zlib1g-dev dataset-fashion-mnist
+  zlib1g-dev dataset-fashion-mnist nlohmann-json3-dev

@@ -12,6 +12,8 @@
 
 #include "normkit/io/fashion_mnist.hpp"
 #include "normkit/io/idx.hpp"
+#include "normkit/io/safetensors.hpp"
+#include "normkit/nn/batch_norm.hpp"
 #include "test_util.hpp"
 
 namespace normkit::test {
@@ -158,6 +160,125 @@ TEST(FashionMnist, LoadsTheDataSet) {
   EXPECT_EQ(hi, 1.0f);
   // The training set's mean pixel is 0.286 (the figure torchvision users normalise with).
   EXPECT_NEAR(sum / static_cast<double>(data.train.images.numel()), 0.2860, 5e-4);
+}
+
+
+// ---- safetensors ----------------------------------------------------------
+
+std::vector<std::uint8_t> file_bytes(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// A file laid out by hand, as the format's own writers produce it.
+std::vector<std::uint8_t> safetensors_bytes(const std::string& header, const std::vector<std::uint8_t>& data) {
+  std::vector<std::uint8_t> b;
+  for (int i = 0; i < 8; ++i) b.push_back(static_cast<std::uint8_t>(static_cast<std::uint64_t>(header.size()) >> (8 * i)));
+  b.insert(b.end(), header.begin(), header.end());
+  b.insert(b.end(), data.begin(), data.end());
+  return b;
+}
+
+std::vector<std::uint8_t> float_bytes(const std::vector<float>& v) {
+  std::vector<std::uint8_t> b(v.size() * 4);
+  std::memcpy(b.data(), v.data(), b.size());
+  return b;
+}
+
+TEST(Safetensors, RoundTripsAStateDictWithMetadata) {
+  TempDir dir;
+  nn::BatchNorm2d bn(3);
+  bn.train();
+  const TestTensor x = random_tensor({4, 3, 5, 5}, TestLayout::contiguous, 9, 2.0f, 3.0f);
+  bn.forward(x.view);  // running statistics and num_batches_tracked move
+  const nn::StateDict state = bn.state_dict();
+  const fs::path path = dir.path / "bn.safetensors";
+  io::save_safetensors(path.string(), state, {{"format", "pt"}});
+  const io::SafetensorsContents back = io::load_safetensors(path.string());
+  EXPECT_EQ(back.metadata, (io::Metadata{{"format", "pt"}}));
+  ASSERT_EQ(back.tensors.size(), state.size());
+  for (std::size_t i = 0; i < state.size(); ++i) {
+    EXPECT_EQ(back.tensors[i].first, state[i].first);
+    EXPECT_EQ(back.tensors[i].second.shape(), state[i].second.shape());
+    EXPECT_EQ(back.tensors[i].second.dtype(), state[i].second.dtype());
+    EXPECT_EQ(std::memcmp(back.tensors[i].second.view().raw(), state[i].second.view().raw(),
+                          static_cast<std::size_t>(state[i].second.numel()) * dtype_size(state[i].second.dtype())),
+              0)
+        << state[i].first;
+  }
+  // num_batches_tracked is I64 (a 0-d tensor), as PyTorch writes it.
+  const std::vector<std::uint8_t> bytes = file_bytes(path);
+  std::uint64_t header_length = 0;
+  for (int i = 7; i >= 0; --i) header_length = (header_length << 8) | bytes[static_cast<std::size_t>(i)];
+  const std::string header(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(header_length));
+  EXPECT_THAT(header, ::testing::HasSubstr("\"num_batches_tracked\":{\"dtype\":\"I64\",\"shape\":[]"));
+  EXPECT_EQ(header.size() % 8, 0u);  // the data starts 8-byte aligned
+  nn::BatchNorm2d other(3);
+  other.load_state_dict(back.tensors);
+  EXPECT_EQ(other.running_mean.data<float>()[1], bn.running_mean.data<float>()[1]);
+}
+
+TEST(Safetensors, ReadsAFileLaidOutByTheFormatsOwnRules) {
+  // Keys in any order, spaces after the JSON, offsets relative to the data.
+  const std::string header =
+      R"({"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]},"__metadata__":{"format":"pt"},)"
+      R"("a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}   )";
+  const io::SafetensorsContents c = io::parse_safetensors(safetensors_bytes(header, float_bytes({1.5f, -2.0f, 7.0f})), "mem");
+  ASSERT_EQ(c.tensors.size(), 2u);
+  EXPECT_EQ(c.tensors[0].first, "a");  // in the order of their data
+  EXPECT_EQ(c.tensors[0].second.data<float>()[1], -2.0f);
+  EXPECT_EQ(c.tensors[1].first, "b");
+  EXPECT_EQ(c.tensors[1].second.data<float>()[0], 7.0f);
+  EXPECT_EQ(c.metadata.at("format"), "pt");
+}
+
+TEST(Safetensors, RefusesMalformedFilesWithAnErrorThatSaysWhat) {
+  const auto parse = [](const std::string& header, const std::vector<std::uint8_t>& data) {
+    return error_of([&] { io::parse_safetensors(safetensors_bytes(header, data), "m.safetensors"); });
+  };
+  const std::vector<std::uint8_t> eight = float_bytes({1, 2});
+  EXPECT_THAT(error_of([] { io::parse_safetensors(std::vector<std::uint8_t>{1, 2}, "m"); }), ::testing::HasSubstr("8-byte header length"));
+  std::vector<std::uint8_t> huge = safetensors_bytes("{}", {});
+  huge[5] = 1;  // a header length of 2^40: refused before anything is read or allocated
+  EXPECT_THAT(error_of([&] { io::parse_safetensors(huge, "m"); }), ::testing::HasSubstr("exceeds the limit"));
+  huge[5] = 0, huge[0] = 200;
+  EXPECT_THAT(error_of([&] { io::parse_safetensors(huge, "m"); }), ::testing::HasSubstr("more than the file's"));
+  EXPECT_THAT(parse("{not json", {}), ::testing::HasSubstr("not valid JSON"));
+  EXPECT_THAT(parse("[1]", {}), ::testing::HasSubstr("JSON object"));
+  EXPECT_THAT(parse(R"({"w":{"dtype":"BF16","shape":[4],"data_offsets":[0,8]}})", eight), ::testing::HasSubstr("BF16 is not supported"));
+  EXPECT_THAT(parse(R"({"w":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", eight), ::testing::HasSubstr("non-negative"));
+  const std::vector<std::uint8_t> sixteen = float_bytes({1, 2, 3, 4});
+  EXPECT_THAT(parse(R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", sixteen), ::testing::HasSubstr("hold 8 bytes, its dtype and shape need 12"));
+  EXPECT_THAT(parse(R"({"w":{"dtype":"F32","shape":[5],"data_offsets":[0,20]}})", eight), ::testing::HasSubstr("needs more bytes than the file's 8"));
+  EXPECT_THAT(parse(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})", eight), ::testing::HasSubstr("outside the 8 bytes"));
+  EXPECT_THAT(parse(R"({"w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,8]}})", eight),
+              ::testing::HasSubstr("needs more bytes"));
+  EXPECT_THAT(parse(R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", eight), ::testing::HasSubstr("after a hole"));
+  EXPECT_THAT(parse(R"({"v":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", eight),
+              ::testing::HasSubstr("inside the previous tensor"));
+  EXPECT_THAT(parse(R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", eight), ::testing::HasSubstr("cover 4 bytes"));
+  EXPECT_THAT(parse(R"({"__metadata__":{"n":3}})", {}), ::testing::HasSubstr("string value"));
+  EXPECT_THAT(parse(R"({"w":{"dtype":"F32","shape":[2]}})", eight), ::testing::HasSubstr("data_offsets"));
+}
+
+TEST(Safetensors, WritesAtomicallyAndRefusesBadNames) {
+  TempDir dir;
+  const fs::path path = dir.path / "w.safetensors";
+  const Tensor a = vector_tensor({1, 2, 3});
+  io::save_safetensors(path.string(), {{"a", a}});
+  const std::vector<std::uint8_t> before = file_bytes(path);
+  // A failed save leaves the previous file as it was, and no temporary file.
+  EXPECT_THAT(error_of([&] { io::save_safetensors(path.string(), {{"a", a}, {"a", a}}); }), ::testing::HasSubstr("appears twice"));
+  EXPECT_THAT(error_of([&] { io::save_safetensors(path.string(), {{"__metadata__", a}}); }), ::testing::HasSubstr("reserved"));
+  EXPECT_THAT(error_of([&] { io::save_safetensors((dir.path / "no" / "x.safetensors").string(), {{"a", a}}); }),
+              ::testing::HasSubstr("does not exist"));
+  EXPECT_EQ(file_bytes(path), before);
+  // A successful one replaces it.
+  io::save_safetensors(path.string(), {{"b", vector_tensor({4})}});
+  EXPECT_EQ(io::load_safetensors(path.string()).tensors.at(0).first, "b");
+  int files = 0;
+  for ([[maybe_unused]] const auto& entry : fs::directory_iterator(dir.path)) ++files;
+  EXPECT_EQ(files, 1);
 }
 
 }  // namespace

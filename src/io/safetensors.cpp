@@ -1,0 +1,205 @@
+#include "normkit/io/safetensors.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "normkit/error.hpp"
+
+namespace normkit::io {
+namespace {
+
+static_assert(std::endian::native == std::endian::little, "safetensors data is little-endian");
+
+// The reference implementation refuses headers over 100 MB; so does normkit.
+constexpr std::uint64_t kMaxHeaderBytes = 100'000'000;
+
+const char* safetensors_dtype(DType dtype) { return dtype == DType::int64 ? "I64" : "F32"; }
+
+DType dtype_of(const std::string& name, const std::string& key, const std::string& file) {
+  if (name == "F32") return DType::float32;
+  if (name == "I64") return DType::int64;
+  detail::throw_error(file, ": tensor '", key, "': dtype ", name, " is not supported (expected F32 or I64)");
+}
+
+std::uint64_t read_u64_le(const std::uint8_t* p) {
+  std::uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
+  return v;
+}
+
+// Writes all of `data` to fd, or throws.
+void write_all(int fd, const void* data, std::size_t size, const std::string& path) {
+  const auto* p = static_cast<const char*>(data);
+  while (size > 0) {
+    const ssize_t n = ::write(fd, p, size);
+    NORMKIT_CHECK(n > 0, path, ": write failed: ", std::strerror(errno));
+    p += n;
+    size -= static_cast<std::size_t>(n);
+  }
+}
+
+}  // namespace
+
+void save_safetensors(const std::string& path, const NamedTensors& tensors, const Metadata& metadata) {
+  std::set<std::string> names;
+  for (const auto& [key, t] : tensors) {
+    NORMKIT_CHECK(key != "__metadata__", path, ": '__metadata__' is reserved, not a tensor name");
+    NORMKIT_CHECK(names.insert(key).second, path, ": tensor name '", key, "' appears twice");
+    NORMKIT_CHECK(t.defined(), path, ": tensor '", key, "' is undefined");
+  }
+  // The header: tensors at consecutive offsets, in the given order.
+  nlohmann::ordered_json header = nlohmann::ordered_json::object();
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  std::vector<Tensor> contiguous;
+  std::uint64_t offset = 0;
+  for (const auto& [key, t] : tensors) {
+    contiguous.push_back(Tensor::copy_of(t));
+    const std::uint64_t bytes = static_cast<std::uint64_t>(t.numel()) * dtype_size(t.dtype());
+    header[key] = {{"dtype", safetensors_dtype(t.dtype())}, {"shape", t.shape()}, {"data_offsets", {offset, offset + bytes}}};
+    offset += bytes;
+  }
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');  // the data starts 8-byte aligned, as the reference writes it
+  std::uint8_t length[8];
+  for (int i = 0; i < 8; ++i) length[i] = static_cast<std::uint8_t>(static_cast<std::uint64_t>(text.size()) >> (8 * i));
+
+  const std::filesystem::path target(path);
+  const std::filesystem::path dir = target.has_parent_path() ? target.parent_path() : std::filesystem::path(".");
+  NORMKIT_CHECK(std::filesystem::is_directory(dir), path, ": directory ", dir.string(), " does not exist");
+  const std::string temporary = path + ".tmp-" + std::to_string(::getpid());
+  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  NORMKIT_CHECK(fd >= 0, temporary, ": cannot be created: ", std::strerror(errno));
+  try {
+    write_all(fd, length, sizeof length, temporary);
+    write_all(fd, text.data(), text.size(), temporary);
+    for (const Tensor& t : contiguous)
+      write_all(fd, t.view().raw(), static_cast<std::size_t>(t.numel()) * dtype_size(t.dtype()), temporary);
+    NORMKIT_CHECK(::fsync(fd) == 0, temporary, ": fsync failed: ", std::strerror(errno));
+  } catch (...) {
+    ::close(fd);
+    std::filesystem::remove(temporary);
+    throw;
+  }
+  ::close(fd);
+  if (::rename(temporary.c_str(), path.c_str()) != 0) {
+    const std::string reason = std::strerror(errno);
+    std::filesystem::remove(temporary);
+    detail::throw_error(path, ": cannot replace it: ", reason);
+  }
+  // The rename itself reaches the disk with the directory.
+  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd >= 0) {
+    ::fsync(dir_fd);
+    ::close(dir_fd);
+  }
+}
+
+SafetensorsContents parse_safetensors(std::span<const std::uint8_t> bytes, const std::string& name) {
+  NORMKIT_CHECK(bytes.size() >= 8, name, ": not a safetensors file: ", bytes.size(),
+                " bytes, expected at least the 8-byte header length");
+  const std::uint64_t header_length = read_u64_le(bytes.data());
+  NORMKIT_CHECK(header_length <= kMaxHeaderBytes, name, ": header length ", header_length,
+                " exceeds the limit of ", kMaxHeaderBytes, " bytes");
+  NORMKIT_CHECK(header_length <= bytes.size() - 8, name, ": header length ", header_length,
+                " is more than the file's ", bytes.size() - 8, " bytes after it");
+  const std::span<const std::uint8_t> data = bytes.subspan(8 + header_length);
+  nlohmann::json header;
+  try {
+    header = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(header_length));
+  } catch (const nlohmann::json::exception& e) {
+    detail::throw_error(name, ": header is not valid JSON: ", e.what());
+  }
+  NORMKIT_CHECK(header.is_object(), name, ": header: expected a JSON object");
+
+  struct Entry {
+    std::string key;
+    DType dtype;
+    Shape shape;
+    std::uint64_t begin, end;
+  };
+  std::vector<Entry> entries;
+  SafetensorsContents contents;
+  for (const auto& [key, value] : header.items()) {
+    if (key == "__metadata__") {
+      NORMKIT_CHECK(value.is_object(), name, ": __metadata__: expected an object of strings");
+      for (const auto& [k, v] : value.items()) {
+        NORMKIT_CHECK(v.is_string(), name, ": __metadata__ '", k, "': expected a string value");
+        contents.metadata[k] = v.get<std::string>();
+      }
+      continue;
+    }
+    NORMKIT_CHECK(value.is_object() && value.contains("dtype") && value.contains("shape") &&
+                      value.contains("data_offsets"),
+                  name, ": tensor '", key, "': expected an object with dtype, shape and data_offsets");
+    NORMKIT_CHECK(value["dtype"].is_string(), name, ": tensor '", key, "': dtype must be a string");
+    Entry e{key, dtype_of(value["dtype"].get<std::string>(), key, name), {}, 0, 0};
+    const nlohmann::json& shape = value["shape"];
+    const nlohmann::json& offsets = value["data_offsets"];
+    NORMKIT_CHECK(shape.is_array(), name, ": tensor '", key, "': shape must be an array");
+    std::uint64_t expected = dtype_size(e.dtype);
+    for (const nlohmann::json& d : shape) {
+      NORMKIT_CHECK(d.is_number_unsigned(), name, ": tensor '", key, "': shape entries must be non-negative integers");
+      const std::uint64_t size = d.get<std::uint64_t>();
+      NORMKIT_CHECK(size <= data.size() && (size == 0 || expected <= data.size() / size), name, ": tensor '",
+                    key, "': shape ", shape.dump(), " needs more bytes than the file's ", data.size());
+      expected *= size;
+      e.shape.push_back(static_cast<std::int64_t>(size));
+    }
+    NORMKIT_CHECK(offsets.is_array() && offsets.size() == 2 && offsets[0].is_number_unsigned() &&
+                      offsets[1].is_number_unsigned(),
+                  name, ": tensor '", key, "': data_offsets must be two non-negative integers");
+    e.begin = offsets[0].get<std::uint64_t>();
+    e.end = offsets[1].get<std::uint64_t>();
+    NORMKIT_CHECK(e.begin <= e.end && e.end <= data.size(), name, ": tensor '", key, "': data_offsets [", e.begin,
+                  ", ", e.end, ") are outside the ", data.size(), " bytes of data");
+    NORMKIT_CHECK(e.end - e.begin == expected, name, ": tensor '", key, "': data_offsets hold ", e.end - e.begin,
+                  " bytes, its dtype and shape need ", expected);
+    entries.push_back(std::move(e));
+  }
+  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+  });
+  std::uint64_t covered = 0;
+  for (const Entry& e : entries) {
+    NORMKIT_CHECK(e.begin == covered, name, ": tensor '", e.key, "' starts at byte ", e.begin, " of the data, ",
+                  e.begin < covered ? "inside the previous tensor" : "after a hole", " (expected ", covered, ")");
+    covered = e.end;
+  }
+  NORMKIT_CHECK(covered == data.size(), name, ": the tensors cover ", covered, " bytes of data, the file holds ",
+                data.size());
+  for (const Entry& e : entries) {
+    Tensor t(e.shape, e.dtype);
+    if (e.end > e.begin) std::memcpy(t.view().raw(), data.data() + e.begin, e.end - e.begin);
+    contents.tensors.emplace_back(e.key, std::move(t));
+  }
+  return contents;
+}
+
+SafetensorsContents load_safetensors(const std::string& path) {
+  NORMKIT_CHECK(std::filesystem::is_regular_file(path), path, ": no such file");
+  const std::uintmax_t size = std::filesystem::file_size(path);
+  std::ifstream in(path, std::ios::binary);
+  NORMKIT_CHECK(in.good(), path, ": cannot be opened");
+  // The header length is checked against the file before the file is read.
+  std::uint8_t length[8] = {};
+  in.read(reinterpret_cast<char*>(length), 8);
+  NORMKIT_CHECK(in.gcount() == 8, path, ": not a safetensors file: ", size, " bytes");
+  const std::uint64_t header_length = read_u64_le(length);
+  NORMKIT_CHECK(header_length <= kMaxHeaderBytes && header_length <= size - 8, path, ": header length ",
+                header_length, " does not fit the file's ", size, " bytes");
+  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(size));
+  std::memcpy(bytes.data(), length, 8);
+  in.read(reinterpret_cast<char*>(bytes.data() + 8), static_cast<std::streamsize>(size - 8));
+  NORMKIT_CHECK(static_cast<std::uintmax_t>(in.gcount()) == size - 8, path, ": could not read all ", size, " bytes");
+  return parse_safetensors(bytes, path);
+}
+
+}  // namespace normkit::io
