@@ -4,7 +4,7 @@ namespace normkit::nn {
 
 ChannelNorm::ChannelNorm(std::string name, std::int64_t num_features, bool affine,
                          bool track_running_stats)
-    : Module(std::move(name)), num_features_(num_features) {
+    : Layer(std::move(name)), num_features_(num_features) {
   NORMKIT_CHECK(num_features > 0, this->name(), ": num_features: expected > 0, got ", num_features);
   if (affine) {
     weight = Parameter(Tensor::full({num_features}, 1.0f));

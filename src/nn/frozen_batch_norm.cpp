@@ -5,7 +5,7 @@
 namespace normkit::nn {
 
 FrozenBatchNorm2d::FrozenBatchNorm2d(std::int64_t num_features, double eps)
-    : Module("FrozenBatchNorm2d"), num_features_(num_features), eps_(eps) {
+    : Layer("FrozenBatchNorm2d"), num_features_(num_features), eps_(eps) {
   NORMKIT_CHECK(num_features > 0, name(), ": num_features: expected > 0, got ", num_features);
   NORMKIT_CHECK(eps > 0, name(), ": eps: expected a positive number, got ", eps);
   weight = Tensor::full({num_features}, 1.0f);

@@ -5,7 +5,7 @@
 namespace normkit::nn {
 
 GroupNorm::GroupNorm(std::int64_t num_groups, std::int64_t num_channels, GroupNormModuleOptions options)
-    : Module("GroupNorm"), num_groups_(num_groups), num_channels_(num_channels), options_(options) {
+    : Layer("GroupNorm"), num_groups_(num_groups), num_channels_(num_channels), options_(options) {
   NORMKIT_CHECK(num_groups > 0 && num_channels > 0 && num_channels % num_groups == 0,
                 "GroupNorm: num_groups: expected a positive divisor of num_channels = ", num_channels,
                 ", got ", num_groups);

@@ -3,7 +3,7 @@
 namespace normkit::nn {
 
 LayerNorm::LayerNorm(Shape normalized_shape, LayerNormModuleOptions options)
-    : Module("LayerNorm"), normalized_shape_(std::move(normalized_shape)), options_(options) {
+    : Layer("LayerNorm"), normalized_shape_(std::move(normalized_shape)), options_(options) {
   NORMKIT_CHECK(!normalized_shape_.empty(), "LayerNorm: normalized_shape: expected at least one dimension");
   NORMKIT_CHECK(options.eps > 0, "LayerNorm: eps: expected a positive number, got ", options.eps);
   if (options.elementwise_affine) {
@@ -34,7 +34,7 @@ Tensor LayerNorm::backward(const TensorView& dy) {
 }
 
 RMSNorm::RMSNorm(Shape normalized_shape, RMSNormModuleOptions options)
-    : Module("RMSNorm"), normalized_shape_(std::move(normalized_shape)), options_(options) {
+    : Layer("RMSNorm"), normalized_shape_(std::move(normalized_shape)), options_(options) {
   NORMKIT_CHECK(!normalized_shape_.empty(), "RMSNorm: normalized_shape: expected at least one dimension");
   NORMKIT_CHECK(!options.eps || *options.eps > 0, "RMSNorm: eps: expected a positive number or None");
   if (options.elementwise_affine) weight = Parameter(Tensor::full(normalized_shape_, 1.0f));

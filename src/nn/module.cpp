@@ -10,12 +10,31 @@ void Module::register_buffer(std::string key, Tensor* buffer) {
   buffers_.emplace_back(std::move(key), buffer);
 }
 
+void Module::register_module(std::string key, Module* child) { children_.emplace_back(std::move(key), child); }
+
+void Module::train(bool on) {
+  training_ = on;
+  for (const auto& [_, child] : children_) child->train(on);
+}
+
+void Module::collect_state(const std::string& prefix, std::vector<std::pair<std::string, Tensor*>>& out) const {
+  for (const auto& [key, p] : parameters_)
+    if (p->value.defined()) out.emplace_back(prefix + key, &p->value);
+  for (const auto& [key, t] : buffers_)
+    if (t->defined()) out.emplace_back(prefix + key, t);
+  for (const auto& [key, child] : children_) child->collect_state(prefix + key + ".", out);
+}
+
+void Module::collect_parameters(const std::string& prefix,
+                                std::vector<std::pair<std::string, Parameter*>>& out) const {
+  for (const auto& [key, p] : parameters_)
+    if (p->value.defined()) out.emplace_back(prefix + key, p);
+  for (const auto& [key, child] : children_) child->collect_parameters(prefix + key + ".", out);
+}
+
 std::vector<std::pair<std::string, Tensor*>> Module::state_tensors() const {
   std::vector<std::pair<std::string, Tensor*>> out;
-  for (const auto& [key, p] : parameters_)
-    if (p->value.defined()) out.emplace_back(key, &p->value);
-  for (const auto& [key, t] : buffers_)
-    if (t->defined()) out.emplace_back(key, t);
+  collect_state("", out);
   return out;
 }
 
@@ -43,26 +62,28 @@ void Module::load_state_dict(const StateDict& state) {
 }
 
 void Module::zero_grad() {
-  for (const auto& [_, p] : parameters_) p->zero_grad();
+  for (Parameter* p : parameters()) p->zero_grad();
 }
 
 std::vector<Parameter*> Module::parameters() {
+  std::vector<std::pair<std::string, Parameter*>> named;
+  collect_parameters("", named);
   std::vector<Parameter*> out;
-  for (const auto& [_, p] : parameters_)
-    if (p->value.defined()) out.push_back(p);
+  for (const auto& [_, p] : named) out.push_back(p);
   return out;
 }
 
 Parameter* Module::find_parameter(const std::string& key) {
-  for (const auto& [name, p] : parameters_)
-    if (name == key && p->value.defined()) return p;
+  std::vector<std::pair<std::string, Parameter*>> named;
+  collect_parameters("", named);
+  for (const auto& [name, p] : named)
+    if (name == key) return p;
   return nullptr;
 }
 
 Tensor* Module::find_tensor(const std::string& key) {
-  if (Parameter* p = find_parameter(key)) return &p->value;
-  for (const auto& [name, t] : buffers_)
-    if (name == key && t->defined()) return t;
+  for (const auto& [name, t] : state_tensors())
+    if (name == key) return t;
   return nullptr;
 }
 

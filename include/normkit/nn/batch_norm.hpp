@@ -51,9 +51,9 @@ class BatchNorm : public ChannelNorm {
             std::int64_t min_rank, std::int64_t max_rank);
 
   // y in x's memory format. Saves what backward needs.
-  Tensor forward(const TensorView& x);
+  Tensor forward(const TensorView& x) override;
   // dx for the last forward; accumulates weight.grad and bias.grad.
-  Tensor backward(const TensorView& dy);
+  Tensor backward(const TensorView& dy) override;
 
   // State: weight, bias, running_mean, running_var, num_batches_tracked
   // (those that exist).

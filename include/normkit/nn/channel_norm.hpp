@@ -7,11 +7,11 @@
 #include <cstdint>
 #include <string>
 
-#include "normkit/nn/module.hpp"
+#include "normkit/nn/layer.hpp"
 
 namespace normkit::nn {
 
-class ChannelNorm : public Module {
+class ChannelNorm : public Layer {
  public:
   std::int64_t num_features() const { return num_features_; }
   // Running statistics back to mean 0, variance 1, num_batches_tracked 0.

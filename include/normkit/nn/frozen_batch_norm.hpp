@@ -10,14 +10,14 @@
 
 namespace normkit::nn {
 
-class FrozenBatchNorm2d : public Module {
+class FrozenBatchNorm2d : public Layer {
  public:
   explicit FrozenBatchNorm2d(std::int64_t num_features, double eps = 1e-5);
   // A frozen copy of a BatchNorm layer's current parameters and statistics.
   static std::unique_ptr<FrozenBatchNorm2d> from(const BatchNorm& bn);
 
-  Tensor forward(const TensorView& x);    // (N, C, H, W)
-  Tensor backward(const TensorView& dy);  // dx = dy * scale
+  Tensor forward(const TensorView& x) override;    // (N, C, H, W)
+  Tensor backward(const TensorView& dy) override;  // dx = dy * scale
 
   Tensor weight, bias, running_mean, running_var;  // (C) buffers
 

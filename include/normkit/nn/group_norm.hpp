@@ -4,7 +4,7 @@
 
 #include "normkit/group_norm.hpp"
 #include "normkit/nn/channel_norm.hpp"
-#include "normkit/nn/module.hpp"
+#include "normkit/nn/layer.hpp"
 
 namespace normkit::nn {
 
@@ -13,11 +13,11 @@ struct GroupNormModuleOptions {
   bool affine = true;
 };
 
-class GroupNorm : public Module {
+class GroupNorm : public Layer {
  public:
   GroupNorm(std::int64_t num_groups, std::int64_t num_channels, GroupNormModuleOptions options = {});
-  Tensor forward(const TensorView& x);    // (N, C, *spatial)
-  Tensor backward(const TensorView& dy);  // accumulates weight.grad, bias.grad
+  Tensor forward(const TensorView& x) override;    // (N, C, *spatial)
+  Tensor backward(const TensorView& dy) override;  // accumulates weight.grad, bias.grad
 
   Parameter weight, bias;  // (C); undefined when !affine
 
@@ -41,8 +41,8 @@ class InstanceNorm : public ChannelNorm {
  public:
   InstanceNorm(std::string name, std::int64_t num_features, InstanceNormModuleOptions options,
                std::int64_t rank);
-  Tensor forward(const TensorView& x);
-  Tensor backward(const TensorView& dy);
+  Tensor forward(const TensorView& x) override;
+  Tensor backward(const TensorView& dy) override;
 
 
  private:

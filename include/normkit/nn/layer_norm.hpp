@@ -4,7 +4,7 @@
 #include <optional>
 
 #include "normkit/layer_norm.hpp"
-#include "normkit/nn/module.hpp"
+#include "normkit/nn/layer.hpp"
 
 namespace normkit::nn {
 
@@ -14,11 +14,11 @@ struct LayerNormModuleOptions {
   bool bias = true;
 };
 
-class LayerNorm : public Module {
+class LayerNorm : public Layer {
  public:
   LayerNorm(Shape normalized_shape, LayerNormModuleOptions options = {});
-  Tensor forward(const TensorView& x);
-  Tensor backward(const TensorView& dy);  // accumulates weight.grad, bias.grad
+  Tensor forward(const TensorView& x) override;
+  Tensor backward(const TensorView& dy) override;  // accumulates weight.grad, bias.grad
 
   const Shape& normalized_shape() const { return normalized_shape_; }
   Parameter weight, bias;  // normalized_shape; undefined when absent
@@ -34,11 +34,11 @@ struct RMSNormModuleOptions {
   bool elementwise_affine = true;
 };
 
-class RMSNorm : public Module {
+class RMSNorm : public Layer {
  public:
   RMSNorm(Shape normalized_shape, RMSNormModuleOptions options = {});
-  Tensor forward(const TensorView& x);
-  Tensor backward(const TensorView& dy);  // accumulates weight.grad
+  Tensor forward(const TensorView& x) override;
+  Tensor backward(const TensorView& dy) override;  // accumulates weight.grad
 
   const Shape& normalized_shape() const { return normalized_shape_; }
   Parameter weight;

@@ -1,6 +1,7 @@
 // The base of every nn module: train()/eval(), named parameters (with
-// gradients) and buffers in registration order, and state dicts built from
-// them, with PyTorch's order (parameters, then buffers) and key names.
+// gradients), buffers and child modules in registration order, and state
+// dicts built from them, with PyTorch's order (own parameters, own buffers,
+// then each child's entries under "child_name.") and key names.
 #pragma once
 
 #include <string>
@@ -19,8 +20,9 @@ class Module {
   Module(const Module&) = delete;
   Module& operator=(const Module&) = delete;
 
-  void train(bool on = true) { training_ = on; }
-  void eval() { training_ = false; }
+  // Sets this module and every descendant to training (or eval) mode.
+  void train(bool on = true);
+  void eval() { train(false); }
   bool is_training() const { return training_; }
   const std::string& name() const { return name_; }
 
@@ -31,7 +33,7 @@ class Module {
   void load_state_dict(const StateDict& state);
 
   void zero_grad();
-  std::vector<Parameter*> parameters();  // the defined ones
+  std::vector<Parameter*> parameters();  // the defined ones, this module's then its children's
 
   // The defined parameter or buffer registered under key, or null.
   Parameter* find_parameter(const std::string& key);
@@ -41,14 +43,19 @@ class Module {
   explicit Module(std::string name) : name_(std::move(name)) {}
   void register_parameter(std::string key, Parameter* parameter);
   void register_buffer(std::string key, Tensor* buffer);
+  // A child whose entries appear in the state dict as "key.<entry>".
+  void register_module(std::string key, Module* child);
 
  private:
   std::string name_;
   bool training_ = true;
   std::vector<std::pair<std::string, Parameter*>> parameters_;
   std::vector<std::pair<std::string, Tensor*>> buffers_;
+  std::vector<std::pair<std::string, Module*>> children_;
 
-  // Every defined tensor of the state, in state_dict order.
+  // Every defined tensor of the state, in state_dict order, keys prefixed.
+  void collect_state(const std::string& prefix, std::vector<std::pair<std::string, Tensor*>>& out) const;
+  void collect_parameters(const std::string& prefix, std::vector<std::pair<std::string, Parameter*>>& out) const;
   std::vector<std::pair<std::string, Tensor*>> state_tensors() const;
 };
 
