@@ -1,6 +1,7 @@
 // The IDX reader and the Fashion-MNIST loader: well-formed files, every kind
 // of malformed one (refused with an error naming the file, nothing read past
 // the data), and the real data set that scripts/install-deps.sh installs.
+#include <unistd.h>
 #include <zlib.h>
 
 #include <cstdio>
@@ -31,10 +32,14 @@ std::vector<std::uint8_t> idx_bytes(const std::vector<std::uint32_t>& dims, std:
   return b;
 }
 
-// A directory of its own under the system's temporary one, removed at the end.
+// A directory of its own under the system's temporary one, removed at the
+// end. Named by process and count: CTest runs each test in a process of its
+// own, several at once.
 struct TempDir {
   fs::path path;
-  TempDir() : path(fs::temp_directory_path() / ("normkit-io-" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "-" + std::to_string(std::rand()))) {
+  TempDir() {
+    static int count = 0;
+    path = fs::temp_directory_path() / ("normkit-io-" + std::to_string(::getpid()) + "-" + std::to_string(count++));
     fs::create_directories(path);
   }
   ~TempDir() { fs::remove_all(path); }

@@ -1,0 +1,38 @@
+// Parameter-free layers: ReLU, Sigmoid, and Flatten ((N, *) -> (N, prod(*))).
+#pragma once
+
+#include "normkit/nn/layer.hpp"
+
+namespace normkit::nn {
+
+class ReLU : public Layer {
+ public:
+  ReLU() : Layer("ReLU") {}
+  Tensor forward(const TensorView& x) override;
+  Tensor backward(const TensorView& dy) override;  // dy where x > 0, else 0
+
+ private:
+  Tensor saved_y_;
+};
+
+class Sigmoid : public Layer {
+ public:
+  Sigmoid() : Layer("Sigmoid") {}
+  Tensor forward(const TensorView& x) override;
+  Tensor backward(const TensorView& dy) override;  // dy * y * (1 - y)
+
+ private:
+  Tensor saved_y_;
+};
+
+class Flatten : public Layer {
+ public:
+  Flatten() : Layer("Flatten") {}
+  Tensor forward(const TensorView& x) override;
+  Tensor backward(const TensorView& dy) override;  // back to the input's shape
+
+ private:
+  Shape input_shape_;
+};
+
+}  // namespace normkit::nn

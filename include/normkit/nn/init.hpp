@@ -1,0 +1,42 @@
+// Seeded, deterministic initialisation. The generator is a 64-bit Mersenne
+// Twister whose raw output is turned into floats by normkit's own code (not
+// std::*_distribution, whose algorithms differ between standard libraries),
+// so a seed gives the same weights on every platform.
+#pragma once
+
+#include <cstdint>
+#include <random>
+
+#include "normkit/tensor.hpp"
+
+namespace normkit::nn {
+
+class Generator {
+ public:
+  explicit Generator(std::uint64_t seed) : engine_(seed) {}
+  double uniform();                       // [0, 1), 53 random bits
+  double uniform(double lo, double hi);   // [lo, hi)
+  double normal();                        // N(0, 1), Box-Muller
+  std::uint64_t next() { return engine_(); }
+  std::uint64_t below(std::uint64_t n);   // uniform in [0, n), unbiased
+
+ private:
+  std::mt19937_64 engine_;
+  bool has_spare_ = false;
+  double spare_ = 0;
+};
+
+// Tensors of `shape` (float32), for a layer with `fan_in` inputs and
+// `fan_out` outputs per unit:
+Tensor uniform_tensor(const Shape& shape, double bound, Generator& gen);  // U(-bound, bound)
+Tensor normal_tensor(const Shape& shape, double stddev, Generator& gen);  // N(0, stddev^2)
+
+// He et al. 2015, for ReLU networks: N(0, 2 / fan_in).
+Tensor kaiming_normal(const Shape& shape, std::int64_t fan_in, Generator& gen);
+// Glorot and Bengio 2010, for sigmoid/tanh networks: U(+-sqrt(6 / (fan_in + fan_out))).
+Tensor glorot_uniform(const Shape& shape, std::int64_t fan_in, std::int64_t fan_out, Generator& gen);
+// PyTorch's default for Linear and Conv2d weights and biases:
+// U(+-1 / sqrt(fan_in)) (kaiming_uniform with a = sqrt(5)).
+Tensor torch_default_uniform(const Shape& shape, std::int64_t fan_in, Generator& gen);
+
+}  // namespace normkit::nn

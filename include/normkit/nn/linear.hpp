@@ -1,0 +1,41 @@
+// Fully connected layer, as torch.nn.Linear: y = x W^T + b, x (N, in),
+// W (out, in), b (out). The matrix products are OpenBLAS's sgemm.
+#pragma once
+
+#include <cstdint>
+
+#include "normkit/nn/init.hpp"
+#include "normkit/nn/layer.hpp"
+
+namespace normkit::nn {
+
+enum class Init {
+  torch_default,   // U(+-1/sqrt(in)) for W and b, as PyTorch
+  kaiming_normal,  // W ~ N(0, 2/in), b = 0 (ReLU networks)
+  glorot_uniform,  // W ~ U(+-sqrt(6/(in+out))), b = 0 (sigmoid networks)
+};
+
+struct LinearOptions {
+  bool bias = true;
+  Init init = Init::torch_default;
+};
+
+class Linear : public Layer {
+ public:
+  Linear(std::int64_t in_features, std::int64_t out_features, Generator& gen, LinearOptions options = {});
+
+  Tensor forward(const TensorView& x) override;    // (N, in) -> (N, out)
+  Tensor backward(const TensorView& dy) override;  // (N, out) -> (N, in); accumulates weight.grad, bias.grad
+
+  std::int64_t in_features() const { return in_; }
+  std::int64_t out_features() const { return out_; }
+
+  Parameter weight;  // (out, in)
+  Parameter bias;    // (out); undefined without bias
+
+ private:
+  std::int64_t in_, out_;
+  Tensor saved_x_;
+};
+
+}  // namespace normkit::nn

@@ -1,0 +1,41 @@
+#include "normkit/nn/loss.hpp"
+
+#include <cmath>
+
+#include "normkit/error.hpp"
+
+namespace normkit::nn {
+
+CrossEntropy softmax_cross_entropy(const TensorView& logits, const TensorView& labels) {
+  NORMKIT_CHECK(logits.defined() && logits.dtype() == DType::float32 && logits.dim() == 2,
+                "softmax_cross_entropy: logits: expected float32 of shape (N, K)");
+  const std::int64_t n = logits.size(0), k = logits.size(1);
+  NORMKIT_CHECK(labels.defined() && labels.dtype() == DType::int64 && labels.shape() == (Shape{n}),
+                "softmax_cross_entropy: labels: expected int64 of shape (", n, ")");
+  const Tensor z = Tensor::copy_of(logits);
+  const Tensor t = Tensor::copy_of(labels);
+  CrossEntropy out{0, Tensor({n, k}), 0};
+  double total = 0;
+  for (std::int64_t i = 0; i < n; ++i) {
+    const float* row = z.data<float>() + i * k;
+    const std::int64_t label = t.data<std::int64_t>()[i];
+    NORMKIT_CHECK(label >= 0 && label < k, "softmax_cross_entropy: labels[", i, "] = ", label,
+                  ": expected a class in [0, ", k, ")");
+    // log-sum-exp around the largest logit, in double.
+    std::int64_t arg = 0;
+    for (std::int64_t j = 1; j < k; ++j)
+      if (row[j] > row[arg]) arg = j;
+    double sum = 0;
+    for (std::int64_t j = 0; j < k; ++j) sum += std::exp(static_cast<double>(row[j]) - row[arg]);
+    const double log_sum = std::log(sum) + row[arg];
+    total += log_sum - row[label];
+    out.correct += arg == label;
+    float* g = out.grad.data<float>() + i * k;
+    for (std::int64_t j = 0; j < k; ++j)
+      g[j] = static_cast<float>((std::exp(row[j] - log_sum) - (j == label ? 1.0 : 0.0)) / static_cast<double>(n));
+  }
+  out.loss = n > 0 ? total / static_cast<double>(n) : 0.0;
+  return out;
+}
+
+}  // namespace normkit::nn
