@@ -16,6 +16,7 @@ void print_usage(std::FILE* out) {
                "commands:\n"
                "  demo       Batch Normalization in three short experiments\n"
                "  bench      kernels against the copy bandwidth and the peers (PyTorch, oneDNN)\n"
+               "  train      train a network on Fashion-MNIST (normkit train --help)\n"
                "  version    print the version\n"
                "  help       this message\n");
 }
@@ -31,6 +32,7 @@ int main(int argc, char** argv) {
   try {
     if (command == "demo") return normkit::cli::run_demo(argc - 1, argv + 1);
     if (command == "bench") return normkit::cli::run_bench(argc - 1, argv + 1);
+    if (command == "train") return normkit::cli::run_train(argc - 1, argv + 1);
     if (command == "version" || command == "--version") {
       std::printf("normkit %s\n", normkit::kVersion);
       return 0;

@@ -13,6 +13,8 @@
 #include "normkit/nn/loss.hpp"
 #include "normkit/nn/sequential.hpp"
 #include "normkit/nn/sgd.hpp"
+#include "normkit/train/models.hpp"
+#include "normkit/train/trainer.hpp"
 #include "test_util.hpp"
 
 namespace normkit::test {
@@ -258,6 +260,36 @@ TEST(Sequential, LearnsFashionMnist) {
   const double accuracy = static_cast<double>(nn::softmax_cross_entropy(net.forward(x), y).correct) / test_n;
   EXPECT_GT(accuracy, 0.75) << "test accuracy " << accuracy;
   RecordProperty("test_accuracy", std::to_string(accuracy));
+}
+
+// A seed fixes everything: initial weights, shuffling, and so the trained
+// weights, bit for bit; another seed gives other weights.
+TEST(Trainer, SameSeedSameWeights) {
+  const io::FashionMnist data = io::load_fashion_mnist();
+  auto train_with = [&](std::uint64_t seed) {
+    Generator gen(seed);
+    auto net = train::make_model("mlp", "bn", gen);
+    train::fit(*net, data, {.epochs = 1, .batch_size = 50, .sgd = {.lr = 0.1, .momentum = 0.9}, .seed = seed, .limit = 1000},
+               {}, {});
+    std::vector<float> values;
+    for (const auto& [_, t] : net->state_dict())
+      if (t.dtype() == DType::float32) values.insert(values.end(), t.data<float>(), t.data<float>() + t.numel());
+    return values;
+  };
+  const std::vector<float> a = train_with(5), b = train_with(5), c = train_with(6);
+  EXPECT_TRUE(same_bits(a, b));
+  EXPECT_FALSE(same_bits(a, c));
+}
+
+TEST(Models, RefuseWhatTheyDoNotTake) {
+  Generator gen(1);
+  EXPECT_THROW(train::make_model("mlp", "gn", gen), Error);
+  EXPECT_THROW(train::make_model("vgg", "bn", gen), Error);
+  for (const char* norm : {"none", "bn", "ln", "rms"}) {
+    const auto net = train::make_model("mlp", norm, gen);
+    const Tensor logits = net->forward(matrix(4, 784, 3));
+    EXPECT_EQ(logits.shape(), (Shape{4, 10})) << norm;
+  }
 }
 
 }  // namespace

@@ -1,0 +1,46 @@
+// The training loop: seeded shuffling, mini-batch SGD on softmax
+// cross-entropy, evaluation in eval mode. Deterministic for a seed and a
+// thread count.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+#include "normkit/io/fashion_mnist.hpp"
+#include "normkit/nn/sequential.hpp"
+#include "normkit/nn/sgd.hpp"
+
+namespace normkit::train {
+
+struct TrainOptions {
+  std::int64_t epochs = 5;
+  std::int64_t batch_size = 60;
+  nn::SgdOptions sgd{.lr = 0.1, .momentum = 0.9};
+  std::uint64_t seed = 0;
+  std::int64_t limit = 0;  // use the first `limit` training images (0: all)
+};
+
+struct StepReport {
+  std::int64_t epoch, step, steps_per_epoch;
+  double loss;
+};
+
+struct EpochReport {
+  std::int64_t epoch;
+  double train_loss, train_accuracy, test_accuracy, seconds;
+};
+
+struct Evaluation {
+  double loss, accuracy;
+};
+
+// Loss and accuracy of `net` (in eval mode, restored after) on `data`.
+Evaluation evaluate(nn::Sequential& net, const io::LabelledImages& data, std::int64_t batch_size = 1000);
+
+// Trains `net` on data.train, evaluating on data.test after every epoch.
+// on_step after every step, on_epoch after every epoch (either may be empty).
+std::vector<EpochReport> fit(nn::Sequential& net, const io::FashionMnist& data, const TrainOptions& options,
+                             const std::function<void(const StepReport&)>& on_step,
+                             const std::function<void(const EpochReport&)>& on_epoch);
+
+}  // namespace normkit::train

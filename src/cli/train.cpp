@@ -1,0 +1,99 @@
+// normkit train: trains a lab network on Fashion-MNIST and prints, last,
+// test_accuracy=0.XXXX.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "commands.hpp"
+#include "normkit/error.hpp"
+#include "normkit/io/fashion_mnist.hpp"
+#include "normkit/train/models.hpp"
+#include "normkit/train/trainer.hpp"
+
+namespace normkit::cli {
+namespace {
+
+struct TrainArgs {
+  std::string model = "mlp", norm = "bn", data = io::kDefaultFashionMnistDir;
+  train::TrainOptions options;
+};
+
+[[noreturn]] void usage_error(const std::string& message) {
+  std::fprintf(stderr,
+               "normkit train: %s\n"
+               "usage: normkit train [--model mlp] [--norm none|bn|ln|rms] [--epochs E] [--batch-size B]\n"
+               "                     [--lr LR] [--momentum M] [--weight-decay WD] [--seed S] [--data DIR]\n"
+               "                     [--limit N]   (N: train on the first N images only)\n",
+               message.c_str());
+  std::exit(2);
+}
+
+double number(const std::string& flag, const std::string& text) {
+  char* end = nullptr;
+  const double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end != '\0') usage_error(flag + ": expected a number, got '" + text + "'");
+  return v;
+}
+
+std::int64_t integer(const std::string& flag, const std::string& text) {
+  const double v = number(flag, text);
+  if (v != static_cast<double>(static_cast<std::int64_t>(v))) usage_error(flag + ": expected an integer, got '" + text + "'");
+  return static_cast<std::int64_t>(v);
+}
+
+TrainArgs parse(int argc, char** argv) {
+  TrainArgs a;
+  for (int i = 1; i < argc; ++i) {
+    const std::string flag = argv[i];
+    if (i + 1 >= argc) usage_error(flag + " needs a value");
+    const std::string value = argv[++i];
+    if (flag == "--model") a.model = value;
+    else if (flag == "--norm") a.norm = value;
+    else if (flag == "--data") a.data = value;
+    else if (flag == "--epochs") a.options.epochs = integer(flag, value);
+    else if (flag == "--batch-size") a.options.batch_size = integer(flag, value);
+    else if (flag == "--lr") a.options.sgd.lr = number(flag, value);
+    else if (flag == "--momentum") a.options.sgd.momentum = number(flag, value);
+    else if (flag == "--weight-decay") a.options.sgd.weight_decay = number(flag, value);
+    else if (flag == "--seed") a.options.seed = static_cast<std::uint64_t>(integer(flag, value));
+    else if (flag == "--limit") a.options.limit = integer(flag, value);
+    else usage_error("unknown option '" + flag + "'");
+  }
+  return a;
+}
+
+}  // namespace
+
+int run_train(int argc, char** argv) {
+  const TrainArgs args = parse(argc, argv);
+  const bool terminal = ::isatty(STDOUT_FILENO) != 0;
+  nn::Generator init(args.options.seed);
+  const auto net = train::make_model(args.model, args.norm, init);
+  const io::FashionMnist data = io::load_fashion_mnist(args.data);
+  std::printf("normkit train: %s with norm=%s, %lld epochs, batch %lld, lr %g, momentum %g, seed %llu\n",
+              args.model.c_str(), args.norm.c_str(), static_cast<long long>(args.options.epochs),
+              static_cast<long long>(args.options.batch_size), args.options.sgd.lr, args.options.sgd.momentum,
+              static_cast<unsigned long long>(args.options.seed));
+  std::fflush(stdout);
+  const auto on_step = [&](const train::StepReport& s) {
+    // A progress line that rewrites itself on a terminal; nothing per step otherwise.
+    if (terminal && (s.step % 20 == 0 || s.step == s.steps_per_epoch)) {
+      std::printf("\repoch %lld  step %lld/%lld  loss %.4f ", static_cast<long long>(s.epoch),
+                  static_cast<long long>(s.step), static_cast<long long>(s.steps_per_epoch), s.loss);
+      std::fflush(stdout);
+    }
+  };
+  const auto on_epoch = [&](const train::EpochReport& e) {
+    std::printf("%sepoch %lld/%lld  loss %.4f  train_acc %.4f  test_acc %.4f  %.1f s\n", terminal ? "\r" : "",
+                static_cast<long long>(e.epoch), static_cast<long long>(args.options.epochs), e.train_loss,
+                e.train_accuracy, e.test_accuracy, e.seconds);
+    std::fflush(stdout);
+  };
+  const std::vector<train::EpochReport> reports = train::fit(*net, data, args.options, on_step, on_epoch);
+  std::printf("test_accuracy=%.4f\n", reports.back().test_accuracy);
+  return 0;
+}
+
+}  // namespace normkit::cli

@@ -1,0 +1,93 @@
+#include "normkit/train/trainer.hpp"
+
+#include <chrono>
+#include <cstring>
+#include <numeric>
+
+#include "normkit/error.hpp"
+#include "normkit/nn/init.hpp"
+#include "normkit/nn/loss.hpp"
+
+namespace normkit::train {
+namespace {
+
+// The rows `indices` of images (N, ...) and labels (N), as one batch.
+std::pair<Tensor, Tensor> gather(const io::LabelledImages& data, const std::int64_t* indices, std::int64_t count) {
+  Shape shape = data.images.shape();
+  const std::int64_t per_image = data.images.numel() / shape[0];
+  shape[0] = count;
+  Tensor x(shape), y({count}, DType::int64);
+  for (std::int64_t j = 0; j < count; ++j) {
+    std::memcpy(x.data<float>() + j * per_image, data.images.data<float>() + indices[j] * per_image,
+                static_cast<std::size_t>(per_image) * sizeof(float));
+    y.data<std::int64_t>()[j] = data.labels.data<std::int64_t>()[indices[j]];
+  }
+  return {std::move(x), std::move(y)};
+}
+
+}  // namespace
+
+Evaluation evaluate(nn::Sequential& net, const io::LabelledImages& data, std::int64_t batch_size) {
+  const bool was_training = net.is_training();
+  net.eval();
+  const std::int64_t n = data.labels.numel();
+  std::vector<std::int64_t> all(static_cast<std::size_t>(n));
+  std::iota(all.begin(), all.end(), 0);
+  double loss = 0;
+  std::int64_t correct = 0;
+  for (std::int64_t b0 = 0; b0 < n; b0 += batch_size) {
+    const std::int64_t count = std::min(batch_size, n - b0);
+    const auto [x, y] = gather(data, all.data() + b0, count);
+    const nn::CrossEntropy ce = nn::softmax_cross_entropy(net.forward(x), y);
+    loss += ce.loss * static_cast<double>(count);
+    correct += ce.correct;
+  }
+  net.train(was_training);
+  return {n > 0 ? loss / static_cast<double>(n) : 0.0, n > 0 ? static_cast<double>(correct) / static_cast<double>(n) : 0.0};
+}
+
+std::vector<EpochReport> fit(nn::Sequential& net, const io::FashionMnist& data, const TrainOptions& options,
+                             const std::function<void(const StepReport&)>& on_step,
+                             const std::function<void(const EpochReport&)>& on_epoch) {
+  NORMKIT_CHECK(options.epochs >= 1, "--epochs: expected >= 1, got ", options.epochs);
+  NORMKIT_CHECK(options.batch_size >= 2, "--batch-size: expected >= 2 (BatchNorm needs two samples), got ",
+                options.batch_size);
+  NORMKIT_CHECK(options.sgd.lr > 0, "--lr: expected > 0, got ", options.sgd.lr);
+  const std::int64_t available = data.train.labels.numel();
+  const std::int64_t n = options.limit > 0 ? std::min(options.limit, available) : available;
+  NORMKIT_CHECK(n >= options.batch_size, "--batch-size: expected at most the ", n, " training images, got ",
+                options.batch_size);
+  nn::Generator shuffle(options.seed ^ 0x5eedULL);
+  nn::SGD sgd(net.parameters(), options.sgd);
+  std::vector<std::int64_t> order(static_cast<std::size_t>(n));
+  std::iota(order.begin(), order.end(), 0);
+  const std::int64_t steps = n / options.batch_size;  // the last partial batch is dropped
+  std::vector<EpochReport> reports;
+  net.train();
+  for (std::int64_t epoch = 1; epoch <= options.epochs; ++epoch) {
+    const auto start = std::chrono::steady_clock::now();
+    for (std::int64_t i = n - 1; i > 0; --i)  // Fisher-Yates with the seeded generator
+      std::swap(order[static_cast<std::size_t>(i)], order[shuffle.below(static_cast<std::uint64_t>(i + 1))]);
+    double loss_sum = 0;
+    std::int64_t correct = 0;
+    for (std::int64_t step = 0; step < steps; ++step) {
+      const auto [x, y] = gather(data.train, order.data() + step * options.batch_size, options.batch_size);
+      sgd.zero_grad();
+      const nn::CrossEntropy ce = nn::softmax_cross_entropy(net.forward(x), y);
+      net.backward(ce.grad);
+      sgd.step();
+      loss_sum += ce.loss;
+      correct += ce.correct;
+      if (on_step) on_step({epoch, step + 1, steps, ce.loss});
+    }
+    const Evaluation test = evaluate(net, data.test);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    reports.push_back({epoch, loss_sum / static_cast<double>(steps),
+                       static_cast<double>(correct) / static_cast<double>(steps * options.batch_size), test.accuracy,
+                       seconds});
+    if (on_epoch) on_epoch(reports.back());
+  }
+  return reports;
+}
+
+}  // namespace normkit::train
