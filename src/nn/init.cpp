@@ -1,7 +1,9 @@
 #include "normkit/nn/init.hpp"
 
+#include <bit>
 #include <cmath>
 #include <numbers>
+#include <sstream>
 
 #include "normkit/error.hpp"
 
@@ -32,6 +34,24 @@ std::uint64_t Generator::below(std::uint64_t n) {
   do v = engine_();
   while (v >= limit);
   return v % n;
+}
+
+std::string Generator::state() const {
+  std::ostringstream out;
+  out << engine_ << ' ' << has_spare_ << ' ' << std::bit_cast<std::uint64_t>(spare_);  // the double's exact bits
+  return out.str();
+}
+
+void Generator::set_state(const std::string& state) {
+  std::istringstream in(state);
+  std::mt19937_64 engine;
+  bool has_spare = false;
+  std::uint64_t spare_bits = 0;
+  in >> engine >> has_spare >> spare_bits;
+  NORMKIT_CHECK(!in.fail(), "Generator::set_state: not a generator state");
+  engine_ = engine;
+  has_spare_ = has_spare;
+  spare_ = std::bit_cast<double>(spare_bits);
 }
 
 Tensor uniform_tensor(const Shape& shape, double bound, Generator& gen) {

@@ -65,6 +65,12 @@ void Module::zero_grad() {
   for (Parameter* p : parameters()) p->zero_grad();
 }
 
+std::vector<std::pair<std::string, Parameter*>> Module::named_parameters() {
+  std::vector<std::pair<std::string, Parameter*>> named;
+  collect_parameters("", named);
+  return named;
+}
+
 std::vector<Parameter*> Module::parameters() {
   std::vector<std::pair<std::string, Parameter*>> named;
   collect_parameters("", named);

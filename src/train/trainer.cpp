@@ -6,6 +6,7 @@
 
 #include "normkit/error.hpp"
 #include "normkit/nn/init.hpp"
+#include "normkit/io/safetensors.hpp"
 #include "normkit/nn/loss.hpp"
 
 namespace normkit::train {
@@ -23,6 +24,70 @@ std::pair<Tensor, Tensor> gather(const io::LabelledImages& data, const std::int6
     y.data<std::int64_t>()[j] = data.labels.data<std::int64_t>()[indices[j]];
   }
   return {std::move(x), std::move(y)};
+}
+
+constexpr const char* kOrderKey = "trainer.shuffle_order";
+const std::string kMomentumPrefix = "optimizer.";
+const std::string kMomentumSuffix = ".momentum_buffer";
+
+void save_checkpoint(const TrainOptions& o, nn::Sequential& net, const nn::SGD& sgd, const nn::Generator& shuffle,
+                     const std::vector<std::int64_t>& order, std::int64_t epochs_done) {
+  io::NamedTensors tensors = net.state_dict();
+  const auto named = net.named_parameters();
+  for (std::size_t k = 0; k < named.size(); ++k)
+    if (sgd.momentum_buffers()[k].defined())
+      tensors.emplace_back(kMomentumPrefix + named[k].first + kMomentumSuffix, sgd.momentum_buffers()[k]);
+  Tensor order_tensor({static_cast<std::int64_t>(order.size())}, DType::int64);
+  std::copy(order.begin(), order.end(), order_tensor.data<std::int64_t>());
+  tensors.emplace_back(kOrderKey, order_tensor);
+  io::save_safetensors(o.checkpoint, tensors,
+                       {{"format", "pt"},
+                        {"normkit.model", o.model_name},
+                        {"normkit.norm", o.norm_name},
+                        {"normkit.epochs_done", std::to_string(epochs_done)},
+                        {"normkit.sgd_steps", std::to_string(sgd.steps())},
+                        {"normkit.batch_size", std::to_string(o.batch_size)},
+                        {"normkit.shuffle_state", shuffle.state()}});
+}
+
+std::string metadata(const io::SafetensorsContents& c, const std::string& key, const std::string& path) {
+  const auto it = c.metadata.find(key);
+  NORMKIT_CHECK(it != c.metadata.end(), "--resume: ", path, " is not a normkit checkpoint (no ", key, ")");
+  return it->second;
+}
+
+// Restores what save_checkpoint wrote; returns the epochs already done.
+std::int64_t load_checkpoint(const TrainOptions& o, nn::Sequential& net, nn::SGD& sgd, nn::Generator& shuffle,
+                             std::vector<std::int64_t>& order) {
+  const io::SafetensorsContents c = io::load_safetensors(o.resume);
+  NORMKIT_CHECK(metadata(c, "normkit.model", o.resume) == o.model_name &&
+                    metadata(c, "normkit.norm", o.resume) == o.norm_name,
+                "--resume: ", o.resume, " holds a ", metadata(c, "normkit.model", o.resume), " with norm ",
+                metadata(c, "normkit.norm", o.resume), ", not a ", o.model_name, " with norm ", o.norm_name);
+  NORMKIT_CHECK(metadata(c, "normkit.batch_size", o.resume) == std::to_string(o.batch_size), "--resume: ", o.resume,
+                " was trained with batch size ", metadata(c, "normkit.batch_size", o.resume), ", not ", o.batch_size);
+  nn::StateDict model;
+  std::vector<Tensor> momentum(net.named_parameters().size());
+  const auto named = net.named_parameters();
+  for (const auto& [key, t] : c.tensors) {
+    if (key == kOrderKey) {
+      NORMKIT_CHECK(t.numel() == static_cast<std::int64_t>(order.size()), "--resume: ", o.resume, " shuffles ",
+                    t.numel(), " images, this run ", order.size(), " (a different --limit?)");
+      std::copy(t.data<std::int64_t>(), t.data<std::int64_t>() + t.numel(), order.begin());
+    } else if (key.starts_with(kMomentumPrefix)) {
+      const std::string name = key.substr(kMomentumPrefix.size(), key.size() - kMomentumPrefix.size() - kMomentumSuffix.size());
+      bool found = false;
+      for (std::size_t k = 0; k < named.size(); ++k)
+        if (named[k].first == name) momentum[k] = t, found = true;
+      NORMKIT_CHECK(found, "--resume: ", o.resume, ": momentum for unknown parameter '", name, "'");
+    } else {
+      model.emplace_back(key, t);
+    }
+  }
+  net.load_state_dict(model);
+  sgd.load_state(std::stoll(metadata(c, "normkit.sgd_steps", o.resume)), momentum);
+  shuffle.set_state(metadata(c, "normkit.shuffle_state", o.resume));
+  return std::stoll(metadata(c, "normkit.epochs_done", o.resume));
 }
 
 }  // namespace
@@ -62,9 +127,10 @@ std::vector<EpochReport> fit(nn::Sequential& net, const io::FashionMnist& data, 
   std::vector<std::int64_t> order(static_cast<std::size_t>(n));
   std::iota(order.begin(), order.end(), 0);
   const std::int64_t steps = n / options.batch_size;  // the last partial batch is dropped
+  const std::int64_t done = options.resume.empty() ? 0 : load_checkpoint(options, net, sgd, shuffle, order);
   std::vector<EpochReport> reports;
   net.train();
-  for (std::int64_t epoch = 1; epoch <= options.epochs; ++epoch) {
+  for (std::int64_t epoch = done + 1; epoch <= options.epochs; ++epoch) {
     const auto start = std::chrono::steady_clock::now();
     for (std::int64_t i = n - 1; i > 0; --i)  // Fisher-Yates with the seeded generator
       std::swap(order[static_cast<std::size_t>(i)], order[shuffle.below(static_cast<std::uint64_t>(i + 1))]);
@@ -85,6 +151,7 @@ std::vector<EpochReport> fit(nn::Sequential& net, const io::FashionMnist& data, 
     reports.push_back({epoch, loss_sum / static_cast<double>(steps),
                        static_cast<double>(correct) / static_cast<double>(steps * options.batch_size), test.accuracy,
                        seconds});
+    if (!options.checkpoint.empty()) save_checkpoint(options, net, sgd, shuffle, order, epoch);
     if (on_epoch) on_epoch(reports.back());
   }
   return reports;

@@ -3,10 +3,14 @@
 // cross-entropy, SGD against torch.optim.SGD's update rule, gradients of a
 // whole network by finite differences, the seeded generator, and a network
 // that learns Fashion-MNIST.
+#include <unistd.h>
+
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 
 #include "normkit/io/fashion_mnist.hpp"
+#include "normkit/io/safetensors.hpp"
 #include "normkit/nn/activation.hpp"
 #include "normkit/nn/batch_norm.hpp"
 #include "normkit/nn/linear.hpp"
@@ -21,6 +25,7 @@ namespace normkit::test {
 namespace {
 
 using nn::Generator;
+namespace fs = std::filesystem;
 
 Tensor matrix(std::int64_t rows, std::int64_t cols, std::uint64_t seed, double scale = 1.0) {
   Generator gen(seed);
@@ -279,6 +284,50 @@ TEST(Trainer, SameSeedSameWeights) {
   const std::vector<float> a = train_with(5), b = train_with(5), c = train_with(6);
   EXPECT_TRUE(same_bits(a, b));
   EXPECT_FALSE(same_bits(a, c));
+}
+
+// --checkpoint then --resume: the same bits as a run never interrupted.
+TEST(Trainer, ResumeContinuesBitIdentically) {
+  const io::FashionMnist data = io::load_fashion_mnist();
+  const fs::path dir = fs::temp_directory_path() / ("normkit-resume-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const train::TrainOptions base{.epochs = 2, .batch_size = 50, .sgd = {.lr = 0.1, .momentum = 0.9, .weight_decay = 1e-4},
+                                 .seed = 3, .limit = 1000, .model_name = "mlp", .norm_name = "bn"};
+  auto weights = [](nn::Sequential& net) {
+    std::vector<float> v;
+    for (const auto& [_, t] : net.state_dict())
+      if (t.dtype() == DType::float32) v.insert(v.end(), t.data<float>(), t.data<float>() + t.numel());
+    return v;
+  };
+  Generator g1(3);
+  auto whole = train::make_model("mlp", "bn", g1);
+  const auto straight = train::fit(*whole, data, base, {}, {});
+  train::TrainOptions first = base;
+  first.epochs = 1;
+  first.checkpoint = (dir / "after1.safetensors").string();
+  Generator g2(3);
+  auto part = train::make_model("mlp", "bn", g2);
+  train::fit(*part, data, first, {}, {});
+  train::TrainOptions second = base;
+  second.resume = first.checkpoint;
+  Generator g3(77);  // other initial weights: the checkpoint replaces them
+  auto resumed = train::make_model("mlp", "bn", g3);
+  const auto rest = train::fit(*resumed, data, second, {}, {});
+  ASSERT_EQ(rest.size(), 1u);
+  EXPECT_EQ(rest[0].epoch, 2);
+  EXPECT_EQ(rest[0].test_accuracy, straight.back().test_accuracy);
+  EXPECT_TRUE(same_bits(weights(*resumed), weights(*whole)));
+  // The checkpoint holds the model under PyTorch's keys, plus the optimizer's.
+  const io::SafetensorsContents c = io::load_safetensors(first.checkpoint);
+  EXPECT_EQ(c.metadata.at("normkit.epochs_done"), "1");
+  EXPECT_EQ(c.tensors.at(0).first, "1.weight");
+  // A checkpoint of another model is refused.
+  train::TrainOptions wrong = second;
+  wrong.norm_name = "ln";
+  Generator g4(1);
+  auto other = train::make_model("mlp", "ln", g4);
+  EXPECT_THROW(train::fit(*other, data, wrong, {}, {}), Error);
+  fs::remove_all(dir);
 }
 
 TEST(Models, RefuseWhatTheyDoNotTake) {

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <random>
+#include <string>
 
 #include "normkit/tensor.hpp"
 
@@ -19,6 +20,11 @@ class Generator {
   double normal();                        // N(0, 1), Box-Muller
   std::uint64_t next() { return engine_(); }
   std::uint64_t below(std::uint64_t n);   // uniform in [0, n), unbiased
+
+  // The whole state as text (for checkpoints), and back: a generator set
+  // from another's state draws the same numbers from then on.
+  std::string state() const;
+  void set_state(const std::string& state);
 
  private:
   std::mt19937_64 engine_;

@@ -34,6 +34,8 @@ class Module {
 
   void zero_grad();
   std::vector<Parameter*> parameters();  // the defined ones, this module's then its children's
+  // The same, with their state-dict keys.
+  std::vector<std::pair<std::string, Parameter*>> named_parameters();
 
   // The defined parameter or buffer registered under key, or null.
   Parameter* find_parameter(const std::string& key);

@@ -24,6 +24,13 @@ class SGD {
   void set_lr(double lr) { options_.lr = lr; }
   double lr() const { return options_.lr; }
 
+  // State for checkpoints: the steps taken and each parameter's momentum
+  // buffer (undefined before the first step or without momentum).
+  std::int64_t steps() const { return steps_; }
+  const std::vector<Tensor>& momentum_buffers() const { return momentum_; }
+  // Restores what steps() and momentum_buffers() gave (shapes checked).
+  void load_state(std::int64_t steps, const std::vector<Tensor>& momentum_buffers);
+
  private:
   std::vector<Parameter*> parameters_;
   SgdOptions options_;
