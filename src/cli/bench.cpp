@@ -96,7 +96,9 @@ std::vector<fs::path> list_plugins() {
 }
 
 bench::Peer* load_plugin(const fs::path& path, std::vector<std::string>& notes) {
-  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  // RTLD_DEEPBIND: a plugin binds to its own libraries first (the PyPI oneDNN
+  // plugin to oneDNN 3, not to the Debian oneDNN 2 that normkit links).
+  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
   if (handle == nullptr) {
     notes.push_back("peer " + path.filename().string() + " skipped: " + dlerror());
     return nullptr;

@@ -13,6 +13,7 @@
 #include "normkit/io/safetensors.hpp"
 #include "normkit/nn/activation.hpp"
 #include "normkit/nn/batch_norm.hpp"
+#include "normkit/nn/conv2d.hpp"
 #include "normkit/nn/linear.hpp"
 #include "normkit/nn/loss.hpp"
 #include "normkit/nn/sequential.hpp"
@@ -93,6 +94,55 @@ TEST(Linear, RefusesWrongShapes) {
   EXPECT_THROW(layer.forward(matrix(2, 4, 1)), Error);
   layer.forward(matrix(2, 3, 1));
   EXPECT_THROW(layer.backward(matrix(3, 2, 1)), Error);
+}
+
+// Conv2d against a direct convolution in double: forward, dx, dweight, dbias,
+// with stride, padding and groups.
+TEST(Conv2d, MatchesADirectConvolutionInDouble) {
+  struct Case { std::int64_t n, c, h, w, o, k, stride, pad, groups; };
+  for (const Case t : {Case{2, 4, 7, 6, 6, 3, 2, 1, 2}, Case{3, 3, 5, 5, 2, 3, 1, 0, 1}, Case{1, 2, 4, 4, 4, 1, 1, 0, 2}}) {
+    SCOPED_TRACE("k=" + std::to_string(t.k) + " stride=" + std::to_string(t.stride) + " groups=" + std::to_string(t.groups));
+    Generator gen(21);
+    nn::Conv2d conv(t.c, t.o, t.k, gen, {.stride = t.stride, .padding = t.pad, .groups = t.groups});
+    const Tensor x = nn::normal_tensor({t.n, t.c, t.h, t.w}, 1.0, gen);
+    const Tensor y = conv.forward(x);
+    const std::int64_t ho = (t.h + 2 * t.pad - t.k) / t.stride + 1, wo = (t.w + 2 * t.pad - t.k) / t.stride + 1;
+    ASSERT_EQ(y.shape(), (Shape{t.n, t.o, ho, wo}));
+    const Tensor dy = nn::normal_tensor(y.shape(), 1.0, gen);
+    const Tensor dx = conv.backward(dy);
+    const std::int64_t cg = t.c / t.groups, og = t.o / t.groups;
+    const float* W = conv.weight.value.data<float>();
+    std::vector<double> ref_dx(static_cast<std::size_t>(x.numel()), 0.0), ref_dw(static_cast<std::size_t>(conv.weight.value.numel()), 0.0), ref_db(t.o, 0.0);
+    auto xi = [&](std::int64_t n, std::int64_t c, std::int64_t i, std::int64_t j) { return ((n * t.c + c) * t.h + i) * t.w + j; };
+    for (std::int64_t n = 0; n < t.n; ++n)
+      for (std::int64_t o = 0; o < t.o; ++o)
+        for (std::int64_t i = 0; i < ho; ++i)
+          for (std::int64_t j = 0; j < wo; ++j) {
+            const std::int64_t yi = ((n * t.o + o) * ho + i) * wo + j;
+            double acc = conv.bias.value.data<float>()[o];
+            const double g = dy.data<float>()[yi];
+            ref_db[o] += g;
+            for (std::int64_t ci = 0; ci < cg; ++ci)
+              for (std::int64_t a = 0; a < t.k; ++a)
+                for (std::int64_t b = 0; b < t.k; ++b) {
+                  const std::int64_t r = i * t.stride - t.pad + a, q = j * t.stride - t.pad + b;
+                  if (r < 0 || r >= t.h || q < 0 || q >= t.w) continue;
+                  const std::int64_t c = (o / og) * cg + ci, wi = ((o * cg + ci) * t.k + a) * t.k + b;
+                  acc += static_cast<double>(x.data<float>()[xi(n, c, r, q)]) * W[wi];
+                  ref_dx[xi(n, c, r, q)] += g * W[wi];
+                  ref_dw[wi] += g * x.data<float>()[xi(n, c, r, q)];
+                }
+            EXPECT_NEAR(y.data<float>()[yi], acc, 1e-5 * (1 + std::fabs(acc)));
+          }
+    for (std::int64_t i = 0; i < x.numel(); ++i) EXPECT_NEAR(dx.data<float>()[i], ref_dx[i], 1e-5 * (1 + std::fabs(ref_dx[i])));
+    for (std::int64_t i = 0; i < conv.weight.value.numel(); ++i)
+      EXPECT_NEAR(conv.weight.grad.data<float>()[i], ref_dw[i], 1e-4 * (1 + std::fabs(ref_dw[i])));
+    for (std::int64_t o = 0; o < t.o; ++o) EXPECT_NEAR(conv.bias.grad.data<float>()[o], ref_db[o], 1e-4 * (1 + std::fabs(ref_db[o])));
+  }
+  Generator gen(1);
+  nn::Conv2d conv(3, 4, 3, gen);
+  EXPECT_THROW(conv.forward(matrix(2, 3, 1)), Error);
+  EXPECT_THROW(nn::Conv2d(3, 4, 3, gen, {.groups = 2}), Error);
 }
 
 TEST(Activations, ForwardAndBackward) {
