@@ -23,7 +23,7 @@ struct TrainArgs {
 [[noreturn]] void usage_error(const std::string& message) {
   std::fprintf(stderr,
                "normkit train: %s\n"
-               "usage: normkit train [--model mlp] [--norm none|bn|ln|rms] [--epochs E] [--batch-size B]\n"
+               "usage: normkit train [--model mlp|cnn] [--norm none|bn|gn|ln|in|rms] [--epochs E] [--batch-size B]\n"
                "                     [--lr LR] [--momentum M] [--weight-decay WD] [--seed S] [--data DIR]\n"
                "                     [--checkpoint FILE] [--resume FILE] [--limit N]\n"
                "  --checkpoint: save model, optimizer and trainer state after every epoch (safetensors)\n"

@@ -14,6 +14,7 @@
 #include "normkit/nn/activation.hpp"
 #include "normkit/nn/batch_norm.hpp"
 #include "normkit/nn/conv2d.hpp"
+#include "normkit/nn/pooling.hpp"
 #include "normkit/nn/linear.hpp"
 #include "normkit/nn/loss.hpp"
 #include "normkit/nn/sequential.hpp"
@@ -143,6 +144,41 @@ TEST(Conv2d, MatchesADirectConvolutionInDouble) {
   nn::Conv2d conv(3, 4, 3, gen);
   EXPECT_THROW(conv.forward(matrix(2, 3, 1)), Error);
   EXPECT_THROW(nn::Conv2d(3, 4, 3, gen, {.groups = 2}), Error);
+}
+
+TEST(Pooling, MaxAndGlobalAverage) {
+  Generator gen(5);
+  const Tensor x = nn::normal_tensor({2, 3, 6, 5}, 1.0, gen);  // 6x5: the last column is left out by 2x2 windows
+  nn::MaxPool2d pool(2);
+  const Tensor y = pool.forward(x);
+  ASSERT_EQ(y.shape(), (Shape{2, 3, 3, 2}));
+  const Tensor dy = nn::normal_tensor(y.shape(), 1.0, gen);
+  const Tensor dx = pool.backward(dy);
+  std::vector<float> ref_dx(static_cast<std::size_t>(x.numel()), 0.0f);
+  for (std::int64_t nc = 0; nc < 6; ++nc)
+    for (std::int64_t i = 0; i < 3; ++i)
+      for (std::int64_t j = 0; j < 2; ++j) {
+        std::int64_t best = -1;
+        for (std::int64_t a = 0; a < 2; ++a)
+          for (std::int64_t b = 0; b < 2; ++b) {
+            const std::int64_t at = (nc * 6 + 2 * i + a) * 5 + 2 * j + b;
+            if (best < 0 || x.data<float>()[at] > x.data<float>()[best]) best = at;
+          }
+        EXPECT_EQ(y.data<float>()[(nc * 3 + i) * 2 + j], x.data<float>()[best]);
+        ref_dx[static_cast<std::size_t>(best)] += dy.data<float>()[(nc * 3 + i) * 2 + j];
+      }
+  for (std::int64_t i = 0; i < x.numel(); ++i) EXPECT_EQ(dx.data<float>()[i], ref_dx[i]) << i;
+  nn::GlobalAvgPool2d gap;
+  const Tensor m = gap.forward(x);
+  ASSERT_EQ(m.shape(), (Shape{2, 3}));
+  double sum = 0;
+  for (int i = 0; i < 30; ++i) sum += x.data<float>()[30 + i];  // (0, 1)
+  EXPECT_NEAR(m.data<float>()[1], sum / 30, 1e-6);
+  const Tensor g = nn::normal_tensor({2, 3}, 1.0, gen);
+  const Tensor back = gap.backward(g);
+  EXPECT_FLOAT_EQ(back.data<float>()[30 + 7], g.data<float>()[1] / 30);
+  EXPECT_EQ(back.shape(), x.shape());
+  EXPECT_THROW(pool.forward(matrix(2, 3, 1)), Error);
 }
 
 TEST(Activations, ForwardAndBackward) {
@@ -384,10 +420,17 @@ TEST(Models, RefuseWhatTheyDoNotTake) {
   Generator gen(1);
   EXPECT_THROW(train::make_model("mlp", "gn", gen), Error);
   EXPECT_THROW(train::make_model("vgg", "bn", gen), Error);
+  EXPECT_THROW(train::make_model("cnn", "rms", gen), Error);
   for (const char* norm : {"none", "bn", "ln", "rms"}) {
     const auto net = train::make_model("mlp", norm, gen);
     const Tensor logits = net->forward(matrix(4, 784, 3));
     EXPECT_EQ(logits.shape(), (Shape{4, 10})) << norm;
+  }
+  for (const char* norm : {"none", "bn", "gn", "ln", "in"}) {
+    const auto net = train::make_model("cnn", norm, gen);
+    const Tensor logits = net->forward(nn::normal_tensor({4, 1, 28, 28}, 1.0, gen));
+    EXPECT_EQ(logits.shape(), (Shape{4, 10})) << norm;
+    EXPECT_EQ(net->backward(logits).shape(), (Shape{4, 1, 28, 28})) << norm;
   }
 }
 

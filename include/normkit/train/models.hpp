@@ -1,7 +1,10 @@
 // The lab's networks, built from the engine's layers with a normalization
-// chosen by name. So far the multilayer perceptron of Ioffe and Szegedy's
-// MNIST experiment: 784-100-100-100-10, sigmoid units, the normalization
-// between each hidden Linear and its sigmoid.
+// chosen by name:
+// - mlp: Ioffe and Szegedy's MNIST network, 784-100-100-100-10, sigmoid
+//   units, the normalization between each hidden Linear and its sigmoid
+//   (none, bn, ln, rms);
+// - cnn: two 3x3 convolution blocks (conv, norm, ReLU, 2x2 max pool) of 16
+//   and 32 channels, then 1568-128-10 (none, bn, gn, ln, in).
 #pragma once
 
 #include <cstdint>

@@ -1,0 +1,110 @@
+#include "normkit/nn/pooling.hpp"
+
+#include <omp.h>
+
+#include <cmath>
+#include <cstdint>
+
+#include "normkit/error.hpp"
+
+namespace normkit::nn {
+namespace {
+
+void check_images(const TensorView& x, const char* layer) {
+  NORMKIT_CHECK(x.defined() && x.dtype() == DType::float32 && x.dim() == 4, layer,
+                ": x: expected float32 of shape (N, C, H, W), got ",
+                x.defined() ? shape_string(x.shape()) : std::string("none"));
+}
+
+}  // namespace
+
+MaxPool2d::MaxPool2d(std::int64_t kernel_size, std::int64_t stride)
+    : Layer("MaxPool2d"), kernel_(kernel_size), stride_(stride == 0 ? kernel_size : stride) {
+  NORMKIT_CHECK(kernel_size >= 1 && stride >= 0, "MaxPool2d: expected kernel_size >= 1 and stride >= 0, got ",
+                kernel_size, " and ", stride);
+}
+
+Tensor MaxPool2d::forward(const TensorView& x) {
+  check_images(x, "MaxPool2d");
+  const std::int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
+  NORMKIT_CHECK(h >= kernel_ && w >= kernel_, "MaxPool2d: x: the input (", h, "x", w, ") is smaller than the window (",
+                kernel_, "x", kernel_, ")");
+  NORMKIT_CHECK(h * w <= INT32_MAX, "MaxPool2d: x: planes of more than 2^31 values are not supported");
+  const std::int64_t ho = (h - kernel_) / stride_ + 1, wo = (w - kernel_) / stride_ + 1;
+  const Tensor src = Tensor::copy_of(x);
+  Tensor y({n, c, ho, wo});
+  input_shape_ = x.shape();
+  output_shape_ = y.shape();
+  argmax_.assign(static_cast<std::size_t>(y.numel()), 0);
+  const float* in = src.data<float>();
+  float* out = y.data<float>();
+  std::int32_t* arg = argmax_.data();
+#pragma omp parallel for schedule(static)
+  for (std::int64_t plane = 0; plane < n * c; ++plane) {
+    const float* p = in + plane * h * w;
+    for (std::int64_t i = 0; i < ho; ++i)
+      for (std::int64_t j = 0; j < wo; ++j) {
+        std::int64_t best = i * stride_ * w + j * stride_;
+        for (std::int64_t a = 0; a < kernel_; ++a)
+          for (std::int64_t b = 0; b < kernel_; ++b) {
+            const std::int64_t at = (i * stride_ + a) * w + j * stride_ + b;
+            if (p[at] > p[best] || (std::isnan(p[at]) && !std::isnan(p[best]))) best = at;  // NaN wins, as PyTorch
+          }
+        const std::int64_t o = (plane * ho + i) * wo + j;
+        out[o] = p[best];
+        arg[o] = static_cast<std::int32_t>(best);
+      }
+  }
+  return y;
+}
+
+Tensor MaxPool2d::backward(const TensorView& dy) {
+  NORMKIT_CHECK(!input_shape_.empty(), "MaxPool2d: backward before forward");
+  NORMKIT_CHECK(dy.defined() && dy.dtype() == DType::float32 && dy.shape() == output_shape_, "MaxPool2d: dy: expected ",
+                shape_string(output_shape_), " (the last forward's output), got ",
+                dy.defined() ? shape_string(dy.shape()) : std::string("none"));
+  const Tensor g = Tensor::copy_of(dy);
+  Tensor dx = Tensor::zeros(input_shape_);
+  const std::int64_t planes = input_shape_[0] * input_shape_[1], in_plane = input_shape_[2] * input_shape_[3];
+  const std::int64_t out_plane = output_shape_[2] * output_shape_[3];
+  // Windows may overlap (stride < kernel): each plane is one thread's, so the
+  // additions into it keep their order.
+#pragma omp parallel for schedule(static)
+  for (std::int64_t plane = 0; plane < planes; ++plane)
+    for (std::int64_t o = 0; o < out_plane; ++o)
+      dx.data<float>()[plane * in_plane + argmax_[static_cast<std::size_t>(plane * out_plane + o)]] +=
+          g.data<float>()[plane * out_plane + o];
+  return dx;
+}
+
+Tensor GlobalAvgPool2d::forward(const TensorView& x) {
+  check_images(x, "GlobalAvgPool2d");
+  input_shape_ = x.shape();
+  const Tensor c = Tensor::copy_of(x);
+  const std::int64_t rows = x.size(0) * x.size(1), area = x.size(2) * x.size(3);
+  Tensor y({x.size(0), x.size(1)});
+  for (std::int64_t r = 0; r < rows; ++r) {
+    double sum = 0;
+    for (std::int64_t i = 0; i < area; ++i) sum += c.data<float>()[r * area + i];
+    y.data<float>()[r] = area > 0 ? static_cast<float>(sum / static_cast<double>(area)) : 0.0f;
+  }
+  return y;
+}
+
+Tensor GlobalAvgPool2d::backward(const TensorView& dy) {
+  NORMKIT_CHECK(!input_shape_.empty(), "GlobalAvgPool2d: backward before forward");
+  const Shape expected{input_shape_[0], input_shape_[1]};
+  NORMKIT_CHECK(dy.defined() && dy.dtype() == DType::float32 && dy.shape() == expected,
+                "GlobalAvgPool2d: dy: expected ", shape_string(expected), ", got ",
+                dy.defined() ? shape_string(dy.shape()) : std::string("none"));
+  const Tensor g = Tensor::copy_of(dy);
+  const std::int64_t rows = expected[0] * expected[1], area = input_shape_[2] * input_shape_[3];
+  Tensor dx(input_shape_);
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const float v = area > 0 ? g.data<float>()[r] / static_cast<float>(area) : 0.0f;
+    for (std::int64_t i = 0; i < area; ++i) dx.data<float>()[r * area + i] = v;
+  }
+  return dx;
+}
+
+}  // namespace normkit::nn
