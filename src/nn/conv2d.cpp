@@ -40,20 +40,9 @@ Conv2d::Conv2d(std::int64_t in_channels, std::int64_t out_channels, std::int64_t
                 out_channels, "), got ", options.groups);
   const Shape shape{out_, in_ / options.groups, kernel_, kernel_};
   const std::int64_t fan_in = in_ / options.groups * kernel_ * kernel_, fan_out = out_ / options.groups * kernel_ * kernel_;
-  switch (options.init) {
-    case Init::torch_default:
-      weight = Parameter(torch_default_uniform(shape, fan_in, gen));
-      if (options.bias) bias = Parameter(torch_default_uniform({out_}, fan_in, gen));
-      break;
-    case Init::kaiming_normal:
-      weight = Parameter(kaiming_normal(shape, fan_in, gen));
-      if (options.bias) bias = Parameter(Tensor::zeros({out_}));
-      break;
-    case Init::glorot_uniform:
-      weight = Parameter(glorot_uniform(shape, fan_in, fan_out, gen));
-      if (options.bias) bias = Parameter(Tensor::zeros({out_}));
-      break;
-  }
+  InitialParameters initial = initial_parameters(shape, out_, fan_in, fan_out, options.init, options.bias, gen);
+  weight = Parameter(std::move(initial.weight));
+  if (options.bias) bias = Parameter(std::move(initial.bias));
   register_parameter("weight", &weight);
   register_parameter("bias", &bias);
 }

@@ -84,4 +84,24 @@ Tensor torch_default_uniform(const Shape& shape, std::int64_t fan_in, Generator&
   return uniform_tensor(shape, 1.0 / std::sqrt(static_cast<double>(fan_in)), gen);
 }
 
+InitialParameters initial_parameters(const Shape& weight_shape, std::int64_t outputs, std::int64_t fan_in,
+                                     std::int64_t fan_out, Init init, bool with_bias, Generator& gen) {
+  InitialParameters p;
+  switch (init) {
+    case Init::torch_default:
+      p.weight = torch_default_uniform(weight_shape, fan_in, gen);
+      if (with_bias) p.bias = torch_default_uniform({outputs}, fan_in, gen);
+      break;
+    case Init::kaiming_normal:
+      p.weight = kaiming_normal(weight_shape, fan_in, gen);
+      if (with_bias) p.bias = Tensor::zeros({outputs});
+      break;
+    case Init::glorot_uniform:
+      p.weight = glorot_uniform(weight_shape, fan_in, fan_out, gen);
+      if (with_bias) p.bias = Tensor::zeros({outputs});
+      break;
+  }
+  return p;
+}
+
 }  // namespace normkit::nn

@@ -10,20 +10,9 @@ Linear::Linear(std::int64_t in_features, std::int64_t out_features, Generator& g
     : Layer("Linear"), in_(in_features), out_(out_features) {
   NORMKIT_CHECK(in_features > 0 && out_features > 0, "Linear: expected in_features and out_features > 0, got ",
                 in_features, " and ", out_features);
-  switch (options.init) {
-    case Init::torch_default:
-      weight = Parameter(torch_default_uniform({out_, in_}, in_, gen));
-      if (options.bias) bias = Parameter(torch_default_uniform({out_}, in_, gen));
-      break;
-    case Init::kaiming_normal:
-      weight = Parameter(kaiming_normal({out_, in_}, in_, gen));
-      if (options.bias) bias = Parameter(Tensor::zeros({out_}));
-      break;
-    case Init::glorot_uniform:
-      weight = Parameter(glorot_uniform({out_, in_}, in_, out_, gen));
-      if (options.bias) bias = Parameter(Tensor::zeros({out_}));
-      break;
-  }
+  InitialParameters initial = initial_parameters({out_, in_}, out_, in_, out_, options.init, options.bias, gen);
+  weight = Parameter(std::move(initial.weight));
+  if (options.bias) bias = Parameter(std::move(initial.bias));
   register_parameter("weight", &weight);
   register_parameter("bias", &bias);
 }

@@ -45,4 +45,20 @@ Tensor glorot_uniform(const Shape& shape, std::int64_t fan_in, std::int64_t fan_
 // U(+-1 / sqrt(fan_in)) (kaiming_uniform with a = sqrt(5)).
 Tensor torch_default_uniform(const Shape& shape, std::int64_t fan_in, Generator& gen);
 
+// How a Linear or Conv2d layer starts.
+enum class Init {
+  torch_default,   // U(+-1/sqrt(fan_in)) for W and b, as PyTorch
+  kaiming_normal,  // W ~ N(0, 2/fan_in), b = 0 (ReLU networks)
+  glorot_uniform,  // W ~ U(+-sqrt(6/(fan_in+fan_out))), b = 0 (sigmoid networks)
+};
+
+struct InitialParameters {
+  Tensor weight, bias;  // bias undefined when not asked for
+};
+
+// A layer's weight of `weight_shape` and, if `with_bias`, its bias of
+// `outputs` values, as `init` says.
+InitialParameters initial_parameters(const Shape& weight_shape, std::int64_t outputs, std::int64_t fan_in,
+                                     std::int64_t fan_out, Init init, bool with_bias, Generator& gen);
+
 }  // namespace normkit::nn

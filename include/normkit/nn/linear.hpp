@@ -9,12 +9,6 @@
 
 namespace normkit::nn {
 
-enum class Init {
-  torch_default,   // U(+-1/sqrt(in)) for W and b, as PyTorch
-  kaiming_normal,  // W ~ N(0, 2/in), b = 0 (ReLU networks)
-  glorot_uniform,  // W ~ U(+-sqrt(6/(in+out))), b = 0 (sigmoid networks)
-};
-
 struct LinearOptions {
   bool bias = true;
   Init init = Init::torch_default;
