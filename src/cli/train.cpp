@@ -25,7 +25,8 @@ struct TrainArgs {
                "normkit train: %s\n"
                "usage: normkit train [--model mlp|cnn] [--norm none|bn|gn|ln|in|rms] [--epochs E] [--batch-size B]\n"
                "                     [--lr LR] [--momentum M] [--weight-decay WD] [--seed S] [--data DIR]\n"
-               "                     [--checkpoint FILE] [--resume FILE] [--limit N]\n"
+               "                     [--schedule constant|step|cosine] [--warmup STEPS] [--step-epochs E]\n"
+               "                     [--gamma G] [--checkpoint FILE] [--resume FILE] [--limit N]\n"
                "  --checkpoint: save model, optimizer and trainer state after every epoch (safetensors)\n"
                "  --resume: continue such a run up to --epochs, with the bits of an uninterrupted one\n"
                "  --limit: train on the first N images only\n",
@@ -62,6 +63,10 @@ TrainArgs parse(int argc, char** argv) {
     else if (flag == "--weight-decay") a.options.sgd.weight_decay = number(flag, value);
     else if (flag == "--seed") a.options.seed = static_cast<std::uint64_t>(integer(flag, value));
     else if (flag == "--limit") a.options.limit = integer(flag, value);
+    else if (flag == "--schedule") a.options.schedule.kind = train::schedule_kind(value);
+    else if (flag == "--warmup") a.options.schedule.warmup_steps = integer(flag, value);
+    else if (flag == "--step-epochs") a.options.schedule.step_epochs = integer(flag, value);
+    else if (flag == "--gamma") a.options.schedule.gamma = number(flag, value);
     else if (flag == "--checkpoint") a.options.checkpoint = value;
     else if (flag == "--resume") a.options.resume = value;
     else usage_error("unknown option '" + flag + "'");

@@ -138,6 +138,7 @@ std::vector<EpochReport> fit(nn::Sequential& net, const io::FashionMnist& data, 
     std::int64_t correct = 0;
     for (std::int64_t step = 0; step < steps; ++step) {
       const auto [x, y] = gather(data.train, order.data() + step * options.batch_size, options.batch_size);
+      sgd.set_lr(options.schedule.at((epoch - 1) * steps + step, steps, options.epochs * steps, options.sgd.lr));
       sgd.zero_grad();
       const nn::CrossEntropy ce = nn::softmax_cross_entropy(net.forward(x), y);
       net.backward(ce.grad);

@@ -20,6 +20,7 @@
 #include "normkit/nn/sequential.hpp"
 #include "normkit/nn/sgd.hpp"
 #include "normkit/train/models.hpp"
+#include "normkit/train/schedule.hpp"
 #include "normkit/train/trainer.hpp"
 #include "test_util.hpp"
 
@@ -414,6 +415,22 @@ TEST(Trainer, ResumeContinuesBitIdentically) {
   auto other = train::make_model("mlp", "ln", g4);
   EXPECT_THROW(train::fit(*other, data, wrong, {}, {}), Error);
   fs::remove_all(dir);
+}
+
+TEST(Schedule, StepCosineAndWarmUpAsPyTorch) {
+  using train::LrSchedule;
+  const LrSchedule step{.kind = LrSchedule::Kind::step, .step_epochs = 2, .gamma = 0.5};
+  EXPECT_DOUBLE_EQ(step.at(0, 10, 100, 0.4), 0.4);
+  EXPECT_DOUBLE_EQ(step.at(19, 10, 100, 0.4), 0.4);   // epoch 1
+  EXPECT_DOUBLE_EQ(step.at(20, 10, 100, 0.4), 0.2);   // epoch 2
+  EXPECT_DOUBLE_EQ(step.at(45, 10, 100, 0.4), 0.1);   // epoch 4
+  const LrSchedule cosine{.kind = LrSchedule::Kind::cosine, .eta_min = 0.01, .warmup_steps = 10};
+  EXPECT_DOUBLE_EQ(cosine.at(0, 10, 110, 1.0), 0.1);  // warm-up: (t + 1) / 10
+  EXPECT_DOUBLE_EQ(cosine.at(9, 10, 110, 1.0), 1.0);
+  EXPECT_DOUBLE_EQ(cosine.at(10, 10, 110, 1.0), 1.0);  // the cosine starts at the base rate
+  EXPECT_NEAR(cosine.at(60, 10, 110, 1.0), 0.505, 1e-12);  // half way: (1 + 0.01) / 2
+  EXPECT_NEAR(cosine.at(110, 10, 110, 1.0), 0.01, 1e-12);
+  EXPECT_THROW(train::schedule_kind("linear"), Error);
 }
 
 TEST(Models, RefuseWhatTheyDoNotTake) {

@@ -11,13 +11,15 @@
 #include "normkit/io/fashion_mnist.hpp"
 #include "normkit/nn/sequential.hpp"
 #include "normkit/nn/sgd.hpp"
+#include "normkit/train/schedule.hpp"
 
 namespace normkit::train {
 
 struct TrainOptions {
   std::int64_t epochs = 5;
   std::int64_t batch_size = 60;
-  nn::SgdOptions sgd{.lr = 0.1, .momentum = 0.9};
+  nn::SgdOptions sgd{.lr = 0.1, .momentum = 0.9};  // sgd.lr: the base rate of the schedule
+  LrSchedule schedule;
   std::uint64_t seed = 0;
   std::int64_t limit = 0;  // use the first `limit` training images (0: all)
   // After every epoch, the model, the optimizer and the trainer's own state
