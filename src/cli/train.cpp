@@ -17,13 +17,15 @@ namespace {
 
 struct TrainArgs {
   std::string model = "mlp", norm = "bn", data = io::kDefaultFashionMnistDir;
+  train::ModelOptions model_options;
   train::TrainOptions options;
 };
 
 [[noreturn]] void usage_error(const std::string& message) {
   std::fprintf(stderr,
                "normkit train: %s\n"
-               "usage: normkit train [--model mlp|cnn] [--norm none|bn|gn|ln|in|rms] [--epochs E] [--batch-size B]\n"
+               "usage: normkit train [--model mlp|cnn|resnet] [--norm none|bn|gn|ln|in|rms] [--depth 6n+2] [--form post|pre]\n"
+               "                     [--epochs E] [--batch-size B]\n"
                "                     [--lr LR] [--momentum M] [--weight-decay WD] [--seed S] [--data DIR]\n"
                "                     [--schedule constant|step|cosine] [--warmup STEPS] [--step-epochs E]\n"
                "                     [--gamma G] [--checkpoint FILE] [--resume FILE] [--limit N]\n"
@@ -63,7 +65,11 @@ TrainArgs parse(int argc, char** argv) {
     else if (flag == "--weight-decay") a.options.sgd.weight_decay = number(flag, value);
     else if (flag == "--seed") a.options.seed = static_cast<std::uint64_t>(integer(flag, value));
     else if (flag == "--limit") a.options.limit = integer(flag, value);
-    else if (flag == "--schedule") a.options.schedule.kind = train::schedule_kind(value);
+    else if (flag == "--depth") a.model_options.depth = integer(flag, value);
+    else if (flag == "--form") {
+      if (value != "post" && value != "pre") usage_error("--form: expected post or pre, got '" + value + "'");
+      a.model_options.form = value == "pre" ? nn::ResidualForm::pre_activation : nn::ResidualForm::post_activation;
+    } else if (flag == "--schedule") a.options.schedule.kind = train::schedule_kind(value);
     else if (flag == "--warmup") a.options.schedule.warmup_steps = integer(flag, value);
     else if (flag == "--step-epochs") a.options.schedule.step_epochs = integer(flag, value);
     else if (flag == "--gamma") a.options.schedule.gamma = number(flag, value);
@@ -71,7 +77,10 @@ TrainArgs parse(int argc, char** argv) {
     else if (flag == "--resume") a.options.resume = value;
     else usage_error("unknown option '" + flag + "'");
   }
-  a.options.model_name = a.model;
+  a.options.model_name = a.model == "resnet"
+                             ? a.model + std::to_string(a.model_options.depth) +
+                                   (a.model_options.form == nn::ResidualForm::pre_activation ? "-pre" : "-post")
+                             : a.model;
   a.options.norm_name = a.norm;
   return a;
 }
@@ -82,7 +91,7 @@ int run_train(int argc, char** argv) {
   const TrainArgs args = parse(argc, argv);
   const bool terminal = ::isatty(STDOUT_FILENO) != 0;
   nn::Generator init(args.options.seed);
-  const auto net = train::make_model(args.model, args.norm, init);
+  const auto net = train::make_model(args.model, args.norm, init, args.model_options);
   const io::FashionMnist data = io::load_fashion_mnist(args.data);
   std::printf("normkit train: %s with norm=%s, %lld epochs, batch %lld, lr %g, momentum %g, seed %llu\n",
               args.model.c_str(), args.norm.c_str(), static_cast<long long>(args.options.epochs),

@@ -6,6 +6,7 @@
 #include "normkit/nn/conv2d.hpp"
 #include "normkit/nn/group_norm.hpp"
 #include "normkit/nn/pooling.hpp"
+#include "normkit/nn/residual.hpp"
 #include "normkit/nn/layer_norm.hpp"
 #include "normkit/nn/linear.hpp"
 
@@ -78,12 +79,48 @@ std::unique_ptr<nn::Sequential> make_cnn(const std::string& norm, nn::Generator&
   return net;
 }
 
+// He et al.'s CIFAR ResNet on 28x28 images: a 3x3 stem of 16 channels,
+// three stages of (depth - 2) / 6 residual blocks of 16, 32 and 64 channels
+// (the first block of the last two stages halves the map), global average
+// pooling, Linear(64, 10). Pre-activation networks end with a norm and ReLU.
+std::unique_ptr<nn::Sequential> make_resnet(const std::string& norm, const ModelOptions& o, nn::Generator& gen) {
+  NORMKIT_CHECK(norm == "none" || norm == "bn" || norm == "gn" || norm == "ln" || norm == "in",
+                "--norm: the resnet takes none, bn, gn, ln, in; got '", norm, "'");
+  NORMKIT_CHECK(o.depth >= 8 && (o.depth - 2) % 6 == 0, "--depth: expected 6n + 2 with n >= 1 (8, 14, 20, 56, ...), got ",
+                o.depth);
+  const std::int64_t blocks = (o.depth - 2) / 6;
+  const bool pre = o.form == nn::ResidualForm::pre_activation;
+  auto net = std::make_unique<nn::Sequential>();
+  net->add(std::make_unique<nn::Conv2d>(1, 16, 3, gen,
+                                        nn::Conv2dOptions{.padding = 1, .bias = norm == "none", .init = nn::Init::kaiming_normal}));
+  if (!pre) {
+    if (auto n = map_norm(norm, 16)) net->add(std::move(n));
+    net->add(std::make_unique<nn::ReLU>());
+  }
+  std::int64_t channels = 16;
+  for (const std::int64_t width : {16, 32, 64})
+    for (std::int64_t b = 0; b < blocks; ++b) {
+      const std::int64_t stride = (b == 0 && width != 16) ? 2 : 1;
+      net->add(std::make_unique<nn::ResidualBlock>(channels, width, stride, norm, &map_norm, o.form, gen));
+      channels = width;
+    }
+  if (pre) {
+    if (auto n = map_norm(norm, channels)) net->add(std::move(n));
+    net->add(std::make_unique<nn::ReLU>());
+  }
+  net->add(std::make_unique<nn::GlobalAvgPool2d>());
+  net->add(std::make_unique<nn::Linear>(channels, kClasses, gen));
+  return net;
+}
+
 }  // namespace
 
-std::unique_ptr<nn::Sequential> make_model(const std::string& model, const std::string& norm, nn::Generator& gen) {
+std::unique_ptr<nn::Sequential> make_model(const std::string& model, const std::string& norm, nn::Generator& gen,
+                                           const ModelOptions& options) {
   if (model == "mlp") return make_mlp(norm, gen);
   if (model == "cnn") return make_cnn(norm, gen);
-  detail::throw_error("--model: expected mlp or cnn, got '", model, "' (the resnet of issue 5 is not built yet)");
+  if (model == "resnet") return make_resnet(norm, options, gen);
+  detail::throw_error("--model: expected mlp, cnn or resnet, got '", model, "'");
 }
 
 }  // namespace normkit::train

@@ -15,6 +15,7 @@
 #include "normkit/nn/batch_norm.hpp"
 #include "normkit/nn/conv2d.hpp"
 #include "normkit/nn/pooling.hpp"
+#include "normkit/nn/residual.hpp"
 #include "normkit/nn/linear.hpp"
 #include "normkit/nn/loss.hpp"
 #include "normkit/nn/sequential.hpp"
@@ -415,6 +416,56 @@ TEST(Trainer, ResumeContinuesBitIdentically) {
   auto other = train::make_model("mlp", "ln", g4);
   EXPECT_THROW(train::fit(*other, data, wrong, {}, {}), Error);
   fs::remove_all(dir);
+}
+
+// Every parameter gradient of residual blocks (both forms, with a strided
+// projection shortcut and with the identity), by central differences.
+TEST(ResidualBlock, GradientsMatchFiniteDifferences) {
+  for (const nn::ResidualForm form : {nn::ResidualForm::post_activation, nn::ResidualForm::pre_activation}) {
+    SCOPED_TRACE(form == nn::ResidualForm::pre_activation ? "pre-activation" : "post-activation");
+    Generator gen(31);
+    auto bn = [](const std::string& norm, std::int64_t c) -> std::unique_ptr<nn::Layer> {
+      return norm == "bn" ? std::make_unique<nn::BatchNorm2d>(c) : nullptr;
+    };
+    nn::Sequential net;
+    net.add(std::make_unique<nn::ResidualBlock>(3, 4, 2, "bn", bn, form, gen));
+    net.add(std::make_unique<nn::ResidualBlock>(4, 4, 1, "bn", bn, form, gen));
+    net.add(std::make_unique<nn::GlobalAvgPool2d>());
+    net.add(std::make_unique<nn::Linear>(4, 3, gen));
+    const Tensor x = nn::normal_tensor({4, 3, 6, 6}, 1.0, gen);
+    Tensor labels({4}, DType::int64);
+    for (int i = 0; i < 4; ++i) labels.data<std::int64_t>()[i] = i % 3;
+    auto loss = [&] { return nn::softmax_cross_entropy(net.forward(x), labels).loss; };
+    net.zero_grad();
+    net.backward(nn::softmax_cross_entropy(net.forward(x), labels).grad);
+    for (const auto& [name, p] : net.named_parameters()) {
+      const Tensor analytic = Tensor::copy_of(p->grad);
+      for (std::int64_t i = 0; i < p->value.numel(); i += 5) {
+        float& w = p->value.data<float>()[i];
+        const float saved = w, h = 1e-3f;
+        w = saved + h;
+        const double up = loss();
+        w = saved - h;
+        const double down = loss();
+        w = saved;
+        const double numeric = (up - down) / (2.0 * h);
+        EXPECT_NEAR(analytic.data<float>()[i], numeric, 3e-3 + 3e-2 * std::fabs(numeric)) << name << "[" << i << "]";
+      }
+    }
+  }
+}
+
+TEST(Models, ResNetKeysFollowTorchvision) {
+  Generator gen(2);
+  const auto net = train::make_model("resnet", "bn", gen, {.depth = 8});
+  std::vector<std::string> keys;
+  for (const auto& [key, _] : net->state_dict()) keys.push_back(key);
+  for (const char* key : {"0.weight", "1.running_mean", "3.conv1.weight", "3.bn2.num_batches_tracked",
+                          "4.downsample.0.weight", "4.downsample.1.running_var", "7.weight", "7.bias"})
+    EXPECT_NE(std::find(keys.begin(), keys.end(), key), keys.end()) << key;
+  EXPECT_THROW(train::make_model("resnet", "bn", gen, {.depth = 10}), Error);
+  const auto pre = train::make_model("resnet", "gn", gen, {.depth = 8, .form = nn::ResidualForm::pre_activation});
+  EXPECT_EQ(pre->forward(nn::normal_tensor({2, 1, 28, 28}, 1.0, gen)).shape(), (Shape{2, 10}));
 }
 
 TEST(Schedule, StepCosineAndWarmUpAsPyTorch) {

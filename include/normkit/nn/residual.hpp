@@ -1,0 +1,43 @@
+// Residual blocks of two 3x3 convolutions (He et al. 2016), in either form:
+// - post-activation ("v1"): y = relu(norm2(conv2(relu(norm1(conv1(x))))) + s(x));
+// - pre-activation ("v2"):  y = conv2(relu(norm2(conv1(relu(norm1(x)))))) + s(x);
+// where s is the identity, or a 1x1 convolution (and norm) when the block
+// changes the stride or the width. Children are named as torchvision's
+// (conv1, bn1, conv2, bn2, downsample.0, downsample.1), whatever the norm.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "normkit/nn/activation.hpp"
+#include "normkit/nn/conv2d.hpp"
+#include "normkit/nn/sequential.hpp"
+
+namespace normkit::nn {
+
+enum class ResidualForm { post_activation, pre_activation };
+
+// A normalization layer for `channels` feature maps, by name ("bn", "gn",
+// "ln", "in"), or null for "none".
+using MapNormFactory = std::unique_ptr<Layer> (*)(const std::string& norm, std::int64_t channels);
+
+class ResidualBlock : public Layer {
+ public:
+  ResidualBlock(std::int64_t in_channels, std::int64_t out_channels, std::int64_t stride, const std::string& norm,
+                MapNormFactory make_norm, ResidualForm form, Generator& gen);
+  Tensor forward(const TensorView& x) override;
+  Tensor backward(const TensorView& dy) override;
+
+ private:
+  Tensor through_norm(std::unique_ptr<Layer>& norm, const Tensor& x);
+  Tensor back_through_norm(std::unique_ptr<Layer>& norm, const Tensor& dy);
+
+  ResidualForm form_;
+  std::unique_ptr<Conv2d> conv1_, conv2_;
+  std::unique_ptr<Layer> norm1_, norm2_;
+  ReLU relu1_, relu2_;
+  std::unique_ptr<Sequential> downsample_;  // null: the identity
+};
+
+}  // namespace normkit::nn

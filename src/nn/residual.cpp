@@ -1,0 +1,77 @@
+#include "normkit/nn/residual.hpp"
+
+#include "normkit/error.hpp"
+
+namespace normkit::nn {
+namespace {
+
+Tensor sum(const Tensor& a, const Tensor& b) {
+  NORMKIT_CHECK(a.shape() == b.shape(), "ResidualBlock: the branches' shapes ", shape_string(a.shape()), " and ",
+                shape_string(b.shape()), " differ");
+  Tensor out = Tensor::copy_of(a);
+  for (std::int64_t i = 0; i < out.numel(); ++i) out.data<float>()[i] += b.data<float>()[i];
+  return out;
+}
+
+}  // namespace
+
+ResidualBlock::ResidualBlock(std::int64_t in_channels, std::int64_t out_channels, std::int64_t stride,
+                             const std::string& norm, MapNormFactory make_norm, ResidualForm form, Generator& gen)
+    : Layer("ResidualBlock"), form_(form) {
+  const bool with_bias = norm == "none";
+  // Pre-activation: the first norm sees the block's input.
+  const std::int64_t norm1_channels = form == ResidualForm::pre_activation ? in_channels : out_channels;
+  conv1_ = std::make_unique<Conv2d>(in_channels, out_channels, 3, gen,
+                                    Conv2dOptions{.stride = stride, .padding = 1, .bias = with_bias, .init = Init::kaiming_normal});
+  conv2_ = std::make_unique<Conv2d>(out_channels, out_channels, 3, gen,
+                                    Conv2dOptions{.padding = 1, .bias = with_bias, .init = Init::kaiming_normal});
+  norm1_ = make_norm(norm, norm1_channels);
+  norm2_ = make_norm(norm, out_channels);
+  register_module("conv1", conv1_.get());
+  if (norm1_) register_module("bn1", norm1_.get());
+  register_module("conv2", conv2_.get());
+  if (norm2_) register_module("bn2", norm2_.get());
+  if (stride != 1 || in_channels != out_channels) {
+    downsample_ = std::make_unique<Sequential>();
+    downsample_->add(std::make_unique<Conv2d>(in_channels, out_channels, 1, gen,
+                                              Conv2dOptions{.stride = stride, .bias = with_bias, .init = Init::kaiming_normal}));
+    if (auto n = make_norm(norm, out_channels)) downsample_->add(std::move(n));
+    register_module("downsample", downsample_.get());
+  }
+}
+
+Tensor ResidualBlock::through_norm(std::unique_ptr<Layer>& norm, const Tensor& x) {
+  return norm ? norm->forward(x) : x;
+}
+
+Tensor ResidualBlock::back_through_norm(std::unique_ptr<Layer>& norm, const Tensor& dy) {
+  return norm ? norm->backward(dy) : dy;
+}
+
+Tensor ResidualBlock::forward(const TensorView& x) {
+  const Tensor input = Tensor::copy_of(x);
+  const Tensor shortcut = downsample_ ? downsample_->forward(input) : input;
+  if (form_ == ResidualForm::post_activation) {
+    const Tensor h = relu1_.forward(through_norm(norm1_, conv1_->forward(input)));
+    return relu2_.forward(sum(through_norm(norm2_, conv2_->forward(h)), shortcut));
+  }
+  const Tensor h = conv1_->forward(relu1_.forward(through_norm(norm1_, input)));
+  return sum(conv2_->forward(relu2_.forward(through_norm(norm2_, h))), shortcut);
+}
+
+Tensor ResidualBlock::backward(const TensorView& dy) {
+  Tensor g = Tensor::copy_of(dy);
+  if (form_ == ResidualForm::post_activation) g = relu2_.backward(g);
+  const Tensor to_shortcut = downsample_ ? downsample_->backward(g) : g;
+  Tensor main;
+  if (form_ == ResidualForm::post_activation) {
+    const Tensor gh = conv2_->backward(back_through_norm(norm2_, g));
+    main = conv1_->backward(back_through_norm(norm1_, relu1_.backward(gh)));
+  } else {
+    const Tensor gh = back_through_norm(norm2_, relu2_.backward(conv2_->backward(g)));
+    main = back_through_norm(norm1_, relu1_.backward(conv1_->backward(gh)));
+  }
+  return sum(main, to_shortcut);
+}
+
+}  // namespace normkit::nn
