@@ -40,13 +40,10 @@ template <int W>
       add(LaneSet<W>::load(dy + i), LaneSet<W>::load(x + i), nullptr, nullptr);
   }
   if (rest > 0) {
-    float dy_t[kLanes] = {}, x_t[kLanes] = {}, w_t[kLanes] = {}, m_t[kLanes] = {};
-    std::memcpy(dy_t, dy + body, static_cast<std::size_t>(rest) * sizeof(float));
-    std::memcpy(x_t, x + body, static_cast<std::size_t>(rest) * sizeof(float));
-    if (w != nullptr) std::memcpy(w_t, w + body, static_cast<std::size_t>(rest) * sizeof(float));
-    for (std::int64_t l = 0; l < rest; ++l) m_t[l] = 1.0f;
-    const LaneSet<W> wt = LaneSet<W>::load(w_t), mask = LaneSet<W>::load(m_t);
-    add(LaneSet<W>::load(dy_t), LaneSet<W>::load(x_t), w != nullptr ? &wt : nullptr, &mask);
+    const LaneSet<W> wt = w != nullptr ? LaneSet<W>::load_tail(w + body, rest) : LaneSet<W>{};
+    const LaneSet<W> mask = LaneSet<W>::tail_mask(rest);
+    add(LaneSet<W>::load_tail(dy + body, rest), LaneSet<W>::load_tail(x + body, rest), w != nullptr ? &wt : nullptr,
+        &mask);
   }
   float tg[kLanes], tgx[kLanes];
   g.store(tg);

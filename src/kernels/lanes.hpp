@@ -10,42 +10,6 @@ namespace normkit::kernels {
 
 inline constexpr int kLanes = 16;
 
-// 16 float lanes held in four native 4-float vectors, so that accumulators
-// stay in registers on every x86-64 target. Lane l (vector l / 4, element
-// l % 4) holds the elements i with i % 16 == l.
-using f32x4 = float __attribute__((vector_size(16)));
-
-struct Lanes16 {
-  f32x4 v0 = {}, v1 = {}, v2 = {}, v3 = {};
-};
-
-inline f32x4 load4(const float* p) {
-  f32x4 v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
-// The 16 elements at p (or the first n < 16, zeros after), as four vectors.
-inline Lanes16 load16(const float* p) { return {load4(p), load4(p + 4), load4(p + 8), load4(p + 12)}; }
-inline void store16(float* p, const Lanes16& v) {
-  std::memcpy(p, &v.v0, 16);
-  std::memcpy(p + 4, &v.v1, 16);
-  std::memcpy(p + 8, &v.v2, 16);
-  std::memcpy(p + 12, &v.v3, 16);
-}
-inline Lanes16 load_tail(const float* p, std::int64_t n) {
-  float t[16] = {};
-  std::memcpy(t, p, static_cast<std::size_t>(n) * sizeof(float));
-  return load16(t);
-}
-// 1 in the first n lanes, 0 after: multiplying a tail's terms by it keeps the
-// missing lanes' accumulators unchanged (adding 0 is exact).
-inline Lanes16 tail_mask(std::int64_t n) {
-  float t[16] = {};
-  for (std::int64_t l = 0; l < n; ++l) t[l] = 1.0f;
-  return load16(t);
-}
-
 // Asks for the float `distance` elements after p (data the caller reads
 // next) without reading it: no fault, whatever the address, and no effect
 // on any result.
@@ -94,6 +58,19 @@ struct LaneSet {
 #pragma GCC unroll 4
     for (int k = 0; k < kVectors; ++k) storev<W>(p + k * W, v[k]);
   }
+  // The first n < 16 elements at p, zeros after (a run's tail).
+  [[gnu::always_inline]] static LaneSet load_tail(const float* p, std::int64_t n) {
+    float t[kLanes] = {};
+    std::memcpy(t, p, static_cast<std::size_t>(n) * sizeof(float));
+    return load(t);
+  }
+  // 1 in the first n lanes, 0 after: multiplying a tail's terms by it keeps
+  // the missing lanes' accumulators unchanged (adding 0 is exact).
+  [[gnu::always_inline]] static LaneSet tail_mask(std::int64_t n) {
+    float t[kLanes] = {};
+    for (std::int64_t l = 0; l < n; ++l) t[l] = 1.0f;
+    return load(t);
+  }
 };
 
 // Pairwise sum of kLanes float partial sums, in double, in a fixed order.
@@ -104,14 +81,5 @@ inline double lane_total(const float* v) {
     for (int i = 0; i < width; ++i) t[i] += t[i + width];
   return t[0];
 }
-inline double lane_total(const Lanes16& v) {
-  float t[kLanes];
-  std::memcpy(t, &v.v0, 16);
-  std::memcpy(t + 4, &v.v1, 16);
-  std::memcpy(t + 8, &v.v2, 16);
-  std::memcpy(t + 12, &v.v3, 16);
-  return lane_total(static_cast<const float*>(t));
-}
-
 
 }  // namespace normkit::kernels

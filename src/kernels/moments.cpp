@@ -31,10 +31,7 @@ template <int W>
   constexpr int K = kLanes / W;
   const float shift = x[0];
   const std::int64_t body = n / kLanes * kLanes, rest = n - body;
-  float tail_buf[kLanes] = {}, mask_buf[kLanes] = {};
-  std::memcpy(tail_buf, x + body, static_cast<std::size_t>(rest) * sizeof(float));
-  for (std::int64_t l = 0; l < rest; ++l) mask_buf[l] = 1.0f;
-  const LaneSet<W> tail = LaneSet<W>::load(tail_buf), mask = LaneSet<W>::load(mask_buf);
+  const LaneSet<W> tail = LaneSet<W>::load_tail(x + body, rest), mask = LaneSet<W>::tail_mask(rest);
   LaneSet<W> sum;
   for (std::int64_t i = 0; i < body; i += kLanes) {
 #pragma GCC unroll 4
@@ -134,9 +131,7 @@ template <int W>
     }
   }
   if (rest > 0) {
-    float tail_buf[kLanes] = {};  // zeros square to zeros
-    std::memcpy(tail_buf, x + body, static_cast<std::size_t>(rest) * sizeof(float));
-    const LaneSet<W> t = LaneSet<W>::load(tail_buf);
+    const LaneSet<W> t = LaneSet<W>::load_tail(x + body, rest);  // zeros square to zeros
 #pragma GCC unroll 4
     for (int k = 0; k < K; ++k) s.v[k] += t.v[k] * t.v[k];
   }

@@ -1,7 +1,5 @@
 #include "normkit/nn/pooling.hpp"
 
-#include <omp.h>
-
 #include <cmath>
 #include <cstdint>
 
