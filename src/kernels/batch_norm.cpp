@@ -185,22 +185,8 @@ void fast_forward(const BatchNormInputs& in, const BatchNormOptions& o, const Pr
     }
     write_values(mean, out.save_mean);
     write_values(invstd, out.save_invstd);
-    if (in.running_mean.defined() && m > 0) {
-      // Once per call, towards the mean over the (ghost) groups.
-      std::vector<double> rm = read_values(in.running_mean), rv = read_values(in.running_var);
-      for (std::int64_t c = 0; c < C; ++c) {
-        double mean_of_means = 0, mean_of_vars = 0;
-        for (std::int64_t g = 0; g < G; ++g) {
-          const double v = var[g * C + c];
-          mean_of_means += mean[g * C + c] / static_cast<double>(G);
-          mean_of_vars += (o.unbiased_running_var ? v * m / (m - 1) : v) / static_cast<double>(G);
-        }
-        rm[c] = (1 - o.momentum) * rm[c] + o.momentum * mean_of_means;
-        rv[c] = (1 - o.momentum) * rv[c] + o.momentum * mean_of_vars;
-      }
-      write_values(rm, in.running_mean);
-      write_values(rv, in.running_var);
-    }
+    if (in.running_mean.defined() && m > 0)  // towards the mean over the (ghost) groups
+      update_running_stats(in.running_mean, in.running_var, mean, var, G, m, o.unbiased_running_var, o.momentum);
   } else {
     const std::vector<double> rm = read_values(in.running_mean), rv = read_values(in.running_var);
     for (std::int64_t c = 0; c < C; ++c) {

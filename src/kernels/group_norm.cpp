@@ -280,21 +280,9 @@ void instance_norm_forward(const InstanceNormInputs& in, const InstanceNormOptio
     std::vector<double> var;
     normalized = normalize_fused(x, p, options.eps, in.weight, in.bias, out.y, mean, rstd, &var);
     if (!normalized) group_statistics(x, p, options.eps, mean, rstd, &var);
-    if (in.running_mean.defined() && p.N > 0 && p.S > 0) {
-      std::vector<double> rm = read_values(in.running_mean), rv = read_values(in.running_var);
-      const double S = static_cast<double>(p.S), N = static_cast<double>(p.N);
-      for (std::int64_t c = 0; c < p.C; ++c) {
-        double mean_of_means = 0, mean_of_vars = 0;
-        for (std::int64_t n = 0; n < p.N; ++n) {
-          mean_of_means += mean[n * p.C + c] / N;
-          mean_of_vars += var[n * p.C + c] * S / (S - 1) / N;  // unbiased, per instance
-        }
-        rm[c] = (1 - options.momentum) * rm[c] + options.momentum * mean_of_means;
-        rv[c] = (1 - options.momentum) * rv[c] + options.momentum * mean_of_vars;
-      }
-      write_values(rm, in.running_mean);
-      write_values(rv, in.running_var);
-    }
+    if (in.running_mean.defined() && p.N > 0 && p.S > 0)  // unbiased per instance, averaged over the batch
+      update_running_stats(in.running_mean, in.running_var, mean, var, p.N, static_cast<double>(p.S), true,
+                           options.momentum);
   } else {
     const std::vector<double> rm = read_values(in.running_mean), rv = read_values(in.running_var);
     mean.resize(p.N * p.C);

@@ -80,6 +80,26 @@ void write_values(const std::vector<double>& values, const TensorView& t) {
   copy_into(contiguous, t);
 }
 
+void update_running_stats(const TensorView& running_mean, const TensorView& running_var,
+                          const std::vector<double>& mean, const std::vector<double>& var, std::int64_t groups,
+                          double count, bool unbiased, double momentum) {
+  std::vector<double> rm = read_values(running_mean), rv = read_values(running_var);
+  const std::int64_t C = static_cast<std::int64_t>(rm.size());
+  const double G = static_cast<double>(groups);
+  for (std::int64_t c = 0; c < C; ++c) {
+    double mean_of_means = 0, mean_of_vars = 0;
+    for (std::int64_t g = 0; g < groups; ++g) {
+      const double v = var[g * C + c];
+      mean_of_means += mean[g * C + c] / G;
+      mean_of_vars += (unbiased ? v * count / (count - 1) : v) / G;
+    }
+    rm[c] = (1 - momentum) * rm[c] + momentum * mean_of_means;
+    rv[c] = (1 - momentum) * rv[c] + momentum * mean_of_vars;
+  }
+  write_values(rm, running_mean);
+  write_values(rv, running_var);
+}
+
 void check_optional_shape(const TensorView& t, const char* name, const Shape& shape) {
   if (!t.defined()) return;
   NORMKIT_CHECK(t.dtype() == DType::float32, name, ": expected float32, got ",

@@ -49,6 +49,15 @@ namespace normkit {
 // Per-channel vectors: undefined, or float32 of shape (C,) with any stride.
 void check_channel_vector(const TensorView& t, const char* name, std::int64_t C);
 // Undefined, or float32 of exactly this shape.
+// The running statistics' update of BatchNorm and InstanceNorm, once per
+// call: towards the mean over `groups` of the per-(group, channel)
+// statistics `mean` and `var` ((groups, C) each), the variances made
+// unbiased from `count` values each when `unbiased`:
+//   running = (1 - momentum) * running + momentum * mean over groups
+void update_running_stats(const TensorView& running_mean, const TensorView& running_var,
+                          const std::vector<double>& mean, const std::vector<double>& var, std::int64_t groups,
+                          double count, bool unbiased, double momentum);
+
 void check_optional_shape(const TensorView& t, const char* name, const Shape& shape);
 // Defined, float32, of exactly this shape.
 void check_required_shape(const TensorView& t, const char* name, const Shape& shape,
