@@ -219,14 +219,24 @@ GroupNormForwardResult group_norm_forward(const GroupNormInputs& in, const Group
   return r;
 }
 
+namespace {
+
+// The backward of GroupNorm, or of InstanceNorm (its groups set to C), once
+// the problem is known: every check, then the reference or the fast path.
+template <typename Inputs>
+void checked_backward(const Inputs& in, Impl impl, const GroupProblem& p, const GroupNormGrads& grads) {
+  check_backward(in.dy, in.x, in.mean, in.rstd, in.weight, grads, p);
+  if (impl == Impl::reference) return reference_backward(in.dy, in.x, in.mean, in.rstd, in.weight, p, grads);
+  backward_groups(in.dy, in.x, p, read_values(in.mean), read_values(in.rstd), in.weight, grads);
+}
+
+}  // namespace
+
 void group_norm_backward(const GroupNormBackwardInputs& in, const GroupNormOptions& options,
                          const GroupNormGrads& grads) {
   GroupProblem p = check_group_input(in.x, "x", 2);
   check_num_groups(p, options.num_groups, in.x);
-  check_backward(in.dy, in.x, in.mean, in.rstd, in.weight, grads, p);
-  if (options.impl == Impl::reference)
-    return reference_backward(in.dy, in.x, in.mean, in.rstd, in.weight, p, grads);
-  backward_groups(in.dy, in.x, p, read_values(in.mean), read_values(in.rstd), in.weight, grads);
+  checked_backward(in, options.impl, p, grads);
 }
 
 GroupNormBackwardResult group_norm_backward(const GroupNormBackwardInputs& in,
@@ -311,10 +321,7 @@ void instance_norm_backward(const InstanceNormBackwardInputs& in, const Instance
                             const GroupNormGrads& grads) {
   GroupProblem p = check_group_input(in.x, "x", 3);
   p.G = p.C;
-  check_backward(in.dy, in.x, in.mean, in.rstd, in.weight, grads, p);
-  if (options.impl == Impl::reference)
-    return reference_backward(in.dy, in.x, in.mean, in.rstd, in.weight, p, grads);
-  backward_groups(in.dy, in.x, p, read_values(in.mean), read_values(in.rstd), in.weight, grads);
+  checked_backward(in, options.impl, p, grads);
 }
 
 GroupNormBackwardResult instance_norm_backward(const InstanceNormBackwardInputs& in,
