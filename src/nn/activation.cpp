@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "layer_checks.hpp"
 #include "normkit/error.hpp"
 
 namespace normkit::nn {
@@ -15,9 +16,7 @@ Tensor checked_copy(const TensorView& t, const char* layer, const char* name) {
 
 void check_like(const TensorView& dy, const Tensor& saved, const char* layer) {
   NORMKIT_CHECK(saved.defined(), layer, ": backward before forward");
-  NORMKIT_CHECK(dy.defined() && dy.dtype() == DType::float32 && dy.shape() == saved.shape(), layer,
-                ": dy: expected float32 of shape ", shape_string(saved.shape()), " (the last forward's output), got ",
-                dy.defined() ? shape_string(dy.shape()) : std::string("none"));
+  check_output_gradient(dy, saved.shape(), layer);
 }
 
 }  // namespace

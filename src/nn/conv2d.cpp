@@ -4,6 +4,7 @@
 
 #include <unordered_map>
 
+#include "layer_checks.hpp"
 #include "normkit/error.hpp"
 
 namespace normkit::nn {
@@ -52,7 +53,7 @@ Conv2d::~Conv2d() = default;
 Tensor Conv2d::forward(const TensorView& x) {
   NORMKIT_CHECK(x.defined() && x.dtype() == DType::float32 && x.dim() == 4 && x.size(1) == in_,
                 "Conv2d: x: expected float32 of shape (N, ", in_, ", H, W), got ",
-                x.defined() ? shape_string(x.shape()) : std::string("none"));
+                shape_or_none(x));
   const std::int64_t n = x.size(0), h = x.size(2), w = x.size(3), k = kernel_, s = options_.stride,
                      p = options_.padding, g = options_.groups;
   NORMKIT_CHECK(h + 2 * p >= k && w + 2 * p >= k, "Conv2d: x: the padded input (", h + 2 * p, "x", w + 2 * p,
@@ -100,9 +101,7 @@ Tensor Conv2d::backward(const TensorView& dy) {
   NORMKIT_CHECK(saved_x_.defined() && primitives_, "Conv2d: backward before forward");
   const dnnl::memory::dims out_dims = primitives_->dst.dims();
   const Shape expected(out_dims.begin(), out_dims.end());
-  NORMKIT_CHECK(dy.defined() && dy.dtype() == DType::float32 && dy.shape() == expected, "Conv2d: dy: expected float32 of shape ",
-                shape_string(expected), " (the last forward's output), got ",
-                dy.defined() ? shape_string(dy.shape()) : std::string("none"));
+  check_output_gradient(dy, expected, "Conv2d");
   Tensor dx = Tensor::zeros(saved_x_.shape());
   if (saved_x_.shape()[0] == 0) return dx;
   const Tensor g = Tensor::copy_of(dy);

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "layer_checks.hpp"
+
 namespace normkit::nn {
 
 FrozenBatchNorm2d::FrozenBatchNorm2d(std::int64_t num_features, double eps)
@@ -44,7 +46,7 @@ FusedScaleShift FrozenBatchNorm2d::fused() const {
 Tensor FrozenBatchNorm2d::forward(const TensorView& x) {
   NORMKIT_CHECK(x.defined() && x.dim() == 4 && x.size(1) == num_features_, name(),
                 ": input: expected (N, ", num_features_, ", H, W), got ",
-                x.defined() ? shape_string(x.shape()) : "none");
+                shape_or_none(x));
   const FusedScaleShift f = fused();
   Tensor y(x.shape(), DType::float32, x.memory_format());
   channel_scale_shift(x, f.scale, f.shift, y);
@@ -54,7 +56,7 @@ Tensor FrozenBatchNorm2d::forward(const TensorView& x) {
 Tensor FrozenBatchNorm2d::backward(const TensorView& dy) {
   NORMKIT_CHECK(dy.defined() && dy.dim() == 4 && dy.size(1) == num_features_, name(),
                 ": dy: expected (N, ", num_features_, ", H, W), got ",
-                dy.defined() ? shape_string(dy.shape()) : "none");
+                shape_or_none(dy));
   const FusedScaleShift f = fused();
   Tensor dx(dy.shape(), DType::float32, dy.memory_format());
   channel_scale_shift(dy, f.scale, Tensor::full({num_features_}, 0.0f), dx);

@@ -1,5 +1,6 @@
 #include "normkit/nn/group_norm.hpp"
 
+#include "layer_checks.hpp"
 #include "normkit/batch_norm.hpp"
 
 namespace normkit::nn {
@@ -21,7 +22,7 @@ GroupNorm::GroupNorm(std::int64_t num_groups, std::int64_t num_channels, GroupNo
 Tensor GroupNorm::forward(const TensorView& x) {
   NORMKIT_CHECK(x.defined() && x.dim() >= 2 && x.size(1) == num_channels_, name(),
                 ": input: expected (N, ", num_channels_, ", *spatial), got ",
-                x.defined() ? shape_string(x.shape()) : "none");
+                shape_or_none(x));
   GroupNormForwardResult r = group_norm_forward(
       {x, weight.value, bias.value}, {.num_groups = num_groups_, .eps = options_.eps});
   saved_x_ = Tensor::copy_of(x, x.memory_format());

@@ -2,6 +2,7 @@
 
 #include <cblas.h>
 
+#include "layer_checks.hpp"
 #include "normkit/error.hpp"
 
 namespace normkit::nn {
@@ -20,7 +21,7 @@ Linear::Linear(std::int64_t in_features, std::int64_t out_features, Generator& g
 Tensor Linear::forward(const TensorView& x) {
   NORMKIT_CHECK(x.defined() && x.dtype() == DType::float32 && x.dim() == 2 && x.size(1) == in_,
                 "Linear: x: expected float32 of shape (N, ", in_, "), got ",
-                x.defined() ? shape_string(x.shape()) : std::string("none"));
+                shape_or_none(x));
   saved_x_ = Tensor::copy_of(x);
   const std::int64_t n = x.size(0);
   Tensor y({n, out_});
@@ -39,9 +40,7 @@ Tensor Linear::forward(const TensorView& x) {
 Tensor Linear::backward(const TensorView& dy) {
   NORMKIT_CHECK(saved_x_.defined(), "Linear: backward before forward");
   const std::int64_t n = saved_x_.shape()[0];
-  NORMKIT_CHECK(dy.defined() && dy.dtype() == DType::float32 && dy.shape() == (Shape{n, out_}),
-                "Linear: dy: expected float32 of shape (", n, ", ", out_, ") (the last forward's output), got ",
-                dy.defined() ? shape_string(dy.shape()) : std::string("none"));
+  check_output_gradient(dy, {n, out_}, "Linear");
   const Tensor g = Tensor::copy_of(dy);
   Tensor dx = Tensor::zeros({n, in_});
   if (n == 0) return dx;

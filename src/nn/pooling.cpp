@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "layer_checks.hpp"
 #include "normkit/error.hpp"
 
 namespace normkit::nn {
@@ -11,7 +12,7 @@ namespace {
 void check_images(const TensorView& x, const char* layer) {
   NORMKIT_CHECK(x.defined() && x.dtype() == DType::float32 && x.dim() == 4, layer,
                 ": x: expected float32 of shape (N, C, H, W), got ",
-                x.defined() ? shape_string(x.shape()) : std::string("none"));
+                shape_or_none(x));
 }
 
 }  // namespace
@@ -58,9 +59,7 @@ Tensor MaxPool2d::forward(const TensorView& x) {
 
 Tensor MaxPool2d::backward(const TensorView& dy) {
   NORMKIT_CHECK(!input_shape_.empty(), "MaxPool2d: backward before forward");
-  NORMKIT_CHECK(dy.defined() && dy.dtype() == DType::float32 && dy.shape() == output_shape_, "MaxPool2d: dy: expected ",
-                shape_string(output_shape_), " (the last forward's output), got ",
-                dy.defined() ? shape_string(dy.shape()) : std::string("none"));
+  check_output_gradient(dy, output_shape_, "MaxPool2d");
   const Tensor g = Tensor::copy_of(dy);
   Tensor dx = Tensor::zeros(input_shape_);
   const std::int64_t planes = input_shape_[0] * input_shape_[1], in_plane = input_shape_[2] * input_shape_[3];
@@ -92,9 +91,7 @@ Tensor GlobalAvgPool2d::forward(const TensorView& x) {
 Tensor GlobalAvgPool2d::backward(const TensorView& dy) {
   NORMKIT_CHECK(!input_shape_.empty(), "GlobalAvgPool2d: backward before forward");
   const Shape expected{input_shape_[0], input_shape_[1]};
-  NORMKIT_CHECK(dy.defined() && dy.dtype() == DType::float32 && dy.shape() == expected,
-                "GlobalAvgPool2d: dy: expected ", shape_string(expected), ", got ",
-                dy.defined() ? shape_string(dy.shape()) : std::string("none"));
+  check_output_gradient(dy, expected, "GlobalAvgPool2d");
   const Tensor g = Tensor::copy_of(dy);
   const std::int64_t rows = expected[0] * expected[1], area = input_shape_[2] * input_shape_[3];
   Tensor dx(input_shape_);

@@ -1,0 +1,21 @@
+// Argument checks shared by the nn layers' forward and backward.
+#pragma once
+
+#include <string>
+
+#include "normkit/error.hpp"
+#include "normkit/tensor.hpp"
+
+namespace normkit::nn {
+
+// A view's shape for an error message, or "none" when it is undefined.
+inline std::string shape_or_none(const TensorView& t) { return t.defined() ? shape_string(t.shape()) : "none"; }
+
+// dy of a backward must be float32 of the shape the last forward returned.
+inline void check_output_gradient(const TensorView& dy, const Shape& expected, const std::string& layer) {
+  NORMKIT_CHECK(dy.defined() && dy.dtype() == DType::float32 && dy.shape() == expected, layer,
+                ": dy: expected float32 of shape ", shape_string(expected), " (the last forward's output), got ",
+                shape_or_none(dy));
+}
+
+}  // namespace normkit::nn
