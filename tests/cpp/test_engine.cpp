@@ -36,6 +36,38 @@ Tensor matrix(std::int64_t rows, std::int64_t cols, std::uint64_t seed, double s
   return nn::normal_tensor({rows, cols}, scale, gen);
 }
 
+// Every float32 value of a module's state, in state-dict order.
+std::vector<float> float_state(const nn::Module& m) {
+  std::vector<float> values;
+  for (const auto& [_, t] : m.state_dict())
+    if (t.dtype() == DType::float32) values.insert(values.end(), t.data<float>(), t.data<float>() + t.numel());
+  return values;
+}
+
+// Labels 0, 1, 2, 0, 1, ... for n samples.
+Tensor cyclic_labels(std::int64_t n, std::int64_t classes) {
+  Tensor labels({n}, DType::int64);
+  for (std::int64_t i = 0; i < n; ++i) labels.data<std::int64_t>()[i] = i % classes;
+  return labels;
+}
+
+// Every `every`-th element of every parameter of net: the gradient of the
+// cross-entropy of net(x) that backward accumulates against a central
+// difference (float, step 1e-3), within abs + rel * |numeric|.
+void expect_gradients_match_central_differences(nn::Sequential& net, const Tensor& x, const Tensor& labels,
+                                                std::int64_t every, double abs, double rel) {
+  auto loss = [&] { return nn::softmax_cross_entropy(net.forward(x), labels).loss; };
+  net.zero_grad();
+  net.backward(nn::softmax_cross_entropy(net.forward(x), labels).grad);
+  for (const auto& [name, p] : net.named_parameters()) {
+    const Tensor analytic = Tensor::copy_of(p->grad);
+    for (std::int64_t i = 0; i < p->value.numel(); i += every) {
+      const double numeric = central_difference(p->value.data<float>()[i], 1e-3f, loss);
+      EXPECT_NEAR(analytic.data<float>()[i], numeric, abs + rel * std::fabs(numeric)) << name << "[" << i << "]";
+    }
+  }
+}
+
 TEST(Generator, IsTheStandardMersenneTwisterAndDeterministic) {
   // The C++ standard fixes the 10000th output of a default-seeded mt19937_64.
   Generator standard(5489u);
@@ -208,8 +240,7 @@ TEST(Activations, ForwardAndBackward) {
 
 TEST(CrossEntropy, ValueGradientAndAccuracy) {
   const Tensor logits = matrix(3, 4, 8, 2.0);
-  Tensor labels({3}, DType::int64);
-  for (int i = 0; i < 3; ++i) labels.data<std::int64_t>()[i] = i;
+  const Tensor labels = cyclic_labels(3, 3);  // 0, 1, 2
   const nn::CrossEntropy ce = nn::softmax_cross_entropy(logits, labels);
   double loss = 0;
   std::int64_t correct = 0;
@@ -295,28 +326,7 @@ TEST(Sequential, GradientsMatchFiniteDifferences) {
   net.add(std::make_unique<nn::BatchNorm1d>(4));
   net.add(std::make_unique<nn::ReLU>());
   net.add(std::make_unique<nn::Linear>(4, 3, gen));
-  const Tensor x = matrix(8, 6, 12);
-  Tensor labels({8}, DType::int64);
-  for (int i = 0; i < 8; ++i) labels.data<std::int64_t>()[i] = i % 3;
-  auto loss = [&] { return nn::softmax_cross_entropy(net.forward(x), labels).loss; };
-  net.zero_grad();
-  net.backward(nn::softmax_cross_entropy(net.forward(x), labels).grad);
-  int index = 0;
-  for (nn::Parameter* p : net.parameters()) {
-    SCOPED_TRACE("parameter " + std::to_string(index++));
-    const Tensor analytic = Tensor::copy_of(p->grad);
-    for (std::int64_t i = 0; i < p->value.numel(); i += 3) {
-      float& w = p->value.data<float>()[i];
-      const float saved = w, h = 1e-3f;
-      w = saved + h;
-      const double up = loss();
-      w = saved - h;
-      const double down = loss();
-      w = saved;
-      const double numeric = (up - down) / (2.0 * h);
-      EXPECT_NEAR(analytic.data<float>()[i], numeric, 2e-3 + 2e-2 * std::fabs(numeric)) << "element " << i;
-    }
-  }
+  expect_gradients_match_central_differences(net, matrix(8, 6, 12), cyclic_labels(8, 3), 3, 2e-3, 2e-2);
 }
 
 // A ReLU network learns Fashion-MNIST: five short epochs on 6000 images
@@ -364,10 +374,7 @@ TEST(Trainer, SameSeedSameWeights) {
     auto net = train::make_model("mlp", "bn", gen);
     train::fit(*net, data, {.epochs = 1, .batch_size = 50, .sgd = {.lr = 0.1, .momentum = 0.9}, .seed = seed, .limit = 1000},
                {}, {});
-    std::vector<float> values;
-    for (const auto& [_, t] : net->state_dict())
-      if (t.dtype() == DType::float32) values.insert(values.end(), t.data<float>(), t.data<float>() + t.numel());
-    return values;
+    return float_state(*net);
   };
   const std::vector<float> a = train_with(5), b = train_with(5), c = train_with(6);
   EXPECT_TRUE(same_bits(a, b));
@@ -381,12 +388,6 @@ TEST(Trainer, ResumeContinuesBitIdentically) {
   fs::create_directories(dir);
   const train::TrainOptions base{.epochs = 2, .batch_size = 50, .sgd = {.lr = 0.1, .momentum = 0.9, .weight_decay = 1e-4},
                                  .seed = 3, .limit = 1000, .model_name = "mlp", .norm_name = "bn"};
-  auto weights = [](nn::Sequential& net) {
-    std::vector<float> v;
-    for (const auto& [_, t] : net.state_dict())
-      if (t.dtype() == DType::float32) v.insert(v.end(), t.data<float>(), t.data<float>() + t.numel());
-    return v;
-  };
   Generator g1(3);
   auto whole = train::make_model("mlp", "bn", g1);
   const auto straight = train::fit(*whole, data, base, {}, {});
@@ -404,7 +405,7 @@ TEST(Trainer, ResumeContinuesBitIdentically) {
   ASSERT_EQ(rest.size(), 1u);
   EXPECT_EQ(rest[0].epoch, 2);
   EXPECT_EQ(rest[0].test_accuracy, straight.back().test_accuracy);
-  EXPECT_TRUE(same_bits(weights(*resumed), weights(*whole)));
+  EXPECT_TRUE(same_bits(float_state(*resumed), float_state(*whole)));
   // The checkpoint holds the model under PyTorch's keys, plus the optimizer's.
   const io::SafetensorsContents c = io::load_safetensors(first.checkpoint);
   EXPECT_EQ(c.metadata.at("normkit.epochs_done"), "1");
@@ -432,26 +433,8 @@ TEST(ResidualBlock, GradientsMatchFiniteDifferences) {
     net.add(std::make_unique<nn::ResidualBlock>(4, 4, 1, "bn", bn, form, gen));
     net.add(std::make_unique<nn::GlobalAvgPool2d>());
     net.add(std::make_unique<nn::Linear>(4, 3, gen));
-    const Tensor x = nn::normal_tensor({4, 3, 6, 6}, 1.0, gen);
-    Tensor labels({4}, DType::int64);
-    for (int i = 0; i < 4; ++i) labels.data<std::int64_t>()[i] = i % 3;
-    auto loss = [&] { return nn::softmax_cross_entropy(net.forward(x), labels).loss; };
-    net.zero_grad();
-    net.backward(nn::softmax_cross_entropy(net.forward(x), labels).grad);
-    for (const auto& [name, p] : net.named_parameters()) {
-      const Tensor analytic = Tensor::copy_of(p->grad);
-      for (std::int64_t i = 0; i < p->value.numel(); i += 5) {
-        float& w = p->value.data<float>()[i];
-        const float saved = w, h = 1e-3f;
-        w = saved + h;
-        const double up = loss();
-        w = saved - h;
-        const double down = loss();
-        w = saved;
-        const double numeric = (up - down) / (2.0 * h);
-        EXPECT_NEAR(analytic.data<float>()[i], numeric, 3e-3 + 3e-2 * std::fabs(numeric)) << name << "[" << i << "]";
-      }
-    }
+    expect_gradients_match_central_differences(net, nn::normal_tensor({4, 3, 6, 6}, 1.0, gen), cyclic_labels(4, 3), 5,
+                                               3e-3, 3e-2);
   }
 }
 

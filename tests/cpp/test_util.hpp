@@ -169,17 +169,24 @@ inline double probe_loss(const std::vector<double>& probe, const std::vector<dou
   return loss;
 }
 
-// Central difference of loss() in coordinate i of v (restored afterwards),
-// with step 1e-6: for gradient checks of the double-precision references.
+// Central difference of loss() in `value` with step h (value restored
+// afterwards).
+template <typename T, typename Loss>
+double central_difference(T& value, T h, const Loss& loss) {
+  const T saved = value;
+  value = saved + h;
+  const double plus = loss();
+  value = saved - h;
+  const double minus = loss();
+  value = saved;
+  return (plus - minus) / (2.0 * static_cast<double>(h));
+}
+
+// The same in coordinate i of v with step 1e-6: for gradient checks of the
+// double-precision references.
 template <typename Loss>
 double central_difference(std::vector<double>& v, std::size_t i, const Loss& loss) {
-  const double h = 1e-6, saved = v[i];
-  v[i] = saved + h;
-  const double plus = loss();
-  v[i] = saved - h;
-  const double minus = loss();
-  v[i] = saved;
-  return (plus - minus) / (2 * h);
+  return central_difference(v[i], 1e-6, loss);
 }
 
 // The shapes the BN tests sweep: every rank, sizes 1, 3, 127 and 4097 among them.
