@@ -27,6 +27,22 @@ struct Bound {
   std::unordered_map<int, dnnl::memory> args;
 };
 
+// The memories of a normalization with scale and shift (batch or layer):
+// data, per-channel parameters, statistics, and their gradients.
+struct NormMemories {
+  dnnl::memory x, y, scale, shift, mean, var, dy, dx, dscale, dshift;
+
+  std::unordered_map<int, dnnl::memory> forward_args() const {
+    return {{DNNL_ARG_SRC, x},     {DNNL_ARG_DST, y},     {DNNL_ARG_SCALE, scale},
+            {DNNL_ARG_SHIFT, shift}, {DNNL_ARG_MEAN, mean}, {DNNL_ARG_VARIANCE, var}};
+  }
+  std::unordered_map<int, dnnl::memory> backward_args() const {
+    return {{DNNL_ARG_SRC, x},       {DNNL_ARG_DIFF_DST, dy},     {DNNL_ARG_DIFF_SRC, dx},
+            {DNNL_ARG_SCALE, scale}, {DNNL_ARG_SHIFT, shift},     {DNNL_ARG_MEAN, mean},
+            {DNNL_ARG_VARIANCE, var}, {DNNL_ARG_DIFF_SCALE, dscale}, {DNNL_ARG_DIFF_SHIFT, dshift}};
+  }
+};
+
 class DnnlPeer : public normkit::bench::Peer {
  public:
   DnnlPeer() : engine_(dnnl::engine::kind::cpu, 0), stream_(engine_) {}
@@ -50,19 +66,10 @@ class DnnlPeer : public normkit::bench::Peer {
     if (dims.size() == 5) format = c.channels_last ? tag::ndhwc : tag::ncdhw;
     if (!spatial && dims.size() != 2) return {};
     const dnnl::memory::desc data(dims, dt::f32, format);
-    auto filled = [&](const dnnl::memory::desc& md, const float* src, float value) {
-      dnnl::memory m(md, engine_);
-      float* p = static_cast<float*>(m.get_data_handle());
-      const std::size_t n = md.get_size() / sizeof(float);
-      for (std::size_t i = 0; i < n; ++i) p[i] = src ? src[i] : value;
-      return m;
-    };
     const float eps = 1e-5f;
     if (op.rfind("bn_", 0) == 0) {
       const dnnl::memory::desc chan({dims[1]}, dt::f32, tag::a);
-      auto x = filled(data, c.x, 0), y = filled(data, nullptr, 0);
-      auto scale = filled(chan, nullptr, 1), shift = filled(chan, nullptr, 0);
-      auto mean = filled(chan, nullptr, 0), var = filled(chan, nullptr, 1);
+      const NormMemories m = memories(c, data, chan, chan);
       const bool training = op != "bn_eval_fwd";
       const auto f = flags::use_scale | flags::use_shift | (training ? flags::none : flags::use_global_stats);
       const auto prop = training ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
@@ -71,13 +78,8 @@ class DnnlPeer : public normkit::bench::Peer {
 #else
       const dnnl::batch_normalization_forward::primitive_desc fwd_pd({prop, data, eps, f}, engine_);
 #endif
-      auto fwd = std::make_shared<Bound>(Bound{dnnl::batch_normalization_forward(fwd_pd),
-                                               {{DNNL_ARG_SRC, x}, {DNNL_ARG_DST, y}, {DNNL_ARG_SCALE, scale},
-                                                {DNNL_ARG_SHIFT, shift}, {DNNL_ARG_MEAN, mean},
-                                                {DNNL_ARG_VARIANCE, var}}});
-      if (op != "bn_train_fwd_bwd") return [this, fwd] { run(*fwd); };
-      auto dy = filled(data, c.dy, 0), dx = filled(data, nullptr, 0);
-      auto dscale = filled(chan, nullptr, 0), dshift = filled(chan, nullptr, 0);
+      auto fwd = std::make_shared<Bound>(Bound{dnnl::batch_normalization_forward(fwd_pd), m.forward_args()});
+      if (op != "bn_train_fwd_bwd") return timed(fwd, nullptr);
       const auto bwd_flags = flags::use_scale | flags::use_shift;
 #if DNNL_VERSION_MAJOR >= 3
       const dnnl::batch_normalization_backward::primitive_desc bwd_pd(engine_, dnnl::prop_kind::backward, data, data,
@@ -86,22 +88,12 @@ class DnnlPeer : public normkit::bench::Peer {
       const dnnl::batch_normalization_backward::primitive_desc bwd_pd(
           {dnnl::prop_kind::backward, data, data, eps, bwd_flags}, engine_, fwd_pd);
 #endif
-      auto bwd = std::make_shared<Bound>(Bound{
-          dnnl::batch_normalization_backward(bwd_pd),
-          {{DNNL_ARG_SRC, x}, {DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_DIFF_SRC, dx}, {DNNL_ARG_SCALE, scale},
-           {DNNL_ARG_SHIFT, shift}, {DNNL_ARG_MEAN, mean}, {DNNL_ARG_VARIANCE, var}, {DNNL_ARG_DIFF_SCALE, dscale},
-           {DNNL_ARG_DIFF_SHIFT, dshift}}});
-      return [this, fwd, bwd] {
-        run(*fwd);
-        run(*bwd);
-      };
+      return timed(fwd, std::make_shared<Bound>(Bound{dnnl::batch_normalization_backward(bwd_pd), m.backward_args()}));
     }
     if (op == "ln_fwd" || op == "ln_fwd_bwd") {
       const dnnl::memory::desc rows({dims[0], dims[1]}, dt::f32, tag::ab);
       const dnnl::memory::desc stat({dims[0]}, dt::f32, tag::a), chan({dims[1]}, dt::f32, tag::a);
-      auto x = filled(rows, c.x, 0), y = filled(rows, nullptr, 0);
-      auto scale = filled(chan, nullptr, 1), shift = filled(chan, nullptr, 0);
-      auto mean = filled(stat, nullptr, 0), var = filled(stat, nullptr, 1);
+      const NormMemories m = memories(c, rows, stat, chan);
       const auto f = flags::use_scale | flags::use_shift;
 #if DNNL_VERSION_MAJOR >= 3
       const dnnl::layer_normalization_forward::primitive_desc fwd_pd(engine_, dnnl::prop_kind::forward_training,
@@ -110,13 +102,8 @@ class DnnlPeer : public normkit::bench::Peer {
       const dnnl::layer_normalization_forward::primitive_desc fwd_pd(
           {dnnl::prop_kind::forward_training, rows, stat, eps, f}, engine_);
 #endif
-      auto fwd = std::make_shared<Bound>(Bound{dnnl::layer_normalization_forward(fwd_pd),
-                                               {{DNNL_ARG_SRC, x}, {DNNL_ARG_DST, y}, {DNNL_ARG_SCALE, scale},
-                                                {DNNL_ARG_SHIFT, shift}, {DNNL_ARG_MEAN, mean},
-                                                {DNNL_ARG_VARIANCE, var}}});
-      if (op == "ln_fwd") return [this, fwd] { run(*fwd); };
-      auto dy = filled(rows, c.dy, 0), dx = filled(rows, nullptr, 0);
-      auto dscale = filled(chan, nullptr, 0), dshift = filled(chan, nullptr, 0);
+      auto fwd = std::make_shared<Bound>(Bound{dnnl::layer_normalization_forward(fwd_pd), m.forward_args()});
+      if (op == "ln_fwd") return timed(fwd, nullptr);
 #if DNNL_VERSION_MAJOR >= 3
       const dnnl::layer_normalization_backward::primitive_desc bwd_pd(engine_, dnnl::prop_kind::backward, rows,
                                                                       rows, rows, stat, eps, f, fwd_pd);
@@ -124,20 +111,37 @@ class DnnlPeer : public normkit::bench::Peer {
       const dnnl::layer_normalization_backward::primitive_desc bwd_pd(
           {dnnl::prop_kind::backward, rows, rows, stat, eps, f}, engine_, fwd_pd);
 #endif
-      auto bwd = std::make_shared<Bound>(Bound{
-          dnnl::layer_normalization_backward(bwd_pd),
-          {{DNNL_ARG_SRC, x}, {DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_DIFF_SRC, dx}, {DNNL_ARG_SCALE, scale},
-           {DNNL_ARG_SHIFT, shift}, {DNNL_ARG_MEAN, mean}, {DNNL_ARG_VARIANCE, var}, {DNNL_ARG_DIFF_SCALE, dscale},
-           {DNNL_ARG_DIFF_SHIFT, dshift}}});
-      return [this, fwd, bwd] {
-        run(*fwd);
-        run(*bwd);
-      };
+      return timed(fwd, std::make_shared<Bound>(Bound{dnnl::layer_normalization_backward(bwd_pd), m.backward_args()}));
     }
     return {};  // RMSNorm, GroupNorm, InstanceNorm: not compared (oneDNN 3's group normalization is not wired up)
   }
 
  private:
+  // A memory of md holding src's values, or `value` everywhere without src.
+  dnnl::memory filled(const dnnl::memory::desc& md, const float* src, float value) {
+    dnnl::memory m(md, engine_);
+    float* p = static_cast<float*>(m.get_data_handle());
+    const std::size_t n = md.get_size() / sizeof(float);
+    for (std::size_t i = 0; i < n; ++i) p[i] = src ? src[i] : value;
+    return m;
+  }
+
+  // The case's x and dy; scale 1, shift 0, mean 0, variance 1.
+  NormMemories memories(const PeerCase& c, const dnnl::memory::desc& data, const dnnl::memory::desc& stat,
+                        const dnnl::memory::desc& chan) {
+    return {filled(data, c.x, 0),    filled(data, nullptr, 0), filled(chan, nullptr, 1), filled(chan, nullptr, 0),
+            filled(stat, nullptr, 0), filled(stat, nullptr, 1), filled(data, c.dy, 0),    filled(data, nullptr, 0),
+            filled(chan, nullptr, 0), filled(chan, nullptr, 0)};
+  }
+
+  // What one timing runs: the forward, then the backward when there is one.
+  std::function<void()> timed(std::shared_ptr<Bound> fwd, std::shared_ptr<Bound> bwd) {
+    return [this, fwd, bwd] {
+      run(*fwd);
+      if (bwd) run(*bwd);
+    };
+  }
+
   void run(Bound& b) {
     b.prim.execute(stream_, b.args);
     stream_.wait();
