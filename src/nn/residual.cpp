@@ -13,6 +13,12 @@ Tensor sum(const Tensor& a, const Tensor& b) {
   return out;
 }
 
+// A norm layer's forward and backward, or the identity for "none" (null).
+Tensor through_norm(const std::unique_ptr<Layer>& norm, const Tensor& x) { return norm ? norm->forward(x) : x; }
+Tensor back_through_norm(const std::unique_ptr<Layer>& norm, const Tensor& dy) {
+  return norm ? norm->backward(dy) : dy;
+}
+
 }  // namespace
 
 ResidualBlock::ResidualBlock(std::int64_t in_channels, std::int64_t out_channels, std::int64_t stride,
@@ -38,14 +44,6 @@ ResidualBlock::ResidualBlock(std::int64_t in_channels, std::int64_t out_channels
     if (auto n = make_norm(norm, out_channels)) downsample_->add(std::move(n));
     register_module("downsample", downsample_.get());
   }
-}
-
-Tensor ResidualBlock::through_norm(std::unique_ptr<Layer>& norm, const Tensor& x) {
-  return norm ? norm->forward(x) : x;
-}
-
-Tensor ResidualBlock::back_through_norm(std::unique_ptr<Layer>& norm, const Tensor& dy) {
-  return norm ? norm->backward(dy) : dy;
 }
 
 Tensor ResidualBlock::forward(const TensorView& x) {

@@ -5,8 +5,8 @@
 #include <numeric>
 
 #include "normkit/error.hpp"
-#include "normkit/nn/init.hpp"
 #include "normkit/io/safetensors.hpp"
+#include "normkit/nn/init.hpp"
 #include "normkit/nn/loss.hpp"
 
 namespace normkit::train {
@@ -67,8 +67,8 @@ std::int64_t load_checkpoint(const TrainOptions& o, nn::Sequential& net, nn::SGD
   NORMKIT_CHECK(metadata(c, "normkit.batch_size", o.resume) == std::to_string(o.batch_size), "--resume: ", o.resume,
                 " was trained with batch size ", metadata(c, "normkit.batch_size", o.resume), ", not ", o.batch_size);
   nn::StateDict model;
-  std::vector<Tensor> momentum(net.named_parameters().size());
   const auto named = net.named_parameters();
+  std::vector<Tensor> momentum(named.size());
   for (const auto& [key, t] : c.tensors) {
     if (key == kOrderKey) {
       NORMKIT_CHECK(t.numel() == static_cast<std::int64_t>(order.size()), "--resume: ", o.resume, " shuffles ",

@@ -30,9 +30,6 @@ class ResidualBlock : public Layer {
   Tensor backward(const TensorView& dy) override;
 
  private:
-  Tensor through_norm(std::unique_ptr<Layer>& norm, const Tensor& x);
-  Tensor back_through_norm(std::unique_ptr<Layer>& norm, const Tensor& dy);
-
   ResidualForm form_;
   std::unique_ptr<Conv2d> conv1_, conv2_;
   std::unique_ptr<Layer> norm1_, norm2_;
