@@ -24,14 +24,17 @@ struct TrainArgs {
 [[noreturn]] void usage_error(const std::string& message) {
   std::fprintf(stderr,
                "normkit train: %s\n"
-               "usage: normkit train [--model mlp|cnn|resnet] [--norm none|bn|gn|ln|in|rms] [--depth 6n+2] [--form post|pre]\n"
+               "usage: normkit train [--model mlp|cnn|resnet] [--norm none|bn|gn|ln|in|rms|ghost|renorm]\n"
+               "                     [--depth 6n+2] [--form post|pre] [--width K] [--dropout P] [--ghost-batch G]\n"
                "                     [--epochs E] [--batch-size B]\n"
                "                     [--lr LR] [--momentum M] [--weight-decay WD] [--seed S] [--data DIR]\n"
                "                     [--schedule constant|step|cosine] [--warmup STEPS] [--step-epochs E]\n"
                "                     [--gamma G] [--checkpoint FILE] [--resume FILE] [--limit N]\n"
                "  --checkpoint: save model, optimizer and trainer state after every epoch (safetensors)\n"
                "  --resume: continue such a run up to --epochs, with the bits of an uninterrupted one\n"
-               "  --limit: train on the first N images only\n",
+               "  --limit: train on the first N images only\n"
+               "  --width: the cnn's channels times K (16K and 32K)\n"
+               "  --ghost-batch: samples per virtual batch of --norm ghost (default 16; must divide B)\n",
                message.c_str());
   std::exit(2);
 }
@@ -47,6 +50,12 @@ std::int64_t integer(const std::string& flag, const std::string& text) {
   const double v = number(flag, text);
   if (v != static_cast<double>(static_cast<std::int64_t>(v))) usage_error(flag + ": expected an integer, got '" + text + "'");
   return static_cast<std::int64_t>(v);
+}
+
+std::string value_text(double v) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", v);
+  return text;
 }
 
 TrainArgs parse(int argc, char** argv) {
@@ -66,6 +75,9 @@ TrainArgs parse(int argc, char** argv) {
     else if (flag == "--seed") a.options.seed = static_cast<std::uint64_t>(integer(flag, value));
     else if (flag == "--limit") a.options.limit = integer(flag, value);
     else if (flag == "--depth") a.model_options.depth = integer(flag, value);
+    else if (flag == "--width") a.model_options.width = integer(flag, value);
+    else if (flag == "--dropout") a.model_options.dropout = number(flag, value);
+    else if (flag == "--ghost-batch") a.model_options.ghost_batch = integer(flag, value);
     else if (flag == "--form") {
       if (value != "post" && value != "pre") usage_error("--form: expected post or pre, got '" + value + "'");
       a.model_options.form = value == "pre" ? nn::ResidualForm::pre_activation : nn::ResidualForm::post_activation;
@@ -77,10 +89,13 @@ TrainArgs parse(int argc, char** argv) {
     else if (flag == "--resume") a.options.resume = value;
     else usage_error("unknown option '" + flag + "'");
   }
-  a.options.model_name = a.model == "resnet"
-                             ? a.model + std::to_string(a.model_options.depth) +
-                                   (a.model_options.form == nn::ResidualForm::pre_activation ? "-pre" : "-post")
-                             : a.model;
+  // Recorded in checkpoints: what --resume must match.
+  a.options.model_name = a.model;
+  if (a.model == "resnet")
+    a.options.model_name += std::to_string(a.model_options.depth) +
+                            (a.model_options.form == nn::ResidualForm::pre_activation ? "-pre" : "-post");
+  if (a.model == "cnn" && a.model_options.width != 1) a.options.model_name += "-w" + std::to_string(a.model_options.width);
+  if (a.model_options.dropout > 0) a.options.model_name += "-dropout" + value_text(a.model_options.dropout);
   a.options.norm_name = a.norm;
   return a;
 }

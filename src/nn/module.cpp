@@ -32,6 +32,17 @@ void Module::collect_parameters(const std::string& prefix,
   for (const auto& [key, child] : children_) child->collect_parameters(prefix + key + ".", out);
 }
 
+void Module::collect_extra_state(const std::string& path, std::vector<std::pair<std::string, Module*>>& out) {
+  if (!extra_state().empty()) out.emplace_back(path, this);
+  for (const auto& [key, child] : children_) child->collect_extra_state(path.empty() ? key : path + "." + key, out);
+}
+
+std::vector<std::pair<std::string, Module*>> Module::modules_with_extra_state() {
+  std::vector<std::pair<std::string, Module*>> out;
+  collect_extra_state("", out);
+  return out;
+}
+
 std::vector<std::pair<std::string, Tensor*>> Module::state_tensors() const {
   std::vector<std::pair<std::string, Tensor*>> out;
   collect_state("", out);

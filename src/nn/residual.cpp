@@ -22,26 +22,31 @@ Tensor back_through_norm(const std::unique_ptr<Layer>& norm, const Tensor& dy) {
 }  // namespace
 
 ResidualBlock::ResidualBlock(std::int64_t in_channels, std::int64_t out_channels, std::int64_t stride,
-                             const std::string& norm, MapNormFactory make_norm, ResidualForm form, Generator& gen)
+                             std::int64_t in_size, const MapNormFactory& make_norm, ResidualForm form, Generator& gen)
     : Layer("ResidualBlock"), form_(form) {
-  const bool with_bias = norm == "none";
-  // Pre-activation: the first norm sees the block's input.
-  const std::int64_t norm1_channels = form == ResidualForm::pre_activation ? in_channels : out_channels;
+  NORMKIT_CHECK(in_size >= 1 && stride >= 1, "ResidualBlock: in_size and stride: expected >= 1, got ", in_size,
+                " and ", stride);
+  const std::int64_t out_size = (in_size - 1) / stride + 1;  // 3x3, padding 1
+  // Pre-activation: the first norm sees the block's input. (Norms draw no
+  // random numbers: making them first leaves the weights' draws in order.)
+  norm1_ = form == ResidualForm::pre_activation ? make_norm(in_channels, in_size, in_size)
+                                                : make_norm(out_channels, out_size, out_size);
+  norm2_ = make_norm(out_channels, out_size, out_size);
+  const bool with_bias = norm1_ == nullptr;
   conv1_ = std::make_unique<Conv2d>(in_channels, out_channels, 3, gen,
                                     Conv2dOptions{.stride = stride, .padding = 1, .bias = with_bias, .init = Init::kaiming_normal});
   conv2_ = std::make_unique<Conv2d>(out_channels, out_channels, 3, gen,
                                     Conv2dOptions{.padding = 1, .bias = with_bias, .init = Init::kaiming_normal});
-  norm1_ = make_norm(norm, norm1_channels);
-  norm2_ = make_norm(norm, out_channels);
   register_module("conv1", conv1_.get());
   if (norm1_) register_module("bn1", norm1_.get());
   register_module("conv2", conv2_.get());
   if (norm2_) register_module("bn2", norm2_.get());
   if (stride != 1 || in_channels != out_channels) {
     downsample_ = std::make_unique<Sequential>();
+    auto shortcut_norm = make_norm(out_channels, out_size, out_size);
     downsample_->add(std::make_unique<Conv2d>(in_channels, out_channels, 1, gen,
-                                              Conv2dOptions{.stride = stride, .bias = with_bias, .init = Init::kaiming_normal}));
-    if (auto n = make_norm(norm, out_channels)) downsample_->add(std::move(n));
+                                              Conv2dOptions{.stride = stride, .bias = shortcut_norm == nullptr, .init = Init::kaiming_normal}));
+    if (shortcut_norm) downsample_->add(std::move(shortcut_norm));
     register_module("downsample", downsample_.get());
   }
 }

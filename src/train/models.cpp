@@ -2,79 +2,61 @@
 
 #include "normkit/error.hpp"
 #include "normkit/nn/activation.hpp"
-#include "normkit/nn/batch_norm.hpp"
 #include "normkit/nn/conv2d.hpp"
-#include "normkit/nn/group_norm.hpp"
+#include "normkit/nn/dropout.hpp"
+#include "normkit/nn/linear.hpp"
 #include "normkit/nn/pooling.hpp"
 #include "normkit/nn/residual.hpp"
-#include "normkit/nn/layer_norm.hpp"
-#include "normkit/nn/linear.hpp"
+#include "normkit/train/norms.hpp"
 
 namespace normkit::train {
 namespace {
 
-constexpr std::int64_t kPixels = 28 * 28, kClasses = 10, kHidden = 100;
+constexpr std::int64_t kPixels = 28 * 28, kClasses = 10, kHidden = 100, kImageSize = 28;
 
-// The normalization of `width` features named `norm`, or null for "none".
-std::unique_ptr<nn::Layer> feature_norm(const std::string& norm, std::int64_t width) {
-  if (norm == "bn") return std::make_unique<nn::BatchNorm1d>(width);
-  if (norm == "ln") return std::make_unique<nn::LayerNorm>(Shape{width});
-  if (norm == "rms") return std::make_unique<nn::RMSNorm>(Shape{width});
-  return nullptr;
+void add_dropout(nn::Sequential& net, double p, nn::Generator& gen) {
+  if (p > 0) net.add(std::make_unique<nn::Dropout>(p, gen));
 }
 
-std::unique_ptr<nn::Sequential> make_mlp(const std::string& norm, nn::Generator& gen) {
-  NORMKIT_CHECK(norm == "none" || norm == "bn" || norm == "ln" || norm == "rms", "--norm: the mlp takes ",
-                kMlpNorms, "; got '", norm, "'",
-                norm == "gn" || norm == "in" ? " (GroupNorm and InstanceNorm need a convolutional model)" : "");
+std::unique_ptr<nn::Sequential> make_mlp(const NormChoice& norm, const ModelOptions& o, nn::Generator& gen) {
   auto net = std::make_unique<nn::Sequential>();
   net->add(std::make_unique<nn::Flatten>());
   std::int64_t width = kPixels;
   for (int layer = 0; layer < 3; ++layer) {
-    // Glorot for sigmoid units; no bias before a normalization that
-    // centres (BN, LN: the bias would be subtracted again).
-    const bool centred = norm == "bn" || norm == "ln";
-    net->add(std::make_unique<nn::Linear>(width, kHidden, gen,
-                                          nn::LinearOptions{.bias = !centred, .init = nn::Init::glorot_uniform}));
+    // Glorot for sigmoid units; no bias before a norm that centres.
+    net->add(std::make_unique<nn::Linear>(
+        width, kHidden, gen, nn::LinearOptions{.bias = !norm_centres(norm.name), .init = nn::Init::glorot_uniform}));
     if (auto n = feature_norm(norm, kHidden)) net->add(std::move(n));
     net->add(std::make_unique<nn::Sigmoid>());
+    add_dropout(*net, o.dropout, gen);
     width = kHidden;
   }
   net->add(std::make_unique<nn::Linear>(width, kClasses, gen, nn::LinearOptions{.init = nn::Init::glorot_uniform}));
   return net;
 }
 
-// The normalization of `channels` feature maps named `norm`, or null.
-// GroupNorm: 8 groups (Wu and He's default is 32 groups of 512+ channels;
-// these layers have 16 and 32); LayerNorm on maps: one group over (C, H, W),
-// as Wu and He define it; InstanceNorm with affine parameters.
-std::unique_ptr<nn::Layer> map_norm(const std::string& norm, std::int64_t channels) {
-  if (norm == "bn") return std::make_unique<nn::BatchNorm2d>(channels);
-  if (norm == "gn") return std::make_unique<nn::GroupNorm>(8, channels);
-  if (norm == "ln") return std::make_unique<nn::GroupNorm>(1, channels);
-  if (norm == "in") return std::make_unique<nn::InstanceNorm2d>(channels, nn::InstanceNormModuleOptions{.affine = true});
-  return nullptr;
-}
-
 // Two convolution blocks (3x3 conv, norm, ReLU, 2x2 max pool: 16 then 32
-// channels), then 1568-128-10 with ReLU: the "2 conv + pooling + BN" network
-// of the published Fashion-MNIST anchor (0.934).
-std::unique_ptr<nn::Sequential> make_cnn(const std::string& norm, nn::Generator& gen) {
-  NORMKIT_CHECK(norm == "none" || norm == "bn" || norm == "gn" || norm == "ln" || norm == "in",
-                "--norm: the cnn takes none, bn, gn, ln, in; got '", norm, "'");
+// channels, times o.width), then a hidden layer of 128 ReLU units: the
+// "2 conv + pooling + BN" network of the published Fashion-MNIST anchor (0.934).
+std::unique_ptr<nn::Sequential> make_cnn(const NormChoice& norm, const ModelOptions& o, nn::Generator& gen) {
+  NORMKIT_CHECK(o.width >= 1, "--width: expected >= 1, got ", o.width);
   auto net = std::make_unique<nn::Sequential>();
-  std::int64_t channels = 1;
-  for (const std::int64_t width : {16, 32}) {
-    net->add(std::make_unique<nn::Conv2d>(channels, width, 3, gen,
-                                          nn::Conv2dOptions{.padding = 1, .bias = norm == "none", .init = nn::Init::kaiming_normal}));
-    if (auto n = map_norm(norm, width)) net->add(std::move(n));
+  std::int64_t channels = 1, size = kImageSize;
+  for (const std::int64_t width : {16 * o.width, 32 * o.width}) {
+    net->add(std::make_unique<nn::Conv2d>(
+        channels, width, 3, gen,
+        nn::Conv2dOptions{.padding = 1, .bias = !norm_centres(norm.name), .init = nn::Init::kaiming_normal}));
+    if (auto n = map_norm(norm, width, size, size)) net->add(std::move(n));
     net->add(std::make_unique<nn::ReLU>());
     net->add(std::make_unique<nn::MaxPool2d>(2));
     channels = width;
+    size /= 2;
   }
   net->add(std::make_unique<nn::Flatten>());
-  net->add(std::make_unique<nn::Linear>(channels * 7 * 7, 128, gen, nn::LinearOptions{.init = nn::Init::kaiming_normal}));
+  net->add(std::make_unique<nn::Linear>(channels * size * size, 128, gen,
+                                        nn::LinearOptions{.init = nn::Init::kaiming_normal}));
   net->add(std::make_unique<nn::ReLU>());
+  add_dropout(*net, o.dropout, gen);
   net->add(std::make_unique<nn::Linear>(128, kClasses, gen));
   return net;
 }
@@ -83,32 +65,37 @@ std::unique_ptr<nn::Sequential> make_cnn(const std::string& norm, nn::Generator&
 // three stages of (depth - 2) / 6 residual blocks of 16, 32 and 64 channels
 // (the first block of the last two stages halves the map), global average
 // pooling, Linear(64, 10). Pre-activation networks end with a norm and ReLU.
-std::unique_ptr<nn::Sequential> make_resnet(const std::string& norm, const ModelOptions& o, nn::Generator& gen) {
-  NORMKIT_CHECK(norm == "none" || norm == "bn" || norm == "gn" || norm == "ln" || norm == "in",
-                "--norm: the resnet takes none, bn, gn, ln, in; got '", norm, "'");
+std::unique_ptr<nn::Sequential> make_resnet(const NormChoice& norm, const ModelOptions& o, nn::Generator& gen) {
   NORMKIT_CHECK(o.depth >= 8 && (o.depth - 2) % 6 == 0, "--depth: expected 6n + 2 with n >= 1 (8, 14, 20, 56, ...), got ",
                 o.depth);
+  const nn::MapNormFactory make_norm = [&norm](std::int64_t channels, std::int64_t height, std::int64_t width) {
+    return map_norm(norm, channels, height, width);
+  };
   const std::int64_t blocks = (o.depth - 2) / 6;
   const bool pre = o.form == nn::ResidualForm::pre_activation;
   auto net = std::make_unique<nn::Sequential>();
-  net->add(std::make_unique<nn::Conv2d>(1, 16, 3, gen,
-                                        nn::Conv2dOptions{.padding = 1, .bias = norm == "none", .init = nn::Init::kaiming_normal}));
+  auto stem_norm = pre ? nullptr : make_norm(16, kImageSize, kImageSize);
+  net->add(std::make_unique<nn::Conv2d>(
+      1, 16, 3, gen,
+      nn::Conv2dOptions{.padding = 1, .bias = !norm_centres(norm.name), .init = nn::Init::kaiming_normal}));
   if (!pre) {
-    if (auto n = map_norm(norm, 16)) net->add(std::move(n));
+    if (stem_norm) net->add(std::move(stem_norm));
     net->add(std::make_unique<nn::ReLU>());
   }
-  std::int64_t channels = 16;
+  std::int64_t channels = 16, size = kImageSize;
   for (const std::int64_t width : {16, 32, 64})
     for (std::int64_t b = 0; b < blocks; ++b) {
       const std::int64_t stride = (b == 0 && width != 16) ? 2 : 1;
-      net->add(std::make_unique<nn::ResidualBlock>(channels, width, stride, norm, &map_norm, o.form, gen));
+      net->add(std::make_unique<nn::ResidualBlock>(channels, width, stride, size, make_norm, o.form, gen));
       channels = width;
+      size = (size - 1) / stride + 1;
     }
   if (pre) {
-    if (auto n = map_norm(norm, channels)) net->add(std::move(n));
+    if (auto n = make_norm(channels, size, size)) net->add(std::move(n));
     net->add(std::make_unique<nn::ReLU>());
   }
   net->add(std::make_unique<nn::GlobalAvgPool2d>());
+  add_dropout(*net, o.dropout, gen);
   net->add(std::make_unique<nn::Linear>(channels, kClasses, gen));
   return net;
 }
@@ -117,9 +104,12 @@ std::unique_ptr<nn::Sequential> make_resnet(const std::string& norm, const Model
 
 std::unique_ptr<nn::Sequential> make_model(const std::string& model, const std::string& norm, nn::Generator& gen,
                                            const ModelOptions& options) {
-  if (model == "mlp") return make_mlp(norm, gen);
-  if (model == "cnn") return make_cnn(norm, gen);
-  if (model == "resnet") return make_resnet(norm, options, gen);
+  NORMKIT_CHECK(options.dropout >= 0 && options.dropout < 1, "--dropout: expected a probability in [0, 1), got ",
+                options.dropout);
+  const NormChoice choice{.name = norm, .ghost_batch = options.ghost_batch};
+  if (model == "mlp") return make_mlp(choice, options, gen);
+  if (model == "cnn") return make_cnn(choice, options, gen);
+  if (model == "resnet") return make_resnet(choice, options, gen);
   detail::throw_error("--model: expected mlp, cnn or resnet, got '", model, "'");
 }
 

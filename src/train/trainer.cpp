@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <map>
 #include <numeric>
 
 #include "normkit/error.hpp"
@@ -29,6 +30,7 @@ std::pair<Tensor, Tensor> gather(const io::LabelledImages& data, const std::int6
 constexpr const char* kOrderKey = "trainer.shuffle_order";
 const std::string kMomentumPrefix = "optimizer.";
 const std::string kMomentumSuffix = ".momentum_buffer";
+const std::string kExtraStatePrefix = "normkit.extra_state.";  // + the module's key path
 
 void save_checkpoint(const TrainOptions& o, nn::Sequential& net, const nn::SGD& sgd, const nn::Generator& shuffle,
                      const std::vector<std::int64_t>& order, std::int64_t epochs_done) {
@@ -40,14 +42,16 @@ void save_checkpoint(const TrainOptions& o, nn::Sequential& net, const nn::SGD& 
   Tensor order_tensor({static_cast<std::int64_t>(order.size())}, DType::int64);
   std::copy(order.begin(), order.end(), order_tensor.data<std::int64_t>());
   tensors.emplace_back(kOrderKey, order_tensor);
-  io::save_safetensors(o.checkpoint, tensors,
-                       {{"format", "pt"},
-                        {"normkit.model", o.model_name},
-                        {"normkit.norm", o.norm_name},
-                        {"normkit.epochs_done", std::to_string(epochs_done)},
-                        {"normkit.sgd_steps", std::to_string(sgd.steps())},
-                        {"normkit.batch_size", std::to_string(o.batch_size)},
-                        {"normkit.shuffle_state", shuffle.state()}});
+  std::map<std::string, std::string> metadata{{"format", "pt"},
+                                              {"normkit.model", o.model_name},
+                                              {"normkit.norm", o.norm_name},
+                                              {"normkit.epochs_done", std::to_string(epochs_done)},
+                                              {"normkit.sgd_steps", std::to_string(sgd.steps())},
+                                              {"normkit.batch_size", std::to_string(o.batch_size)},
+                                              {"normkit.shuffle_state", shuffle.state()}};
+  for (const auto& [path, module] : net.modules_with_extra_state())
+    metadata.emplace(kExtraStatePrefix + path, module->extra_state());
+  io::save_safetensors(o.checkpoint, tensors, metadata);
 }
 
 std::string metadata(const io::SafetensorsContents& c, const std::string& key, const std::string& path) {
@@ -85,6 +89,8 @@ std::int64_t load_checkpoint(const TrainOptions& o, nn::Sequential& net, nn::SGD
     }
   }
   net.load_state_dict(model);
+  for (const auto& [path, module] : net.modules_with_extra_state())
+    module->set_extra_state(metadata(c, kExtraStatePrefix + path, o.resume));
   sgd.load_state(std::stoll(metadata(c, "normkit.sgd_steps", o.resume)), momentum);
   shuffle.set_state(metadata(c, "normkit.shuffle_state", o.resume));
   return std::stoll(metadata(c, "normkit.epochs_done", o.resume));

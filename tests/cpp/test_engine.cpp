@@ -14,6 +14,7 @@
 #include "normkit/nn/activation.hpp"
 #include "normkit/nn/batch_norm.hpp"
 #include "normkit/nn/conv2d.hpp"
+#include "normkit/nn/dropout.hpp"
 #include "normkit/nn/pooling.hpp"
 #include "normkit/nn/residual.hpp"
 #include "normkit/nn/linear.hpp"
@@ -388,19 +389,21 @@ TEST(Trainer, ResumeContinuesBitIdentically) {
   fs::create_directories(dir);
   const train::TrainOptions base{.epochs = 2, .batch_size = 50, .sgd = {.lr = 0.1, .momentum = 0.9, .weight_decay = 1e-4},
                                  .seed = 3, .limit = 1000, .model_name = "mlp", .norm_name = "bn"};
+  // Dropout's masks continue where they were (its stream position is in the checkpoint).
+  const train::ModelOptions with_dropout{.dropout = 0.1};
   Generator g1(3);
-  auto whole = train::make_model("mlp", "bn", g1);
+  auto whole = train::make_model("mlp", "bn", g1, with_dropout);
   const auto straight = train::fit(*whole, data, base, {}, {});
   train::TrainOptions first = base;
   first.epochs = 1;
   first.checkpoint = (dir / "after1.safetensors").string();
   Generator g2(3);
-  auto part = train::make_model("mlp", "bn", g2);
+  auto part = train::make_model("mlp", "bn", g2, with_dropout);
   train::fit(*part, data, first, {}, {});
   train::TrainOptions second = base;
   second.resume = first.checkpoint;
   Generator g3(77);  // other initial weights: the checkpoint replaces them
-  auto resumed = train::make_model("mlp", "bn", g3);
+  auto resumed = train::make_model("mlp", "bn", g3, with_dropout);
   const auto rest = train::fit(*resumed, data, second, {}, {});
   ASSERT_EQ(rest.size(), 1u);
   EXPECT_EQ(rest[0].epoch, 2);
@@ -409,6 +412,7 @@ TEST(Trainer, ResumeContinuesBitIdentically) {
   // The checkpoint holds the model under PyTorch's keys, plus the optimizer's.
   const io::SafetensorsContents c = io::load_safetensors(first.checkpoint);
   EXPECT_EQ(c.metadata.at("normkit.epochs_done"), "1");
+  EXPECT_TRUE(c.metadata.at("normkit.extra_state.4").ends_with(":20"));  // 1000 / 50 training forwards
   EXPECT_EQ(c.tensors.at(0).first, "1.weight");
   // A checkpoint of another model is refused.
   train::TrainOptions wrong = second;
@@ -425,12 +429,12 @@ TEST(ResidualBlock, GradientsMatchFiniteDifferences) {
   for (const nn::ResidualForm form : {nn::ResidualForm::post_activation, nn::ResidualForm::pre_activation}) {
     SCOPED_TRACE(form == nn::ResidualForm::pre_activation ? "pre-activation" : "post-activation");
     Generator gen(31);
-    auto bn = [](const std::string& norm, std::int64_t c) -> std::unique_ptr<nn::Layer> {
-      return norm == "bn" ? std::make_unique<nn::BatchNorm2d>(c) : nullptr;
+    const nn::MapNormFactory bn = [](std::int64_t c, std::int64_t, std::int64_t) -> std::unique_ptr<nn::Layer> {
+      return std::make_unique<nn::BatchNorm2d>(c);
     };
     nn::Sequential net;
-    net.add(std::make_unique<nn::ResidualBlock>(3, 4, 2, "bn", bn, form, gen));
-    net.add(std::make_unique<nn::ResidualBlock>(4, 4, 1, "bn", bn, form, gen));
+    net.add(std::make_unique<nn::ResidualBlock>(3, 4, 2, 6, bn, form, gen));
+    net.add(std::make_unique<nn::ResidualBlock>(4, 4, 1, 3, bn, form, gen));
     net.add(std::make_unique<nn::GlobalAvgPool2d>());
     net.add(std::make_unique<nn::Linear>(4, 3, gen));
     expect_gradients_match_central_differences(net, nn::normal_tensor({4, 3, 6, 6}, 1.0, gen), cyclic_labels(4, 3), 5,
@@ -469,20 +473,70 @@ TEST(Schedule, StepCosineAndWarmUpAsPyTorch) {
 
 TEST(Models, RefuseWhatTheyDoNotTake) {
   Generator gen(1);
-  EXPECT_THROW(train::make_model("mlp", "gn", gen), Error);
+  EXPECT_THROW(train::make_model("mlp", "in", gen), Error);  // a feature vector has no spatial extent
   EXPECT_THROW(train::make_model("vgg", "bn", gen), Error);
-  EXPECT_THROW(train::make_model("cnn", "rms", gen), Error);
-  for (const char* norm : {"none", "bn", "ln", "rms"}) {
-    const auto net = train::make_model("mlp", norm, gen);
-    const Tensor logits = net->forward(matrix(4, 784, 3));
-    EXPECT_EQ(logits.shape(), (Shape{4, 10})) << norm;
+  EXPECT_THROW(train::make_model("cnn", "batchnorm", gen), Error);
+  EXPECT_THROW(train::make_model("cnn", "bn", gen, {.dropout = 1.0}), Error);
+}
+
+// Every norm of the family in every model it fits, forward and backward,
+// with the norm's layer in place (its own state-dict entries).
+TEST(Models, TakeEveryNormByName) {
+  Generator gen(1);
+  for (const char* norm : {"none", "bn", "gn", "ln", "rms", "ghost", "renorm"}) {
+    const auto net = train::make_model("mlp", norm, gen, {.dropout = 0.2});
+    const Tensor logits = net->forward(matrix(32, 784, 3));
+    EXPECT_EQ(logits.shape(), (Shape{32, 10})) << norm;
+    EXPECT_EQ(net->backward(logits).shape(), (Shape{32, 784})) << norm;
   }
-  for (const char* norm : {"none", "bn", "gn", "ln", "in"}) {
-    const auto net = train::make_model("cnn", norm, gen);
-    const Tensor logits = net->forward(nn::normal_tensor({4, 1, 28, 28}, 1.0, gen));
-    EXPECT_EQ(logits.shape(), (Shape{4, 10})) << norm;
-    EXPECT_EQ(net->backward(logits).shape(), (Shape{4, 1, 28, 28})) << norm;
+  for (const char* model : {"cnn", "resnet"})
+    for (const char* norm : {"none", "bn", "gn", "ln", "in", "rms", "ghost", "renorm"}) {
+      SCOPED_TRACE(std::string(model) + " " + norm);
+      const auto net = train::make_model(model, norm, gen, {.depth = 8, .dropout = 0.1, .ghost_batch = 2});
+      const Tensor logits = net->forward(nn::normal_tensor({4, 1, 28, 28}, 1.0, gen));
+      EXPECT_EQ(logits.shape(), (Shape{4, 10}));
+      EXPECT_EQ(net->backward(logits).shape(), (Shape{4, 1, 28, 28}));
+      // BN-like norms keep running statistics (InstanceNorm, as PyTorch's
+      // default, does not); RMSNorm on maps has a (C, H, W) weight.
+      const nn::StateDict state = net->state_dict();
+      const auto has = [&](auto predicate) { return std::any_of(state.begin(), state.end(), predicate); };
+      const std::string name = norm;
+      EXPECT_EQ(has([](const auto& e) { return e.first.ends_with("running_mean"); }),
+                name == "bn" || name == "ghost" || name == "renorm");
+      EXPECT_EQ(has([](const auto& e) { return e.second.shape().size() == 3; }), name == "rms");
+    }
+}
+
+// Dropout: the kept fraction is 1 - p, kept elements are scaled by
+// 1 / (1 - p), backward applies the same mask, eval is the identity, and a
+// layer set to another's extra state draws the same next mask.
+TEST(Dropout, MaskScaleEvalAndResumableStream) {
+  Generator gen(4);
+  nn::Dropout drop(0.25, gen);
+  Tensor x({200, 50});
+  for (std::int64_t i = 0; i < x.numel(); ++i) x.data<float>()[i] = 1.0f;
+  const Tensor y = drop.forward(x);
+  std::int64_t kept = 0;
+  for (std::int64_t i = 0; i < y.numel(); ++i) {
+    const float v = y.data<float>()[i];
+    EXPECT_TRUE(v == 0.0f || v == static_cast<float>(1.0 / 0.75)) << v;
+    kept += v != 0.0f;
   }
+  EXPECT_NEAR(static_cast<double>(kept) / static_cast<double>(x.numel()), 0.75, 0.02);
+  const Tensor dx = drop.backward(x);
+  for (std::int64_t i = 0; i < y.numel(); ++i) EXPECT_EQ(dx.data<float>()[i], y.data<float>()[i]);
+  // The next mask differs; a layer of another seed set to the state after
+  // one forward draws it too.
+  Generator other_seed(5);
+  nn::Dropout copy(0.25, other_seed);
+  copy.set_extra_state(drop.extra_state());
+  const Tensor next = drop.forward(x), next_copy = copy.forward(x);
+  EXPECT_TRUE(same_bits(values(next), values(next_copy)));
+  EXPECT_FALSE(same_bits(values(next), values(y)));
+  drop.eval();
+  EXPECT_TRUE(same_bits(values(drop.forward(x)), values(x)));
+  EXPECT_THROW(nn::Dropout(1.0, gen), Error);
+  EXPECT_THROW(copy.set_extra_state("seven"), Error);
 }
 
 }  // namespace

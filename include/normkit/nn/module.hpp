@@ -41,6 +41,14 @@ class Module {
   Parameter* find_parameter(const std::string& key);
   Tensor* find_tensor(const std::string& key);  // a parameter's value or a buffer
 
+  // State that is not a tensor, as PyTorch's get_extra_state (a random
+  // stream's position): "" when the module has none. Checkpoints keep it.
+  virtual std::string extra_state() const { return {}; }
+  virtual void set_extra_state(const std::string& /*state*/) {}
+  // Every module with extra state, under its key path ("3" for the fourth
+  // layer of a Sequential, "" for this module).
+  std::vector<std::pair<std::string, Module*>> modules_with_extra_state();
+
  protected:
   explicit Module(std::string name) : name_(std::move(name)) {}
   void register_parameter(std::string key, Parameter* parameter);
@@ -58,6 +66,7 @@ class Module {
   // Every defined tensor of the state, in state_dict order, keys prefixed.
   void collect_state(const std::string& prefix, std::vector<std::pair<std::string, Tensor*>>& out) const;
   void collect_parameters(const std::string& prefix, std::vector<std::pair<std::string, Parameter*>>& out) const;
+  void collect_extra_state(const std::string& path, std::vector<std::pair<std::string, Module*>>& out);
   std::vector<std::pair<std::string, Tensor*>> state_tensors() const;
 };
 

@@ -7,8 +7,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
-#include <string>
 
 #include "normkit/nn/activation.hpp"
 #include "normkit/nn/conv2d.hpp"
@@ -18,14 +18,17 @@ namespace normkit::nn {
 
 enum class ResidualForm { post_activation, pre_activation };
 
-// A normalization layer for `channels` feature maps, by name ("bn", "gn",
-// "ln", "in"), or null for "none".
-using MapNormFactory = std::unique_ptr<Layer> (*)(const std::string& norm, std::int64_t channels);
+// A normalization layer for `channels` feature maps of height x width, or
+// null for none. The convolutions before a null norm have biases; before a
+// norm they have none.
+using MapNormFactory =
+    std::function<std::unique_ptr<Layer>(std::int64_t channels, std::int64_t height, std::int64_t width)>;
 
 class ResidualBlock : public Layer {
  public:
-  ResidualBlock(std::int64_t in_channels, std::int64_t out_channels, std::int64_t stride, const std::string& norm,
-                MapNormFactory make_norm, ResidualForm form, Generator& gen);
+  // Inputs of (N, in_channels, in_size, in_size).
+  ResidualBlock(std::int64_t in_channels, std::int64_t out_channels, std::int64_t stride, std::int64_t in_size,
+                const MapNormFactory& make_norm, ResidualForm form, Generator& gen);
   Tensor forward(const TensorView& x) override;
   Tensor backward(const TensorView& dy) override;
 

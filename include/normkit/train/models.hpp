@@ -1,12 +1,15 @@
 // The lab's networks, built from the engine's layers with a normalization
-// chosen by name:
+// chosen by name (train/norms.hpp: none, bn, gn, ln, in, rms, ghost, renorm):
 // - mlp: Ioffe and Szegedy's MNIST network, 784-100-100-100-10, sigmoid
 //   units, the normalization between each hidden Linear and its sigmoid
-//   (none, bn, ln, rms);
+//   (every norm but in, which needs feature maps);
 // - cnn: two 3x3 convolution blocks (conv, norm, ReLU, 2x2 max pool) of 16
-//   and 32 channels, then 1568-128-10 (none, bn, gn, ln, in);
+//   and 32 channels (times `width`), then a hidden layer of 128 and 10 outputs;
 // - resnet: He et al.'s CIFAR ResNet of `depth` layers (6n + 2), post- or
-//   pre-activation blocks (none, bn, gn, ln, in).
+//   pre-activation blocks.
+// A Linear or convolution just before a norm that centres has no bias.
+// With dropout > 0, Dropout follows each hidden layer's activation (mlp) or
+// comes just before the last Linear (cnn, resnet).
 #pragma once
 
 #include <cstdint>
@@ -19,16 +22,16 @@
 
 namespace normkit::train {
 
-// The normalizations an MLP accepts: "none", "bn", "ln", "rms".
-inline constexpr const char* kMlpNorms = "none, bn, ln, rms";
-
 struct ModelOptions {
   std::int64_t depth = 20;                                     // resnet
   nn::ResidualForm form = nn::ResidualForm::post_activation;  // resnet
+  std::int64_t width = 1;                                      // cnn: channel multiplier
+  double dropout = 0;                                          // drop probability (0: no Dropout layers)
+  std::int64_t ghost_batch = 16;                               // norm "ghost": samples per virtual batch
 };
 
-// Errors name the argument: an unknown model, or a norm the model does not
-// take (GroupNorm and InstanceNorm need a convolutional model).
+// Errors name the argument: an unknown model or norm, or a norm the model
+// does not take (InstanceNorm needs a convolutional model).
 std::unique_ptr<nn::Sequential> make_model(const std::string& model, const std::string& norm, nn::Generator& gen,
                                            const ModelOptions& options = {});
 

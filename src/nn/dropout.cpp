@@ -1,0 +1,74 @@
+#include "normkit/nn/dropout.hpp"
+
+#include <charconv>
+
+#include "layer_checks.hpp"
+#include "normkit/error.hpp"
+
+namespace normkit::nn {
+namespace {
+
+// SplitMix64's finaliser: a bijection of 64 bits whose outputs for
+// consecutive inputs are statistically independent.
+std::uint64_t mix(std::uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+}  // namespace
+
+Dropout::Dropout(double p, Generator& gen) : Layer("Dropout"), p_(p), seed_(gen.next()) {
+  NORMKIT_CHECK(p >= 0.0 && p < 1.0, "Dropout: p: expected a probability in [0, 1), got ", p);
+}
+
+Tensor Dropout::forward(const TensorView& x) {
+  NORMKIT_CHECK(x.defined() && x.dtype() == DType::float32, "Dropout: x: expected a float32 tensor, got ",
+                shape_or_none(x));
+  Tensor y = Tensor::copy_of(x);
+  saved_shape_ = y.shape();
+  if (!is_training() || p_ == 0.0) {
+    saved_scale_ = Tensor();
+    return y;
+  }
+  const std::uint64_t stream = mix(seed_ ^ mix(forwards_++ + 0x9e3779b97f4a7c15ULL));
+  // Element i is kept when its hash's top 24 bits, as a fraction, are >= p.
+  const auto threshold = static_cast<std::uint64_t>(p_ * 16777216.0);
+  const float keep_scale = static_cast<float>(1.0 / (1.0 - p_));
+  saved_scale_ = Tensor(y.shape());
+  float* scale = saved_scale_.data<float>();
+  float* out = y.data<float>();
+  for (std::int64_t i = 0; i < y.numel(); ++i) {
+    scale[i] = (mix(stream + static_cast<std::uint64_t>(i)) >> 40) >= threshold ? keep_scale : 0.0f;
+    out[i] *= scale[i];
+  }
+  return y;
+}
+
+Tensor Dropout::backward(const TensorView& dy) {
+  NORMKIT_CHECK(!saved_shape_.empty(), "Dropout: backward before forward");
+  check_output_gradient(dy, saved_shape_, "Dropout");
+  Tensor dx = Tensor::copy_of(dy);
+  if (!saved_scale_.defined()) return dx;
+  float* g = dx.data<float>();
+  for (std::int64_t i = 0; i < dx.numel(); ++i) g[i] *= saved_scale_.data<float>()[i];
+  return dx;
+}
+
+std::string Dropout::extra_state() const { return std::to_string(seed_) + ":" + std::to_string(forwards_); }
+
+void Dropout::set_extra_state(const std::string& state) {
+  std::uint64_t seed = 0, forwards = 0;
+  const char* const end = state.data() + state.size();
+  const auto [colon, seed_error] = std::from_chars(state.data(), end, seed);
+  bool ok = seed_error == std::errc() && colon != end && *colon == ':';
+  if (ok) {
+    const auto [last, count_error] = std::from_chars(colon + 1, end, forwards);
+    ok = count_error == std::errc() && last == end;
+  }
+  NORMKIT_CHECK(ok, "Dropout: extra state: expected 'seed:forwards' (two unsigned integers), got '", state, "'");
+  seed_ = seed;
+  forwards_ = forwards;
+}
+
+}  // namespace normkit::nn
