@@ -1,12 +1,12 @@
 #include "sweep.hpp"
 
-#include <cstdio>
-#include <cstdlib>
 #include <fstream>
 #include <random>
+#include <sstream>
 
 #include "harness.hpp"
 #include "normkit/normkit.hpp"
+#include "report/gnuplot.hpp"
 
 namespace normkit::bench {
 namespace {
@@ -56,13 +56,10 @@ std::string run_sweep(const std::vector<Peer*>& peers, int threads, double copy_
     }
   }
   csv.close();
-  if (std::system("command -v gnuplot > /dev/null 2>&1") != 0)
-    return "size sweep: " + dir + "/sweep.csv (gnuplot not installed: no plot)";
   // One panel per op: GB/s against bytes, one line per implementation, and the limit.
-  std::ofstream gp(dir + "/sweep.gp");
-  gp << "set terminal pngcairo size 1100,450 noenhanced\nset output '" << dir << "/sweep.png'\n"
-     << "set datafile separator ','\nset logscale x 2\nset format x '%.0s%cB'\n"
-     << "set key bottom right\nset grid\nset yrange [0:*]\n"
+  std::ostringstream gp;
+  gp << report::png_preamble(dir + "/sweep.png", 1100, 450) << "set logscale x 2\nset format x '%.0s%cB'\n"
+     << "set key bottom right\nset yrange [0:*]\n"
      << "set xlabel 'bytes read + written (minimum)'\nset ylabel 'effective GB/s'\n"
      << "set multiplot layout 1,2\n";
   for (const char* op : {"BatchNorm train fwd NCHW", "LayerNorm fwd"}) {
@@ -76,9 +73,8 @@ std::string run_sweep(const std::vector<Peer*>& peers, int threads, double copy_
     gp << "\n";
   }
   gp << "unset multiplot\n";
-  gp.close();
-  const std::string command = "gnuplot '" + dir + "/sweep.gp' > /dev/null 2>&1";
-  if (std::system(command.c_str()) != 0) return "size sweep: " + dir + "/sweep.csv (gnuplot failed)";
+  const std::string failure = report::run_gnuplot(dir + "/sweep.gp", gp.str());
+  if (!failure.empty()) return "size sweep: " + dir + "/sweep.csv (no plot: " + failure + ")";
   return "size sweep: " + dir + "/sweep.csv and " + dir + "/sweep.png";
 }
 

@@ -6,5 +6,6 @@ namespace normkit::cli {
 int run_demo(int argc, char** argv);
 int run_bench(int argc, char** argv);
 int run_train(int argc, char** argv);
+int run_lab(int argc, char** argv);
 
 }  // namespace normkit::cli

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "args.hpp"
 #include "commands.hpp"
 #include "normkit/error.hpp"
 #include "normkit/io/fashion_mnist.hpp"
@@ -39,18 +40,8 @@ struct TrainArgs {
   std::exit(2);
 }
 
-double number(const std::string& flag, const std::string& text) {
-  char* end = nullptr;
-  const double v = std::strtod(text.c_str(), &end);
-  if (text.empty() || *end != '\0') usage_error(flag + ": expected a number, got '" + text + "'");
-  return v;
-}
-
-std::int64_t integer(const std::string& flag, const std::string& text) {
-  const double v = number(flag, text);
-  if (v != static_cast<double>(static_cast<std::int64_t>(v))) usage_error(flag + ": expected an integer, got '" + text + "'");
-  return static_cast<std::int64_t>(v);
-}
+double number(const std::string& flag, const std::string& text) { return parse_number(flag, text, usage_error); }
+std::int64_t integer(const std::string& flag, const std::string& text) { return parse_integer(flag, text, usage_error); }
 
 std::string value_text(double v) {
   char text[32];

@@ -1,5 +1,7 @@
 #include "normkit/nn/module.hpp"
 
+#include "normkit/error.hpp"
+
 namespace normkit::nn {
 
 void Module::register_parameter(std::string key, Parameter* parameter) {
@@ -11,6 +13,15 @@ void Module::register_buffer(std::string key, Tensor* buffer) {
 }
 
 void Module::register_module(std::string key, Module* child) { children_.emplace_back(std::move(key), child); }
+
+void Module::replace_module(const std::string& key, Module* child) {
+  for (auto& [name, registered] : children_)
+    if (name == key) {
+      registered = child;
+      return;
+    }
+  detail::throw_error(name_, ": no child module '", key, "' to replace");
+}
 
 void Module::train(bool on) {
   training_ = on;

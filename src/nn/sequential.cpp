@@ -1,10 +1,29 @@
 #include "normkit/nn/sequential.hpp"
 
+#include "normkit/error.hpp"
+
 namespace normkit::nn {
 
 Tensor Sequential::forward(const TensorView& x) {
   Tensor h = Tensor::copy_of(x);
   for (const auto& layer : layers_) h = layer->forward(h);
+  return h;
+}
+
+std::unique_ptr<Layer> Sequential::replace(std::size_t i, std::unique_ptr<Layer> layer) {
+  NORMKIT_CHECK(i < layers_.size(), "Sequential::replace: index ", i, " out of range for ", layers_.size(), " layers");
+  NORMKIT_CHECK(layer != nullptr, "Sequential::replace: layer: expected a layer, got null");
+  replace_module(std::to_string(i), layer.get());
+  layer->train(is_training());
+  std::swap(layers_[i], layer);
+  return layer;
+}
+
+Tensor Sequential::forward_prefix(const TensorView& x, std::size_t count) {
+  NORMKIT_CHECK(count <= layers_.size(), "Sequential::forward_prefix: count: expected at most ", layers_.size(),
+                ", got ", count);
+  Tensor h = Tensor::copy_of(x);
+  for (std::size_t i = 0; i < count; ++i) h = layers_[i]->forward(h);
   return h;
 }
 

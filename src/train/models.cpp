@@ -106,7 +106,7 @@ std::unique_ptr<nn::Sequential> make_model(const std::string& model, const std::
                                            const ModelOptions& options) {
   NORMKIT_CHECK(options.dropout >= 0 && options.dropout < 1, "--dropout: expected a probability in [0, 1), got ",
                 options.dropout);
-  const NormChoice choice{.name = norm, .ghost_batch = options.ghost_batch};
+  const NormChoice choice{.name = norm, .ghost_batch = options.ghost_batch, .renorm = options.renorm};
   if (model == "mlp") return make_mlp(choice, options, gen);
   if (model == "cnn") return make_cnn(choice, options, gen);
   if (model == "resnet") return make_resnet(choice, options, gen);

@@ -37,14 +37,6 @@ Tensor matrix(std::int64_t rows, std::int64_t cols, std::uint64_t seed, double s
   return nn::normal_tensor({rows, cols}, scale, gen);
 }
 
-// Every float32 value of a module's state, in state-dict order.
-std::vector<float> float_state(const nn::Module& m) {
-  std::vector<float> values;
-  for (const auto& [_, t] : m.state_dict())
-    if (t.dtype() == DType::float32) values.insert(values.end(), t.data<float>(), t.data<float>() + t.numel());
-  return values;
-}
-
 // Labels 0, 1, 2, 0, 1, ... for n samples.
 Tensor cyclic_labels(std::int64_t n, std::int64_t classes) {
   Tensor labels({n}, DType::int64);

@@ -161,6 +161,14 @@ inline bool same_bits(const std::vector<float>& a, const std::vector<float>& b) 
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
+// Every float32 value of a module's state, in state-dict order.
+inline std::vector<float> float_state(const nn::Module& m) {
+  std::vector<float> out;
+  for (const auto& [_, t] : m.state_dict())
+    if (t.dtype() == DType::float32) out.insert(out.end(), t.data<float>(), t.data<float>() + t.numel());
+  return out;
+}
+
 // sum(probe * y): a scalar loss whose gradient with respect to y is probe,
 // for gradient checks.
 inline double probe_loss(const std::vector<double>& probe, const std::vector<double>& y) {

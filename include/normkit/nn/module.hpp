@@ -55,6 +55,8 @@ class Module {
   void register_buffer(std::string key, Tensor* buffer);
   // A child whose entries appear in the state dict as "key.<entry>".
   void register_module(std::string key, Module* child);
+  // The child registered under key becomes `child` (same place in the order).
+  void replace_module(const std::string& key, Module* child);
 
  private:
   std::string name_;

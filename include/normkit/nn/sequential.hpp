@@ -28,6 +28,11 @@ class Sequential : public Layer {
 
   std::size_t size() const { return layers_.size(); }
   Layer& operator[](std::size_t i) { return *layers_.at(i); }
+  // Puts `layer` in place of layer i (under the same key), as assigning to
+  // torch.nn.Sequential's item i; returns the layer it replaced.
+  std::unique_ptr<Layer> replace(std::size_t i, std::unique_ptr<Layer> layer);
+  // The first `count` layers applied in order (the input of layer `count`).
+  Tensor forward_prefix(const TensorView& x, std::size_t count);
 
  private:
   std::vector<std::unique_ptr<Layer>> layers_;

@@ -19,6 +19,7 @@
 #include "normkit/nn/init.hpp"
 #include "normkit/nn/residual.hpp"
 #include "normkit/nn/sequential.hpp"
+#include "normkit/train/norms.hpp"
 
 namespace normkit::train {
 
@@ -28,6 +29,7 @@ struct ModelOptions {
   std::int64_t width = 1;                                      // cnn: channel multiplier
   double dropout = 0;                                          // drop probability (0: no Dropout layers)
   std::int64_t ghost_batch = 16;                               // norm "ghost": samples per virtual batch
+  nn::BatchRenormSchedule renorm = NormChoice{}.renorm;         // norm "renorm": the limits' schedule
 };
 
 // Errors name the argument: an unknown model or norm, or a norm the model

@@ -1,6 +1,7 @@
 // The training loop: seeded shuffling, mini-batch SGD on softmax
 // cross-entropy, evaluation in eval mode. Deterministic for a seed and a
-// thread count.
+// thread count. Trainer takes one step at a time (the lab measures between
+// steps); fit() runs whole epochs with evaluation and checkpoints.
 #pragma once
 
 #include <cstdint>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "normkit/io/fashion_mnist.hpp"
+#include "normkit/nn/init.hpp"
 #include "normkit/nn/sequential.hpp"
 #include "normkit/nn/sgd.hpp"
 #include "normkit/train/schedule.hpp"
@@ -18,6 +20,10 @@ namespace normkit::train {
 struct TrainOptions {
   std::int64_t epochs = 5;
   std::int64_t batch_size = 60;
+  // Each batch is split into this many micro-batches, each normalized on its
+  // own (its own BatchNorm statistics) with gradients accumulated over them
+  // before the step: Wu and He's setup of one batch over several workers.
+  std::int64_t micro_batches = 1;
   nn::SgdOptions sgd{.lr = 0.1, .momentum = 0.9};  // sgd.lr: the base rate of the schedule
   LrSchedule schedule;
   std::uint64_t seed = 0;
@@ -33,8 +39,9 @@ struct TrainOptions {
 };
 
 struct StepReport {
-  std::int64_t epoch, step, steps_per_epoch;
-  double loss;
+  std::int64_t epoch, step, steps_per_epoch;  // the epoch (from 1) and the step within it (from 1)
+  double loss;                                // the batch's mean loss
+  std::int64_t correct;                       // samples of the batch classified right
 };
 
 struct EpochReport {
@@ -48,6 +55,37 @@ struct Evaluation {
 
 // Loss and accuracy of `net` (in eval mode, restored after) on `data`.
 Evaluation evaluate(nn::Sequential& net, const io::LabelledImages& data, std::int64_t batch_size = 1000);
+
+// One step at a time on `train`: the first step of every epoch reshuffles
+// (seeded Fisher-Yates over the first `limit` images); the last partial batch
+// of an epoch is dropped. The net is put in training mode before each step.
+class Trainer {
+ public:
+  Trainer(nn::Sequential& net, const io::LabelledImages& train, const TrainOptions& options);
+
+  StepReport step();
+
+  std::int64_t steps_per_epoch() const { return steps_per_epoch_; }
+  std::int64_t steps_done() const { return steps_done_; }
+  std::int64_t epochs_done() const { return steps_done_ / steps_per_epoch_; }
+  nn::SGD& sgd() { return sgd_; }
+
+  // The model, the optimizer, the shuffling and the layers' extra state, in
+  // one safetensors file (written atomically), at an epoch boundary.
+  void save_checkpoint(const std::string& path) const;
+  // Restores such a file (checked against this run's model, norm and batch).
+  void load_checkpoint(const std::string& path);
+
+ private:
+  nn::Sequential& net_;
+  const io::LabelledImages& train_;
+  TrainOptions options_;
+  nn::SGD sgd_;
+  nn::Generator shuffle_;
+  std::vector<std::int64_t> order_;
+  std::int64_t steps_per_epoch_;
+  std::int64_t steps_done_ = 0;
+};
 
 // Trains `net` on data.train, evaluating on data.test after every epoch.
 // on_step after every step, on_epoch after every epoch (either may be empty).

@@ -1,0 +1,104 @@
+// batch-size: Wu and He 2018 (Group Normalization, Figure 1 and Table 2) on
+// Fashion-MNIST. Each step's batch is 8 micro-batches of 32, 16, 8, 4 or 2
+// samples, as 8 workers: every micro-batch is normalized on its own (its own
+// BatchNorm statistics, and its own running-statistics update) and the
+// gradients are accumulated before the step. The learning rate follows the
+// batch linearly (Goyal et al. 2017), so every run sees the same images.
+#include <cstdio>
+
+#include "curves.hpp"
+#include "report/gnuplot.hpp"
+#include "report/table.hpp"
+
+namespace normkit::lab {
+namespace {
+
+constexpr std::int64_t kWorkers = 8;
+
+struct Arm {
+  const char* label;
+  const char* norm;
+};
+
+}  // namespace
+
+Section run_batch_size(const Context& ctx) {
+  const bool quick = ctx.options.quick;
+  const std::vector<std::int64_t> per_group{32, 16, 8, 4, 2};
+  const std::vector<Arm> arms{{"BN", "bn"}, {"GN", "gn"}, {"LN", "ln"}, {"IN", "in"}, {"Batch Renorm", "renorm"}};
+  const std::int64_t images = ctx.train_images(quick ? 3072 : 24576);
+  const std::int64_t test_images = ctx.test_images(quick ? 1000 : 10000);
+
+  report::Table errors_csv({"norm", "per_group", "batch", "lr", "steps", "test_error", "seconds"});
+  std::vector<std::vector<double>> error(arms.size());
+  for (std::size_t a = 0; a < arms.size(); ++a)
+    for (const std::int64_t g : per_group) {
+      const std::int64_t batch = kWorkers * g, steps = images / batch;
+      const double lr = 0.1 * static_cast<double>(batch) / 256.0;
+      train::ModelOptions model_options;
+      // Ioffe's renorm schedule, scaled to the run: plain BN for the first 5%
+      // of steps, rmax reaching 3 at 25% and dmax reaching 5 at 16%.
+      model_options.renorm = {.rmax = 3.0, .dmax = 5.0, .warmup_steps = steps / 20, .rmax_steps = steps / 4,
+                              .dmax_steps = steps / 6};
+      // The renorm step counter counts micro-batches (each is a forward).
+      model_options.renorm.warmup_steps *= kWorkers;
+      model_options.renorm.rmax_steps *= kWorkers;
+      model_options.renorm.dmax_steps *= kWorkers;
+      const Curve c = train_curve(ctx, {.label = std::string("batch-size, cnn ") + arms[a].label + " " +
+                                                 std::to_string(g) + " per group",
+                                        .model = "cnn",
+                                        .norm = arms[a].norm,
+                                        .model_options = model_options,
+                                        .train = {.batch_size = batch, .micro_batches = kWorkers,
+                                                  .sgd = {.lr = lr, .momentum = 0.9}, .seed = ctx.options.seed,
+                                                  .limit = images},
+                                        .steps = steps,
+                                        .eval_every = steps,
+                                        .test_images = test_images});
+      const double e = c.diverged() ? 1.0 : 1.0 - c.final_accuracy();
+      error[a].push_back(e);
+      errors_csv.add({arms[a].label, std::to_string(g), std::to_string(batch), report::cell("%g", lr),
+                      std::to_string(steps), report::cell("%.4f", e), report::cell("%.1f", c.seconds)});
+    }
+  errors_csv.write_csv(ctx.path("batch_size.csv"));
+
+  std::vector<std::string> header{"test error % (samples per group)"};
+  for (const std::int64_t g : per_group) header.push_back(std::to_string(g));
+  report::Table table(header);
+  for (std::size_t a = 0; a < arms.size(); ++a) {
+    std::vector<std::string> row{arms[a].label};
+    for (const double e : error[a]) row.push_back(report::cell("%.1f", 100.0 * e));
+    table.add(row);
+  }
+  report::Table published({"Wu and He, ImageNet ResNet-50 (top-1 error %)", "32", "16", "8", "4", "2"});
+  published.add({"BN", "23.6", "23.7", "24.8", "27.3", "34.7"});
+  published.add({"GN", "24.1", "24.2", "24.0", "24.2", "24.1"});
+
+  const std::string csv = ctx.path("batch_size.csv");
+  std::string gp = report::png_preamble(ctx.path("batch_size.png"), 700, 450);
+  gp += "set logscale x 2\nset xrange [36:1.8] reverse\nset xtics (32, 16, 8, 4, 2)\n"
+        "set xlabel 'samples per normalization group (8 groups per step)'\nset ylabel 'test error %'\n"
+        "set key top left\nset title 'test error against batch size (Wu and He Fig. 1)'\nplot ";
+  for (std::size_t a = 0; a < arms.size(); ++a)
+    gp += std::string(a ? ", " : "") + "'" + csv + "' using (strcol(1) eq '" + arms[a].label +
+          "' ? $2 : 1/0):($6 * 100) with linespoints lw 2 title '" + arms[a].label + "'";
+  gp += "\n";
+  const std::string plot_failure = report::run_gnuplot(ctx.path("batch_size.gp"), gp);
+
+  Section s;
+  s.printed = "batch-size: CNN, 8 micro-batches per step, each normalized on its own, " + std::to_string(images) +
+              " training images per run\n" + table.text() + "\n" + published.text();
+  s.markdown = "## batch-size: BatchNorm against GroupNorm at small batches (Wu and He 2018)\n\n"
+               "The CNN with each norm; every step's batch is 8 micro-batches of 32 to 2 samples, each normalized "
+               "on its own (as 8 workers each with its own BN statistics and running-statistics update) with the "
+               "gradients accumulated; the learning rate is 0.1 x batch / 256 (linear scaling), momentum 0.9, one "
+               "pass over " + std::to_string(images) + " training images, test error on " +
+               std::to_string(test_images) + " test images in eval mode. Batch Renorm's limits follow Ioffe's "
+               "schedule scaled to the run.\n\n" + table.markdown() + "\nPublished, beside it:\n\n" +
+               published.markdown() + "\n" +
+               (plot_failure.empty() ? "![batch-size](batch_size.png)\n\n" : "(no plot: " + plot_failure + ")\n\n") +
+               "Data: batch_size.csv.\n\n";
+  return s;
+}
+
+}  // namespace normkit::lab

@@ -1,0 +1,83 @@
+#include "curves.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+
+#include "normkit/error.hpp"
+
+namespace normkit::lab {
+
+std::int64_t Context::train_images(std::int64_t wanted) const {
+  const std::int64_t cap = options.limit > 0 ? std::min(options.limit, data.train.labels.numel()) : data.train.labels.numel();
+  return std::min(wanted, cap);
+}
+
+std::int64_t Context::test_images(std::int64_t wanted) const {
+  const std::int64_t cap =
+      options.test_limit > 0 ? std::min(options.test_limit, data.test.labels.numel()) : data.test.labels.numel();
+  return std::min(wanted, cap);
+}
+
+std::int64_t Curve::steps_to(double target) const {
+  for (const CurvePoint& p : points)
+    if (p.test_accuracy >= target) return p.step;
+  return -1;
+}
+
+io::LabelledImages first_images(const io::LabelledImages& data, std::int64_t count) {
+  NORMKIT_CHECK(count >= 1 && count <= data.labels.numel(), "first_images: count: expected 1 to ",
+                data.labels.numel(), ", got ", count);
+  Shape shape = data.images.shape();
+  const std::int64_t per_image = data.images.numel() / shape[0];
+  shape[0] = count;
+  io::LabelledImages out{Tensor(shape), Tensor({count}, DType::int64)};
+  std::memcpy(out.images.data<float>(), data.images.data<float>(), static_cast<std::size_t>(count * per_image) * sizeof(float));
+  std::memcpy(out.labels.data<std::int64_t>(), data.labels.data<std::int64_t>(),
+              static_cast<std::size_t>(count) * sizeof(std::int64_t));
+  return out;
+}
+
+Curve train_curve(const Context& ctx, const RunSpec& spec) {
+  NORMKIT_CHECK(spec.steps >= 1 && spec.eval_every >= 1, spec.label, ": steps and eval_every: expected >= 1");
+  const auto start = std::chrono::steady_clock::now();
+  nn::Generator init(spec.train.seed);
+  Curve curve;
+  curve.net = train::make_model(spec.model, spec.norm, init, spec.model_options);
+  const io::LabelledImages test = first_images(ctx.data.test, spec.test_images);
+  train::TrainOptions options = spec.train;
+  const std::int64_t available = ctx.data.train.labels.numel();
+  const std::int64_t images = options.limit > 0 ? std::min(options.limit, available) : available;
+  const std::int64_t steps_per_epoch = std::max<std::int64_t>(1, images / options.batch_size);
+  options.epochs = (spec.steps + steps_per_epoch - 1) / steps_per_epoch;  // the schedule spans the run
+  train::Trainer trainer(*curve.net, ctx.data.train, options);
+  double loss_sum = 0;
+  std::int64_t since = 0;
+  for (std::int64_t step = 1; step <= spec.steps; ++step) {
+    const train::StepReport r = trainer.step();
+    if (!std::isfinite(r.loss) || r.loss > kDivergedLoss) {
+      curve.diverged_at = step;
+      break;
+    }
+    loss_sum += r.loss;
+    ++since;
+    if (step % spec.eval_every == 0 || step == spec.steps) {
+      curve.points.push_back({step, loss_sum / static_cast<double>(since), train::evaluate(*curve.net, test).accuracy});
+      loss_sum = 0;
+      since = 0;
+      if (spec.observe) spec.observe(*curve.net, step);
+    }
+  }
+  curve.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (ctx.progress) {
+    char line[256];
+    std::snprintf(line, sizeof line, "%s: %s, %.1f s", spec.label.c_str(),
+                  curve.diverged() ? ("diverged at step " + std::to_string(curve.diverged_at)).c_str()
+                                   : ("test accuracy " + std::to_string(curve.final_accuracy()).substr(0, 6)).c_str(),
+                  curve.seconds);
+    ctx.progress(line);
+  }
+  return curve;
+}
+
+}  // namespace normkit::lab

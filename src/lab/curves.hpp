@@ -1,0 +1,58 @@
+// Training runs the lab measures between steps: a model trained for a fixed
+// number of steps, evaluated every few steps on a fixed slice of the test
+// set, stopped early when it diverges.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lab.hpp"
+#include "normkit/nn/sequential.hpp"
+#include "normkit/train/models.hpp"
+#include "normkit/train/trainer.hpp"
+
+namespace normkit::lab {
+
+struct RunSpec {
+  std::string label;  // for progress lines and tables
+  std::string model, norm;
+  train::ModelOptions model_options;
+  train::TrainOptions train;  // batch, lr, momentum, schedule, micro-batches, seed, limit
+  std::int64_t steps = 0;       // steps to take (epochs = as many as they need)
+  std::int64_t eval_every = 0;  // evaluate every this many steps (and after the last)
+  std::int64_t test_images = 0;
+  // Called at every evaluation point (after the evaluation), with the step.
+  std::function<void(nn::Sequential&, std::int64_t)> observe;
+};
+
+struct CurvePoint {
+  std::int64_t step;
+  double train_loss;  // mean over the steps since the previous point
+  double test_accuracy;
+};
+
+struct Curve {
+  std::vector<CurvePoint> points;
+  // A step's loss was not finite or above kDivergedLoss: the run stopped there.
+  std::int64_t diverged_at = -1;
+  double seconds = 0;
+  std::unique_ptr<nn::Sequential> net;
+
+  bool diverged() const { return diverged_at >= 0; }
+  double final_accuracy() const { return points.empty() ? 0.0 : points.back().test_accuracy; }
+  // The first evaluated step with test accuracy >= target, or -1.
+  std::int64_t steps_to(double target) const;
+};
+
+// A loss this far above chance (ln 10 = 2.3) means the weights blew up.
+inline constexpr double kDivergedLoss = 100.0;
+
+Curve train_curve(const Context& ctx, const RunSpec& spec);
+
+// The first `count` test images and labels (a copy).
+io::LabelledImages first_images(const io::LabelledImages& data, std::int64_t count);
+
+}  // namespace normkit::lab

@@ -1,0 +1,114 @@
+// eval-bug: what forgetting eval() costs. A CNN with BN is trained, then
+// evaluated in eval mode (running statistics) and in train mode at test batch
+// sizes 1, 2, 8 and 32 (each test batch normalized by its own statistics, as
+// a model left in training mode does; the running statistics are restored
+// after each). Then the trained network is fine-tuned with batches of 2:
+// with its BN layers left to train (batch statistics of 2 samples, running
+// statistics updated from them) against with BN frozen (FrozenBatchNorm2d:
+// the trained statistics and affine parameters fixed, as detection models
+// fine-tune).
+#include <cstdio>
+
+#include "curves.hpp"
+#include "normkit/nn/batch_norm.hpp"
+#include "normkit/nn/frozen_batch_norm.hpp"
+#include "normkit/nn/loss.hpp"
+#include "report/table.hpp"
+
+namespace normkit::lab {
+namespace {
+
+// Test accuracy with every layer in training mode, in batches of `batch`.
+double train_mode_accuracy(nn::Sequential& net, const io::LabelledImages& test, std::int64_t batch) {
+  const nn::StateDict saved = net.state_dict();  // train mode updates the running statistics
+  net.train();
+  const std::int64_t n = test.labels.numel() / batch * batch;
+  std::int64_t correct = 0;
+  for (std::int64_t b0 = 0; b0 < n; b0 += batch) {
+    Shape shape = test.images.shape();
+    shape[0] = batch;
+    const TensorView x(test.images.data<float>() + b0 * 784, shape, {784, 784, 28, 1}, DType::float32);
+    const TensorView y(test.labels.data<std::int64_t>() + b0, {batch}, {1}, DType::int64);
+    correct += nn::softmax_cross_entropy(net.forward(x), y).correct;
+  }
+  net.load_state_dict(saved);
+  return static_cast<double>(correct) / static_cast<double>(n);
+}
+
+// Replaces every BatchNorm2d layer of the CNN by its frozen copy.
+void freeze_batch_norm(nn::Sequential& net) {
+  for (std::size_t i = 0; i < net.size(); ++i)
+    if (const auto* bn = dynamic_cast<const nn::BatchNorm*>(&net[i])) net.replace(i, nn::FrozenBatchNorm2d::from(*bn));
+}
+
+}  // namespace
+
+Section run_eval_bug(const Context& ctx) {
+  const bool quick = ctx.options.quick;
+  const io::LabelledImages test = first_images(ctx.data.test, ctx.test_images(quick ? 1024 : 10000));
+  const std::int64_t pretrain_steps = quick ? 300 : 1800, finetune_steps = quick ? 150 : 1000;
+  const RunSpec pretrain{.label = "eval-bug, cnn bn pre-training",
+                         .model = "cnn",
+                         .norm = "bn",
+                         .train = {.batch_size = 64, .sgd = {.lr = 0.05, .momentum = 0.9}, .seed = ctx.options.seed,
+                                   .limit = ctx.train_images(60000)},
+                         .steps = pretrain_steps,
+                         .eval_every = pretrain_steps,
+                         .test_images = test.labels.numel()};
+  Curve trained = train_curve(ctx, pretrain);
+  nn::Sequential& net = *trained.net;
+  const double eval_accuracy = train::evaluate(net, test).accuracy;
+
+  report::Table modes({"evaluated in", "test batch", "test accuracy"});
+  modes.add({"eval mode (running statistics)", "any", report::cell("%.4f", eval_accuracy)});
+  report::Table modes_csv({"mode", "batch", "test_accuracy"});
+  modes_csv.add({"eval", "0", report::cell("%.4f", eval_accuracy)});
+  for (const std::int64_t batch : {1, 2, 8, 32}) {
+    const double a = train_mode_accuracy(net, test, batch);
+    modes.add({"train mode (forgot eval())", std::to_string(batch), report::cell("%.4f", a)});
+    modes_csv.add({"train", std::to_string(batch), report::cell("%.4f", a)});
+  }
+  modes_csv.write_csv(ctx.path("eval_bug_modes.csv"));
+  if (ctx.progress) ctx.progress("eval-bug: evaluated in eval and train mode");
+
+  // Fine-tuning at batch 2, from the same trained weights.
+  const nn::StateDict trained_state = net.state_dict();
+  report::Table finetune({"fine-tuning with batch 2", "test accuracy before", "after " + std::to_string(finetune_steps) + " steps"});
+  report::Table finetune_csv({"bn", "steps", "test_accuracy"});
+  for (const bool frozen : {false, true}) {
+    nn::Generator gen(ctx.options.seed);
+    const auto model = train::make_model("cnn", "bn", gen);
+    model->load_state_dict(trained_state);
+    if (frozen) freeze_batch_norm(*model);
+    train::Trainer tuner(*model, ctx.data.train,
+                         {.epochs = 1, .batch_size = 2, .sgd = {.lr = 0.005, .momentum = 0.9}, .seed = ctx.options.seed + 1,
+                          .limit = ctx.train_images(60000)});
+    for (std::int64_t s = 0; s < finetune_steps; ++s) tuner.step();
+    const double after = train::evaluate(*model, test).accuracy;
+    const char* label = frozen ? "BN frozen (FrozenBatchNorm2d)" : "BN training (batch statistics of 2)";
+    finetune.add({label, report::cell("%.4f", eval_accuracy), report::cell("%.4f", after)});
+    finetune_csv.add({frozen ? "frozen" : "training", std::to_string(finetune_steps), report::cell("%.4f", after)});
+    if (ctx.progress) ctx.progress(std::string("eval-bug: fine-tuned with ") + label);
+  }
+  finetune_csv.write_csv(ctx.path("eval_bug_finetune.csv"));
+
+  Section s;
+  s.printed = "eval-bug: a CNN with BN after " + std::to_string(pretrain_steps) + " steps of batch 64\n" + modes.text() +
+              "\n" + finetune.text();
+  s.markdown = "## eval-bug: forgetting eval(), and fine-tuning with frozen BN\n\n"
+               "A CNN with BN trained for " + std::to_string(pretrain_steps) + " steps of batch 64 (SGD lr 0.05, "
+               "momentum 0.9), evaluated on " + std::to_string(test.labels.numel()) + " test images in eval mode "
+               "and, as if eval() were forgotten, in train mode, where every test batch is normalized by its own "
+               "statistics (the running statistics restored after each batch size):\n\n" + modes.markdown() +
+               "\nThen fine-tuned for " + std::to_string(finetune_steps) + " steps with batches of 2 (lr 0.005, "
+               "momentum 0.9) from the same weights, with BN training against BN frozen "
+               "(torchvision's FrozenBatchNorm2d: fixed statistics and affine parameters):\n\n" +
+               finetune.markdown() +
+               "\nExpected from BN's definition: train-mode evaluation depends on the test batch (at batch 1 every "
+               "image is normalized by its own spatial statistics), and BN statistics of 2 samples are noise, so "
+               "frozen BN is the standard for small-batch fine-tuning. Data: eval_bug_modes.csv, "
+               "eval_bug_finetune.csv.\n\n";
+  return s;
+}
+
+}  // namespace normkit::lab

@@ -1,0 +1,18 @@
+#include "lab.hpp"
+
+namespace normkit::lab {
+
+const std::vector<Experiment>& experiments() {
+  static const std::vector<Experiment> all{
+      {"convergence", "Ioffe and Szegedy's sigmoid MLP with and without BN: accuracy and a sigmoid's input over training",
+       &run_convergence},
+      {"lr-sweep", "the largest stable learning rate and the steps to a target accuracy: no norm, BN, BN + warm-up",
+       &run_lr_sweep},
+      {"batch-size", "BN, GN, LN, IN and Batch Renorm at 32 to 2 samples per normalization group (Wu and He)",
+       &run_batch_size},
+      {"eval-bug", "a BN network evaluated in train mode at batch 1-32, and frozen-BN fine-tuning", &run_eval_bug},
+  };
+  return all;
+}
+
+}  // namespace normkit::lab

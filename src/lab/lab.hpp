@@ -1,0 +1,54 @@
+// The lab: experiments that train the lab's networks on Fashion-MNIST and
+// measure what normalization does to training. Each experiment writes its
+// CSV files and PNG plots into the output folder, returns a section of the
+// Markdown report, and a table to print. docs/lab.md says what each runs.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "normkit/io/fashion_mnist.hpp"
+
+namespace normkit::lab {
+
+struct LabOptions {
+  bool quick = false;         // the short run (about 2 minutes an experiment)
+  std::string out_dir = "lab-report";
+  std::int64_t limit = 0;     // at most this many training images per run (0: the experiment's own)
+  std::int64_t test_limit = 0;  // at most this many test images per evaluation (0: the experiment's own)
+  std::uint64_t seed = 1;
+};
+
+struct Context {
+  const io::FashionMnist& data;
+  LabOptions options;
+  std::function<void(const std::string&)> progress;  // one line about what is running now
+
+  // `wanted` images, or fewer when --limit / --test-limit say so.
+  std::int64_t train_images(std::int64_t wanted) const;
+  std::int64_t test_images(std::int64_t wanted) const;
+  std::string path(const std::string& file) const { return options.out_dir + "/" + file; }
+};
+
+struct Section {
+  std::string markdown;  // "## title", what was run, tables, plots, the published result beside
+  std::string printed;   // the table(s) for the terminal
+};
+
+struct Experiment {
+  const char* name;
+  const char* what;  // one line for usage and the report
+  Section (*run)(const Context&);
+};
+
+// convergence, lr-sweep, batch-size, eval-bug, in the report's order.
+const std::vector<Experiment>& experiments();
+
+Section run_convergence(const Context& ctx);
+Section run_lr_sweep(const Context& ctx);
+Section run_batch_size(const Context& ctx);
+Section run_eval_bug(const Context& ctx);
+
+}  // namespace normkit::lab
