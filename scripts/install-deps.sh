@@ -5,8 +5,8 @@
 #   and its tests; python3-torch (PyTorch 1.13): parity tests only;
 #   zlib1g-dev: the IDX reader; dataset-fashion-mnist: the lab's data set
 #   (/usr/share/datasets/fashion-mnist); nlohmann-json3-dev: safetensors
-#   headers; libopenblas-dev, libdnnl-dev (oneDNN): GEMM, convolution and
-#   pooling for the training engine.
+#   headers; libdnnl-dev (oneDNN): GEMM and convolution for the training
+#   engine; gnuplot-nox: the lab's plots.
 set -euo pipefail
 exec "$(dirname "$0")/apt-ensure.sh" \
   g++ cmake ninja-build pkg-config \
@@ -14,4 +14,4 @@ exec "$(dirname "$0")/apt-ensure.sh" \
   libomp-dev \
   python3 python3-dev python3-numpy python3-pytest pybind11-dev \
   python3-torch \
-  zlib1g-dev dataset-fashion-mnist nlohmann-json3-dev libopenblas-dev libdnnl-dev
+  zlib1g-dev dataset-fashion-mnist nlohmann-json3-dev libdnnl-dev gnuplot-nox

@@ -18,6 +18,7 @@ void print_usage(std::FILE* out) {
                "  bench      kernels against the copy bandwidth and the peers (PyTorch, oneDNN)\n"
                "  train      train a network on Fashion-MNIST (normkit train --help)\n"
                "  lab        experiments on what normalization does to training (normkit lab --help)\n"
+               "  step-time  the time of one training step (for bench/train_step.py)\n"
                "  version    print the version\n"
                "  help       this message\n");
 }
@@ -35,6 +36,7 @@ int main(int argc, char** argv) {
     if (command == "bench") return normkit::cli::run_bench(argc - 1, argv + 1);
     if (command == "train") return normkit::cli::run_train(argc - 1, argv + 1);
     if (command == "lab") return normkit::cli::run_lab(argc - 1, argv + 1);
+    if (command == "step-time") return normkit::cli::run_step_time(argc - 1, argv + 1);
     if (command == "version" || command == "--version") {
       std::printf("normkit %s\n", normkit::kVersion);
       return 0;

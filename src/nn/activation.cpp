@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "layer_checks.hpp"
+#include "parallel_loop.hpp"
 #include "normkit/error.hpp"
 
 namespace normkit::nn {
@@ -22,9 +23,13 @@ void check_like(const TensorView& dy, const Tensor& saved, const char* layer) {
 }  // namespace
 
 Tensor ReLU::forward(const TensorView& x) {
-  saved_y_ = checked_copy(x, "ReLU", "x");
+  NORMKIT_CHECK(x.defined() && x.dtype() == DType::float32, "ReLU: x: expected a float32 tensor");
+  // A contiguous input is read where it is; any other is copied first.
+  const Tensor copy = x.is_contiguous() ? Tensor() : Tensor::copy_of(x);
+  const float* in = copy.defined() ? copy.data<float>() : x.data<float>();
+  saved_y_ = Tensor(x.shape());
   float* y = saved_y_.data<float>();
-  for (std::int64_t i = 0; i < saved_y_.numel(); ++i) y[i] = y[i] > 0.0f ? y[i] : 0.0f;
+  parallel_for_elements(saved_y_.numel(), [=](std::int64_t i) { y[i] = in[i] > 0.0f ? in[i] : 0.0f; });
   return Tensor::copy_of(saved_y_);
 }
 
@@ -32,15 +37,15 @@ Tensor ReLU::backward(const TensorView& dy) {
   check_like(dy, saved_y_, "ReLU");
   Tensor dx = Tensor::copy_of(dy);
   float* g = dx.data<float>();
-  for (std::int64_t i = 0; i < dx.numel(); ++i)
-    if (!(saved_y_.data<float>()[i] > 0.0f)) g[i] = 0.0f;
+  const float* y = saved_y_.data<float>();
+  parallel_for_elements(dx.numel(), [=](std::int64_t i) { g[i] = y[i] > 0.0f ? g[i] : 0.0f; });
   return dx;
 }
 
 Tensor Sigmoid::forward(const TensorView& x) {
   saved_y_ = checked_copy(x, "Sigmoid", "x");
   float* y = saved_y_.data<float>();
-  for (std::int64_t i = 0; i < saved_y_.numel(); ++i) y[i] = 1.0f / (1.0f + std::exp(-y[i]));
+  parallel_for_elements(saved_y_.numel(), [=](std::int64_t i) { y[i] = 1.0f / (1.0f + std::exp(-y[i])); });
   return Tensor::copy_of(saved_y_);
 }
 
@@ -48,10 +53,8 @@ Tensor Sigmoid::backward(const TensorView& dy) {
   check_like(dy, saved_y_, "Sigmoid");
   Tensor dx = Tensor::copy_of(dy);
   float* g = dx.data<float>();
-  for (std::int64_t i = 0; i < dx.numel(); ++i) {
-    const float y = saved_y_.data<float>()[i];
-    g[i] *= y * (1.0f - y);
-  }
+  const float* y = saved_y_.data<float>();
+  parallel_for_elements(dx.numel(), [=](std::int64_t i) { g[i] *= y[i] * (1.0f - y[i]); });
   return dx;
 }
 

@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "layer_checks.hpp"
+#include "parallel_loop.hpp"
 #include "normkit/error.hpp"
 
 namespace normkit::nn {
@@ -38,10 +39,10 @@ Tensor Dropout::forward(const TensorView& x) {
   saved_scale_ = Tensor(y.shape());
   float* scale = saved_scale_.data<float>();
   float* out = y.data<float>();
-  for (std::int64_t i = 0; i < y.numel(); ++i) {
+  parallel_for_elements(y.numel(), [=](std::int64_t i) {
     scale[i] = (mix(stream + static_cast<std::uint64_t>(i)) >> 40) >= threshold ? keep_scale : 0.0f;
     out[i] *= scale[i];
-  }
+  });
   return y;
 }
 
@@ -51,7 +52,8 @@ Tensor Dropout::backward(const TensorView& dy) {
   Tensor dx = Tensor::copy_of(dy);
   if (!saved_scale_.defined()) return dx;
   float* g = dx.data<float>();
-  for (std::int64_t i = 0; i < dx.numel(); ++i) g[i] *= saved_scale_.data<float>()[i];
+  const float* scale = saved_scale_.data<float>();
+  parallel_for_elements(dx.numel(), [=](std::int64_t i) { g[i] *= scale[i]; });
   return dx;
 }
 

@@ -1,7 +1,8 @@
 #include "normkit/nn/linear.hpp"
 
-#include <cblas.h>
+#include <oneapi/dnnl/dnnl.h>
 
+#include "fixed_blocks.hpp"
 #include "layer_checks.hpp"
 #include "normkit/error.hpp"
 
@@ -18,44 +19,66 @@ Linear::Linear(std::int64_t in_features, std::int64_t out_features, Generator& g
   register_parameter("bias", &bias);
 }
 
+namespace {
+
+// C (m x n) = alpha * op(A) op(B) + beta * C, row-major, by oneDNN's sgemm
+// (sequential inside the fixed blocks' parallel region).
+void sgemm(char trans_a, char trans_b, std::int64_t m, std::int64_t n, std::int64_t k, const float* a, std::int64_t lda,
+           const float* b, std::int64_t ldb, float beta, float* c, std::int64_t ldc) {
+  const dnnl_status_t status = dnnl_sgemm(trans_a, trans_b, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
+  NORMKIT_CHECK(status == dnnl_success, "Linear: oneDNN's sgemm failed (status ", static_cast<int>(status), ")");
+}
+
+}  // namespace
+
 Tensor Linear::forward(const TensorView& x) {
   NORMKIT_CHECK(x.defined() && x.dtype() == DType::float32 && x.dim() == 2 && x.size(1) == in_,
                 "Linear: x: expected float32 of shape (N, ", in_, "), got ",
                 shape_or_none(x));
   saved_x_ = Tensor::copy_of(x);
-  const std::int64_t n = x.size(0);
+  const std::int64_t n = x.size(0), in = in_, out = out_;
   Tensor y({n, out_});
-  float* out = y.data<float>();
-  if (bias.value.defined())
-    for (std::int64_t i = 0; i < n; ++i)
-      for (std::int64_t j = 0; j < out_; ++j) out[i * out_ + j] = bias.value.data<float>()[j];
-  // y (+)= x W^T
-  if (n > 0)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(n), static_cast<int>(out_),
-                static_cast<int>(in_), 1.0f, saved_x_.data<float>(), static_cast<int>(in_), weight.value.data<float>(),
-                static_cast<int>(in_), bias.value.defined() ? 1.0f : 0.0f, out, static_cast<int>(out_));
+  float* yp = y.data<float>();
+  const float* xp = saved_x_.data<float>();
+  const float* wp = weight.value.data<float>();
+  const float* bp = bias.value.defined() ? bias.value.data<float>() : nullptr;
+  // y = x W^T (+ b), in fixed blocks of samples.
+  for_each_block(n, kSamplesPerBlock, [=](std::int64_t, std::int64_t first, std::int64_t rows) {
+    if (bp != nullptr)
+      for (std::int64_t i = first; i < first + rows; ++i)
+        for (std::int64_t j = 0; j < out; ++j) yp[i * out + j] = bp[j];
+    sgemm('N', 'T', rows, out, in, xp + first * in, in, wp, in, bp != nullptr ? 1.0f : 0.0f, yp + first * out, out);
+  });
   return y;
 }
 
 Tensor Linear::backward(const TensorView& dy) {
   NORMKIT_CHECK(saved_x_.defined(), "Linear: backward before forward");
-  const std::int64_t n = saved_x_.shape()[0];
+  const std::int64_t n = saved_x_.shape()[0], in = in_, out = out_;
   check_output_gradient(dy, {n, out_}, "Linear");
   const Tensor g = Tensor::copy_of(dy);
-  Tensor dx = Tensor::zeros({n, in_});
+  Tensor dx = input_gradient() ? Tensor::zeros({n, in_}) : Tensor();
   if (n == 0) return dx;
-  // dx = dy W;  dW += dy^T x;  db += sum_i dy_i
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(n), static_cast<int>(in_),
-              static_cast<int>(out_), 1.0f, g.data<float>(), static_cast<int>(out_), weight.value.data<float>(),
-              static_cast<int>(in_), 0.0f, dx.data<float>(), static_cast<int>(in_));
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, static_cast<int>(out_), static_cast<int>(in_),
-              static_cast<int>(n), 1.0f, g.data<float>(), static_cast<int>(out_), saved_x_.data<float>(),
-              static_cast<int>(in_), 1.0f, weight.grad.data<float>(), static_cast<int>(in_));
-  if (bias.value.defined()) {
-    float* db = bias.grad.data<float>();
-    for (std::int64_t i = 0; i < n; ++i)
-      for (std::int64_t j = 0; j < out_; ++j) db[j] += g.data<float>()[i * out_ + j];
+  const float* gp = g.data<float>();
+  const float* xp = saved_x_.data<float>();
+  const float* wp = weight.value.data<float>();
+  // dx = dy W, in fixed blocks of samples.
+  if (dx.defined()) {
+    float* dxp = dx.data<float>();
+    for_each_block(n, kSamplesPerBlock, [=](std::int64_t, std::int64_t first, std::int64_t rows) {
+      sgemm('N', 'N', rows, in, out, gp + first * out, out, wp, in, 0.0f, dxp + first * in, in);
+    });
   }
+  // dW += dy^T x, in fixed blocks of output features (each over the whole
+  // batch); db += the column sums of dy, in sample order.
+  float* dwp = weight.grad.data<float>();
+  float* dbp = bias.value.defined() ? bias.grad.data<float>() : nullptr;
+  for_each_block(out, kSamplesPerBlock, [=](std::int64_t, std::int64_t first, std::int64_t features) {
+    sgemm('T', 'N', features, in, n, gp + first, out, xp, in, 1.0f, dwp + first * in, in);
+    if (dbp != nullptr)
+      for (std::int64_t j = first; j < first + features; ++j)
+        for (std::int64_t i = 0; i < n; ++i) dbp[j] += gp[i * out + j];
+  });
   return dx;
 }
 

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "parallel_loop.hpp"
+
 namespace normkit::nn {
 
 Parameter::Parameter(Tensor initial)
@@ -16,7 +18,9 @@ void Parameter::accumulate(const Tensor& g) {
   if (!value.defined()) return;
   NORMKIT_CHECK(g.numel() == grad.numel(), "Parameter::accumulate: expected ", grad.numel(),
                 " values, got ", g.numel());
-  for (std::int64_t i = 0; i < g.numel(); ++i) grad.data<float>()[i] += g.data<float>()[i];
+  float* sum = grad.data<float>();
+  const float* add = g.data<float>();
+  parallel_for_elements(g.numel(), [=](std::int64_t i) { sum[i] += add[i]; });
 }
 
 const Tensor& state_dict_get(const StateDict& state, const std::string& key) {

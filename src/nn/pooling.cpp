@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "layer_checks.hpp"
+#include "parallel_loop.hpp"
 #include "normkit/error.hpp"
 
 namespace normkit::nn {
@@ -30,30 +31,37 @@ Tensor MaxPool2d::forward(const TensorView& x) {
                 kernel_, "x", kernel_, ")");
   NORMKIT_CHECK(h * w <= INT32_MAX, "MaxPool2d: x: planes of more than 2^31 values are not supported");
   const std::int64_t ho = (h - kernel_) / stride_ + 1, wo = (w - kernel_) / stride_ + 1;
-  const Tensor src = Tensor::copy_of(x);
+  // A contiguous input is read where it is; any other is copied first.
+  const Tensor src = x.is_contiguous() ? Tensor() : Tensor::copy_of(x);
   Tensor y({n, c, ho, wo});
   input_shape_ = x.shape();
   output_shape_ = y.shape();
-  argmax_.assign(static_cast<std::size_t>(y.numel()), 0);
-  const float* in = src.data<float>();
+  argmax_.resize(static_cast<std::size_t>(y.numel()));
+  const float* in = src.defined() ? src.data<float>() : x.data<float>();
   float* out = y.data<float>();
   std::int32_t* arg = argmax_.data();
-#pragma omp parallel for schedule(static)
-  for (std::int64_t plane = 0; plane < n * c; ++plane) {
+  const std::int64_t k = kernel_, s = stride_;
+  parallel_for_items(n * c, h * w, [=](std::int64_t plane) {
     const float* p = in + plane * h * w;
     for (std::int64_t i = 0; i < ho; ++i)
       for (std::int64_t j = 0; j < wo; ++j) {
-        std::int64_t best = i * stride_ * w + j * stride_;
-        for (std::int64_t a = 0; a < kernel_; ++a)
-          for (std::int64_t b = 0; b < kernel_; ++b) {
-            const std::int64_t at = (i * stride_ + a) * w + j * stride_ + b;
-            if (p[at] > p[best] || (std::isnan(p[at]) && !std::isnan(p[best]))) best = at;  // NaN wins, as PyTorch
+        std::int64_t best = i * s * w + j * s;
+        float best_value = p[best];
+        for (std::int64_t a = 0; a < k; ++a)
+          for (std::int64_t b = 0; b < k; ++b) {
+            const std::int64_t at = (i * s + a) * w + j * s + b;
+            const float v = p[at];
+            // NaN wins, as PyTorch; selects rather than branches (maxima of
+            // noise mispredict half the time).
+            const bool take = v > best_value || (v != v && best_value == best_value);
+            best = take ? at : best;
+            best_value = take ? v : best_value;
           }
         const std::int64_t o = (plane * ho + i) * wo + j;
-        out[o] = p[best];
+        out[o] = best_value;
         arg[o] = static_cast<std::int32_t>(best);
       }
-  }
+  });
   return y;
 }
 
@@ -66,11 +74,13 @@ Tensor MaxPool2d::backward(const TensorView& dy) {
   const std::int64_t out_plane = output_shape_[2] * output_shape_[3];
   // Windows may overlap (stride < kernel): each plane is one thread's, so the
   // additions into it keep their order.
-#pragma omp parallel for schedule(static)
-  for (std::int64_t plane = 0; plane < planes; ++plane)
+  float* grad_in = dx.data<float>();
+  const float* grad_out = g.data<float>();
+  const std::int32_t* argmax = argmax_.data();
+  parallel_for_items(planes, in_plane, [=](std::int64_t plane) {
     for (std::int64_t o = 0; o < out_plane; ++o)
-      dx.data<float>()[plane * in_plane + argmax_[static_cast<std::size_t>(plane * out_plane + o)]] +=
-          g.data<float>()[plane * out_plane + o];
+      grad_in[plane * in_plane + argmax[plane * out_plane + o]] += grad_out[plane * out_plane + o];
+  });
   return dx;
 }
 
@@ -80,11 +90,13 @@ Tensor GlobalAvgPool2d::forward(const TensorView& x) {
   const Tensor c = Tensor::copy_of(x);
   const std::int64_t rows = x.size(0) * x.size(1), area = x.size(2) * x.size(3);
   Tensor y({x.size(0), x.size(1)});
-  for (std::int64_t r = 0; r < rows; ++r) {
+  const float* in = c.data<float>();
+  float* out = y.data<float>();
+  parallel_for_items(rows, area, [=](std::int64_t r) {
     double sum = 0;
-    for (std::int64_t i = 0; i < area; ++i) sum += c.data<float>()[r * area + i];
-    y.data<float>()[r] = area > 0 ? static_cast<float>(sum / static_cast<double>(area)) : 0.0f;
-  }
+    for (std::int64_t i = 0; i < area; ++i) sum += in[r * area + i];
+    out[r] = area > 0 ? static_cast<float>(sum / static_cast<double>(area)) : 0.0f;
+  });
   return y;
 }
 
@@ -95,10 +107,12 @@ Tensor GlobalAvgPool2d::backward(const TensorView& dy) {
   const Tensor g = Tensor::copy_of(dy);
   const std::int64_t rows = expected[0] * expected[1], area = input_shape_[2] * input_shape_[3];
   Tensor dx(input_shape_);
-  for (std::int64_t r = 0; r < rows; ++r) {
-    const float v = area > 0 ? g.data<float>()[r] / static_cast<float>(area) : 0.0f;
-    for (std::int64_t i = 0; i < area; ++i) dx.data<float>()[r * area + i] = v;
-  }
+  const float* grad_out = g.data<float>();
+  float* grad_in = dx.data<float>();
+  parallel_for_items(rows, area, [=](std::int64_t r) {
+    const float v = area > 0 ? grad_out[r] / static_cast<float>(area) : 0.0f;
+    for (std::int64_t i = 0; i < area; ++i) grad_in[r * area + i] = v;
+  });
   return dx;
 }
 

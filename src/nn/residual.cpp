@@ -1,6 +1,7 @@
 #include "normkit/nn/residual.hpp"
 
 #include "normkit/error.hpp"
+#include "parallel_loop.hpp"
 
 namespace normkit::nn {
 namespace {
@@ -9,7 +10,9 @@ Tensor sum(const Tensor& a, const Tensor& b) {
   NORMKIT_CHECK(a.shape() == b.shape(), "ResidualBlock: the branches' shapes ", shape_string(a.shape()), " and ",
                 shape_string(b.shape()), " differ");
   Tensor out = Tensor::copy_of(a);
-  for (std::int64_t i = 0; i < out.numel(); ++i) out.data<float>()[i] += b.data<float>()[i];
+  float* sum = out.data<float>();
+  const float* add = b.data<float>();
+  parallel_for_elements(out.numel(), [=](std::int64_t i) { sum[i] += add[i]; });
   return out;
 }
 

@@ -15,8 +15,14 @@ std::unique_ptr<Layer> Sequential::replace(std::size_t i, std::unique_ptr<Layer>
   NORMKIT_CHECK(layer != nullptr, "Sequential::replace: layer: expected a layer, got null");
   replace_module(std::to_string(i), layer.get());
   layer->train(is_training());
+  if (i == 0) layer->set_input_gradient(input_gradient());
   std::swap(layers_[i], layer);
   return layer;
+}
+
+void Sequential::set_input_gradient(bool needed) {
+  Layer::set_input_gradient(needed);
+  if (!layers_.empty()) layers_.front()->set_input_gradient(needed);
 }
 
 Tensor Sequential::forward_prefix(const TensorView& x, std::size_t count) {

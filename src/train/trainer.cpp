@@ -76,6 +76,7 @@ Trainer::Trainer(nn::Sequential& net, const io::LabelledImages& train, const Tra
   const std::int64_t n = options.limit > 0 ? std::min(options.limit, available) : available;
   NORMKIT_CHECK(n >= options.batch_size, "--batch-size: expected at most the ", n, " training images, got ",
                 options.batch_size);
+  net.set_input_gradient(false);  // the images are data: no gradient for them
   order_.resize(static_cast<std::size_t>(n));
   std::iota(order_.begin(), order_.end(), 0);
   steps_per_epoch_ = n / options.batch_size;
@@ -96,7 +97,9 @@ StepReport Trainer::step() {
     nn::CrossEntropy ce = nn::softmax_cross_entropy(net_.forward(x), y);
     if (options_.micro_batches > 1) {  // the batch's loss is the micro-batches' mean
       const float share = 1.0f / static_cast<float>(options_.micro_batches);
-      for (std::int64_t i = 0; i < ce.grad.numel(); ++i) ce.grad.data<float>()[i] *= share;
+      float* g = ce.grad.data<float>();
+      const std::int64_t n = ce.grad.numel();
+      for (std::int64_t i = 0; i < n; ++i) g[i] *= share;
     }
     net_.backward(ce.grad);
     loss += ce.loss;

@@ -533,3 +533,50 @@ TEST(Dropout, MaskScaleEvalAndResumableStream) {
 
 }  // namespace
 }  // namespace normkit::test
+
+namespace normkit::test {
+namespace {
+
+// Training steps give the same bits on 1 and 2 threads: convolutions and
+// matrix products run on fixed blocks of samples (nn/fixed_blocks.hpp), the
+// norms on fixed reduction trees. (A thread count the machine lacks still
+// changes the OpenMP team, which is what is tested.)
+TEST(Trainer, SameBitsOnOneAndTwoThreads) {
+  const io::FashionMnist data = io::load_fashion_mnist();
+  const int saved = num_threads();
+  for (const char* model : {"mlp", "cnn", "resnet"}) {
+    SCOPED_TRACE(model);
+    std::vector<std::vector<float>> states;
+    for (const int threads : {1, 2}) {
+      set_num_threads(threads);
+      Generator gen(3);
+      auto net = train::make_model(model, "bn", gen, {.depth = 8, .dropout = 0.1});
+      train::Trainer trainer(*net, data.train,
+                             {.batch_size = 40, .sgd = {.lr = 0.05, .momentum = 0.9}, .seed = 1, .limit = 400});
+      for (int s = 0; s < 3; ++s) trainer.step();
+      states.push_back(float_state(*net));
+    }
+    EXPECT_TRUE(same_bits(states[0], states[1]));
+  }
+  set_num_threads(saved);
+}
+
+// A first layer told that its input needs no gradient skips it, with the
+// same parameter gradients.
+TEST(Conv2d, SkipsTheInputGradientWhenNotNeeded) {
+  Generator gen(5);
+  const Tensor x = nn::normal_tensor({20, 3, 6, 6}, 1.0, gen), dy = nn::normal_tensor({20, 4, 6, 6}, 1.0, gen);
+  std::vector<std::vector<float>> grads;
+  for (const bool needed : {true, false}) {
+    Generator same(6);
+    nn::Conv2d conv(3, 4, 3, same, {.padding = 1});
+    conv.set_input_gradient(needed);
+    conv.forward(x);
+    EXPECT_EQ(conv.backward(dy).defined(), needed);
+    grads.push_back(values(conv.weight.grad));
+  }
+  EXPECT_TRUE(same_bits(grads[0], grads[1]));
+}
+
+}  // namespace
+}  // namespace normkit::test

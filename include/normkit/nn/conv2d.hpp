@@ -1,10 +1,13 @@
 // 2-D convolution, as torch.nn.Conv2d (square kernel, the same stride and
 // zero padding in both dimensions, groups), on (N, C, H, W) input. The
 // convolution itself is oneDNN's (forward, backward data, backward weights),
-// with its primitives kept for the last input shape.
+// run on fixed blocks of samples, one thread per block, with the blocks'
+// weight gradients summed in block order: the same bits for any thread
+// count (nn/fixed_blocks.hpp). Primitives are kept per block size.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 
 #include "normkit/nn/init.hpp"
@@ -26,16 +29,21 @@ class Conv2d : public Layer {
   ~Conv2d() override;
 
   Tensor forward(const TensorView& x) override;    // (N, C, H, W) -> (N, O, H', W')
-  Tensor backward(const TensorView& dy) override;  // accumulates weight.grad, bias.grad
+  // Accumulates weight.grad and bias.grad; returns dx, or an undefined
+  // tensor after set_input_gradient(false).
+  Tensor backward(const TensorView& dy) override;
 
   Parameter weight;  // (O, C / groups, K, K)
   Parameter bias;    // (O); undefined without bias
 
  private:
-  struct Primitives;  // oneDNN's, for one input shape
+  struct BlockPrimitives;  // oneDNN's, for a block of samples of one input shape
+  const BlockPrimitives& primitives(std::int64_t samples, std::int64_t h, std::int64_t w);
+
   std::int64_t in_, out_, kernel_;
   Conv2dOptions options_;
-  std::unique_ptr<Primitives> primitives_;
+  Shape block_input_;  // (C, H, W) the primitives were made for
+  std::map<std::int64_t, std::unique_ptr<BlockPrimitives>> blocks_;  // by samples per block
   Tensor saved_x_;
 };
 

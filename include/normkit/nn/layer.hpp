@@ -14,8 +14,17 @@ class Layer : public Module {
   virtual Tensor forward(const TensorView& x) = 0;
   virtual Tensor backward(const TensorView& dy) = 0;
 
+  // Whether backward must return dL/dx. A network's first layer need not (the
+  // input is data, as a tensor without requires_grad in PyTorch): a layer
+  // that can skip that work (Conv2d) then returns an undefined tensor.
+  virtual void set_input_gradient(bool needed) { input_gradient_ = needed; }
+  bool input_gradient() const { return input_gradient_; }
+
  protected:
   explicit Layer(std::string name) : Module(std::move(name)) {}
+
+ private:
+  bool input_gradient_ = true;
 };
 
 }  // namespace normkit::nn

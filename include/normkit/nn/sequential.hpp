@@ -18,6 +18,7 @@ class Sequential : public Layer {
   template <typename L>
   L& add(std::unique_ptr<L> layer) {
     L& ref = *layer;
+    if (layers_.empty()) ref.set_input_gradient(input_gradient());
     register_module(std::to_string(layers_.size()), layer.get());
     layers_.push_back(std::move(layer));
     return ref;
@@ -25,6 +26,8 @@ class Sequential : public Layer {
 
   Tensor forward(const TensorView& x) override;
   Tensor backward(const TensorView& dy) override;
+  // Passed on to the first layer (the later ones must give their dx).
+  void set_input_gradient(bool needed) override;
 
   std::size_t size() const { return layers_.size(); }
   Layer& operator[](std::size_t i) { return *layers_.at(i); }

@@ -58,7 +58,8 @@ Evaluation evaluate(nn::Sequential& net, const io::LabelledImages& data, std::in
 
 // One step at a time on `train`: the first step of every epoch reshuffles
 // (seeded Fisher-Yates over the first `limit` images); the last partial batch
-// of an epoch is dropped. The net is put in training mode before each step.
+// of an epoch is dropped. The net is put in training mode before each step,
+// and told that no gradient of its input is needed (set_input_gradient).
 class Trainer {
  public:
   Trainer(nn::Sequential& net, const io::LabelledImages& train, const TrainOptions& options);

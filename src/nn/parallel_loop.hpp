@@ -1,0 +1,26 @@
+// Loops of the nn layers over independent elements, on the library's threads
+// (kernels/parallel.hpp decides how many for the size). Each element is
+// computed by exactly one thread from its own inputs, so results do not
+// depend on the thread count.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/parallel.hpp"
+
+namespace normkit::nn {
+
+// body(i) for i in [0, items), where each item touches about
+// elements_per_item elements (the thread count follows the elements).
+template <typename Body>
+void parallel_for_items(std::int64_t items, std::int64_t elements_per_item, Body body) {
+#pragma omp parallel for num_threads(kernels::threads_for(items * elements_per_item)) schedule(static)
+  for (std::int64_t i = 0; i < items; ++i) body(i);
+}
+
+template <typename Body>
+void parallel_for_elements(std::int64_t n, Body body) {
+  parallel_for_items(n, 1, body);
+}
+
+}  // namespace normkit::nn
