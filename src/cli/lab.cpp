@@ -1,5 +1,6 @@
 // normkit lab NAME|all [--quick] [--out DIR]: runs lab experiments, writes
 // their CSV files, PNG plots and DIR/report.md, and prints their tables.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -22,7 +23,7 @@ namespace {
   for (const lab::Experiment& e : lab::experiments()) names += std::string("  ") + e.name + ": " + e.what + "\n";
   std::fprintf(stderr,
                "normkit lab: %s\n"
-               "usage: normkit lab NAME|all [--quick] [--out DIR] [--data DIR] [--limit N] [--test-limit N] [--seed S]\n"
+               "usage: normkit lab NAME[,NAME...]|all [--quick] [--out DIR] [--data DIR] [--limit N] [--test-limit N] [--seed S]\n"
                "experiments:\n%s"
                "  --quick: the short run (about 2 minutes an experiment); without it, the fuller run\n"
                "  --out: where the CSV files, plots and report.md go (default lab-report)\n"
@@ -53,10 +54,17 @@ int run_lab(int argc, char** argv) {
     else if (flag == "--seed") options.seed = static_cast<std::uint64_t>(parse_integer(flag, value, usage_error));
     else usage_error("unknown option '" + flag + "'");
   }
+  // NAME: one experiment, several joined by commas, or all (in the report's order).
   std::vector<lab::Experiment> chosen;
-  for (const lab::Experiment& e : lab::experiments())
-    if (name == "all" || name == e.name) chosen.push_back(e);
-  if (chosen.empty()) usage_error("unknown experiment '" + name + "'");
+  for (std::size_t start = 0; start <= name.size();) {
+    const std::size_t comma = std::min(name.find(',', start), name.size());
+    const std::string one = name.substr(start, comma - start);
+    bool known = false;
+    for (const lab::Experiment& e : lab::experiments())
+      if (one == "all" || one == e.name) chosen.push_back(e), known = true;
+    if (!known) usage_error("unknown experiment '" + one + "'");
+    start = comma + 1;
+  }
   if (options.limit < 0 || options.test_limit < 0) usage_error("--limit and --test-limit: expected >= 0");
 
   std::filesystem::create_directories(options.out_dir);

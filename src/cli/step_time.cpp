@@ -22,7 +22,7 @@ namespace {
 [[noreturn]] void usage_error(const std::string& message) {
   std::fprintf(stderr,
                "normkit step-time: %s\n"
-               "usage: normkit step-time [--model cnn] [--norm bn] [--batch-size 128] [--steps 20] [--threads T]\n",
+               "usage: normkit step-time [--model cnn] [--norm bn] [--batch-size 128] [--steps 20] [--threads T] [--width K]\n",
                message.c_str());
   std::exit(2);
 }
@@ -31,7 +31,7 @@ namespace {
 
 int run_step_time(int argc, char** argv) {
   std::string model = "cnn", norm = "bn";
-  std::int64_t batch = 128, steps = 20, threads = 0;
+  std::int64_t batch = 128, steps = 20, threads = 0, width = 1;
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
     if (i + 1 >= argc) usage_error(flag + " needs a value");
@@ -41,13 +41,16 @@ int run_step_time(int argc, char** argv) {
     else if (flag == "--batch-size") batch = parse_integer(flag, value, usage_error);
     else if (flag == "--steps") steps = parse_integer(flag, value, usage_error);
     else if (flag == "--threads") threads = parse_integer(flag, value, usage_error);
+    else if (flag == "--width") width = parse_integer(flag, value, usage_error);
     else usage_error("unknown option '" + flag + "'");
   }
   if (steps < 1) usage_error("--steps: expected >= 1");
   if (threads > 0) set_num_threads(static_cast<int>(threads));
   const io::FashionMnist data = io::load_fashion_mnist();
   nn::Generator init(1);
-  const auto net = train::make_model(model, norm, init);
+  train::ModelOptions model_options;
+  model_options.width = width;
+  const auto net = train::make_model(model, norm, init, model_options);
   train::Trainer trainer(*net, data.train, {.batch_size = batch, .sgd = {.lr = 0.01, .momentum = 0.9}, .seed = 1});
   for (int warm = 0; warm < 3; ++warm) trainer.step();  // primitives made, memory touched
   std::vector<double> ms;

@@ -2,6 +2,7 @@
 // test_accuracy=0.XXXX.
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -30,11 +31,12 @@ struct TrainArgs {
                "                     [--epochs E] [--batch-size B]\n"
                "                     [--lr LR] [--momentum M] [--weight-decay WD] [--seed S] [--data DIR]\n"
                "                     [--schedule constant|step|cosine] [--warmup STEPS] [--step-epochs E]\n"
-               "                     [--gamma G] [--checkpoint FILE] [--resume FILE] [--limit N]\n"
+               "                     [--gamma G] [--checkpoint FILE] [--resume FILE] [--limit N] [--augment on|off]\n"
                "  --checkpoint: save model, optimizer and trainer state after every epoch (safetensors)\n"
                "  --resume: continue such a run up to --epochs, with the bits of an uninterrupted one\n"
                "  --limit: train on the first N images only\n"
                "  --width: the cnn's channels times K (16K and 32K)\n"
+               "  --augment: shift images by up to 2 pixels and flip them left-right, at random (seeded)\n"
                "  --ghost-batch: samples per virtual batch of --norm ghost (default 16; must divide B)\n",
                message.c_str());
   std::exit(2);
@@ -65,6 +67,10 @@ TrainArgs parse(int argc, char** argv) {
     else if (flag == "--weight-decay") a.options.sgd.weight_decay = number(flag, value);
     else if (flag == "--seed") a.options.seed = static_cast<std::uint64_t>(integer(flag, value));
     else if (flag == "--limit") a.options.limit = integer(flag, value);
+    else if (flag == "--augment") {
+      if (value != "on" && value != "off") usage_error("--augment: expected on or off, got '" + value + "'");
+      a.options.augment = value == "on";
+    }
     else if (flag == "--depth") a.model_options.depth = integer(flag, value);
     else if (flag == "--width") a.model_options.width = integer(flag, value);
     else if (flag == "--dropout") a.model_options.dropout = number(flag, value);
@@ -104,16 +110,29 @@ int run_train(int argc, char** argv) {
               static_cast<long long>(args.options.batch_size), args.options.sgd.lr, args.options.sgd.momentum,
               static_cast<unsigned long long>(args.options.seed));
   std::fflush(stdout);
+  // On a terminal, a progress bar that rewrites itself: the epoch's share
+  // done, the running loss and accuracy, and images per second.
+  auto epoch_start = std::chrono::steady_clock::now();
+  double loss_sum = 0;
+  std::int64_t correct = 0;
   const auto on_step = [&](const train::StepReport& s) {
-    // A progress line that rewrites itself on a terminal; nothing per step otherwise.
-    if (terminal && (s.step % 20 == 0 || s.step == s.steps_per_epoch)) {
-      std::printf("\repoch %lld  step %lld/%lld  loss %.4f ", static_cast<long long>(s.epoch),
-                  static_cast<long long>(s.step), static_cast<long long>(s.steps_per_epoch), s.loss);
-      std::fflush(stdout);
-    }
+    if (s.step == 1) epoch_start = std::chrono::steady_clock::now(), loss_sum = 0, correct = 0;
+    loss_sum += s.loss;
+    correct += s.correct;
+    if (!terminal || (s.step % 10 != 0 && s.step != s.steps_per_epoch)) return;
+    constexpr int kWidth = 30;
+    const int filled = static_cast<int>(kWidth * s.step / s.steps_per_epoch);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
+    const auto images = static_cast<double>(s.step * args.options.batch_size);
+    std::printf("\repoch %lld [%s%s] %lld/%lld  loss %.4f  acc %.4f  %.0f img/s ", static_cast<long long>(s.epoch),
+                std::string(static_cast<std::size_t>(filled), '=').c_str(),
+                std::string(static_cast<std::size_t>(kWidth - filled), ' ').c_str(), static_cast<long long>(s.step),
+                static_cast<long long>(s.steps_per_epoch), loss_sum / static_cast<double>(s.step),
+                static_cast<double>(correct) / images, seconds > 0 ? images / seconds : 0.0);
+    std::fflush(stdout);
   };
   const auto on_epoch = [&](const train::EpochReport& e) {
-    std::printf("%sepoch %lld/%lld  loss %.4f  train_acc %.4f  test_acc %.4f  %.1f s\n", terminal ? "\r" : "",
+    std::printf("%sepoch %lld/%lld  loss %.4f  train_acc %.4f  test_acc %.4f  %.1f s\n", terminal ? "\r\033[K" : "",
                 static_cast<long long>(e.epoch), static_cast<long long>(args.options.epochs), e.train_loss,
                 e.train_accuracy, e.test_accuracy, e.seconds);
     std::fflush(stdout);

@@ -7,18 +7,6 @@
 #include "normkit/error.hpp"
 
 namespace normkit::nn {
-namespace {
-
-// SplitMix64's finaliser: a bijection of 64 bits whose outputs for
-// consecutive inputs are statistically independent.
-std::uint64_t mix(std::uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-}  // namespace
-
 Dropout::Dropout(double p, Generator& gen) : Layer("Dropout"), p_(p), seed_(gen.next()) {
   NORMKIT_CHECK(p >= 0.0 && p < 1.0, "Dropout: p: expected a probability in [0, 1), got ", p);
 }
@@ -32,7 +20,7 @@ Tensor Dropout::forward(const TensorView& x) {
     saved_scale_ = Tensor();
     return y;
   }
-  const std::uint64_t stream = mix(seed_ ^ mix(forwards_++ + 0x9e3779b97f4a7c15ULL));
+  const std::uint64_t stream = mix64(seed_ ^ mix64(forwards_++ + 0x9e3779b97f4a7c15ULL));
   // Element i is kept when its hash's top 24 bits, as a fraction, are >= p.
   const auto threshold = static_cast<std::uint64_t>(p_ * 16777216.0);
   const float keep_scale = static_cast<float>(1.0 / (1.0 - p_));
@@ -40,7 +28,7 @@ Tensor Dropout::forward(const TensorView& x) {
   float* scale = saved_scale_.data<float>();
   float* out = y.data<float>();
   parallel_for_elements(y.numel(), [=](std::int64_t i) {
-    scale[i] = (mix(stream + static_cast<std::uint64_t>(i)) >> 40) >= threshold ? keep_scale : 0.0f;
+    scale[i] = (mix64(stream + static_cast<std::uint64_t>(i)) >> 40) >= threshold ? keep_scale : 0.0f;
     out[i] *= scale[i];
   });
   return y;

@@ -8,6 +8,7 @@
 #include "normkit/io/safetensors.hpp"
 #include "normkit/nn/init.hpp"
 #include "normkit/nn/loss.hpp"
+#include "normkit/train/augment.hpp"
 
 namespace normkit::train {
 namespace {
@@ -93,7 +94,8 @@ StepReport Trainer::step() {
   double loss = 0;
   std::int64_t correct = 0;
   for (std::int64_t m = 0; m < options_.micro_batches; ++m) {
-    const auto [x, y] = gather(train_, order_.data() + within * options_.batch_size + m * micro, micro);
+    auto [x, y] = gather(train_, order_.data() + within * options_.batch_size + m * micro, micro);
+    if (options_.augment) augment_images(x, options_.seed, steps_done_, m * micro);
     nn::CrossEntropy ce = nn::softmax_cross_entropy(net_.forward(x), y);
     if (options_.micro_batches > 1) {  // the batch's loss is the micro-batches' mean
       const float share = 1.0f / static_cast<float>(options_.micro_batches);

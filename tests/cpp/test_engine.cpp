@@ -8,6 +8,8 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <set>
+#include <tuple>
 
 #include "normkit/io/fashion_mnist.hpp"
 #include "normkit/io/safetensors.hpp"
@@ -21,6 +23,7 @@
 #include "normkit/nn/loss.hpp"
 #include "normkit/nn/sequential.hpp"
 #include "normkit/nn/sgd.hpp"
+#include "normkit/train/augment.hpp"
 #include "normkit/train/models.hpp"
 #include "normkit/train/schedule.hpp"
 #include "normkit/train/trainer.hpp"
@@ -576,6 +579,54 @@ TEST(Conv2d, SkipsTheInputGradientWhenNotNeeded) {
     grads.push_back(values(conv.weight.grad));
   }
   EXPECT_TRUE(same_bits(grads[0], grads[1]));
+}
+
+}  // namespace
+}  // namespace normkit::test
+
+namespace normkit::test {
+namespace {
+
+// Augmentation: every output image is its input shifted by at most 2 pixels
+// (zeros shifted in) and maybe mirrored; the same (seed, step, sample) draws
+// the same transform, and over many samples all five shifts and both
+// flips occur.
+TEST(Augment, ShiftsAndFlipsAsDrawnAndRepeats) {
+  const std::int64_t n = 64, side = 6;
+  Tensor images({n, 1, side, side});
+  for (std::int64_t i = 0; i < images.numel(); ++i) images.data<float>()[i] = static_cast<float>(i % (side * side) + 1);
+  Tensor a = Tensor::copy_of(images), b = Tensor::copy_of(images), other = Tensor::copy_of(images);
+  train::augment_images(a, 7, 3, 0);
+  train::augment_images(b, 7, 3, 0);
+  train::augment_images(other, 7, 4, 0);
+  EXPECT_TRUE(same_bits(values(a), values(b)));
+  EXPECT_FALSE(same_bits(values(a), values(other)));
+  std::set<std::tuple<int, int, bool>> seen;
+  for (std::int64_t j = 0; j < n; ++j) {
+    const float* out = a.data<float>() + j * side * side;
+    // Find the transform that explains the output.
+    bool explained = false;
+    for (int dy = -2; dy <= 2 && !explained; ++dy)
+      for (int dx = -2; dx <= 2 && !explained; ++dx)
+        for (const bool flip : {false, true}) {
+          bool match = true;
+          for (int r = 0; r < side && match; ++r)
+            for (int q = 0; q < side && match; ++q) {
+              const int sr = r + dy, sq = (flip ? side - 1 - q : q) + dx;
+              const float expected = sr >= 0 && sr < side && sq >= 0 && sq < side ? static_cast<float>(sr * side + sq + 1) : 0.0f;
+              match = out[r * side + q] == expected;
+            }
+          if (match) {
+            explained = true;
+            seen.insert({dy, dx, flip});
+            break;
+          }
+        }
+    EXPECT_TRUE(explained) << "sample " << j;
+  }
+  EXPECT_GT(seen.size(), 20u);  // of the 50 transforms, many are drawn
+  Tensor wrong({4, 36});
+  EXPECT_THROW(train::augment_images(wrong, 1, 0, 0), Error);
 }
 
 }  // namespace

@@ -32,6 +32,16 @@ class Generator {
   double spare_ = 0;
 };
 
+// SplitMix64's finaliser: a bijection of 64 bits whose outputs for nearby
+// inputs are statistically independent. Counter-based draws (Dropout's masks,
+// augmentation) hash their coordinates with it instead of advancing a
+// generator, so they depend on neither threads nor call order.
+inline std::uint64_t mix64(std::uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
 // Tensors of `shape` (float32), for a layer with `fan_in` inputs and
 // `fan_out` outputs per unit:
 Tensor uniform_tensor(const Shape& shape, double bound, Generator& gen);  // U(-bound, bound)
