@@ -38,7 +38,7 @@ class Conv2d : public Layer {
 
  private:
   struct BlockPrimitives;  // oneDNN's, for a block of samples of one input shape
-  const BlockPrimitives& primitives(std::int64_t samples, std::int64_t h, std::int64_t w);
+  BlockPrimitives& primitives(std::int64_t samples, std::int64_t h, std::int64_t w);
 
   std::int64_t in_, out_, kernel_;
   Conv2dOptions options_;
