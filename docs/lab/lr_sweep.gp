@@ -1,0 +1,16 @@
+set terminal pngcairo size 1100,420 noenhanced
+set output 'docs/lab/lr_sweep.png'
+set datafile separator ','
+set grid
+set multiplot layout 1,2
+set logscale x 10
+set xlabel 'learning rate'
+set key bottom left
+set title 'final test accuracy (diverged runs at 0)'
+set yrange [0:1]
+plot 'docs/lab/lr_sweep.csv' using (strcol(1) eq 'no norm' ? $2 : 1/0):(strcol(3) eq '-' ? 0 : $3) with linespoints lw 2 title 'no norm', 'docs/lab/lr_sweep.csv' using (strcol(1) eq 'BN' ? $2 : 1/0):(strcol(3) eq '-' ? 0 : $3) with linespoints lw 2 title 'BN', 'docs/lab/lr_sweep.csv' using (strcol(1) eq 'BN + warm-up' ? $2 : 1/0):(strcol(3) eq '-' ? 0 : $3) with linespoints lw 2 title 'BN + warm-up'
+set title 'steps to test accuracy 0.85'
+set yrange [0:*]
+set key top right
+plot 'docs/lab/lr_sweep.csv' using (strcol(1) eq 'no norm' ? $2 : 1/0):(strcol(5) eq 'not reached' ? 1/0 : $5) with linespoints lw 2 title 'no norm', 'docs/lab/lr_sweep.csv' using (strcol(1) eq 'BN' ? $2 : 1/0):(strcol(5) eq 'not reached' ? 1/0 : $5) with linespoints lw 2 title 'BN', 'docs/lab/lr_sweep.csv' using (strcol(1) eq 'BN + warm-up' ? $2 : 1/0):(strcol(5) eq 'not reached' ? 1/0 : $5) with linespoints lw 2 title 'BN + warm-up'
+unset multiplot
