@@ -122,13 +122,15 @@ int run_train(int argc, char** argv) {
     if (!terminal || (s.step % 10 != 0 && s.step != s.steps_per_epoch)) return;
     constexpr int kWidth = 30;
     const int filled = static_cast<int>(kWidth * s.step / s.steps_per_epoch);
+    // Speed over the steps after the first (the clock starts when it ends).
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
     const auto images = static_cast<double>(s.step * args.options.batch_size);
+    const auto timed_images = static_cast<double>((s.step - 1) * args.options.batch_size);
     std::printf("\repoch %lld [%s%s] %lld/%lld  loss %.4f  acc %.4f  %.0f img/s ", static_cast<long long>(s.epoch),
                 std::string(static_cast<std::size_t>(filled), '=').c_str(),
                 std::string(static_cast<std::size_t>(kWidth - filled), ' ').c_str(), static_cast<long long>(s.step),
                 static_cast<long long>(s.steps_per_epoch), loss_sum / static_cast<double>(s.step),
-                static_cast<double>(correct) / images, seconds > 0 ? images / seconds : 0.0);
+                static_cast<double>(correct) / images, seconds > 0 ? timed_images / seconds : 0.0);
     std::fflush(stdout);
   };
   const auto on_epoch = [&](const train::EpochReport& e) {
