@@ -31,12 +31,14 @@ struct TrainArgs {
                "                     [--epochs E] [--batch-size B]\n"
                "                     [--lr LR] [--momentum M] [--weight-decay WD] [--seed S] [--data DIR]\n"
                "                     [--schedule constant|step|cosine] [--warmup STEPS] [--step-epochs E]\n"
-               "                     [--gamma G] [--checkpoint FILE] [--resume FILE] [--limit N] [--augment on|off]\n"
+               "                     [--gamma G] [--checkpoint FILE] [--resume FILE] [--limit N]\n"
+               "                     [--augment on|off] [--shift P]\n"
                "  --checkpoint: save model, optimizer and trainer state after every epoch (safetensors)\n"
                "  --resume: continue such a run up to --epochs, with the bits of an uninterrupted one\n"
                "  --limit: train on the first N images only\n"
                "  --width: the cnn's channels times K (16K and 32K)\n"
-               "  --augment: shift images by up to 2 pixels and flip them left-right, at random (seeded)\n"
+               "  --augment: shift images by up to --shift pixels (default 2; 0: none) and flip them\n"
+               "             left-right, at random (seeded)\n"
                "  --ghost-batch: samples per virtual batch of --norm ghost (default 16; must divide B)\n",
                message.c_str());
   std::exit(2);
@@ -71,6 +73,7 @@ TrainArgs parse(int argc, char** argv) {
       if (value != "on" && value != "off") usage_error("--augment: expected on or off, got '" + value + "'");
       a.options.augment = value == "on";
     }
+    else if (flag == "--shift") a.options.augment_shift = integer(flag, value);
     else if (flag == "--depth") a.model_options.depth = integer(flag, value);
     else if (flag == "--width") a.model_options.width = integer(flag, value);
     else if (flag == "--dropout") a.model_options.dropout = number(flag, value);

@@ -73,6 +73,7 @@ Trainer::Trainer(nn::Sequential& net, const io::LabelledImages& train, const Tra
                 "--batch-size: expected >= 2 samples per (micro-)batch (BatchNorm needs two), got ",
                 options.batch_size / options.micro_batches);
   NORMKIT_CHECK(options.sgd.lr > 0, "--lr: expected > 0, got ", options.sgd.lr);
+  NORMKIT_CHECK(options.augment_shift >= 0, "--shift: expected a shift of >= 0 pixels, got ", options.augment_shift);
   const std::int64_t available = train.labels.numel();
   const std::int64_t n = options.limit > 0 ? std::min(options.limit, available) : available;
   NORMKIT_CHECK(n >= options.batch_size, "--batch-size: expected at most the ", n, " training images, got ",
@@ -95,7 +96,7 @@ StepReport Trainer::step() {
   std::int64_t correct = 0;
   for (std::int64_t m = 0; m < options_.micro_batches; ++m) {
     auto [x, y] = gather(train_, order_.data() + within * options_.batch_size + m * micro, micro);
-    if (options_.augment) augment_images(x, options_.seed, steps_done_, m * micro);
+    if (options_.augment) augment_images(x, options_.seed, steps_done_, m * micro, options_.augment_shift);
     nn::CrossEntropy ce = nn::softmax_cross_entropy(net_.forward(x), y);
     if (options_.micro_batches > 1) {  // the batch's loss is the micro-batches' mean
       const float share = 1.0f / static_cast<float>(options_.micro_batches);

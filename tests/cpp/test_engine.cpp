@@ -628,6 +628,21 @@ TEST(Augment, ShiftsAndFlipsAsDrawnAndRepeats) {
     EXPECT_TRUE(explained) << "sample " << j;
   }
   EXPECT_GT(seen.size(), 20u);  // of the 50 transforms, many are drawn
+  // With no shift, each image is itself or its mirror image, and both occur.
+  Tensor flips = Tensor::copy_of(images);
+  train::augment_images(flips, 7, 3, 0, 0);
+  int mirrored = 0;
+  for (std::int64_t j = 0; j < n; ++j) {
+    const float* out = flips.data<float>() + j * side * side;
+    const bool same = out[0] == 1.0f, mirror = out[0] == static_cast<float>(side);
+    EXPECT_TRUE(same || mirror) << "sample " << j;
+    for (int r = 0; r < side; ++r)
+      for (int q = 0; q < side; ++q)
+        EXPECT_EQ(out[r * side + q], static_cast<float>(r * side + (mirror ? side - 1 - q : q) + 1));
+    mirrored += mirror;
+  }
+  EXPECT_GT(mirrored, 16);
+  EXPECT_LT(mirrored, 48);
   Tensor wrong({4, 36});
   EXPECT_THROW(train::augment_images(wrong, 1, 0, 0), Error);
 }

@@ -27,7 +27,8 @@ struct TrainOptions {
   nn::SgdOptions sgd{.lr = 0.1, .momentum = 0.9};  // sgd.lr: the base rate of the schedule
   LrSchedule schedule;
   std::uint64_t seed = 0;
-  bool augment = false;    // random shifts of up to 2 pixels and left-right flips (train/augment.hpp)
+  bool augment = false;          // random shifts and left-right flips (train/augment.hpp)
+  std::int64_t augment_shift = 2;  // the largest shift, in pixels (0: flips only)
   std::int64_t limit = 0;  // use the first `limit` training images (0: all)
   // After every epoch, the model, the optimizer and the trainer's own state
   // (epochs done, shuffling) are saved here, atomically ("": not saved).
