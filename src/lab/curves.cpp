@@ -46,9 +46,8 @@ Curve train_curve(const Context& ctx, const RunSpec& spec) {
   curve.net = train::make_model(spec.model, spec.norm, init, spec.model_options);
   const io::LabelledImages test = first_images(ctx.data.test, spec.test_images);
   train::TrainOptions options = spec.train;
-  const std::int64_t available = ctx.data.train.labels.numel();
-  const std::int64_t images = options.limit > 0 ? std::min(options.limit, available) : available;
-  const std::int64_t steps_per_epoch = std::max<std::int64_t>(1, images / options.batch_size);
+  const std::int64_t steps_per_epoch =
+      std::max<std::int64_t>(1, train::training_images(ctx.data.train, options.limit) / options.batch_size);
   options.epochs = (spec.steps + steps_per_epoch - 1) / steps_per_epoch;  // the schedule spans the run
   train::Trainer trainer(*curve.net, ctx.data.train, options);
   double loss_sum = 0;

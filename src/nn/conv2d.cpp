@@ -171,6 +171,13 @@ Conv2d::BlockPrimitives& Conv2d::primitives(std::int64_t samples, std::int64_t h
   return *slot;
 }
 
+std::pair<Conv2d::BlockPrimitives&, Conv2d::BlockPrimitives&> Conv2d::batch_primitives(std::int64_t n, std::int64_t h,
+                                                                                      std::int64_t w) {
+  BlockPrimitives& full = primitives(std::min(n, kSamplesPerBlock), h, w);
+  const std::int64_t last = n % kSamplesPerBlock;
+  return {full, last == 0 ? full : primitives(last, h, w)};
+}
+
 namespace {
 
 // The layer's weights in a primitive's layout: the plain tensor itself, or
@@ -200,12 +207,11 @@ Tensor Conv2d::forward(const TensorView& x) {
   saved_x_ = Tensor::copy_of(x);
   Tensor y({n, out_, ho, wo});
   if (n == 0) return y;
-  // Every block size this batch needs, made before the threads start, with
-  // the weights in each one's layout.
-  BlockPrimitives& full = primitives(std::min(n, kSamplesPerBlock), h, w);
-  BlockPrimitives& tail = primitives(n % kSamplesPerBlock == 0 ? full.samples : n % kSamplesPerBlock, h, w);
+  // The weights in each block size's layout.
+  auto [full, tail] = batch_primitives(n, h, w);
   float* const full_weights = weights_in(full.fwd_weights, weight.value, full.weights_for_forward);
-  float* const tail_weights = weights_in(tail.fwd_weights, weight.value, tail.weights_for_forward);
+  float* const tail_weights =
+      &tail == &full ? full_weights : weights_in(tail.fwd_weights, weight.value, tail.weights_for_forward);
   const std::int64_t in_sample = in_ * h * w, out_sample = out_ * ho * wo;
   for_each_block(n, kSamplesPerBlock, [&](std::int64_t, std::int64_t first, std::int64_t samples) {
     const BlockPrimitives& prim = samples == full.samples ? full : tail;
@@ -231,15 +237,16 @@ Tensor Conv2d::forward(const TensorView& x) {
 Tensor Conv2d::backward(const TensorView& dy) {
   NORMKIT_CHECK(saved_x_.defined() && !blocks_.empty(), "Conv2d: backward before forward");
   const std::int64_t n = saved_x_.shape()[0], h = saved_x_.shape()[2], w = saved_x_.shape()[3];
-  BlockPrimitives& full = primitives(std::min(n, kSamplesPerBlock), h, w);
-  BlockPrimitives& tail = primitives(n % kSamplesPerBlock == 0 ? full.samples : n % kSamplesPerBlock, h, w);
+  auto [full, tail] = batch_primitives(n, h, w);
   const dnnl::memory::dims out_dims = full.fwd_dst.plain.dims();
   check_output_gradient(dy, {n, out_dims[1], out_dims[2], out_dims[3]}, "Conv2d");
   Tensor dx = input_gradient() ? Tensor(saved_x_.shape()) : Tensor();  // oneDNN writes all of it
   if (n == 0) return dx;
   const Tensor g = Tensor::copy_of(dy);
   float* const full_weights = dx.defined() ? weights_in(full.bwd_weights, weight.value, full.weights_for_backward) : nullptr;
-  float* const tail_weights = dx.defined() ? weights_in(tail.bwd_weights, weight.value, tail.weights_for_backward) : nullptr;
+  float* const tail_weights = !dx.defined() || &tail == &full
+                                  ? full_weights
+                                  : weights_in(tail.bwd_weights, weight.value, tail.weights_for_backward);
   const std::int64_t in_sample = in_ * h * w, out_sample = out_dims[1] * out_dims[2] * out_dims[3];
   // Each block's weight (and bias) gradient, plain, summed in block order below.
   const std::int64_t blocks = block_count(n, kSamplesPerBlock), wn = weight.value.numel();

@@ -59,6 +59,11 @@ Evaluation evaluate(nn::Sequential& net, const io::LabelledImages& data, std::in
   return {n > 0 ? loss / static_cast<double>(n) : 0.0, n > 0 ? static_cast<double>(correct) / static_cast<double>(n) : 0.0};
 }
 
+std::int64_t training_images(const io::LabelledImages& train, std::int64_t limit) {
+  const std::int64_t available = train.labels.numel();
+  return limit > 0 ? std::min(limit, available) : available;
+}
+
 Trainer::Trainer(nn::Sequential& net, const io::LabelledImages& train, const TrainOptions& options)
     : net_(net),
       train_(train),
@@ -74,8 +79,7 @@ Trainer::Trainer(nn::Sequential& net, const io::LabelledImages& train, const Tra
                 options.batch_size / options.micro_batches);
   NORMKIT_CHECK(options.sgd.lr > 0, "--lr: expected > 0, got ", options.sgd.lr);
   NORMKIT_CHECK(options.augment_shift >= 0, "--shift: expected a shift of >= 0 pixels, got ", options.augment_shift);
-  const std::int64_t available = train.labels.numel();
-  const std::int64_t n = options.limit > 0 ? std::min(options.limit, available) : available;
+  const std::int64_t n = training_images(train, options.limit);
   NORMKIT_CHECK(n >= options.batch_size, "--batch-size: expected at most the ", n, " training images, got ",
                 options.batch_size);
   net.set_input_gradient(false);  // the images are data: no gradient for them

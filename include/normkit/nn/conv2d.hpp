@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <utility>
 
 #include "normkit/nn/init.hpp"
 #include "normkit/nn/layer.hpp"
@@ -39,6 +40,10 @@ class Conv2d : public Layer {
  private:
   struct BlockPrimitives;  // oneDNN's, for a block of samples of one input shape
   BlockPrimitives& primitives(std::int64_t samples, std::int64_t h, std::int64_t w);
+  // The primitives a batch of n samples needs, made before the threads
+  // start: for its full blocks and for its last block (the same when n is
+  // a multiple of the block).
+  std::pair<BlockPrimitives&, BlockPrimitives&> batch_primitives(std::int64_t n, std::int64_t h, std::int64_t w);
 
   std::int64_t in_, out_, kernel_;
   Conv2dOptions options_;

@@ -58,6 +58,9 @@ struct Evaluation {
 // Loss and accuracy of `net` (in eval mode, restored after) on `data`.
 Evaluation evaluate(nn::Sequential& net, const io::LabelledImages& data, std::int64_t batch_size = 1000);
 
+// The images a run trains on: the first `limit` of `train` (0: all).
+std::int64_t training_images(const io::LabelledImages& train, std::int64_t limit);
+
 // One step at a time on `train`: the first step of every epoch reshuffles
 // (seeded Fisher-Yates over the first `limit` images); the last partial batch
 // of an epoch is dropped. The net is put in training mode before each step,
