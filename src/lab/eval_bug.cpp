@@ -24,12 +24,13 @@ std::string train_mode_accuracy(nn::Sequential& net, const io::LabelledImages& t
   const nn::StateDict saved = net.state_dict();  // train mode updates the running statistics
   net.train();
   const std::int64_t n = test.labels.numel() / batch * batch;
+  Shape shape = test.images.shape();
+  shape[0] = batch;
+  const std::int64_t per_image = test.images.numel() / test.labels.numel();  // the images are contiguous
   std::int64_t correct = 0;
   try {
     for (std::int64_t b0 = 0; b0 < n; b0 += batch) {
-      Shape shape = test.images.shape();
-      shape[0] = batch;
-      const TensorView x(test.images.data<float>() + b0 * 784, shape, {784, 784, 28, 1}, DType::float32);
+      const TensorView x(test.images.data<float>() + b0 * per_image, shape, contiguous_strides(shape), DType::float32);
       const TensorView y(test.labels.data<std::int64_t>() + b0, {batch}, {1}, DType::int64);
       correct += nn::softmax_cross_entropy(net.forward(x), y).correct;
     }
