@@ -32,13 +32,14 @@ struct TrainArgs {
                "                     [--lr LR] [--momentum M] [--weight-decay WD] [--seed S] [--data DIR]\n"
                "                     [--schedule constant|step|cosine] [--warmup STEPS] [--step-epochs E]\n"
                "                     [--gamma G] [--checkpoint FILE] [--resume FILE] [--limit N]\n"
-               "                     [--augment on|off] [--shift P]\n"
+               "                     [--augment on|off] [--shift P] [--erase P]\n"
                "  --checkpoint: save model, optimizer and trainer state after every epoch (safetensors)\n"
                "  --resume: continue such a run up to --epochs, with the bits of an uninterrupted one\n"
                "  --limit: train on the first N images only\n"
                "  --width: the cnn's channels times K (16K and 32K)\n"
                "  --augment: shift images by up to --shift pixels (default 2; 0: none) and flip them\n"
-               "             left-right, at random (seeded)\n"
+               "             left-right, at random (seeded); with --erase P > 0, also fill a random\n"
+               "             rectangle with noise with probability P (random erasing)\n"
                "  --ghost-batch: samples per virtual batch of --norm ghost (default 16; must divide B)\n",
                message.c_str());
   std::exit(2);
@@ -73,7 +74,8 @@ TrainArgs parse(int argc, char** argv) {
       if (value != "on" && value != "off") usage_error("--augment: expected on or off, got '" + value + "'");
       a.options.augment = value == "on";
     }
-    else if (flag == "--shift") a.options.augment_shift = integer(flag, value);
+    else if (flag == "--shift") a.options.augmentation.shift = integer(flag, value);
+    else if (flag == "--erase") a.options.augmentation.erase = number(flag, value);
     else if (flag == "--depth") a.model_options.depth = integer(flag, value);
     else if (flag == "--width") a.model_options.width = integer(flag, value);
     else if (flag == "--dropout") a.model_options.dropout = number(flag, value);

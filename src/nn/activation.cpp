@@ -24,21 +24,31 @@ void check_like(const TensorView& dy, const Tensor& saved, const char* layer) {
 
 Tensor ReLU::forward(const TensorView& x) {
   NORMKIT_CHECK(x.defined() && x.dtype() == DType::float32, "ReLU: x: expected a float32 tensor");
-  // A contiguous input is read where it is; any other is copied first.
-  const Tensor copy = x.is_contiguous() ? Tensor() : Tensor::copy_of(x);
-  const float* in = copy.defined() ? copy.data<float>() : x.data<float>();
-  saved_y_ = Tensor(x.shape());
-  float* y = saved_y_.data<float>();
-  parallel_for_elements(saved_y_.numel(), [=](std::int64_t i) { y[i] = in[i] > 0.0f ? in[i] : 0.0f; });
-  return Tensor::copy_of(saved_y_);
+  Tensor holder;
+  const float* in = contiguous_values(x, holder);
+  Tensor y(x.shape());
+  // Backward needs only where x > 0: a byte per element, not a copy of y.
+  saved_shape_ = x.shape();
+  positive_.resize(static_cast<std::size_t>(y.numel()));
+  float* out = y.data<float>();
+  std::uint8_t* positive = positive_.data();
+  parallel_for_elements(y.numel(), [=](std::int64_t i) {
+    const bool above = in[i] > 0.0f;
+    positive[i] = above;
+    out[i] = above ? in[i] : 0.0f;
+  });
+  return y;
 }
 
 Tensor ReLU::backward(const TensorView& dy) {
-  check_like(dy, saved_y_, "ReLU");
-  Tensor dx = Tensor::copy_of(dy);
-  float* g = dx.data<float>();
-  const float* y = saved_y_.data<float>();
-  parallel_for_elements(dx.numel(), [=](std::int64_t i) { g[i] = y[i] > 0.0f ? g[i] : 0.0f; });
+  NORMKIT_CHECK(!saved_shape_.empty(), "ReLU: backward before forward");
+  check_output_gradient(dy, saved_shape_, "ReLU");
+  Tensor holder;
+  const float* g = contiguous_values(dy, holder);
+  Tensor dx(saved_shape_);
+  float* out = dx.data<float>();
+  const std::uint8_t* positive = positive_.data();
+  parallel_for_elements(dx.numel(), [=](std::int64_t i) { out[i] = positive[i] ? g[i] : 0.0f; });
   return dx;
 }
 
@@ -51,10 +61,12 @@ Tensor Sigmoid::forward(const TensorView& x) {
 
 Tensor Sigmoid::backward(const TensorView& dy) {
   check_like(dy, saved_y_, "Sigmoid");
-  Tensor dx = Tensor::copy_of(dy);
-  float* g = dx.data<float>();
+  Tensor holder;
+  const float* g = contiguous_values(dy, holder);
+  Tensor dx(saved_y_.shape());
+  float* out = dx.data<float>();
   const float* y = saved_y_.data<float>();
-  parallel_for_elements(dx.numel(), [=](std::int64_t i) { g[i] *= y[i] * (1.0f - y[i]); });
+  parallel_for_elements(dx.numel(), [=](std::int64_t i) { out[i] = g[i] * (y[i] * (1.0f - y[i])); });
   return dx;
 }
 

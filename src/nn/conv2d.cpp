@@ -242,7 +242,8 @@ Tensor Conv2d::backward(const TensorView& dy) {
   check_output_gradient(dy, {n, out_dims[1], out_dims[2], out_dims[3]}, "Conv2d");
   Tensor dx = input_gradient() ? Tensor(saved_x_.shape()) : Tensor();  // oneDNN writes all of it
   if (n == 0) return dx;
-  const Tensor g = Tensor::copy_of(dy);
+  Tensor holder;
+  const float* const dy_values = contiguous_values(dy, holder);
   float* const full_weights = dx.defined() ? weights_in(full.bwd_weights, weight.value, full.weights_for_backward) : nullptr;
   float* const tail_weights = !dx.defined() || &tail == &full
                                   ? full_weights
@@ -255,7 +256,7 @@ Tensor Conv2d::backward(const TensorView& dy) {
   for_each_block(n, kSamplesPerBlock, [&](std::int64_t b, std::int64_t first, std::int64_t samples) {
     const BlockPrimitives& prim = samples == full.samples ? full : tail;
     float* const x_block = saved_x_.data<float>() + first * in_sample;
-    float* const dy_block = const_cast<float*>(g.data<float>()) + first * out_sample;
+    float* const dy_block = const_cast<float*>(dy_values) + first * out_sample;
     dnnl::stream stream(cpu_engine());
     if (dx.defined()) {
       float* const dx_block = dx.data<float>() + first * in_sample;

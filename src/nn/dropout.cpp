@@ -37,11 +37,13 @@ Tensor Dropout::forward(const TensorView& x) {
 Tensor Dropout::backward(const TensorView& dy) {
   NORMKIT_CHECK(!saved_shape_.empty(), "Dropout: backward before forward");
   check_output_gradient(dy, saved_shape_, "Dropout");
-  Tensor dx = Tensor::copy_of(dy);
-  if (!saved_scale_.defined()) return dx;
-  float* g = dx.data<float>();
+  if (!saved_scale_.defined()) return Tensor::copy_of(dy);
+  Tensor holder;
+  const float* g = contiguous_values(dy, holder);
+  Tensor dx(saved_shape_);
+  float* out = dx.data<float>();
   const float* scale = saved_scale_.data<float>();
-  parallel_for_elements(dx.numel(), [=](std::int64_t i) { g[i] *= scale[i]; });
+  parallel_for_elements(dx.numel(), [=](std::int64_t i) { out[i] = g[i] * scale[i]; });
   return dx;
 }
 

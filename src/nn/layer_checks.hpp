@@ -18,4 +18,12 @@ inline void check_output_gradient(const TensorView& dy, const Shape& expected, c
                 shape_or_none(dy));
 }
 
+// A float32 view's values as one contiguous array: where they are when the
+// view is contiguous (no copy), else copied into `holder`.
+inline const float* contiguous_values(const TensorView& v, Tensor& holder) {
+  if (v.is_contiguous()) return v.data<float>();
+  holder = Tensor::copy_of(v);
+  return holder.data<float>();
+}
+
 }  // namespace normkit::nn

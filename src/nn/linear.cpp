@@ -56,10 +56,10 @@ Tensor Linear::backward(const TensorView& dy) {
   NORMKIT_CHECK(saved_x_.defined(), "Linear: backward before forward");
   const std::int64_t n = saved_x_.shape()[0], in = in_, out = out_;
   check_output_gradient(dy, {n, out_}, "Linear");
-  const Tensor g = Tensor::copy_of(dy);
+  Tensor holder;
+  const float* gp = contiguous_values(dy, holder);
   Tensor dx = input_gradient() ? Tensor::zeros({n, in_}) : Tensor();
   if (n == 0) return dx;
-  const float* gp = g.data<float>();
   const float* xp = saved_x_.data<float>();
   const float* wp = weight.value.data<float>();
   // dx = dy W, in fixed blocks of samples.

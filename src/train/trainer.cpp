@@ -13,20 +13,6 @@
 namespace normkit::train {
 namespace {
 
-// The rows `indices` of images (N, ...) and labels (N), as one batch.
-std::pair<Tensor, Tensor> gather(const io::LabelledImages& data, const std::int64_t* indices, std::int64_t count) {
-  Shape shape = data.images.shape();
-  const std::int64_t per_image = data.images.numel() / shape[0];
-  shape[0] = count;
-  Tensor x(shape), y({count}, DType::int64);
-  for (std::int64_t j = 0; j < count; ++j) {
-    std::memcpy(x.data<float>() + j * per_image, data.images.data<float>() + indices[j] * per_image,
-                static_cast<std::size_t>(per_image) * sizeof(float));
-    y.data<std::int64_t>()[j] = data.labels.data<std::int64_t>()[indices[j]];
-  }
-  return {std::move(x), std::move(y)};
-}
-
 constexpr const char* kOrderKey = "trainer.shuffle_order";
 const std::string kMomentumPrefix = "optimizer.";
 const std::string kMomentumSuffix = ".momentum_buffer";
@@ -39,6 +25,22 @@ std::string metadata(const io::SafetensorsContents& c, const std::string& key, c
 }
 
 }  // namespace
+
+std::pair<Tensor, Tensor> gather(const io::LabelledImages& data, const std::int64_t* indices, std::int64_t count) {
+  const std::int64_t available = data.labels.numel();
+  Shape shape = data.images.shape();
+  const std::int64_t per_image = data.images.numel() / shape[0];
+  shape[0] = count;
+  Tensor x(shape), y({count}, DType::int64);
+  for (std::int64_t j = 0; j < count; ++j) {
+    NORMKIT_CHECK(indices[j] >= 0 && indices[j] < available, "gather: indices: expected 0 to ", available - 1,
+                  ", got ", indices[j]);
+    std::memcpy(x.data<float>() + j * per_image, data.images.data<float>() + indices[j] * per_image,
+                static_cast<std::size_t>(per_image) * sizeof(float));
+    y.data<std::int64_t>()[j] = data.labels.data<std::int64_t>()[indices[j]];
+  }
+  return {std::move(x), std::move(y)};
+}
 
 Evaluation evaluate(nn::Sequential& net, const io::LabelledImages& data, std::int64_t batch_size) {
   const bool was_training = net.is_training();
@@ -78,7 +80,10 @@ Trainer::Trainer(nn::Sequential& net, const io::LabelledImages& train, const Tra
                 "--batch-size: expected >= 2 samples per (micro-)batch (BatchNorm needs two), got ",
                 options.batch_size / options.micro_batches);
   NORMKIT_CHECK(options.sgd.lr > 0, "--lr: expected > 0, got ", options.sgd.lr);
-  NORMKIT_CHECK(options.augment_shift >= 0, "--shift: expected a shift of >= 0 pixels, got ", options.augment_shift);
+  NORMKIT_CHECK(options.augmentation.shift >= 0, "--shift: expected a shift of >= 0 pixels, got ",
+                options.augmentation.shift);
+  NORMKIT_CHECK(options.augmentation.erase >= 0 && options.augmentation.erase <= 1,
+                "--erase: expected a probability in [0, 1], got ", options.augmentation.erase);
   const std::int64_t n = training_images(train, options.limit);
   NORMKIT_CHECK(n >= options.batch_size, "--batch-size: expected at most the ", n, " training images, got ",
                 options.batch_size);
@@ -100,7 +105,7 @@ StepReport Trainer::step() {
   std::int64_t correct = 0;
   for (std::int64_t m = 0; m < options_.micro_batches; ++m) {
     auto [x, y] = gather(train_, order_.data() + within * options_.batch_size + m * micro, micro);
-    if (options_.augment) augment_images(x, options_.seed, steps_done_, m * micro, options_.augment_shift);
+    if (options_.augment) augment_images(x, options_.seed, steps_done_, m * micro, options_.augmentation);
     nn::CrossEntropy ce = nn::softmax_cross_entropy(net_.forward(x), y);
     if (options_.micro_batches > 1) {  // the batch's loss is the micro-batches' mean
       const float share = 1.0f / static_cast<float>(options_.micro_batches);

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <limits>
 #include <cstring>
 #include <filesystem>
 #include <set>
@@ -212,6 +213,33 @@ TEST(Pooling, MaxAndGlobalAverage) {
   EXPECT_FLOAT_EQ(back.data<float>()[30 + 7], g.data<float>()[1] / 30);
   EXPECT_EQ(back.shape(), x.shape());
   EXPECT_THROW(pool.forward(matrix(2, 3, 1)), Error);
+}
+
+// Ties go to the first element of the window in scan order and NaN wins over
+// numbers (the first NaN), as PyTorch; for 2x2 windows (the vectorized path)
+// and 3x3 windows at stride 1 (the general one), gradients routed alike.
+TEST(Pooling, MaxTiesAndNaN) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  Tensor x({1, 1, 2, 4});
+  const float values[] = {1, 1, nan, 2, 1, 1, 3, nan};
+  std::copy(values, values + 8, x.data<float>());
+  nn::MaxPool2d pool(2);
+  const Tensor y = pool.forward(x);
+  EXPECT_EQ(y.data<float>()[0], 1.0f);
+  EXPECT_TRUE(std::isnan(y.data<float>()[1]));
+  Tensor dy({1, 1, 1, 2});
+  dy.data<float>()[0] = 5, dy.data<float>()[1] = 7;
+  const Tensor dx = pool.backward(dy);
+  const float expected[] = {5, 0, 7, 0, 0, 0, 0, 0};
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(dx.data<float>()[i], expected[i]) << i;
+  Tensor square({1, 1, 3, 4});
+  const float grid[] = {0, 2, 2, 0, 1, nan, 1, 9, 2, 2, 0, 0};
+  std::copy(grid, grid + 12, square.data<float>());
+  nn::MaxPool2d wide(3, 1);
+  const Tensor z = wide.forward(square);
+  ASSERT_EQ(z.shape(), (Shape{1, 1, 1, 2}));
+  EXPECT_TRUE(std::isnan(z.data<float>()[0]));
+  EXPECT_TRUE(std::isnan(z.data<float>()[1]));
 }
 
 TEST(Activations, ForwardAndBackward) {
@@ -630,7 +658,7 @@ TEST(Augment, ShiftsAndFlipsAsDrawnAndRepeats) {
   EXPECT_GT(seen.size(), 20u);  // of the 50 transforms, many are drawn
   // With no shift, each image is itself or its mirror image, and both occur.
   Tensor flips = Tensor::copy_of(images);
-  train::augment_images(flips, 7, 3, 0, 0);
+  train::augment_images(flips, 7, 3, 0, {.shift = 0});
   int mirrored = 0;
   for (std::int64_t j = 0; j < n; ++j) {
     const float* out = flips.data<float>() + j * side * side;
@@ -645,6 +673,41 @@ TEST(Augment, ShiftsAndFlipsAsDrawnAndRepeats) {
   EXPECT_LT(mirrored, 48);
   Tensor wrong({4, 36});
   EXPECT_THROW(train::augment_images(wrong, 1, 0, 0), Error);
+  EXPECT_THROW(train::augment_images(images, 1, 0, 0, {.shift = -1}), Error);
+  EXPECT_THROW(train::augment_images(images, 1, 0, 0, {.erase = 1.5}), Error);
+}
+
+// Random erasing: on constant images (which flips leave alone) the erased
+// pixels, noise in [0, 1), form one rectangle of 2% to 40% of the image with
+// aspect ratio in [0.3, 3.3]; about the asked share of images is erased.
+TEST(Augment, ErasesOneRectangleWithTheAskedProbability) {
+  const std::int64_t n = 400, side = 28;
+  Tensor images({n, 1, side, side});
+  std::fill_n(images.data<float>(), images.numel(), 2.0f);
+  train::augment_images(images, 11, 5, 0, {.shift = 0, .erase = 0.5});
+  int erased = 0;
+  for (std::int64_t j = 0; j < n; ++j) {
+    const float* out = images.data<float>() + j * side * side;
+    int top = side, bottom = -1, left = side, right = -1, count = 0;
+    for (int r = 0; r < side; ++r)
+      for (int q = 0; q < side; ++q)
+        if (out[r * side + q] != 2.0f) {
+          EXPECT_GE(out[r * side + q], 0.0f);
+          EXPECT_LT(out[r * side + q], 1.0f);
+          top = std::min(top, r), bottom = std::max(bottom, r), left = std::min(left, q), right = std::max(right, q);
+          ++count;
+        }
+    if (count == 0) continue;
+    ++erased;
+    const int height = bottom - top + 1, width = right - left + 1;
+    EXPECT_EQ(count, height * width) << "sample " << j << ": not one rectangle";
+    EXPECT_GE(count, 0.02 * side * side * 0.7);
+    EXPECT_LE(count, 0.4 * side * side * 1.3);
+    EXPECT_GE(static_cast<double>(height) / width, 0.3 * 0.7);
+    EXPECT_LE(static_cast<double>(height) / width, 3.4 / 0.7);
+  }
+  EXPECT_GT(erased, 160);
+  EXPECT_LT(erased, 240);
 }
 
 }  // namespace

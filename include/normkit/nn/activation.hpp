@@ -1,6 +1,9 @@
 // Parameter-free layers: ReLU, Sigmoid, and Flatten ((N, *) -> (N, prod(*))).
 #pragma once
 
+#include <cstdint>
+#include <vector>
+
 #include "normkit/nn/layer.hpp"
 
 namespace normkit::nn {
@@ -12,7 +15,8 @@ class ReLU : public Layer {
   Tensor backward(const TensorView& dy) override;  // dy where x > 0, else 0
 
  private:
-  Tensor saved_y_;
+  Shape saved_shape_;
+  std::vector<std::uint8_t> positive_;  // x > 0, per element of the last forward
 };
 
 class Sigmoid : public Layer {

@@ -7,12 +7,14 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "normkit/io/fashion_mnist.hpp"
 #include "normkit/nn/init.hpp"
 #include "normkit/nn/sequential.hpp"
 #include "normkit/nn/sgd.hpp"
+#include "normkit/train/augment.hpp"
 #include "normkit/train/schedule.hpp"
 
 namespace normkit::train {
@@ -27,8 +29,8 @@ struct TrainOptions {
   nn::SgdOptions sgd{.lr = 0.1, .momentum = 0.9};  // sgd.lr: the base rate of the schedule
   LrSchedule schedule;
   std::uint64_t seed = 0;
-  bool augment = false;          // random shifts and left-right flips (train/augment.hpp)
-  std::int64_t augment_shift = 2;  // the largest shift, in pixels (0: flips only)
+  bool augment = false;         // random shifts, left-right flips, erasing (train/augment.hpp)
+  AugmentOptions augmentation;  // what augment does
   std::int64_t limit = 0;  // use the first `limit` training images (0: all)
   // After every epoch, the model, the optimizer and the trainer's own state
   // (epochs done, shuffling) are saved here, atomically ("": not saved).
@@ -54,6 +56,10 @@ struct EpochReport {
 struct Evaluation {
   double loss, accuracy;
 };
+
+// The images and labels at `indices` (count of them), as one batch; an index
+// outside the data is an error.
+std::pair<Tensor, Tensor> gather(const io::LabelledImages& data, const std::int64_t* indices, std::int64_t count);
 
 // Loss and accuracy of `net` (in eval mode, restored after) on `data`.
 Evaluation evaluate(nn::Sequential& net, const io::LabelledImages& data, std::int64_t batch_size = 1000);
