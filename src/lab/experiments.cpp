@@ -11,6 +11,10 @@ const std::vector<Experiment>& experiments() {
       {"batch-size", "BN, GN, LN, IN and Batch Renorm at 32 to 2 samples per normalization group (Wu and He)",
        &run_batch_size},
       {"eval-bug", "a BN network evaluated in train mode at batch 1-32, and frozen-BN fine-tuning", &run_eval_bug},
+      {"landscape", "loss variation, gradient predictiveness and beta-smoothness along the gradient, with and without BN",
+       &run_landscape},
+      {"ics", "internal covariate shift as Santurkar et al. define it: a layer's gradient before and after the updates below",
+       &run_ics},
   };
   return all;
 }

@@ -50,5 +50,7 @@ Section run_convergence(const Context& ctx);
 Section run_lr_sweep(const Context& ctx);
 Section run_batch_size(const Context& ctx);
 Section run_eval_bug(const Context& ctx);
+Section run_landscape(const Context& ctx);
+Section run_ics(const Context& ctx);
 
 }  // namespace normkit::lab

@@ -1,0 +1,152 @@
+// landscape: Santurkar et al. 2018 ("How Does Batch Normalization Help
+// Optimization?", Figure 4) on Fashion-MNIST. The CNN with and without BN is
+// trained with plain SGD (batch 128) at learning rates 0.1 and 0.5; every few
+// steps, on a probe batch of 128 training images, with g the gradient at the
+// current weights w, the loss and gradient are evaluated at w - eta g for
+// eight step sizes eta in [0.05, 0.4]:
+// - variation of loss: the range of L(w - eta g) over eta;
+// - gradient predictiveness: the range of ||grad L(w) - grad L(w - eta g)||;
+// - effective beta-smoothness: the largest ||delta grad|| / ||delta w||.
+// BN layers use the probe batch's statistics (training mode) at every point,
+// and the network is restored after each probe.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "curves.hpp"
+#include "probes.hpp"
+#include "report/gnuplot.hpp"
+#include "report/table.hpp"
+
+namespace normkit::lab {
+namespace {
+
+struct Probe {
+  std::int64_t step;
+  double loss_min, loss_max, change_min, change_max, beta;
+};
+
+Probe probe_landscape(nn::Sequential& net, const Tensor& x, const Tensor& y, std::int64_t step) {
+  const Flat w = parameter_values(net);
+  const LossAndGradient at_w = loss_and_gradient(net, x, y);
+  const double g_norm = l2_norm(at_w.gradient);
+  Probe p{step, INFINITY, -INFINITY, INFINITY, -INFINITY, 0};
+  for (int k = 1; k <= 8; ++k) {
+    const double eta = 0.05 * k;
+    set_parameter_values(net, axpy(w, -eta, at_w.gradient));
+    const LossAndGradient moved = loss_and_gradient(net, x, y);
+    const double change = l2_distance(at_w.gradient, moved.gradient);
+    p.loss_min = std::min(p.loss_min, moved.loss), p.loss_max = std::max(p.loss_max, moved.loss);
+    p.change_min = std::min(p.change_min, change), p.change_max = std::max(p.change_max, change);
+    if (g_norm > 0) p.beta = std::max(p.beta, change / (eta * g_norm));
+  }
+  set_parameter_values(net, w);
+  return p;
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return NAN;
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+struct Arm {
+  const char* norm;
+  double lr;
+  Curve curve;
+  std::vector<Probe> probes;
+  std::string label() const { return std::string(norm == std::string("bn") ? "BN" : "no BN") + ", lr " + report::cell("%g", lr); }
+};
+
+}  // namespace
+
+Section run_landscape(const Context& ctx) {
+  const bool quick = ctx.options.quick;
+  const std::int64_t steps = quick ? 300 : 2400, every = quick ? 30 : 100, batch = 128;
+  const std::int64_t images = ctx.train_images(60000);
+  std::vector<Arm> arms;
+  for (const double lr : {0.1, 0.5})
+    for (const char* norm : {"none", "bn"}) arms.push_back(Arm{norm, lr, {}, {}});
+  for (Arm& arm : arms) {
+    arm.curve = train_curve(ctx, {.label = "landscape, cnn " + arm.label(),
+                                  .model = "cnn",
+                                  .norm = arm.norm,
+                                  .train = {.batch_size = batch, .sgd = {.lr = arm.lr, .momentum = 0.0},
+                                            .seed = ctx.options.seed, .limit = images},
+                                  .steps = steps,
+                                  .eval_every = every,
+                                  .test_images = ctx.test_images(1000),
+                                  .observe = [&](nn::Sequential& net, std::int64_t step) {
+                                    const auto [x, y] = probe_batch(ctx.data.train, images, batch, ctx.options.seed, step);
+                                    arm.probes.push_back(probe_landscape(net, x, y, step));
+                                  }});
+  }
+
+  report::Table csv({"norm", "lr", "step", "test_accuracy", "loss_min", "loss_max", "grad_change_min",
+                     "grad_change_max", "beta"});
+  report::Table summary({"network", "test acc", "loss range (median)", "grad change (median max)",
+                         "beta-smoothness (median)", "beta (max)"});
+  for (const Arm& arm : arms) {
+    std::vector<double> ranges, changes, betas;
+    for (std::size_t i = 0; i < arm.probes.size(); ++i) {
+      const Probe& p = arm.probes[i];
+      csv.add({arm.norm, report::cell("%g", arm.lr), std::to_string(p.step),
+               report::cell("%.4f", arm.curve.points[i].test_accuracy), report::cell("%.5g", p.loss_min),
+               report::cell("%.5g", p.loss_max), report::cell("%.5g", p.change_min), report::cell("%.5g", p.change_max),
+               report::cell("%.5g", p.beta)});
+      ranges.push_back(p.loss_max - p.loss_min);
+      changes.push_back(p.change_max);
+      betas.push_back(p.beta);
+    }
+    summary.add({arm.label(),
+                 arm.curve.diverged() ? "diverged at step " + std::to_string(arm.curve.diverged_at)
+                                      : report::cell("%.4f", arm.curve.final_accuracy()),
+                 report::cell("%.4g", median(ranges)), report::cell("%.4g", median(changes)),
+                 report::cell("%.4g", median(betas)),
+                 report::cell("%.4g", betas.empty() ? NAN : *std::max_element(betas.begin(), betas.end()))});
+  }
+  csv.write_csv(ctx.path("landscape.csv"));
+
+  const std::string file = ctx.path("landscape.csv");
+  std::string gp = report::png_preamble(ctx.path("landscape.png"), 1350, 760);
+  gp += "set multiplot layout 2,3\nset xlabel 'training steps'\nset key top right\n";
+  const char* titles[] = {"variation of loss", "gradient predictiveness: ||grad L(w) - grad L(w - eta g)||", "effective beta-smoothness"};
+  for (const char* lr : {"0.1", "0.5"})
+    for (int panel = 0; panel < 3; ++panel) {
+      gp += std::string("set title '") + titles[panel] + ", lr " + lr + "'\n";
+      gp += panel == 0 ? "set logscale y\n" : "unset logscale y\n";
+      gp += "plot ";
+      for (int a = 0; a < 2; ++a) {
+        const std::string norm = a ? "bn" : "none", name = a ? "BN" : "no BN";
+        const std::string when = "(strcol(1) eq '" + norm + "' && strcol(2) eq '" + lr + "' ? $3 : 1/0)";
+        gp += a ? ", " : "";
+        gp += panel == 2 ? "'" + file + "' using " + when + ":9 with linespoints lw 2 title '" + name + "'"
+                         : "'" + file + "' using " + when + (panel == 0 ? ":5:6" : ":7:8") +
+                               " with filledcurves fs transparent solid 0.35 title '" + name + "'";
+      }
+      gp += "\n";
+    }
+  gp += "unset multiplot\n";
+  const std::string plot_failure = report::run_gnuplot(ctx.path("landscape.gp"), gp);
+
+  Section s;
+  s.printed = "landscape: CNN, plain SGD, batch 128, probes along -grad every " + std::to_string(every) +
+              " steps (eta 0.05..0.4)\n" + summary.text();
+  s.markdown = "## landscape: the loss landscape with and without BN (Santurkar et al. 2018, Figure 4)\n\n"
+               "The CNN with and without BN, plain SGD (batch 128, no momentum) at learning rates 0.1 and 0.5 for " +
+               std::to_string(steps) + " steps, the same seed for all. Every " + std::to_string(every) +
+               " steps, on a probe batch of 128 training images, with g the gradient at the weights w: the loss "
+               "and gradient at w - eta g for eta = 0.05, 0.10, ..., 0.40 (BN uses the probe batch's statistics). "
+               "Variation of loss: the range of L(w - eta g); gradient predictiveness: the range of "
+               "||grad L(w) - grad L(w - eta g)||; effective beta-smoothness: the largest "
+               "||grad L(w) - grad L(w - eta g)|| / ||eta g||. The table gives medians over the probes.\n\n" +
+               summary.markdown() + "\n" +
+               (plot_failure.empty() ? "![landscape](landscape.png)\n\n" : "(no plot: " + plot_failure + ")\n\n") +
+               "Published (VGG on CIFAR-10, Figure 4): with BN the loss varies far less along the gradient, the "
+               "gradient changes less (it is more predictive) and the effective beta-smoothness is smaller, at "
+               "both learning rates; the paper's conclusion is that this smoothness, not reduced internal "
+               "covariate shift, lets BN networks take larger steps. Data: landscape.csv.\n\n";
+  return s;
+}
+
+}  // namespace normkit::lab

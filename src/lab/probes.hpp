@@ -1,0 +1,48 @@
+// Probes of a network at its current weights, for the experiments about why
+// BatchNorm works: every parameter (and its gradient) flattened into one
+// vector in parameters() order, the loss and gradient on one batch without
+// disturbing the network, and the distances between such vectors.
+#pragma once
+
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "normkit/io/fashion_mnist.hpp"
+#include "normkit/nn/sequential.hpp"
+
+namespace normkit::lab {
+
+using Flat = std::vector<float>;
+
+Flat parameter_values(nn::Module& net);
+Flat parameter_gradients(nn::Module& net);
+void set_parameter_values(nn::Module& net, const Flat& values);
+
+// The entries of `flat` that belong to the parameter `key` (a named_parameters()
+// key such as "3.weight"), as [begin, end) into the flat vector.
+std::pair<std::size_t, std::size_t> parameter_range(nn::Module& net, const std::string& key);
+
+double l2_norm(const Flat& v, std::size_t begin = 0, std::size_t end = SIZE_MAX);
+double l2_distance(const Flat& a, const Flat& b, std::size_t begin = 0, std::size_t end = SIZE_MAX);
+double cosine(const Flat& a, const Flat& b, std::size_t begin = 0, std::size_t end = SIZE_MAX);
+// a + scale * b
+Flat axpy(const Flat& a, double scale, const Flat& b);
+
+struct LossAndGradient {
+  double loss;
+  Flat gradient;
+};
+
+// The mean loss of the batch (x, y) and its gradient at the network's current
+// weights, in training mode (a BN layer uses the batch's statistics). The
+// network is left as it was: parameters, running statistics and mode; its
+// gradients hold the result.
+LossAndGradient loss_and_gradient(nn::Sequential& net, const Tensor& x, const Tensor& y);
+
+// `count` training images drawn at random (a hash of seed and `draw`), for a
+// probe that needs a batch of its own.
+std::pair<Tensor, Tensor> probe_batch(const io::LabelledImages& data, std::int64_t images, std::int64_t count,
+                                      std::uint64_t seed, std::int64_t draw);
+
+}  // namespace normkit::lab
