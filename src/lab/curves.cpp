@@ -44,6 +44,7 @@ Curve train_curve(const Context& ctx, const RunSpec& spec) {
   nn::Generator init(spec.train.seed);
   Curve curve;
   curve.net = train::make_model(spec.model, spec.norm, init, spec.model_options);
+  if (spec.prepare) spec.prepare(*curve.net);
   const io::LabelledImages test = first_images(ctx.data.test, spec.test_images);
   train::TrainOptions options = spec.train;
   const std::int64_t steps_per_epoch =

@@ -26,6 +26,8 @@ struct RunSpec {
   std::int64_t test_images = 0;
   // Called at every evaluation point (after the evaluation), with the step.
   std::function<void(nn::Sequential&, std::int64_t)> observe;
+  // Called once on the new network, before training (to change its layers).
+  std::function<void(nn::Sequential&)> prepare;
 };
 
 struct CurvePoint {

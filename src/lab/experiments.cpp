@@ -15,6 +15,15 @@ const std::vector<Experiment>& experiments() {
        &run_landscape},
       {"ics", "internal covariate shift as Santurkar et al. define it: a layer's gradient before and after the updates below",
        &run_ics},
+      {"noisy-bn", "BN followed by non-stationary noise against standard BN and no BN (Santurkar et al.)", &run_noisy_bn},
+      {"ghost", "batch 128 against 4096, sqrt lr scaling, Ghost BN and regime adaptation (Hoffer et al.)", &run_ghost},
+      {"dropout", "dropout before BN against after it: the variance shift, and re-estimating the statistics (Li et al.)",
+       &run_dropout},
+      {"scale-invariance", "BN makes the layer before it scale-invariant; weight decay raises the effective lr",
+       &run_scale_invariance},
+      {"placement-and-bias", "BN before or after ReLU; a bias before BN gets no gradient", &run_placement},
+      {"rmsnorm", "RMSNorm against LayerNorm: the op's time, the step's time and the accuracy (Zhang and Sennrich)",
+       &run_rmsnorm},
   };
   return all;
 }

@@ -52,5 +52,11 @@ Section run_batch_size(const Context& ctx);
 Section run_eval_bug(const Context& ctx);
 Section run_landscape(const Context& ctx);
 Section run_ics(const Context& ctx);
+Section run_noisy_bn(const Context& ctx);
+Section run_scale_invariance(const Context& ctx);
+Section run_placement(const Context& ctx);
+Section run_rmsnorm(const Context& ctx);
+Section run_dropout(const Context& ctx);
+Section run_ghost(const Context& ctx);
 
 }  // namespace normkit::lab

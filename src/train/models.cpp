@@ -25,7 +25,8 @@ std::unique_ptr<nn::Sequential> make_mlp(const NormChoice& norm, const ModelOpti
   for (int layer = 0; layer < 3; ++layer) {
     // Glorot for sigmoid units; no bias before a norm that centres.
     net->add(std::make_unique<nn::Linear>(
-        width, kHidden, gen, nn::LinearOptions{.bias = !norm_centres(norm.name), .init = nn::Init::glorot_uniform}));
+        width, kHidden, gen,
+        nn::LinearOptions{.bias = o.bias_before_norm || !norm_centres(norm.name), .init = nn::Init::glorot_uniform}));
     if (auto n = feature_norm(norm, kHidden)) net->add(std::move(n));
     net->add(std::make_unique<nn::Sigmoid>());
     add_dropout(*net, o.dropout, gen);
@@ -45,9 +46,14 @@ std::unique_ptr<nn::Sequential> make_cnn(const NormChoice& norm, const ModelOpti
   for (const std::int64_t width : {16 * o.width, 32 * o.width}) {
     net->add(std::make_unique<nn::Conv2d>(
         channels, width, 3, gen,
-        nn::Conv2dOptions{.padding = 1, .bias = !norm_centres(norm.name), .init = nn::Init::kaiming_normal}));
-    if (auto n = map_norm(norm, width, size, size)) net->add(std::move(n));
+        nn::Conv2dOptions{.padding = 1,
+                          .bias = o.bias_before_norm || o.norm_after_activation || !norm_centres(norm.name),
+                          .init = nn::Init::kaiming_normal}));
+    if (!o.norm_after_activation)
+      if (auto n = map_norm(norm, width, size, size)) net->add(std::move(n));
     net->add(std::make_unique<nn::ReLU>());
+    if (o.norm_after_activation)
+      if (auto n = map_norm(norm, width, size, size)) net->add(std::move(n));
     net->add(std::make_unique<nn::MaxPool2d>(2));
     channels = width;
     size /= 2;

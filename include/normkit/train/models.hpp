@@ -7,7 +7,8 @@
 //   and 32 channels (times `width`), then a hidden layer of 128 and 10 outputs;
 // - resnet: He et al.'s CIFAR ResNet of `depth` layers (6n + 2), post- or
 //   pre-activation blocks.
-// A Linear or convolution just before a norm that centres has no bias.
+// A Linear or convolution just before a norm that centres has no bias (unless
+// bias_before_norm: the lab shows that such a bias gets no gradient).
 // With dropout > 0, Dropout follows each hidden layer's activation (mlp) or
 // comes just before the last Linear (cnn, resnet).
 #pragma once
@@ -30,6 +31,8 @@ struct ModelOptions {
   double dropout = 0;                                          // drop probability (0: no Dropout layers)
   std::int64_t ghost_batch = 16;                               // norm "ghost": samples per virtual batch
   nn::BatchRenormSchedule renorm = NormChoice{}.renorm;         // norm "renorm": the limits' schedule
+  bool norm_after_activation = false;  // cnn: the norm after the ReLU instead of before it
+  bool bias_before_norm = false;       // mlp, cnn: keep the (redundant) bias before a norm that centres
 };
 
 // Errors name the argument: an unknown model or norm, or a norm the model
