@@ -21,6 +21,7 @@ const std::vector<Experiment>& experiments() {
        &run_dropout},
       {"scale-invariance", "BN makes the layer before it scale-invariant; weight decay raises the effective lr",
        &run_scale_invariance},
+      {"resnet", "pre-activation against post-activation residual networks at two depths (He et al. 2016)", &run_resnet},
       {"placement-and-bias", "BN before or after ReLU; a bias before BN gets no gradient", &run_placement},
       {"rmsnorm", "RMSNorm against LayerNorm: the op's time, the step's time and the accuracy (Zhang and Sennrich)",
        &run_rmsnorm},

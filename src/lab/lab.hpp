@@ -58,5 +58,6 @@ Section run_placement(const Context& ctx);
 Section run_rmsnorm(const Context& ctx);
 Section run_dropout(const Context& ctx);
 Section run_ghost(const Context& ctx);
+Section run_resnet(const Context& ctx);
 
 }  // namespace normkit::lab
