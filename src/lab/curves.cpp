@@ -19,6 +19,11 @@ std::int64_t Context::test_images(std::int64_t wanted) const {
   return std::min(wanted, cap);
 }
 
+std::string verdict(bool agrees, const std::string& what) {
+  return std::string("Measured here: ") + (agrees ? "agrees with the paper" : "DISAGREES with the paper") + ": " +
+         what + "\n\n";
+}
+
 std::int64_t Curve::steps_to(double target) const {
   for (const CurvePoint& p : points)
     if (p.test_accuracy >= target) return p.step;

@@ -43,6 +43,11 @@ struct Experiment {
   Section (*run)(const Context&);
 };
 
+// The report's plain statement of whether a measurement agrees with the
+// published claim: "Measured here: agrees with the paper: <what>." or
+// "Measured here: DISAGREES with the paper: <what>." (a line of its own).
+std::string verdict(bool agrees, const std::string& what);
+
 // convergence, lr-sweep, batch-size, eval-bug, in the report's order.
 const std::vector<Experiment>& experiments();
 

@@ -118,6 +118,13 @@ Section run_placement(const Context& ctx) {
   }
   table.write_csv(ctx.path("placement.csv"));
 
+  const Arm& bias = arms[2];
+  const bool zero = bias.max_bias_grad < 1e-4 * bias.weight_grad && bias.zeroed_output_change < 1e-4;
+  const std::string agreement = verdict(
+      zero, "the largest bias gradient seen is " + report::cell("%.2g", bias.max_bias_grad / bias.weight_grad) +
+                " of the largest weight gradient, and zeroing the trained biases changes the logits by " +
+                report::cell("%.2g", bias.zeroed_output_change) + " (relative): the same function with " +
+                std::to_string(bias.parameters - arms[0].parameters) + " more parameters.");
   Section s;
   s.printed = "placement-and-bias: CNN with BN, SGD lr 0.1 momentum 0.9, batch 128, " + std::to_string(steps) +
               " steps\n" + table.text();
@@ -135,6 +142,8 @@ Section run_placement(const Context& ctx) {
                "before or after the ReLU is an empirical question (the original paper puts it before; many "
                "practitioners report after works as well or better): the table is one seed's answer on this "
                "network. Data: placement.csv.\n\n";
+  s.printed += agreement;
+  s.markdown += agreement;
   return s;
 }
 

@@ -17,7 +17,7 @@ Section run_resnet(const Context& ctx) {
   // ResNet-20 takes about 0.6 s a step at batch 128 on two cores: quick runs
   // shallower networks, and both modes use batch 64.
   const std::vector<std::int64_t> depths = quick ? std::vector<std::int64_t>{8, 14} : std::vector<std::int64_t>{20, 56};
-  const std::int64_t steps = quick ? 100 : 300, batch = 64;
+  const std::int64_t steps = quick ? 100 : 200, batch = 64;
   struct Arm {
     std::int64_t depth;
     nn::ResidualForm form;
@@ -46,10 +46,12 @@ Section run_resnet(const Context& ctx) {
     for (const CurvePoint& p : arm.curve.points)
       csv.add({std::to_string(arm.depth), form_name(arm.form), std::to_string(p.step), report::cell("%.5f", p.train_loss),
                report::cell("%.4f", p.test_accuracy)});
+  std::vector<double> gaps;
   for (std::size_t a = 0; a + 1 < arms.size(); a += 2) {
     const Curve &post = arms[a].curve, &pre = arms[a + 1].curve;
     const auto error = [](const Curve& c) { return c.diverged() ? 100.0 : 100.0 * (1.0 - c.final_accuracy()); };
     const auto loss = [](const Curve& c) { return c.points.empty() ? NAN : c.points.back().train_loss; };
+    gaps.push_back(error(post) - error(pre));
     table.add({std::to_string(arms[a].depth), report::cell("%.2f", error(post)), report::cell("%.2f", error(pre)),
                report::cell("%+.2f", error(post) - error(pre)),
                report::cell("%.4f", loss(post)) + " / " + report::cell("%.4f", loss(pre))});
@@ -71,6 +73,11 @@ Section run_resnet(const Context& ctx) {
   gp += "unset multiplot\n";
   const std::string plot_failure = report::run_gnuplot(ctx.path("resnet.gp"), gp);
 
+  const std::string agreement = verdict(
+      gaps.back() > 0 && gaps.back() > gaps.front(),
+      "post minus pre-activation test error is " + report::cell("%+.2f", gaps.front()) + " points at depth " +
+          std::to_string(depths[0]) + " and " + report::cell("%+.2f", gaps.back()) + " at depth " +
+          std::to_string(depths[1]) + " (the paper: in pre-activation's favour, more so the deeper).");
   Section s;
   s.printed = "resnet: post- against pre-activation blocks, batch " + std::to_string(batch) + ", " +
               std::to_string(steps) + " steps\n" + table.text();
@@ -86,6 +93,8 @@ Section run_resnet(const Context& ctx) {
                "Published (CIFAR-10, 164 epochs): test error 6.61% post-activation against 6.37% pre-activation at "
                "110 layers, and the gap grows with depth (at 1001 layers 7.61% against 4.92%). Runs this short "
                "compare early training, not converged error. Data: resnet.csv.\n\n";
+  s.printed += agreement;
+  s.markdown += agreement;
   return s;
 }
 

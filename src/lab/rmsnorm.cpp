@@ -104,6 +104,11 @@ Section run_rmsnorm(const Context& ctx) {
   const double saved = 1.0 - median(step_ms[1]) / median(step_ms[0]);
   whole.write_csv(ctx.path("rmsnorm_training.csv"));
 
+  const double accuracy_gap = curves[1].final_accuracy() - curves[0].final_accuracy();
+  const std::string agreement = verdict(
+      saved >= 0.07 && saved <= 0.64 && std::fabs(accuracy_gap) < 0.01,
+      "RMSNorm's whole step is " + report::cell("%.0f%%", 100 * saved) + " faster (the paper: 7% to 64%), its accuracy " +
+          report::cell("%+.4f", accuracy_gap) + " against LayerNorm's (comparable: within 0.01).");
   Section s;
   s.printed = "rmsnorm: the op (forward + backward) and the sigmoid MLP (batch 60, SGD lr 0.5) with each\n" + ops.text() +
               "\n" + whole.text() + "whole step: RMSNorm saves " + report::cell("%.0f%%", 100 * saved) + "\n";
@@ -118,6 +123,8 @@ Section run_rmsnorm(const Context& ctx) {
                "saves 7% to 64% of the running time end to end. Here the norm is a small part of the MLP's "
                "step (the Linear layers dominate at width 100), so the end-to-end saving is bounded by the op's "
                "share. Data: rmsnorm_ops.csv, rmsnorm_training.csv.\n\n";
+  s.printed += agreement;
+  s.markdown += agreement;
   return s;
 }
 
