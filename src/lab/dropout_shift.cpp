@@ -14,17 +14,11 @@
 #include "normkit/nn/batch_norm.hpp"
 #include "normkit/nn/dropout.hpp"
 #include "normkit/train/trainer.hpp"
+#include "probes.hpp"
 #include "report/table.hpp"
 
 namespace normkit::lab {
 namespace {
-
-std::vector<std::size_t> layers_of_type_bn(nn::Sequential& net) {
-  std::vector<std::size_t> out;
-  for (std::size_t i = 0; i < net.size(); ++i)
-    if (dynamic_cast<nn::BatchNorm*>(&net[i]) != nullptr) out.push_back(i);
-  return out;
-}
 
 // The mean over features of var(BN input at test time) / running_var, the
 // network in eval mode (dropout off).
@@ -51,8 +45,7 @@ double variance_ratio(nn::Sequential& net, std::size_t bn_index, const io::Label
 // batches of 60, with dropout off (the network stays in eval mode; only the
 // BN layers train during the pass).
 void reestimate(nn::Sequential& net, const io::LabelledImages& train, std::int64_t images) {
-  std::vector<nn::BatchNorm*> bns;
-  for (const std::size_t i : layers_of_type_bn(net)) bns.push_back(dynamic_cast<nn::BatchNorm*>(&net[i]));
+  const std::vector<nn::BatchNorm*> bns = layers_of<nn::BatchNorm>(net);
   net.eval();
   nn::recalibrate_running_stats(bns, [&] {
     std::vector<std::int64_t> indices(60);
@@ -100,7 +93,8 @@ Section run_dropout(const Context& ctx) {
     nn::Sequential& net = *c.net;
     const double before = train::evaluate(net, test).accuracy;
     std::vector<double> ratios;
-    for (const std::size_t i : layers_of_type_bn(net)) ratios.push_back(variance_ratio(net, i, test));
+    for (std::size_t i = 0; i < net.size(); ++i)
+      if (dynamic_cast<nn::BatchNorm*>(&net[i]) != nullptr) ratios.push_back(variance_ratio(net, i, test));
     reestimate(net, ctx.data.train, ctx.train_images(quick ? 6000 : 30000));
     const double after = train::evaluate(net, test).accuracy;
     accuracy_before[arm_index] = before, accuracy_after[arm_index] = after;

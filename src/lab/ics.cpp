@@ -72,11 +72,6 @@ std::vector<Shift> measure_shift(nn::Sequential& net, const Tensor& x, const Ten
   return out;
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? NAN : v[v.size() / 2];
-}
-
 }  // namespace
 
 Section run_ics(const Context& ctx) {

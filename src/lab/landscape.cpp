@@ -44,12 +44,6 @@ Probe probe_landscape(nn::Sequential& net, const Tensor& x, const Tensor& y, std
   return p;
 }
 
-double median(std::vector<double> v) {
-  if (v.empty()) return NAN;
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
 struct Arm {
   const char* norm;
   double lr;

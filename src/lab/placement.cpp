@@ -25,19 +25,6 @@ std::int64_t parameter_count(nn::Module& net) {
   return n;
 }
 
-std::vector<nn::Conv2d*> convolutions(nn::Sequential& net) {
-  std::vector<nn::Conv2d*> out;
-  for (std::size_t i = 0; i < net.size(); ++i)
-    if (auto* c = dynamic_cast<nn::Conv2d*>(&net[i])) out.push_back(c);
-  return out;
-}
-
-double max_abs(const Tensor& t) {
-  double m = 0;
-  for (std::int64_t i = 0; i < t.numel(); ++i) m = std::max(m, std::fabs(static_cast<double>(t.data<float>()[i])));
-  return m;
-}
-
 // Logits of a batch in training mode (batch statistics), the network restored after.
 Tensor train_mode_logits(nn::Sequential& net, const Tensor& x) {
   const nn::StateDict saved = net.state_dict();
@@ -67,7 +54,7 @@ Section run_placement(const Context& ctx) {
     nn::Generator gen(ctx.options.seed);
     const auto fresh = train::make_model("cnn", "bn", gen, arm.options);
     std::vector<Tensor> initial_biases;
-    for (nn::Conv2d* c : convolutions(*fresh))
+    for (nn::Conv2d* c : layers_of<nn::Conv2d>(*fresh))
       initial_biases.push_back(c->bias.value.defined() ? Tensor::copy_of(c->bias.value) : Tensor());
     arm.curve = train_curve(ctx, {.label = std::string("placement, cnn ") + arm.label,
                                   .model = "cnn",
@@ -80,7 +67,7 @@ Section run_placement(const Context& ctx) {
                                   .test_images = ctx.test_images(quick ? 2000 : 10000),
                                   .observe = [&](nn::Sequential& net, std::int64_t) {
                                     // The last step's gradients are still in place.
-                                    for (nn::Conv2d* c : convolutions(net)) {
+                                    for (nn::Conv2d* c : layers_of<nn::Conv2d>(net)) {
                                       if (c->bias.grad.defined())
                                         arm.max_bias_grad = std::max(arm.max_bias_grad, max_abs(c->bias.grad));
                                       arm.weight_grad = std::max(arm.weight_grad, max_abs(c->weight.grad));
@@ -88,7 +75,7 @@ Section run_placement(const Context& ctx) {
                                   }});
     nn::Sequential& net = *arm.curve.net;
     arm.parameters = parameter_count(net);
-    const std::vector<nn::Conv2d*> convs = convolutions(net);
+    const std::vector<nn::Conv2d*> convs = layers_of<nn::Conv2d>(net);
     for (std::size_t c = 0; c < convs.size(); ++c)
       if (convs[c]->bias.value.defined())
         for (std::int64_t i = 0; i < convs[c]->bias.value.numel(); ++i)

@@ -1,5 +1,6 @@
 #include "probes.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -83,6 +84,24 @@ double cosine(const Flat& a, const Flat& b, std::size_t begin, std::size_t end) 
   for (std::size_t i = begin; i < clamp_end(a, end); ++i) dot += static_cast<double>(a[i]) * b[i];
   const double norms = l2_norm(a, begin, end) * l2_norm(b, begin, end);
   return norms > 0 ? dot / norms : 0.0;
+}
+
+double max_abs(const Tensor& t) {
+  double m = 0;
+  for (std::int64_t i = 0; i < t.numel(); ++i) m = std::max(m, std::fabs(static_cast<double>(t.data<float>()[i])));
+  return m;
+}
+
+double l2_norm(const Tensor& t) {
+  double sum = 0;
+  for (std::int64_t i = 0; i < t.numel(); ++i) sum += static_cast<double>(t.data<float>()[i]) * t.data<float>()[i];
+  return std::sqrt(sum);
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return NAN;
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
 }
 
 Flat axpy(const Flat& a, double scale, const Flat& b) {

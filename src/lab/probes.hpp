@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -28,6 +29,19 @@ double l2_distance(const Flat& a, const Flat& b, std::size_t begin = 0, std::siz
 double cosine(const Flat& a, const Flat& b, std::size_t begin = 0, std::size_t end = SIZE_MAX);
 // a + scale * b
 Flat axpy(const Flat& a, double scale, const Flat& b);
+
+// The layers of type L among the network's own layers, in order.
+template <typename L>
+std::vector<L*> layers_of(nn::Sequential& net) {
+  std::vector<L*> out;
+  for (std::size_t i = 0; i < net.size(); ++i)
+    if (auto* layer = dynamic_cast<L*>(&net[i])) out.push_back(layer);
+  return out;
+}
+
+double max_abs(const Tensor& t);   // the largest |element| of a float32 tensor
+double l2_norm(const Tensor& t);   // its Euclidean norm
+double median(std::vector<double> v);  // NaN when empty
 
 struct LossAndGradient {
   double loss;

@@ -11,17 +11,13 @@
 #include "curves.hpp"
 #include "normkit/nn/init.hpp"
 #include "normkit/nn/layer_norm.hpp"
+#include "probes.hpp"
 #include "report/table.hpp"
 
 namespace normkit::lab {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
 
 // Microseconds of one forward + backward, the median of `rounds` rounds of
 // `repeats` calls.

@@ -20,21 +20,8 @@
 namespace normkit::lab {
 namespace {
 
-std::vector<nn::Conv2d*> conv_layers(nn::Sequential& net) {
-  std::vector<nn::Conv2d*> out;
-  for (std::size_t i = 0; i < net.size(); ++i)
-    if (auto* c = dynamic_cast<nn::Conv2d*>(&net[i])) out.push_back(c);
-  return out;
-}
-
-double norm_of(const Tensor& t) {
-  double sum = 0;
-  for (std::int64_t i = 0; i < t.numel(); ++i) sum += static_cast<double>(t.data<float>()[i]) * t.data<float>()[i];
-  return std::sqrt(sum);
-}
-
 void scale_convolutions(nn::Sequential& net, double c) {
-  for (nn::Conv2d* conv : conv_layers(net))
+  for (nn::Conv2d* conv : layers_of<nn::Conv2d>(net))
     for (std::int64_t i = 0; i < conv->weight.value.numel(); ++i)
       conv->weight.value.data<float>()[i] = static_cast<float>(conv->weight.value.data<float>()[i] * c);
 }
@@ -55,7 +42,7 @@ Scaled scaled_response(nn::Sequential& net, const Tensor& x, const Tensor& y, do
   net.load_state_dict(saved);
   scale_convolutions(net, c);
   loss_and_gradient(net, x, y);
-  const double grad = norm_of(conv_layers(net)[0]->weight.grad);
+  const double grad = l2_norm(layers_of<nn::Conv2d>(net)[0]->weight.grad);
   net.load_state_dict(saved);
   double change = 0, scale = 0;
   for (std::int64_t i = 0; i < logits.numel(); ++i) {
@@ -84,7 +71,7 @@ Section run_scale_invariance(const Context& ctx) {
     const Tensor base_logits = net->forward(x);
     net->load_state_dict(saved);
     loss_and_gradient(*net, x, y);
-    const double base_grad = norm_of(conv_layers(*net)[0]->weight.grad);
+    const double base_grad = l2_norm(layers_of<nn::Conv2d>(*net)[0]->weight.grad);
     for (const double c : scales) {
       const Scaled r = scaled_response(*net, x, y, c, base_logits, base_grad);
       if (norm == std::string("bn") && c >= 1)
@@ -118,9 +105,9 @@ Section run_scale_invariance(const Context& ctx) {
                                       .test_images = ctx.test_images(1000),
                                       .observe = [&](nn::Sequential& net, std::int64_t step) {
                                         Row r{step, {}, {}};
-                                        for (nn::Conv2d* conv : conv_layers(net)) {
-                                          r.w.push_back(norm_of(conv->weight.value));
-                                          r.g.push_back(norm_of(conv->weight.grad));
+                                        for (nn::Conv2d* conv : layers_of<nn::Conv2d>(net)) {
+                                          r.w.push_back(l2_norm(conv->weight.value));
+                                          r.g.push_back(l2_norm(conv->weight.grad));
                                         }
                                         rows.push_back(r);
                                       }});

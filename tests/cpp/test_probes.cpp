@@ -26,19 +26,6 @@ Batch synthetic_batch(std::int64_t n, std::uint64_t seed) {
   return b;
 }
 
-std::vector<nn::Conv2d*> convolutions(nn::Sequential& net) {
-  std::vector<nn::Conv2d*> out;
-  for (std::size_t i = 0; i < net.size(); ++i)
-    if (auto* c = dynamic_cast<nn::Conv2d*>(&net[i])) out.push_back(c);
-  return out;
-}
-
-double largest(const Tensor& t) {
-  double m = 0;
-  for (std::int64_t i = 0; i < t.numel(); ++i) m = std::max(m, std::fabs(static_cast<double>(t.data<float>()[i])));
-  return m;
-}
-
 TEST(Probes, FlatVectorsRoundTripAndMeasure) {
   nn::Generator gen(3);
   const auto net = train::make_model("mlp", "bn", gen);
@@ -95,15 +82,15 @@ TEST(Probes, ConvolutionsBeforeBatchNormAreScaleInvariant) {
     const std::vector<float> logits = values(net->forward(batch.x));
     net->load_state_dict(start);
     lab::loss_and_gradient(*net, batch.x, batch.y);
-    const std::vector<float> grad = values(convolutions(*net)[0]->weight.grad);
-    for (nn::Conv2d* c : convolutions(*net))
+    const std::vector<float> grad = values(lab::layers_of<nn::Conv2d>(*net)[0]->weight.grad);
+    for (nn::Conv2d* c : lab::layers_of<nn::Conv2d>(*net))
       for (std::int64_t i = 0; i < c->weight.value.numel(); ++i) c->weight.value.data<float>()[i] *= 10.0f;
     const std::vector<float> scaled = values(net->forward(batch.x));
     net->load_state_dict(start);
-    for (nn::Conv2d* c : convolutions(*net))
+    for (nn::Conv2d* c : lab::layers_of<nn::Conv2d>(*net))
       for (std::int64_t i = 0; i < c->weight.value.numel(); ++i) c->weight.value.data<float>()[i] *= 10.0f;
     lab::loss_and_gradient(*net, batch.x, batch.y);
-    const std::vector<float> scaled_grad = values(convolutions(*net)[0]->weight.grad);
+    const std::vector<float> scaled_grad = values(lab::layers_of<nn::Conv2d>(*net)[0]->weight.grad);
     if (norm == std::string("bn")) {
       EXPECT_TRUE(all_close(scaled, logits, 1e-4, 1e-4));
       std::vector<float> tenfold(scaled_grad.size());
@@ -122,15 +109,15 @@ TEST(Probes, BiasBeforeBatchNormGetsNoGradient) {
   const auto net = train::make_model("cnn", "bn", gen, {.bias_before_norm = true});
   const Batch batch = synthetic_batch(16, 8);
   lab::loss_and_gradient(*net, batch.x, batch.y);
-  for (nn::Conv2d* c : convolutions(*net)) {
+  for (nn::Conv2d* c : lab::layers_of<nn::Conv2d>(*net)) {
     ASSERT_TRUE(c->bias.grad.defined());
-    EXPECT_LT(largest(c->bias.grad), 1e-5 * largest(c->weight.grad));
+    EXPECT_LT(lab::max_abs(c->bias.grad), 1e-5 * lab::max_abs(c->weight.grad));
   }
   nn::Generator again(7);
   const auto after = train::make_model("cnn", "bn", again, {.norm_after_activation = true});
   EXPECT_NE(dynamic_cast<nn::ReLU*>(&(*after)[1]), nullptr);
   EXPECT_NE(dynamic_cast<nn::BatchNorm*>(&(*after)[2]), nullptr);
-  EXPECT_TRUE(convolutions(*after)[0]->bias.value.defined());  // BN after ReLU does not cancel the bias
+  EXPECT_TRUE(lab::layers_of<nn::Conv2d>(*after)[0]->bias.value.defined());  // BN after ReLU does not cancel the bias
 }
 
 }  // namespace
