@@ -87,7 +87,7 @@ Section run_resnet(const Context& ctx) {
                "add) blocks at depths " + std::to_string(depths[0]) + " and " + std::to_string(depths[1]) +
                "; SGD lr 0.1 (constant), momentum 0.9, weight decay 1e-4, batch " + std::to_string(batch) +
                ", " + std::to_string(steps) + " steps (" + std::to_string(steps * batch) + " images: a fraction of "
-               "an epoch, what two cores allow; ResNet-56 takes about 1.8 s a step at batch 128 here), the same "
+               "an epoch, what two cores allow; ResNet-56 takes about 1.9 s a step at batch 64 here), the same "
                "seed for all.\n\n" + table.markdown() + "\n" +
                (plot_failure.empty() ? "![resnet](resnet.png)\n\n" : "(no plot: " + plot_failure + ")\n\n") +
                "Published (CIFAR-10, 164 epochs): test error 6.61% post-activation against 6.37% pre-activation at "

@@ -33,15 +33,22 @@ std::string Table::text() const {
   return out;
 }
 
+// A pipe inside a Markdown table cell ("||w||") would end the cell.
+static std::string markdown_cell(const std::string& text) {
+  std::string out;
+  for (const char ch : text) out += ch == '|' ? std::string("\\|") : std::string(1, ch);
+  return out;
+}
+
 std::string Table::markdown() const {
   std::string out = "|";
-  for (const auto& h : header_) out += " " + h + " |";
+  for (const auto& h : header_) out += " " + markdown_cell(h) + " |";
   out += "\n|";
   for (std::size_t c = 0; c < header_.size(); ++c) out += c == 0 ? "---|" : "---:|";
   out += "\n";
   for (const auto& row : rows_) {
     out += "|";
-    for (const auto& cell : row) out += " " + cell + " |";
+    for (const auto& cell : row) out += " " + markdown_cell(cell) + " |";
     out += "\n";
   }
   return out;

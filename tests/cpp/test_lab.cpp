@@ -36,6 +36,9 @@ TEST(Table, TextMarkdownAndQuotedCsv) {
   EXPECT_EQ(read.str(), "name,value\na,1.5\n\"long, quoted \"\"x\"\"\",22\n");
   fs::remove(path);
   EXPECT_THROW(t.write_csv("/nonexistent-dir/x.csv"), Error);
+  report::Table norms({"||w||"});
+  norms.add({"a|b"});
+  EXPECT_EQ(norms.markdown(), "| \\|\\|w\\|\\| |\n|---|\n| a\\|b |\n");  // pipes escaped in cells
 }
 
 TEST(Curve, StepsToTarget) {
