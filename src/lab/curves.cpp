@@ -2,7 +2,7 @@
 
 #include <chrono>
 #include <cmath>
-#include <cstring>
+#include <numeric>
 
 #include "normkit/error.hpp"
 
@@ -33,14 +33,10 @@ std::int64_t Curve::steps_to(double target) const {
 io::LabelledImages first_images(const io::LabelledImages& data, std::int64_t count) {
   NORMKIT_CHECK(count >= 1 && count <= data.labels.numel(), "first_images: count: expected 1 to ",
                 data.labels.numel(), ", got ", count);
-  Shape shape = data.images.shape();
-  const std::int64_t per_image = data.images.numel() / shape[0];
-  shape[0] = count;
-  io::LabelledImages out{Tensor(shape), Tensor({count}, DType::int64)};
-  std::memcpy(out.images.data<float>(), data.images.data<float>(), static_cast<std::size_t>(count * per_image) * sizeof(float));
-  std::memcpy(out.labels.data<std::int64_t>(), data.labels.data<std::int64_t>(),
-              static_cast<std::size_t>(count) * sizeof(std::int64_t));
-  return out;
+  std::vector<std::int64_t> indices(static_cast<std::size_t>(count));
+  std::iota(indices.begin(), indices.end(), 0);
+  auto [images, labels] = train::gather(data, indices.data(), count);
+  return {std::move(images), std::move(labels)};
 }
 
 Curve train_curve(const Context& ctx, const RunSpec& spec) {

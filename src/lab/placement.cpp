@@ -25,15 +25,6 @@ std::int64_t parameter_count(nn::Module& net) {
   return n;
 }
 
-// Logits of a batch in training mode (batch statistics), the network restored after.
-Tensor train_mode_logits(nn::Sequential& net, const Tensor& x) {
-  const nn::StateDict saved = net.state_dict();
-  net.train();
-  Tensor y = net.forward(x);
-  net.load_state_dict(saved);
-  return y;
-}
-
 }  // namespace
 
 Section run_placement(const Context& ctx) {
@@ -51,11 +42,7 @@ Section run_placement(const Context& ctx) {
   arms.push_back({"conv -> ReLU -> BN", {.norm_after_activation = true}, {}});
   arms.push_back({"conv + bias -> BN -> ReLU", {.bias_before_norm = true}, {}});
   for (Arm& arm : arms) {
-    nn::Generator gen(ctx.options.seed);
-    const auto fresh = train::make_model("cnn", "bn", gen, arm.options);
     std::vector<Tensor> initial_biases;
-    for (nn::Conv2d* c : layers_of<nn::Conv2d>(*fresh))
-      initial_biases.push_back(c->bias.value.defined() ? Tensor::copy_of(c->bias.value) : Tensor());
     arm.curve = train_curve(ctx, {.label = std::string("placement, cnn ") + arm.label,
                                   .model = "cnn",
                                   .norm = "bn",
@@ -72,6 +59,11 @@ Section run_placement(const Context& ctx) {
                                         arm.max_bias_grad = std::max(arm.max_bias_grad, max_abs(c->bias.grad));
                                       arm.weight_grad = std::max(arm.weight_grad, max_abs(c->weight.grad));
                                     }
+                                  },
+                                  .prepare = [&](nn::Sequential& net) {
+                                    for (nn::Conv2d* c : layers_of<nn::Conv2d>(net))
+                                      initial_biases.push_back(c->bias.value.defined() ? Tensor::copy_of(c->bias.value)
+                                                                                       : Tensor());
                                   }});
     nn::Sequential& net = *arm.curve.net;
     arm.parameters = parameter_count(net);
@@ -83,13 +75,9 @@ Section run_placement(const Context& ctx) {
                                                               initial_biases[c].data<float>()[i]));
     if (arm.options.bias_before_norm) {
       const auto [x, y] = probe_batch(ctx.data.train, images, 128, ctx.options.seed, 0);
-      const Tensor with = train_mode_logits(net, x);
+      const Tensor with = training_mode_output(net, x);
       for (nn::Conv2d* c : convs) std::fill_n(c->bias.value.data<float>(), c->bias.value.numel(), 0.0f);
-      const Tensor without = train_mode_logits(net, x);
-      double change = 0;
-      for (std::int64_t i = 0; i < with.numel(); ++i)
-        change = std::max(change, std::fabs(static_cast<double>(with.data<float>()[i]) - without.data<float>()[i]));
-      arm.zeroed_output_change = change / std::max(1e-30, max_abs(with));
+      arm.zeroed_output_change = relative_change(training_mode_output(net, x), with);
     }
   }
 

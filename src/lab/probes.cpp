@@ -111,6 +111,25 @@ Flat axpy(const Flat& a, double scale, const Flat& b) {
   return out;
 }
 
+Tensor training_mode_output(nn::Sequential& net, const Tensor& x) {
+  const nn::StateDict saved = net.state_dict();  // a training forward moves the running statistics
+  const bool was_training = net.is_training();
+  net.train();
+  Tensor y = net.forward(x);
+  net.load_state_dict(saved);
+  net.train(was_training);
+  return y;
+}
+
+double relative_change(const Tensor& a, const Tensor& b) {
+  NORMKIT_CHECK(a.numel() == b.numel(), "relative_change: expected tensors of one size, got ", a.numel(), " and ",
+                b.numel());
+  double change = 0;
+  for (std::int64_t i = 0; i < a.numel(); ++i)
+    change = std::max(change, std::fabs(static_cast<double>(a.data<float>()[i]) - b.data<float>()[i]));
+  return change / std::max(max_abs(b), 1e-30);
+}
+
 LossAndGradient loss_and_gradient(nn::Sequential& net, const Tensor& x, const Tensor& y) {
   const nn::StateDict saved = net.state_dict();  // a training forward moves the running statistics
   const bool was_training = net.is_training();

@@ -43,6 +43,13 @@ double max_abs(const Tensor& t);   // the largest |element| of a float32 tensor
 double l2_norm(const Tensor& t);   // its Euclidean norm
 double median(std::vector<double> v);  // NaN when empty
 
+// The network's output for x in training mode (BN uses x's statistics),
+// the network left as it was (parameters, running statistics, mode).
+Tensor training_mode_output(nn::Sequential& net, const Tensor& x);
+
+// max |a - b| / max |b|: how far a is from b, relative to b's size.
+double relative_change(const Tensor& a, const Tensor& b);
+
 struct LossAndGradient {
   double loss;
   Flat gradient;

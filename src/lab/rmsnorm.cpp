@@ -19,19 +19,14 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Microseconds of one forward + backward, the median of `rounds` rounds of
-// `repeats` calls.
-double op_microseconds(nn::Layer& op, const Tensor& x, const Tensor& dy, int rounds, int repeats) {
-  std::vector<double> times;
-  for (int r = 0; r < rounds; ++r) {
-    const auto start = Clock::now();
-    for (int i = 0; i < repeats; ++i) {
-      op.forward(x);
-      op.backward(dy);
-    }
-    times.push_back(std::chrono::duration<double, std::micro>(Clock::now() - start).count() / repeats);
+// Microseconds of one forward + backward, the mean of `repeats` calls.
+double op_microseconds(nn::Layer& op, const Tensor& x, const Tensor& dy, int repeats) {
+  const auto start = Clock::now();
+  for (int i = 0; i < repeats; ++i) {
+    op.forward(x);
+    op.backward(dy);
   }
-  return median(times);
+  return std::chrono::duration<double, std::micro>(Clock::now() - start).count() / repeats;
 }
 
 }  // namespace
@@ -49,8 +44,8 @@ Section run_rmsnorm(const Context& ctx) {
     const int repeats = static_cast<int>(std::max<std::int64_t>(1, 2000000 / (rows * features)));
     std::vector<double> ln_times, rms_times;
     for (int round = 0; round < (quick ? 5 : 11); ++round) {
-      ln_times.push_back(op_microseconds(ln, x, dy, 1, repeats));
-      rms_times.push_back(op_microseconds(rms, x, dy, 1, repeats));
+      ln_times.push_back(op_microseconds(ln, x, dy, repeats));
+      rms_times.push_back(op_microseconds(rms, x, dy, repeats));
     }
     const double l = median(ln_times), r = median(rms_times);
     ops.add({"(" + std::to_string(rows) + ", " + std::to_string(features) + ")", report::cell("%.2f", l),

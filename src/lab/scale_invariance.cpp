@@ -37,19 +37,11 @@ Scaled scaled_response(nn::Sequential& net, const Tensor& x, const Tensor& y, do
                        double base_grad) {
   const nn::StateDict saved = net.state_dict();
   scale_convolutions(net, c);
-  net.train();
-  const Tensor logits = net.forward(x);
-  net.load_state_dict(saved);
-  scale_convolutions(net, c);
+  const Tensor logits = training_mode_output(net, x);
   loss_and_gradient(net, x, y);
   const double grad = l2_norm(layers_of<nn::Conv2d>(net)[0]->weight.grad);
   net.load_state_dict(saved);
-  double change = 0, scale = 0;
-  for (std::int64_t i = 0; i < logits.numel(); ++i) {
-    change = std::max(change, std::fabs(static_cast<double>(logits.data<float>()[i]) - base_logits.data<float>()[i]));
-    scale = std::max(scale, std::fabs(static_cast<double>(base_logits.data<float>()[i])));
-  }
-  return {change / std::max(scale, 1e-30), grad / std::max(base_grad, 1e-30)};
+  return {relative_change(logits, base_logits), grad / std::max(base_grad, 1e-30)};
 }
 
 }  // namespace
@@ -66,10 +58,7 @@ Section run_scale_invariance(const Context& ctx) {
   for (const char* norm : {"bn", "none"}) {
     nn::Generator gen(ctx.options.seed);
     const auto net = train::make_model("cnn", norm, gen);
-    const nn::StateDict saved = net->state_dict();
-    net->train();
-    const Tensor base_logits = net->forward(x);
-    net->load_state_dict(saved);
+    const Tensor base_logits = training_mode_output(*net, x);
     loss_and_gradient(*net, x, y);
     const double base_grad = l2_norm(layers_of<nn::Conv2d>(*net)[0]->weight.grad);
     for (const double c : scales) {

@@ -9,7 +9,7 @@
 
 namespace normkit::nn {
 
-double Generator::uniform() { return static_cast<double>(engine_() >> 11) * 0x1.0p-53; }
+double Generator::uniform() { return unit_interval(engine_()); }
 
 double Generator::uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
 

@@ -10,9 +10,6 @@
 namespace normkit::train {
 namespace {
 
-// A uniform double in [0, 1) from the top 53 bits of a hash.
-double unit(std::uint64_t bits) { return static_cast<double>(bits >> 11) * 0x1.0p-53; }
-
 // Shift by (dy, dx) after an optional mirror: out(r, q) = in(r + dy, q' + dx)
 // with q' = q or w - 1 - q; zero outside.
 void shift_and_flip(float* p, std::int64_t h, std::int64_t w, std::int64_t dy, std::int64_t dx, bool flip,
@@ -33,8 +30,8 @@ struct Rectangle {
 Rectangle erased_rectangle(std::uint64_t draw, std::int64_t h, std::int64_t w) {
   for (std::uint64_t attempt = 0; attempt < 10; ++attempt) {
     const std::uint64_t a = nn::mix64(draw + 2 * attempt + 1), b = nn::mix64(draw + 2 * attempt + 2);
-    const double area = static_cast<double>(h * w) * (0.02 + 0.38 * unit(a));
-    const double aspect = std::exp(std::log(0.3) + (std::log(1 / 0.3) - std::log(0.3)) * unit(b));
+    const double area = static_cast<double>(h * w) * (0.02 + 0.38 * nn::unit_interval(a));
+    const double aspect = std::exp(std::log(0.3) + (std::log(1 / 0.3) - std::log(0.3)) * nn::unit_interval(b));
     const auto height = static_cast<std::int64_t>(std::lround(std::sqrt(area * aspect)));
     const auto width = static_cast<std::int64_t>(std::lround(std::sqrt(area / aspect)));
     if (height < 1 || width < 1 || height > h || width > w) continue;
@@ -65,13 +62,14 @@ void augment_images(Tensor& images, std::uint64_t seed, std::int64_t step, std::
     const std::int64_t dx = static_cast<std::int64_t>((draw >> 16) % static_cast<std::uint64_t>(span)) - options.shift;
     const bool flip = ((draw >> 32) & 1) != 0;
     const std::uint64_t erase_draw = nn::mix64(draw ^ 0xe7a5e0000000000ULL);
-    const Rectangle rect = unit(erase_draw) < options.erase ? erased_rectangle(erase_draw, h, w) : Rectangle{};
+    const Rectangle rect = nn::unit_interval(erase_draw) < options.erase ? erased_rectangle(erase_draw, h, w) : Rectangle{};
     for (std::int64_t ch = 0; ch < c; ++ch) {
       float* p = images.data<float>() + (j * c + ch) * h * w;
       shift_and_flip(p, h, w, dy, dx, flip, plane);
       for (std::int64_t r = rect.top; r < rect.top + rect.height; ++r)
         for (std::int64_t q = rect.left; q < rect.left + rect.width; ++q)
-          p[r * w + q] = static_cast<float>(unit(nn::mix64(erase_draw ^ static_cast<std::uint64_t>((ch * h + r) * w + q))));
+          p[r * w + q] = static_cast<float>(
+              nn::unit_interval(nn::mix64(erase_draw ^ static_cast<std::uint64_t>((ch * h + r) * w + q))));
     }
   }
 }

@@ -58,6 +58,9 @@ TEST(Probes, LossAndGradientLeaveTheNetworkAndMatchDifferences) {
   const lab::LossAndGradient at = lab::loss_and_gradient(*net, batch.x, batch.y);
   EXPECT_TRUE(same_bits(float_state(*net), before));
   EXPECT_FALSE(net->is_training());
+  lab::training_mode_output(*net, batch.x);  // the same for a training-mode forward alone
+  EXPECT_TRUE(same_bits(float_state(*net), before));
+  EXPECT_FALSE(net->is_training());
   const lab::Flat w = lab::parameter_values(*net);
   const double g = lab::l2_norm(at.gradient), h = 1e-2;
   const auto loss_at = [&](double t) {
@@ -77,18 +80,12 @@ TEST(Probes, ConvolutionsBeforeBatchNormAreScaleInvariant) {
   for (const char* norm : {"bn", "none"}) {
     nn::Generator gen(6);
     const auto net = train::make_model("cnn", norm, gen);
-    net->train();
-    const nn::StateDict start = net->state_dict();
-    const std::vector<float> logits = values(net->forward(batch.x));
-    net->load_state_dict(start);
+    const std::vector<float> logits = values(lab::training_mode_output(*net, batch.x));
     lab::loss_and_gradient(*net, batch.x, batch.y);
     const std::vector<float> grad = values(lab::layers_of<nn::Conv2d>(*net)[0]->weight.grad);
     for (nn::Conv2d* c : lab::layers_of<nn::Conv2d>(*net))
       for (std::int64_t i = 0; i < c->weight.value.numel(); ++i) c->weight.value.data<float>()[i] *= 10.0f;
-    const std::vector<float> scaled = values(net->forward(batch.x));
-    net->load_state_dict(start);
-    for (nn::Conv2d* c : lab::layers_of<nn::Conv2d>(*net))
-      for (std::int64_t i = 0; i < c->weight.value.numel(); ++i) c->weight.value.data<float>()[i] *= 10.0f;
+    const std::vector<float> scaled = values(lab::training_mode_output(*net, batch.x));
     lab::loss_and_gradient(*net, batch.x, batch.y);
     const std::vector<float> scaled_grad = values(lab::layers_of<nn::Conv2d>(*net)[0]->weight.grad);
     if (norm == std::string("bn")) {

@@ -42,6 +42,9 @@ inline std::uint64_t mix64(std::uint64_t z) {
   return z ^ (z >> 31);
 }
 
+// A uniform double in [0, 1) from the top 53 bits of 64 random bits.
+inline double unit_interval(std::uint64_t bits) { return static_cast<double>(bits >> 11) * 0x1.0p-53; }
+
 // Tensors of `shape` (float32), for a layer with `fan_in` inputs and
 // `fan_out` outputs per unit:
 Tensor uniform_tensor(const Shape& shape, double bound, Generator& gen);  // U(-bound, bound)
