@@ -6,7 +6,9 @@
 #   zlib1g-dev: the IDX reader; dataset-fashion-mnist: the lab's data set
 #   (/usr/share/datasets/fashion-mnist); nlohmann-json3-dev: safetensors
 #   headers; libdnnl-dev (oneDNN): GEMM and convolution for the training
-#   engine; gnuplot-nox: the lab's plots.
+#   engine; gnuplot-nox: the lab's plots; libopenmpi-dev and openmpi-bin:
+#   Synchronized BN and data-parallel training (normkit_dist); libssl-dev:
+#   the SHA-256 digest of `normkit selftest sync`.
 set -euo pipefail
 exec "$(dirname "$0")/apt-ensure.sh" \
   g++ cmake ninja-build pkg-config \
@@ -14,4 +16,5 @@ exec "$(dirname "$0")/apt-ensure.sh" \
   libomp-dev \
   python3 python3-dev python3-numpy python3-pytest pybind11-dev \
   python3-torch \
-  zlib1g-dev dataset-fashion-mnist nlohmann-json3-dev libdnnl-dev gnuplot-nox
+  zlib1g-dev dataset-fashion-mnist nlohmann-json3-dev libdnnl-dev gnuplot-nox \
+  libopenmpi-dev openmpi-bin libssl-dev

@@ -19,6 +19,7 @@ void print_usage(std::FILE* out) {
                "  train      train a network on Fashion-MNIST (normkit train --help)\n"
                "  lab        experiments on what normalization does to training (normkit lab --help)\n"
                "  step-time  the time of one training step (for bench/train_step.py)\n"
+               "  selftest   mpirun -np R normkit selftest sync: SyncBN against one process\n"
                "  version    print the version\n"
                "  help       this message\n");
 }
@@ -37,6 +38,7 @@ int main(int argc, char** argv) {
     if (command == "train") return normkit::cli::run_train(argc - 1, argv + 1);
     if (command == "lab") return normkit::cli::run_lab(argc - 1, argv + 1);
     if (command == "step-time") return normkit::cli::run_step_time(argc - 1, argv + 1);
+    if (command == "selftest") return normkit::cli::run_selftest(argc - 1, argv + 1);
     if (command == "version" || command == "--version") {
       std::printf("normkit %s\n", normkit::kVersion);
       return 0;

@@ -14,10 +14,12 @@
 #include <limits>
 #include <vector>
 
+#include "batch_reduction.hpp"
 #include "channel_apply.hpp"
 #include "grad_sums.hpp"
 #include "moments.hpp"
 #include "planned_view.hpp"
+#include "slice_reduce.hpp"
 #include "ref/batch_norm_ref.hpp"
 
 namespace normkit {
@@ -134,9 +136,20 @@ NormPlan batch_norm_plan(const Problem& p, kernels::Layout layout, std::int64_t 
   return {groups, per_group, p.C, p.S, 1};
 }
 
+// `across`: the batch is split between ranks (SyncBN), and the statistics
+// and count are the whole batch's; null: this process holds the batch.
+struct Across {
+  kernels::BatchReduction* reduction = nullptr;
+  kernels::BatchSlice slice;
+};
+
+kernels::PlannedInput planned(const TensorView& x, const Across& across) {
+  return across.reduction != nullptr ? kernels::PlannedInput(x, across.slice.layout) : kernels::PlannedInput(x);
+}
+
 void fast_forward(const BatchNormInputs& in, const BatchNormOptions& o, const Problem& p,
-                  const BatchNormForwardOutputs& out) {
-  const kernels::PlannedInput x(in.x);
+                  const BatchNormForwardOutputs& out, const Across& across = {}) {
+  const kernels::PlannedInput x = planned(in.x, across);
   const std::int64_t G = o.training ? p.groups : 1, C = p.C;
   const NormPlan plan = batch_norm_plan(p, x.layout(), G);
   const std::vector<float> gamma = read_channels(in.weight, C, 1.0f);
@@ -146,7 +159,7 @@ void fast_forward(const BatchNormInputs& in, const BatchNormOptions& o, const Pr
   const kernels::NormalizeArgs apply{x.data(),      y.data(), k.center_hi.data(), k.center_lo.data(),
                                      k.a.data(),    k.b.data(), plan};
   if (o.training) {
-    const double m = static_cast<double>(p.group_m());
+    const double m = static_cast<double>(across.reduction != nullptr ? across.slice.batch * p.S : p.group_m());
     std::vector<double> mean(G * C), var(G * C), invstd(G * C);
     // Batch Renorm's r and d come from the running statistics before their update.
     const bool renorm = renorm_active(o);
@@ -167,7 +180,12 @@ void fast_forward(const BatchNormInputs& in, const BatchNormOptions& o, const Pr
       k.a[i] = static_cast<float>(invstd[i] * r[c] * gamma[c]);
       k.b[i] = static_cast<float>(beta[c] + d[c] * gamma[c]);
     };
-    if (kernels::slice_fusion_fits(plan, 1)) {
+    if (across.reduction != nullptr) {
+      std::vector<kernels::Moments> stats(C);
+      across.reduction->moments(x.data(), plan, stats.data());
+      for (std::int64_t i = 0; i < C; ++i) set_channel(i, stats[i]);
+      kernels::normalize_apply(apply);
+    } else if (kernels::slice_fusion_fits(plan, 1)) {
       // Each channel's statistics, then its normalize pass while it is in cache.
       kernels::moments_each_slice(x.data(), plan, [&](std::int64_t i, const kernels::Moments& stats) {
         set_channel(i, stats);
@@ -200,8 +218,8 @@ void fast_forward(const BatchNormInputs& in, const BatchNormOptions& o, const Pr
 }
 
 void fast_backward(const BatchNormBackwardInputs& in, const BatchNormOptions& o, const Problem& p,
-                   const BatchNormGrads& g) {
-  const kernels::PlannedInput x(in.x);
+                   const BatchNormGrads& g, const Across& across = {}) {
+  const kernels::PlannedInput x = planned(in.x, across);
   const kernels::PlannedInput dy(in.dy, x);  // in x's layout
   const std::int64_t G = o.training ? p.groups : 1, C = p.C;
   const NormPlan plan = batch_norm_plan(p, x.layout(), G);
@@ -223,7 +241,8 @@ void fast_backward(const BatchNormBackwardInputs& in, const BatchNormOptions& o,
   }
 
   std::vector<kernels::GradSums> sums(G * C);
-  const double m = static_cast<double>(p.group_m());
+  const std::int64_t values = across.reduction != nullptr ? across.slice.batch * p.S : p.m();  // per channel
+  const double m = static_cast<double>(across.reduction != nullptr ? values : p.group_m());
   const bool batch_stats = o.training && m > 0;
   // The sums of (g, c) -> its dx coefficients:
   // dx = gamma*r*invstd * (dy - sum(dy)/m - (x - mean) * invstd^2 * sum(dy*(x - mean))/m)
@@ -238,7 +257,16 @@ void fast_backward(const BatchNormBackwardInputs& in, const BatchNormOptions& o,
   const kernels::GradSumsArgs sum_args{dy.data(), x.data(), k.center_hi.data(), k.center_lo.data(),
                                        nullptr, plan, sums.data()};
   const bool need_sums = o.training || g.dweight.defined() || g.dbias.defined();
-  if (g.dx.defined()) {
+  if (across.reduction != nullptr) {  // training: the whole batch's sums, then dx
+    across.reduction->grad_sums(sum_args, sums.data());
+    for (std::int64_t i = 0; i < C; ++i) set_channel(i, sums[i]);
+    if (g.dx.defined()) {
+      kernels::PlannedOutput dx(g.dx, x);
+      kernels::input_grad_apply({dy.data(), x.data(), dx.data(), k.center_hi.data(), k.center_lo.data(),
+                                 k.a.data(), k.b.data(), k.c.data(), plan});
+      dx.finish();
+    }
+  } else if (g.dx.defined()) {
     kernels::PlannedOutput dx(g.dx, x);
     const kernels::InputGradArgs apply{dy.data(), x.data(), dx.data(), k.center_hi.data(), k.center_lo.data(),
                                        k.a.data(), k.b.data(), k.c.data(), plan};
@@ -258,7 +286,7 @@ void fast_backward(const BatchNormBackwardInputs& in, const BatchNormOptions& o,
     kernels::grad_sums(sum_args);
   }
   std::vector<double> dweight(C, 0.0), dbias(C, 0.0);
-  if (p.m() > 0) {  // an empty batch has no statistics (NaN) but sums over nothing: 0
+  if (values > 0) {  // an empty batch has no statistics (NaN) but sums over nothing: 0
     for (std::int64_t i = 0; i < G * C; ++i) {
       const std::int64_t c = i % C;
       dweight[c] += r[c] * sums[i].sum_dy_xc * invstd[i] + d[c] * sums[i].sum_dy;
@@ -269,18 +297,21 @@ void fast_backward(const BatchNormBackwardInputs& in, const BatchNormOptions& o,
   write_values(dbias, g.dbias);
 }
 
-}  // namespace
+// The count check: across ranks it is the whole batch's count, checked once
+// the ranks have agreed.
+void check_values_per_channel(bool training, std::int64_t values, const Shape& shape) {
+  NORMKIT_CHECK(!training || values != 1, "Expected more than 1 value per channel when training, got input size ",
+                shape_string(shape));
+}
 
-void batch_norm_forward(const BatchNormInputs& in, const BatchNormOptions& options,
-                        const BatchNormForwardOutputs& out) {
+Problem check_forward(const BatchNormInputs& in, const BatchNormOptions& options,
+                      const BatchNormForwardOutputs& out, bool check_count) {
   Problem p = check_input(in.x, "x");
   check_options(options, p);
   check_channel_vector(in.weight, "weight", p.C);
   check_channel_vector(in.bias, "bias", p.C);
   check_running_pair(in.running_mean, in.running_var, p.C, options.training);
-  NORMKIT_CHECK(!options.training || p.group_m() != 1,
-                "Expected more than 1 value per channel when training, got input size ",
-                shape_string(in.x.shape()));
+  if (check_count) check_values_per_channel(options.training, p.group_m(), in.x.shape());
   check_same_shape(out.y, "y", in.x);
   if (options.training) {
     check_required_shape(out.save_mean, "save_mean", p.stats_shape(), "when training");
@@ -292,8 +323,81 @@ void batch_norm_forward(const BatchNormInputs& in, const BatchNormOptions& optio
     check_required_shape(out.renorm_r, "renorm_r", {p.C}, "for Batch Renorm");
     check_required_shape(out.renorm_d, "renorm_d", {p.C}, "for Batch Renorm");
   }
+  return p;
+}
+
+Problem check_backward(const BatchNormBackwardInputs& in, const BatchNormOptions& options,
+                       const BatchNormGrads& grads) {
+  Problem p = check_input(in.x, "x");
+  check_same_shape(in.dy, "dy", in.x);
+  check_options(options, p);
+  check_channel_vector(in.weight, "weight", p.C);
+  if (options.training) {
+    check_required_shape(in.save_mean, "save_mean", p.stats_shape(),
+                         "when training (from the forward pass)");
+    check_required_shape(in.save_invstd, "save_invstd", p.stats_shape(),
+                         "when training (from the forward pass)");
+  } else {
+    check_running_pair(in.running_mean, in.running_var, p.C, false);
+  }
+  if (renorm_active(options)) {
+    check_required_shape(in.renorm_r, "renorm_r", {p.C}, "for Batch Renorm (from the forward pass)");
+    check_required_shape(in.renorm_d, "renorm_d", {p.C}, "for Batch Renorm (from the forward pass)");
+  }
+  if (grads.dx.defined()) check_same_shape(grads.dx, "dx", in.x);
+  check_channel_vector(grads.dweight, "dweight", p.C);
+  check_channel_vector(grads.dbias, "dbias", p.C);
+  return p;
+}
+
+// What batch norm across ranks does not do, checked on each rank.
+void check_across_options(const BatchNormOptions& options) {
+  NORMKIT_CHECK(options.training, "training: batch norm across ranks is for training mode; eval mode is plain "
+                "batch norm (expected training=true)");
+  NORMKIT_CHECK(options.virtual_batch_size == 0,
+                "virtual_batch_size: Synchronized BN does not do Ghost BN; expected 0, got ",
+                options.virtual_batch_size);
+  NORMKIT_CHECK(!options.renorm, "renorm: Synchronized BN does not do Batch Renorm; expected none");
+  NORMKIT_CHECK(options.impl == Impl::fast,
+                "impl: Synchronized BN runs the fast kernels only; expected Impl::fast");
+}
+
+// Every rank checks its own arguments, then they agree: an error on any rank
+// is raised on every rank, so that none is left waiting for the others.
+template <typename Check>
+Across agree_across(kernels::BatchReduction& reduction, const TensorView& x, Problem& p, const Check& check) {
+  std::string error;
+  kernels::Layout layout = kernels::Layout::contiguous;
+  try {
+    p = check();
+    // As PlannedInput reads x: contiguous first (an empty x is contiguous).
+    if (!x.is_contiguous() && x.numel() > 0 && x.is_channels_last()) layout = kernels::Layout::channels_last;
+  } catch (const Error& e) {
+    error = e.what();
+  }
+  return {&reduction, reduction.agree(error, p.N, p.C, p.S, layout)};
+}
+
+}  // namespace
+
+void batch_norm_forward(const BatchNormInputs& in, const BatchNormOptions& options,
+                        const BatchNormForwardOutputs& out) {
+  const Problem p = check_forward(in, options, out, true);
   if (options.impl == Impl::reference) return reference_forward(in, options, p, out);
   fast_forward(in, options, p, out);
+}
+
+void kernels::batch_norm_forward_across(const BatchNormInputs& in, const BatchNormOptions& options,
+                                        const BatchNormForwardOutputs& out, BatchReduction& reduction) {
+  Problem p;
+  const Across across = agree_across(reduction, in.x, p, [&] {
+    check_across_options(options);
+    return check_forward(in, options, out, false);
+  });
+  Shape whole = in.x.shape();
+  whole[0] = across.slice.batch;
+  check_values_per_channel(true, across.slice.batch * p.S, whole);  // the same on every rank
+  fast_forward(in, options, p, out, across);
 }
 
 BatchNormForwardResult batch_norm_forward(const BatchNormInputs& in,
@@ -316,27 +420,19 @@ BatchNormForwardResult batch_norm_forward(const BatchNormInputs& in,
 
 void batch_norm_backward(const BatchNormBackwardInputs& in, const BatchNormOptions& options,
                          const BatchNormGrads& grads) {
-  Problem p = check_input(in.x, "x");
-  check_same_shape(in.dy, "dy", in.x);
-  check_options(options, p);
-  check_channel_vector(in.weight, "weight", p.C);
-  if (options.training) {
-    check_required_shape(in.save_mean, "save_mean", p.stats_shape(),
-                         "when training (from the forward pass)");
-    check_required_shape(in.save_invstd, "save_invstd", p.stats_shape(),
-                         "when training (from the forward pass)");
-  } else {
-    check_running_pair(in.running_mean, in.running_var, p.C, false);
-  }
-  if (renorm_active(options)) {
-    check_required_shape(in.renorm_r, "renorm_r", {p.C}, "for Batch Renorm (from the forward pass)");
-    check_required_shape(in.renorm_d, "renorm_d", {p.C}, "for Batch Renorm (from the forward pass)");
-  }
-  if (grads.dx.defined()) check_same_shape(grads.dx, "dx", in.x);
-  check_channel_vector(grads.dweight, "dweight", p.C);
-  check_channel_vector(grads.dbias, "dbias", p.C);
+  const Problem p = check_backward(in, options, grads);
   if (options.impl == Impl::reference) return reference_backward(in, options, p, grads);
   fast_backward(in, options, p, grads);
+}
+
+void kernels::batch_norm_backward_across(const BatchNormBackwardInputs& in, const BatchNormOptions& options,
+                                         const BatchNormGrads& grads, BatchReduction& reduction) {
+  Problem p;
+  const Across across = agree_across(reduction, in.x, p, [&] {
+    check_across_options(options);
+    return check_backward(in, options, grads);
+  });
+  fast_backward(in, options, p, grads, across);
 }
 
 BatchNormBackwardResult batch_norm_backward(const BatchNormBackwardInputs& in,

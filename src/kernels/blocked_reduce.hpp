@@ -100,11 +100,11 @@ void reduce_leaves(const NormPlan& plan, const Ops& ops, const LeafList& leaves,
     return;
   }
   if (D > 1) {
-    // Leaves are single samples. One work item per (a, s, c).
+    // Leaves are single samples. One work item per (a, leaf, c).
 #pragma omp parallel for schedule(static) num_threads(threads_for(plan.numel()))
     for (std::int64_t item = 0; item < A * L * C; ++item) {
-      const std::int64_t c = item % C, s = (item / C) % L, a = item / (C * L);
-      per_leaf[item] = sample_partial<Partial>(plan, ops, a, s, c);
+      const std::int64_t c = item % C, leaf = (item / C) % L, a = item / (C * L);
+      per_leaf[item] = sample_partial<Partial>(plan, ops, a, leaves[static_cast<std::size_t>(leaf)].first, c);
     }
   } else {
     // One work item per (a, leaf, strip of channels): the leaf's rows of
@@ -133,28 +133,33 @@ void reduce_leaves(const NormPlan& plan, const Ops& ops, const LeafList& leaves,
   }
 }
 
-// The merge of the node [lo, hi) for the channels [c0, c0 + n): leaves
-// points at leaf `next_leaf` (row stride C, already offset by c0), and the
-// leaves are consumed in order. Whole channel vectors are merged at each
-// node, so the inner loop runs over contiguous channels; a leaf is read in
+// The merge of the node [lo, hi) for the channels [c0, c0 + n): the nodes
+// for which is_given(lo, hi) holds have their partials given, in order, at
+// `given` (row stride C, already offset by c0; `next` counts those consumed);
+// the others split at lo + (hi - lo) / 2 and merge their halves. (The given
+// nodes are the tree's leaves in one process, the largest nodes inside each
+// rank's slice for SyncBN.) Whole channel vectors are merged at each node, so
+// the inner loop runs over contiguous channels; a given partial is read in
 // place. A node writes at scratch, its left child at scratch + n and its
 // right child at scratch + 2n, so scratch needs (2 * depth + 1) * n partials.
-template <typename Partial>
-const Partial* merge_tree(const SampleTree& tree, const Partial* leaves, std::int64_t C, std::int64_t n,
-                          std::int64_t lo, std::int64_t hi, std::int64_t& next_leaf, Partial* scratch) {
-  if (tree.is_leaf(lo, hi)) return leaves + (next_leaf++) * C;
+template <typename Partial, typename IsGiven>
+const Partial* merge_tree(const IsGiven& is_given, const Partial* given, std::int64_t C, std::int64_t n,
+                          std::int64_t lo, std::int64_t hi, std::int64_t& next, Partial* scratch) {
+  if (is_given(lo, hi)) return given + (next++) * C;
   const std::int64_t mid = lo + (hi - lo) / 2;
-  const Partial* left = merge_tree(tree, leaves, C, n, lo, mid, next_leaf, scratch + n);
-  const Partial* right = merge_tree(tree, leaves, C, n, mid, hi, next_leaf, scratch + 2 * n);
+  const Partial* left = merge_tree(is_given, given, C, n, lo, mid, next, scratch + n);
+  const Partial* right = merge_tree(is_given, given, C, n, mid, hi, next, scratch + 2 * n);
   Partial::merge_span(left, right, scratch, n);
   return scratch;
 }
 
-// Stage 2: out[a*C + c] = merge of the A x L x C leaf partials, in the tree.
-template <typename Partial>
-void merge_leaves(const SampleTree& tree, std::int64_t A, std::int64_t L, std::int64_t C,
-                  const Partial* per_leaf, Partial* out) {
-  if (tree.samples == 0) {
+// Stage 2: out[a*C + c] = merge of the node [lo, hi) of `tree` from the
+// A x L x C partials of its given nodes (is_given; the tree's leaves by
+// default), in the tree.
+template <typename Partial, typename IsGiven>
+void merge_given(const SampleTree& tree, const IsGiven& is_given, std::int64_t lo, std::int64_t hi,
+                 std::int64_t A, std::int64_t L, std::int64_t C, const Partial* per_given, Partial* out) {
+  if (hi <= lo) {
     std::fill(out, out + A * C, Partial{});
     return;
   }
@@ -172,12 +177,18 @@ void merge_leaves(const SampleTree& tree, std::int64_t A, std::int64_t L, std::i
     for (std::int64_t item = 0; item < A * blocks; ++item) {
       const std::int64_t a = item / blocks, c0 = (item % blocks) * kChannelBlock;
       const std::int64_t n = std::min(kChannelBlock, C - c0);
-      std::int64_t next_leaf = 0;
-      const Partial* merged =
-          merge_tree(tree, per_leaf + a * L * C + c0, C, n, 0, tree.samples, next_leaf, scratch);
+      std::int64_t next = 0;
+      const Partial* merged = merge_tree(is_given, per_given + a * L * C + c0, C, n, lo, hi, next, scratch);
       std::copy(merged, merged + n, out + a * C + c0);
     }
   }
+}
+
+template <typename Partial>
+void merge_leaves(const SampleTree& tree, std::int64_t A, std::int64_t L, std::int64_t C,
+                  const Partial* per_leaf, Partial* out) {
+  const auto is_leaf = [&tree](std::int64_t lo, std::int64_t hi) { return tree.is_leaf(lo, hi); };
+  merge_given(tree, is_leaf, 0, tree.samples, A, L, C, per_leaf, out);
 }
 
 template <typename Partial, typename Ops>
@@ -213,8 +224,9 @@ void reduce_each_slice(const NormPlan& plan, const Ops& ops, const Visit& visit)
       const std::int64_t a = item / C, c = item % C;
       for (std::int64_t s = 0; s < S; ++s) per_sample[s] = sample_partial<Partial>(plan, ops, a, s, c);
       std::int64_t next_leaf = 0;
+      const auto is_leaf = [&tree](std::int64_t lo, std::int64_t hi) { return tree.is_leaf(lo, hi); };
       const Partial merged =
-          S == 0 ? Partial{} : *merge_tree(tree, per_sample.data(), 1, 1, 0, S, next_leaf, scratch.data());
+          S == 0 ? Partial{} : *merge_tree(is_leaf, per_sample.data(), 1, 1, 0, S, next_leaf, scratch.data());
       visit(item, merged);
     }
   }

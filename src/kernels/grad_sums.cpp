@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "blocked_reduce.hpp"
+#include "slice_reduce.hpp"
 #include "lanes.hpp"
 #include "simd.hpp"
 
@@ -155,6 +156,11 @@ struct GradSumsOps {
 
 void grad_sums(const GradSumsArgs& args) {
   blocked_reduce(args.plan, GradSumsOps{args}, args.out);
+}
+
+void grad_sums_of_whole_nodes(const GradSumsArgs& local, const SampleTree& tree, std::int64_t first,
+                              const LeafList& nodes, GradSums* out) {
+  reduce_whole_nodes(local.plan, GradSumsOps{local}, tree, first, nodes, out);
 }
 
 void grad_sums_each_slice(const GradSumsArgs& args,

@@ -3,7 +3,10 @@
 // in one pass over dy and x, through the blocked reduction engine.
 #pragma once
 
+#include <cstdint>
 #include <functional>
+#include <utility>
+#include <vector>
 
 #include "norm_plan.hpp"
 
@@ -32,6 +35,14 @@ struct GradSumsArgs {
   GradSums* out = nullptr;
 };
 void grad_sums(const GradSumsArgs& args);
+
+struct SampleTree;
+// A rank's share of the sums of a batch split along its samples
+// (slice_reduce.hpp; args.out unused): the sums of each whole node of `tree`
+// in `nodes`, from the rank's own dy and x of plan local.plan, whose sample 0
+// is the batch's sample `first`. out (A, nodes.size(), C).
+void grad_sums_of_whole_nodes(const GradSumsArgs& local, const SampleTree& tree, std::int64_t first,
+                              const std::vector<std::pair<std::int64_t, std::int64_t>>& nodes, GradSums* out);
 
 // The same sums, one (a, c) at a time (D > 1, slice_fusion_fits; args.out
 // unused): visit(a * C + c, sums) runs in the thread that reduced the slice,

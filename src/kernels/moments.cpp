@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "blocked_reduce.hpp"
+#include "slice_reduce.hpp"
 #include "lanes.hpp"
 #include "simd.hpp"
 
@@ -217,6 +218,11 @@ struct MomentsOps {
 
 void moments(const MomentsArgs& args) {
   blocked_reduce(args.plan, MomentsOps{args.x, args.plan.C, args.plan.numel()}, args.out);
+}
+
+void moments_of_whole_nodes(const float* x, const NormPlan& local, const SampleTree& tree, std::int64_t first,
+                            const LeafList& nodes, Moments* out) {
+  reduce_whole_nodes(local, MomentsOps{x, local.C, local.numel()}, tree, first, nodes, out);
 }
 
 void moments_each_slice(const float* x, const NormPlan& plan,

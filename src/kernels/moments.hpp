@@ -4,6 +4,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <utility>
+#include <vector>
 
 #include "norm_plan.hpp"
 #include "simd.hpp"
@@ -49,6 +51,14 @@ struct MomentsArgs {
   Moments* out = nullptr;
 };
 void moments(const MomentsArgs& args);
+
+struct SampleTree;
+// A rank's share of the statistics of a batch split along its samples
+// (slice_reduce.hpp): the partial of each whole node of `tree` in `nodes`,
+// from the rank's own data x of plan `local`, whose sample 0 is the batch's
+// sample `first`. out (A, nodes.size(), C).
+void moments_of_whole_nodes(const float* x, const NormPlan& local, const SampleTree& tree, std::int64_t first,
+                            const std::vector<std::pair<std::int64_t, std::int64_t>>& nodes, Moments* out);
 
 // The same statistics, one (a, c) at a time (D > 1, slice_fusion_fits):
 // visit(a * C + c, stats) runs in the thread that reduced the slice, right

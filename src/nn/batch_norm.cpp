@@ -57,7 +57,7 @@ Tensor BatchNorm::forward(const TensorView& x) {
                               .unbiased_running_var = options_.unbiased_running_var,
                               .virtual_batch_size = options_.virtual_batch_size};
   if (options_.renorm && update_running) functional.renorm = options_.renorm->at(seen);
-  BatchNormForwardResult r = batch_norm_forward(
+  BatchNormForwardResult r = run_forward(
       {x, weight.value, bias.value,
        options_.track_running_stats ? running_mean.view() : TensorView{},
        options_.track_running_stats ? running_var.view() : TensorView{}},
@@ -75,7 +75,7 @@ Tensor BatchNorm::forward(const TensorView& x) {
 Tensor BatchNorm::backward(const TensorView& dy) {
   NORMKIT_CHECK(saved_x_.defined(), name(), ": backward: call forward first");
   const bool batch_stats = saved_options_.training;
-  BatchNormBackwardResult g = batch_norm_backward(
+  BatchNormBackwardResult g = run_backward(
       {dy, saved_x_, weight.value, running_mean, running_var,
        batch_stats ? saved_mean_.view() : TensorView{},
        batch_stats ? saved_invstd_.view() : TensorView{}, saved_r_, saved_d_},

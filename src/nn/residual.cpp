@@ -54,6 +54,20 @@ ResidualBlock::ResidualBlock(std::int64_t in_channels, std::int64_t out_channels
   }
 }
 
+void ResidualBlock::convert_children(const LayerConverter& convert) {
+  for (auto [key, norm] : {std::pair{"bn1", &norm1_}, std::pair{"bn2", &norm2_}}) {
+    if (*norm == nullptr) continue;
+    if (std::unique_ptr<Layer> converted = convert(**norm)) {
+      replace_module(key, converted.get());
+      converted->train(is_training());
+      *norm = std::move(converted);
+    } else {
+      (*norm)->convert_children(convert);
+    }
+  }
+  if (downsample_) downsample_->convert_children(convert);
+}
+
 Tensor ResidualBlock::forward(const TensorView& x) {
   const Tensor input = Tensor::copy_of(x);
   const Tensor shortcut = downsample_ ? downsample_->forward(input) : input;

@@ -10,6 +10,15 @@ Tensor Sequential::forward(const TensorView& x) {
   return h;
 }
 
+void Sequential::convert_children(const LayerConverter& convert) {
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    if (std::unique_ptr<Layer> converted = convert(*layers_[i]))
+      replace(i, std::move(converted));
+    else
+      layers_[i]->convert_children(convert);
+  }
+}
+
 std::unique_ptr<Layer> Sequential::replace(std::size_t i, std::unique_ptr<Layer> layer) {
   NORMKIT_CHECK(i < layers_.size(), "Sequential::replace: index ", i, " out of range for ", layers_.size(), " layers");
   NORMKIT_CHECK(layer != nullptr, "Sequential::replace: layer: expected a layer, got null");

@@ -63,6 +63,16 @@ class BatchNorm : public ChannelNorm {
 
   const BatchNormModuleOptions& options() const { return options_; }
 
+ protected:
+  // The functional calls, which SyncBatchNorm makes across ranks.
+  virtual BatchNormForwardResult run_forward(const BatchNormInputs& in, const BatchNormOptions& options) {
+    return batch_norm_forward(in, options);
+  }
+  virtual BatchNormBackwardResult run_backward(const BatchNormBackwardInputs& in, const BatchNormOptions& options,
+                                               BatchNormGradMask mask) {
+    return batch_norm_backward(in, options, mask);
+  }
+
  private:
   void check_input_rank(const TensorView& x) const;
 

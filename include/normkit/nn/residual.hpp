@@ -31,6 +31,7 @@ class ResidualBlock : public Layer {
                 const MapNormFactory& make_norm, ResidualForm form, Generator& gen);
   Tensor forward(const TensorView& x) override;
   Tensor backward(const TensorView& dy) override;
+  void convert_children(const LayerConverter& convert) override;
 
  private:
   ResidualForm form_;

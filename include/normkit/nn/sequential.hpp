@@ -36,6 +36,7 @@ class Sequential : public Layer {
   std::unique_ptr<Layer> replace(std::size_t i, std::unique_ptr<Layer> layer);
   // The first `count` layers applied in order (the input of layer `count`).
   Tensor forward_prefix(const TensorView& x, std::size_t count);
+  void convert_children(const LayerConverter& convert) override;
 
  private:
   std::vector<std::unique_ptr<Layer>> layers_;
