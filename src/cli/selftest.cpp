@@ -6,7 +6,9 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "commands.hpp"
@@ -15,7 +17,9 @@
 #include <openssl/evp.h>
 
 #include "normkit/dist/sync_batch_norm.hpp"
+#include "normkit/nn/activation.hpp"
 #include "normkit/nn/init.hpp"
+#include "normkit/nn/sequential.hpp"
 #endif
 
 namespace normkit::cli {
@@ -42,7 +46,9 @@ void usage(std::FILE* out) {
                "prints digest=<sha256> of them: the same for every R.\n"
                "\n"
                "  --fault F  for tests: make the last rank go wrong, F = mismatch (another channel\n"
-               "             count), skip (skips a layer), error (a bad weight), kill (dies)\n");
+               "             count), skip (skips a layer), error (a bad weight), kill (dies),\n"
+               "             stall (stops calling collectives: the others end the job after\n"
+               "             NORMKIT_DIST_TIMEOUT seconds)\n");
 }
 
 struct Case {
@@ -100,6 +106,70 @@ class Digest {
   EVP_MD_CTX* ctx_;
 };
 
+// Every rank's slice of t (samples [b[q], b[q + 1]) on rank q), gathered in
+// rank order: the whole batch.
+std::vector<std::byte> gather_slices(dist::Communicator& comm, const Tensor& slice, std::int64_t per_sample,
+                                     const std::vector<std::int64_t>& b) {
+  std::vector<std::int64_t> bytes(comm.size());
+  for (int q = 0; q < comm.size(); ++q) bytes[q] = (b[q + 1] - b[q]) * per_sample * 4;
+  return comm.allgather(slice.data<float>(), bytes);
+}
+
+// The module: a model whose BatchNorms convert_sync_batchnorm turned into
+// SyncBatchNorms, two training steps and one eval step on the ranks' slices,
+// against the same model unconverted on the whole batch: outputs, input
+// gradients, parameter gradients and the whole state. Returns the mismatches.
+std::int64_t module_case(dist::Communicator& comm, Digest& digest) {
+  const int R = comm.size(), me = comm.rank();
+  const Shape shape{10, 4, 3, 3};
+  const std::vector<std::int64_t> b = boundaries(shape[0], R);
+  const std::int64_t per_sample = 4 * 3 * 3, numel = shape_numel(shape);
+  auto model = [] {
+    auto m = std::make_unique<nn::Sequential>();
+    m->add(std::make_unique<nn::BatchNorm2d>(4));
+    m->add(std::make_unique<nn::ReLU>());
+    m->add(std::make_unique<nn::BatchNorm2d>(4, nn::BatchNormModuleOptions{.momentum = std::nullopt}));
+    return m;
+  };
+  auto one = model(), ranks = model();
+  const std::int64_t converted = dist::convert_sync_batchnorm(*ranks, comm, 1000);
+  std::int64_t mismatches = converted == 2 ? 0 : 1;
+  for (int step = 0; step < 3; ++step) {
+    const bool training = step < 2;
+    one->train(training);
+    ranks->train(training);
+    const Tensor x = random_tensor(shape, MemoryFormat::contiguous, 3, 100 + step);
+    const Tensor dy = random_tensor(shape, MemoryFormat::contiguous, 0, 200 + step);
+    const Tensor y_one = one->forward(x), dx_one = one->backward(dy);
+    const Tensor y = ranks->forward(samples(x, b[me], b[me + 1]));
+    const Tensor dx = ranks->backward(samples(dy, b[me], b[me + 1]));
+    const std::vector<std::byte> y_all = gather_slices(comm, y, per_sample, b);
+    const std::vector<std::byte> dx_all = gather_slices(comm, dx, per_sample, b);
+    bool equal = same_bits(reinterpret_cast<const float*>(y_all.data()), y_one.data<float>(), numel) &&
+                 same_bits(reinterpret_cast<const float*>(dx_all.data()), dx_one.data<float>(), numel);
+    digest.add(reinterpret_cast<const float*>(y_all.data()), numel);
+    digest.add(reinterpret_cast<const float*>(dx_all.data()), numel);
+    const nn::StateDict a = one->state_dict(), c = ranks->state_dict();
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      const std::size_t bytes = static_cast<std::size_t>(a[i].second.numel()) * dtype_size(a[i].second.view().dtype());
+      equal = equal && a[i].first == c[i].first &&
+              std::memcmp(a[i].second.view().data<std::byte>(), c[i].second.view().data<std::byte>(), bytes) == 0;
+    }
+    // (In eval mode nothing is synchronized: each rank's parameter gradients
+    // are its own slice's, as in PyTorch, for data-parallel training to sum.)
+    const auto pa = one->parameters(), pc = ranks->parameters();
+    for (std::size_t i = 0; training && i < pa.size(); ++i) {
+      equal = equal && same_bits(pa[i]->grad.data<float>(), pc[i]->grad.data<float>(), pa[i]->grad.numel());
+      digest.add(pc[i]->grad.data<float>(), pc[i]->grad.numel());
+    }
+    if (me == 0)
+      std::printf("%-30s step %d  %s\n", training ? "SyncBatchNorm2d modules" : "SyncBatchNorm2d modules, eval", step,
+                  equal ? "bit-identical to one process" : "DIFFERS from one process");
+    mismatches += equal ? 0 : 1;
+  }
+  return mismatches;
+}
+
 int selftest_sync(const std::string& fault) {
   dist::Communicator& comm = dist::Communicator::world();
   const int R = comm.size(), me = comm.rank();
@@ -140,15 +210,12 @@ int selftest_sync(const std::string& fault) {
       }
       if (faulty && fault == "skip" && k == 1 && step == 0) continue;  // skips this layer
       if (faulty && fault == "kill" && k == 1) std::raise(SIGKILL);
+      if (faulty && fault == "stall" && k == 1) std::this_thread::sleep_for(std::chrono::hours(1));
       const BatchNormForwardResult sync = dist::sync_batch_norm_forward({fx, w, fbias, fmean, fvar}, options, comm, layer);
       const BatchNormBackwardResult sync_grad =
           dist::sync_batch_norm_backward({fdy, fx, w, {}, {}, sync.save_mean, sync.save_invstd}, options, comm, layer);
-      // Every rank's slices, gathered in order: the whole batch.
-      const std::int64_t per_sample = x.numel() / N;
-      std::vector<std::int64_t> bytes(R);
-      for (int q = 0; q < R; ++q) bytes[q] = (b[q + 1] - b[q]) * per_sample * 4;
-      const std::vector<std::byte> y_all = comm.allgather(sync.y.data<float>(), bytes);
-      const std::vector<std::byte> dx_all = comm.allgather(sync_grad.dx.data<float>(), bytes);
+      const std::vector<std::byte> y_all = gather_slices(comm, sync.y, x.numel() / N, b);
+      const std::vector<std::byte> dx_all = gather_slices(comm, sync_grad.dx, x.numel() / N, b);
       const auto* y = reinterpret_cast<const float*>(y_all.data());
       const auto* dx = reinterpret_cast<const float*>(dx_all.data());
       bool equal = same_bits(y, one.y.data<float>(), x.numel()) && same_bits(dx, one_grad.dx.data<float>(), x.numel());
@@ -165,6 +232,7 @@ int selftest_sync(const std::string& fault) {
         digest.add(t->data<float>(), C);
     }
   }
+  mismatches += module_case(comm, digest);
   // Every rank's verdict (a rank's own comparison may differ only if the
   // ranks computed different bits, which is what this test looks for).
   const std::vector<std::vector<std::int64_t>> all = comm.agree({"selftest verdict", 0, {}, {mismatches}});
@@ -193,8 +261,9 @@ int run_selftest(int argc, char** argv) {
       return 0;
     } else if (arg == "--fault" && i + 1 < argc) {
       fault = argv[++i];
-      if (fault != "mismatch" && fault != "skip" && fault != "error" && fault != "kill") {
-        std::fprintf(stderr, "normkit selftest: --fault: expected mismatch, skip, error or kill, got '%s'\n", fault.c_str());
+      if (fault != "mismatch" && fault != "skip" && fault != "error" && fault != "kill" && fault != "stall") {
+        std::fprintf(stderr, "normkit selftest: --fault: expected mismatch, skip, error, kill or stall, got '%s'\n",
+                     fault.c_str());
         return 2;
       }
     } else if (what.empty() && arg[0] != '-') {
