@@ -19,7 +19,6 @@
 #include "grad_sums.hpp"
 #include "moments.hpp"
 #include "planned_view.hpp"
-#include "slice_reduce.hpp"
 #include "ref/batch_norm_ref.hpp"
 
 namespace normkit {
