@@ -142,13 +142,14 @@ struct Across {
   kernels::BatchSlice slice;
 };
 
-kernels::PlannedInput planned(const TensorView& x, const Across& across) {
-  return across.reduction != nullptr ? kernels::PlannedInput(x, across.slice.layout) : kernels::PlannedInput(x);
+// x in the layout every rank reduces in, or in its own.
+kernels::Layout layout_for(const TensorView& x, const Across& across) {
+  return across.reduction != nullptr ? across.slice.layout : kernels::layout_of(x);
 }
 
 void fast_forward(const BatchNormInputs& in, const BatchNormOptions& o, const Problem& p,
                   const BatchNormForwardOutputs& out, const Across& across = {}) {
-  const kernels::PlannedInput x = planned(in.x, across);
+  const kernels::PlannedInput x(in.x, layout_for(in.x, across));
   const std::int64_t G = o.training ? p.groups : 1, C = p.C;
   const NormPlan plan = batch_norm_plan(p, x.layout(), G);
   const std::vector<float> gamma = read_channels(in.weight, C, 1.0f);
@@ -179,12 +180,7 @@ void fast_forward(const BatchNormInputs& in, const BatchNormOptions& o, const Pr
       k.a[i] = static_cast<float>(invstd[i] * r[c] * gamma[c]);
       k.b[i] = static_cast<float>(beta[c] + d[c] * gamma[c]);
     };
-    if (across.reduction != nullptr) {
-      std::vector<kernels::Moments> stats(C);
-      across.reduction->moments(x.data(), plan, stats.data());
-      for (std::int64_t i = 0; i < C; ++i) set_channel(i, stats[i]);
-      kernels::normalize_apply(apply);
-    } else if (kernels::slice_fusion_fits(plan, 1)) {
+    if (across.reduction == nullptr && kernels::slice_fusion_fits(plan, 1)) {
       // Each channel's statistics, then its normalize pass while it is in cache.
       kernels::moments_each_slice(x.data(), plan, [&](std::int64_t i, const kernels::Moments& stats) {
         set_channel(i, stats);
@@ -192,7 +188,10 @@ void fast_forward(const BatchNormInputs& in, const BatchNormOptions& o, const Pr
       });
     } else {
       std::vector<kernels::Moments> stats(G * C);
-      kernels::moments({x.data(), plan, stats.data()});
+      if (across.reduction != nullptr)  // the whole batch's, from every rank (G == 1)
+        across.reduction->moments(x.data(), plan, stats.data());
+      else
+        kernels::moments({x.data(), plan, stats.data()});
       for (std::int64_t i = 0; i < G * C; ++i) set_channel(i, stats[i]);
       kernels::normalize_apply(apply);
     }
@@ -218,7 +217,7 @@ void fast_forward(const BatchNormInputs& in, const BatchNormOptions& o, const Pr
 
 void fast_backward(const BatchNormBackwardInputs& in, const BatchNormOptions& o, const Problem& p,
                    const BatchNormGrads& g, const Across& across = {}) {
-  const kernels::PlannedInput x = planned(in.x, across);
+  const kernels::PlannedInput x(in.x, layout_for(in.x, across));
   const kernels::PlannedInput dy(in.dy, x);  // in x's layout
   const std::int64_t G = o.training ? p.groups : 1, C = p.C;
   const NormPlan plan = batch_norm_plan(p, x.layout(), G);
@@ -256,33 +255,30 @@ void fast_backward(const BatchNormBackwardInputs& in, const BatchNormOptions& o,
   const kernels::GradSumsArgs sum_args{dy.data(), x.data(), k.center_hi.data(), k.center_lo.data(),
                                        nullptr, plan, sums.data()};
   const bool need_sums = o.training || g.dweight.defined() || g.dbias.defined();
-  if (across.reduction != nullptr) {  // training: the whole batch's sums, then dx
-    across.reduction->grad_sums(sum_args, sums.data());
-    for (std::int64_t i = 0; i < C; ++i) set_channel(i, sums[i]);
-    if (g.dx.defined()) {
-      kernels::PlannedOutput dx(g.dx, x);
-      kernels::input_grad_apply({dy.data(), x.data(), dx.data(), k.center_hi.data(), k.center_lo.data(),
-                                 k.a.data(), k.b.data(), k.c.data(), plan});
-      dx.finish();
-    }
-  } else if (g.dx.defined()) {
+  auto reduce_sums = [&] {
+    if (across.reduction != nullptr)  // the whole batch's, from every rank (G == 1)
+      across.reduction->grad_sums(sum_args, sums.data());
+    else
+      kernels::grad_sums(sum_args);
+  };
+  if (g.dx.defined()) {
     kernels::PlannedOutput dx(g.dx, x);
     const kernels::InputGradArgs apply{dy.data(), x.data(), dx.data(), k.center_hi.data(), k.center_lo.data(),
                                        k.a.data(), k.b.data(), k.c.data(), plan};
-    if (need_sums && kernels::slice_fusion_fits(plan, 2)) {
+    if (need_sums && across.reduction == nullptr && kernels::slice_fusion_fits(plan, 2)) {
       // Each channel's sums, then its dx pass while dy and x are in cache.
       kernels::grad_sums_each_slice(sum_args, [&](std::int64_t i, const kernels::GradSums& channel_sums) {
         set_channel(i, channel_sums);
         kernels::input_grad_slice(apply, i);
       });
     } else {
-      if (need_sums) kernels::grad_sums(sum_args);
+      if (need_sums) reduce_sums();
       for (std::int64_t i = 0; i < G * C; ++i) set_channel(i, sums[i]);
       kernels::input_grad_apply(apply);
     }
     dx.finish();
   } else if (need_sums) {
-    kernels::grad_sums(sum_args);
+    reduce_sums();
   }
   std::vector<double> dweight(C, 0.0), dbias(C, 0.0);
   if (values > 0) {  // an empty batch has no statistics (NaN) but sums over nothing: 0
@@ -369,8 +365,7 @@ Across agree_across(kernels::BatchReduction& reduction, const TensorView& x, Pro
   kernels::Layout layout = kernels::Layout::contiguous;
   try {
     p = check();
-    // As PlannedInput reads x: contiguous first (an empty x is contiguous).
-    if (!x.is_contiguous() && x.numel() > 0 && x.is_channels_last()) layout = kernels::Layout::channels_last;
+    layout = kernels::layout_of(x);
   } catch (const Error& e) {
     error = e.what();
   }

@@ -57,6 +57,10 @@ struct SampleTree {
   bool is_leaf(std::int64_t lo, std::int64_t hi) const {
     return hi - lo == 1 || rows_of(lo, hi) <= leaf_rows;
   }
+  // is_leaf as a callable, for the merges whose given nodes are the leaves.
+  auto leaf_test() const {
+    return [this](std::int64_t lo, std::int64_t hi) { return is_leaf(lo, hi); };
+  }
   // The leaves [lo, hi) in order, appended to out.
   void leaves(std::int64_t lo, std::int64_t hi, std::vector<std::pair<std::int64_t, std::int64_t>>& out) const {
     if (is_leaf(lo, hi)) {
@@ -187,8 +191,7 @@ void merge_given(const SampleTree& tree, const IsGiven& is_given, std::int64_t l
 template <typename Partial>
 void merge_leaves(const SampleTree& tree, std::int64_t A, std::int64_t L, std::int64_t C,
                   const Partial* per_leaf, Partial* out) {
-  const auto is_leaf = [&tree](std::int64_t lo, std::int64_t hi) { return tree.is_leaf(lo, hi); };
-  merge_given(tree, is_leaf, 0, tree.samples, A, L, C, per_leaf, out);
+  merge_given(tree, tree.leaf_test(), 0, tree.samples, A, L, C, per_leaf, out);
 }
 
 template <typename Partial, typename Ops>
@@ -224,9 +227,9 @@ void reduce_each_slice(const NormPlan& plan, const Ops& ops, const Visit& visit)
       const std::int64_t a = item / C, c = item % C;
       for (std::int64_t s = 0; s < S; ++s) per_sample[s] = sample_partial<Partial>(plan, ops, a, s, c);
       std::int64_t next_leaf = 0;
-      const auto is_leaf = [&tree](std::int64_t lo, std::int64_t hi) { return tree.is_leaf(lo, hi); };
-      const Partial merged =
-          S == 0 ? Partial{} : *merge_tree(is_leaf, per_sample.data(), 1, 1, 0, S, next_leaf, scratch.data());
+      const Partial merged = S == 0 ? Partial{}
+                                    : *merge_tree(tree.leaf_test(), per_sample.data(), 1, 1, 0, S, next_leaf,
+                                                  scratch.data());
       visit(item, merged);
     }
   }

@@ -12,17 +12,12 @@ MemoryFormat format_of(Layout layout) {
 }
 }  // namespace
 
-PlannedInput::PlannedInput(const TensorView& x) {
-  if (x.is_contiguous() || x.numel() == 0) {  // an empty tensor is read as contiguous
-    data_ = x.data<float>();
-  } else if (x.is_channels_last()) {
-    layout_ = Layout::channels_last;
-    data_ = x.data<float>();
-  } else {
-    owned_ = Tensor::copy_of(x);
-    data_ = owned_.data<float>();
-  }
+Layout layout_of(const TensorView& x) {
+  // An empty tensor, or one that is both, is read as contiguous.
+  return !x.is_contiguous() && x.numel() > 0 && x.is_channels_last() ? Layout::channels_last : Layout::contiguous;
 }
+
+PlannedInput::PlannedInput(const TensorView& x) : PlannedInput(x, layout_of(x)) {}
 
 PlannedInput::PlannedInput(const TensorView& t, Layout layout) : layout_(layout) {
   if (has_layout(t, layout_) || t.numel() == 0) {

@@ -12,6 +12,10 @@ namespace normkit::kernels {
 
 enum class Layout { contiguous, channels_last };
 
+// The layout x is read in: channels-last when it is channels-last and not
+// contiguous, else contiguous (an x of other strides is copied into it).
+Layout layout_of(const TensorView& x);
+
 class PlannedInput {
  public:
   // Contiguous or channels-last x in place; anything else copied (contiguous).

@@ -55,7 +55,6 @@ template <typename Partial, typename Ops>
 void reduce_whole_nodes(const NormPlan& local, const Ops& ops, const SampleTree& tree, std::int64_t first,
                         const LeafList& nodes, Partial* out) {
   const std::int64_t A = local.A, C = local.C, count = static_cast<std::int64_t>(nodes.size());
-  const auto is_leaf = [&tree](std::int64_t lo, std::int64_t hi) { return tree.is_leaf(lo, hi); };
   LeafList leaves;
   std::vector<Partial> per_leaf, merged(static_cast<std::size_t>(A * C));
   for (std::int64_t i = 0; i < count; ++i) {
@@ -66,7 +65,7 @@ void reduce_whole_nodes(const NormPlan& local, const Ops& ops, const SampleTree&
     for (auto& leaf : leaves) leaf = {leaf.first - first, leaf.second - first};  // the rank's own indices
     per_leaf.resize(static_cast<std::size_t>(A * L * C));
     reduce_leaves(local, ops, leaves, per_leaf.data());
-    merge_given(tree, is_leaf, lo, hi, A, L, C, per_leaf.data(), merged.data());
+    merge_given(tree, tree.leaf_test(), lo, hi, A, L, C, per_leaf.data(), merged.data());
     for (std::int64_t a = 0; a < A; ++a)
       std::copy_n(merged.data() + a * C, C, out + (a * count + i) * C);
   }
