@@ -101,7 +101,7 @@ Section run_batch_size(const Context& ctx) {
                "(14 x 14): at g = 2, 1568 and 392. The last stage of Wu and He's ResNet-50 has 7 x 7 maps: 98 values "
                "at g = 2. The runs see the same images, so smaller groups take more (smaller) steps; in a pass this "
                "short that can outweigh the noise of the statistics.\n\n" +
-               (plot_failure.empty() ? "![batch-size](batch_size.png)\n\n" : "(no plot: " + plot_failure + ")\n\n") +
+               report::plot_markdown("batch-size", "batch_size.png", plot_failure) +
                "Data: batch_size.csv.\n\n";
   return s;
 }

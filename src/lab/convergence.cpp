@@ -135,7 +135,7 @@ Section run_convergence(const Context& ctx) {
                " steps; the 15th, 50th and 85th percentiles of one last-hidden-layer sigmoid's input over " +
                std::to_string(probe.labels.numel()) + " test images.\n\n" + summary.markdown() + "\n" +
                spread.markdown() + "\n" +
-               (plot_failure.empty() ? "![convergence](convergence.png)\n\n" : "(no plot: " + plot_failure + ")\n\n") +
+               report::plot_markdown("convergence", "convergence.png", plot_failure) +
                "Published (MNIST, 50000 steps): with BN the network reaches higher test accuracy sooner (Fig. 1a), "
                "and the sigmoid's input distribution stays stable over training, while without BN its mean and "
                "variance drift (Fig. 1b, c). Data: convergence.csv.\n\n";

@@ -105,7 +105,7 @@ Section run_ghost(const Context& ctx) {
                std::to_string(batch) + " / 128) = " + report::cell("%.3g", scaled / lr) + "; with Ghost BN over "
                "virtual batches of 128 as well; and with regime adaptation as well (as many steps as batch 128 "
                "takes, " + std::to_string(small_steps) + ").\n\n" + table.markdown() + "\n" +
-               (plot_failure.empty() ? "![ghost](ghost.png)\n\n" : "(no plot: " + plot_failure + ")\n\n") +
+               report::plot_markdown("ghost", "ghost.png", plot_failure) +
                "Published (ResNet-44 on CIFAR-10, batch 4096 against 128): the large batch loses several points "
                "of accuracy; sqrt scaling, Ghost BN and regime adaptation each close part of the gap, all three "
                "close it; ||w_t - w_0|| grows logarithmically in the steps, so a large batch with fewer steps "

@@ -159,7 +159,7 @@ Section run_ics(const Context& ctx) {
                "gradient once every layer below it has taken its SGD step (the layer and those above unchanged). "
                "If BN reduced internal covariate shift in this sense, G' would stay closer to G with BN "
                "(smaller ||G - G'||, cosine nearer 1). Medians over the probes:\n\n" + summary.markdown() + "\n" +
-               (plot_failure.empty() ? "![ics](ics.png)\n\n" : "(no plot: " + plot_failure + ")\n\n") +
+               report::plot_markdown("ics", "ics.png", plot_failure) +
                "Published (VGG and a deep linear network, Figure 5): networks with BN show no smaller, often larger, "
                "||G - G'|| and cosines no closer to 1 than without, though they train better; BN does not reduce "
                "internal covariate shift in this sense. Data: ics.csv.\n\n" + agreement;

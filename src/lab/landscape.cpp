@@ -157,7 +157,7 @@ Section run_landscape(const Context& ctx) {
                "||grad L(w) - grad L(w - eta g)||; effective beta-smoothness: the largest "
                "||grad L(w) - grad L(w - eta g)|| / ||eta g||. The table gives medians over the probes.\n\n" +
                summary.markdown() + "\n" +
-               (plot_failure.empty() ? "![landscape](landscape.png)\n\n" : "(no plot: " + plot_failure + ")\n\n") +
+               report::plot_markdown("landscape", "landscape.png", plot_failure) +
                "Published (VGG on CIFAR-10, Figure 4): with BN the loss varies far less along the gradient, the "
                "gradient changes less (it is more predictive) and the effective beta-smoothness is smaller, at "
                "both learning rates; the paper's conclusion is that this smoothness, not reduced internal "

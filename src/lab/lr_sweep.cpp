@@ -115,7 +115,7 @@ Section run_lr_sweep(const Context& ctx) {
                "not finite or above " + report::cell("%g", kDivergedLoss) + "; it is stable when it does not diverge "
                "and ends above " + report::cell("%.1f", kStableAccuracy) + " test accuracy.\n\n" + summary.markdown() +
                "\n" + claim + "\n\nEvery run:\n\n" + runs.markdown() + "\n" +
-               (plot_failure.empty() ? "![lr-sweep](lr_sweep.png)\n\n" : "(no plot: " + plot_failure + ")\n\n") +
+               report::plot_markdown("lr-sweep", "lr_sweep.png", plot_failure) +
                "Data: lr_sweep.csv, lr_sweep_curves.csv.\n\n";
   return s;
 }

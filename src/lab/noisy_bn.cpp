@@ -139,7 +139,7 @@ Section run_noisy_bn(const Context& ctx) {
                "m ~ U(mu - 0.1, mu + 0.1), s ~ N(sigma, 0.1); a <- s a + m in training, nothing in evaluation), "
                "and without BN; the same seed, SGD lr 0.1, momentum 0.9, batch 128, " + std::to_string(steps) +
                " steps.\n\n" + summary.markdown() + "\n" +
-               (plot_failure.empty() ? "![noisy-bn](noisy_bn.png)\n\n" : "(no plot: " + plot_failure + ")\n\n") +
+               report::plot_markdown("noisy-bn", "noisy_bn.png", plot_failure) +
                "Published (VGG on CIFAR-10): the noisy-BN network's activations are visibly less stable than "
                "without BN, yet it trains almost as well as standard BN and better than the network without BN; "
                "so BN's gains do not come from reducing this internal covariate shift. Data: noisy_bn.csv.\n\n" + agreement;

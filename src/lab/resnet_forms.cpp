@@ -89,7 +89,7 @@ Section run_resnet(const Context& ctx) {
                ", " + std::to_string(steps) + " steps (" + std::to_string(steps * batch) + " images: a fraction of "
                "an epoch, what two cores allow; ResNet-56 takes about 1.9 s a step at batch 64 here), the same "
                "seed for all.\n\n" + table.markdown() + "\n" +
-               (plot_failure.empty() ? "![resnet](resnet.png)\n\n" : "(no plot: " + plot_failure + ")\n\n") +
+               report::plot_markdown("resnet", "resnet.png", plot_failure) +
                "Published (CIFAR-10, 164 epochs): test error 6.61% post-activation against 6.37% pre-activation at "
                "110 layers, and the gap grows with depth (at 1001 layers 7.61% against 4.92%). Runs this short "
                "compare early training, not converged error. Data: resnet.csv.\n\n";

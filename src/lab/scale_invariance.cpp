@@ -157,8 +157,7 @@ Section run_scale_invariance(const Context& ctx) {
                std::to_string(steps) + " steps with and without weight decay 5e-4, each convolution's ||w|| and "
                "||grad|| / ||w|| (the relative size of a step, which is what matters for a scale-invariant layer) "
                "every " + std::to_string(every) + " steps:\n\n" + summary.markdown() + "\n" +
-               (plot_failure.empty() ? "![scale-invariance](scale_invariance.png)\n\n"
-                                     : "(no plot: " + plot_failure + ")\n\n") +
+               report::plot_markdown("scale-invariance", "scale_invariance.png", plot_failure) +
                "Published (van Laarhoven 2017; Hoffer et al. 2018; Zhang et al. 2019): for a weight before BN, "
                "weight decay does not regularize the function, it shrinks ||w|| and so raises the effective "
                "learning rate; without it the gradient, orthogonal to w, makes ||w|| grow and the effective "

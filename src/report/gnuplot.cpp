@@ -20,4 +20,8 @@ std::string png_preamble(const std::string& png_path, int width, int height) {
          " noenhanced\nset output '" + png_path + "'\nset datafile separator ','\nset grid\n";
 }
 
+std::string plot_markdown(const std::string& name, const std::string& png_file, const std::string& failure) {
+  return failure.empty() ? "![" + name + "](" + png_file + ")\n\n" : "(no plot: " + failure + ")\n\n";
+}
+
 }  // namespace normkit::report
