@@ -137,6 +137,16 @@ void reduce_leaves(const NormPlan& plan, const Ops& ops, const LeafList& leaves,
   }
 }
 
+// merge_span for a Partial type, and for plain float sums (the gradient
+// blocks of Conv2d and Linear, nn/block_gradients.hpp).
+template <typename Partial>
+void merge_span(const Partial* p, const Partial* q, Partial* out, std::int64_t n) {
+  Partial::merge_span(p, q, out, n);
+}
+inline void merge_span(const float* p, const float* q, float* out, std::int64_t n) {
+  for (std::int64_t j = 0; j < n; ++j) out[j] = p[j] + q[j];
+}
+
 // The merge of the node [lo, hi) for the channels [c0, c0 + n): the nodes
 // for which is_given(lo, hi) holds have their partials given, in order, at
 // `given` (row stride C, already offset by c0; `next` counts those consumed);
@@ -153,7 +163,7 @@ const Partial* merge_tree(const IsGiven& is_given, const Partial* given, std::in
   const std::int64_t mid = lo + (hi - lo) / 2;
   const Partial* left = merge_tree(is_given, given, C, n, lo, mid, next, scratch + n);
   const Partial* right = merge_tree(is_given, given, C, n, mid, hi, next, scratch + 2 * n);
-  Partial::merge_span(left, right, scratch, n);
+  merge_span(left, right, scratch, n);
   return scratch;
 }
 

@@ -241,7 +241,14 @@ Tensor Conv2d::backward(const TensorView& dy) {
   const dnnl::memory::dims out_dims = full.fwd_dst.plain.dims();
   check_output_gradient(dy, {n, out_dims[1], out_dims[2], out_dims[3]}, "Conv2d");
   Tensor dx = input_gradient() ? Tensor(saved_x_.shape()) : Tensor();  // oneDNN writes all of it
-  if (n == 0) return dx;
+  // Each block's weight (and bias) gradient, plain, summed in the blocks' tree below.
+  const std::int64_t blocks = block_count(n, kSamplesPerBlock), wn = weight.value.numel();
+  const std::int64_t bn = bias.value.defined() ? out_ : 0;
+  std::vector<float> partial(static_cast<std::size_t>(blocks * (wn + bn)));
+  if (n == 0) {  // no samples: nothing to compute, but the sum still takes part (across ranks)
+    add_block_gradients(block_gradient_sum(), "Conv2d", 0, partial, weight, bias);
+    return dx;
+  }
   Tensor holder;
   const float* const dy_values = contiguous_values(dy, holder);
   float* const full_weights = dx.defined() ? weights_in(full.bwd_weights, weight.value, full.weights_for_backward) : nullptr;
@@ -249,10 +256,6 @@ Tensor Conv2d::backward(const TensorView& dy) {
                                   ? full_weights
                                   : weights_in(tail.bwd_weights, weight.value, tail.weights_for_backward);
   const std::int64_t in_sample = in_ * h * w, out_sample = out_dims[1] * out_dims[2] * out_dims[3];
-  // Each block's weight (and bias) gradient, plain, summed in block order below.
-  const std::int64_t blocks = block_count(n, kSamplesPerBlock), wn = weight.value.numel();
-  const std::int64_t bn = bias.value.defined() ? out_ : 0;
-  std::vector<float> partial(static_cast<std::size_t>(blocks * (wn + bn)));
   for_each_block(n, kSamplesPerBlock, [&](std::int64_t b, std::int64_t first, std::int64_t samples) {
     const BlockPrimitives& prim = samples == full.samples ? full : tail;
     float* const x_block = saved_x_.data<float>() + first * in_sample;
@@ -281,16 +284,7 @@ Tensor Conv2d::backward(const TensorView& dy) {
     prim.w_diff_weights.finish(stream, diff_weights, dw);
     stream.wait();
   });
-  // Gradients accumulate (oneDNN overwrites), block 0 first, as PyTorch's += .
-  float* weight_grad = weight.grad.data<float>();
-  float* bias_grad = bn > 0 ? bias.grad.data<float>() : nullptr;
-  const float* parts = partial.data();
-  parallel_for_elements(wn + bn, [=](std::int64_t i) {
-    float sum = 0.0f;
-    for (std::int64_t b = 0; b < blocks; ++b) sum += parts[b * (wn + bn) + i];
-    if (i < wn) weight_grad[i] += sum;
-    else bias_grad[i - wn] += sum;
-  });
+  add_block_gradients(block_gradient_sum(), "Conv2d", n, partial, weight, bias);
   return dx;
 }
 

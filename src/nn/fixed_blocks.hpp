@@ -1,20 +1,22 @@
 // Work split into blocks fixed by the problem, never by the thread count:
 // each block is computed by one thread with single-threaded library calls
 // (oneDNN runs sequentially inside an OpenMP parallel region), and partial
-// results of blocks are combined in block order. So a convolution or a
-// matrix product gives the same bits on 1 thread or 16, as the normalization
-// kernels' fixed reduction trees do (docs/numerics.md).
+// results of blocks are summed in a pairwise tree over the block index
+// (normkit/nn/block_gradients.hpp). So a convolution or a matrix product
+// gives the same bits on 1 thread or 16, as the normalization kernels' fixed
+// reduction trees do (docs/numerics.md).
 #pragma once
 
 #include <omp.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <vector>
+
+#include "normkit/nn/block_gradients.hpp"
+#include "normkit/nn/parameter.hpp"
 
 namespace normkit::nn {
-
-// Samples per block of a convolution or Linear layer's batch.
-inline constexpr std::int64_t kSamplesPerBlock = 16;
 
 inline std::int64_t block_count(std::int64_t count, std::int64_t block) { return (count + block - 1) / block; }
 
@@ -33,6 +35,16 @@ void for_each_block(std::int64_t count, std::int64_t block, Body body) {
     for (std::int64_t b = 0; b < blocks; ++b) body(b, b * block, std::min(block, count - b * block));
   }
 }
+
+// out = the pairwise tree sum of `blocks` partials of `count` values each
+// (partials[b * count + i]); zeros when blocks is 0.
+void sum_block_tree(std::int64_t blocks, std::int64_t count, const float* partials, float* out);
+
+// weight.grad (and bias.grad, when bias is defined) += `sum` of the blocks'
+// partials of a layer's `samples` samples; each partial holds the weight's
+// gradient, then the bias's.
+void add_block_gradients(BlockGradientSum& sum, const char* layer, std::int64_t samples,
+                         const std::vector<float>& partials, Parameter& weight, Parameter& bias);
 
 // While alive, the calling thread's OpenMP thread count is 1: oneDNN
 // primitives created then are configured for one thread whatever the

@@ -58,27 +58,27 @@ Tensor Linear::backward(const TensorView& dy) {
   check_output_gradient(dy, {n, out_}, "Linear");
   Tensor holder;
   const float* gp = contiguous_values(dy, holder);
-  Tensor dx = input_gradient() ? Tensor::zeros({n, in_}) : Tensor();
-  if (n == 0) return dx;
+  Tensor dx = input_gradient() ? Tensor({n, in_}) : Tensor();  // sgemm writes all of it
   const float* xp = saved_x_.data<float>();
   const float* wp = weight.value.data<float>();
-  // dx = dy W, in fixed blocks of samples.
-  if (dx.defined()) {
-    float* dxp = dx.data<float>();
-    for_each_block(n, kSamplesPerBlock, [=](std::int64_t, std::int64_t first, std::int64_t rows) {
-      sgemm('N', 'N', rows, in, out, gp + first * out, out, wp, in, 0.0f, dxp + first * in, in);
-    });
-  }
-  // dW += dy^T x, in fixed blocks of output features (each over the whole
-  // batch); db += the column sums of dy, in sample order.
-  float* dwp = weight.grad.data<float>();
-  float* dbp = bias.value.defined() ? bias.grad.data<float>() : nullptr;
-  for_each_block(out, kSamplesPerBlock, [=](std::int64_t, std::int64_t first, std::int64_t features) {
-    sgemm('T', 'N', features, in, n, gp + first, out, xp, in, 1.0f, dwp + first * in, in);
-    if (dbp != nullptr)
-      for (std::int64_t j = first; j < first + features; ++j)
-        for (std::int64_t i = 0; i < n; ++i) dbp[j] += gp[i * out + j];
+  float* dxp = dx.defined() ? dx.data<float>() : nullptr;
+  // Per block of samples: dx = dy W for its rows, and its partial of the
+  // parameters' gradients, dW = dy^T x and db = dy's column sums (in sample
+  // order), summed in the blocks' tree.
+  const std::int64_t wn = out * in, bn = bias.value.defined() ? out : 0;
+  std::vector<float> partial(static_cast<std::size_t>(block_count(n, kSamplesPerBlock) * (wn + bn)));
+  float* const pp = partial.data();
+  for_each_block(n, kSamplesPerBlock, [=](std::int64_t b, std::int64_t first, std::int64_t rows) {
+    if (dxp != nullptr) sgemm('N', 'N', rows, in, out, gp + first * out, out, wp, in, 0.0f, dxp + first * in, in);
+    float* const block = pp + b * (wn + bn);
+    sgemm('T', 'N', out, in, rows, gp + first * out, out, xp + first * in, in, 0.0f, block, in);
+    for (std::int64_t j = 0; j < bn; ++j) {
+      float sum = 0.0f;
+      for (std::int64_t i = first; i < first + rows; ++i) sum += gp[i * out + j];
+      block[wn + j] = sum;
+    }
   });
+  add_block_gradients(block_gradient_sum(), "Linear", n, partial, weight, bias);
   return dx;
 }
 

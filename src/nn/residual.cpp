@@ -55,6 +55,10 @@ ResidualBlock::ResidualBlock(std::int64_t in_channels, std::int64_t out_channels
 }
 
 void ResidualBlock::convert_children(const LayerConverter& convert) {
+  // Every child is offered to `convert` (which may also just visit them);
+  // the convolutions stay convolutions.
+  for (auto [key, conv] : {std::pair{"conv1", conv1_.get()}, std::pair{"conv2", conv2_.get()}})
+    NORMKIT_CHECK(convert(*conv) == nullptr, "ResidualBlock: ", key, ": a convolution cannot be replaced");
   for (auto [key, norm] : {std::pair{"bn1", &norm1_}, std::pair{"bn2", &norm2_}}) {
     if (*norm == nullptr) continue;
     if (std::unique_ptr<Layer> converted = convert(**norm)) {

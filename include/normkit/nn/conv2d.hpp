@@ -2,8 +2,9 @@
 // zero padding in both dimensions, groups), on (N, C, H, W) input. The
 // convolution itself is oneDNN's (forward, backward data, backward weights),
 // run on fixed blocks of samples, one thread per block, with the blocks'
-// weight gradients summed in block order: the same bits for any thread
-// count (nn/fixed_blocks.hpp). Primitives are kept per block size.
+// weight gradients summed in a pairwise tree over the blocks: the same bits
+// for any thread count (nn/fixed_blocks.hpp), and across ranks
+// (nn/block_gradients.hpp). Primitives are kept per block size.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +12,7 @@
 #include <memory>
 #include <utility>
 
+#include "normkit/nn/block_gradients.hpp"
 #include "normkit/nn/init.hpp"
 #include "normkit/nn/layer.hpp"
 #include "normkit/nn/linear.hpp"
@@ -23,7 +25,7 @@ struct Conv2dOptions {
   Init init = Init::torch_default;  // fan_in = C/groups * K * K
 };
 
-class Conv2d : public Layer {
+class Conv2d : public Layer, public BlockGradientLayer {
  public:
   Conv2d(std::int64_t in_channels, std::int64_t out_channels, std::int64_t kernel_size, Generator& gen,
          Conv2dOptions options = {});

@@ -1,9 +1,12 @@
 // Fully connected layer, as torch.nn.Linear: y = x W^T + b, x (N, in),
-// W (out, in), b (out). The matrix products are OpenBLAS's sgemm.
+// W (out, in), b (out). The matrix products are oneDNN's sgemm, on fixed
+// blocks of samples; the blocks' parameter gradients are summed in a
+// pairwise tree over the blocks (nn/block_gradients.hpp).
 #pragma once
 
 #include <cstdint>
 
+#include "normkit/nn/block_gradients.hpp"
 #include "normkit/nn/init.hpp"
 #include "normkit/nn/layer.hpp"
 
@@ -14,7 +17,7 @@ struct LinearOptions {
   Init init = Init::torch_default;
 };
 
-class Linear : public Layer {
+class Linear : public Layer, public BlockGradientLayer {
  public:
   Linear(std::int64_t in_features, std::int64_t out_features, Generator& gen, LinearOptions options = {});
 
