@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "distributed.hpp"
 
 #ifdef NORMKIT_HAS_MPI
 #include <openssl/evp.h>
@@ -27,9 +28,7 @@ namespace normkit::cli {
 #ifndef NORMKIT_HAS_MPI
 
 int run_selftest(int, char**) {
-  std::fprintf(stderr,
-               "normkit selftest: this normkit was built without MPI: Synchronized BN is unavailable "
-               "(install libopenmpi-dev and openmpi-bin, then rebuild)\n");
+  std::fprintf(stderr, "normkit selftest: %s\n", without_mpi_message("Synchronized BN").c_str());
   return 2;
 }
 
@@ -278,14 +277,7 @@ int run_selftest(int argc, char** argv) {
     usage(stderr);
     return 2;
   }
-  try {
-    return selftest_sync(fault);
-  } catch (const dist::RankError& e) {  // raised on every rank together: end normally
-    std::fprintf(stderr, "normkit selftest: rank %d: error: %s\n", dist::Communicator::world().rank(), e.what());
-    return 3;
-  } catch (const std::exception& e) {  // this rank only: the others would wait
-    dist::Communicator::world().abort(std::string("error: ") + e.what());
-  }
+  return run_as_rank("selftest", [&] { return selftest_sync(fault); });
 }
 
 #endif

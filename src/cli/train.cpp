@@ -5,10 +5,12 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
 
 #include "args.hpp"
 #include "commands.hpp"
+#include "distributed.hpp"
 #include "normkit/error.hpp"
 #include "normkit/io/fashion_mnist.hpp"
 #include "normkit/train/models.hpp"
@@ -19,6 +21,8 @@ namespace {
 
 struct TrainArgs {
   std::string model = "mlp", norm = "bn", data = io::kDefaultFashionMnistDir;
+  std::string distributed;  // "", "sync" or "per-rank"
+  std::string step_log;     // a file for every step's loss ("": none)
   train::ModelOptions model_options;
   train::TrainOptions options;
 };
@@ -33,6 +37,7 @@ struct TrainArgs {
                "                     [--schedule constant|step|cosine] [--warmup STEPS] [--step-epochs E]\n"
                "                     [--gamma G] [--checkpoint FILE] [--resume FILE] [--limit N]\n"
                "                     [--augment on|off] [--shift P] [--erase P]\n"
+               "                     [--distributed sync|per-rank] [--step-log FILE]\n"
                "  --checkpoint: save model, optimizer and trainer state after every epoch (safetensors)\n"
                "  --resume: continue such a run up to --epochs, with the bits of an uninterrupted one\n"
                "  --limit: train on the first N images only\n"
@@ -40,7 +45,12 @@ struct TrainArgs {
                "  --augment: shift images by up to --shift pixels (default 2; 0: none) and flip them\n"
                "             left-right, at random (seeded); with --erase P > 0, also fill a random\n"
                "             rectangle with noise with probability P (random erasing)\n"
-               "  --ghost-batch: samples per virtual batch of --norm ghost (default 16; must divide B)\n",
+               "  --ghost-batch: samples per virtual batch of --norm ghost (default 16; must divide B)\n"
+               "  --distributed: data-parallel over the ranks of mpirun -np R (docs/distributed.md):\n"
+               "             each rank trains on its slice of every batch of B; sync: BatchNorm\n"
+               "             becomes Synchronized BN (the loss of one process, bit for bit);\n"
+               "             per-rank: each rank normalizes with its own slice's statistics\n"
+               "  --step-log: write every step's loss (epoch, step, loss to 17 digits) to FILE\n",
                message.c_str());
   std::exit(2);
 }
@@ -89,6 +99,11 @@ TrainArgs parse(int argc, char** argv) {
     else if (flag == "--gamma") a.options.schedule.gamma = number(flag, value);
     else if (flag == "--checkpoint") a.options.checkpoint = value;
     else if (flag == "--resume") a.options.resume = value;
+    else if (flag == "--distributed") {
+      if (value != "sync" && value != "per-rank")
+        usage_error("--distributed: expected sync or per-rank, got '" + value + "'");
+      a.distributed = value;
+    } else if (flag == "--step-log") a.step_log = value;
     else usage_error("unknown option '" + flag + "'");
   }
   // Recorded in checkpoints: what --resume must match.
@@ -102,19 +117,41 @@ TrainArgs parse(int argc, char** argv) {
   return a;
 }
 
-}  // namespace
 
-int run_train(int argc, char** argv) {
-  const TrainArgs args = parse(argc, argv);
-  const bool terminal = ::isatty(STDOUT_FILENO) != 0;
+int train_model(const TrainArgs& parsed) {
+  TrainArgs args = parsed;
   nn::Generator init(args.options.seed);
   const auto net = train::make_model(args.model, args.norm, init, args.model_options);
+  std::unique_ptr<train::BatchShare> share;
+  if (!args.distributed.empty()) {
+    NORMKIT_CHECK(args.model_options.dropout == 0,
+                  "--dropout: not available with --distributed (masks are drawn per element of a rank's slice)");
+    share = data_parallel(*net, args.distributed == "sync");
+    args.options.share = share.get();
+  }
+  // Only the first process prints and writes.
+  const bool lead = share == nullptr || share->part() == 0;
+  const bool terminal = lead && ::isatty(STDOUT_FILENO) != 0;
   const io::FashionMnist data = io::load_fashion_mnist(args.data);
-  std::printf("normkit train: %s with norm=%s, %lld epochs, batch %lld, lr %g, momentum %g, seed %llu\n",
-              args.model.c_str(), args.norm.c_str(), static_cast<long long>(args.options.epochs),
-              static_cast<long long>(args.options.batch_size), args.options.sgd.lr, args.options.sgd.momentum,
-              static_cast<unsigned long long>(args.options.seed));
-  std::fflush(stdout);
+  std::FILE* step_log = nullptr;
+  if (lead && !args.step_log.empty()) {
+    step_log = std::fopen(args.step_log.c_str(), "w");
+    NORMKIT_CHECK(step_log != nullptr, "--step-log: cannot write ", args.step_log);
+  }
+  const std::unique_ptr<std::FILE, int (*)(std::FILE*)> step_log_closer(step_log, [](std::FILE* f) {
+    return f != nullptr ? std::fclose(f) : 0;
+  });
+  if (lead) {
+    std::printf("normkit train: %s with norm=%s, %lld epochs, batch %lld, lr %g, momentum %g, seed %llu",
+                args.model.c_str(), args.norm.c_str(), static_cast<long long>(args.options.epochs),
+                static_cast<long long>(args.options.batch_size), args.options.sgd.lr, args.options.sgd.momentum,
+                static_cast<unsigned long long>(args.options.seed));
+    if (share != nullptr)
+      std::printf(", data-parallel over %d ranks (%s)", share->parts(),
+                  args.distributed == "sync" ? "Synchronized BN" : "per-rank BN");
+    std::printf("\n");
+    std::fflush(stdout);
+  }
   // On a terminal, a progress bar that rewrites itself: the epoch's share
   // done, the running loss and accuracy, and images per second.
   auto epoch_start = std::chrono::steady_clock::now();
@@ -122,6 +159,9 @@ int run_train(int argc, char** argv) {
   std::int64_t correct = 0;
   const auto on_step = [&](const train::StepReport& s) {
     if (s.step == 1) epoch_start = std::chrono::steady_clock::now(), loss_sum = 0, correct = 0;
+    if (step_log != nullptr)
+      std::fprintf(step_log, "%lld %lld %.17g\n", static_cast<long long>(s.epoch), static_cast<long long>(s.step),
+                   s.loss);
     loss_sum += s.loss;
     correct += s.correct;
     if (!terminal || (s.step % 10 != 0 && s.step != s.steps_per_epoch)) return;
@@ -139,6 +179,7 @@ int run_train(int argc, char** argv) {
     std::fflush(stdout);
   };
   const auto on_epoch = [&](const train::EpochReport& e) {
+    if (!lead) return;
     std::printf("%sepoch %lld/%lld  loss %.4f  train_acc %.4f  test_acc %.4f  %.1f s\n", terminal ? "\r\033[K" : "",
                 static_cast<long long>(e.epoch), static_cast<long long>(args.options.epochs), e.train_loss,
                 e.train_accuracy, e.test_accuracy, e.seconds);
@@ -147,8 +188,16 @@ int run_train(int argc, char** argv) {
   const std::vector<train::EpochReport> reports = train::fit(*net, data, args.options, on_step, on_epoch);
   // (A resumed run whose epochs were all done evaluates what it loaded.)
   const double accuracy = reports.empty() ? train::evaluate(*net, data.test).accuracy : reports.back().test_accuracy;
-  std::printf("test_accuracy=%.4f\n", accuracy);
+  if (lead) std::printf("test_accuracy=%.4f\n", accuracy);
   return 0;
+}
+
+}  // namespace
+
+int run_train(int argc, char** argv) {
+  const TrainArgs args = parse(argc, argv);
+  if (args.distributed.empty()) return train_model(args);
+  return run_as_rank("train", [&] { return train_model(args); });
 }
 
 }  // namespace normkit::cli

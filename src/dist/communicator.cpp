@@ -191,4 +191,15 @@ std::vector<double> Communicator::allgather(const std::vector<double>& mine) {
   return out;
 }
 
+void Communicator::broadcast(void* data, std::int64_t bytes, int root) {
+  NORMKIT_CHECK(root >= 0 && root < size_, "broadcast: root: expected a rank in [0, ", size_, "), got ", root);
+  constexpr std::int64_t kChunk = std::int64_t{1} << 30;  // MPI counts are int
+  for (std::int64_t offset = 0; offset < bytes; offset += kChunk) {
+    MPI_Request request;
+    MPI_Ibcast(static_cast<std::byte*>(data) + offset, static_cast<int>(std::min(kChunk, bytes - offset)), MPI_BYTE,
+               root, MPI_COMM_WORLD, &request);
+    wait(&request, "broadcast");
+  }
+}
+
 }  // namespace normkit::dist

@@ -245,13 +245,19 @@ SyncBatchNorm::SyncBatchNorm(std::int64_t num_features, Communicator& comm, std:
 BatchNormForwardResult SyncBatchNorm::run_forward(const BatchNormInputs& in, const BatchNormOptions& options) {
   synchronized_ = is_training();
   if (!synchronized_) return nn::BatchNorm::run_forward(in, options);
-  return sync_batch_norm_forward(in, options, comm_, layer_);
+  const double before = comm_.seconds_in_collectives();
+  BatchNormForwardResult result = sync_batch_norm_forward(in, options, comm_, layer_);
+  seconds_ += comm_.seconds_in_collectives() - before;
+  return result;
 }
 
 BatchNormBackwardResult SyncBatchNorm::run_backward(const BatchNormBackwardInputs& in,
                                                     const BatchNormOptions& options, BatchNormGradMask mask) {
   if (!synchronized_) return nn::BatchNorm::run_backward(in, options, mask);
-  return sync_batch_norm_backward(in, options, comm_, layer_, mask);
+  const double before = comm_.seconds_in_collectives();
+  BatchNormBackwardResult result = sync_batch_norm_backward(in, options, comm_, layer_, mask);
+  seconds_ += comm_.seconds_in_collectives() - before;
+  return result;
 }
 
 std::int64_t convert_sync_batchnorm(nn::Layer& model, Communicator& comm, std::int64_t first_layer) {

@@ -6,15 +6,18 @@
 
 namespace normkit::nn {
 
-CrossEntropy softmax_cross_entropy(const TensorView& logits, const TensorView& labels) {
+CrossEntropy softmax_cross_entropy(const TensorView& logits, const TensorView& labels, std::int64_t mean_over) {
   NORMKIT_CHECK(logits.defined() && logits.dtype() == DType::float32 && logits.dim() == 2,
                 "softmax_cross_entropy: logits: expected float32 of shape (N, K)");
   const std::int64_t n = logits.size(0), k = logits.size(1);
   NORMKIT_CHECK(labels.defined() && labels.dtype() == DType::int64 && labels.shape() == (Shape{n}),
                 "softmax_cross_entropy: labels: expected int64 of shape (", n, ")");
+  NORMKIT_CHECK(mean_over >= 0, "softmax_cross_entropy: mean_over: expected >= 0, got ", mean_over);
+  const double count = static_cast<double>(mean_over > 0 ? mean_over : n);
   const Tensor z = Tensor::copy_of(logits);
   const Tensor t = Tensor::copy_of(labels);
-  CrossEntropy out{0, Tensor({n, k}), 0};
+  CrossEntropy out{0, Tensor({n, k}), 0, {}};
+  out.losses.reserve(static_cast<std::size_t>(n));
   double total = 0;
   for (std::int64_t i = 0; i < n; ++i) {
     const float* row = z.data<float>() + i * k;
@@ -28,13 +31,14 @@ CrossEntropy softmax_cross_entropy(const TensorView& logits, const TensorView& l
     double sum = 0;
     for (std::int64_t j = 0; j < k; ++j) sum += std::exp(static_cast<double>(row[j]) - row[arg]);
     const double log_sum = std::log(sum) + row[arg];
-    total += log_sum - row[label];
+    out.losses.push_back(log_sum - row[label]);
+    total += out.losses.back();
     out.correct += arg == label;
     float* g = out.grad.data<float>() + i * k;
     for (std::int64_t j = 0; j < k; ++j)
-      g[j] = static_cast<float>((std::exp(row[j] - log_sum) - (j == label ? 1.0 : 0.0)) / static_cast<double>(n));
+      g[j] = static_cast<float>((std::exp(row[j] - log_sum) - (j == label ? 1.0 : 0.0)) / count);
   }
-  out.loss = n > 0 ? total / static_cast<double>(n) : 0.0;
+  out.loss = n > 0 ? total / count : 0.0;
   return out;
 }
 

@@ -42,22 +42,35 @@ std::pair<Tensor, Tensor> gather(const io::LabelledImages& data, const std::int6
   return {std::move(x), std::move(y)};
 }
 
-Evaluation evaluate(nn::Sequential& net, const io::LabelledImages& data, std::int64_t batch_size) {
+Evaluation evaluate(nn::Sequential& net, const io::LabelledImages& data, std::int64_t batch_size, BatchShare* share) {
+  NORMKIT_CHECK(batch_size >= 1, "evaluate: batch_size: expected >= 1, got ", batch_size);
+  BatchShare one_process;
+  BatchShare& parts = share != nullptr ? *share : one_process;
+  parts.share_buffers();
   const bool was_training = net.is_training();
   net.eval();
-  const std::int64_t n = data.labels.numel();
+  const std::int64_t n = data.labels.numel(), batches = (n + batch_size - 1) / batch_size;
   std::vector<std::int64_t> all(static_cast<std::size_t>(n));
   std::iota(all.begin(), all.end(), 0);
-  double loss = 0;
-  std::int64_t correct = 0;
-  for (std::int64_t b0 = 0; b0 < n; b0 += batch_size) {
-    const std::int64_t count = std::min(batch_size, n - b0);
-    const auto [x, y] = gather(data, all.data() + b0, count);
+  // Per batch: its loss sum and its correct count; zeros for the batches of
+  // the other processes.
+  std::vector<double> mine(static_cast<std::size_t>(2 * batches), 0.0);
+  for (std::int64_t b = parts.part(); b < batches; b += parts.parts()) {
+    const std::int64_t count = std::min(batch_size, n - b * batch_size);
+    const auto [x, y] = gather(data, all.data() + b * batch_size, count);
     const nn::CrossEntropy ce = nn::softmax_cross_entropy(net.forward(x), y);
-    loss += ce.loss * static_cast<double>(count);
-    correct += ce.correct;
+    mine[static_cast<std::size_t>(2 * b)] = ce.loss * static_cast<double>(count);
+    mine[static_cast<std::size_t>(2 * b + 1)] = static_cast<double>(ce.correct);
   }
   net.train(was_training);
+  const std::vector<double> every = parts.gather(mine);
+  double loss = 0;
+  std::int64_t correct = 0;
+  for (std::int64_t b = 0; b < batches; ++b) {  // in batch order, from the process that evaluated it
+    const std::size_t at = static_cast<std::size_t>(2 * (b % parts.parts() * batches + b));
+    loss += every[at];
+    correct += static_cast<std::int64_t>(every[at + 1]);
+  }
   return {n > 0 ? loss / static_cast<double>(n) : 0.0, n > 0 ? static_cast<double>(correct) / static_cast<double>(n) : 0.0};
 }
 
@@ -87,6 +100,14 @@ Trainer::Trainer(nn::Sequential& net, const io::LabelledImages& train, const Tra
   const std::int64_t n = training_images(train, options.limit);
   NORMKIT_CHECK(n >= options.batch_size, "--batch-size: expected at most the ", n, " training images, got ",
                 options.batch_size);
+  if (options.share != nullptr && options.share->parts() > 1) {
+    NORMKIT_CHECK(options.micro_batches == 1, "micro_batches: data-parallel training takes one micro-batch, got ",
+                  options.micro_batches);
+    NORMKIT_CHECK(options.checkpoint.empty() && options.resume.empty(),
+                  "--checkpoint, --resume: not available in data-parallel training");
+    NORMKIT_CHECK(options.batch_size >= 2 * options.share->parts(), "--batch-size: expected at least 2 samples for each of the ",
+                  options.share->parts(), " processes, got ", options.batch_size);
+  }
   net.set_input_gradient(false);  // the images are data: no gradient for them
   order_.resize(static_cast<std::size_t>(n));
   std::iota(order_.begin(), order_.end(), 0);
@@ -101,21 +122,37 @@ StepReport Trainer::step() {
   sgd_.set_lr(options_.schedule.at(steps_done_, steps_per_epoch_, options_.epochs * steps_per_epoch_, options_.sgd.lr));
   sgd_.zero_grad();
   const std::int64_t micro = options_.batch_size / options_.micro_batches;
+  BatchShare one_process;
+  BatchShare& share = options_.share != nullptr ? *options_.share : one_process;
+  // This process's samples of each micro-batch (all of them in one process).
+  const auto [first, count] = share.slice(micro, share.part());
   double loss = 0;
   std::int64_t correct = 0;
   for (std::int64_t m = 0; m < options_.micro_batches; ++m) {
-    auto [x, y] = gather(train_, order_.data() + within * options_.batch_size + m * micro, micro);
-    if (options_.augment) augment_images(x, options_.seed, steps_done_, m * micro, options_.augmentation);
-    nn::CrossEntropy ce = nn::softmax_cross_entropy(net_.forward(x), y);
+    auto [x, y] = gather(train_, order_.data() + within * options_.batch_size + m * micro + first, count);
+    if (options_.augment) augment_images(x, options_.seed, steps_done_, m * micro + first, options_.augmentation);
+    // The loss is the mean over the whole micro-batch.
+    nn::CrossEntropy ce = nn::softmax_cross_entropy(net_.forward(x), y, micro);
     if (options_.micro_batches > 1) {  // the batch's loss is the micro-batches' mean
-      const float share = 1.0f / static_cast<float>(options_.micro_batches);
+      const float share_of_batch = 1.0f / static_cast<float>(options_.micro_batches);
       float* g = ce.grad.data<float>();
       const std::int64_t n = ce.grad.numel();
-      for (std::int64_t i = 0; i < n; ++i) g[i] *= share;
+      for (std::int64_t i = 0; i < n; ++i) g[i] *= share_of_batch;
     }
     net_.backward(ce.grad);
-    loss += ce.loss;
-    correct += ce.correct;
+    share.finish_gradients();
+    // The micro-batch's loss from every sample's, in sample order (as one
+    // process sums them), and its correct count.
+    std::vector<double> mine = std::move(ce.losses);
+    mine.push_back(static_cast<double>(ce.correct));
+    const std::vector<double> every = share.gather(mine);
+    double total = 0;
+    std::size_t at = 0;
+    for (int p = 0; p < share.parts(); ++p) {
+      for (std::int64_t i = 0; i < share.slice(micro, p).second; ++i) total += every[at++];
+      correct += static_cast<std::int64_t>(every[at++]);
+    }
+    loss += total / static_cast<double>(micro);
   }
   sgd_.step();
   const std::int64_t epoch = steps_done_ / steps_per_epoch_ + 1;
@@ -194,7 +231,7 @@ std::vector<EpochReport> fit(nn::Sequential& net, const io::FashionMnist& data, 
       correct += report.correct;
       if (on_step) on_step(report);
     }
-    const Evaluation test = evaluate(net, data.test);
+    const Evaluation test = evaluate(net, data.test, 1000, options.share);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const auto steps = static_cast<double>(trainer.steps_per_epoch());
     reports.push_back({epoch, loss_sum / steps, static_cast<double>(correct) / (steps * static_cast<double>(options.batch_size)),

@@ -69,6 +69,9 @@ class Communicator {
   std::vector<std::byte> allgather(const void* data, const std::vector<std::int64_t>& sizes);
   // Every rank's vector of n doubles, rank after rank (n * size() values).
   std::vector<double> allgather(const std::vector<double>& mine);
+  // Rank `root`'s `bytes` bytes at data, on every rank (the same bytes
+  // count on every rank).
+  void broadcast(void* data, std::int64_t bytes, int root = 0);
 
   // Ends the job: prints the message to stderr, and every process exits
   // with `code`.

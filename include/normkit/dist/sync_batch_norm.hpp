@@ -47,6 +47,8 @@ class SyncBatchNorm : public nn::BatchNorm {
   SyncBatchNorm(std::int64_t num_features, Communicator& comm, std::int64_t layer,
                 nn::BatchNormModuleOptions options = {});
   std::int64_t layer_id() const { return layer_; }
+  // Wall seconds this layer spent in collectives (what synchronizing costs).
+  double seconds_in_collectives() const { return seconds_; }
 
  protected:
   BatchNormForwardResult run_forward(const BatchNormInputs& in, const BatchNormOptions& options) override;
@@ -57,6 +59,7 @@ class SyncBatchNorm : public nn::BatchNorm {
   Communicator& comm_;
   std::int64_t layer_;
   bool synchronized_ = false;  // whether the last forward was synchronized
+  double seconds_ = 0;
 };
 
 // torch.nn.SyncBatchNorm.convert_sync_batchnorm: every BatchNorm of `model`

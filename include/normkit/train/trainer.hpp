@@ -15,6 +15,7 @@
 #include "normkit/nn/sequential.hpp"
 #include "normkit/nn/sgd.hpp"
 #include "normkit/train/augment.hpp"
+#include "normkit/train/batch_share.hpp"
 #include "normkit/train/schedule.hpp"
 
 namespace normkit::train {
@@ -40,6 +41,10 @@ struct TrainOptions {
   std::string resume;
   // Recorded in checkpoints, and checked on resume.
   std::string model_name = "?", norm_name = "?";
+  // Data-parallel training: this process's share of every batch
+  // (dist::DataParallel; null: one process). Not with micro_batches > 1,
+  // checkpoint or resume.
+  BatchShare* share = nullptr;
 };
 
 struct StepReport {
@@ -61,8 +66,12 @@ struct Evaluation {
 // outside the data is an error.
 std::pair<Tensor, Tensor> gather(const io::LabelledImages& data, const std::int64_t* indices, std::int64_t count);
 
-// Loss and accuracy of `net` (in eval mode, restored after) on `data`.
-Evaluation evaluate(nn::Sequential& net, const io::LabelledImages& data, std::int64_t batch_size = 1000);
+// Loss and accuracy of `net` (in eval mode, restored after) on `data`, in
+// batches of batch_size. With a share of several parts, each process
+// evaluates every parts()-th batch (after share_buffers()) and the results
+// are combined in batch order: the same numbers as one process.
+Evaluation evaluate(nn::Sequential& net, const io::LabelledImages& data, std::int64_t batch_size = 1000,
+                    BatchShare* share = nullptr);
 
 // The images a run trains on: the first `limit` of `train` (0: all).
 std::int64_t training_images(const io::LabelledImages& train, std::int64_t limit);

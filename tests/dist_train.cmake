@@ -1,0 +1,69 @@
+# Data-parallel training (`mpirun -np R normkit train --distributed ...`):
+#   - with Synchronized BN, the loss of every step (to 17 digits) and the
+#     test accuracy are those of one process with the whole batch, for
+#     R = 2, 3 and 4 (whole blocks per rank, uneven from 3), on the CNN and a
+#     ResNet-8 (Conv2d, Linear and BN gradients all summed across ranks);
+#   - per-rank BN trains on other statistics: its losses differ from one
+#     process's (the option does something);
+#   - 4 ranks x 2 samples (a block cut between ranks, summed in rank order)
+#     repeat themselves bit for bit.
+# Run as:
+#   cmake -DCLI=build/normkit -DMPIEXEC=mpirun -DWORK=dir -P tests/dist_train.cmake
+file(MAKE_DIRECTORY "${WORK}")
+
+function(train name ranks)  # ARGN: the options after `train`
+  if(ranks EQUAL 0)
+    set(command "${CLI}" train ${ARGN} --step-log "${WORK}/${name}.log")
+  else()
+    set(command "${MPIEXEC}" --oversubscribe --allow-run-as-root -x OMP_NUM_THREADS=1 -np ${ranks}
+                "${CLI}" train ${ARGN} --step-log "${WORK}/${name}.log")
+  endif()
+  execute_process(COMMAND ${command} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 300)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "${name} failed (${rc}):\n${out}\n${err}")
+  endif()
+  string(REGEX MATCH "test_accuracy=([0-9.]+)" line "${out}")
+  set(accuracy "${CMAKE_MATCH_1}")
+  if(NOT accuracy)
+    message(FATAL_ERROR "${name} printed no test_accuracy:\n${out}")
+  endif()
+  file(READ "${WORK}/${name}.log" log)
+  string(REGEX MATCHALL "\n" lines "${log}")
+  list(LENGTH lines steps)
+  message("-- ${name}: test_accuracy=${accuracy}, ${steps} steps logged")
+  if(steps EQUAL 0)
+    message(FATAL_ERROR "${name} logged no step")
+  endif()
+  set(${name}_accuracy "${accuracy}" PARENT_SCOPE)
+endfunction()
+
+function(expect_same a b)
+  file(READ "${WORK}/${a}.log" log_a)
+  file(READ "${WORK}/${b}.log" log_b)
+  if(NOT log_a STREQUAL log_b OR NOT "${${a}_accuracy}" STREQUAL "${${b}_accuracy}")
+    message(FATAL_ERROR "${b} differs from ${a}:\n${a}:\n${log_a}\n${b}:\n${log_b}")
+  endif()
+endfunction()
+
+set(cnn --model cnn --norm bn --epochs 1 --limit 768 --batch-size 96 --augment on)
+train(cnn_1 0 ${cnn})
+foreach(R 2 3 4)
+  train(cnn_sync_${R} ${R} ${cnn} --distributed sync)
+  expect_same(cnn_1 cnn_sync_${R})
+endforeach()
+set(resnet --model resnet --depth 8 --norm bn --epochs 1 --limit 480 --batch-size 80 --lr 0.05)
+train(resnet_1 0 ${resnet})
+train(resnet_sync_3 3 ${resnet} --distributed sync)
+expect_same(resnet_1 resnet_sync_3)
+
+train(cnn_per_rank_2 2 ${cnn} --distributed per-rank)
+file(READ "${WORK}/cnn_1.log" one)
+file(READ "${WORK}/cnn_per_rank_2.log" per_rank)
+if(one STREQUAL per_rank)
+  message(FATAL_ERROR "per-rank BN gave the losses of one process: were the statistics synchronized?")
+endif()
+
+set(tiny --model cnn --norm gn --epochs 1 --limit 160 --batch-size 8)
+train(tiny_a 4 ${tiny} --distributed sync)
+train(tiny_b 4 ${tiny} --distributed sync)
+expect_same(tiny_a tiny_b)
