@@ -39,6 +39,20 @@ void sum_in_rank_order(Communicator& comm, const float* mine, std::int64_t count
     for (std::int64_t i = 0; i < count; ++i) out[i] += all[static_cast<std::size_t>(q * count + i)];
 }
 
+// Rank 0's values of the model's state tensors (only its buffers, when
+// buffers_only) on every rank.
+void broadcast_state(nn::Sequential& model, Communicator& comm, bool buffers_only, const char* operation) {
+  std::set<std::string> parameters;
+  if (buffers_only)
+    for (const auto& [key, p] : model.named_parameters()) parameters.insert(key);
+  std::vector<Tensor*> tensors;
+  for (const auto& [key, copy] : model.state_dict())
+    if (parameters.count(key) == 0) tensors.push_back(model.find_tensor(key));
+  comm.agree({operation, 0, {{"tensors", static_cast<std::int64_t>(tensors.size())}}, {}});
+  for (Tensor* t : tensors)
+    comm.broadcast(t->view().raw(), t->numel() * static_cast<std::int64_t>(dtype_size(t->dtype())));
+}
+
 // Calls visit(layer) for every layer below `model`, depth first in order.
 template <typename Visit>
 void for_each_layer(nn::Layer& model, Visit visit) {
@@ -124,13 +138,7 @@ DataParallel::DataParallel(nn::Sequential& model, Communicator& comm, DataParall
   });
   for (nn::Parameter* p : model.parameters())
     if (whole_batch.count(p) == 0) per_rank_.push_back(p);
-  // Every rank starts from rank 0's model.
-  const nn::StateDict state = model.state_dict();
-  comm.agree({"DataParallel start", 0, {{"state tensors", static_cast<std::int64_t>(state.size())}}, {}});
-  for (const auto& [key, tensor] : state) {
-    Tensor* target = model.find_tensor(key);
-    comm.broadcast(target->view().raw(), target->numel() * static_cast<std::int64_t>(dtype_size(target->dtype())));
-  }
+  broadcast_state(model, comm, false, "DataParallel start");  // every rank starts from rank 0's model
 }
 
 DataParallel::~DataParallel() {
@@ -164,18 +172,7 @@ void DataParallel::finish_gradients() {
   }
 }
 
-void DataParallel::share_buffers() {
-  std::set<std::string> parameters;
-  for (const auto& [key, p] : model_.named_parameters()) parameters.insert(key);
-  std::int64_t buffers = 0;
-  for (const auto& [key, tensor] : model_.state_dict()) buffers += parameters.count(key) == 0;
-  comm_.agree({"DataParallel buffers", 0, {{"buffers", buffers}}, {}});
-  for (const auto& [key, tensor] : model_.state_dict()) {
-    if (parameters.count(key) != 0) continue;
-    Tensor* target = model_.find_tensor(key);
-    comm_.broadcast(target->view().raw(), target->numel() * static_cast<std::int64_t>(dtype_size(target->dtype())));
-  }
-}
+void DataParallel::share_buffers() { broadcast_state(model_, comm_, true, "DataParallel buffers"); }
 
 std::vector<double> DataParallel::gather(const std::vector<double>& mine) {
   const std::vector<std::vector<std::int64_t>> own =

@@ -48,6 +48,11 @@ Curve train_curve(const Context& ctx, const RunSpec& spec) {
   if (spec.prepare) spec.prepare(*curve.net);
   const io::LabelledImages test = first_images(ctx.data.test, spec.test_images);
   train::TrainOptions options = spec.train;
+  if (spec.parallel != RunSpec::Parallel::none) {
+    NORMKIT_CHECK(ctx.data_parallel != nullptr, spec.label, ": data-parallel runs need the ranks of mpirun");
+    curve.share = ctx.data_parallel(*curve.net, spec.parallel == RunSpec::Parallel::sync_bn);
+    options.share = curve.share.get();
+  }
   const std::int64_t steps_per_epoch =
       std::max<std::int64_t>(1, train::training_images(ctx.data.train, options.limit) / options.batch_size);
   options.epochs = (spec.steps + steps_per_epoch - 1) / steps_per_epoch;  // the schedule spans the run
@@ -63,7 +68,7 @@ Curve train_curve(const Context& ctx, const RunSpec& spec) {
     loss_sum += r.loss;
     ++since;
     if (step % spec.eval_every == 0 || step == spec.steps) {
-      curve.points.push_back({step, loss_sum / static_cast<double>(since), train::evaluate(*curve.net, test).accuracy});
+      curve.points.push_back({step, loss_sum / static_cast<double>(since), train::evaluate(*curve.net, test, 1000, curve.share.get()).accuracy});
       loss_sum = 0;
       since = 0;
       if (spec.observe) spec.observe(*curve.net, step);

@@ -28,6 +28,9 @@ struct RunSpec {
   std::function<void(nn::Sequential&, std::int64_t)> observe;
   // Called once on the new network, before training (to change its layers).
   std::function<void(nn::Sequential&)> prepare;
+  // Data-parallel over the ranks of ctx.data_parallel: each rank trains on
+  // its slice of every batch, with per-rank or Synchronized BN.
+  enum class Parallel { none, per_rank_bn, sync_bn } parallel = Parallel::none;
 };
 
 struct CurvePoint {
@@ -42,6 +45,7 @@ struct Curve {
   std::int64_t diverged_at = -1;
   double seconds = 0;
   std::unique_ptr<nn::Sequential> net;
+  std::unique_ptr<train::BatchShare> share;  // the data-parallel run's (its communication times)
 
   bool diverged() const { return diverged_at >= 0; }
   double final_accuracy() const { return points.empty() ? 0.0 : points.back().test_accuracy; }

@@ -25,6 +25,8 @@ const std::vector<Experiment>& experiments() {
       {"placement-and-bias", "BN before or after ReLU; a bias before BN gets no gradient", &run_placement},
       {"rmsnorm", "RMSNorm against LayerNorm: the op's time, the step's time and the accuracy (Zhang and Sennrich)",
        &run_rmsnorm},
+      {"sync", "4 ranks x 2 samples: per-rank BN, Synchronized BN and GroupNorm, and what SyncBN's exchanges cost",
+       &run_sync, 4},
   };
   return all;
 }

@@ -6,10 +6,13 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "normkit/io/fashion_mnist.hpp"
+#include "normkit/nn/sequential.hpp"
+#include "normkit/train/batch_share.hpp"
 
 namespace normkit::lab {
 
@@ -25,6 +28,14 @@ struct Context {
   const io::FashionMnist& data;
   LabOptions options;
   std::function<void(const std::string&)> progress;  // one line about what is running now
+  // Data-parallel training over the ranks of mpirun (lab sync; the CLI lends
+  // it: this library has no MPI): a share for a new network, whose
+  // BatchNorms become Synchronized BN when sync_batch_norm. Empty when the
+  // lab runs as one process.
+  std::function<std::unique_ptr<train::BatchShare>(nn::Sequential&, bool sync_batch_norm)> data_parallel;
+  int rank = 0, ranks = 1;
+  // Whether this process writes files (CSV, plots): the first rank only.
+  bool writes() const { return rank == 0; }
 
   // `wanted` images, or fewer when --limit / --test-limit say so.
   std::int64_t train_images(std::int64_t wanted) const;
@@ -41,6 +52,8 @@ struct Experiment {
   const char* name;
   const char* what;  // one line for usage and the report
   Section (*run)(const Context&);
+  // Ranks it runs on under mpirun (0: one process, and part of `all`).
+  int ranks = 0;
 };
 
 // The report's plain statement of whether a measurement agrees with the
@@ -64,5 +77,6 @@ Section run_rmsnorm(const Context& ctx);
 Section run_dropout(const Context& ctx);
 Section run_ghost(const Context& ctx);
 Section run_resnet(const Context& ctx);
+Section run_sync(const Context& ctx);
 
 }  // namespace normkit::lab

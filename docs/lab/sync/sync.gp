@@ -1,0 +1,13 @@
+set terminal pngcairo size 1150,440 noenhanced
+set output 'docs/lab/sync/sync.png'
+set datafile separator ','
+set grid
+set multiplot layout 1,2
+set xlabel 'training steps'
+set ylabel 'test accuracy'
+set key bottom right
+set title 'mlp, 4 ranks x 2 samples'
+plot 'docs/lab/sync/sync.csv' using (strcol(1) eq 'mlp' && strcol(2) eq 'per-rank BN' ? $3 : 1/0):5 with linespoints lw 2 title 'per-rank BN', 'docs/lab/sync/sync.csv' using (strcol(1) eq 'mlp' && strcol(2) eq 'SyncBN' ? $3 : 1/0):5 with linespoints lw 2 title 'SyncBN', 'docs/lab/sync/sync.csv' using (strcol(1) eq 'mlp' && strcol(2) eq 'GroupNorm' ? $3 : 1/0):5 with linespoints lw 2 title 'GroupNorm'
+set title 'cnn, 4 ranks x 2 samples'
+plot 'docs/lab/sync/sync.csv' using (strcol(1) eq 'cnn' && strcol(2) eq 'per-rank BN' ? $3 : 1/0):5 with linespoints lw 2 title 'per-rank BN', 'docs/lab/sync/sync.csv' using (strcol(1) eq 'cnn' && strcol(2) eq 'SyncBN' ? $3 : 1/0):5 with linespoints lw 2 title 'SyncBN', 'docs/lab/sync/sync.csv' using (strcol(1) eq 'cnn' && strcol(2) eq 'GroupNorm' ? $3 : 1/0):5 with linespoints lw 2 title 'GroupNorm'
+unset multiplot
