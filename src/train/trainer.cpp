@@ -140,7 +140,6 @@ StepReport Trainer::step() {
       for (std::int64_t i = 0; i < n; ++i) g[i] *= share_of_batch;
     }
     net_.backward(ce.grad);
-    share.finish_gradients();
     // The micro-batch's loss from every sample's, in sample order (as one
     // process sums them), and its correct count.
     std::vector<double> mine = std::move(ce.losses);
@@ -154,6 +153,7 @@ StepReport Trainer::step() {
     }
     loss += total / static_cast<double>(micro);
   }
+  share.finish_gradients();
   sgd_.step();
   const std::int64_t epoch = steps_done_ / steps_per_epoch_ + 1;
   ++steps_done_;
