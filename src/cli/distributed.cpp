@@ -3,13 +3,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
-#include <filesystem>
-#include <string>
-#include <vector>
 #include <cstdlib>
 #include <exception>
+#include <filesystem>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "normkit/error.hpp"
 #include "normkit/threading.hpp"

@@ -37,9 +37,10 @@ namespace {
 
 int run_experiments(const std::string& name, const std::vector<lab::Experiment>& chosen,
                     const lab::LabOptions& options, const std::string& data_dir,
-                    const std::function<std::unique_ptr<train::BatchShare>(nn::Sequential&, bool)>& parallel) {
+                    const std::function<std::unique_ptr<train::BatchShare>(nn::Sequential&, bool)>& parallel,
+                    int rank, int ranks) {
   // Under mpirun every rank runs the experiments; the first prints and writes.
-  const bool lead = rank() == 0;
+  const bool lead = rank == 0;
   if (lead) std::filesystem::create_directories(options.out_dir);
   const io::FashionMnist data = io::load_fashion_mnist(data_dir);
   const lab::Context ctx{data, options,
@@ -48,10 +49,10 @@ int run_experiments(const std::string& name, const std::vector<lab::Experiment>&
                            std::printf("  %s\n", line.c_str());
                            std::fflush(stdout);
                          },
-                         parallel, rank(), ranks()};
+                         parallel, rank, ranks};
   std::string report = "# normkit lab report\n\n";
   report += std::string("Mode: ") + (options.quick ? "quick" : "full") + "; " + std::to_string(normkit::num_threads()) +
-            " threads" + (ranks() > 1 ? " on each of " + std::to_string(ranks()) + " MPI ranks" : "") + "; seed " +
+            " threads" + (ranks > 1 ? " on each of " + std::to_string(ranks) + " MPI ranks" : "") + "; seed " +
             std::to_string(options.seed) +
             (options.limit > 0 ? "; at most " + std::to_string(options.limit) + " training images per run" : "") +
             (options.test_limit > 0 ? "; at most " + std::to_string(options.test_limit) + " test images" : "") +
@@ -111,11 +112,12 @@ int run_lab(int argc, char** argv) {
   }
   if (options.limit < 0 || options.test_limit < 0) usage_error("--limit and --test-limit: expected >= 0");
   const auto on_ranks = std::find_if(chosen.begin(), chosen.end(), [](const lab::Experiment& e) { return e.ranks > 0; });
-  if (on_ranks == chosen.end()) return run_experiments(name, chosen, options, data_dir, {});
+  // One process: no MPI is started.
+  if (on_ranks == chosen.end()) return run_experiments(name, chosen, options, data_dir, {}, 0, 1);
   if (chosen.size() > 1) usage_error(std::string(on_ranks->name) + " runs on several ranks: run it on its own");
   if (!built_with_mpi()) usage_error(without_mpi_message("lab " + std::string(on_ranks->name)));
   if (!under_mpirun()) return start_on_ranks(on_ranks->ranks, argc, argv);
-  return run_as_rank("lab", [&] { return run_experiments(name, chosen, options, data_dir, data_parallel); });
+  return run_as_rank("lab", [&] { return run_experiments(name, chosen, options, data_dir, data_parallel, rank(), ranks()); });
 }
 
 }  // namespace normkit::cli

@@ -20,12 +20,13 @@ namespace {
 using kernels::LeafList;
 using kernels::SampleTree;
 
-// Every rank's floats (counts[q] of them from rank q), rank after rank.
-std::vector<float> allgather_floats(Communicator& comm, const float* mine, const std::vector<std::int64_t>& counts) {
+// Every rank's values (counts[q] of them from rank q), rank after rank.
+template <typename T>
+std::vector<T> allgather_values(Communicator& comm, const T* mine, const std::vector<std::int64_t>& counts) {
   std::vector<std::int64_t> bytes;
-  for (const std::int64_t c : counts) bytes.push_back(c * static_cast<std::int64_t>(sizeof(float)));
+  for (const std::int64_t c : counts) bytes.push_back(c * static_cast<std::int64_t>(sizeof(T)));
   const std::vector<std::byte> all = comm.allgather(mine, bytes);
-  std::vector<float> out(all.size() / sizeof(float));
+  std::vector<T> out(all.size() / sizeof(T));
   std::memcpy(out.data(), all.data(), all.size());
   return out;
 }
@@ -33,7 +34,7 @@ std::vector<float> allgather_floats(Communicator& comm, const float* mine, const
 // out[i] = the sum over ranks, in rank order, of every rank's `count` values.
 void sum_in_rank_order(Communicator& comm, const float* mine, std::int64_t count, float* out) {
   const std::vector<float> all =
-      allgather_floats(comm, mine, std::vector<std::int64_t>(static_cast<std::size_t>(comm.size()), count));
+      allgather_values(comm, mine, std::vector<std::int64_t>(static_cast<std::size_t>(comm.size()), count));
   std::copy_n(all.data(), count, out);
   for (int q = 1; q < comm.size(); ++q)
     for (std::int64_t i = 0; i < count; ++i) out[i] += all[static_cast<std::size_t>(q * count + i)];
@@ -109,7 +110,7 @@ class DataParallel::RankBlockSum final : public nn::BlockGradientSum {
       kernels::merge_given(tree, tree.leaf_test(), lo, hi, 1, hi - lo, count, partials + (lo - first[me]) * count,
                            mine.data() + static_cast<std::int64_t>(i) * count);
     }
-    const std::vector<float> all = allgather_floats(comm_, mine.data(), values);
+    const std::vector<float> all = allgather_values(comm_, mine.data(), values);
     LeafList every;
     for (const LeafList& n : nodes) every.insert(every.end(), n.begin(), n.end());
     kernels::merge_nodes(tree, every, 1, count, all.data(), out);
@@ -177,12 +178,9 @@ void DataParallel::share_buffers() { broadcast_state(model_, comm_, true, "DataP
 std::vector<double> DataParallel::gather(const std::vector<double>& mine) {
   const std::vector<std::vector<std::int64_t>> own =
       comm_.agree({"DataParallel gather", 0, {}, {static_cast<std::int64_t>(mine.size())}});
-  std::vector<std::int64_t> bytes;
-  for (const auto& o : own) bytes.push_back(o[0] * static_cast<std::int64_t>(sizeof(double)));
-  const std::vector<std::byte> all = comm_.allgather(mine.data(), bytes);
-  std::vector<double> out(all.size() / sizeof(double));
-  std::memcpy(out.data(), all.data(), all.size());
-  return out;
+  std::vector<std::int64_t> counts;
+  for (const auto& o : own) counts.push_back(o[0]);
+  return allgather_values(comm_, mine.data(), counts);
 }
 
 train::BatchShare::Communication DataParallel::communication() const {
