@@ -266,6 +266,58 @@ TEST(Safetensors, RefusesMalformedFilesWithAnErrorThatSaysWhat) {
   EXPECT_THAT(parse(R"({"w":{"dtype":"F32","shape":[2]}})", eight), ::testing::HasSubstr("data_offsets"));
 }
 
+// Every prefix of a valid file, and every file with one byte changed in its
+// header, is refused with an Error (or, for a changed byte that still leaves a
+// valid file, parsed): never a crash or a read past the buffer (the sanitizer
+// build runs this too).
+TEST(Safetensors, EveryTruncationAndEveryHeaderByteChangeIsSafe) {
+  nn::BatchNorm2d bn(3);
+  TempDir dir;
+  const fs::path path = dir.path / "bn.safetensors";
+  io::save_safetensors(path.string(), bn.state_dict(), {{"format", "pt"}});
+  const std::vector<std::uint8_t> whole = file_bytes(path);
+  for (std::size_t n = 0; n < whole.size(); ++n) {
+    const std::vector<std::uint8_t> cut(whole.begin(), whole.begin() + static_cast<std::ptrdiff_t>(n));
+    EXPECT_NE(error_of([&] { io::parse_safetensors(cut, "cut"); }), "(no error)") << n << " bytes";
+  }
+  // On disk too: the truncated file is refused by load_safetensors.
+  write_plain(dir.path / "cut.safetensors", std::vector<std::uint8_t>(whole.begin(), whole.end() - 5));
+  EXPECT_THAT(error_of([&] { io::load_safetensors((dir.path / "cut.safetensors").string()); }),
+              ::testing::HasSubstr("are outside the 51 bytes of data"));
+  std::uint64_t header_length = 0;
+  for (int i = 7; i >= 0; --i) header_length = (header_length << 8) | whole[static_cast<std::size_t>(i)];
+  for (std::size_t at = 0; at < 8 + header_length; ++at)
+    for (std::uint8_t value : {std::uint8_t{0}, std::uint8_t{'9'}, std::uint8_t{'"'}, std::uint8_t{0xff}}) {
+      std::vector<std::uint8_t> changed = whole;
+      changed[at] = value;
+      try {
+        io::parse_safetensors(changed, "changed");
+      } catch (const Error&) {
+      }
+    }
+}
+
+// A file whose tensors have the wrong dtype or shape for the module is refused
+// by load_state_dict, naming the key, and the module keeps its state.
+TEST(Safetensors, WrongDtypeOrShapeForTheModuleIsRefused) {
+  TempDir dir;
+  nn::BatchNorm2d bn(3);
+  const fs::path path = dir.path / "bn.safetensors";
+  nn::StateDict state = bn.state_dict();
+  for (auto& [key, t] : state)
+    if (key == "running_mean") t = Tensor({4});
+  io::save_safetensors(path.string(), state);
+  EXPECT_THAT(error_of([&] { bn.load_state_dict(io::load_safetensors(path.string()).tensors); }),
+              ::testing::HasSubstr("running_mean"));
+  state = bn.state_dict();
+  for (auto& [key, t] : state)
+    if (key == "weight") t = Tensor({3}, DType::int64);
+  io::save_safetensors(path.string(), state);
+  EXPECT_THAT(error_of([&] { bn.load_state_dict(io::load_safetensors(path.string()).tensors); }),
+              ::testing::HasSubstr("weight"));
+  EXPECT_EQ(bn.weight.value.data<float>()[0], 1.0f);
+}
+
 TEST(Safetensors, WritesAtomicallyAndRefusesBadNames) {
   TempDir dir;
   const fs::path path = dir.path / "w.safetensors";
