@@ -187,7 +187,7 @@ std::vector<double> Communicator::allgather(const std::vector<double>& mine) {
   const std::int64_t bytes = static_cast<std::int64_t>(mine.size() * sizeof(double));
   const std::vector<std::byte> all = allgather(mine.data(), std::vector<std::int64_t>(size_, bytes));
   std::vector<double> out(all.size() / sizeof(double));
-  std::memcpy(out.data(), all.data(), all.size());
+  if (!all.empty()) std::memcpy(out.data(), all.data(), all.size());  // empty vectors' data() may be null
   return out;
 }
 

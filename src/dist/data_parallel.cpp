@@ -27,7 +27,7 @@ std::vector<T> allgather_values(Communicator& comm, const T* mine, const std::ve
   for (const std::int64_t c : counts) bytes.push_back(c * static_cast<std::int64_t>(sizeof(T)));
   const std::vector<std::byte> all = comm.allgather(mine, bytes);
   std::vector<T> out(all.size() / sizeof(T));
-  std::memcpy(out.data(), all.data(), all.size());
+  if (!all.empty()) std::memcpy(out.data(), all.data(), all.size());  // empty vectors' data() may be null
   return out;
 }
 

@@ -120,13 +120,15 @@ class RankReduction final : public kernels::BatchReduction {
       const std::size_t partial_bytes = nodes[me].whole.size() * C * sizeof(Partial);
       std::vector<Partial> partials(nodes[me].whole.size() * C);
       whole(tree, nodes[me].whole, partials.data());
-      std::memcpy(p, partials.data(), partial_bytes);
+      // (memcpy with a null pointer is undefined even for 0 bytes, and an
+      // empty vector's data() may be null: a rank may have no whole node.)
+      if (partial_bytes > 0) std::memcpy(p, partials.data(), partial_bytes);
       p += partial_bytes;
       for (const float* array : arrays) {
         for (const auto& [lo, hi] : nodes[me].cut) {
           const std::int64_t from = (std::max(lo, slice_.first) - slice_.first) * rps * row;
           const std::int64_t n = overlap(lo, hi, me) * rps * row;
-          std::memcpy(p, array + from, static_cast<std::size_t>(n) * sizeof(float));
+          if (n > 0) std::memcpy(p, array + from, static_cast<std::size_t>(n) * sizeof(float));
           p += n * static_cast<std::int64_t>(sizeof(float));
         }
       }
