@@ -33,8 +33,21 @@ std::string shape_string(const Shape& shape) {
 }
 
 std::int64_t shape_numel(const Shape& shape) {
-  return std::accumulate(shape.begin(), shape.end(), std::int64_t{1},
-                         [](std::int64_t a, std::int64_t b) { return a * b; });
+  // Strides are products of the sizes, so the product of the nonzero sizes
+  // must fit in 64 bits even when a zero size makes the count 0 (the IDX
+  // fuzzer found a header of shape (0, 2^32 - 1, ...)).
+  std::int64_t nonzero = 1;
+  bool empty = false;
+  for (const std::int64_t d : shape) {
+    NORMKIT_CHECK(d >= 0, "shape ", shape_string(shape), ": sizes must be non-negative");
+    if (d == 0) {
+      empty = true;
+      continue;
+    }
+    NORMKIT_CHECK(!__builtin_mul_overflow(nonzero, d, &nonzero), "shape ", shape_string(shape),
+                  ": more elements than a 64-bit count holds");
+  }
+  return empty ? 0 : nonzero;
 }
 
 Strides contiguous_strides(const Shape& shape) {
@@ -108,6 +121,8 @@ bool TensorView::same_layout(const TensorView& other) const {
 
 Tensor::Tensor(Shape shape, DType dtype, MemoryFormat format) {
   const std::int64_t n = shape_numel(shape);
+  NORMKIT_CHECK(static_cast<std::uint64_t>(n) <= (std::uint64_t{1} << 62) / dtype_size(dtype), "shape ",
+                shape_string(shape), ": too many elements to allocate");
   const std::size_t bytes = static_cast<std::size_t>(n) * dtype_size(dtype);
   // 64-byte alignment for vector loads; at least one byte so data() is never null.
   constexpr std::size_t kAlign = 64;

@@ -52,6 +52,13 @@ IdxArray parse_idx(std::span<const std::uint8_t> bytes, const std::string& name)
   }
   NORMKIT_CHECK(claimed == available, name, ": the header claims ", static_cast<double>(claimed_exactly),
                 " values (shape ", shape_string(array.shape), "), the file holds ", available);
+  // A zero size makes the claim 0 whatever the others are; their product
+  // must still fit in 64 bits, as every tensor's must.
+  try {
+    shape_numel(array.shape);
+  } catch (const Error& e) {
+    detail::throw_error(name, ": ", e.what());
+  }
   array.values.assign(bytes.begin() + static_cast<std::ptrdiff_t>(header), bytes.end());
   return array;
 }

@@ -162,6 +162,11 @@ SafetensorsContents parse_safetensors(std::span<const std::uint8_t> bytes, const
                   ", ", e.end, ") are outside the ", data.size(), " bytes of data");
     NORMKIT_CHECK(e.end - e.begin == expected, name, ": tensor '", key, "': data_offsets hold ", e.end - e.begin,
                   " bytes, its dtype and shape need ", expected);
+    try {
+      shape_numel(e.shape);  // with a zero size, the others' product must still fit in 64 bits
+    } catch (const Error& error) {
+      detail::throw_error(name, ": tensor '", key, "': ", error.what());
+    }
     entries.push_back(std::move(e));
   }
   std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {

@@ -19,8 +19,9 @@ using kernels::NormPlan;
 
 struct GroupProblem {
   std::int64_t N = 0, C = 0, S = 1, G = 1;
-  std::int64_t group_channels() const { return C / G; }
-  double m() const { return static_cast<double>(C / G * S); }  // values per group
+  // G is 0 only for InstanceNorm of 0 channels: no groups.
+  std::int64_t group_channels() const { return G > 0 ? C / G : 0; }
+  double m() const { return static_cast<double>(group_channels() * S); }  // values per group
 };
 
 GroupProblem check_group_input(const TensorView& x, const char* name, std::int64_t min_rank) {

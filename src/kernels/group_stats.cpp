@@ -13,7 +13,10 @@ namespace normkit::kernels {
 namespace {
 
 // Chan merge of the channels [lo, hi) of one sample, in a fixed pairwise tree.
+// A group of no channels (GroupNorm of 0 channels) has empty moments (the
+// functional fuzzer found the recursion that never ended).
 Moments merge_channels(const Moments* per_channel, std::int64_t lo, std::int64_t hi) {
+  if (hi <= lo) return Moments{};
   if (hi - lo == 1) return per_channel[lo];
   const std::int64_t mid = lo + (hi - lo) / 2;
   return Moments::merge(merge_channels(per_channel, lo, mid), merge_channels(per_channel, mid, hi));
@@ -49,7 +52,7 @@ void group_statistics(const PlannedInput& x, const GroupShape& s, double eps,
 
 bool fuses_groups(const GroupShape& s, Layout layout) {
   constexpr std::int64_t kGroupBytes = 256 << 10;  // half of this machine's L2
-  return layout == Layout::contiguous && s.N > 0 && s.S > 0 &&
+  return layout == Layout::contiguous && s.N > 0 && s.S > 0 && s.group_channels() > 0 &&
          s.group_channels() * s.S * static_cast<std::int64_t>(sizeof(float)) <= kGroupBytes;
 }
 

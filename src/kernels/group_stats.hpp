@@ -14,8 +14,10 @@ namespace normkit::kernels {
 
 struct GroupShape {
   std::int64_t N = 0, C = 0, S = 1, G = 1;
-  std::int64_t group_channels() const { return C / G; }
-  double group_count() const { return static_cast<double>(C / G * S); }  // values per group
+  // G is 0 only for InstanceNorm of 0 channels (one group per channel): then
+  // there are no groups, and nothing in them (the functional fuzzer's find).
+  std::int64_t group_channels() const { return G > 0 ? C / G : 0; }
+  double group_count() const { return static_cast<double>(group_channels() * S); }  // values per group
 };
 
 NormPlan per_channel_plan(const GroupShape& shape, Layout layout);

@@ -208,7 +208,11 @@ Tensor Conv2d::forward(const TensorView& x) {
   Tensor y({n, out_, ho, wo});
   if (n == 0) return y;
   // The weights in each block size's layout.
-  auto [full, tail] = batch_primitives(n, h, w);
+  // (References, not a structured binding: clang 14, the fuzzers' compiler,
+  // cannot capture one in a lambda.)
+  const auto primitives = batch_primitives(n, h, w);
+  BlockPrimitives& full = primitives.first;
+  BlockPrimitives& tail = primitives.second;
   float* const full_weights = weights_in(full.fwd_weights, weight.value, full.weights_for_forward);
   float* const tail_weights =
       &tail == &full ? full_weights : weights_in(tail.fwd_weights, weight.value, tail.weights_for_forward);
@@ -237,7 +241,11 @@ Tensor Conv2d::forward(const TensorView& x) {
 Tensor Conv2d::backward(const TensorView& dy) {
   NORMKIT_CHECK(saved_x_.defined() && !blocks_.empty(), "Conv2d: backward before forward");
   const std::int64_t n = saved_x_.shape()[0], h = saved_x_.shape()[2], w = saved_x_.shape()[3];
-  auto [full, tail] = batch_primitives(n, h, w);
+  // (References, not a structured binding: clang 14, the fuzzers' compiler,
+  // cannot capture one in a lambda.)
+  const auto primitives = batch_primitives(n, h, w);
+  BlockPrimitives& full = primitives.first;
+  BlockPrimitives& tail = primitives.second;
   const dnnl::memory::dims out_dims = full.fwd_dst.plain.dims();
   check_output_gradient(dy, {n, out_dims[1], out_dims[2], out_dims[3]}, "Conv2d");
   Tensor dx = input_gradient() ? Tensor(saved_x_.shape()) : Tensor();  // oneDNN writes all of it

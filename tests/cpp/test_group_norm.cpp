@@ -158,6 +158,27 @@ TEST(GroupNorm, ErrorsNameTheArgument) {
   EXPECT_EQ(values(y), std::vector<float>(60, 7.0f));
 }
 
+// Found by fuzz/functional_fuzzer (fuzz/regressions/functional): InstanceNorm
+// of 0 channels has no groups; both implementations give empty results (it
+// divided by the group count, 0, before).
+TEST(InstanceNorm, ZeroChannelsGiveEmptyResultsAsGroupNormDoes) {
+  for (const Impl impl : {Impl::fast, Impl::reference}) {
+    Tensor x({2, 0, 3});
+    const InstanceNormForwardResult r = instance_norm_forward({x.view()}, {.impl = impl});
+    EXPECT_EQ(r.y.shape(), (Shape{2, 0, 3}));
+    EXPECT_EQ(r.mean.shape(), (Shape{2, 0}));
+    const GroupNormBackwardResult g =
+        instance_norm_backward({x.view(), x.view(), {}, r.mean.view(), r.rstd.view()}, {.impl = impl});
+    EXPECT_EQ(g.dx.numel(), 0);
+    // GroupNorm of 0 channels in 2 groups: empty groups, NaN statistics (the
+    // fast path's channel merge never returned before).
+    const GroupNormForwardResult gn = group_norm_forward({x.view()}, {.num_groups = 2, .impl = impl});
+    EXPECT_EQ(gn.y.numel(), 0);
+    ASSERT_EQ(gn.mean.shape(), (Shape{2, 2}));
+    EXPECT_TRUE(std::isnan(gn.mean.data<float>()[0]));
+  }
+}
+
 TEST(InstanceNorm, ErrorsNameTheArgument) {
   try {
     instance_norm_forward({Tensor({2, 3, 1})});

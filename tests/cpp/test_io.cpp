@@ -122,6 +122,16 @@ TEST(Idx, RefusesMissingTruncatedAndCorruptFiles) {
               ::testing::HasSubstr("claims 100 values"));
 }
 
+// Found by fuzz/idx_fuzzer (fuzz/regressions/idx): a zero size makes the
+// claim 0 whatever the other sizes are, but their product must still fit in
+// 64 bits (tensor strides are made of it).
+TEST(Idx, RefusesAShapeWhoseSizesOverflowEvenWithAZero) {
+  const std::vector<std::uint8_t> b = idx_bytes({0, 0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu}, 0);
+  EXPECT_THAT(error_of([&] { io::parse_idx(b, "zero.idx"); }),
+              ::testing::HasSubstr("zero.idx: shape (0, 4294967295, 4294967295, 4294967295): more elements than"));
+  EXPECT_EQ(io::parse_idx(idx_bytes({0, 28, 28}, 0), "empty").shape, (Shape{0, 28, 28}));
+}
+
 TEST(FashionMnist, MissingDataSaysHowToInstallIt) {
   TempDir dir;
   const std::string e = error_of([&] { io::load_fashion_mnist(dir.path.string()); });
@@ -264,6 +274,11 @@ TEST(Safetensors, RefusesMalformedFilesWithAnErrorThatSaysWhat) {
   EXPECT_THAT(parse(R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", eight), ::testing::HasSubstr("cover 4 bytes"));
   EXPECT_THAT(parse(R"({"__metadata__":{"n":3}})", {}), ::testing::HasSubstr("string value"));
   EXPECT_THAT(parse(R"({"w":{"dtype":"F32","shape":[2]}})", eight), ::testing::HasSubstr("data_offsets"));
+  // With a zero size the data is empty, but the other sizes' product must fit in 64 bits.
+  EXPECT_THAT(parse(R"({"v":{"dtype":"F32","shape":[16384],"data_offsets":[0,65536]},)"
+                    R"("w":{"dtype":"F32","shape":[0,65536,65536,65536,65536],"data_offsets":[0,0]}})",
+                    std::vector<std::uint8_t>(65536)),
+              ::testing::HasSubstr("tensor 'w': shape (0, 65536, 65536, 65536, 65536): more elements than"));
 }
 
 // Every prefix of a valid file, and every file with one byte changed in its

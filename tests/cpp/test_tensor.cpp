@@ -52,6 +52,12 @@ TEST(Tensor, BadShapesAreErrors) {
   EXPECT_EQ(shape_string({4}), "(4,)");
   EXPECT_FALSE(TensorView().defined());
   EXPECT_TRUE(Tensor({0, 3}).view().defined());
+  // Sizes whose product passes 2^63 (even beside a zero size), or too many
+  // elements to allocate, are errors, never an overflow.
+  EXPECT_EQ(shape_numel({0, std::int64_t{1} << 40, std::int64_t{1} << 20}), 0);
+  EXPECT_THROW(shape_numel({0, std::int64_t{1} << 40, std::int64_t{1} << 40}), Error);
+  EXPECT_THROW(shape_numel({3, -1}), Error);
+  EXPECT_THROW(Tensor({std::int64_t{1} << 62}), Error);
 }
 
 TEST(Threading, SetNumThreadsChecksItsArgument) {

@@ -14,7 +14,8 @@ std::int64_t group_size(std::int64_t N, std::int64_t virtual_batch_size, bool tr
 }  // namespace
 
 BatchNormForwardResult batch_norm_forward(BatchNormForwardArgs& args) {
-  const auto [N, C, S] = args.problem;
+  // (Not a structured binding: clang 14, the fuzzers' compiler, cannot capture one in a lambda.)
+  const std::int64_t N = args.problem.N, C = args.problem.C, S = args.problem.S;
   const std::int64_t k = group_size(N, args.virtual_batch_size, args.training);
   const std::int64_t groups = N > 0 ? N / k : 1;
   const double m = static_cast<double>(k * S);  // values per channel and group
@@ -76,7 +77,8 @@ BatchNormForwardResult batch_norm_forward(BatchNormForwardArgs& args) {
 }
 
 BatchNormBackwardResult batch_norm_backward(const BatchNormBackwardArgs& args) {
-  const auto [N, C, S] = args.problem;
+  // (Not a structured binding: clang 14, the fuzzers' compiler, cannot capture one in a lambda.)
+  const std::int64_t N = args.problem.N, C = args.problem.C, S = args.problem.S;
   const std::int64_t k = group_size(N, args.virtual_batch_size, args.training);
   const std::int64_t groups = N > 0 ? N / k : 1;
   const double m = static_cast<double>(k * S);

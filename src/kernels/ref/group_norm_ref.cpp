@@ -8,7 +8,7 @@ GroupNormForwardResult group_norm_forward(const GroupNormProblem& p, const std::
                                           const std::vector<double>& weight,
                                           const std::vector<double>& bias, double eps) {
   const auto [N, C, S, G] = p;
-  const std::int64_t Cg = C / G;
+  const std::int64_t Cg = G > 0 ? C / G : 0;  // G = 0: InstanceNorm of 0 channels
   const double m = static_cast<double>(Cg * S);
   GroupNormForwardResult r{std::vector<double>(x.size()), std::vector<double>(N * G),
                            std::vector<double>(N * G)};
@@ -37,7 +37,7 @@ GroupNormBackwardResult group_norm_backward(const GroupNormProblem& p, const std
                                             const std::vector<double>& rstd,
                                             const std::vector<double>& weight) {
   const auto [N, C, S, G] = p;
-  const std::int64_t Cg = C / G;
+  const std::int64_t Cg = G > 0 ? C / G : 0;  // G = 0: InstanceNorm of 0 channels
   const double m = static_cast<double>(Cg * S);
   GroupNormBackwardResult r{std::vector<double>(x.size()), std::vector<double>(C, 0.0),
                             std::vector<double>(C, 0.0)};
