@@ -22,7 +22,7 @@ void bind_forward_backward(Class& cls) {
           y = mod.forward(v);
         }
         return to_numpy(y);
-      }, py::arg("x"))
+      }, py::arg("x"), "y for input x (float32, any strides), in the mode set by train()/eval().")
       .def("backward", [](Module& mod, const py::object& dy) {
         const TensorView v = required_view(dy, "dy");
         Tensor dx;
@@ -37,7 +37,7 @@ void bind_forward_backward(Class& cls) {
 // A read-only property giving the named parameter's value (or buffer) as a
 // live view, or None.
 template <typename Class>
-void tensor_property(Class& cls, const char* name, const char* key, bool grad = false) {
+void tensor_property(Class& cls, const char* name, const char* key, const char* doc, bool grad = false) {
   cls.def_property_readonly(name, [key, grad](py::object self) -> py::object {
     auto& mod = self.cast<nn::Module&>();
     if (grad) {
@@ -45,7 +45,7 @@ void tensor_property(Class& cls, const char* name, const char* key, bool grad = 
       return tensor_array(p != nullptr ? &p->grad : nullptr, self);
     }
     return tensor_array(mod.find_tensor(key), self);
-  });
+  }, doc);
 }
 
 nn::BatchNormModuleOptions batch_norm_options(double eps, std::optional<double> momentum, bool affine,
@@ -91,29 +91,34 @@ void bind_modules(py::module_& m) {
       .def("train", [](py::object self, bool mode) {
              self.cast<nn::Module&>().train(mode);
              return self;
-           }, py::arg("mode") = true)
+           }, py::arg("mode") = true, "Training mode (batch statistics), or eval mode with mode=False; returns self.")
       .def("eval", [](py::object self) {
              self.cast<nn::Module&>().eval();
              return self;
-           })
-      .def_property_readonly("training", &nn::Module::is_training)
-      .def("zero_grad", &nn::Module::zero_grad)
-      .def("state_dict", [](const nn::Module& mod) { return state_dict_to_python(mod.state_dict()); })
+           }, "Eval mode (running statistics); returns self.")
+      .def_property_readonly("training", &nn::Module::is_training, "True in training mode.")
+      .def("zero_grad", &nn::Module::zero_grad, "Sets the parameters' gradients to zero.")
+      .def("state_dict", [](const nn::Module& mod) { return state_dict_to_python(mod.state_dict()); },
+           "{key: ndarray} with PyTorch's keys and order (weight, bias, running_mean, running_var,\n"
+           "num_batches_tracked as a 0-d int64 array); copies.")
       .def("load_state_dict", [](nn::Module& mod, const py::dict& d) {
              mod.load_state_dict(state_dict_from_python(d));
-           }, py::arg("state_dict"))
-      .def("__call__", [](py::object self, py::args args) { return self.attr("forward")(*args); });
-  tensor_property(module, "weight", "weight");
-  tensor_property(module, "bias", "bias");
-  tensor_property(module, "weight_grad", "weight", true);
-  tensor_property(module, "bias_grad", "bias", true);
-  tensor_property(module, "running_mean", "running_mean");
-  tensor_property(module, "running_var", "running_var");
+           }, py::arg("state_dict"),
+           "Loads a state dict (strict: every key, no other, each of its shape and dtype); on an error\n"
+           "nothing is changed.")
+      .def("__call__", [](py::object self, py::args args) { return self.attr("forward")(*args); },
+           "forward(*args).");
+  tensor_property(module, "weight", "weight", "The weight (gamma) as a live float32 view, or None.");
+  tensor_property(module, "bias", "bias", "The bias (beta) as a live float32 view, or None.");
+  tensor_property(module, "weight_grad", "weight", "The weight's gradient as a live view, or None.", true);
+  tensor_property(module, "bias_grad", "bias", "The bias's gradient as a live view, or None.", true);
+  tensor_property(module, "running_mean", "running_mean", "The running mean as a live view, or None.");
+  tensor_property(module, "running_var", "running_var", "The running variance as a live view, or None.");
   module.def_property_readonly("num_batches_tracked", [](nn::Module& mod) -> py::object {
     const Tensor* t = mod.find_tensor("num_batches_tracked");
     if (t == nullptr) return py::none();
     return py::int_(*t->data<std::int64_t>());
-  });
+  }, "Training forward calls counted so far (an int), or None.");
 
   py::class_<nn::BatchRenormSchedule>(m, "BatchRenormSchedule",
                                       "Batch Renorm limits over training (Ioffe 2017): rmax = 1, dmax = 0 "
@@ -130,14 +135,15 @@ void bind_modules(py::module_& m) {
              return py::make_tuple(l.rmax, l.dmax);
            }, py::arg("step"), "(rmax, dmax) at a training step.");
 
-  py::class_<nn::BatchNorm, nn::Module> batch_norm(m, "_BatchNorm");
+  py::class_<nn::BatchNorm, nn::Module> batch_norm(m, "_BatchNorm", "Base of BatchNorm1d/2d/3d.");
   bind_forward_backward<nn::BatchNorm>(batch_norm);
-  batch_norm.def_property_readonly("num_features", &nn::BatchNorm::num_features)
+  batch_norm.def_property_readonly("num_features", &nn::BatchNorm::num_features, "C, the number of channels.")
       .def("fused_scale_shift", [](const nn::BatchNorm& bn) {
              const nn::FusedScaleShift f = bn.fused_scale_shift();
              return py::make_tuple(to_numpy(f.scale), to_numpy(f.shift));
            }, "(scale, shift) with eval-mode output y = x * scale[c] + shift[c].")
-      .def("reset_running_stats", &nn::BatchNorm::reset_running_stats);
+      .def("reset_running_stats", &nn::BatchNorm::reset_running_stats,
+           "running_mean = 0, running_var = 1, num_batches_tracked = 0.");
   bind_batch_norm<nn::BatchNorm1d>(m, "BatchNorm1d", "BatchNorm over (N, C) or (N, C, L) input.");
   bind_batch_norm<nn::BatchNorm2d>(m, "BatchNorm2d", "BatchNorm over (N, C, H, W) input.");
   bind_batch_norm<nn::BatchNorm3d>(m, "BatchNorm3d", "BatchNorm over (N, C, D, H, W) input.");
@@ -179,7 +185,7 @@ void bind_modules(py::module_& m) {
                  py::arg("affine") = true);
   bind_forward_backward<nn::GroupNorm>(group_norm);
 
-  py::class_<nn::InstanceNorm, nn::Module> instance_norm(m, "_InstanceNorm");
+  py::class_<nn::InstanceNorm, nn::Module> instance_norm(m, "_InstanceNorm", "Base of InstanceNorm1d/2d/3d.");
   bind_forward_backward<nn::InstanceNorm>(instance_norm);
   bind_instance_norm<nn::InstanceNorm1d>(m, "InstanceNorm1d", "InstanceNorm over (N, C, L) input.");
   bind_instance_norm<nn::InstanceNorm2d>(m, "InstanceNorm2d", "InstanceNorm over (N, C, H, W) input.");
@@ -199,7 +205,7 @@ void bind_modules(py::module_& m) {
       .def(py::init([](double eps) { return std::make_unique<nn::AdaIN>(eps); }), py::arg("eps") = 1e-5)
       .def("forward", [](nn::AdaIN& mod, const py::object& content, const py::object& style) {
              return to_numpy(mod.forward(required_view(content, "content"), required_view(style, "style")));
-           }, py::arg("content"), py::arg("style"))
+           }, py::arg("content"), py::arg("style"), "content normalized to the style's per-(n, c) mean and std.")
       .def("backward", [](nn::AdaIN& mod, const py::object& dy) {
              auto [dc, ds] = mod.backward(required_view(dy, "dy"));
              return py::make_tuple(to_numpy(dc), to_numpy(ds));

@@ -8,12 +8,24 @@ namespace py = pybind11;
 PYBIND11_MODULE(_normkit, m) {
   m.doc() = "normkit: normalization layers for deep learning (C++ core)";
   m.attr("__version__") = normkit::kVersion;
-  py::register_exception<normkit::Error>(m, "Error", PyExc_ValueError);
-  m.def("set_num_threads", &normkit::set_num_threads, py::arg("n"));
-  m.def("num_threads", &normkit::num_threads);
+  auto error = py::register_exception<normkit::Error>(m, "Error", PyExc_ValueError);
+  error.attr("__doc__") = "Bad input to a normkit function: the message names the argument and what was expected.\n"
+                          "A subclass of ValueError; nothing was written when it is raised.";
+  m.def("set_num_threads", &normkit::set_num_threads, py::arg("n"),
+        "Sets the number of threads the kernels use (n >= 1). Results are the same bits for any n.");
+  m.def("num_threads", &normkit::num_threads, "The number of threads the kernels use.");
+  m.def("_view_address", [](const py::object& array) {
+          return reinterpret_cast<std::uintptr_t>(normkit::python::required_view(array, "array").raw());
+        }, py::arg("array"),
+        "Test hook: the address of the memory normkit reads for `array`, through the same conversion\n"
+        "as every function's arguments (equal to the array's own address: no copy).");
   m.def("simd_path", &normkit::simd_path,
         "The instruction set the kernels run on: 'portable', 'avx2' or 'avx512' (NORMKIT_ISA picks one\n"
         "the CPU has). Every path gives the same bits.");
   normkit::python::bind_functional(m);
   normkit::python::bind_modules(m);
+  auto io = m.def_submodule("io", "safetensors files: load_file, load_metadata, save_file");
+  normkit::python::bind_io(io);
+  auto models = m.def_submodule("models", "The lab's networks: make_model");
+  normkit::python::bind_models(models);
 }

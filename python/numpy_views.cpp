@@ -1,5 +1,6 @@
 #include "numpy_views.hpp"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -89,12 +90,12 @@ nn::StateDict state_dict_from_python(const py::dict& d) {
   for (const auto& [key_obj, value] : d) {
     const std::string key = py::str(key_obj);
     py::array array = np.attr("asarray")(value);
-    if (key == "num_batches_tracked") {
-      NORMKIT_CHECK(py::str(array.dtype().attr("kind")).cast<std::string>() == "i" && array.size() == 1,
-                    "state_dict: 'num_batches_tracked': expected one integer, got ",
-                    std::string(py::str(array.dtype())), " of size ", array.size());
-      Tensor t = Tensor::zeros({}, DType::int64);
-      *t.data<std::int64_t>() = py::int_(array.attr("item")()).cast<std::int64_t>();
+    // Integer arrays (num_batches_tracked, at any depth of a model) become
+    // int64 tensors of their shape; everything else must be float32.
+    if (py::str(array.dtype().attr("kind")).cast<std::string>() == "i") {
+      const py::array_t<std::int64_t, py::array::c_style | py::array::forcecast> ints(array);
+      Tensor t(Shape(ints.shape(), ints.shape() + ints.ndim()), DType::int64);
+      std::copy(ints.data(), ints.data() + ints.size(), t.data<std::int64_t>());
       state.emplace_back(key, t);
     } else {
       state.emplace_back(key, Tensor::copy_of(view_of(array, key.c_str())));

@@ -31,11 +31,15 @@ py::object tensor_array(const Tensor* tensor, const py::object& owner);
 // normalized_shape: an int or a sequence of ints, as PyTorch.
 Shape shape_argument(const py::object& obj, const char* name);
 
-// {name: ndarray}; num_batches_tracked as a 0-d int64 array.
+// {name: ndarray}: float32 arrays, and int64 ones (num_batches_tracked, a 0-d
+// array). From Python, integer arrays become int64 tensors, and every other
+// array must be float32.
 py::dict state_dict_to_python(const nn::StateDict& state);
 nn::StateDict state_dict_from_python(const py::dict& d);
 
 void bind_functional(py::module_& m);
 void bind_modules(py::module_& m);
+void bind_io(py::module_& m);      // normkit.io: safetensors files
+void bind_models(py::module_& m);  // normkit.models: the lab's networks
 
 }  // namespace normkit::python

@@ -25,7 +25,7 @@ from ._normkit import (
     set_num_threads,
     simd_path,
 )
-from . import nn
+from . import io, models, nn
 
 __all__ = [
     "Error",
@@ -39,8 +39,10 @@ __all__ = [
     "group_norm_forward",
     "instance_norm_backward",
     "instance_norm_forward",
+    "io",
     "layer_norm_backward",
     "layer_norm_forward",
+    "models",
     "nn",
     "num_threads",
     "rms_norm_backward",
