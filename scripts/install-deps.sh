@@ -8,7 +8,10 @@
 #   headers; libdnnl-dev (oneDNN): GEMM and convolution for the training
 #   engine; gnuplot-nox: the lab's plots; libopenmpi-dev and openmpi-bin:
 #   Synchronized BN and data-parallel training (normkit_dist); libssl-dev:
-#   the SHA-256 digest of `normkit selftest sync`.
+#   the SHA-256 digest of `normkit selftest sync`; clang-14 and
+#   libclang-rt-14-dev: the libFuzzer harnesses (scripts/fuzz.sh);
+#   python3-venv: the test that installs the module with `pip install .` (its
+#   build requirements and NumPy 2 come from PyPI, into build/venv-pip).
 set -euo pipefail
 exec "$(dirname "$0")/apt-ensure.sh" \
   g++ cmake ninja-build pkg-config \
@@ -17,4 +20,5 @@ exec "$(dirname "$0")/apt-ensure.sh" \
   python3 python3-dev python3-numpy python3-pytest pybind11-dev \
   python3-torch \
   zlib1g-dev dataset-fashion-mnist nlohmann-json3-dev libdnnl-dev gnuplot-nox \
-  libopenmpi-dev openmpi-bin libssl-dev
+  libopenmpi-dev openmpi-bin libssl-dev \
+  clang-14 libclang-rt-14-dev python3-venv
