@@ -154,3 +154,15 @@ def test_normkit_checkpoints_open_in_the_safetensors_package(tmp_path):
     # The model's part loads into normkit's MLP as it is.
     model = normkit.models.make_model("mlp", "bn")
     model.load_state_dict({k: ours[k] for k in model.state_dict()})
+
+
+def test_the_readme_interop_block_runs(tmp_path, monkeypatch):
+    import pathlib
+    import re
+    readme = pathlib.Path(__file__).resolve().parents[2] / "README.md"
+    blocks = re.findall(r"```py\n(.*?)```", readme.read_text(), re.S)
+    assert blocks, "no py block in the README"
+    monkeypatch.chdir(tmp_path)
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), {})
+    assert (tmp_path / "back.safetensors").exists()
