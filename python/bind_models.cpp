@@ -7,17 +7,9 @@
 namespace normkit::python {
 
 void bind_models(py::module_& m) {
-  py::class_<nn::Sequential, nn::Module>(m, "Sequential", "Layers applied in order (keys '0.', '1.', ...).")
-      .def("forward", [](nn::Sequential& net, const py::object& x) {
-             const TensorView v = required_view(x, "input");
-             Tensor y;
-             {
-               py::gil_scoped_release release;
-               y = net.forward(v);
-             }
-             return to_numpy(y);
-           }, py::arg("x"), "The layers applied in order to x (N, 1, 28, 28); train()/eval() set the mode.")
-      .def("__len__", &nn::Sequential::size, "The number of layers.");
+  py::class_<nn::Sequential, nn::Module> sequential(m, "Sequential", "Layers applied in order (keys '0.', '1.', ...).");
+  bind_forward_backward<nn::Sequential>(sequential);
+  sequential.def("__len__", &nn::Sequential::size, "The number of layers.");
   m.def("make_model", [](const std::string& model, const std::string& norm, std::uint64_t seed,
                          std::int64_t depth, std::int64_t width, const std::string& form) {
         nn::Generator gen(seed);

@@ -11,29 +11,6 @@
 namespace normkit::python {
 namespace {
 
-// forward(x) and backward(dy) of a single-input module, without the GIL.
-template <typename Module, typename Class>
-void bind_forward_backward(Class& cls) {
-  cls.def("forward", [](Module& mod, const py::object& x) {
-        const TensorView v = required_view(x, "input");
-        Tensor y;
-        {
-          py::gil_scoped_release release;
-          y = mod.forward(v);
-        }
-        return to_numpy(y);
-      }, py::arg("x"), "y for input x (float32, any strides), in the mode set by train()/eval().")
-      .def("backward", [](Module& mod, const py::object& dy) {
-        const TensorView v = required_view(dy, "dy");
-        Tensor dx;
-        {
-          py::gil_scoped_release release;
-          dx = mod.backward(v);
-        }
-        return to_numpy(dx);
-      }, py::arg("dy"), "dx for the last forward; accumulates the parameters' gradients.");
-}
-
 // A read-only property giving the named parameter's value (or buffer) as a
 // live view, or None.
 template <typename Class>

@@ -1,6 +1,6 @@
 // NumPy <-> normkit: views of float32 arrays without a copy, new arrays in a
-// given memory format, owning tensors handed to NumPy without a copy, and
-// state dicts.
+// given memory format, owning tensors handed to NumPy without a copy, state
+// dicts, and the forward/backward methods every module binds.
 #pragma once
 
 #include <pybind11/numpy.h>
@@ -36,6 +36,29 @@ Shape shape_argument(const py::object& obj, const char* name);
 // array must be float32.
 py::dict state_dict_to_python(const nn::StateDict& state);
 nn::StateDict state_dict_from_python(const py::dict& d);
+
+// forward(x) and backward(dy) of a single-input module, without the GIL.
+template <typename Module, typename Class>
+void bind_forward_backward(Class& cls) {
+  cls.def("forward", [](Module& mod, const py::object& x) {
+        const TensorView v = required_view(x, "input");
+        Tensor y;
+        {
+          py::gil_scoped_release release;
+          y = mod.forward(v);
+        }
+        return to_numpy(y);
+      }, py::arg("x"), "y for input x (float32, any strides), in the mode set by train()/eval().")
+      .def("backward", [](Module& mod, const py::object& dy) {
+        const TensorView v = required_view(dy, "dy");
+        Tensor dx;
+        {
+          py::gil_scoped_release release;
+          dx = mod.backward(v);
+        }
+        return to_numpy(dx);
+      }, py::arg("dy"), "dx for the last forward; accumulates the parameters' gradients.");
+}
 
 void bind_functional(py::module_& m);
 void bind_modules(py::module_& m);

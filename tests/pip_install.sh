@@ -11,7 +11,9 @@ rm -rf "$work"
 "$python" -m venv "$work/venv"
 venv="$work/venv/bin"
 "$venv/pip" install --quiet --disable-pip-version-check "numpy>=2" pytest
-"$venv/pip" install --quiet --disable-pip-version-check "$source_dir"
+# Without optimization (build type None), to keep CI short: the packaging path
+# is the same; a user's `pip install .` builds Release.
+"$venv/pip" install --quiet --disable-pip-version-check --config-settings=cmake.build-type=None "$source_dir"
 cd "$work"
 "$venv/python" - <<'PY'
 import numpy, normkit, os

@@ -2,7 +2,6 @@
 
 #include <cstring>
 #include <new>
-#include <numeric>
 #include <sstream>
 
 namespace normkit {

@@ -85,8 +85,7 @@ Tensor Flatten::backward(const TensorView& dy) {
   NORMKIT_CHECK(c.numel() == shape_numel(input_shape_), "Flatten: dy: expected ", shape_numel(input_shape_),
                 " values, got ", c.numel());
   Tensor dx(input_shape_, dy.dtype());
-  if (c.numel() > 0)  // an empty tensor's storage may be null
-    std::memcpy(dx.view().raw(), c.view().raw(), static_cast<std::size_t>(c.numel()) * dtype_size(dy.dtype()));
+  std::memcpy(dx.view().raw(), c.view().raw(), static_cast<std::size_t>(c.numel()) * dtype_size(dy.dtype()));
   return dx;
 }
 
