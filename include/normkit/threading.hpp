@@ -5,7 +5,11 @@
 
 namespace normkit {
 
-int num_threads();              // threads a parallel kernel will use
+// The threads a parallel kernel uses: one count for the whole process (every
+// thread, including threads started later), OpenMP's default until set. A
+// child process made by fork() starts with 1, as PyTorch's do: OpenMP's
+// threads do not survive a fork (docs/threads.md).
+int num_threads();
 void set_num_threads(int n);    // n >= 1
 
 // The instruction set the kernels run on: "portable" (SSE2), "avx2" or

@@ -5,10 +5,10 @@
 // this changes speed only.
 #pragma once
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cstdint>
+
+#include "normkit/threading.hpp"
 
 namespace normkit::kernels {
 
@@ -16,7 +16,7 @@ inline constexpr std::int64_t kGrainElements = 32768;
 
 inline int threads_for(std::int64_t elements) {
   const std::int64_t wanted = (elements + kGrainElements - 1) / kGrainElements;
-  return static_cast<int>(std::clamp<std::int64_t>(wanted, 1, omp_get_max_threads()));
+  return static_cast<int>(std::clamp<std::int64_t>(wanted, 1, normkit::num_threads()));
 }
 
 }  // namespace normkit::kernels

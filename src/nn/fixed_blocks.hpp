@@ -11,12 +11,28 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "normkit/nn/block_gradients.hpp"
 #include "normkit/nn/parameter.hpp"
+#include "normkit/threading.hpp"
 
 namespace normkit::nn {
+
+// While alive, the calling thread's OpenMP thread count is 1: oneDNN
+// primitives created then are configured for one thread whatever the
+// machine, so their results cannot depend on it.
+class SingleThreadedSetup {
+ public:
+  SingleThreadedSetup() : saved_(omp_get_max_threads()) { omp_set_num_threads(1); }
+  ~SingleThreadedSetup() { omp_set_num_threads(saved_); }
+  SingleThreadedSetup(const SingleThreadedSetup&) = delete;
+  SingleThreadedSetup& operator=(const SingleThreadedSetup&) = delete;
+
+ private:
+  int saved_;
+};
 
 inline std::int64_t block_count(std::int64_t count, std::int64_t block) { return (count + block - 1) / block; }
 
@@ -27,8 +43,12 @@ void for_each_block(std::int64_t count, std::int64_t block, Body body) {
   // Always inside an active parallel region (two threads at least, even for
   // one block), so that oneDNN's calls run sequentially on the thread that
   // makes them; on one thread everything is sequential anyway.
-  const int available = omp_get_max_threads();
+  const int available = normkit::num_threads();
   const int threads = available < 2 ? 1 : static_cast<int>(std::clamp<std::int64_t>(blocks, 2, available));
+  // On one thread the region is inactive: oneDNN would ask this thread's own
+  // OpenMP count, which set_num_threads on another thread did not change.
+  std::optional<SingleThreadedSetup> one_thread;
+  if (threads == 1) one_thread.emplace();
 #pragma omp parallel num_threads(threads)
   {
 #pragma omp for schedule(dynamic, 1)
@@ -46,18 +66,5 @@ void sum_block_tree(std::int64_t blocks, std::int64_t count, const float* partia
 void add_block_gradients(BlockGradientSum& sum, const char* layer, std::int64_t samples,
                          const std::vector<float>& partials, Parameter& weight, Parameter& bias);
 
-// While alive, the calling thread's OpenMP thread count is 1: oneDNN
-// primitives created then are configured for one thread whatever the
-// machine, so their results cannot depend on it.
-class SingleThreadedSetup {
- public:
-  SingleThreadedSetup() : saved_(omp_get_max_threads()) { omp_set_num_threads(1); }
-  ~SingleThreadedSetup() { omp_set_num_threads(saved_); }
-  SingleThreadedSetup(const SingleThreadedSetup&) = delete;
-  SingleThreadedSetup& operator=(const SingleThreadedSetup&) = delete;
-
- private:
-  int saved_;
-};
 
 }  // namespace normkit::nn
