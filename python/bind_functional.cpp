@@ -140,7 +140,10 @@ py::tuple group_norm_forward_py(const py::object& x, const py::object& weight, c
                                 std::int64_t num_groups, double eps) {
   const TensorView xv = required_view(x, "x");
   require_rank(xv, 2, "(N, C, *spatial)");
-  const Shape stats{xv.size(0), num_groups > 0 ? num_groups : 0};
+  // A num_groups the call will refuse allocates nothing (2**40 groups would be
+  // terabytes of statistics before the check).
+  const bool valid = num_groups > 0 && xv.size(1) % num_groups == 0;
+  const Shape stats{xv.size(0), valid ? num_groups : 0};
   py::array_t<float> y = new_array(xv.shape(), xv.memory_format()), mean = new_array(stats),
                      rstd = new_array(stats);
   const GroupNormInputs in{xv, view_of(weight, "weight"), view_of(bias, "bias")};

@@ -66,20 +66,26 @@ void bind_modules(py::module_& m) {
   py::class_<nn::Module> module(m, "Module", "Base of the normkit modules.");
   module
       .def("train", [](py::object self, bool mode) {
-             self.cast<nn::Module&>().train(mode);
+             auto& mod = self.cast<nn::Module&>();
+             exclusive_call(mod, [&] { mod.train(mode); });
              return self;
            }, py::arg("mode") = true, "Training mode (batch statistics), or eval mode with mode=False; returns self.")
       .def("eval", [](py::object self) {
-             self.cast<nn::Module&>().eval();
+             auto& mod = self.cast<nn::Module&>();
+             exclusive_call(mod, [&] { mod.eval(); });
              return self;
            }, "Eval mode (running statistics); returns self.")
       .def_property_readonly("training", &nn::Module::is_training, "True in training mode.")
-      .def("zero_grad", &nn::Module::zero_grad, "Sets the parameters' gradients to zero.")
-      .def("state_dict", [](const nn::Module& mod) { return state_dict_to_python(mod.state_dict()); },
+      .def("zero_grad", [](nn::Module& mod) { exclusive_call(mod, [&] { mod.zero_grad(); }); },
+           "Sets the parameters' gradients to zero.")
+      .def("state_dict", [](const nn::Module& mod) {
+             return state_dict_to_python(shared_call(mod, [&] { return mod.state_dict(); }));
+           },
            "{key: ndarray} with PyTorch's keys and order (weight, bias, running_mean, running_var,\n"
            "num_batches_tracked as a 0-d int64 array); copies.")
       .def("load_state_dict", [](nn::Module& mod, const py::dict& d) {
-             mod.load_state_dict(state_dict_from_python(d));
+             const nn::StateDict state = state_dict_from_python(d);
+             exclusive_call(mod, [&] { mod.load_state_dict(state); });
            }, py::arg("state_dict"),
            "Loads a state dict (strict: every key, no other, each of its shape and dtype); on an error\n"
            "nothing is changed.")
@@ -116,23 +122,29 @@ void bind_modules(py::module_& m) {
   bind_forward_backward<nn::BatchNorm>(batch_norm);
   batch_norm.def_property_readonly("num_features", &nn::BatchNorm::num_features, "C, the number of channels.")
       .def("fused_scale_shift", [](const nn::BatchNorm& bn) {
-             const nn::FusedScaleShift f = bn.fused_scale_shift();
+             const nn::FusedScaleShift f = shared_call(bn, [&] { return bn.fused_scale_shift(); });
              return py::make_tuple(to_numpy(f.scale), to_numpy(f.shift));
            }, "(scale, shift) with eval-mode output y = x * scale[c] + shift[c].")
-      .def("reset_running_stats", &nn::BatchNorm::reset_running_stats,
+      .def("reset_running_stats", [](nn::BatchNorm& bn) { exclusive_call(bn, [&] { bn.reset_running_stats(); }); },
            "running_mean = 0, running_var = 1, num_batches_tracked = 0.");
   bind_batch_norm<nn::BatchNorm1d>(m, "BatchNorm1d", "BatchNorm over (N, C) or (N, C, L) input.");
   bind_batch_norm<nn::BatchNorm2d>(m, "BatchNorm2d", "BatchNorm over (N, C, H, W) input.");
   bind_batch_norm<nn::BatchNorm3d>(m, "BatchNorm3d", "BatchNorm over (N, C, D, H, W) input.");
 
   m.def("recalibrate_running_stats",
-        [](const std::vector<nn::BatchNorm*>& layers, const std::function<void()>& data_pass) {
-          nn::recalibrate_running_stats(layers, data_pass);
+        [](const std::vector<nn::BatchNorm*>& layers, const py::object& data_pass) {
+          NORMKIT_CHECK(PyCallable_Check(data_pass.ptr()) != 0,
+                        "recalibrate_running_stats: data_pass: expected a callable, got ",
+                        std::string(py::str(data_pass.get_type().attr("__name__"))));
+          nn::recalibrate_running_stats(layers, [&] { data_pass(); }, [](nn::BatchNorm& bn, auto step) {
+            exclusive_call(bn, step);
+          });
         },
         py::arg("layers"), py::arg("data_pass"),
         "Re-estimates the layers' running statistics over a pass of data, as\n"
         "torch.optim.swa_utils.update_bn: reset, cumulative average, training mode,\n"
-        "data_pass() runs the batches, then momentum and mode are restored.");
+        "data_pass() runs the batches, then momentum and mode are restored. When data_pass\n"
+        "raises, every layer's mode, momentum and statistics are as before the call.");
 
   py::class_<nn::LayerNorm, nn::Module> layer_norm(m, "LayerNorm", "LayerNorm over the trailing dims.");
   layer_norm.def(py::init([](const py::object& normalized_shape, double eps, bool elementwise_affine,
@@ -181,10 +193,12 @@ void bind_modules(py::module_& m) {
   py::class_<nn::AdaIN, nn::Module>(m, "AdaIN", "Adaptive Instance Normalization.")
       .def(py::init([](double eps) { return std::make_unique<nn::AdaIN>(eps); }), py::arg("eps") = 1e-5)
       .def("forward", [](nn::AdaIN& mod, const py::object& content, const py::object& style) {
-             return to_numpy(mod.forward(required_view(content, "content"), required_view(style, "style")));
+             const TensorView c = required_view(content, "content"), s = required_view(style, "style");
+             return to_numpy(exclusive_call(mod, [&] { return mod.forward(c, s); }));
            }, py::arg("content"), py::arg("style"), "content normalized to the style's per-(n, c) mean and std.")
       .def("backward", [](nn::AdaIN& mod, const py::object& dy) {
-             auto [dc, ds] = mod.backward(required_view(dy, "dy"));
+             const TensorView v = required_view(dy, "dy");
+             auto [dc, ds] = exclusive_call(mod, [&] { return mod.backward(v); });
              return py::make_tuple(to_numpy(dc), to_numpy(ds));
            }, py::arg("dy"), "(dcontent, dstyle) for the last forward.");
 }

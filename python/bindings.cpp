@@ -1,6 +1,8 @@
 // The normkit Python module: NumPy arrays in and out, zero-copy for float32
 // arrays of any strides (contiguous and channels-last are the fast paths).
 // normkit::Error becomes normkit.Error, a subclass of ValueError.
+#include <string_view>
+
 #include "numpy_views.hpp"
 
 namespace py = pybind11;
@@ -9,6 +11,20 @@ PYBIND11_MODULE(_normkit, m) {
   m.doc() = "normkit: normalization layers for deep learning (C++ core)";
   m.attr("__version__") = normkit::kVersion;
   auto error = py::register_exception<normkit::Error>(m, "Error", PyExc_ValueError);
+  // A message quotes what it was given, which may not be UTF-8 (a file's
+  // header): invalid bytes are shown as \xNN escapes rather than losing the
+  // whole message.
+  static PyObject* error_type = error.ptr();
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const normkit::Error& e) {
+      const std::string_view what = e.what();
+      PyObject* text = PyUnicode_DecodeUTF8(what.data(), static_cast<Py_ssize_t>(what.size()), "backslashreplace");
+      PyErr_SetObject(error_type, text);
+      Py_XDECREF(text);
+    }
+  });
   error.attr("__doc__") = "Bad input to a normkit function: the message names the argument and what was expected.\n"
                           "A subclass of ValueError; nothing was written when it is raised.";
   m.def("set_num_threads", &normkit::set_num_threads, py::arg("n"),

@@ -5,6 +5,15 @@
 #include <vector>
 
 namespace normkit::python {
+namespace {
+
+void check_array_rank(std::size_t rank, const char* what) {
+  NORMKIT_CHECK(rank <= kMaxArrayDims, what, ": ", rank, " dimensions, more than the ", kMaxArrayDims,
+                " a NumPy array can hold");
+}
+
+}  // namespace
+
 
 TensorView view_of(const py::object& obj, const char* name, bool writable) {
   if (obj.is_none()) return {};
@@ -32,6 +41,7 @@ TensorView required_view(const py::object& obj, const char* name) {
 }
 
 py::array_t<float> new_array(const Shape& shape, MemoryFormat format) {
+  check_array_rank(shape.size(), "result");
   const Strides elems = format == MemoryFormat::channels_last && shape.size() >= 3
                             ? channels_last_strides(shape)
                             : contiguous_strides(shape);
@@ -45,6 +55,7 @@ TensorView view_of_new(py::array_t<float>& array) { return view_of(array, "outpu
 
 py::object to_numpy(const Tensor& tensor) {
   if (!tensor.defined()) return py::none();
+  check_array_rank(tensor.shape().size(), "result");
   auto* owner = new Tensor(tensor);
   py::capsule free_owner(owner, [](void* p) { delete static_cast<Tensor*>(p); });
   const TensorView v = tensor.view();
@@ -59,22 +70,39 @@ py::object to_numpy(const Tensor& tensor) {
 
 py::object tensor_array(const Tensor* tensor, const py::object& owner) {
   if (tensor == nullptr || !tensor->defined()) return py::none();
+  check_array_rank(tensor->shape().size(), "tensor");
   std::vector<py::ssize_t> shape(tensor->shape().begin(), tensor->shape().end());
   if (tensor->dtype() == DType::int64)
     return py::array_t<std::int64_t>(shape, tensor->data<std::int64_t>(), owner);
   return py::array_t<float>(shape, tensor->data<float>(), owner);
 }
 
+namespace {
+
+std::string type_name(const py::handle obj) { return py::str(obj.get_type().attr("__name__")); }
+
+// An integer as Python's operator.index takes one (int, NumPy integers), but
+// not a bool (True is no size), in 64 bits.
+std::int64_t size_argument(const py::handle item, const char* name) {
+  NORMKIT_CHECK(PyIndex_Check(item.ptr()) != 0 && !PyBool_Check(item.ptr()), name,
+                ": expected an int or a sequence of ints, got ", type_name(item));
+  const py::int_ value = py::reinterpret_steal<py::int_>(PyNumber_Index(item.ptr()));
+  int overflow = 0;
+  const long long v = PyLong_AsLongLongAndOverflow(value.ptr(), &overflow);
+  if (overflow != 0) detail::throw_error(name, ": ", std::string(py::repr(item)), " does not fit in 64 bits");
+  return v;
+}
+
+}  // namespace
+
 Shape shape_argument(const py::object& obj, const char* name) {
-  if (py::isinstance<py::int_>(obj)) return {obj.cast<std::int64_t>()};
+  if (PyIndex_Check(obj.ptr()) != 0 || PyBool_Check(obj.ptr()) != 0) return {size_argument(obj, name)};
   NORMKIT_CHECK(py::isinstance<py::sequence>(obj) && !py::isinstance<py::str>(obj), name,
-                ": expected an int or a sequence of ints, got ",
-                std::string(py::str(obj.get_type().attr("__name__"))));
+                ": expected an int or a sequence of ints, got ", type_name(obj));
   Shape shape;
-  for (const py::handle item : obj) {
-    NORMKIT_CHECK(py::isinstance<py::int_>(item), name, ": expected a sequence of ints");
-    shape.push_back(item.cast<std::int64_t>());
-  }
+  for (const py::handle item : obj) shape.push_back(size_argument(item, name));
+  NORMKIT_CHECK(shape.size() <= kMaxArrayDims, name, ": ", shape.size(),
+                " dimensions, expected at most ", kMaxArrayDims, " (NumPy's limit)");
   return shape;
 }
 

@@ -6,11 +6,18 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <mutex>
+#include <shared_mutex>
+
 #include "normkit/normkit.hpp"
 
 namespace normkit::python {
 
 namespace py = pybind11;
+
+// NumPy 1.x holds at most 32 dimensions (2.x 64); normkit's results stay
+// within the smaller, so that none fails in NumPy with its bare message.
+inline constexpr std::size_t kMaxArrayDims = 32;
 
 // A view of a NumPy argument; None gives an undefined view. The caller keeps
 // the array alive for the duration of the call (it is a function argument).
@@ -37,26 +44,46 @@ Shape shape_argument(const py::object& obj, const char* name);
 py::dict state_dict_to_python(const nn::StateDict& state);
 nn::StateDict state_dict_from_python(const py::dict& d);
 
-// forward(x) and backward(dy) of a single-input module, without the GIL.
+// A module shared by Python threads (docs/threads.md): call() runs without
+// the GIL under the module's lock, exclusive (every call that writes) or
+// shared (reads). The lock is taken after the GIL is released, so that a
+// thread waiting for it never holds the GIL. call() must not touch Python.
+template <typename Call>
+auto exclusive_call(const nn::Module& mod, Call call) {
+  py::gil_scoped_release release;
+  const std::unique_lock lock(mod.call_mutex());
+  return call();
+}
+template <typename Call>
+auto shared_call(const nn::Module& mod, Call call) {
+  py::gil_scoped_release release;
+  const std::shared_lock lock(mod.call_mutex());
+  return call();
+}
+
+// forward: eval-mode forwards of a layer that allows it run beside each
+// other; any other forward runs alone.
+template <typename Layer>
+Tensor locked_forward(Layer& layer, const TensorView& x) {
+  py::gil_scoped_release release;
+  {
+    const std::shared_lock shared(layer.call_mutex());
+    if (!layer.is_training() && layer.concurrent_eval_forward()) return layer.forward(x);
+  }
+  const std::unique_lock lock(layer.call_mutex());
+  return layer.forward(x);
+}
+
+// forward(x) and backward(dy) of a single-input module.
 template <typename Module, typename Class>
 void bind_forward_backward(Class& cls) {
   cls.def("forward", [](Module& mod, const py::object& x) {
         const TensorView v = required_view(x, "input");
-        Tensor y;
-        {
-          py::gil_scoped_release release;
-          y = mod.forward(v);
-        }
-        return to_numpy(y);
+        return to_numpy(locked_forward(mod, v));
       }, py::arg("x"), "y for input x (float32, any strides), in the mode set by train()/eval().")
       .def("backward", [](Module& mod, const py::object& dy) {
         const TensorView v = required_view(dy, "dy");
-        Tensor dx;
-        {
-          py::gil_scoped_release release;
-          dx = mod.backward(v);
-        }
-        return to_numpy(dx);
+        return to_numpy(exclusive_call(mod, [&] { return mod.backward(v); }));
       }, py::arg("dy"), "dx for the last forward; accumulates the parameters' gradients.");
 }
 

@@ -21,6 +21,16 @@ BatchNorm::BatchNorm(std::string name, std::int64_t num_features, BatchNormModul
                 ": renorm: Batch Renorm needs running statistics (track_running_stats=True)");
   NORMKIT_CHECK(!options.renorm || options.virtual_batch_size == 0, name_,
                 ": renorm: Batch Renorm and Ghost BN do not combine");
+  if (options.renorm) {  // found now, not when warm-up ends thousands of steps later
+    const BatchRenormSchedule& s = *options.renorm;
+    NORMKIT_CHECK(s.rmax >= 1 && std::isfinite(s.rmax), name_, ": renorm: rmax: expected a finite number >= 1, got ",
+                  s.rmax);
+    NORMKIT_CHECK(s.dmax >= 0 && std::isfinite(s.dmax), name_, ": renorm: dmax: expected a finite number >= 0, got ",
+                  s.dmax);
+    NORMKIT_CHECK(s.warmup_steps >= 0 && s.rmax_steps >= 0 && s.dmax_steps >= 0, name_,
+                  ": renorm: warmup_steps, rmax_steps, dmax_steps: expected >= 0, got ", s.warmup_steps, ", ",
+                  s.rmax_steps, ", ", s.dmax_steps);
+  }
 }
 
 void BatchNorm::check_input_rank(const TensorView& x) const {
@@ -63,7 +73,9 @@ Tensor BatchNorm::forward(const TensorView& x) {
        options_.track_running_stats ? running_var.view() : TensorView{}},
       functional);
   if (tracked != nullptr) ++*tracked;
-  saved_x_ = Tensor::copy_of(x, x.memory_format());
+  Tensor x_copy = Tensor::copy_of(x, x.memory_format());
+  const auto saved = saved_state_lock();
+  saved_x_ = std::move(x_copy);
   saved_mean_ = std::move(r.save_mean);
   saved_invstd_ = std::move(r.save_invstd);
   saved_r_ = std::move(r.renorm_r);
@@ -95,6 +107,44 @@ BatchRenormLimits BatchRenormSchedule::at(std::int64_t step) const {
                              static_cast<double>(reached_at - warmup_steps));
   };
   return {1.0 + (rmax - 1.0) * progress(rmax_steps), dmax * progress(dmax_steps)};
+}
+
+Recalibration::Recalibration(const std::vector<BatchNorm*>& layers) {
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    BatchNorm* bn = layers[i];
+    NORMKIT_CHECK(bn != nullptr, "recalibrate_running_stats: layers[", i, "]: expected a BatchNorm layer, got None");
+    if (std::find(layers_.begin(), layers_.end(), bn) != layers_.end()) continue;
+    const auto copy = [](const Tensor& t) { return t.defined() ? Tensor::copy_of(t) : Tensor(); };
+    layers_.push_back(bn);
+    saved_.push_back({bn->options().momentum, bn->is_training(), copy(bn->running_mean), copy(bn->running_var),
+                      copy(bn->num_batches_tracked)});
+  }
+}
+
+const Recalibration::Saved& Recalibration::saved(const BatchNorm& bn) const {
+  const auto at = std::find(layers_.begin(), layers_.end(), &bn) - layers_.begin();
+  return saved_[static_cast<std::size_t>(at)];
+}
+
+void Recalibration::start(BatchNorm& bn) const {
+  bn.reset_running_stats();
+  bn.set_momentum(std::nullopt);
+  bn.train();
+}
+
+void Recalibration::finish(BatchNorm& bn) const {
+  const Saved& s = saved(bn);
+  bn.set_momentum(s.momentum);
+  bn.train(s.training);
+}
+
+void Recalibration::undo(BatchNorm& bn) const {
+  finish(bn);
+  const Saved& s = saved(bn);
+  if (!s.running_mean.defined()) return;
+  copy_into(s.running_mean, bn.running_mean);
+  copy_into(s.running_var, bn.running_var);
+  copy_into(s.num_batches_tracked, bn.num_batches_tracked);
 }
 
 void BatchNorm::set_momentum(std::optional<double> momentum) {

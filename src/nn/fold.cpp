@@ -25,6 +25,9 @@ FoldedLayer fold_batch_norm(const TensorView& weight, const TensorView& bias,
                   weight.size(0), ", got ", groups);
     C = weight.size(1) * groups;
   }
+  NORMKIT_CHECK(layer != FoldInto::linear || groups == 1, "groups: a Linear layer has none: expected 1, got ", groups);
+  NORMKIT_CHECK(layer != FoldInto::conv || C % groups == 0, "groups: expected a divisor of the output channels ", C,
+                ", got ", groups);
   NORMKIT_CHECK(bn.running_mean.defined() && bn.running_var.defined(),
                 "running_mean: folding needs running statistics, got none");
   check_channel_vector(bn.running_mean, "running_mean", C);

@@ -25,7 +25,9 @@ Tensor GroupNorm::forward(const TensorView& x) {
                 shape_or_none(x));
   GroupNormForwardResult r = group_norm_forward(
       {x, weight.value, bias.value}, {.num_groups = num_groups_, .eps = options_.eps});
-  saved_x_ = Tensor::copy_of(x, x.memory_format());
+  Tensor x_copy = Tensor::copy_of(x, x.memory_format());
+  const auto saved = saved_state_lock();
+  saved_x_ = std::move(x_copy);
   saved_mean_ = std::move(r.mean);
   saved_rstd_ = std::move(r.rstd);
   return std::move(r.y);
@@ -59,7 +61,9 @@ Tensor InstanceNorm::forward(const TensorView& x) {
   InstanceNormForwardResult r = instance_norm_forward(
       {x, weight.value, bias.value, running_mean, running_var},
       {.use_input_stats = input_stats, .momentum = options_.momentum, .eps = options_.eps});
-  saved_x_ = Tensor::copy_of(x, x.memory_format());
+  Tensor x_copy = Tensor::copy_of(x, x.memory_format());
+  const auto saved = saved_state_lock();
+  saved_x_ = std::move(x_copy);
   saved_mean_ = std::move(r.mean);
   saved_rstd_ = std::move(r.rstd);
   saved_input_stats_ = input_stats;

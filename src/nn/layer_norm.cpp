@@ -1,10 +1,20 @@
 #include "normkit/nn/layer_norm.hpp"
 
 namespace normkit::nn {
+namespace {
+
+void check_normalized_shape(const Shape& shape, const char* layer) {
+  NORMKIT_CHECK(!shape.empty(), layer, ": normalized_shape: expected at least one dimension");
+  for (const std::int64_t d : shape)
+    NORMKIT_CHECK(d > 0, layer, ": normalized_shape: expected sizes > 0, got ", shape_string(shape));
+  shape_numel(shape);  // the weight's size must fit in 64 bits
+}
+
+}  // namespace
 
 LayerNorm::LayerNorm(Shape normalized_shape, LayerNormModuleOptions options)
     : Layer("LayerNorm"), normalized_shape_(std::move(normalized_shape)), options_(options) {
-  NORMKIT_CHECK(!normalized_shape_.empty(), "LayerNorm: normalized_shape: expected at least one dimension");
+  check_normalized_shape(normalized_shape_, "LayerNorm");
   NORMKIT_CHECK(options.eps > 0, "LayerNorm: eps: expected a positive number, got ", options.eps);
   if (options.elementwise_affine) {
     weight = Parameter(Tensor::full(normalized_shape_, 1.0f));
@@ -17,7 +27,9 @@ LayerNorm::LayerNorm(Shape normalized_shape, LayerNormModuleOptions options)
 Tensor LayerNorm::forward(const TensorView& x) {
   LayerNormForwardResult r =
       layer_norm_forward({x, normalized_shape_, weight.value, bias.value}, {.eps = options_.eps});
-  saved_x_ = Tensor::copy_of(x);
+  Tensor x_copy = Tensor::copy_of(x);
+  const auto saved = saved_state_lock();
+  saved_x_ = std::move(x_copy);
   saved_mean_ = std::move(r.mean);
   saved_rstd_ = std::move(r.rstd);
   return std::move(r.y);
@@ -35,7 +47,7 @@ Tensor LayerNorm::backward(const TensorView& dy) {
 
 RMSNorm::RMSNorm(Shape normalized_shape, RMSNormModuleOptions options)
     : Layer("RMSNorm"), normalized_shape_(std::move(normalized_shape)), options_(options) {
-  NORMKIT_CHECK(!normalized_shape_.empty(), "RMSNorm: normalized_shape: expected at least one dimension");
+  check_normalized_shape(normalized_shape_, "RMSNorm");
   NORMKIT_CHECK(!options.eps || *options.eps > 0, "RMSNorm: eps: expected a positive number or None");
   if (options.elementwise_affine) weight = Parameter(Tensor::full(normalized_shape_, 1.0f));
   register_parameter("weight", &weight);
@@ -43,7 +55,9 @@ RMSNorm::RMSNorm(Shape normalized_shape, RMSNormModuleOptions options)
 
 Tensor RMSNorm::forward(const TensorView& x) {
   RMSNormForwardResult r = rms_norm_forward({x, normalized_shape_, weight.value}, {.eps = options_.eps});
-  saved_x_ = Tensor::copy_of(x);
+  Tensor x_copy = Tensor::copy_of(x);
+  const auto saved = saved_state_lock();
+  saved_x_ = std::move(x_copy);
   saved_rstd_ = std::move(r.rstd);
   return std::move(r.y);
 }

@@ -79,6 +79,12 @@ void Module::load_state_dict(const StateDict& state) {
                   ": load_state_dict: '", key, "': expected ", dtype_name(t->dtype()),
                   " of shape ", shape_string(t->shape()), ", got ", dtype_name(given.dtype()),
                   " of shape ", shape_string(given.shape()));
+    // The int64 entries are counts (num_batches_tracked): a negative one
+    // would make a later forward's momentum 1 / 0.
+    if (given.dtype() != DType::int64) continue;
+    const std::int64_t* counts = given.data<std::int64_t>();
+    for (std::int64_t i = 0; i < given.numel(); ++i)
+      NORMKIT_CHECK(counts[i] >= 0, name_, ": load_state_dict: '", key, "': expected a count >= 0, got ", counts[i]);
   }
   for (const auto& [key, t] : mine) copy_into(state_dict_get(state, key), *t);
 }

@@ -49,6 +49,8 @@ class SyncBatchNorm : public nn::BatchNorm {
   std::int64_t layer_id() const { return layer_; }
   // Wall seconds this layer spent in collectives (what synchronizing costs).
   double seconds_in_collectives() const { return seconds_; }
+  // Its forward may exchange with the other ranks, and counts its time.
+  bool concurrent_eval_forward() const override { return false; }
 
  protected:
   BatchNormForwardResult run_forward(const BatchNormInputs& in, const BatchNormOptions& options) override;

@@ -52,6 +52,7 @@ class BatchNorm : public ChannelNorm {
 
   // y in x's memory format. Saves what backward needs.
   Tensor forward(const TensorView& x) override;
+  bool concurrent_eval_forward() const override { return true; }
   // dx for the last forward; accumulates weight.grad and bias.grad.
   Tensor backward(const TensorView& dy) override;
 
@@ -84,13 +85,58 @@ class BatchNorm : public ChannelNorm {
   BatchNormOptions saved_options_;
 };
 
+// What re-estimating running statistics changes in each layer, saved to be
+// put back: its mode, momentum and running statistics.
+class Recalibration {
+ public:
+  // layers: none null (an error names the first); a layer listed twice
+  // counts once.
+  explicit Recalibration(const std::vector<BatchNorm*>& layers);
+  const std::vector<BatchNorm*>& layers() const { return layers_; }
+  // Statistics reset, cumulative moving average, training mode.
+  void start(BatchNorm& bn) const;
+  // Momentum and mode as saved (the new statistics stay).
+  void finish(BatchNorm& bn) const;
+  // Momentum, mode and statistics as saved.
+  void undo(BatchNorm& bn) const;
+
+ private:
+  struct Saved {
+    std::optional<double> momentum;
+    bool training;
+    Tensor running_mean, running_var, num_batches_tracked;  // copies (undefined without them)
+  };
+  const Saved& saved(const BatchNorm& bn) const;
+
+  std::vector<BatchNorm*> layers_;
+  std::vector<Saved> saved_;
+};
+
+// Runs step() for a layer: directly, or under a front end's lock (guard).
+struct DirectStep {
+  template <typename Step>
+  void operator()(BatchNorm& /*bn*/, Step step) const { step(); }
+};
+
 // A BN layer's running statistics re-estimated over a pass of data, as
 // torch.optim.swa_utils.update_bn: the statistics are reset, momentum becomes
 // the cumulative average, every layer is put in training mode, run_data_pass()
 // runs the batches through the model, and each layer's momentum and mode are
-// restored.
-template <typename DataPass>
-void recalibrate_running_stats(const std::vector<BatchNorm*>& layers, DataPass run_data_pass);
+// restored. When the pass throws, every layer is as before the call (mode,
+// momentum and statistics) and the exception goes on. guard(bn, step) runs
+// each change of a layer (the Python module takes the layer's lock there).
+template <typename DataPass, typename Guard = DirectStep>
+void recalibrate_running_stats(const std::vector<BatchNorm*>& layers, DataPass run_data_pass, Guard guard = {}) {
+  const Recalibration r(layers);
+  for (BatchNorm* bn : r.layers()) guard(*bn, [&] { r.start(*bn); });
+  try {
+    run_data_pass();
+  } catch (...) {
+    for (BatchNorm* bn : r.layers()) guard(*bn, [&] { r.undo(*bn); });
+    throw;
+  }
+  for (BatchNorm* bn : r.layers()) guard(*bn, [&] { r.finish(*bn); });
+}
 
 // (N, C) or (N, C, L)
 class BatchNorm1d : public BatchNorm {
@@ -110,21 +156,5 @@ class BatchNorm3d : public BatchNorm {
   explicit BatchNorm3d(std::int64_t num_features, BatchNormModuleOptions options = {})
       : BatchNorm("BatchNorm3d", num_features, options, 5, 5) {}
 };
-
-template <typename DataPass>
-void recalibrate_running_stats(const std::vector<BatchNorm*>& layers, DataPass run_data_pass) {
-  std::vector<std::pair<std::optional<double>, bool>> saved;
-  for (BatchNorm* bn : layers) {
-    saved.emplace_back(bn->options().momentum, bn->is_training());
-    bn->reset_running_stats();
-    bn->set_momentum(std::nullopt);
-    bn->train();
-  }
-  run_data_pass();
-  for (std::size_t i = 0; i < layers.size(); ++i) {
-    layers[i]->set_momentum(saved[i].first);
-    layers[i]->train(saved[i].second);
-  }
-}
 
 }  // namespace normkit::nn

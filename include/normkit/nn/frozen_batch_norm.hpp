@@ -17,6 +17,7 @@ class FrozenBatchNorm2d : public Layer {
   static std::unique_ptr<FrozenBatchNorm2d> from(const BatchNorm& bn);
 
   Tensor forward(const TensorView& x) override;    // (N, C, H, W)
+  bool concurrent_eval_forward() const override { return true; }
   Tensor backward(const TensorView& dy) override;  // dx = dy * scale
 
   Tensor weight, bias, running_mean, running_var;  // (C) buffers

@@ -17,6 +17,7 @@ class GroupNorm : public Layer {
  public:
   GroupNorm(std::int64_t num_groups, std::int64_t num_channels, GroupNormModuleOptions options = {});
   Tensor forward(const TensorView& x) override;    // (N, C, *spatial)
+  bool concurrent_eval_forward() const override { return true; }
   Tensor backward(const TensorView& dy) override;  // accumulates weight.grad, bias.grad
 
   Parameter weight, bias;  // (C); undefined when !affine
@@ -42,6 +43,7 @@ class InstanceNorm : public ChannelNorm {
   InstanceNorm(std::string name, std::int64_t num_features, InstanceNormModuleOptions options,
                std::int64_t rank);
   Tensor forward(const TensorView& x) override;
+  bool concurrent_eval_forward() const override { return true; }
   Tensor backward(const TensorView& dy) override;
 
 

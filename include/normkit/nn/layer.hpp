@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "normkit/nn/module.hpp"
@@ -31,11 +32,21 @@ class Layer : public Module {
   // child layers have nothing to do.
   virtual void convert_children(const LayerConverter& /*convert*/) {}
 
+  // Whether eval-mode forwards may run on several threads at once: true for
+  // layers whose eval forward writes nothing but what backward needs, and
+  // writes that under saved_state_lock(). Other calls (training forwards,
+  // backward, mode changes) never run beside another call on the same layer.
+  virtual bool concurrent_eval_forward() const { return false; }
+
  protected:
   explicit Layer(std::string name) : Module(std::move(name)) {}
+  // Held while a forward stores what backward needs, so that forwards running
+  // at once each leave a whole state (the last one's), never a mix.
+  std::unique_lock<std::mutex> saved_state_lock() const { return std::unique_lock(saved_state_mutex_); }
 
  private:
   bool input_gradient_ = true;
+  mutable std::mutex saved_state_mutex_;
 };
 
 }  // namespace normkit::nn

@@ -18,6 +18,7 @@ class LayerNorm : public Layer {
  public:
   LayerNorm(Shape normalized_shape, LayerNormModuleOptions options = {});
   Tensor forward(const TensorView& x) override;
+  bool concurrent_eval_forward() const override { return true; }
   Tensor backward(const TensorView& dy) override;  // accumulates weight.grad, bias.grad
 
   const Shape& normalized_shape() const { return normalized_shape_; }
@@ -38,6 +39,7 @@ class RMSNorm : public Layer {
  public:
   RMSNorm(Shape normalized_shape, RMSNormModuleOptions options = {});
   Tensor forward(const TensorView& x) override;
+  bool concurrent_eval_forward() const override { return true; }
   Tensor backward(const TensorView& dy) override;  // accumulates weight.grad
 
   const Shape& normalized_shape() const { return normalized_shape_; }

@@ -4,6 +4,7 @@
 // then each child's entries under "child_name.") and key names.
 #pragma once
 
+#include <shared_mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -49,6 +50,12 @@ class Module {
   // layer of a Sequential, "" for this module).
   std::vector<std::pair<std::string, Module*>> modules_with_extra_state();
 
+  // For front ends that hand one module to several threads (the Python
+  // module, docs/threads.md): a call that may run beside others takes it
+  // shared (an eval-mode forward of a layer whose concurrent_eval_forward()
+  // is true), every other call exclusive. The C++ API takes no lock itself.
+  std::shared_mutex& call_mutex() const { return call_mutex_; }
+
  protected:
   explicit Module(std::string name) : name_(std::move(name)) {}
   void register_parameter(std::string key, Parameter* parameter);
@@ -64,6 +71,7 @@ class Module {
   std::vector<std::pair<std::string, Parameter*>> parameters_;
   std::vector<std::pair<std::string, Tensor*>> buffers_;
   std::vector<std::pair<std::string, Module*>> children_;
+  mutable std::shared_mutex call_mutex_;
 
   // Every defined tensor of the state, in state_dict order, keys prefixed.
   void collect_state(const std::string& prefix, std::vector<std::pair<std::string, Tensor*>>& out) const;
