@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "file_checks.hpp"
 #include "normkit/error.hpp"
 #include "normkit/io/idx.hpp"
 
@@ -12,7 +13,12 @@ constexpr std::int64_t kSide = 28, kClasses = 10;
 
 std::string find_file(const std::string& dir, const std::string& name) {
   const std::filesystem::path path = std::filesystem::path(dir) / name;
-  NORMKIT_CHECK(std::filesystem::is_regular_file(path), "Fashion-MNIST: ", path.string(),
+  check_path(dir, "data directory");
+  // Something that is there but is not a file (a FIFO, a directory) is named
+  // as such by the reader.
+  std::error_code error;
+  if (std::filesystem::exists(path, error)) return path.string();
+  detail::throw_error("Fashion-MNIST: ", path.string(),
                 " not found. Install Debian's copy with `sudo apt-get install dataset-fashion-mnist` "
                 "(scripts/install-deps.sh does), or pass --data DIR with the four files "
                 "train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, "

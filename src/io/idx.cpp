@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "file_checks.hpp"
 #include "normkit/error.hpp"
 
 namespace normkit::io {
@@ -64,7 +65,7 @@ IdxArray parse_idx(std::span<const std::uint8_t> bytes, const std::string& name)
 }
 
 IdxArray read_idx(const std::string& path) {
-  NORMKIT_CHECK(std::filesystem::is_regular_file(path), path, ": no such file");
+  require_regular_file(path);
   std::unique_ptr<gzFile_s, int (*)(gzFile)> file(gzopen(path.c_str(), "rb"), gzclose);
   NORMKIT_CHECK(file != nullptr, path, ": cannot be opened");
   // gzread reads a gzip stream, or a plain file as it is.

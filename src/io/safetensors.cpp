@@ -1,16 +1,20 @@
 #include "normkit/io/safetensors.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 
+#include "file_checks.hpp"
 #include "normkit/error.hpp"
 
 namespace normkit::io {
@@ -46,7 +50,65 @@ void write_all(int fd, const void* data, std::size_t size, const std::string& pa
   }
 }
 
+// Where a save to `path` writes: through symbolic links to the file they
+// name (a dangling link names a file to create), and that file's mode when
+// it exists. Anything but a regular file is refused: a save replaces the
+// file by renaming over it, which would replace a FIFO, a device or a
+// directory with a regular file.
+struct SaveTarget {
+  std::filesystem::path file;
+  std::optional<mode_t> mode;  // the existing file's permission bits
+};
+
+SaveTarget save_target(const std::string& path) {
+  check_path(path);
+  std::filesystem::path file(path);
+  for (int links = 0;; ++links) {
+    struct stat st {};
+    if (::lstat(file.c_str(), &st) != 0) {
+      NORMKIT_CHECK(errno == ENOENT, path, ": cannot be written: ", std::strerror(errno));
+      break;  // a new file
+    }
+    if (S_ISLNK(st.st_mode)) {
+      NORMKIT_CHECK(links < 40, path, ": cannot be written: too many levels of symbolic links");
+      const std::filesystem::path to = std::filesystem::read_symlink(file);
+      file = to.is_absolute() ? to : file.parent_path() / to;
+      continue;
+    }
+    NORMKIT_CHECK(S_ISREG(st.st_mode), path, ": not a regular file (", file_kind(st.st_mode),
+                  "); normkit replaces only regular files");
+    return {file, st.st_mode & 07777};
+  }
+  return {file, std::nullopt};
+}
+
+std::filesystem::path directory_of(const std::filesystem::path& file) {
+  return file.has_parent_path() ? file.parent_path() : std::filesystem::path(".");
+}
+
+// A temporary file beside `file`, created here and now (O_EXCL), with a name
+// no other save uses: another thread's or process's save to the same path
+// writes its own, and the last rename wins.
+int create_temporary(const std::filesystem::path& file, const std::string& path, std::string& name) {
+  static std::atomic<std::uint64_t> saves{0};
+  for (;;) {
+    name = file.string() + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(saves.fetch_add(1));
+    const int fd = ::open(name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd >= 0 || errno != EEXIST) {
+      NORMKIT_CHECK(fd >= 0, path, ": cannot be written: ", std::strerror(errno));
+      return fd;
+    }
+  }
+}
+
 }  // namespace
+
+void check_writable(const std::string& path) {
+  const SaveTarget target = save_target(path);
+  const std::filesystem::path dir = directory_of(target.file);
+  NORMKIT_CHECK(std::filesystem::is_directory(dir), path, ": directory ", dir.string(), " does not exist");
+  NORMKIT_CHECK(::access(dir.c_str(), W_OK) == 0, path, ": cannot be written: ", std::strerror(errno));
+}
 
 void save_safetensors(const std::string& path, const NamedTensors& tensors, const Metadata& metadata) {
   std::set<std::string> names;
@@ -66,30 +128,37 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors, cons
     header[key] = {{"dtype", safetensors_dtype(t.dtype())}, {"shape", t.shape()}, {"data_offsets", {offset, offset + bytes}}};
     offset += bytes;
   }
-  std::string text = header.dump();
+  std::string text;
+  try {
+    text = header.dump();
+  } catch (const nlohmann::json::type_error& e) {  // the checkpoint fuzzer found it
+    detail::throw_error(path, ": tensor names and metadata must be valid UTF-8 (the header is JSON): ", e.what());
+  }
   text.append((8 - text.size() % 8) % 8, ' ');  // the data starts 8-byte aligned, as the reference writes it
   std::uint8_t length[8];
   for (int i = 0; i < 8; ++i) length[i] = static_cast<std::uint8_t>(static_cast<std::uint64_t>(text.size()) >> (8 * i));
 
-  const std::filesystem::path target(path);
-  const std::filesystem::path dir = target.has_parent_path() ? target.parent_path() : std::filesystem::path(".");
+  const SaveTarget target = save_target(path);
+  const std::filesystem::path dir = directory_of(target.file);
   NORMKIT_CHECK(std::filesystem::is_directory(dir), path, ": directory ", dir.string(), " does not exist");
-  const std::string temporary = path + ".tmp-" + std::to_string(::getpid());
-  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  NORMKIT_CHECK(fd >= 0, temporary, ": cannot be created: ", std::strerror(errno));
+  std::string temporary;
+  const int fd = create_temporary(target.file, path, temporary);
   try {
-    write_all(fd, length, sizeof length, temporary);
-    write_all(fd, text.data(), text.size(), temporary);
+    // An existing file keeps its permissions; a new one gets 0666 less the umask.
+    NORMKIT_CHECK(!target.mode || ::fchmod(fd, *target.mode) == 0, path, ": cannot keep its mode: ",
+                  std::strerror(errno));
+    write_all(fd, length, sizeof length, path);
+    write_all(fd, text.data(), text.size(), path);
     for (const Tensor& t : contiguous)
-      write_all(fd, t.view().raw(), static_cast<std::size_t>(t.numel()) * dtype_size(t.dtype()), temporary);
-    NORMKIT_CHECK(::fsync(fd) == 0, temporary, ": fsync failed: ", std::strerror(errno));
+      write_all(fd, t.view().raw(), static_cast<std::size_t>(t.numel()) * dtype_size(t.dtype()), path);
+    NORMKIT_CHECK(::fsync(fd) == 0, path, ": fsync failed: ", std::strerror(errno));
   } catch (...) {
     ::close(fd);
     std::filesystem::remove(temporary);
     throw;
   }
   ::close(fd);
-  if (::rename(temporary.c_str(), path.c_str()) != 0) {
+  if (::rename(temporary.c_str(), target.file.c_str()) != 0) {
     const std::string reason = std::strerror(errno);
     std::filesystem::remove(temporary);
     detail::throw_error(path, ": cannot replace it: ", reason);
@@ -144,14 +213,29 @@ SafetensorsContents parse_safetensors(std::span<const std::uint8_t> bytes, const
     const nlohmann::json& shape = value["shape"];
     const nlohmann::json& offsets = value["data_offsets"];
     NORMKIT_CHECK(shape.is_array(), name, ": tensor '", key, "': shape must be an array");
-    std::uint64_t expected = dtype_size(e.dtype);
     for (const nlohmann::json& d : shape) {
-      NORMKIT_CHECK(d.is_number_unsigned(), name, ": tensor '", key, "': shape entries must be non-negative integers");
-      const std::uint64_t size = d.get<std::uint64_t>();
-      NORMKIT_CHECK(size <= data.size() && (size == 0 || expected <= data.size() / size), name, ": tensor '",
-                    key, "': shape ", shape.dump(), " needs more bytes than the file's ", data.size());
+      NORMKIT_CHECK(d.is_number_unsigned() && d.get<std::uint64_t>() <= static_cast<std::uint64_t>(INT64_MAX), name,
+                    ": tensor '", key, "': shape entries must be non-negative integers");
+      e.shape.push_back(static_cast<std::int64_t>(d.get<std::uint64_t>()));
+    }
+    // The bytes the shape needs, without overflow: each size and each partial
+    // product is checked against the data; a zero size makes it 0 whatever
+    // the others are (they must still fit in 64 bits together).
+    std::uint64_t expected = dtype_size(e.dtype);
+    if (std::find(e.shape.begin(), e.shape.end(), 0) != e.shape.end()) {
+      try {
+        shape_numel(e.shape);
+      } catch (const Error& error) {
+        detail::throw_error(name, ": tensor '", key, "': ", error.what());
+      }
+      expected = 0;
+    }
+    for (const std::int64_t d : e.shape) {
+      if (expected == 0) break;
+      const auto size = static_cast<std::uint64_t>(d);
+      NORMKIT_CHECK(size <= data.size() && expected <= data.size() / size, name, ": tensor '", key, "': shape ",
+                    shape.dump(), " needs more bytes than the file's ", data.size());
       expected *= size;
-      e.shape.push_back(static_cast<std::int64_t>(size));
     }
     NORMKIT_CHECK(offsets.is_array() && offsets.size() == 2 && offsets[0].is_number_unsigned() &&
                       offsets[1].is_number_unsigned(),
@@ -162,11 +246,6 @@ SafetensorsContents parse_safetensors(std::span<const std::uint8_t> bytes, const
                   ", ", e.end, ") are outside the ", data.size(), " bytes of data");
     NORMKIT_CHECK(e.end - e.begin == expected, name, ": tensor '", key, "': data_offsets hold ", e.end - e.begin,
                   " bytes, its dtype and shape need ", expected);
-    try {
-      shape_numel(e.shape);  // with a zero size, the others' product must still fit in 64 bits
-    } catch (const Error& error) {
-      detail::throw_error(name, ": tensor '", key, "': ", error.what());
-    }
     entries.push_back(std::move(e));
   }
   std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
@@ -189,7 +268,7 @@ SafetensorsContents parse_safetensors(std::span<const std::uint8_t> bytes, const
 }
 
 SafetensorsContents load_safetensors(const std::string& path) {
-  NORMKIT_CHECK(std::filesystem::is_regular_file(path), path, ": no such file");
+  require_regular_file(path);
   const std::uintmax_t size = std::filesystem::file_size(path);
   std::ifstream in(path, std::ios::binary);
   NORMKIT_CHECK(in.good(), path, ": cannot be opened");

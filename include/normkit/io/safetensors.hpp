@@ -29,11 +29,19 @@ struct SafetensorsContents {
 };
 
 // Writes tensors (contiguous copies of any view) and metadata to path
-// atomically: to a temporary file in the same directory, flushed to disk
-// (fsync), then renamed over path, so that path holds either its previous
-// contents or the new ones, never a part. Names must be unique and not
-// "__metadata__".
+// atomically: to a temporary file of its own in the same directory, flushed
+// to disk (fsync), then renamed over path, so that path holds either its
+// previous contents or the new ones, never a part; of saves to one path at
+// once, the last rename wins. A symbolic link is written through (its
+// target is replaced, the link stays), an existing file keeps its
+// permission bits, and anything but a regular file (a FIFO, a device, a
+// directory) is refused. Names must be unique and not "__metadata__".
 void save_safetensors(const std::string& path, const NamedTensors& tensors, const Metadata& metadata = {});
+
+// Whether save_safetensors(path, ...) can write: path names a regular file
+// or none, through any links, in an existing directory that this process
+// may write. An Error naming path otherwise. For checks before a long run.
+void check_writable(const std::string& path);
 
 // Parses a whole file held in memory. Every number of the header is checked
 // before it is used: the header length against the file, each tensor's byte
