@@ -85,6 +85,7 @@ void check_running_pair(const TensorView& mean, const TensorView& var, std::int6
                 " is given (pass both or neither)");
   NORMKIT_CHECK(training || mean.defined(),
                 "running_mean: expected a tensor in eval mode (training=False), got none");
+  if (training) check_updated_pair(mean, "running_mean", var, "running_var");
 }
 
 bool renorm_active(const BatchNormOptions& o) { return o.training && o.renorm.has_value(); }

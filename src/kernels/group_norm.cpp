@@ -264,6 +264,7 @@ void instance_norm_forward(const InstanceNormInputs& in, const InstanceNormOptio
                 ": expected a tensor, since the other running statistic is given (pass both or neither)");
   NORMKIT_CHECK(options.use_input_stats || in.running_mean.defined(),
                 "running_mean: expected a tensor when use_input_stats=False, got none");
+  if (options.use_input_stats) check_updated_pair(in.running_mean, "running_mean", in.running_var, "running_var");
   NORMKIT_CHECK(!options.use_input_stats || p.S != 1,
                 "Expected more than 1 spatial element when training, got input size ",
                 shape_string(in.x.shape()));

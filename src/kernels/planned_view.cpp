@@ -1,5 +1,7 @@
 #include "planned_view.hpp"
 
+#include <cstddef>
+#include <utility>
 #include <vector>
 
 namespace normkit::kernels {
@@ -51,6 +53,30 @@ void check_channel_vector(const TensorView& t, const char* name, std::int64_t C)
                 dtype_name(t.dtype()));
   NORMKIT_CHECK(t.dim() == 1 && t.size(0) == C, name, ": expected shape (", C,
                 ",) (one value per channel), got ", shape_string(t.shape()));
+}
+
+namespace {
+
+// The first and one past the last byte a vector's elements occupy.
+std::pair<const std::byte*, const std::byte*> vector_bytes(const TensorView& t) {
+  const auto* first = static_cast<const std::byte*>(t.raw());
+  const std::int64_t span = (t.size(0) - 1) * t.stride(0) * static_cast<std::int64_t>(dtype_size(t.dtype()));
+  const std::byte* last = first + span;
+  if (last < first) std::swap(first, last);
+  return {first, last + dtype_size(t.dtype())};
+}
+
+}  // namespace
+
+void check_updated_pair(const TensorView& a, const char* a_name, const TensorView& b, const char* b_name) {
+  for (const auto& [t, name] : {std::pair{&a, a_name}, std::pair{&b, b_name}})
+    NORMKIT_CHECK(!t->defined() || t->size(0) <= 1 || t->stride(0) != 0, name,
+                  ": expected memory of its own for each element (it is updated in place), got stride 0");
+  if (!a.defined() || !b.defined() || a.size(0) == 0 || b.size(0) == 0) return;
+  const auto [a_first, a_end] = vector_bytes(a);
+  const auto [b_first, b_end] = vector_bytes(b);
+  NORMKIT_CHECK(a_end <= b_first || b_end <= a_first, b_name, ": shares memory with ", a_name,
+                " (both are updated in place): pass separate arrays");
 }
 
 std::vector<float> read_channels(const TensorView& t, std::int64_t C, float fallback) {

@@ -52,7 +52,10 @@ namespace normkit {
 
 // Per-channel vectors: undefined, or float32 of shape (C,) with any stride.
 void check_channel_vector(const TensorView& t, const char* name, std::int64_t C);
-// Undefined, or float32 of exactly this shape.
+// Two per-channel vectors that a call updates in place (the running
+// statistics), when defined: each element in memory of its own (no stride 0
+// over more than one element), and no byte shared between the two.
+void check_updated_pair(const TensorView& a, const char* a_name, const TensorView& b, const char* b_name);
 // The running statistics' update of BatchNorm and InstanceNorm, once per
 // call: towards the mean over `groups` of the per-(group, channel)
 // statistics `mean` and `var` ((groups, C) each), the variances made
@@ -62,6 +65,7 @@ void update_running_stats(const TensorView& running_mean, const TensorView& runn
                           const std::vector<double>& mean, const std::vector<double>& var, std::int64_t groups,
                           double count, bool unbiased, double momentum);
 
+// Undefined, or float32 of exactly this shape.
 void check_optional_shape(const TensorView& t, const char* name, const Shape& shape);
 // Defined, float32, of exactly this shape.
 void check_required_shape(const TensorView& t, const char* name, const Shape& shape,
