@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <new>
 #include <string>
 
 #include "commands.hpp"
@@ -50,6 +51,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "normkit: unknown command '%s'\n\n", command.c_str());
     print_usage(stderr);
     return 2;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "normkit %s: error: out of memory: the model or the data does not fit this machine's memory\n",
+                 command.c_str());
+    return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "normkit %s: error: %s\n", command.c_str(), e.what());
     return 1;

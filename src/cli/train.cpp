@@ -79,7 +79,10 @@ TrainArgs parse(int argc, char** argv) {
     else if (flag == "--momentum") a.options.sgd.momentum = number(flag, value);
     else if (flag == "--weight-decay") a.options.sgd.weight_decay = number(flag, value);
     else if (flag == "--seed") a.options.seed = static_cast<std::uint64_t>(integer(flag, value));
-    else if (flag == "--limit") a.options.limit = integer(flag, value);
+    else if (flag == "--limit") {
+      a.options.limit = integer(flag, value);
+      if (a.options.limit < 1) usage_error("--limit: expected >= 1 images, got " + value);
+    }
     else if (flag == "--augment") {
       if (value != "on" && value != "off") usage_error("--augment: expected on or off, got '" + value + "'");
       a.options.augment = value == "on";

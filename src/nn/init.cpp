@@ -48,7 +48,7 @@ void Generator::set_state(const std::string& state) {
   bool has_spare = false;
   std::uint64_t spare_bits = 0;
   in >> engine >> has_spare >> spare_bits;
-  NORMKIT_CHECK(!in.fail(), "Generator::set_state: not a generator state");
+  NORMKIT_CHECK(!in.fail() && (in >> std::ws).eof(), "Generator::set_state: not a generator state");
   engine_ = engine;
   has_spare_ = has_spare;
   spare_ = std::bit_cast<double>(spare_bits);

@@ -41,9 +41,11 @@ void SGD::load_state(std::int64_t steps, const std::vector<Tensor>& momentum_buf
   NORMKIT_CHECK(momentum_buffers.size() == parameters_.size(), "SGD::load_state: expected ", parameters_.size(),
                 " momentum buffers, got ", momentum_buffers.size());
   for (std::size_t k = 0; k < parameters_.size(); ++k)
-    NORMKIT_CHECK(!momentum_buffers[k].defined() || momentum_buffers[k].shape() == parameters_[k]->value.shape(),
-                  "SGD::load_state: momentum buffer ", k, ": expected shape ",
-                  shape_string(parameters_[k]->value.shape()), ", got ", shape_string(momentum_buffers[k].shape()));
+    NORMKIT_CHECK(!momentum_buffers[k].defined() || (momentum_buffers[k].shape() == parameters_[k]->value.shape() &&
+                                                      momentum_buffers[k].dtype() == DType::float32),
+                  "SGD::load_state: momentum buffer ", k, ": expected float32 of shape ",
+                  shape_string(parameters_[k]->value.shape()), ", got ", dtype_name(momentum_buffers[k].dtype()),
+                  " of shape ", shape_string(momentum_buffers[k].shape()));
   steps_ = steps;
   momentum_.clear();
   for (const Tensor& t : momentum_buffers) momentum_.push_back(t.defined() ? Tensor::copy_of(t) : Tensor());

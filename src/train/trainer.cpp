@@ -1,8 +1,13 @@
 #include "normkit/train/trainer.hpp"
 
+#include <charconv>
 #include <chrono>
+#include <cmath>
 #include <cstring>
+#include <limits>
+#include <map>
 #include <numeric>
+#include <set>
 
 #include "normkit/error.hpp"
 #include "normkit/io/safetensors.hpp"
@@ -22,6 +27,39 @@ std::string metadata(const io::SafetensorsContents& c, const std::string& key, c
   const auto it = c.metadata.find(key);
   NORMKIT_CHECK(it != c.metadata.end(), "--resume: ", path, " is not a normkit checkpoint (no ", key, ")");
   return it->second;
+}
+
+// A metadata entry that must be a decimal integer in [low, high], all of it.
+std::int64_t integer_metadata(const io::SafetensorsContents& c, const std::string& key, const std::string& path,
+                              std::int64_t low, std::int64_t high) {
+  const std::string text = metadata(c, key, path);
+  std::int64_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  NORMKIT_CHECK(error == std::errc() && end == text.data() + text.size() && value >= low && value <= high,
+                "--resume: ", path, ": ", key, ": expected an integer from ", low, " to ", high, ", got '", text, "'");
+  return value;
+}
+
+// Runs use(); an Error from it names the checkpoint and the entry.
+template <typename Use>
+void using_entry(const std::string& path, const std::string& entry, Use use) {
+  try {
+    use();
+  } catch (const Error& e) {
+    detail::throw_error("--resume: ", path, ": ", entry, ": ", e.what());
+  }
+}
+
+// The checkpoint's tensor under key: present, of this dtype and shape.
+const Tensor& checkpoint_tensor(const std::map<std::string, const Tensor*>& tensors, const std::string& key,
+                                DType dtype, const Shape& shape, const std::string& path) {
+  const auto it = tensors.find(key);
+  NORMKIT_CHECK(it != tensors.end(), "--resume: ", path, ": tensor '", key, "' is missing");
+  const Tensor& t = *it->second;
+  NORMKIT_CHECK(t.dtype() == dtype && t.shape() == shape, "--resume: ", path, ": tensor '", key, "': expected ",
+                dtype_name(dtype), " of shape ", shape_string(shape), ", got ", dtype_name(t.dtype()), " of shape ",
+                shape_string(t.shape()));
+  return t;
 }
 
 }  // namespace
@@ -44,6 +82,7 @@ std::pair<Tensor, Tensor> gather(const io::LabelledImages& data, const std::int6
 
 Evaluation evaluate(nn::Sequential& net, const io::LabelledImages& data, std::int64_t batch_size, BatchShare* share) {
   NORMKIT_CHECK(batch_size >= 1, "evaluate: batch_size: expected >= 1, got ", batch_size);
+  NORMKIT_CHECK(data.labels.numel() > 0, "evaluate: data: expected at least one image, got an empty set");
   BatchShare one_process;
   BatchShare& parts = share != nullptr ? *share : one_process;
   parts.share_buffers();
@@ -92,8 +131,18 @@ Trainer::Trainer(nn::Sequential& net, const io::LabelledImages& train, const Tra
   NORMKIT_CHECK(options.batch_size / options.micro_batches >= 2,
                 "--batch-size: expected >= 2 samples per (micro-)batch (BatchNorm needs two), got ",
                 options.batch_size / options.micro_batches);
-  NORMKIT_CHECK(options.sgd.lr > 0, "--lr: expected > 0, got ", options.sgd.lr);
-  NORMKIT_CHECK(options.augmentation.shift >= 0, "--shift: expected a shift of >= 0 pixels, got ",
+  NORMKIT_CHECK(options.sgd.lr > 0 && std::isfinite(options.sgd.lr), "--lr: expected a finite number > 0, got ",
+                options.sgd.lr);
+  NORMKIT_CHECK(options.limit >= 0, "--limit: expected >= 1 images (0: all), got ", options.limit);
+  const LrSchedule& schedule = options.schedule;
+  NORMKIT_CHECK(schedule.gamma > 0 && std::isfinite(schedule.gamma), "--gamma: expected a finite number > 0, got ",
+                schedule.gamma);
+  NORMKIT_CHECK(schedule.step_epochs >= 1, "--step-epochs: expected >= 1, got ", schedule.step_epochs);
+  NORMKIT_CHECK(schedule.warmup_steps >= 0, "--warmup: expected >= 0 steps, got ", schedule.warmup_steps);
+  const TensorView images = train.images.view();
+  const std::int64_t side = images.dim() >= 2 ? std::min(images.size(images.dim() - 2), images.size(images.dim() - 1)) : 0;
+  NORMKIT_CHECK(!options.augment || (options.augmentation.shift >= 0 && options.augmentation.shift < side),
+                "--shift: expected 0 to ", side - 1, " pixels (the images are ", side, " wide), got ",
                 options.augmentation.shift);
   NORMKIT_CHECK(options.augmentation.erase >= 0 && options.augmentation.erase <= 1,
                 "--erase: expected a probability in [0, 1], got ", options.augmentation.erase);
@@ -107,6 +156,13 @@ Trainer::Trainer(nn::Sequential& net, const io::LabelledImages& train, const Tra
                   "--checkpoint, --resume: not available in data-parallel training");
     NORMKIT_CHECK(options.batch_size >= 2 * options.share->parts(), "--batch-size: expected at least 2 samples for each of the ",
                   options.share->parts(), " processes, got ", options.batch_size);
+  }
+  if (!options.checkpoint.empty()) {  // found now, not after the first epoch
+    try {
+      io::check_writable(options.checkpoint);
+    } catch (const Error& e) {
+      detail::throw_error("--checkpoint: ", e.what());
+    }
   }
   net.set_input_gradient(false);  // the images are data: no gradient for them
   order_.resize(static_cast<std::size_t>(n));
@@ -182,6 +238,8 @@ void Trainer::save_checkpoint(const std::string& path) const {
 }
 
 void Trainer::load_checkpoint(const std::string& path) {
+  // Everything is checked before anything is used: each tensor's presence,
+  // dtype and shape, each metadata value's type and range.
   const io::SafetensorsContents c = io::load_safetensors(path);
   NORMKIT_CHECK(metadata(c, "normkit.model", path) == options_.model_name &&
                     metadata(c, "normkit.norm", path) == options_.norm_name,
@@ -189,30 +247,58 @@ void Trainer::load_checkpoint(const std::string& path) {
                 metadata(c, "normkit.norm", path), ", not a ", options_.model_name, " with norm ", options_.norm_name);
   NORMKIT_CHECK(metadata(c, "normkit.batch_size", path) == std::to_string(options_.batch_size), "--resume: ", path,
                 " was trained with batch size ", metadata(c, "normkit.batch_size", path), ", not ", options_.batch_size);
-  nn::StateDict model;
-  const auto named = net_.named_parameters();
-  std::vector<Tensor> momentum(named.size());
-  for (const auto& [key, t] : c.tensors) {
-    if (key == kOrderKey) {
-      NORMKIT_CHECK(t.numel() == static_cast<std::int64_t>(order_.size()), "--resume: ", path, " shuffles ",
-                    t.numel(), " images, this run ", order_.size(), " (a different --limit?)");
-      std::copy(t.data<std::int64_t>(), t.data<std::int64_t>() + t.numel(), order_.begin());
-    } else if (key.starts_with(kMomentumPrefix)) {
-      const std::string name = key.substr(kMomentumPrefix.size(), key.size() - kMomentumPrefix.size() - kMomentumSuffix.size());
-      bool found = false;
-      for (std::size_t k = 0; k < named.size(); ++k)
-        if (named[k].first == name) momentum[k] = t, found = true;
-      NORMKIT_CHECK(found, "--resume: ", path, ": momentum for unknown parameter '", name, "'");
-    } else {
-      model.emplace_back(key, t);
-    }
+  const std::int64_t epochs_done = integer_metadata(c, "normkit.epochs_done", path, 0,
+                                                    std::numeric_limits<std::int64_t>::max() / steps_per_epoch_);
+  const std::int64_t steps_done = epochs_done * steps_per_epoch_;
+  // One optimizer step per trainer step.
+  integer_metadata(c, "normkit.sgd_steps", path, steps_done, steps_done);
+
+  std::map<std::string, const Tensor*> tensors;
+  for (const auto& [key, t] : c.tensors) tensors.emplace(key, &t);
+  const Tensor& order = checkpoint_tensor(tensors, kOrderKey, DType::int64,
+                                          {static_cast<std::int64_t>(order_.size())}, path);
+  std::vector<bool> seen(order_.size(), false);
+  for (std::int64_t i = 0; i < order.numel(); ++i) {
+    const std::int64_t index = order.data<std::int64_t>()[i];
+    const bool fresh = index >= 0 && index < order.numel() && !seen[static_cast<std::size_t>(index)];
+    NORMKIT_CHECK(fresh, "--resume: ", path, ": tensor '", kOrderKey, "': expected an order of the ", order.numel(),
+                  " images (each of 0 to ", order.numel() - 1, " once), got ", index, " at ", i);
+    seen[static_cast<std::size_t>(index)] = true;
   }
-  net_.load_state_dict(model);
-  for (const auto& [key, module] : net_.modules_with_extra_state())
-    module->set_extra_state(metadata(c, kExtraStatePrefix + key, path));
-  sgd_.load_state(std::stoll(metadata(c, "normkit.sgd_steps", path)), momentum);
-  shuffle_.set_state(metadata(c, "normkit.shuffle_state", path));
-  steps_done_ = std::stoll(metadata(c, "normkit.epochs_done", path)) * steps_per_epoch_;
+  // Momentum buffers exist after the first step when momentum is used; each
+  // parameter has one then, and none without momentum.
+  const auto named = net_.named_parameters();
+  const bool buffered = options_.sgd.momentum != 0 && steps_done > 0;
+  std::vector<Tensor> momentum(named.size());
+  std::set<std::string> used{kOrderKey};
+  for (std::size_t k = 0; k < named.size(); ++k) {
+    const std::string key = kMomentumPrefix + named[k].first + kMomentumSuffix;
+    if (!buffered) continue;
+    momentum[k] = checkpoint_tensor(tensors, key, DType::float32, named[k].second->value.shape(), path);
+    used.insert(key);
+  }
+  nn::StateDict model;
+  for (const auto& [key, t] : c.tensors) {
+    if (used.contains(key)) continue;
+    NORMKIT_CHECK(!key.starts_with(kMomentumPrefix), "--resume: ", path, ": tensor '", key, "': ",
+                  buffered ? "a momentum buffer for no parameter of this model"
+                           : "a momentum buffer, but this run has no momentum buffers at this step");
+    model.emplace_back(key, t);
+  }
+  nn::Generator shuffle = shuffle_;
+  using_entry(path, "normkit.shuffle_state", [&] { shuffle.set_state(metadata(c, "normkit.shuffle_state", path)); });
+
+  // The layers check what they are given before they change.
+  for (const auto& keyed : net_.modules_with_extra_state()) {  // (no structured binding: clang 14 cannot capture one)
+    nn::Module* module = keyed.second;
+    const std::string entry = kExtraStatePrefix + keyed.first;
+    using_entry(path, entry, [&] { module->set_extra_state(metadata(c, entry, path)); });
+  }
+  using_entry(path, "the model's state", [&] { net_.load_state_dict(model); });
+  sgd_.load_state(steps_done, momentum);
+  shuffle_ = shuffle;
+  std::copy(order.data<std::int64_t>(), order.data<std::int64_t>() + order.numel(), order_.begin());
+  steps_done_ = steps_done;
 }
 
 std::vector<EpochReport> fit(nn::Sequential& net, const io::FashionMnist& data, const TrainOptions& options,
