@@ -54,3 +54,9 @@ write("idx", "wrong_type", bytes([0, 0, 0x0D, 1, 0, 0, 0, 1]) + f32([1]))
 rng = random.Random(2026)
 for k in range(24):
     write("functional", "random_%02d" % k, bytes(rng.randrange(256) for _ in range(rng.choice([16, 48, 96]))))
+
+# The checkpoint and module harnesses read their input as choices (which entry
+# to edit, which module, which calls): short random strings cover them.
+for harness in ("checkpoint", "module"):
+    for k in range(16):
+        write(harness, "random_%02d" % k, bytes(rng.randrange(256) for _ in range(rng.choice([8, 32, 96]))))

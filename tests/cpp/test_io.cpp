@@ -32,19 +32,6 @@ std::vector<std::uint8_t> idx_bytes(const std::vector<std::uint32_t>& dims, std:
   return b;
 }
 
-// A directory of its own under the system's temporary one, removed at the
-// end. Named by process and count: CTest runs each test in a process of its
-// own, several at once.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int count = 0;
-    path = fs::temp_directory_path() / ("normkit-io-" + std::to_string(::getpid()) + "-" + std::to_string(count++));
-    fs::create_directories(path);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
-
 void write_gzip(const fs::path& path, const std::vector<std::uint8_t>& bytes) {
   gzFile f = gzopen(path.c_str(), "wb");
   ASSERT_NE(f, nullptr);
@@ -55,15 +42,6 @@ void write_gzip(const fs::path& path, const std::vector<std::uint8_t>& bytes) {
 void write_plain(const fs::path& path, const std::vector<std::uint8_t>& bytes) {
   std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()),
                                                static_cast<std::streamsize>(bytes.size()));
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 TEST(Idx, ParsesShapeAndValues) {
@@ -344,6 +322,12 @@ TEST(Safetensors, WritesAtomicallyAndRefusesBadNames) {
   EXPECT_THAT(error_of([&] { io::save_safetensors(path.string(), {{"__metadata__", a}}); }), ::testing::HasSubstr("reserved"));
   EXPECT_THAT(error_of([&] { io::save_safetensors((dir.path / "no" / "x.safetensors").string(), {{"a", a}}); }),
               ::testing::HasSubstr("does not exist"));
+  // Names and metadata become JSON, which must be UTF-8 (the checkpoint
+  // fuzzer found a nlohmann exception escaping here).
+  EXPECT_THAT(error_of([&] { io::save_safetensors(path.string(), {{"\xee\x1a", a}}); }),
+              ::testing::HasSubstr("tensor names and metadata must be valid UTF-8"));
+  EXPECT_THAT(error_of([&] { io::save_safetensors(path.string(), {{"a", a}}, {{"k", "\xff"}}); }),
+              ::testing::HasSubstr("must be valid UTF-8"));
   EXPECT_EQ(file_bytes(path), before);
   // A successful one replaces it.
   io::save_safetensors(path.string(), {{"b", vector_tensor({4})}});
