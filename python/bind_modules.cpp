@@ -134,8 +134,7 @@ void bind_modules(py::module_& m) {
   m.def("recalibrate_running_stats",
         [](const std::vector<nn::BatchNorm*>& layers, const py::object& data_pass) {
           NORMKIT_CHECK(PyCallable_Check(data_pass.ptr()) != 0,
-                        "recalibrate_running_stats: data_pass: expected a callable, got ",
-                        std::string(py::str(data_pass.get_type().attr("__name__"))));
+                        "recalibrate_running_stats: data_pass: expected a callable, got ", type_name(data_pass));
           nn::recalibrate_running_stats(layers, [&] { data_pass(); }, [](nn::BatchNorm& bn, auto step) {
             exclusive_call(bn, step);
           });

@@ -12,13 +12,27 @@ void check_array_rank(std::size_t rank, const char* what) {
                 " a NumPy array can hold");
 }
 
+// An integer as Python's operator.index takes one (int, NumPy integers), but
+// not a bool (True is no size), in 64 bits.
+std::int64_t size_argument(const py::handle item, const char* name) {
+  NORMKIT_CHECK(PyIndex_Check(item.ptr()) != 0 && !PyBool_Check(item.ptr()), name,
+                ": expected an int or a sequence of ints, got ", type_name(item));
+  PyObject* index = PyNumber_Index(item.ptr());
+  if (index == nullptr) throw py::error_already_set();  // its __index__ raised
+  const auto value = py::reinterpret_steal<py::int_>(index);
+  int overflow = 0;
+  const long long v = PyLong_AsLongLongAndOverflow(value.ptr(), &overflow);
+  if (overflow != 0) detail::throw_error(name, ": ", std::string(py::repr(item)), " does not fit in 64 bits");
+  return v;
+}
+
 }  // namespace
 
+std::string type_name(const py::handle obj) { return py::str(obj.get_type().attr("__name__")); }
 
 TensorView view_of(const py::object& obj, const char* name, bool writable) {
   if (obj.is_none()) return {};
-  NORMKIT_CHECK(py::isinstance<py::array>(obj), name, ": expected a float32 NumPy array, got ",
-                std::string(py::str(obj.get_type().attr("__name__"))));
+  NORMKIT_CHECK(py::isinstance<py::array>(obj), name, ": expected a float32 NumPy array, got ", type_name(obj));
   const auto array = py::reinterpret_borrow<py::array>(obj);
   NORMKIT_CHECK(array.dtype().is(py::dtype::of<float>()), name, ": expected a float32 array, got ",
                 std::string(py::str(array.dtype())), " (convert with .astype(numpy.float32))");
@@ -77,26 +91,8 @@ py::object tensor_array(const Tensor* tensor, const py::object& owner) {
   return py::array_t<float>(shape, tensor->data<float>(), owner);
 }
 
-namespace {
-
-std::string type_name(const py::handle obj) { return py::str(obj.get_type().attr("__name__")); }
-
-// An integer as Python's operator.index takes one (int, NumPy integers), but
-// not a bool (True is no size), in 64 bits.
-std::int64_t size_argument(const py::handle item, const char* name) {
-  NORMKIT_CHECK(PyIndex_Check(item.ptr()) != 0 && !PyBool_Check(item.ptr()), name,
-                ": expected an int or a sequence of ints, got ", type_name(item));
-  const py::int_ value = py::reinterpret_steal<py::int_>(PyNumber_Index(item.ptr()));
-  int overflow = 0;
-  const long long v = PyLong_AsLongLongAndOverflow(value.ptr(), &overflow);
-  if (overflow != 0) detail::throw_error(name, ": ", std::string(py::repr(item)), " does not fit in 64 bits");
-  return v;
-}
-
-}  // namespace
-
 Shape shape_argument(const py::object& obj, const char* name) {
-  if (PyIndex_Check(obj.ptr()) != 0 || PyBool_Check(obj.ptr()) != 0) return {size_argument(obj, name)};
+  if (PyIndex_Check(obj.ptr()) != 0) return {size_argument(obj, name)};  // bool too: refused there
   NORMKIT_CHECK(py::isinstance<py::sequence>(obj) && !py::isinstance<py::str>(obj), name,
                 ": expected an int or a sequence of ints, got ", type_name(obj));
   Shape shape;

@@ -19,6 +19,9 @@ namespace py = pybind11;
 // within the smaller, so that none fails in NumPy with its bare message.
 inline constexpr std::size_t kMaxArrayDims = 32;
 
+// The name of an object's type, for messages ("NoneType", "list").
+std::string type_name(const py::handle obj);
+
 // A view of a NumPy argument; None gives an undefined view. The caller keeps
 // the array alive for the duration of the call (it is a function argument).
 TensorView view_of(const py::object& obj, const char* name, bool writable = false);
