@@ -1,6 +1,9 @@
 # Each bad command line must end with a non-zero status and its message,
 # before any training starts (no "epoch" line). -DCLI=path/to/normkit
-# -DWORK=scratch directory.
+# -DWORK=scratch directory; -DSANITIZED=ON in the sanitizer build, whose
+# operator new reports running out of memory and ends the process instead of
+# throwing std::bad_alloc: there the out-of-memory case is left to the
+# Release build.
 file(REMOVE_RECURSE "${WORK}")
 file(MAKE_DIRECTORY "${WORK}" "${WORK}/fifo-data" "${WORK}/zero-data")
 # Data files that are not files: a FIFO (a read would block) and /dev/zero
@@ -31,6 +34,9 @@ set(cases
   "--data^${WORK}/zero-data|zero-data/train-images-idx3-ubyte.gz: not a regular file \\(a device\\)"
   "--data^/dev|Fashion-MNIST: /dev/train-images-idx3-ubyte.gz not found"
 )
+if(SANITIZED)
+  list(FILTER cases EXCLUDE REGEX "out of memory")
+endif()
 foreach(case IN LISTS cases)
   # "ARG^ARG|expected": the arguments, separated by ^, and the message.
   string(FIND "${case}" "|" bar)

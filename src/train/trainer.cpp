@@ -271,9 +271,8 @@ void Trainer::load_checkpoint(const std::string& path) {
   const bool buffered = options_.sgd.momentum != 0 && steps_done > 0;
   std::vector<Tensor> momentum(named.size());
   std::set<std::string> used{kOrderKey};
-  for (std::size_t k = 0; k < named.size(); ++k) {
+  for (std::size_t k = 0; buffered && k < named.size(); ++k) {
     const std::string key = kMomentumPrefix + named[k].first + kMomentumSuffix;
-    if (!buffered) continue;
     momentum[k] = checkpoint_tensor(tensors, key, DType::float32, named[k].second->value.shape(), path);
     used.insert(key);
   }
