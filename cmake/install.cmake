@@ -16,6 +16,7 @@ install(DIRECTORY include/normkit DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(TARGETS ${NORMKIT_INSTALLED_TARGETS} EXPORT normkit-targets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(TARGETS normkit_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(FILES LICENSE CHANGELOG.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
 install(EXPORT normkit-targets NAMESPACE normkit:: DESTINATION ${NORMKIT_CMAKE_DIR})
 
 configure_package_config_file(cmake/normkit-config.cmake.in ${CMAKE_CURRENT_BINARY_DIR}/normkit-config.cmake

@@ -17,7 +17,7 @@ endfunction()
 run("cmake --install" "${CMAKE_COMMAND}" --install "${BUILD}" --prefix "${prefix}")
 foreach(file include/normkit/normkit.hpp include/normkit/io/safetensors.hpp lib/libnormkit.a bin/normkit
              lib/cmake/normkit/normkit-config.cmake lib/cmake/normkit/normkit-config-version.cmake
-             lib/cmake/normkit/normkit-targets.cmake lib/pkgconfig/normkit.pc)
+             lib/cmake/normkit/normkit-targets.cmake lib/pkgconfig/normkit.pc share/doc/normkit/LICENSE)
   if(NOT EXISTS "${prefix}/${file}")
     message(FATAL_ERROR "cmake --install did not install ${file}")
   endif()
