@@ -54,11 +54,16 @@ void write_all(int fd, const void* data, std::size_t size, const std::string& pa
 // name (a dangling link names a file to create), and that file's mode when
 // it exists. Anything but a regular file is refused: a save replaces the
 // file by renaming over it, which would replace a FIFO, a device or a
-// directory with a regular file.
+// directory with a regular file. Its directory must exist.
 struct SaveTarget {
   std::filesystem::path file;
+  std::filesystem::path dir;   // the file's directory, where the temporary goes
   std::optional<mode_t> mode;  // the existing file's permission bits
 };
+
+std::filesystem::path directory_of(const std::filesystem::path& file) {
+  return file.has_parent_path() ? file.parent_path() : std::filesystem::path(".");
+}
 
 SaveTarget save_target(const std::string& path) {
   check_path(path);
@@ -77,13 +82,11 @@ SaveTarget save_target(const std::string& path) {
     }
     NORMKIT_CHECK(S_ISREG(st.st_mode), path, ": not a regular file (", file_kind(st.st_mode),
                   "); normkit replaces only regular files");
-    return {file, st.st_mode & 07777};
+    return {file, directory_of(file), st.st_mode & 07777};
   }
-  return {file, std::nullopt};
-}
-
-std::filesystem::path directory_of(const std::filesystem::path& file) {
-  return file.has_parent_path() ? file.parent_path() : std::filesystem::path(".");
+  const std::filesystem::path dir = directory_of(file);
+  NORMKIT_CHECK(std::filesystem::is_directory(dir), path, ": directory ", dir.string(), " does not exist");
+  return {file, dir, std::nullopt};
 }
 
 // A temporary file beside `file`, created here and now (O_EXCL), with a name
@@ -105,9 +108,7 @@ int create_temporary(const std::filesystem::path& file, const std::string& path,
 
 void check_writable(const std::string& path) {
   const SaveTarget target = save_target(path);
-  const std::filesystem::path dir = directory_of(target.file);
-  NORMKIT_CHECK(std::filesystem::is_directory(dir), path, ": directory ", dir.string(), " does not exist");
-  NORMKIT_CHECK(::access(dir.c_str(), W_OK) == 0, path, ": cannot be written: ", std::strerror(errno));
+  NORMKIT_CHECK(::access(target.dir.c_str(), W_OK) == 0, path, ": cannot be written: ", std::strerror(errno));
 }
 
 void save_safetensors(const std::string& path, const NamedTensors& tensors, const Metadata& metadata) {
@@ -139,8 +140,6 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors, cons
   for (int i = 0; i < 8; ++i) length[i] = static_cast<std::uint8_t>(static_cast<std::uint64_t>(text.size()) >> (8 * i));
 
   const SaveTarget target = save_target(path);
-  const std::filesystem::path dir = directory_of(target.file);
-  NORMKIT_CHECK(std::filesystem::is_directory(dir), path, ": directory ", dir.string(), " does not exist");
   std::string temporary;
   const int fd = create_temporary(target.file, path, temporary);
   try {
@@ -164,7 +163,7 @@ void save_safetensors(const std::string& path, const NamedTensors& tensors, cons
     detail::throw_error(path, ": cannot replace it: ", reason);
   }
   // The rename itself reaches the disk with the directory.
-  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  const int dir_fd = ::open(target.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir_fd >= 0) {
     ::fsync(dir_fd);
     ::close(dir_fd);
