@@ -17,7 +17,7 @@ const char* file_kind(mode_t mode) {
   if (S_ISFIFO(mode)) return "a FIFO";
   if (S_ISCHR(mode) || S_ISBLK(mode)) return "a device";
   if (S_ISSOCK(mode)) return "a socket";
-  return "not a plain file";
+  return "another kind of file";
 }
 
 void require_regular_file(const std::string& path) {

@@ -54,7 +54,9 @@ namespace normkit {
 void check_channel_vector(const TensorView& t, const char* name, std::int64_t C);
 // Two per-channel vectors that a call updates in place (the running
 // statistics), when defined: each element in memory of its own (no stride 0
-// over more than one element), and no byte shared between the two.
+// over more than one element), and the two vectors' spans of memory apart.
+// (Conservative, as PyTorch's overlap checks: two interleaved vectors share
+// a span though no byte, and are refused too.)
 void check_updated_pair(const TensorView& a, const char* a_name, const TensorView& b, const char* b_name);
 // The running statistics' update of BatchNorm and InstanceNorm, once per
 // call: towards the mean over `groups` of the per-(group, channel)
