@@ -1,7 +1,9 @@
 // The normkit Python module: NumPy arrays in and out, zero-copy for float32
 // arrays of any strides (contiguous and channels-last are the fast paths).
 // normkit::Error becomes normkit.Error, a subclass of ValueError.
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "numpy_views.hpp"
 
@@ -36,8 +38,17 @@ PYBIND11_MODULE(_normkit, m) {
         "Test hook: the address of the memory normkit reads for `array`, through the same conversion\n"
         "as every function's arguments (equal to the array's own address: no copy).");
   m.def("simd_path", &normkit::simd_path,
-        "The instruction set the kernels run on: 'portable', 'avx2' or 'avx512' (NORMKIT_ISA picks one\n"
-        "the CPU has). Every path gives the same bits.");
+        "The instruction set the kernels run on: 'portable', 'avx2' or 'avx512' (at start the widest the\n"
+        "CPU has, or the one NORMKIT_ISA names). Every path gives the same bits.");
+  m.def("simd_paths", [] {
+          std::vector<std::string> names;
+          for (normkit::SimdPath path : normkit::simd_paths()) names.emplace_back(normkit::simd_path_name(path));
+          return names;
+        },
+        "Every SIMD path this CPU has, narrowest first: ['portable', 'avx2', 'avx512'] at most.");
+  m.def("set_simd_path", [](const std::string& name) { normkit::set_simd_path(name.c_str()); }, py::arg("name"),
+        "Runs the kernels on the SIMD path `name` ('portable', 'avx2' or 'avx512'; one this CPU has),\n"
+        "in every thread of the process. Speed changes, the bits do not.");
   normkit::python::bind_functional(m);
   normkit::python::bind_modules(m);
   auto io = m.def_submodule("io", "safetensors files: load_file, load_metadata, save_file");

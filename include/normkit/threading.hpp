@@ -12,10 +12,4 @@ namespace normkit {
 int num_threads();
 void set_num_threads(int n);    // n >= 1
 
-// The instruction set the kernels run on: "portable" (SSE2), "avx2" or
-// "avx512": the widest this CPU has, or the one named by the environment
-// variable NORMKIT_ISA when the CPU has it. Chosen once per process; every
-// path gives the same bits (docs/numerics.md).
-const char* simd_path();
-
 }  // namespace normkit

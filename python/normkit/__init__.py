@@ -23,7 +23,9 @@ from ._normkit import (
     rms_norm_backward,
     rms_norm_forward,
     set_num_threads,
+    set_simd_path,
     simd_path,
+    simd_paths,
 )
 from . import io, models, nn
 
@@ -48,5 +50,7 @@ __all__ = [
     "rms_norm_backward",
     "rms_norm_forward",
     "set_num_threads",
+    "set_simd_path",
     "simd_path",
+    "simd_paths",
 ]

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <memory>
 
+#include "normkit/simd.hpp"
 #include "normkit/threading.hpp"
 
 namespace normkit::bench {

@@ -1,7 +1,5 @@
 #include "normkit/threading.hpp"
 
-#include "../kernels/simd.hpp"
-
 #include <pthread.h>
 #include <omp.h>
 
@@ -52,7 +50,5 @@ void set_num_threads(int n) {
   // calls (oneDNN) and for code that asks OpenMP.
   omp_set_num_threads(n);
 }
-
-const char* simd_path() { return kernels::isa_name(kernels::active_isa()); }
 
 }  // namespace normkit

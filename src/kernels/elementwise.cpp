@@ -1,12 +1,12 @@
 // Each span is written once, as a template over the vector width W, and
 // instantiated for SSE2 (4), AVX2 (8) and AVX-512 (16) in wrappers compiled
-// for those targets (simd.hpp). The vector expression of each span computes,
+// for those targets (core/simd_dispatch.hpp). The vector expression of each span computes,
 // lane by lane, exactly its scalar expression (which finishes the tail), so
 // W changes the speed, never the bits.
 #include "elementwise.hpp"
 
 #include "lanes.hpp"
-#include "simd.hpp"
+#include "core/simd_dispatch.hpp"
 #include "stream_store.hpp"
 
 namespace normkit::kernels {

@@ -1,5 +1,5 @@
 // The elementwise spans every pass of the family is made of, each compiled
-// for every instruction set and dispatched at run time (simd.hpp): the same
+// for every instruction set and dispatched at run time (core/simd_dispatch.hpp): the same
 // bits on every path. Outputs are written with streaming stores when
 // `stream` (stream_store.hpp). prefetch: how far ahead to ask for the input
 // while this span is written (the span read next; 0: none, when it is in

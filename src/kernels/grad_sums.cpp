@@ -6,7 +6,7 @@
 #include "blocked_reduce.hpp"
 #include "slice_reduce.hpp"
 #include "lanes.hpp"
-#include "simd.hpp"
+#include "core/simd_dispatch.hpp"
 
 namespace normkit::kernels {
 namespace {

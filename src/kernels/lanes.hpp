@@ -19,7 +19,7 @@ inline constexpr int kLanes = 16;
 }
 
 // W-wide float vectors (W = 4, 8 or 16) for kernels written once for every
-// instruction set (simd.hpp). Their helpers always inline, so that they are
+// instruction set (core/simd_dispatch.hpp). Their helpers always inline, so that they are
 // generated with the target of the wrapper that uses them.
 // (Through a struct: GCC drops vector_size on an alias template.)
 template <int W>

@@ -11,7 +11,7 @@
 #include "blocked_reduce.hpp"
 #include "slice_reduce.hpp"
 #include "lanes.hpp"
-#include "simd.hpp"
+#include "core/simd_dispatch.hpp"
 
 namespace normkit::kernels {
 

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "norm_plan.hpp"
-#include "simd.hpp"
+#include "core/simd_dispatch.hpp"
 
 namespace normkit::kernels {
 
@@ -75,7 +75,7 @@ struct MeanSquaresArgs {
 void mean_squares(const MeanSquaresArgs& args);
 
 // The engine's block kernels, each with one variant per instruction set
-// (simd.hpp; all give the same bits) and a dispatching entry point:
+// (core/simd_dispatch.hpp; all give the same bits) and a dispatching entry point:
 // - statistics of one contiguous run of n > 0 floats;
 // - statistics of 16 contiguous channels over `rows` <= kRowChunk rows of
 //   stride C (prefetch: how far ahead to ask for the next block, 0: none);

@@ -6,6 +6,9 @@
 namespace normkit::test {
 namespace {
 
+class BatchNormBackward : public EverySimdPath {};
+INSTANTIATE_TEST_SUITE_P(Simd, BatchNormBackward, every_simd_path(), simd_path_param_name);
+
 std::vector<double> normal_doubles(std::size_t n, std::uint64_t seed, double mean = 0,
                                    double stddev = 1) {
   return normal_values<double>(n, seed, mean, stddev);
@@ -33,7 +36,7 @@ void expect_near_all(const std::vector<double>& analytic, const std::vector<doub
     EXPECT_NEAR(analytic[i], numeric[i], 1e-6 * (std::fabs(numeric[i]) + scale)) << what << "[" << i << "]";
 }
 
-TEST(BatchNormBackward, ReferenceMatchesFiniteDifferences) {
+TEST_P(BatchNormBackward, ReferenceMatchesFiniteDifferences) {
   for (bool training : {true, false})
     for (const ref::BatchNormProblem p : {ref::BatchNormProblem{3, 2, 4}, ref::BatchNormProblem{5, 3, 1},
                                           ref::BatchNormProblem{2, 2, 6}}) {
@@ -115,7 +118,7 @@ void expect_backward_matches_reference(const BatchNormCase& c, TestLayout dy_lay
   if (!mask.bias) EXPECT_EQ(values(fast.dbias)[0], -3.0f);
 }
 
-TEST(BatchNormBackward, FastMatchesReferenceOnEveryShapeLayoutAndMode) {
+TEST_P(BatchNormBackward, FastMatchesReferenceOnEveryShapeLayoutAndMode) {
   const TestLayout layouts[] = {TestLayout::contiguous, TestLayout::channels_last,
                                 TestLayout::permuted, TestLayout::strided};
   std::uint64_t seed = 500;
@@ -129,7 +132,7 @@ TEST(BatchNormBackward, FastMatchesReferenceOnEveryShapeLayoutAndMode) {
         }
 }
 
-TEST(BatchNormBackward, GradientMaskAndMixedLayouts) {
+TEST_P(BatchNormBackward, GradientMaskAndMixedLayouts) {
   BatchNormCase c{.shape = {4, 6, 5, 7}};
   for (bool training : {true, false}) {
     c.training = training;
@@ -140,7 +143,7 @@ TEST(BatchNormBackward, GradientMaskAndMixedLayouts) {
   }
 }
 
-TEST(BatchNormBackward, AccurateAtLargeMean) {
+TEST_P(BatchNormBackward, AccurateAtLargeMean) {
   for (TestLayout layout : {TestLayout::contiguous, TestLayout::channels_last}) {
     BatchNormCase c{.shape = {16, 3, 12, 12}, .layout = layout, .mean = 1e4f, .stddev = 1.0f};
     expect_backward_matches_reference(c, layout, {});

@@ -5,6 +5,9 @@
 namespace normkit::test {
 namespace {
 
+class BatchNormForward : public EverySimdPath {};
+INSTANTIATE_TEST_SUITE_P(Simd, BatchNormForward, every_simd_path(), simd_path_param_name);
+
 void expect_forward_matches_reference(const BatchNormCase& c) {
   SCOPED_TRACE(c.name());
   BatchNormRun fast(c), ref(c);
@@ -21,7 +24,7 @@ void expect_forward_matches_reference(const BatchNormCase& c) {
   }
 }
 
-TEST(BatchNormForward, FastMatchesReferenceOnEveryShapeLayoutAndMode) {
+TEST_P(BatchNormForward, FastMatchesReferenceOnEveryShapeLayoutAndMode) {
   const TestLayout layouts[] = {TestLayout::contiguous, TestLayout::channels_last,
                                 TestLayout::permuted, TestLayout::strided};
   std::uint64_t seed = 100;
@@ -36,7 +39,7 @@ TEST(BatchNormForward, FastMatchesReferenceOnEveryShapeLayoutAndMode) {
         }
 }
 
-TEST(BatchNormForward, OutputMayHaveAnotherLayoutThanInput) {
+TEST_P(BatchNormForward, OutputMayHaveAnotherLayoutThanInput) {
   BatchNormCase c{.shape = {4, 6, 5, 3}};
   BatchNormRun fast(c), ref(c);
   fast.y = make_tensor(c.shape, TestLayout::permuted);
@@ -45,7 +48,7 @@ TEST(BatchNormForward, OutputMayHaveAnotherLayoutThanInput) {
   EXPECT_TRUE(all_close(values(fast.y.view), values(ref.y.view)));
 }
 
-TEST(BatchNormForward, ResultFormMatchesInputMemoryFormat) {
+TEST_P(BatchNormForward, ResultFormMatchesInputMemoryFormat) {
   BatchNormCase c{.shape = {2, 3, 4, 5}, .layout = TestLayout::channels_last};
   BatchNormRun run(c);
   BatchNormForwardResult r = batch_norm_forward(run.inputs(), options_for(c, Impl::fast));
@@ -55,7 +58,7 @@ TEST(BatchNormForward, ResultFormMatchesInputMemoryFormat) {
   EXPECT_EQ(e.save_mean.shape(), (Shape{0}));  // as PyTorch: empty in eval mode
 }
 
-TEST(BatchNormForward, RunningStatisticsOverSeveralSteps) {
+TEST_P(BatchNormForward, RunningStatisticsOverSeveralSteps) {
   for (bool unbiased : {true, false})
     for (double momentum : {0.1, 0.0, 1.0, 0.37}) {
       BatchNormCase c{.shape = {8, 5, 6}, .momentum = momentum};
@@ -89,7 +92,7 @@ TEST(BatchNormForward, RunningStatisticsOverSeveralSteps) {
 
 // DESIGN.md section 2, through the public API: momentum 1 with the biased
 // convention stores the batch variance itself in running_var.
-TEST(BatchNormForward, VarianceAccurateAtLargeMean) {
+TEST_P(BatchNormForward, VarianceAccurateAtLargeMean) {
   for (TestLayout layout : {TestLayout::contiguous, TestLayout::channels_last}) {
     BatchNormCase c{.shape = {32, 4, 16, 16}, .layout = layout, .momentum = 1.0, .mean = 1e4f,
                     .stddev = 1.0f};
@@ -108,7 +111,7 @@ TEST(BatchNormForward, VarianceAccurateAtLargeMean) {
   }
 }
 
-TEST(BatchNormForward, NanAndInfStayInTheirChannel) {
+TEST_P(BatchNormForward, NanAndInfStayInTheirChannel) {
   for (TestLayout layout : {TestLayout::contiguous, TestLayout::channels_last}) {
     for (float bad : {NAN, INFINITY}) {
       BatchNormCase c{.shape = {4, 3, 5, 5}, .layout = layout};
@@ -138,7 +141,7 @@ TEST(BatchNormForward, NanAndInfStayInTheirChannel) {
   }
 }
 
-TEST(BatchNormForward, EmptyBatchGivesEmptyOutputAndKeepsRunningStats) {
+TEST_P(BatchNormForward, EmptyBatchGivesEmptyOutputAndKeepsRunningStats) {
   for (Shape shape : {Shape{0, 3, 4}, Shape{2, 3, 0}, Shape{0, 3, 2, 2}, Shape{2, 3, 0, 4}})
   for (TestLayout layout : {TestLayout::contiguous, TestLayout::channels_last, TestLayout::permuted}) {
     BatchNormCase c{.shape = shape, .layout = layout};
@@ -159,7 +162,7 @@ TEST(BatchNormForward, EmptyBatchGivesEmptyOutputAndKeepsRunningStats) {
   }
 }
 
-TEST(BatchNormForward, InPlaceOutputEqualsOutOfPlace) {
+TEST_P(BatchNormForward, InPlaceOutputEqualsOutOfPlace) {
   for (TestLayout layout : {TestLayout::contiguous, TestLayout::channels_last}) {
     BatchNormCase c{.shape = {3, 4, 6, 2}, .layout = layout};
     BatchNormRun out_of_place(c), in_place(c);
@@ -170,7 +173,7 @@ TEST(BatchNormForward, InPlaceOutputEqualsOutOfPlace) {
   }
 }
 
-TEST(BatchNormForward, ChannelScaleShiftIsTheFusedEvalForm) {
+TEST_P(BatchNormForward, ChannelScaleShiftIsTheFusedEvalForm) {
   for (TestLayout layout : {TestLayout::contiguous, TestLayout::channels_last, TestLayout::strided}) {
     BatchNormCase c{.shape = {3, 4, 5, 6}, .layout = layout, .training = false};
     BatchNormRun run(c);

@@ -1,6 +1,7 @@
 // The BatchNorm modules: running statistics as PyTorch (momentum and the
 // cumulative average), train against eval, state dicts, gradients, fusing.
 #include "batch_norm_case.hpp"
+#include "module_util.hpp"
 
 namespace normkit::test {
 namespace {

@@ -8,7 +8,7 @@
 #include "nn/fixed_blocks.hpp"
 #include "normkit/nn/conv2d.hpp"
 #include "normkit/nn/linear.hpp"
-#include "test_util.hpp"
+#include "module_util.hpp"
 
 namespace normkit::test {
 namespace {

@@ -11,7 +11,7 @@
 #include "normkit/io/safetensors.hpp"
 #include "normkit/train/models.hpp"
 #include "normkit/train/trainer.hpp"
-#include "test_util.hpp"
+#include "module_util.hpp"
 
 namespace normkit::test {
 namespace {

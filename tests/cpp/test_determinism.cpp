@@ -7,6 +7,9 @@
 namespace normkit::test {
 namespace {
 
+class Determinism : public EverySimdPath {};
+INSTANTIATE_TEST_SUITE_P(Simd, Determinism, every_simd_path(), simd_path_param_name);
+
 struct Bits {
   std::vector<std::vector<float>> outputs;
   bool operator==(const Bits& o) const {
@@ -32,7 +35,7 @@ Bits run_with_threads(const BatchNormCase& c, int threads) {
            values(g.dbias)}};
 }
 
-TEST(Determinism, SameBitsForOneTwoThreeAndEightThreads) {
+TEST_P(Determinism, SameBitsForOneTwoThreeAndEightThreads) {
   for (const Shape& shape : {Shape{32, 16, 28, 28}, Shape{256, 1024}, Shape{7, 33, 13},
                              Shape{3, 5, 127, 9}})
     for (TestLayout layout : {TestLayout::contiguous, TestLayout::channels_last}) {
@@ -65,7 +68,7 @@ void expect_same_bits_for_any_thread_count(const Body& body) {
   set_num_threads(before);
 }
 
-TEST(Determinism, FamilySameBitsForAnyThreadCount) {
+TEST_P(Determinism, FamilySameBitsForAnyThreadCount) {
   const TestTensor x = random_tensor({8, 32, 14, 14}, TestLayout::channels_last, 1, 1.0f, 2.0f);
   const TestTensor dy = random_tensor({8, 32, 14, 14}, TestLayout::channels_last, 2);
   const TestTensor rows = random_tensor({300, 768}, TestLayout::contiguous, 3, 1.0f, 2.0f);

@@ -28,7 +28,7 @@
 #include "normkit/train/models.hpp"
 #include "normkit/train/schedule.hpp"
 #include "normkit/train/trainer.hpp"
-#include "test_util.hpp"
+#include "module_util.hpp"
 
 namespace normkit::test {
 namespace {

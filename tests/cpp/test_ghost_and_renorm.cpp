@@ -6,6 +6,11 @@
 namespace normkit::test {
 namespace {
 
+class GhostBatchNorm : public EverySimdPath {};
+INSTANTIATE_TEST_SUITE_P(Simd, GhostBatchNorm, every_simd_path(), simd_path_param_name);
+class BatchRenorm : public EverySimdPath {};
+INSTANTIATE_TEST_SUITE_P(Simd, BatchRenorm, every_simd_path(), simd_path_param_name);
+
 // Runs forward and backward with `options` on both implementations and
 // compares every output.
 void expect_fast_matches_reference(const BatchNormCase& c, BatchNormOptions options) {
@@ -49,7 +54,7 @@ void expect_fast_matches_reference(const BatchNormCase& c, BatchNormOptions opti
   EXPECT_TRUE(all_close(values(fast.grads.dbias), values(ref.grads.dbias)));
 }
 
-TEST(GhostBatchNorm, FastMatchesReference) {
+TEST_P(GhostBatchNorm, FastMatchesReference) {
   for (TestLayout layout : {TestLayout::contiguous, TestLayout::channels_last, TestLayout::strided})
     for (std::int64_t k : {2, 4, 8}) {
       BatchNormCase c{.shape = {8, 3, 5, 4}, .layout = layout, .seed = static_cast<std::uint64_t>(k)};
@@ -58,7 +63,7 @@ TEST(GhostBatchNorm, FastMatchesReference) {
   expect_fast_matches_reference({.shape = {12, 5}}, {.virtual_batch_size = 3});
 }
 
-TEST(GhostBatchNorm, EachGhostBatchIsPlainBatchNormBitForBit) {
+TEST_P(GhostBatchNorm, EachGhostBatchIsPlainBatchNormBitForBit) {
   const std::int64_t N = 6, C = 4, k = 2;
   BatchNormCase c{.shape = {N, C, 3, 3}};
   BatchNormRun ghost(c);
@@ -79,7 +84,7 @@ TEST(GhostBatchNorm, EachGhostBatchIsPlainBatchNormBitForBit) {
   }
 }
 
-TEST(GhostBatchNorm, EvalIsPlainBatchNormAndErrorsAreClear) {
+TEST_P(GhostBatchNorm, EvalIsPlainBatchNormAndErrorsAreClear) {
   BatchNormCase c{.shape = {6, 3, 4}, .training = false};
   BatchNormRun a(c), b(c);
   batch_norm_forward(a.inputs(), {.training = false, .virtual_batch_size = 4}, a.outputs());
@@ -97,7 +102,7 @@ TEST(GhostBatchNorm, EvalIsPlainBatchNormAndErrorsAreClear) {
   EXPECT_THROW(batch_norm_forward({x}, {.virtual_batch_size = 1}), Error);
 }
 
-TEST(BatchRenorm, FastMatchesReferenceClippedAndNot) {
+TEST_P(BatchRenorm, FastMatchesReferenceClippedAndNot) {
   for (BatchRenormLimits limits : {BatchRenormLimits{1.0, 0.0}, BatchRenormLimits{1.5, 0.5},
                                    BatchRenormLimits{3.0, 5.0}})
     for (TestLayout layout : {TestLayout::contiguous, TestLayout::channels_last}) {
@@ -106,7 +111,7 @@ TEST(BatchRenorm, FastMatchesReferenceClippedAndNot) {
     }
 }
 
-TEST(BatchRenorm, NoRoomToMoveIsPlainBatchNorm) {
+TEST_P(BatchRenorm, NoRoomToMoveIsPlainBatchNorm) {
   BatchNormCase c{.shape = {5, 3, 4, 2}};
   BatchNormRun a(c), b(c);
   Tensor r({3}), d({3});
@@ -118,7 +123,7 @@ TEST(BatchRenorm, NoRoomToMoveIsPlainBatchNorm) {
   EXPECT_EQ(values(d), std::vector<float>(3, 0.0f));
 }
 
-TEST(BatchRenorm, ErrorsAreClear) {
+TEST_P(BatchRenorm, ErrorsAreClear) {
   BatchNormCase c{.shape = {4, 3, 5}};
   BatchNormRun run(c);
   EXPECT_THROW(batch_norm_forward({run.x.view}, {.renorm = BatchRenormLimits{}}), Error);  // no running stats
@@ -132,7 +137,7 @@ TEST(BatchRenorm, ErrorsAreClear) {
 
 // With r and d clipped, they are locally constant, so the reference's
 // gradient (r, d constants) must equal the derivative of the whole function.
-TEST(BatchRenorm, ReferenceGradientsMatchFiniteDifferencesWhenClipped) {
+TEST_P(BatchRenorm, ReferenceGradientsMatchFiniteDifferencesWhenClipped) {
   const ref::BatchNormProblem p{4, 2, 3};
   const std::size_t n = 24;
   ref::BatchNormForwardArgs args{p, normal_values<double>(n, 1, 3.0, 2.0), {1.5, 0.7}, {0.1, -0.2},
@@ -157,7 +162,7 @@ TEST(BatchRenorm, ReferenceGradientsMatchFiniteDifferencesWhenClipped) {
     EXPECT_NEAR(g.dweight[c], central_difference(probe_args.weight, c, loss_at_probe_args), 1e-6) << "dweight[" << c << "]";
 }
 
-TEST(GhostBatchNorm, ReferenceGradientsMatchFiniteDifferences) {
+TEST_P(GhostBatchNorm, ReferenceGradientsMatchFiniteDifferences) {
   const ref::BatchNormProblem p{6, 2, 2};
   const std::size_t n = 24;
   const ref::BatchNormForwardArgs args{p, normal_values<double>(n, 3, 1.0, 2.0), {1.5, 0.7},

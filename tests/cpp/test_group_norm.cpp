@@ -9,6 +9,11 @@
 namespace normkit::test {
 namespace {
 
+class GroupNorm : public EverySimdPath {};
+INSTANTIATE_TEST_SUITE_P(Simd, GroupNorm, every_simd_path(), simd_path_param_name);
+class InstanceNorm : public EverySimdPath {};
+INSTANTIATE_TEST_SUITE_P(Simd, InstanceNorm, every_simd_path(), simd_path_param_name);
+
 Tensor channel_param(std::int64_t C, std::uint64_t seed, float mean) {
   return vector_tensor(normal_values(static_cast<std::size_t>(C), seed, mean, 0.5f));
 }
@@ -52,7 +57,7 @@ void expect_group_norm_matches_reference(const GroupCase& c) {
   EXPECT_TRUE(all_close(values(g[0].dbias), values(g[1].dbias)));
 }
 
-TEST(GroupNorm, FastMatchesReference) {
+TEST_P(GroupNorm, FastMatchesReference) {
   const std::vector<std::pair<Shape, std::int64_t>> shapes = {
       {{2, 6, 5}, 3},   {{4, 8, 3, 3}, 2},   {{2, 32, 7, 7}, 32}, {{3, 4, 2, 3, 2}, 1},
       {{1, 12, 127}, 4}, {{2, 6}, 3},        {{5, 4, 1, 1}, 2},   {{2, 64, 8, 8}, 32},
@@ -64,7 +69,7 @@ TEST(GroupNorm, FastMatchesReference) {
         expect_group_norm_matches_reference({shape, groups, layout, affine, ++seed});
 }
 
-TEST(GroupNorm, OneGroupIsLayerNormOverChannelsAndSpace) {
+TEST_P(GroupNorm, OneGroupIsLayerNormOverChannelsAndSpace) {
   const TestTensor x = random_tensor({3, 4, 5, 6}, TestLayout::contiguous, 1, 2.0f, 3.0f);
   const GroupNormForwardResult gn = group_norm_forward({x.view}, {.num_groups = 1});
   const LayerNormForwardResult ln = layer_norm_forward({x.view, {4, 5, 6}});
@@ -72,7 +77,7 @@ TEST(GroupNorm, OneGroupIsLayerNormOverChannelsAndSpace) {
   EXPECT_TRUE(all_close(values(gn.rstd), values(ln.rstd)));
 }
 
-TEST(GroupNorm, OneChannelPerGroupIsInstanceNorm) {
+TEST_P(GroupNorm, OneChannelPerGroupIsInstanceNorm) {
   for (TestLayout layout : {TestLayout::contiguous, TestLayout::channels_last}) {
     const TestTensor x = random_tensor({3, 4, 5, 6}, layout, 2, -1.0f, 2.0f);
     const Tensor w = channel_param(4, 3, 1.0f), b = channel_param(4, 4, 0.0f);
@@ -83,7 +88,7 @@ TEST(GroupNorm, OneChannelPerGroupIsInstanceNorm) {
   }
 }
 
-TEST(InstanceNorm, FastMatchesReferenceWithRunningStats) {
+TEST_P(InstanceNorm, FastMatchesReferenceWithRunningStats) {
   std::uint64_t seed = 700;
   for (const Shape& shape : {Shape{2, 3, 7}, Shape{4, 5, 3, 3}, Shape{2, 3, 2, 3, 4}, Shape{1, 16, 127}})
     for (TestLayout layout : {TestLayout::contiguous, TestLayout::channels_last, TestLayout::permuted})
@@ -110,7 +115,7 @@ TEST(InstanceNorm, FastMatchesReferenceWithRunningStats) {
       }
 }
 
-TEST(InstanceNorm, BackwardMatchesReference) {
+TEST_P(InstanceNorm, BackwardMatchesReference) {
   const TestTensor x = random_tensor({3, 4, 6, 5}, TestLayout::channels_last, 9, 0.0f, 2.0f);
   const TestTensor dy = random_tensor({3, 4, 6, 5}, TestLayout::contiguous, 10);
   const Tensor w = channel_param(4, 11, 1.0f);
@@ -124,7 +129,7 @@ TEST(InstanceNorm, BackwardMatchesReference) {
   EXPECT_TRUE(all_close(values(fast.dbias), values(ref.dbias)));
 }
 
-TEST(GroupNorm, ReferenceMatchesFiniteDifferences) {
+TEST_P(GroupNorm, ReferenceMatchesFiniteDifferences) {
   const ref::GroupNormProblem p{2, 4, 3, 2};
   const std::size_t n = 24;
   std::vector<double> x = normal_values<double>(n, 1, 1.0, 2.0), w = normal_values<double>(4, 2, 1.0, 0.3),
@@ -140,7 +145,7 @@ TEST(GroupNorm, ReferenceMatchesFiniteDifferences) {
   }
 }
 
-TEST(GroupNorm, ErrorsNameTheArgument) {
+TEST_P(GroupNorm, ErrorsNameTheArgument) {
   Tensor x({2, 6, 5});
   try {
     group_norm_forward({x}, {.num_groups = 4});
@@ -161,7 +166,7 @@ TEST(GroupNorm, ErrorsNameTheArgument) {
 // Found by fuzz/functional_fuzzer (fuzz/regressions/functional): InstanceNorm
 // of 0 channels has no groups; both implementations give empty results (it
 // divided by the group count, 0, before).
-TEST(InstanceNorm, ZeroChannelsGiveEmptyResultsAsGroupNormDoes) {
+TEST_P(InstanceNorm, ZeroChannelsGiveEmptyResultsAsGroupNormDoes) {
   for (const Impl impl : {Impl::fast, Impl::reference}) {
     Tensor x({2, 0, 3});
     const InstanceNormForwardResult r = instance_norm_forward({x.view()}, {.impl = impl});
@@ -179,7 +184,7 @@ TEST(InstanceNorm, ZeroChannelsGiveEmptyResultsAsGroupNormDoes) {
   }
 }
 
-TEST(InstanceNorm, ErrorsNameTheArgument) {
+TEST_P(InstanceNorm, ErrorsNameTheArgument) {
   try {
     instance_norm_forward({Tensor({2, 3, 1})});
     ADD_FAILURE();

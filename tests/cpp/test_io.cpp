@@ -15,7 +15,7 @@
 #include "normkit/io/idx.hpp"
 #include "normkit/io/safetensors.hpp"
 #include "normkit/nn/batch_norm.hpp"
-#include "test_util.hpp"
+#include "module_util.hpp"
 
 namespace normkit::test {
 namespace {

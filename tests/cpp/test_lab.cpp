@@ -14,7 +14,7 @@
 #include "normkit/train/models.hpp"
 #include "normkit/train/trainer.hpp"
 #include "report/table.hpp"
-#include "test_util.hpp"
+#include "module_util.hpp"
 
 namespace normkit::test {
 namespace {

@@ -13,9 +13,13 @@
 #include "normkit/batch_norm.hpp"
 #include "normkit/group_norm.hpp"
 #include "normkit/layer_norm.hpp"
+#include "test_util.hpp"
 
 namespace normkit::test {
 namespace {
+
+class LargeIndex : public EverySimdPath {};
+INSTANTIATE_TEST_SUITE_P(Simd, LargeIndex, every_simd_path(), simd_path_param_name);
 
 constexpr std::int64_t k2to31 = std::int64_t{1} << 31;
 
@@ -41,7 +45,7 @@ class SparseFloats {
 // BN's backward reductions over a contiguous x of 2^31 + 2^17 elements, all
 // in one channel: dbias = sum(dy), dweight = sum(dy * x) with mean 0 and
 // invstd 1. Only the marked values are nonzero, all beyond element 2^31.
-TEST(LargeIndex, BatchNormBackwardSumsOverMoreThan2To31Elements) {
+TEST_P(LargeIndex, BatchNormBackwardSumsOverMoreThan2To31Elements) {
   const std::int64_t per_sample = (std::int64_t{1} << 30) + (std::int64_t{1} << 16);
   const std::int64_t numel = 2 * per_sample;
   ASSERT_GT(numel, k2to31);

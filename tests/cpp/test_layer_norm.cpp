@@ -7,6 +7,11 @@
 namespace normkit::test {
 namespace {
 
+class LayerNorm : public EverySimdPath {};
+INSTANTIATE_TEST_SUITE_P(Simd, LayerNorm, every_simd_path(), simd_path_param_name);
+class RMSNorm : public EverySimdPath {};
+INSTANTIATE_TEST_SUITE_P(Simd, RMSNorm, every_simd_path(), simd_path_param_name);
+
 struct RowCase {
   Shape shape;
   Shape normalized_shape;
@@ -76,11 +81,11 @@ void expect_layer_norm_matches_reference(const RowCase& c) {
   if (c.bias) EXPECT_TRUE(all_close(values(g[0].dbias), values(g[1].dbias)));
 }
 
-TEST(LayerNorm, FastMatchesReference) {
+TEST_P(LayerNorm, FastMatchesReference) {
   for (const RowCase& c : row_cases()) expect_layer_norm_matches_reference(c);
 }
 
-TEST(LayerNorm, AccurateAtLargeMean) {
+TEST_P(LayerNorm, AccurateAtLargeMean) {
   expect_layer_norm_matches_reference({{64, 1024}, {1024}, TestLayout::contiguous, true, true, 1e4f, 1.0f, 3});
 }
 
@@ -102,18 +107,18 @@ void expect_rms_norm_matches_reference(const RowCase& c) {
   if (c.weight) EXPECT_TRUE(all_close(values(g[0].dweight), values(g[1].dweight)));
 }
 
-TEST(RMSNorm, FastMatchesReference) {
+TEST_P(RMSNorm, FastMatchesReference) {
   for (const RowCase& c : row_cases()) expect_rms_norm_matches_reference(c);
 }
 
-TEST(RMSNorm, DefaultEpsIsFloatEpsilon) {
+TEST_P(RMSNorm, DefaultEpsIsFloatEpsilon) {
   Tensor x = Tensor::full({2, 3}, 0.0f);
   RMSNormForwardResult r = rms_norm_forward({x, {3}, {}});
   EXPECT_FLOAT_EQ(r.rstd.data<float>()[0], static_cast<float>(1.0 / std::sqrt(1.1920928955078125e-07)));
   EXPECT_EQ(r.rstd.shape(), (Shape{2, 1}));
 }
 
-TEST(LayerNorm, ReferenceMatchesFiniteDifferences) {
+TEST_P(LayerNorm, ReferenceMatchesFiniteDifferences) {
   const ref::RowNormProblem p{3, 5};
   std::vector<double> x = normal_values<double>(15, 1, 1.0, 2.0), w = normal_values<double>(5, 2, 1.0, 0.3),
                       b = normal_values<double>(5, 3), probe = normal_values<double>(15, 4);
@@ -127,7 +132,7 @@ TEST(LayerNorm, ReferenceMatchesFiniteDifferences) {
   }
 }
 
-TEST(RMSNorm, ReferenceMatchesFiniteDifferences) {
+TEST_P(RMSNorm, ReferenceMatchesFiniteDifferences) {
   const ref::RowNormProblem p{3, 5};
   std::vector<double> x = normal_values<double>(15, 5, 1.0, 2.0), w = normal_values<double>(5, 6, 1.0, 0.3),
                       probe = normal_values<double>(15, 7);
@@ -138,7 +143,7 @@ TEST(RMSNorm, ReferenceMatchesFiniteDifferences) {
   for (std::size_t j = 0; j < 5; ++j) EXPECT_NEAR(g.dweight[j], central_difference(w, j, loss), 1e-6);
 }
 
-TEST(LayerNorm, ErrorsNameTheArgumentAndWriteNothing) {
+TEST_P(LayerNorm, ErrorsNameTheArgumentAndWriteNothing) {
   Tensor x({2, 6, 5}), w({4}), y = Tensor::full({2, 6, 5}, 7.0f), mean({2, 6, 1}), rstd({2, 6, 1});
   try {
     layer_norm_forward({x, {4}, {}, {}}, {}, {y, mean, rstd});

@@ -3,12 +3,16 @@
 
 #include "kernels/blocked_reduce.hpp"
 #include "kernels/grad_sums.hpp"
-#include "kernels/simd.hpp"
 
 #include "test_util.hpp"
 
 namespace normkit::test {
 namespace {
+
+class MomentsKernel : public EverySimdPath {};
+INSTANTIATE_TEST_SUITE_P(Simd, MomentsKernel, every_simd_path(), simd_path_param_name);
+class SliceFusion : public EverySimdPath {};
+INSTANTIATE_TEST_SUITE_P(Simd, SliceFusion, every_simd_path(), simd_path_param_name);
 
 using kernels::Moments;
 using kernels::NormPlan;
@@ -23,7 +27,7 @@ Exact exact_moments(const std::vector<float>& x) {
   return {m.mean[0], m.var[0]};
 }
 
-TEST(Moments, RunMatchesExactOnOddSizes) {
+TEST_P(MomentsKernel, RunMatchesExactOnOddSizes) {
   for (std::int64_t n : {1, 3, 16, 17, 127, 4097, 100000}) {
     const std::vector<float> x = normal_values(static_cast<std::size_t>(n), 7 + n, 0.5f, 2.0f);
     const Moments m = kernels::run_moments(x.data(), n);
@@ -34,7 +38,7 @@ TEST(Moments, RunMatchesExactOnOddSizes) {
   }
 }
 
-TEST(Moments, MergeEqualsWholeRun) {
+TEST_P(MomentsKernel, MergeEqualsWholeRun) {
   const std::vector<float> x = normal_values(1000, 3, -4.0f, 0.5f);
   const Moments whole = kernels::run_moments(x.data(), 1000);
   const Moments merged = Moments::merge(kernels::run_moments(x.data(), 333),
@@ -47,7 +51,7 @@ TEST(Moments, MergeEqualsWholeRun) {
 
 // DESIGN.md section 2: relative error of the variance below 1e-5 for float32
 // data 1e4 + N(0, 1), on both kernels of the engine (runs and rows).
-TEST(Moments, VarianceAccurateAtLargeMean) {
+TEST_P(MomentsKernel, VarianceAccurateAtLargeMean) {
   const std::int64_t N = 64, C = 3, S = 1024;
   const std::vector<float> x = normal_values(static_cast<std::size_t>(N * C * S), 11, 1e4f, 1.0f);
   // Plan for (N, C, S) contiguous: (1, N, C, S); for the same buffer read as
@@ -98,7 +102,7 @@ TEST(SampleTree, LeavesPartitionTheSamplesInOrder) {
 // The fused schedule (one (a, c) slice at a time, so that the following pass
 // finds it in cache) reduces each slice with the same runs and tree: the same
 // bits as the whole-tensor reduction.
-TEST(SliceFusion, SameBitsAsTheWholeTensorReduction) {
+TEST_P(SliceFusion, SameBitsAsTheWholeTensorReduction) {
   for (const NormPlan plan : {NormPlan{1, 5, 9, 4097, 1}, NormPlan{2, 7, 8, 33, 1}, NormPlan{1, 6, 16, 50, 2}}) {
     const std::int64_t n = plan.numel(), AC = plan.A * plan.C;
     const std::vector<float> x = normal_values(static_cast<std::size_t>(n), 21, 3.0f, 2.0f);
@@ -124,7 +128,7 @@ TEST(SliceFusion, SameBitsAsTheWholeTensorReduction) {
   }
 }
 
-TEST(Moments, NanStaysInItsChannel) {
+TEST_P(MomentsKernel, NanStaysInItsChannel) {
   const std::int64_t N = 4, C = 3, S = 50;
   // And (N*S, C) rows with one row per sample: leaves of 256 samples.
   for (const NormPlan plan : {NormPlan{1, N, C, S, 1}, NormPlan{1, N * S, C, 1, S}, NormPlan{1, N * S, C, 1, 1}}) {
@@ -145,23 +149,24 @@ namespace normkit::test {
 namespace {
 
 // Every SIMD path this CPU has gives the portable path's bits, kernel by
-// kernel. (The whole suite also runs once per path: tests/CMakeLists.txt.)
+// kernel, through each path's own wrapper. (The kernel tests also run every
+// path through the dispatch: EverySimdPath in test_util.hpp.)
 #if NORMKIT_X86_DISPATCH
 TEST(Simd, EveryPathOfTheBlockKernelsGivesThePortableBits) {
-  using kernels::Isa;
   int paths = 0;
-  for (Isa isa : {Isa::avx2, Isa::avx512}) {
-    if (isa > kernels::best_isa()) continue;
+  for (SimdPath path : simd_paths()) {
+    if (path == SimdPath::portable) continue;
     ++paths;
-    SCOPED_TRACE(kernels::isa_name(isa));
+    SCOPED_TRACE(simd_path_name(path));
+    const bool avx2 = path == SimdPath::avx2;
     for (std::int64_t n : {1, 5, 16, 17, 31, 768, 4096, 4097}) {
       std::vector<float> x = normal_values(static_cast<std::size_t>(n), 100 + n, 1e3f, 3.0f);
       if (n > 3) x[3] = -0.0f;
       const Moments a = kernels::run_moments_portable(x.data(), n);
-      const Moments b = isa == Isa::avx2 ? kernels::run_moments_avx2(x.data(), n) : kernels::run_moments_avx512(x.data(), n);
+      const Moments b = avx2 ? kernels::run_moments_avx2(x.data(), n) : kernels::run_moments_avx512(x.data(), n);
       EXPECT_EQ(std::memcmp(&a, &b, sizeof a), 0) << "run_moments n=" << n;
       const double s = kernels::run_square_sum_portable(x.data(), n);
-      const double t = isa == Isa::avx2 ? kernels::run_square_sum_avx2(x.data(), n) : kernels::run_square_sum_avx512(x.data(), n);
+      const double t = avx2 ? kernels::run_square_sum_avx2(x.data(), n) : kernels::run_square_sum_avx512(x.data(), n);
       EXPECT_EQ(std::memcmp(&s, &t, sizeof s), 0) << "run_square_sum n=" << n;
     }
     const std::int64_t C = 40;
@@ -169,28 +174,39 @@ TEST(Simd, EveryPathOfTheBlockKernelsGivesThePortableBits) {
       const std::vector<float> x = normal_values(static_cast<std::size_t>(rows * C), 7 + rows, -50.0f, 2.0f);
       Moments a[16], b[16];
       kernels::rows16_moments_portable(x.data() + 3, C, rows, 0, a);
-      if (isa == Isa::avx2) kernels::rows16_moments_avx2(x.data() + 3, C, rows, 0, b);
+      if (avx2) kernels::rows16_moments_avx2(x.data() + 3, C, rows, 0, b);
       else kernels::rows16_moments_avx512(x.data() + 3, C, rows, 0, b);
       EXPECT_EQ(std::memcmp(a, b, sizeof a), 0) << "rows16_moments rows=" << rows;
     }
   }
   RecordProperty("wider_paths_checked", paths);
 }
-
-// NORMKIT_ISA picks the path when the CPU has it.
-TEST(Simd, RequestedPathRunsWhenTheCpuHasIt) {
-  const char* asked = std::getenv("NORMKIT_ISA");
-  const kernels::Isa active = kernels::active_isa();
-  EXPECT_LE(active, kernels::best_isa());
-  if (asked == nullptr) {
-    EXPECT_EQ(active, kernels::best_isa());
-  } else {
-    for (kernels::Isa isa : {kernels::Isa::portable, kernels::Isa::avx2, kernels::Isa::avx512})
-      if (std::string(asked) == kernels::isa_name(isa) && isa <= kernels::best_isa()) EXPECT_EQ(active, isa);
-  }
-  EXPECT_STREQ(simd_path(), kernels::isa_name(active));
-}
 #endif
+
+// NORMKIT_ISA picks the starting path when the CPU has it; set_simd_path
+// changes it for the process and refuses a path the CPU lacks.
+TEST(Simd, RequestedPathRunsWhenTheCpuHasIt) {
+  const std::vector<SimdPath> paths = simd_paths();
+  ASSERT_FALSE(paths.empty());
+  EXPECT_EQ(paths.front(), SimdPath::portable);
+  EXPECT_EQ(paths.back(), best_simd_path());
+  const char* asked = std::getenv("NORMKIT_ISA");
+  if (asked == nullptr) EXPECT_EQ(current_simd_path(), best_simd_path());
+  for (SimdPath path : paths) {
+    ScopedSimdPath scoped(path);
+    EXPECT_EQ(current_simd_path(), path);
+    EXPECT_STREQ(simd_path(), simd_path_name(path));
+  }
+  const SimdPath before = current_simd_path();
+  for (SimdPath path : {SimdPath::portable, SimdPath::avx2, SimdPath::avx512})
+    if (path > best_simd_path())
+      EXPECT_EQ(error_of([&] { set_simd_path(path); }),
+                std::string("set_simd_path: path: this CPU has no ") + simd_path_name(path) + " (it has up to " +
+                    simd_path_name(best_simd_path()) + ")");
+  EXPECT_EQ(error_of([] { set_simd_path("sse9"); }),
+            "set_simd_path: name: expected portable, avx2 or avx512, got 'sse9'");
+  EXPECT_EQ(current_simd_path(), before);
+}
 
 }  // namespace
 }  // namespace normkit::test

@@ -10,7 +10,7 @@
 #include "normkit/nn/batch_norm.hpp"
 #include "normkit/nn/conv2d.hpp"
 #include "normkit/train/models.hpp"
-#include "test_util.hpp"
+#include "module_util.hpp"
 
 namespace normkit::test {
 namespace {

@@ -13,6 +13,9 @@
 namespace normkit::test {
 namespace {
 
+class SliceReduce : public EverySimdPath {};
+INSTANTIATE_TEST_SUITE_P(Simd, SliceReduce, every_simd_path(), simd_path_param_name);
+
 using kernels::LeafList;
 using kernels::Moments;
 using kernels::NormPlan;
@@ -53,7 +56,7 @@ std::vector<Moments> split_moments(const std::vector<float>& x, const NormPlan& 
   return out;
 }
 
-TEST(SliceReduce, AnySplitGivesTheWholeBatchBits) {
+TEST_P(SliceReduce, AnySplitGivesTheWholeBatchBits) {
   struct Shape {
     std::int64_t N, C, D, rows_per_sample;
   };
@@ -77,7 +80,7 @@ TEST(SliceReduce, AnySplitGivesTheWholeBatchBits) {
   }
 }
 
-TEST(SliceReduce, CutLeavesAppearOnlyWhereALeafHoldsSeveralSamples) {
+TEST_P(SliceReduce, CutLeavesAppearOnlyWhereALeafHoldsSeveralSamples) {
   const SampleTree nchw = SampleTree::of(NormPlan{1, 64, 4, 30, 1});
   EXPECT_TRUE(kernels::slice_nodes(nchw, 5, 20).cut.empty());
   const SampleTree rows = SampleTree::of(NormPlan{1, 64, 4, 1, 1});  // one leaf of 64 rows

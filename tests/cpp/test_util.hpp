@@ -1,5 +1,6 @@
-// Helpers shared by the C++ tests: random tensors in every layout the kernels
-// distinguish, and comparisons with tolerances scaled to the data.
+// Helpers shared by the C++ tests of the kernels layer (module_util.hpp adds
+// the modules'): random tensors in every layout the kernels distinguish,
+// comparisons with tolerances scaled to the data, every SIMD path.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -10,11 +11,18 @@
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <optional>
+#include <ostream>
 #include <random>
 #include <string>
 #include <vector>
 
-#include "normkit/normkit.hpp"
+#include "normkit/kernels.hpp"
+
+namespace normkit {
+// How GoogleTest prints a SimdPath parameter: its name.
+inline void PrintTo(SimdPath path, std::ostream* os) { *os << simd_path_name(path); }
+}  // namespace normkit
 
 namespace normkit::test {
 
@@ -41,6 +49,27 @@ inline std::string error_of(const std::function<void()>& f) {
     return e.what();
   }
   return "(no error)";
+}
+
+// Kernel tests run once per SIMD path the CPU has, in one process: a suite
+// declared as
+//   class BatchNormForward : public EverySimdPath {};
+//   INSTANTIATE_TEST_SUITE_P(Simd, BatchNormForward, every_simd_path(), simd_path_param_name);
+// with TEST_P instead of TEST runs each test under ScopedSimdPath(path), named
+// Simd/BatchNormForward.Name/avx2 and so on.
+class EverySimdPath : public ::testing::TestWithParam<SimdPath> {
+ protected:
+  void SetUp() override { path_.emplace(GetParam()); }
+  void TearDown() override { path_.reset(); }
+
+ private:
+  std::optional<ScopedSimdPath> path_;
+};
+
+inline auto every_simd_path() { return ::testing::ValuesIn(simd_paths()); }
+
+inline std::string simd_path_param_name(const ::testing::TestParamInfo<SimdPath>& info) {
+  return simd_path_name(info.param);
 }
 
 // How a test tensor is laid out in memory.
@@ -188,14 +217,6 @@ inline ::testing::AssertionResult all_close(const std::vector<float>& actual,
 
 inline bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
-}
-
-// Every float32 value of a module's state, in state-dict order.
-inline std::vector<float> float_state(const nn::Module& m) {
-  std::vector<float> out;
-  for (const auto& [_, t] : m.state_dict())
-    if (t.dtype() == DType::float32) out.insert(out.end(), t.data<float>(), t.data<float>() + t.numel());
-  return out;
 }
 
 // sum(probe * y): a scalar loss whose gradient with respect to y is probe,

@@ -1,0 +1,91 @@
+#include "normkit/simd.hpp"
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "normkit/error.hpp"
+#include "simd_dispatch.hpp"
+
+namespace normkit {
+namespace {
+
+constexpr SimdPath kAllPaths[] = {SimdPath::portable, SimdPath::avx2, SimdPath::avx512};
+
+bool cpu_has(SimdPath path) {
+  switch (path) {
+    case SimdPath::portable: return true;
+#if NORMKIT_X86_DISPATCH
+    case SimdPath::avx2: return __builtin_cpu_supports("avx2");
+    case SimdPath::avx512: return __builtin_cpu_supports("avx512f");
+#else
+    case SimdPath::avx2:
+    case SimdPath::avx512: return false;
+#endif
+  }
+  return false;
+}
+
+// NORMKIT_ISA when it names a path the CPU has, else the widest.
+SimdPath initial_path() {
+  const char* asked = std::getenv("NORMKIT_ISA");
+  if (asked != nullptr)
+    for (SimdPath path : kAllPaths)
+      if (std::strcmp(asked, simd_path_name(path)) == 0 && cpu_has(path)) return path;
+  return best_simd_path();
+}
+
+std::atomic<SimdPath>& current() {
+  static std::atomic<SimdPath> path{initial_path()};
+  return path;
+}
+
+}  // namespace
+
+const char* simd_path_name(SimdPath path) {
+  switch (path) {
+    case SimdPath::portable: return "portable";
+    case SimdPath::avx2: return "avx2";
+    case SimdPath::avx512: return "avx512";
+  }
+  return "?";
+}
+
+SimdPath best_simd_path() {
+  static const SimdPath best = [] {
+    SimdPath widest = SimdPath::portable;
+    for (SimdPath path : kAllPaths)
+      if (cpu_has(path)) widest = path;
+    return widest;
+  }();
+  return best;
+}
+
+std::vector<SimdPath> simd_paths() {
+  std::vector<SimdPath> paths;
+  for (SimdPath path : kAllPaths)
+    if (cpu_has(path)) paths.push_back(path);
+  return paths;
+}
+
+SimdPath current_simd_path() { return current().load(std::memory_order_relaxed); }
+
+const char* simd_path() { return simd_path_name(current_simd_path()); }
+
+void set_simd_path(SimdPath path) {
+  NORMKIT_CHECK(path == SimdPath::portable || path == SimdPath::avx2 || path == SimdPath::avx512,
+                "set_simd_path: path: expected portable, avx2 or avx512, got ", static_cast<int>(path));
+  NORMKIT_CHECK(cpu_has(path), "set_simd_path: path: this CPU has no ", simd_path_name(path), " (it has up to ",
+                simd_path_name(best_simd_path()), ")");
+  current().store(path, std::memory_order_relaxed);
+}
+
+void set_simd_path(const char* name) {
+  NORMKIT_CHECK(name != nullptr, "set_simd_path: name: expected portable, avx2 or avx512, got null");
+  for (SimdPath path : kAllPaths)
+    if (std::strcmp(name, simd_path_name(path)) == 0) return set_simd_path(path);
+  NORMKIT_CHECK(false, "set_simd_path: name: expected portable, avx2 or avx512, got '", name, "'");
+}
+
+}  // namespace normkit
