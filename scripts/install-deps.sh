@@ -11,7 +11,8 @@
 #   the SHA-256 digest of `normkit selftest sync`; clang-14 and
 #   libclang-rt-14-dev: the libFuzzer harnesses (scripts/fuzz.sh);
 #   python3-venv: the test that installs the module with `pip install .` (its
-#   build requirements and NumPy 2 come from PyPI, into build/venv-pip).
+#   build requirements and NumPy 2 come from PyPI, into build/venv-pip);
+#   libcli11-dev: the CLI's command line.
 set -euo pipefail
 exec "$(dirname "$0")/apt-ensure.sh" \
   g++ cmake ninja-build pkg-config \
@@ -21,4 +22,4 @@ exec "$(dirname "$0")/apt-ensure.sh" \
   python3-torch \
   zlib1g-dev dataset-fashion-mnist nlohmann-json3-dev libdnnl-dev gnuplot-nox \
   libopenmpi-dev openmpi-bin libssl-dev \
-  clang-14 libclang-rt-14-dev python3-venv
+  clang-14 libclang-rt-14-dev python3-venv libcli11-dev

@@ -1,5 +1,7 @@
 #include "harness.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <omp.h>
 
 #include <algorithm>
@@ -9,6 +11,7 @@
 #include <fstream>
 #include <memory>
 
+#include "normkit/error.hpp"
 #include "normkit/simd.hpp"
 #include "normkit/threading.hpp"
 
@@ -105,24 +108,40 @@ void write_csv(const Report& r, const std::string& path) {
 }
 
 void write_json(const Report& r, const std::string& path) {
-  std::ofstream out(path);
-  out << "{\n  \"simd_path\": \"" << simd_path() << "\",\n  \"copy_gbps\": {";
-  for (std::size_t i = 0; i < r.threads.size(); ++i)
-    out << (i ? ", " : "") << '"' << r.threads[i] << "\": " << r.copy_gbps[i];
-  out << "},\n  \"notes\": [";
-  for (std::size_t i = 0; i < r.notes.size(); ++i) out << (i ? ", " : "") << '"' << r.notes[i] << '"';
-  out << "],\n  \"rows\": [\n";
-  for (std::size_t k = 0; k < r.rows.size(); ++k) {
-    const Row& row = r.rows[k];
-    out << "    {\"op\": \"" << row.op << "\", \"shape\": \"" << row.shape << "\", \"threads\": " << row.threads
-        << ", \"timings\": [";
-    for (std::size_t i = 0; i < row.timings.size(); ++i)
-      out << (i ? ", " : "") << "{\"impl\": \"" << row.timings[i].impl << "\", \"median_ms\": "
-          << row.timings[i].median_ms << ", \"gbps\": " << row.timings[i].gbps
-          << ", \"normkit_speedup\": " << row.timings[i].speedup << "}";
-    out << "]}" << (k + 1 < r.rows.size() ? "," : "") << "\n";
+  nlohmann::json rows = nlohmann::json::array();
+  for (const Row& row : r.rows) {
+    nlohmann::json timings = nlohmann::json::array();
+    for (const Timing& t : row.timings)
+      timings.push_back({{"impl", t.impl}, {"median_ms", t.median_ms}, {"gbps", t.gbps}, {"normkit_speedup", t.speedup}});
+    rows.push_back({{"op", row.op}, {"shape", row.shape}, {"threads", row.threads}, {"timings", timings}});
   }
-  out << "  ]\n}\n";
+  nlohmann::json copy = nlohmann::json::object();
+  for (std::size_t i = 0; i < r.threads.size() && i < r.copy_gbps.size(); ++i)
+    copy[std::to_string(r.threads[i])] = r.copy_gbps[i];
+  const nlohmann::json report{{"simd_path", simd_path()}, {"copy_gbps", copy}, {"notes", r.notes}, {"rows", rows}};
+  std::ofstream(path) << report.dump(2) << '\n';
+}
+
+Report read_json(const std::string& path) {
+  std::ifstream in(path);
+  NORMKIT_CHECK(in.is_open(), "read_json: path: cannot read ", path);
+  const nlohmann::json report = nlohmann::json::parse(in);
+  Report r;
+  r.notes = report.at("notes").get<std::vector<std::string>>();
+  for (const auto& [threads, gbps] : report.at("copy_gbps").items()) {
+    r.threads.push_back(std::stoi(threads));
+    r.copy_gbps.push_back(gbps.get<double>());
+  }
+  for (const nlohmann::json& row : report.at("rows")) {
+    Row out{.op = row.at("op"), .shape = row.at("shape"), .threads = row.at("threads")};
+    for (const nlohmann::json& t : row.at("timings"))
+      out.timings.push_back({.impl = t.at("impl"),
+                             .median_ms = t.at("median_ms"),
+                             .gbps = t.at("gbps"),
+                             .speedup = t.at("normkit_speedup")});
+    r.rows.push_back(std::move(out));
+  }
+  return r;
 }
 
 }  // namespace normkit::bench

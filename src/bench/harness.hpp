@@ -54,6 +54,9 @@ struct Report {
 
 void print_table(const Report& report);
 void write_csv(const Report& report, const std::string& path);
+// bench.json (nlohmann_json: every string escaped), and back: a child process
+// of `normkit bench` reports its peer's timings so.
 void write_json(const Report& report, const std::string& path);
+Report read_json(const std::string& path);
 
 }  // namespace normkit::bench

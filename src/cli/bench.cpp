@@ -16,6 +16,7 @@
 #include "bench/harness.hpp"
 #include "bench/sweep.hpp"
 #include "commands.hpp"
+#include "options.hpp"
 #include "normkit/threading.hpp"
 
 namespace normkit::cli {
@@ -28,59 +29,15 @@ struct BenchArgs {
   std::vector<int> threads{1, 2};
   std::string out = "bench-results";
   double budget_s = 0.25;  // per case and thread count
-  std::string threads_arg = "1,2";
-  std::string filter;  // only the cases whose "op shape" contains this (no sweep then)
+  std::string filter;      // only the cases whose "op shape" contains this (no sweep then)
   // Internal: a child process times only this plugin and writes its rows.
   std::string only_peer, child_out;
 };
 
-[[noreturn]] void usage_error(const std::string& message) {
-  std::fprintf(stderr,
-               "normkit bench: %s\n"
-               "usage: normkit bench [--quick] [--threads 1,2] [--out DIR] [--budget SECONDS] [--filter TEXT]\n"
-               "Peers are the plugins in build/bench/peers (scripts/install-bench-deps.sh,\n"
-               "scripts/setup-bench-venv.sh, then rebuild).\n",
-               message.c_str());
-  std::exit(2);
-}
-
-BenchArgs parse(int argc, char** argv) {
-  BenchArgs args;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) usage_error(a + " needs a value");
-      return argv[++i];
-    };
-    if (a == "--quick") {
-      args.quick = true;
-    } else if (a == "--threads") {
-      args.threads.clear();
-      std::string list = value();
-      args.threads_arg = list;
-      for (std::size_t pos = 0; pos <= list.size();) {
-        const std::size_t comma = std::min(list.find(',', pos), list.size());
-        const int n = std::atoi(list.substr(pos, comma - pos).c_str());
-        if (n < 1) usage_error("--threads: expected positive integers, got '" + list + "'");
-        args.threads.push_back(n);
-        pos = comma + 1;
-      }
-    } else if (a == "--out") {
-      args.out = value();
-    } else if (a == "--filter") {
-      args.filter = value();
-    } else if (a == "--only-peer") {
-      args.only_peer = value();
-    } else if (a == "--child-out") {
-      args.child_out = value();
-    } else if (a == "--budget") {
-      args.budget_s = std::atof(value().c_str());
-      if (args.budget_s <= 0) usage_error("--budget: expected a positive number of seconds");
-    } else {
-      usage_error("unknown option '" + a + "'");
-    }
-  }
-  return args;
+std::string threads_text(const std::vector<int>& threads) {
+  std::string text;
+  for (int n : threads) text += (text.empty() ? "" : ",") + std::to_string(n);
+  return text;
 }
 
 fs::path peer_dir() { return fs::read_symlink("/proc/self/exe").parent_path() / "bench" / "peers"; }
@@ -141,7 +98,7 @@ std::string shell_quote(const std::string& s) {
 void run_child(const BenchArgs& args, const fs::path& plugin, const std::string& threads,
                const std::vector<std::string>& env, bench::Report& report) {
   const fs::path out = fs::temp_directory_path() / ("normkit-bench-" + std::to_string(getpid()) + "-" +
-                                                    plugin.stem().string() + ".tsv");
+                                                    plugin.stem().string() + ".json");
   std::string command = "env";
   for (std::string assignment : env) {
     for (std::size_t pos; (pos = assignment.find("${THREADS}")) != std::string::npos;)
@@ -156,30 +113,29 @@ void run_child(const BenchArgs& args, const fs::path& plugin, const std::string&
     report.notes.push_back("peer " + plugin.filename().string() + " failed in its child process");
     return;
   }
-  std::ifstream in(out);
-  std::string line;
-  std::getline(in, line);  // the note
-  const std::string note = line + " (own process)";
-  if (!line.empty() && std::find(report.notes.begin(), report.notes.end(), note) == report.notes.end())
-    report.notes.push_back(note);  // once, for a plugin run once per thread count
-  while (std::getline(in, line)) {
-    std::vector<std::string> f;
-    for (std::size_t pos = 0, tab; pos <= line.size(); pos = tab + 1) {
-      tab = std::min(line.find('\t', pos), line.size());
-      f.push_back(line.substr(pos, tab - pos));
-    }
-    if (f.size() != 7) continue;
-    for (bench::Row& row : report.rows)
-      if (row.op == f[0] && row.shape == f[1] && row.threads == std::atoi(f[2].c_str()))
-        row.timings.push_back({f[3], std::atof(f[4].c_str()), std::atof(f[5].c_str()), std::atof(f[6].c_str())});
+  // The child's report: its note and its peer timings (with speed-ups
+  // measured against normkit in that process).
+  bench::Report child;
+  try {
+    child = bench::read_json(out.string());
+  } catch (const std::exception& e) {
+    report.notes.push_back("peer " + plugin.filename().string() + ": its child's report is unreadable: " + e.what());
+    fs::remove(out);
+    return;
   }
   fs::remove(out);
+  for (const std::string& line : child.notes) {
+    const std::string note = line + " (own process)";
+    if (std::find(report.notes.begin(), report.notes.end(), note) == report.notes.end())
+      report.notes.push_back(note);  // once, for a plugin run once per thread count
+  }
+  for (const bench::Row& theirs : child.rows)
+    for (bench::Row& row : report.rows)
+      if (row.op == theirs.op && row.shape == theirs.shape && row.threads == theirs.threads)
+        row.timings.insert(row.timings.end(), theirs.timings.begin() + 1, theirs.timings.end());
 }
 
-}  // namespace
-
-int run_bench(int argc, char** argv) {
-  const BenchArgs args = parse(argc, argv);
+int run_bench(const BenchArgs& args) {
   const bool child = !args.child_out.empty();
   bench::Report report;
   report.threads = args.threads;
@@ -223,19 +179,14 @@ int run_bench(int argc, char** argv) {
     }
   }
   if (child) {
-    std::ofstream out(args.child_out);
-    out << (report.notes.empty() ? "" : report.notes.back()) << '\n';
-    for (const bench::Row& row : report.rows)
-      for (std::size_t i = 1; i < row.timings.size(); ++i)
-        out << row.op << '\t' << row.shape << '\t' << row.threads << '\t' << row.timings[i].impl << '\t'
-            << row.timings[i].median_ms << '\t' << row.timings[i].gbps << '\t' << row.timings[i].speedup << '\n';
+    bench::write_json(report, args.child_out);
     return 0;
   }
   std::fprintf(stderr, "\n");
   for (const fs::path& p : elsewhere) {
     const std::vector<std::string> env = plugin_environment(p);
     if (env.empty()) {
-      run_child(args, p, args.threads_arg, env, report);
+      run_child(args, p, threads_text(args.threads), env, report);
     } else {
       for (int threads : args.threads) run_child(args, p, std::to_string(threads), env, report);
     }
@@ -251,6 +202,39 @@ int run_bench(int argc, char** argv) {
   set_num_threads(sweep_threads);
   std::printf("%s\n", bench::run_sweep(peers, sweep_threads, report.copy_gbps.back(), args.out, args.quick).c_str());
   return 0;
+}
+
+}  // namespace
+
+Command add_bench(CLI::App& app) {
+  CLI::App* sub = app.add_subcommand("bench", "kernels against the copy bandwidth and the peers (PyTorch, oneDNN)");
+  sub->footer(
+      "Peers are the plugins in build/bench/peers (scripts/install-bench-deps.sh,\n"
+      "scripts/setup-bench-venv.sh, then rebuild).");
+  auto args = std::make_shared<BenchArgs>();
+  sub->add_flag("--quick", args->quick, "a few small cases, briefly (a smoke test)");
+  sub->add_option_function<std::string>(
+         "--threads",
+         [args](const std::string& list) {
+           args->threads.clear();
+           for (std::size_t pos = 0; pos <= list.size();) {
+             const std::size_t comma = std::min(list.find(',', pos), list.size());
+             const std::int64_t n = parse_integer("--threads", list.substr(pos, comma - pos));
+             if (n < 1 || n > 1024) throw CLI::ValidationError("--threads", "expected 1 to 1024 threads, got " + list);
+             args->threads.push_back(static_cast<int>(n));
+             pos = comma + 1;
+           }
+         },
+         "thread counts, joined by commas")
+      ->type_name("N,N,...")
+      ->default_str(threads_text(args->threads));
+  sub->add_option("--out", args->out, "where bench.csv, bench.json and the sweep go")->capture_default_str();
+  add_number(*sub, "--budget", args->budget_s, "seconds of timing per case and thread count", true);
+  sub->add_option("--filter", args->filter, "only the cases whose \"op shape\" contains TEXT (no sweep then)");
+  // A child process of bench that times one peer plugin (not for users).
+  sub->add_option("--only-peer", args->only_peer)->group("");
+  sub->add_option("--child-out", args->child_out)->group("");
+  return {sub, [args] { return run_bench(*args); }};
 }
 
 }  // namespace normkit::cli

@@ -22,13 +22,7 @@ Tensor normal_batch(std::mt19937_64& rng, std::int64_t n, double mean, double st
   return x;
 }
 
-}  // namespace
-
-int run_demo(int argc, char** argv) {
-  if (argc > 1) {
-    std::fprintf(stderr, "normkit demo: takes no arguments, got '%s'\n", argv[1]);
-    return 2;
-  }
+int run_demo() {
   std::mt19937_64 rng(2015);
   nn::BatchNorm2d bn(kChannels);
 
@@ -84,6 +78,13 @@ int run_demo(int argc, char** argv) {
   std::printf("   In train mode each output depends on the other samples of the batch\n"
               "   (and the running statistics move); call eval() before inference.\n");
   return 0;
+}
+
+}  // namespace
+
+Command add_demo(CLI::App& app) {
+  CLI::App* sub = app.add_subcommand("demo", "Batch Normalization in three short experiments");
+  return {sub, [] { return run_demo(); }};
 }
 
 }  // namespace normkit::cli

@@ -30,12 +30,12 @@ bool under_mpirun() {
   return std::getenv("OMPI_COMM_WORLD_SIZE") != nullptr || std::getenv("PMI_SIZE") != nullptr;
 }
 
-int start_on_ranks(int ranks, int argc, char** argv) {
+int start_on_ranks(int ranks, const std::vector<std::string>& command) {
   const std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
   std::vector<std::string> args{"mpirun", "--oversubscribe"};
   if (::geteuid() == 0) args.emplace_back("--allow-run-as-root");  // OpenMPI refuses root without it
   args.insert(args.end(), {"-np", std::to_string(ranks), self});
-  for (int i = 0; i < argc; ++i) args.emplace_back(argv[i]);
+  args.insert(args.end(), command.begin(), command.end());
   std::string line;
   for (const std::string& a : args) line += (line.empty() ? "" : " ") + a;
   std::printf("normkit: running on %d ranks: %s\n", ranks, line.c_str());

@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "normkit/nn/sequential.hpp"
 #include "normkit/train/batch_share.hpp"
@@ -21,9 +22,9 @@ std::string without_mpi_message(const std::string& what);
 bool under_mpirun();
 // Runs this command again as `ranks` ranks of mpirun (--oversubscribe: the
 // ranks may share cores), from a process that was not started by mpirun:
-// argv is the command's (argv[0] the command's name). Returns mpirun's exit
-// code, or 2 when mpirun cannot be started.
-int start_on_ranks(int ranks, int argc, char** argv);
+// `command` is the command line after the program ("lab", "sync", ...).
+// Returns mpirun's exit code, or 2 when mpirun cannot be started.
+int start_on_ranks(int ranks, const std::vector<std::string>& command);
 
 // Runs body() as one rank of the MPI job, on the cores this rank's share of
 // the machine holds (when OMP_NUM_THREADS is not set): an error that every

@@ -11,29 +11,15 @@
 #include <string>
 #include <vector>
 
-#include "args.hpp"
 #include "commands.hpp"
 #include "distributed.hpp"
 #include "lab/lab.hpp"
 #include "normkit/error.hpp"
 #include "normkit/threading.hpp"
+#include "options.hpp"
 
 namespace normkit::cli {
 namespace {
-
-[[noreturn]] void usage_error(const std::string& message) {
-  std::string names;
-  for (const lab::Experiment& e : lab::experiments()) names += std::string("  ") + e.name + ": " + e.what + "\n";
-  std::fprintf(stderr,
-               "normkit lab: %s\n"
-               "usage: normkit lab NAME[,NAME...]|all [--quick] [--out DIR] [--data DIR] [--limit N] [--test-limit N] [--seed S]\n"
-               "experiments:\n%s"
-               "  --quick: the short run (about 2 minutes an experiment); without it, the fuller run\n"
-               "  --out: where the CSV files, plots and report.md go (default lab-report)\n"
-               "  --limit, --test-limit: at most N training / test images per run (a smoke test)\n",
-               message.c_str(), names.c_str());
-  std::exit(2);
-}
 
 int run_experiments(const std::string& name, const std::vector<lab::Experiment>& chosen,
                     const lab::LabOptions& options, const std::string& data_dir,
@@ -76,30 +62,16 @@ int run_experiments(const std::string& name, const std::vector<lab::Experiment>&
   return 0;
 }
 
-}  // namespace
-
-int run_lab(int argc, char** argv) {
-  if (argc < 2) usage_error("which experiment?");
-  const std::string name = argv[1];
+struct LabArgs {
+  std::string name;  // NAME[,NAME...] or all
   lab::LabOptions options;
   std::string data_dir = io::kDefaultFashionMnistDir;
-  for (int i = 2; i < argc; ++i) {
-    const std::string flag = argv[i];
-    if (flag == "--quick") {
-      options.quick = true;
-      continue;
-    }
-    if (i + 1 >= argc) usage_error(flag + " needs a value");
-    const std::string value = argv[++i];
-    if (flag == "--out") options.out_dir = value;
-    else if (flag == "--data") data_dir = value;
-    else if (flag == "--limit") options.limit = parse_integer(flag, value, usage_error);
-    else if (flag == "--test-limit") options.test_limit = parse_integer(flag, value, usage_error);
-    else if (flag == "--seed") options.seed = static_cast<std::uint64_t>(parse_integer(flag, value, usage_error));
-    else usage_error("unknown option '" + flag + "'");
-  }
-  // NAME: one experiment, several joined by commas, or all (in the report's
-  // order; the ones that run on several ranks only by name).
+};
+
+// The experiments NAME chooses (one, several joined by commas, or all in the
+// report's order; the ones that run on several ranks only by name, alone),
+// or an Error saying what is wrong with NAME.
+std::vector<lab::Experiment> chosen_experiments(const std::string& name) {
   std::vector<lab::Experiment> chosen;
   for (std::size_t start = 0; start <= name.size();) {
     const std::size_t comma = std::min(name.find(',', start), name.size());
@@ -107,17 +79,57 @@ int run_lab(int argc, char** argv) {
     bool known = false;
     for (const lab::Experiment& e : lab::experiments())
       if ((one == "all" && e.ranks == 0) || one == e.name) chosen.push_back(e), known = true;
-    if (!known) usage_error("unknown experiment '" + one + "'");
+    NORMKIT_CHECK(known, "unknown experiment '", one, "'");
     start = comma + 1;
   }
-  if (options.limit < 0 || options.test_limit < 0) usage_error("--limit and --test-limit: expected >= 0");
-  const auto on_ranks = std::find_if(chosen.begin(), chosen.end(), [](const lab::Experiment& e) { return e.ranks > 0; });
+  for (const lab::Experiment& e : chosen)
+    NORMKIT_CHECK(e.ranks == 0 || chosen.size() == 1, e.name, " runs on several ranks: run it on its own");
+  return chosen;
+}
+
+int run_lab(const LabArgs& a, const std::vector<std::string>& argv) {
+  const std::vector<lab::Experiment> chosen = chosen_experiments(a.name);
   // One process: no MPI is started.
-  if (on_ranks == chosen.end()) return run_experiments(name, chosen, options, data_dir, {}, 0, 1);
-  if (chosen.size() > 1) usage_error(std::string(on_ranks->name) + " runs on several ranks: run it on its own");
-  if (!built_with_mpi()) usage_error(without_mpi_message("lab " + std::string(on_ranks->name)));
-  if (!under_mpirun()) return start_on_ranks(on_ranks->ranks, argc, argv);
-  return run_as_rank("lab", [&] { return run_experiments(name, chosen, options, data_dir, data_parallel, rank(), ranks()); });
+  if (chosen.front().ranks == 0) return run_experiments(a.name, chosen, a.options, a.data_dir, {}, 0, 1);
+  const lab::Experiment& on_ranks = chosen.front();
+  if (!built_with_mpi()) throw Error(without_mpi_message("lab " + std::string(on_ranks.name)));
+  if (!under_mpirun()) return start_on_ranks(on_ranks.ranks, std::vector<std::string>(argv.begin() + 1, argv.end()));
+  return run_as_rank("lab", [&] {
+    return run_experiments(a.name, chosen, a.options, a.data_dir, data_parallel, rank(), ranks());
+  });
+}
+
+}  // namespace
+
+Command add_lab(CLI::App& app, const std::vector<std::string>& argv) {
+  std::string names;
+  for (const lab::Experiment& e : lab::experiments()) names += std::string("  ") + e.name + ": " + e.what + "\n";
+  CLI::App* sub = app.add_subcommand("lab", "experiments on what normalization does to training");
+  sub->footer("experiments:\n" + names);
+  auto args = std::make_shared<LabArgs>();
+  sub->add_option("NAME", args->name, "an experiment, several joined by commas, or all")
+      ->required()
+      ->check(CLI::Validator(
+          [](std::string& name) {
+            try {
+              chosen_experiments(name);
+            } catch (const Error& e) {
+              return std::string(e.what());
+            }
+            return std::string();
+          },
+          ""))
+      ->type_name("NAME[,NAME...]|all");
+  sub->add_flag("--quick", args->options.quick, "the short run (about 2 minutes an experiment); without it, the fuller run");
+  sub->add_option("--out", args->options.out_dir, "where the CSV files, plots and report.md go")
+      ->type_name("DIR")
+      ->capture_default_str();
+  sub->add_option("--data", args->data_dir, "the Fashion-MNIST directory")->type_name("DIR")->capture_default_str();
+  add_integer(*sub, "--limit", args->options.limit, "at most N training images per run (a smoke test; 0: all)",
+              AtLeast{0});
+  add_integer(*sub, "--test-limit", args->options.test_limit, "at most N test images (0: all)", AtLeast{0});
+  add_integer(*sub, "--seed", args->options.seed, "the seed of every run");
+  return {sub, [args, argv] { return run_lab(*args, argv); }};
 }
 
 }  // namespace normkit::cli

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "options.hpp"
 #include "distributed.hpp"
 
 #ifdef NORMKIT_HAS_MPI
@@ -25,30 +26,16 @@
 
 namespace normkit::cli {
 
+namespace {
+
 #ifndef NORMKIT_HAS_MPI
 
-int run_selftest(int, char**) {
+int selftest_sync(const std::string&) {
   std::fprintf(stderr, "normkit selftest: %s\n", without_mpi_message("Synchronized BN").c_str());
   return 2;
 }
 
 #else
-
-namespace {
-
-void usage(std::FILE* out) {
-  std::fprintf(out,
-               "usage: mpirun -np R normkit selftest sync [--fault F]\n"
-               "\n"
-               "Checks that Synchronized BN over R ranks gives the bits of one process\n"
-               "holding the whole batch (outputs, running statistics, gradients), and\n"
-               "prints digest=<sha256> of them: the same for every R.\n"
-               "\n"
-               "  --fault F  for tests: make the last rank go wrong, F = mismatch (another channel\n"
-               "             count), skip (skips a layer), error (a bad weight), kill (dies),\n"
-               "             stall (stops calling collectives: the others end the job after\n"
-               "             NORMKIT_DIST_TIMEOUT seconds)\n");
-}
 
 struct Case {
   const char* name;
@@ -249,37 +236,30 @@ int selftest_sync(const std::string& fault) {
   return total == 0 ? 0 : 1;
 }
 
+#endif
+
 }  // namespace
 
-int run_selftest(int argc, char** argv) {
-  std::string what, fault;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      usage(stdout);
-      return 0;
-    } else if (arg == "--fault" && i + 1 < argc) {
-      fault = argv[++i];
-      if (fault != "mismatch" && fault != "skip" && fault != "error" && fault != "kill" && fault != "stall") {
-        std::fprintf(stderr, "normkit selftest: --fault: expected mismatch, skip, error, kill or stall, got '%s'\n",
-                     fault.c_str());
-        return 2;
-      }
-    } else if (what.empty() && arg[0] != '-') {
-      what = arg;
-    } else {
-      std::fprintf(stderr, "normkit selftest: unknown argument '%s'\n", arg.c_str());
-      usage(stderr);
-      return 2;
-    }
-  }
-  if (what != "sync") {
-    usage(stderr);
-    return 2;
-  }
-  return run_as_rank("selftest", [&] { return selftest_sync(fault); });
-}
-
+Command add_selftest(CLI::App& app) {
+  CLI::App* sub = app.add_subcommand("selftest", "mpirun -np R normkit selftest sync: SyncBN against one process");
+  sub->description(
+      "mpirun -np R normkit selftest sync [--fault F]: checks that Synchronized BN over R ranks gives\n"
+      "the bits of one process holding the whole batch (outputs, running statistics, gradients), and\n"
+      "prints digest=<sha256> of them: the same for every R.");
+  auto what = std::make_shared<std::string>();
+  auto fault = std::make_shared<std::string>();
+  add_choice(*sub, "WHAT", *what, {"sync"}, "what to check: sync")->required();
+  add_choice(*sub, "--fault", *fault, {"mismatch", "skip", "error", "kill", "stall"},
+             "for tests: make the last rank go wrong: mismatch (another channel count), skip (skips a\n"
+             "layer), error (a bad weight), kill (dies), stall (stops calling collectives: the others end\n"
+             "the job after NORMKIT_DIST_TIMEOUT seconds)");
+  return {sub, [fault] {
+#ifdef NORMKIT_HAS_MPI
+            return run_as_rank("selftest", [&] { return selftest_sync(*fault); });
+#else
+            return selftest_sync(*fault);
 #endif
+          }};
+}
 
 }  // namespace normkit::cli

@@ -4,59 +4,86 @@
 
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
+#include <fstream>
 #include <memory>
 #include <string>
+#include <typeinfo>
+#include <utility>
+#include <vector>
 
-#include "args.hpp"
+#include <nlohmann/json.hpp>
+
 #include "commands.hpp"
 #include "distributed.hpp"
 #include "normkit/error.hpp"
 #include "normkit/io/fashion_mnist.hpp"
 #include "normkit/train/models.hpp"
 #include "normkit/train/trainer.hpp"
+#include "options.hpp"
 
 namespace normkit::cli {
 namespace {
 
 struct TrainArgs {
   std::string model = "mlp", norm = "bn", data = io::kDefaultFashionMnistDir;
-  std::string distributed;  // "", "sync" or "per-rank"
-  std::string step_log;     // a file for every step's loss ("": none)
+  std::string form = "post";      // resnet: post- or pre-activation blocks
+  std::string schedule = "constant";
+  std::string distributed;        // "", "sync" or "per-rank"
+  std::string step_log;           // a file for every step's loss ("": none)
+  std::string metrics;            // a file for JSON lines of metrics ("": none)
+  std::int64_t metrics_every = 0;  // also a line every N steps (0: per epoch only)
   train::ModelOptions model_options;
   train::TrainOptions options;
 };
 
-[[noreturn]] void usage_error(const std::string& message) {
-  std::fprintf(stderr,
-               "normkit train: %s\n"
-               "usage: normkit train [--model mlp|cnn|resnet] [--norm none|bn|gn|ln|in|rms|ghost|renorm]\n"
-               "                     [--depth 6n+2] [--form post|pre] [--width K] [--dropout P] [--ghost-batch G]\n"
-               "                     [--epochs E] [--batch-size B]\n"
-               "                     [--lr LR] [--momentum M] [--weight-decay WD] [--seed S] [--data DIR]\n"
-               "                     [--schedule constant|step|cosine] [--warmup STEPS] [--step-epochs E]\n"
-               "                     [--gamma G] [--checkpoint FILE] [--resume FILE] [--limit N]\n"
-               "                     [--augment on|off] [--shift P] [--erase P]\n"
-               "                     [--distributed sync|per-rank] [--step-log FILE]\n"
-               "  --checkpoint: save model, optimizer and trainer state after every epoch (safetensors)\n"
-               "  --resume: continue such a run up to --epochs, with the bits of an uninterrupted one\n"
-               "  --limit: train on the first N images only\n"
-               "  --width: the cnn's channels times K (16K and 32K)\n"
-               "  --augment: shift images by up to --shift pixels (default 2; 0: none) and flip them\n"
-               "             left-right, at random (seeded); with --erase P > 0, also fill a random\n"
-               "             rectangle with noise with probability P (random erasing)\n"
-               "  --ghost-batch: samples per virtual batch of --norm ghost (default 16; must divide B)\n"
-               "  --distributed: data-parallel over the ranks of mpirun -np R (docs/distributed.md):\n"
-               "             each rank trains on its slice of every batch of B; sync: BatchNorm\n"
-               "             becomes Synchronized BN (the loss of one process, bit for bit);\n"
-               "             per-rank: each rank normalizes with its own slice's statistics\n"
-               "  --step-log: write every step's loss (epoch, step, loss to 17 digits) to FILE\n",
-               message.c_str());
-  std::exit(2);
+// The library names its options' fields in its errors (TrainOptions,
+// ModelOptions, make_model's arguments); the CLI says which flag sets each.
+const std::pair<const char*, const char*> kFlagOfField[] = {
+    {"epochs", "--epochs"},
+    {"batch_size", "--batch-size"},
+    {"sgd.lr", "--lr"},
+    {"sgd.momentum", "--momentum"},
+    {"sgd.weight_decay", "--weight-decay"},
+    {"limit", "--limit"},
+    {"schedule.gamma", "--gamma"},
+    {"schedule.step_epochs", "--step-epochs"},
+    {"schedule.warmup_steps", "--warmup"},
+    {"schedule", "--schedule"},
+    {"augmentation.shift", "--shift"},
+    {"augmentation.erase", "--erase"},
+    {"checkpoint", "--checkpoint"},
+    {"resume", "--resume"},
+    {"model", "--model"},
+    {"norm", "--norm"},
+    {"ghost_batch", "--ghost-batch"},
+    {"width", "--width"},
+    {"depth", "--depth"},
+    {"dropout", "--dropout"},
+};
+
+// The message with its leading field name ("sgd.lr: ...", "norm gn: ...")
+// replaced by the flag that sets it.
+std::string with_flag_name(const std::string& message) {
+  for (const auto& [field, flag] : kFlagOfField) {
+    const std::string f = field;
+    if (message.starts_with(f) && message.size() > f.size() && (message[f.size()] == ':' || message[f.size()] == ' '))
+      return flag + message.substr(f.size());
+  }
+  return message;
 }
 
-double number(const std::string& flag, const std::string& text) { return parse_number(flag, text, usage_error); }
-std::int64_t integer(const std::string& flag, const std::string& text) { return parse_integer(flag, text, usage_error); }
+// Runs body(); a plain normkit::Error from it (not one raised on every rank
+// together, dist::RankError, which keeps its type) is raised again with its
+// field named as a flag.
+template <typename Body>
+auto naming_flags(Body body) -> decltype(body()) {
+  try {
+    return body();
+  } catch (const Error& e) {
+    if (typeid(e) != typeid(Error)) throw;
+    throw Error(with_flag_name(e.what()));
+  }
+}
 
 std::string value_text(double v) {
   char text[32];
@@ -64,67 +91,81 @@ std::string value_text(double v) {
   return text;
 }
 
-TrainArgs parse(int argc, char** argv) {
-  TrainArgs a;
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    if (i + 1 >= argc) usage_error(flag + " needs a value");
-    const std::string value = argv[++i];
-    if (flag == "--model") a.model = value;
-    else if (flag == "--norm") a.norm = value;
-    else if (flag == "--data") a.data = value;
-    else if (flag == "--epochs") a.options.epochs = integer(flag, value);
-    else if (flag == "--batch-size") a.options.batch_size = integer(flag, value);
-    else if (flag == "--lr") a.options.sgd.lr = number(flag, value);
-    else if (flag == "--momentum") a.options.sgd.momentum = number(flag, value);
-    else if (flag == "--weight-decay") a.options.sgd.weight_decay = number(flag, value);
-    else if (flag == "--seed") a.options.seed = static_cast<std::uint64_t>(integer(flag, value));
-    else if (flag == "--limit") {
-      a.options.limit = integer(flag, value);
-      if (a.options.limit < 1) usage_error("--limit: expected >= 1 images, got " + value);
-    }
-    else if (flag == "--augment") {
-      if (value != "on" && value != "off") usage_error("--augment: expected on or off, got '" + value + "'");
-      a.options.augment = value == "on";
-    }
-    else if (flag == "--shift") a.options.augmentation.shift = integer(flag, value);
-    else if (flag == "--erase") a.options.augmentation.erase = number(flag, value);
-    else if (flag == "--depth") a.model_options.depth = integer(flag, value);
-    else if (flag == "--width") a.model_options.width = integer(flag, value);
-    else if (flag == "--dropout") a.model_options.dropout = number(flag, value);
-    else if (flag == "--ghost-batch") a.model_options.ghost_batch = integer(flag, value);
-    else if (flag == "--form") {
-      if (value != "post" && value != "pre") usage_error("--form: expected post or pre, got '" + value + "'");
-      a.model_options.form = value == "pre" ? nn::ResidualForm::pre_activation : nn::ResidualForm::post_activation;
-    } else if (flag == "--schedule") a.options.schedule.kind = train::schedule_kind(value);
-    else if (flag == "--warmup") a.options.schedule.warmup_steps = integer(flag, value);
-    else if (flag == "--step-epochs") a.options.schedule.step_epochs = integer(flag, value);
-    else if (flag == "--gamma") a.options.schedule.gamma = number(flag, value);
-    else if (flag == "--checkpoint") a.options.checkpoint = value;
-    else if (flag == "--resume") a.options.resume = value;
-    else if (flag == "--distributed") {
-      if (value != "sync" && value != "per-rank")
-        usage_error("--distributed: expected sync or per-rank, got '" + value + "'");
-      a.distributed = value;
-    } else if (flag == "--step-log") a.step_log = value;
-    else usage_error("unknown option '" + flag + "'");
-  }
+// Settles what the flags leave to be derived: the checkpoint's model name.
+void finish(TrainArgs& a) {
+  a.model_options.form = a.form == "pre" ? nn::ResidualForm::pre_activation : nn::ResidualForm::post_activation;
+  a.options.schedule.kind = train::schedule_kind(a.schedule);
   // Recorded in checkpoints: what --resume must match.
   a.options.model_name = a.model;
-  if (a.model == "resnet")
-    a.options.model_name += std::to_string(a.model_options.depth) +
-                            (a.model_options.form == nn::ResidualForm::pre_activation ? "-pre" : "-post");
+  if (a.model == "resnet") a.options.model_name += std::to_string(a.model_options.depth) + "-" + a.form;
   if (a.model == "cnn" && a.model_options.width != 1) a.options.model_name += "-w" + std::to_string(a.model_options.width);
   if (a.model_options.dropout > 0) a.options.model_name += "-dropout" + value_text(a.model_options.dropout);
   a.options.norm_name = a.norm;
-  return a;
 }
 
+// JSON lines for --metrics: one object per epoch and, with --metrics-every
+// N, one every N steps, flushed as written so that a run can be followed.
+class MetricsLog {
+ public:
+  MetricsLog(const std::string& path, std::int64_t every, std::int64_t batch_size)
+      : every_(every), batch_size_(batch_size), start_(std::chrono::steady_clock::now()) {
+    if (path.empty()) return;
+    out_.open(path, std::ios::trunc);
+    NORMKIT_CHECK(out_.is_open(), "--metrics: cannot write ", path);
+  }
+
+  void step(const train::StepReport& s) {
+    if (!out_.is_open()) return;
+    if (s.step == 1) window_ = {};
+    window_.add(s.loss, s.correct, batch_size_);
+    if (every_ <= 0 || s.step % every_ != 0) return;
+    write({{"epoch", s.epoch},
+           {"step", s.global_step},
+           {"lr", s.lr},
+           {"train_loss", window_.loss / static_cast<double>(window_.steps)},
+           {"train_accuracy", static_cast<double>(window_.correct) / static_cast<double>(window_.images)},
+           {"images_per_second", images_per_second(window_.images)},
+           {"wall_seconds", seconds()}});
+    window_ = {};
+  }
+
+  void epoch(const train::EpochReport& e, std::int64_t global_step, double lr) {
+    if (!out_.is_open()) return;
+    write({{"epoch", e.epoch},
+           {"step", global_step},
+           {"lr", lr},
+           {"train_loss", e.train_loss},
+           {"train_accuracy", e.train_accuracy},
+           {"test_accuracy", e.test_accuracy},
+           {"images_per_second", e.images_per_second},
+           {"wall_seconds", seconds()}});
+  }
+
+ private:
+  struct Window {  // the steps since the last line
+    double loss = 0;
+    std::int64_t steps = 0, correct = 0, images = 0;
+    std::chrono::steady_clock::time_point since = std::chrono::steady_clock::now();
+    void add(double l, std::int64_t c, std::int64_t batch) { loss += l, ++steps, correct += c, images += batch; }
+  };
+
+  double seconds() const { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count(); }
+  double images_per_second(std::int64_t images) const {
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - window_.since).count();
+    return s > 0 ? static_cast<double>(images) / s : 0.0;
+  }
+  void write(const nlohmann::ordered_json& line) { out_ << line.dump() << '\n' << std::flush; }
+
+  std::ofstream out_;
+  std::int64_t every_, batch_size_;
+  std::chrono::steady_clock::time_point start_;
+  Window window_;
+};
 
 int train_model(const TrainArgs& parsed) {
   TrainArgs args = parsed;
   nn::Generator init(args.options.seed);
-  const auto net = train::make_model(args.model, args.norm, init, args.model_options);
+  const auto net = naming_flags([&] { return train::make_model(args.model, args.norm, init, args.model_options); });
   std::unique_ptr<train::BatchShare> share;
   if (!args.distributed.empty()) {
     NORMKIT_CHECK(args.model_options.dropout == 0,
@@ -144,6 +185,7 @@ int train_model(const TrainArgs& parsed) {
   const std::unique_ptr<std::FILE, int (*)(std::FILE*)> step_log_closer(step_log, [](std::FILE* f) {
     return f != nullptr ? std::fclose(f) : 0;
   });
+  MetricsLog metrics(lead ? args.metrics : "", args.metrics_every, args.options.batch_size);
   if (lead) {
     std::printf("normkit train: %s with norm=%s, %lld epochs, batch %lld, lr %g, momentum %g, seed %llu",
                 args.model.c_str(), args.norm.c_str(), static_cast<long long>(args.options.epochs),
@@ -158,13 +200,15 @@ int train_model(const TrainArgs& parsed) {
   // On a terminal, a progress bar that rewrites itself: the epoch's share
   // done, the running loss and accuracy, and images per second.
   auto epoch_start = std::chrono::steady_clock::now();
-  double loss_sum = 0;
-  std::int64_t correct = 0;
+  double loss_sum = 0, last_lr = args.options.sgd.lr;
+  std::int64_t correct = 0, global_step = 0;
   const auto on_step = [&](const train::StepReport& s) {
     if (s.step == 1) epoch_start = std::chrono::steady_clock::now(), loss_sum = 0, correct = 0;
     if (step_log != nullptr)
       std::fprintf(step_log, "%lld %lld %.17g\n", static_cast<long long>(s.epoch), static_cast<long long>(s.step),
                    s.loss);
+    metrics.step(s);
+    global_step = s.global_step, last_lr = s.lr;
     loss_sum += s.loss;
     correct += s.correct;
     if (!terminal || (s.step % 10 != 0 && s.step != s.steps_per_epoch)) return;
@@ -183,24 +227,77 @@ int train_model(const TrainArgs& parsed) {
   };
   const auto on_epoch = [&](const train::EpochReport& e) {
     if (!lead) return;
+    metrics.epoch(e, global_step, last_lr);
     std::printf("%sepoch %lld/%lld  loss %.4f  train_acc %.4f  test_acc %.4f  %.1f s\n", terminal ? "\r\033[K" : "",
                 static_cast<long long>(e.epoch), static_cast<long long>(args.options.epochs), e.train_loss,
                 e.train_accuracy, e.test_accuracy, e.seconds);
     std::fflush(stdout);
   };
-  const std::vector<train::EpochReport> reports = train::fit(*net, data, args.options, on_step, on_epoch);
+  const std::vector<train::EpochReport> reports =
+      naming_flags([&] { return train::fit(*net, data, args.options, on_step, on_epoch); });
   // (A resumed run whose epochs were all done evaluates what it loaded.)
-  const double accuracy = reports.empty() ? train::evaluate(*net, data.test).accuracy : reports.back().test_accuracy;
+  const double accuracy = reports.empty() ? train::evaluate(*net, data.test, 1000, share.get()).accuracy
+                                          : reports.back().test_accuracy;
   if (lead) std::printf("test_accuracy=%.4f\n", accuracy);
   return 0;
 }
 
 }  // namespace
 
-int run_train(int argc, char** argv) {
-  const TrainArgs args = parse(argc, argv);
-  if (args.distributed.empty()) return train_model(args);
-  return run_as_rank("train", [&] { return train_model(args); });
+Command add_train(CLI::App& app) {
+  CLI::App* sub = app.add_subcommand("train", "train a network on Fashion-MNIST");
+  sub->footer(
+      "--checkpoint saves model, optimizer and trainer state after every epoch (safetensors);\n"
+      "--resume continues such a run up to --epochs, with the bits of an uninterrupted one\n"
+      "(under --distributed too, on any number of ranks). The last line printed is\n"
+      "test_accuracy=0.XXXX.");
+  auto args = std::make_shared<TrainArgs>();
+  TrainArgs& a = *args;
+  train::TrainOptions& o = a.options;
+  train::ModelOptions& m = a.model_options;
+  add_choice(*sub, "--model", a.model, {"mlp", "cnn", "resnet"}, "the network (train/models.hpp)");
+  add_choice(*sub, "--norm", a.norm, {"none", "bn", "gn", "ln", "in", "rms", "ghost", "renorm"},
+             "the normalization in it");
+  add_integer(*sub, "--depth", m.depth, "resnet: layers, 6n+2");
+  add_choice(*sub, "--form", a.form, {"post", "pre"}, "resnet: post- or pre-activation blocks");
+  add_integer(*sub, "--width", m.width, "cnn: channels times K (16K and 32K)");
+  add_number(*sub, "--dropout", m.dropout, "drop probability (0: no Dropout layers)");
+  add_integer(*sub, "--ghost-batch", m.ghost_batch, "--norm ghost: samples per virtual batch (must divide B)");
+  add_integer(*sub, "--epochs", o.epochs, "epochs to train");
+  add_integer(*sub, "--batch-size", o.batch_size, "samples per batch B");
+  add_number(*sub, "--lr", o.sgd.lr, "SGD's learning rate (the schedule's base)");
+  add_number(*sub, "--momentum", o.sgd.momentum, "SGD's momentum");
+  add_number(*sub, "--weight-decay", o.sgd.weight_decay, "SGD's weight decay");
+  add_integer(*sub, "--seed", o.seed, "seeds initialization, shuffling, augmentation and dropout");
+  sub->add_option("--data", a.data, "the Fashion-MNIST directory")->type_name("DIR")->capture_default_str();
+  add_choice(*sub, "--schedule", a.schedule, {"constant", "step", "cosine"}, "the learning-rate schedule");
+  add_integer(*sub, "--warmup", o.schedule.warmup_steps, "steps of linear warm-up");
+  add_integer(*sub, "--step-epochs", o.schedule.step_epochs, "--schedule step: epochs between decays");
+  add_number(*sub, "--gamma", o.schedule.gamma, "--schedule step: the decay factor");
+  sub->add_option("--checkpoint", o.checkpoint, "save a checkpoint here after every epoch")->type_name("FILE");
+  sub->add_option("--resume", o.resume, "continue the run saved in this checkpoint")->type_name("FILE");
+  add_integer(*sub, "--limit", o.limit, "train on the first N images only (default: all)", AtLeast{1, "images"})
+      ->default_str("");
+  add_switch(*sub, "--augment", o.augment, "random shifts and left-right flips (seeded)");
+  add_integer(*sub, "--shift", o.augmentation.shift, "--augment: the largest shift in pixels (0: flips only)");
+  add_number(*sub, "--erase", o.augmentation.erase, "--augment: probability of random erasing");
+  add_choice(*sub, "--distributed", a.distributed, {"sync", "per-rank"},
+             "data-parallel over the ranks of mpirun -np R (docs/distributed.md): each rank trains on its\n"
+             "slice of every batch; sync: BatchNorm becomes Synchronized BN (the loss of one process, bit\n"
+             "for bit); per-rank: each rank normalizes with its own slice's statistics");
+  sub->add_option("--step-log", a.step_log, "write every step's loss (epoch, step, loss to 17 digits) here")
+      ->type_name("FILE");
+  sub->add_option("--metrics", a.metrics,
+                  "write JSON lines here: per epoch (and every --metrics-every steps) the epoch, step, lr,\n"
+                  "train loss and accuracy, test accuracy when evaluated, images/s and wall seconds")
+      ->type_name("FILE");
+  add_integer(*sub, "--metrics-every", a.metrics_every, "--metrics: also a line every N steps (0: per epoch only)",
+              AtLeast{0});
+  return {sub, [args] {
+            finish(*args);
+            if (args->distributed.empty()) return train_model(*args);
+            return run_as_rank("train", [&] { return train_model(*args); });
+          }};
 }
 
 }  // namespace normkit::cli

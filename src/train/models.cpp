@@ -40,7 +40,7 @@ std::unique_ptr<nn::Sequential> make_mlp(const NormChoice& norm, const ModelOpti
 // channels, times o.width), then a hidden layer of 128 ReLU units: the
 // "2 conv + pooling + BN" network of the published Fashion-MNIST anchor (0.934).
 std::unique_ptr<nn::Sequential> make_cnn(const NormChoice& norm, const ModelOptions& o, nn::Generator& gen) {
-  NORMKIT_CHECK(o.width >= 1, "--width: expected >= 1, got ", o.width);
+  NORMKIT_CHECK(o.width >= 1, "width: expected >= 1, got ", o.width);
   auto net = std::make_unique<nn::Sequential>();
   std::int64_t channels = 1, size = kImageSize;
   for (const std::int64_t width : {16 * o.width, 32 * o.width}) {
@@ -72,7 +72,7 @@ std::unique_ptr<nn::Sequential> make_cnn(const NormChoice& norm, const ModelOpti
 // (the first block of the last two stages halves the map), global average
 // pooling, Linear(64, 10). Pre-activation networks end with a norm and ReLU.
 std::unique_ptr<nn::Sequential> make_resnet(const NormChoice& norm, const ModelOptions& o, nn::Generator& gen) {
-  NORMKIT_CHECK(o.depth >= 8 && (o.depth - 2) % 6 == 0, "--depth: expected 6n + 2 with n >= 1 (8, 14, 20, 56, ...), got ",
+  NORMKIT_CHECK(o.depth >= 8 && (o.depth - 2) % 6 == 0, "depth: expected 6n + 2 with n >= 1 (8, 14, 20, 56, ...), got ",
                 o.depth);
   const nn::MapNormFactory make_norm = [&norm](std::int64_t channels, std::int64_t height, std::int64_t width) {
     return map_norm(norm, channels, height, width);
@@ -110,13 +110,13 @@ std::unique_ptr<nn::Sequential> make_resnet(const NormChoice& norm, const ModelO
 
 std::unique_ptr<nn::Sequential> make_model(const std::string& model, const std::string& norm, nn::Generator& gen,
                                            const ModelOptions& options) {
-  NORMKIT_CHECK(options.dropout >= 0 && options.dropout < 1, "--dropout: expected a probability in [0, 1), got ",
+  NORMKIT_CHECK(options.dropout >= 0 && options.dropout < 1, "dropout: expected a probability in [0, 1), got ",
                 options.dropout);
   const NormChoice choice{.name = norm, .ghost_batch = options.ghost_batch, .renorm = options.renorm};
   if (model == "mlp") return make_mlp(choice, options, gen);
   if (model == "cnn") return make_cnn(choice, options, gen);
   if (model == "resnet") return make_resnet(choice, options, gen);
-  detail::throw_error("--model: expected mlp, cnn or resnet, got '", model, "'");
+  detail::throw_error("model: expected mlp, cnn or resnet, got '", model, "'");
 }
 
 }  // namespace normkit::train

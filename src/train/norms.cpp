@@ -10,7 +10,7 @@ namespace {
 void check_known(const std::string& name) {
   NORMKIT_CHECK(name == "none" || name == "bn" || name == "gn" || name == "ln" || name == "in" || name == "rms" ||
                     name == "ghost" || name == "renorm",
-                "--norm: expected one of ", kNormNames, "; got '", name, "'");
+                "norm: expected one of ", kNormNames, "; got '", name, "'");
 }
 
 // The BatchNorm variants (bn, ghost, renorm), or null for another name.
@@ -18,7 +18,7 @@ template <typename BN>
 std::unique_ptr<nn::Layer> batch_norm_variant(const NormChoice& norm, std::int64_t channels) {
   if (norm.name == "bn") return std::make_unique<BN>(channels);
   if (norm.name == "ghost") {
-    NORMKIT_CHECK(norm.ghost_batch >= 2, "--ghost-batch: expected >= 2 samples per virtual batch, got ",
+    NORMKIT_CHECK(norm.ghost_batch >= 2, "ghost_batch: expected >= 2 samples per virtual batch, got ",
                   norm.ghost_batch);
     return std::make_unique<BN>(channels, nn::BatchNormModuleOptions{.virtual_batch_size = norm.ghost_batch});
   }
@@ -32,11 +32,11 @@ bool norm_centres(const std::string& name) { return name != "none" && name != "r
 
 std::unique_ptr<nn::Layer> feature_norm(const NormChoice& norm, std::int64_t features) {
   check_known(norm.name);
-  NORMKIT_CHECK(norm.name != "in", "--norm: in (InstanceNorm) needs feature maps: a feature vector has no "
+  NORMKIT_CHECK(norm.name != "in", "norm: in (InstanceNorm) needs feature maps: a feature vector has no "
                                    "spatial extent to normalize over; use a convolutional model");
   if (auto bn = batch_norm_variant<nn::BatchNorm1d>(norm, features)) return bn;
   if (norm.name == "gn") {
-    NORMKIT_CHECK(features % 4 == 0, "--norm gn: 4 groups need a multiple of 4 features, got ", features);
+    NORMKIT_CHECK(features % 4 == 0, "norm gn: 4 groups need a multiple of 4 features, got ", features);
     return std::make_unique<nn::GroupNorm>(4, features);
   }
   if (norm.name == "ln") return std::make_unique<nn::LayerNorm>(Shape{features});
@@ -51,7 +51,7 @@ std::unique_ptr<nn::Layer> map_norm(const NormChoice& norm, std::int64_t channel
   if (norm.name == "gn") {
     // Wu and He's default is 32 groups of ImageNet's 64-2048 channels; the
     // lab's layers have 16-64, so 8 groups (2-8 channels each).
-    NORMKIT_CHECK(channels % 8 == 0, "--norm gn: 8 groups need a multiple of 8 channels, got ", channels);
+    NORMKIT_CHECK(channels % 8 == 0, "norm gn: 8 groups need a multiple of 8 channels, got ", channels);
     return std::make_unique<nn::GroupNorm>(8, channels);
   }
   if (norm.name == "ln") return std::make_unique<nn::GroupNorm>(1, channels);

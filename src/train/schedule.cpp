@@ -29,7 +29,7 @@ LrSchedule::Kind schedule_kind(const std::string& name) {
   if (name == "constant") return LrSchedule::Kind::constant;
   if (name == "step") return LrSchedule::Kind::step;
   if (name == "cosine") return LrSchedule::Kind::cosine;
-  detail::throw_error("--schedule: expected constant, step or cosine, got '", name, "'");
+  detail::throw_error("schedule: expected constant, step or cosine, got '", name, "'");
 }
 
 }  // namespace normkit::train

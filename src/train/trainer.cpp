@@ -1,14 +1,11 @@
 #include "normkit/train/trainer.hpp"
 
-#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstring>
-#include <limits>
-#include <map>
 #include <numeric>
-#include <set>
 
+#include "checkpoint.hpp"
 #include "normkit/error.hpp"
 #include "normkit/io/safetensors.hpp"
 #include "normkit/nn/init.hpp"
@@ -18,48 +15,8 @@
 namespace normkit::train {
 namespace {
 
-constexpr const char* kOrderKey = "trainer.shuffle_order";
-const std::string kMomentumPrefix = "optimizer.";
-const std::string kMomentumSuffix = ".momentum_buffer";
-const std::string kExtraStatePrefix = "normkit.extra_state.";  // + the module's key path
-
-std::string metadata(const io::SafetensorsContents& c, const std::string& key, const std::string& path) {
-  const auto it = c.metadata.find(key);
-  NORMKIT_CHECK(it != c.metadata.end(), "--resume: ", path, " is not a normkit checkpoint (no ", key, ")");
-  return it->second;
-}
-
-// A metadata entry that must be a decimal integer in [low, high], all of it.
-std::int64_t integer_metadata(const io::SafetensorsContents& c, const std::string& key, const std::string& path,
-                              std::int64_t low, std::int64_t high) {
-  const std::string text = metadata(c, key, path);
-  std::int64_t value = 0;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  NORMKIT_CHECK(error == std::errc() && end == text.data() + text.size() && value >= low && value <= high,
-                "--resume: ", path, ": ", key, ": expected an integer from ", low, " to ", high, ", got '", text, "'");
-  return value;
-}
-
-// Runs use(); an Error from it names the checkpoint and the entry.
-template <typename Use>
-void using_entry(const std::string& path, const std::string& entry, Use use) {
-  try {
-    use();
-  } catch (const Error& e) {
-    detail::throw_error("--resume: ", path, ": ", entry, ": ", e.what());
-  }
-}
-
-// The checkpoint's tensor under key: present, of this dtype and shape.
-const Tensor& checkpoint_tensor(const std::map<std::string, const Tensor*>& tensors, const std::string& key,
-                                DType dtype, const Shape& shape, const std::string& path) {
-  const auto it = tensors.find(key);
-  NORMKIT_CHECK(it != tensors.end(), "--resume: ", path, ": tensor '", key, "' is missing");
-  const Tensor& t = *it->second;
-  NORMKIT_CHECK(t.dtype() == dtype && t.shape() == shape, "--resume: ", path, ": tensor '", key, "': expected ",
-                dtype_name(dtype), " of shape ", shape_string(shape), ", got ", dtype_name(t.dtype()), " of shape ",
-                shape_string(t.shape()));
-  return t;
+RunIdentity run_identity(const TrainOptions& options) {
+  return {.model_name = options.model_name, .norm_name = options.norm_name, .batch_size = options.batch_size};
 }
 
 }  // namespace
@@ -124,44 +81,42 @@ Trainer::Trainer(nn::Sequential& net, const io::LabelledImages& train, const Tra
       options_(options),
       sgd_(net.parameters(), options.sgd),
       shuffle_(options.seed ^ 0x5eedULL) {
-  NORMKIT_CHECK(options.epochs >= 1, "--epochs: expected >= 1, got ", options.epochs);
+  NORMKIT_CHECK(options.epochs >= 1, "epochs: expected >= 1, got ", options.epochs);
   NORMKIT_CHECK(options.micro_batches >= 1, "micro_batches: expected >= 1, got ", options.micro_batches);
-  NORMKIT_CHECK(options.batch_size % options.micro_batches == 0, "--batch-size: expected a multiple of the ",
+  NORMKIT_CHECK(options.batch_size % options.micro_batches == 0, "batch_size: expected a multiple of the ",
                 options.micro_batches, " micro-batches, got ", options.batch_size);
   NORMKIT_CHECK(options.batch_size / options.micro_batches >= 2,
-                "--batch-size: expected >= 2 samples per (micro-)batch (BatchNorm needs two), got ",
+                "batch_size: expected >= 2 samples per (micro-)batch (BatchNorm needs two), got ",
                 options.batch_size / options.micro_batches);
-  NORMKIT_CHECK(options.sgd.lr > 0 && std::isfinite(options.sgd.lr), "--lr: expected a finite number > 0, got ",
+  NORMKIT_CHECK(options.sgd.lr > 0 && std::isfinite(options.sgd.lr), "sgd.lr: expected a finite number > 0, got ",
                 options.sgd.lr);
-  NORMKIT_CHECK(options.limit >= 0, "--limit: expected >= 1 images (0: all), got ", options.limit);
+  NORMKIT_CHECK(options.limit >= 0, "limit: expected >= 1 images (0: all), got ", options.limit);
   const LrSchedule& schedule = options.schedule;
-  NORMKIT_CHECK(schedule.gamma > 0 && std::isfinite(schedule.gamma), "--gamma: expected a finite number > 0, got ",
+  NORMKIT_CHECK(schedule.gamma > 0 && std::isfinite(schedule.gamma), "schedule.gamma: expected a finite number > 0, got ",
                 schedule.gamma);
-  NORMKIT_CHECK(schedule.step_epochs >= 1, "--step-epochs: expected >= 1, got ", schedule.step_epochs);
-  NORMKIT_CHECK(schedule.warmup_steps >= 0, "--warmup: expected >= 0 steps, got ", schedule.warmup_steps);
+  NORMKIT_CHECK(schedule.step_epochs >= 1, "schedule.step_epochs: expected >= 1, got ", schedule.step_epochs);
+  NORMKIT_CHECK(schedule.warmup_steps >= 0, "schedule.warmup_steps: expected >= 0 steps, got ", schedule.warmup_steps);
   const TensorView images = train.images.view();
   const std::int64_t side = images.dim() >= 2 ? std::min(images.size(images.dim() - 2), images.size(images.dim() - 1)) : 0;
   NORMKIT_CHECK(!options.augment || (options.augmentation.shift >= 0 && options.augmentation.shift < side),
-                "--shift: expected 0 to ", side - 1, " pixels (the images are ", side, " wide), got ",
+                "augmentation.shift: expected 0 to ", side - 1, " pixels (the images are ", side, " wide), got ",
                 options.augmentation.shift);
   NORMKIT_CHECK(options.augmentation.erase >= 0 && options.augmentation.erase <= 1,
-                "--erase: expected a probability in [0, 1], got ", options.augmentation.erase);
+                "augmentation.erase: expected a probability in [0, 1], got ", options.augmentation.erase);
   const std::int64_t n = training_images(train, options.limit);
-  NORMKIT_CHECK(n >= options.batch_size, "--batch-size: expected at most the ", n, " training images, got ",
+  NORMKIT_CHECK(n >= options.batch_size, "batch_size: expected at most the ", n, " training images, got ",
                 options.batch_size);
   if (options.share != nullptr && options.share->parts() > 1) {
     NORMKIT_CHECK(options.micro_batches == 1, "micro_batches: data-parallel training takes one micro-batch, got ",
                   options.micro_batches);
-    NORMKIT_CHECK(options.checkpoint.empty() && options.resume.empty(),
-                  "--checkpoint, --resume: not available in data-parallel training");
-    NORMKIT_CHECK(options.batch_size >= 2 * options.share->parts(), "--batch-size: expected at least 2 samples for each of the ",
+    NORMKIT_CHECK(options.batch_size >= 2 * options.share->parts(), "batch_size: expected at least 2 samples for each of the ",
                   options.share->parts(), " processes, got ", options.batch_size);
   }
   if (!options.checkpoint.empty()) {  // found now, not after the first epoch
     try {
       io::check_writable(options.checkpoint);
     } catch (const Error& e) {
-      detail::throw_error("--checkpoint: ", e.what());
+      detail::throw_error("checkpoint: ", e.what());
     }
   }
   net.set_input_gradient(false);  // the images are data: no gradient for them
@@ -175,7 +130,8 @@ StepReport Trainer::step() {
   if (within == 0)  // a new epoch: Fisher-Yates with the seeded generator
     for (std::size_t i = order_.size() - 1; i > 0; --i) std::swap(order_[i], order_[shuffle_.below(i + 1)]);
   net_.train();
-  sgd_.set_lr(options_.schedule.at(steps_done_, steps_per_epoch_, options_.epochs * steps_per_epoch_, options_.sgd.lr));
+  const double lr = options_.schedule.at(steps_done_, steps_per_epoch_, options_.epochs * steps_per_epoch_, options_.sgd.lr);
+  sgd_.set_lr(lr);
   sgd_.zero_grad();
   const std::int64_t micro = options_.batch_size / options_.micro_batches;
   BatchShare one_process;
@@ -213,91 +169,26 @@ StepReport Trainer::step() {
   sgd_.step();
   const std::int64_t epoch = steps_done_ / steps_per_epoch_ + 1;
   ++steps_done_;
-  return {epoch, within + 1, steps_per_epoch_, loss / static_cast<double>(options_.micro_batches), correct};
+  return {.epoch = epoch,
+          .step = within + 1,
+          .steps_per_epoch = steps_per_epoch_,
+          .global_step = steps_done_,
+          .lr = lr,
+          .loss = loss / static_cast<double>(options_.micro_batches),
+          .correct = correct};
 }
 
 void Trainer::save_checkpoint(const std::string& path) const {
-  io::NamedTensors tensors = net_.state_dict();
-  const auto named = net_.named_parameters();
-  for (std::size_t k = 0; k < named.size(); ++k)
-    if (sgd_.momentum_buffers()[k].defined())
-      tensors.emplace_back(kMomentumPrefix + named[k].first + kMomentumSuffix, sgd_.momentum_buffers()[k]);
-  Tensor order_tensor({static_cast<std::int64_t>(order_.size())}, DType::int64);
-  std::copy(order_.begin(), order_.end(), order_tensor.data<std::int64_t>());
-  tensors.emplace_back(kOrderKey, order_tensor);
-  io::Metadata info{{"format", "pt"},
-                    {"normkit.model", options_.model_name},
-                    {"normkit.norm", options_.norm_name},
-                    {"normkit.epochs_done", std::to_string(epochs_done())},
-                    {"normkit.sgd_steps", std::to_string(sgd_.steps())},
-                    {"normkit.batch_size", std::to_string(options_.batch_size)},
-                    {"normkit.shuffle_state", shuffle_.state()}};
-  for (const auto& [key, module] : net_.modules_with_extra_state())
-    info.emplace(kExtraStatePrefix + key, module->extra_state());
-  io::save_safetensors(path, tensors, info);
+  train::save_checkpoint(path, run_identity(options_), net_, sgd_,
+                         {.epochs_done = epochs_done(), .order = order_, .shuffle = shuffle_});
 }
 
 void Trainer::load_checkpoint(const std::string& path) {
-  // Everything is checked before anything is used: each tensor's presence,
-  // dtype and shape, each metadata value's type and range.
-  const io::SafetensorsContents c = io::load_safetensors(path);
-  NORMKIT_CHECK(metadata(c, "normkit.model", path) == options_.model_name &&
-                    metadata(c, "normkit.norm", path) == options_.norm_name,
-                "--resume: ", path, " holds a ", metadata(c, "normkit.model", path), " with norm ",
-                metadata(c, "normkit.norm", path), ", not a ", options_.model_name, " with norm ", options_.norm_name);
-  NORMKIT_CHECK(metadata(c, "normkit.batch_size", path) == std::to_string(options_.batch_size), "--resume: ", path,
-                " was trained with batch size ", metadata(c, "normkit.batch_size", path), ", not ", options_.batch_size);
-  const std::int64_t epochs_done = integer_metadata(c, "normkit.epochs_done", path, 0,
-                                                    std::numeric_limits<std::int64_t>::max() / steps_per_epoch_);
-  const std::int64_t steps_done = epochs_done * steps_per_epoch_;
-  // One optimizer step per trainer step.
-  integer_metadata(c, "normkit.sgd_steps", path, steps_done, steps_done);
-
-  std::map<std::string, const Tensor*> tensors;
-  for (const auto& [key, t] : c.tensors) tensors.emplace(key, &t);
-  const Tensor& order = checkpoint_tensor(tensors, kOrderKey, DType::int64,
-                                          {static_cast<std::int64_t>(order_.size())}, path);
-  std::vector<bool> seen(order_.size(), false);
-  for (std::int64_t i = 0; i < order.numel(); ++i) {
-    const std::int64_t index = order.data<std::int64_t>()[i];
-    const bool fresh = index >= 0 && index < order.numel() && !seen[static_cast<std::size_t>(index)];
-    NORMKIT_CHECK(fresh, "--resume: ", path, ": tensor '", kOrderKey, "': expected an order of the ", order.numel(),
-                  " images (each of 0 to ", order.numel() - 1, " once), got ", index, " at ", i);
-    seen[static_cast<std::size_t>(index)] = true;
-  }
-  // Momentum buffers exist after the first step when momentum is used; each
-  // parameter has one then, and none without momentum.
-  const auto named = net_.named_parameters();
-  const bool buffered = options_.sgd.momentum != 0 && steps_done > 0;
-  std::vector<Tensor> momentum(named.size());
-  std::set<std::string> used{kOrderKey};
-  for (std::size_t k = 0; buffered && k < named.size(); ++k) {
-    const std::string key = kMomentumPrefix + named[k].first + kMomentumSuffix;
-    momentum[k] = checkpoint_tensor(tensors, key, DType::float32, named[k].second->value.shape(), path);
-    used.insert(key);
-  }
-  nn::StateDict model;
-  for (const auto& [key, t] : c.tensors) {
-    if (used.contains(key)) continue;
-    NORMKIT_CHECK(!key.starts_with(kMomentumPrefix), "--resume: ", path, ": tensor '", key, "': ",
-                  buffered ? "a momentum buffer for no parameter of this model"
-                           : "a momentum buffer, but this run has no momentum buffers at this step");
-    model.emplace_back(key, t);
-  }
-  nn::Generator shuffle = shuffle_;
-  using_entry(path, "normkit.shuffle_state", [&] { shuffle.set_state(metadata(c, "normkit.shuffle_state", path)); });
-
-  // The layers check what they are given before they change.
-  for (const auto& keyed : net_.modules_with_extra_state()) {  // (no structured binding: clang 14 cannot capture one)
-    nn::Module* module = keyed.second;
-    const std::string entry = kExtraStatePrefix + keyed.first;
-    using_entry(path, entry, [&] { module->set_extra_state(metadata(c, entry, path)); });
-  }
-  using_entry(path, "the model's state", [&] { net_.load_state_dict(model); });
-  sgd_.load_state(steps_done, momentum);
-  shuffle_ = shuffle;
-  std::copy(order.data<std::int64_t>(), order.data<std::int64_t>() + order.numel(), order_.begin());
-  steps_done_ = steps_done;
+  TrainerState state{.order = std::vector<std::int64_t>(order_.size()), .shuffle = shuffle_};
+  train::load_checkpoint(path, run_identity(options_), steps_per_epoch_, options_.sgd.momentum != 0, net_, sgd_, state);
+  shuffle_ = state.shuffle;
+  order_ = std::move(state.order);
+  steps_done_ = state.epochs_done * steps_per_epoch_;
 }
 
 std::vector<EpochReport> fit(nn::Sequential& net, const io::FashionMnist& data, const TrainOptions& options,
@@ -316,12 +207,21 @@ std::vector<EpochReport> fit(nn::Sequential& net, const io::FashionMnist& data, 
       correct += report.correct;
       if (on_step) on_step(report);
     }
+    const double training_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const Evaluation test = evaluate(net, data.test, 1000, options.share);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const auto steps = static_cast<double>(trainer.steps_per_epoch());
-    reports.push_back({epoch, loss_sum / steps, static_cast<double>(correct) / (steps * static_cast<double>(options.batch_size)),
-                       test.accuracy, seconds});
-    if (!options.checkpoint.empty()) trainer.save_checkpoint(options.checkpoint);
+    const double images = steps * static_cast<double>(options.batch_size);
+    reports.push_back({.epoch = epoch,
+                       .train_loss = loss_sum / steps,
+                       .train_accuracy = static_cast<double>(correct) / images,
+                       .test_accuracy = test.accuracy,
+                       .seconds = seconds,
+                       .images_per_second = training_seconds > 0 ? images / training_seconds : 0.0});
+    // In data-parallel training every process holds the same state after
+    // evaluation (evaluate shares the buffers): the first one writes it.
+    const bool writer = options.share == nullptr || options.share->part() == 0;
+    if (!options.checkpoint.empty() && writer) trainer.save_checkpoint(options.checkpoint);
     if (on_epoch) on_epoch(reports.back());
   }
   return reports;

@@ -42,20 +42,24 @@ struct TrainOptions {
   // Recorded in checkpoints, and checked on resume.
   std::string model_name = "?", norm_name = "?";
   // Data-parallel training: this process's share of every batch
-  // (dist::DataParallel; null: one process). Not with micro_batches > 1,
-  // checkpoint or resume.
+  // (dist::DataParallel; null: one process). Not with micro_batches > 1.
+  // Its first process writes the checkpoint; every process resumes from it.
   BatchShare* share = nullptr;
 };
 
 struct StepReport {
   std::int64_t epoch, step, steps_per_epoch;  // the epoch (from 1) and the step within it (from 1)
+  std::int64_t global_step;                   // steps done in the whole run, this one included
+  double lr;                                  // the learning rate of this step
   double loss;                                // the batch's mean loss
   std::int64_t correct;                       // samples of the batch classified right
 };
 
 struct EpochReport {
   std::int64_t epoch;
-  double train_loss, train_accuracy, test_accuracy, seconds;
+  double train_loss, train_accuracy, test_accuracy;
+  double seconds;            // the epoch's wall time, its evaluation included
+  double images_per_second;  // training images over the training steps' wall time
 };
 
 struct Evaluation {

@@ -1,0 +1,66 @@
+# The CLI follows the conventions (issue 18): every subcommand answers --help
+# and -h with its usage on stdout and exit code 0; --opt value and --opt=value
+# both work; an unknown flag or a bad value exits 2 with a message naming the
+# flag; `train --metrics FILE` writes JSON lines. Run as:
+#   cmake -DCLI=build/normkit -DWORK=dir -P tests/cli_conventions.cmake
+file(REMOVE_RECURSE "${WORK}")
+file(MAKE_DIRECTORY "${WORK}")
+
+# run(EXPECTED_STATUS STDOUT_REGEX STDERR_REGEX ARGS...)
+function(run status out_regex err_regex)
+  execute_process(COMMAND "${CLI}" ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 120)
+  string(REPLACE ";" " " shown "${ARGN}")
+  if(NOT rc EQUAL status OR NOT out MATCHES "${out_regex}" OR NOT err MATCHES "${err_regex}")
+    message(FATAL_ERROR "normkit ${shown}: expected status ${status}, stdout matching '${out_regex}' and stderr "
+                        "matching '${err_regex}'; got ${rc}:\nstdout:\n${out}\nstderr:\n${err}")
+  endif()
+  message(STATUS "as expected: normkit ${shown}")
+endfunction()
+
+run(0 "Usage: normkit \\[OPTIONS\\] SUBCOMMAND" "^$" --help)
+run(0 "Usage: normkit \\[OPTIONS\\] SUBCOMMAND" "^$" help)
+run(0 "^normkit [0-9]+\\.[0-9]+\\.[0-9]+\n$" "^$" version)
+foreach(command demo bench train lab step-time selftest)
+  foreach(flag --help -h)
+    run(0 "Usage: normkit ${command}" "^$" ${command} ${flag})
+  endforeach()
+endforeach()
+run(2 "^$" "normkit: unknown command 'trian'" trian)
+run(2 "^$" "normkit train: .*--no-such-flag" train --no-such-flag 3)
+run(2 "^$" "normkit demo: .*--fast" demo --fast)
+run(2 "^$" "normkit bench: --budget: expected a finite number, got 'abc'" bench --budget=abc)
+run(2 "^$" "normkit bench: --threads: expected an integer, got 'x'" bench --threads 1,x)
+run(2 "^$" "normkit lab: --limit: expected an integer, got '1e3'" lab convergence --limit=1e3)
+run(2 "^$" "normkit lab: NAME: unknown experiment 'no-such-experiment'" lab no-such-experiment)
+run(2 "^$" "normkit step-time: --steps: expected >= 1, got 0" step-time --steps=0)
+run(2 "^$" "normkit train: --norm: expected none\\|bn\\|gn\\|ln\\|in\\|rms\\|ghost\\|renorm, got 'batch'" train --norm=batch)
+run(2 "^$" "normkit train: --augment: expected on or off, got 'yes'" train --augment yes)
+run(2 "^$" "normkit selftest: WHAT: expected sync, got 'async'" selftest async)
+
+# --opt=value and --opt value mean the same, and --metrics writes one JSON
+# object per epoch and per --metrics-every steps.
+set(metrics "${WORK}/metrics.jsonl")
+run(0 "test_accuracy=0\\.[0-9]+" ""
+    train --model=mlp --norm bn --epochs=2 --limit=600 --batch-size 60 --metrics=${metrics} --metrics-every 4)
+file(STRINGS "${metrics}" lines)
+list(LENGTH lines count)
+if(NOT count EQUAL 6)  # per epoch: steps 4 and 8, then the epoch's line (10 steps)
+  message(FATAL_ERROR "--metrics: expected 6 lines, got ${count}:\n${lines}")
+endif()
+foreach(line IN LISTS lines)
+  foreach(key epoch step lr train_loss train_accuracy images_per_second wall_seconds)
+    string(JSON value ERROR_VARIABLE missing GET "${line}" ${key})
+    if(missing)
+      message(FATAL_ERROR "--metrics: a line without ${key}: ${line}")
+    endif()
+  endforeach()
+endforeach()
+list(GET lines 2 epoch_line)
+string(JSON step GET "${epoch_line}" step)
+string(JSON test_accuracy GET "${epoch_line}" test_accuracy)
+list(GET lines 5 last_line)
+string(JSON last_step GET "${last_line}" step)
+if(NOT step EQUAL 10 OR NOT last_step EQUAL 20 OR NOT test_accuracy MATCHES "^0\\.[0-9]+")
+  message(FATAL_ERROR "--metrics: the epochs' lines are wrong:\n${epoch_line}\n${last_line}")
+endif()
+message(STATUS "--metrics wrote ${count} JSON lines")
