@@ -60,7 +60,7 @@ class RankReduction final : public kernels::BatchReduction {
           kernels::moments_of_whole_nodes(x, local, tree, slice_.first, nodes, partials);
         },
         [&](const std::vector<const float*>& rows, const NormPlan& leaf, Moments* partial) {
-          kernels::moments({rows[0], leaf, partial});
+          kernels::moments({.x = rows[0], .plan = leaf, .out = partial});
         },
         out);
   }

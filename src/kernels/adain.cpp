@@ -60,15 +60,20 @@ void apply_per_channel(const kernels::PlannedInput& x, const GroupShape& s,
                        const std::vector<double>& center, const std::vector<double>& scale,
                        const std::vector<double>& shift, const TensorView& out) {
   const auto n = static_cast<std::int64_t>(center.size());
-  kernels::ChannelCoefficients k(n);  // a = scale, b = shift
+  kernels::NormalizeCoefficients k(n);
   for (std::int64_t i = 0; i < n; ++i) {
-    k.set_center(i, center[i]);
-    k.a[i] = static_cast<float>(scale[i]);
-    k.b[i] = static_cast<float>(shift[i]);
+    k.center.set(i, center[i]);
+    k.scale[i] = static_cast<float>(scale[i]);
+    k.shift[i] = static_cast<float>(shift[i]);
   }
   kernels::PlannedOutput y(out, x);
-  kernels::normalize_apply({x.data(), y.data(), k.center_hi.data(), k.center_lo.data(), k.a.data(),
-                            k.b.data(), kernels::per_channel_plan(s, x.layout())});
+  kernels::normalize_apply({.x = x.data(),
+                            .y = y.data(),
+                            .center_hi = k.center.hi.data(),
+                            .center_lo = k.center.lo.data(),
+                            .scale = k.scale.data(),
+                            .shift = k.shift.data(),
+                            .plan = kernels::per_channel_plan(s, x.layout())});
   y.finish();
 }
 
@@ -122,27 +127,39 @@ AdaINBackwardResult adain_backward(const TensorView& dy, const TensorView& conte
   const std::vector<double> mean_c = read_values(stats.content_mean), rstd_c = read_values(stats.content_rstd);
   const std::vector<double> mean_s = read_values(stats.style_mean), rstd_s = read_values(stats.style_rstd);
   const auto NC = static_cast<std::int64_t>(mean_c.size());
-  kernels::ChannelCoefficients k(NC);  // a = k_dy, b = k_x, c = k_0
-  for (std::int64_t i = 0; i < NC; ++i) k.set_center(i, mean_c[i]);
+  kernels::InputGradCoefficients k(NC);
+  for (std::int64_t i = 0; i < NC; ++i) k.center.set(i, mean_c[i]);
+  const kernels::NormPlan plan = kernels::per_channel_plan(s.content, c.layout());
   std::vector<kernels::GradSums> sums(NC);  // sum(dy), sum(dy * (c - mu_c)) per (n, c)
-  kernels::grad_sums({g.data(), c.data(), k.center_hi.data(), k.center_lo.data(), nullptr,
-                      kernels::per_channel_plan(s.content, c.layout()), sums.data()});
+  kernels::grad_sums({.dy = g.data(),
+                      .x = c.data(),
+                      .center_hi = k.center.hi.data(),
+                      .center_lo = k.center.lo.data(),
+                      .plan = plan,
+                      .out = sums.data()});
   const double Sc = static_cast<double>(s.content.S), Ss = static_cast<double>(s.style.S);
   std::vector<double> style_center(NC), style_scale(NC), style_shift(NC);
   for (std::int64_t i = 0; i < NC; ++i) {
     const double scale = rstd_c[i] / rstd_s[i];  // sigma_s * rstd_c
     const double sum_dy_chat = sums[i].sum_dy_xc * rstd_c[i];
-    k.a[i] = static_cast<float>(scale);
-    k.b[i] = static_cast<float>(-scale * rstd_c[i] * sum_dy_chat / Sc);
-    k.c[i] = static_cast<float>(-scale * sums[i].sum_dy / Sc);
+    k.k_dy[i] = static_cast<float>(scale);
+    k.k_x[i] = static_cast<float>(-scale * rstd_c[i] * sum_dy_chat / Sc);
+    k.k_0[i] = static_cast<float>(-scale * sums[i].sum_dy / Sc);
     style_center[i] = mean_s[i];
     style_scale[i] = sum_dy_chat * rstd_s[i] / Ss;
     style_shift[i] = sums[i].sum_dy / Ss;
   }
   {
     kernels::PlannedOutput dc(r.dcontent, c);
-    kernels::input_grad_apply({g.data(), c.data(), dc.data(), k.center_hi.data(), k.center_lo.data(),
-                               k.a.data(), k.b.data(), k.c.data(), kernels::per_channel_plan(s.content, c.layout())});
+    kernels::input_grad_apply({.dy = g.data(),
+                               .x = c.data(),
+                               .dx = dc.data(),
+                               .center_hi = k.center.hi.data(),
+                               .center_lo = k.center.lo.data(),
+                               .k_dy = k.k_dy.data(),
+                               .k_x = k.k_x.data(),
+                               .k_0 = k.k_0.data(),
+                               .plan = plan});
     dc.finish();
   }
   apply_per_channel(st, s.style, style_center, style_scale, style_shift, r.dstyle);

@@ -95,12 +95,20 @@ bool renorm_active(const BatchNormOptions& o) { return o.training && o.renorm.ha
 
 void reference_forward(const BatchNormInputs& in, const BatchNormOptions& o, const Problem& p,
                        const BatchNormForwardOutputs& out) {
-  ref::BatchNormForwardArgs args{{p.N, p.C, p.S}, read_values(in.x), read_values(in.weight),
-                                 read_values(in.bias), read_values(in.running_mean),
-                                 read_values(in.running_var), o.training, o.momentum, o.eps,
-                                 o.unbiased_running_var, o.virtual_batch_size,
-                                 renorm_active(o), o.renorm ? o.renorm->rmax : 1.0,
-                                 o.renorm ? o.renorm->dmax : 0.0};
+  ref::BatchNormForwardArgs args{.problem = {.N = p.N, .C = p.C, .S = p.S},
+                                 .x = read_values(in.x),
+                                 .weight = read_values(in.weight),
+                                 .bias = read_values(in.bias),
+                                 .running_mean = read_values(in.running_mean),
+                                 .running_var = read_values(in.running_var),
+                                 .training = o.training,
+                                 .momentum = o.momentum,
+                                 .eps = o.eps,
+                                 .unbiased_running_var = o.unbiased_running_var,
+                                 .virtual_batch_size = o.virtual_batch_size,
+                                 .renorm = renorm_active(o),
+                                 .rmax = o.renorm ? o.renorm->rmax : 1.0,
+                                 .dmax = o.renorm ? o.renorm->dmax : 0.0};
   const ref::BatchNormForwardResult r = ref::batch_norm_forward(args);
   write_values(r.y, out.y);
   if (o.training) {
@@ -116,12 +124,20 @@ void reference_forward(const BatchNormInputs& in, const BatchNormOptions& o, con
 void reference_backward(const BatchNormBackwardInputs& in, const BatchNormOptions& o,
                         const Problem& p, const BatchNormGrads& g) {
   const bool renorm = renorm_active(o);
-  const ref::BatchNormBackwardResult r = ref::batch_norm_backward(
-      {{p.N, p.C, p.S}, read_values(in.dy), read_values(in.x), read_values(in.weight),
-       read_values(in.running_mean), read_values(in.running_var), read_values(in.save_mean),
-       read_values(in.save_invstd), o.training, o.eps, o.virtual_batch_size,
-       renorm ? read_values(in.renorm_r) : std::vector<double>{},
-       renorm ? read_values(in.renorm_d) : std::vector<double>{}});
+  const ref::BatchNormBackwardResult r =
+      ref::batch_norm_backward({.problem = {.N = p.N, .C = p.C, .S = p.S},
+                                .dy = read_values(in.dy),
+                                .x = read_values(in.x),
+                                .weight = read_values(in.weight),
+                                .running_mean = read_values(in.running_mean),
+                                .running_var = read_values(in.running_var),
+                                .save_mean = read_values(in.save_mean),
+                                .save_invstd = read_values(in.save_invstd),
+                                .training = o.training,
+                                .eps = o.eps,
+                                .virtual_batch_size = o.virtual_batch_size,
+                                .renorm_r = renorm ? read_values(in.renorm_r) : std::vector<double>{},
+                                .renorm_d = renorm ? read_values(in.renorm_d) : std::vector<double>{}});
   write_values(r.dx, g.dx);
   write_values(r.dweight, g.dweight);
   write_values(r.dbias, g.dbias);
@@ -155,10 +171,15 @@ void fast_forward(const BatchNormInputs& in, const BatchNormOptions& o, const Pr
   const NormPlan plan = batch_norm_plan(p, x.layout(), G);
   const std::vector<float> gamma = read_channels(in.weight, C, 1.0f);
   const std::vector<float> beta = read_channels(in.bias, C, 0.0f);
-  kernels::ChannelCoefficients k(G * C);  // a = scale, b = shift
+  kernels::NormalizeCoefficients k(G * C);
   kernels::PlannedOutput y(out.y, x);
-  const kernels::NormalizeArgs apply{x.data(),      y.data(), k.center_hi.data(), k.center_lo.data(),
-                                     k.a.data(),    k.b.data(), plan};
+  const kernels::NormalizeArgs apply{.x = x.data(),
+                                     .y = y.data(),
+                                     .center_hi = k.center.hi.data(),
+                                     .center_lo = k.center.lo.data(),
+                                     .scale = k.scale.data(),
+                                     .shift = k.shift.data(),
+                                     .plan = plan};
   if (o.training) {
     const double m = static_cast<double>(across.reduction != nullptr ? across.slice.batch * p.S : p.group_m());
     std::vector<double> mean(G * C), var(G * C), invstd(G * C);
@@ -177,9 +198,9 @@ void fast_forward(const BatchNormInputs& in, const BatchNormOptions& o, const Pr
         r[c] = std::clamp(std::sqrt(var[c] + o.eps) / sigma, 1 / o.renorm->rmax, o.renorm->rmax);
         d[c] = std::clamp((mean[c] - rm_before[c]) / sigma, -o.renorm->dmax, o.renorm->dmax);
       }
-      k.set_center(i, mean[i]);
-      k.a[i] = static_cast<float>(invstd[i] * r[c] * gamma[c]);
-      k.b[i] = static_cast<float>(beta[c] + d[c] * gamma[c]);
+      k.center.set(i, mean[i]);
+      k.scale[i] = static_cast<float>(invstd[i] * r[c] * gamma[c]);
+      k.shift[i] = static_cast<float>(beta[c] + d[c] * gamma[c]);
     };
     if (across.reduction == nullptr && kernels::slice_fusion_fits(plan, 1)) {
       // Each channel's statistics, then its normalize pass while it is in cache.
@@ -192,7 +213,7 @@ void fast_forward(const BatchNormInputs& in, const BatchNormOptions& o, const Pr
       if (across.reduction != nullptr)  // the whole batch's, from every rank (G == 1)
         across.reduction->moments(x.data(), plan, stats.data());
       else
-        kernels::moments({x.data(), plan, stats.data()});
+        kernels::moments({.x = x.data(), .plan = plan, .out = stats.data()});
       for (std::int64_t i = 0; i < G * C; ++i) set_channel(i, stats[i]);
       kernels::normalize_apply(apply);
     }
@@ -207,9 +228,9 @@ void fast_forward(const BatchNormInputs& in, const BatchNormOptions& o, const Pr
   } else {
     const std::vector<double> rm = read_values(in.running_mean), rv = read_values(in.running_var);
     for (std::int64_t c = 0; c < C; ++c) {
-      k.set_center(c, rm[c]);
-      k.a[c] = static_cast<float>(gamma[c] / std::sqrt(rv[c] + o.eps));
-      k.b[c] = beta[c];
+      k.center.set(c, rm[c]);
+      k.scale[c] = static_cast<float>(gamma[c] / std::sqrt(rv[c] + o.eps));
+      k.shift[c] = beta[c];
     }
     kernels::normalize_apply(apply);
   }
@@ -228,13 +249,13 @@ void fast_backward(const BatchNormBackwardInputs& in, const BatchNormOptions& o,
   const std::vector<double> d = renorm ? read_values(in.renorm_d) : std::vector<double>(C, 0.0);
 
   // Per (g, c): the centre (mean) and invstd the forward pass used.
-  kernels::ChannelCoefficients k(G * C);  // a = k_dy, b = k_x, c = k_0
+  kernels::InputGradCoefficients k(G * C);
   std::vector<double> invstd(G * C);
   {
     const std::vector<double> mean = read_values(o.training ? in.save_mean : in.running_mean);
     const std::vector<double> spread = read_values(o.training ? in.save_invstd : in.running_var);
     for (std::int64_t i = 0; i < G * C; ++i) {
-      k.set_center(i, mean[i]);
+      k.center.set(i, mean[i]);
       invstd[i] = o.training ? spread[i] : 1.0 / std::sqrt(spread[i] + o.eps);
     }
   }
@@ -249,12 +270,16 @@ void fast_backward(const BatchNormBackwardInputs& in, const BatchNormOptions& o,
     const std::int64_t c = i % C;
     sums[i] = channel_sums;
     const double scale = gamma[c] * r[c] * invstd[i];
-    k.a[i] = static_cast<float>(scale);
-    k.b[i] = batch_stats ? static_cast<float>(-scale * invstd[i] * invstd[i] * channel_sums.sum_dy_xc / m) : 0.0f;
-    k.c[i] = batch_stats ? static_cast<float>(-scale * channel_sums.sum_dy / m) : 0.0f;
+    k.k_dy[i] = static_cast<float>(scale);
+    k.k_x[i] = batch_stats ? static_cast<float>(-scale * invstd[i] * invstd[i] * channel_sums.sum_dy_xc / m) : 0.0f;
+    k.k_0[i] = batch_stats ? static_cast<float>(-scale * channel_sums.sum_dy / m) : 0.0f;
   };
-  const kernels::GradSumsArgs sum_args{dy.data(), x.data(), k.center_hi.data(), k.center_lo.data(),
-                                       nullptr, plan, sums.data()};
+  const kernels::GradSumsArgs sum_args{.dy = dy.data(),
+                                       .x = x.data(),
+                                       .center_hi = k.center.hi.data(),
+                                       .center_lo = k.center.lo.data(),
+                                       .plan = plan,
+                                       .out = sums.data()};
   const bool need_sums = o.training || g.dweight.defined() || g.dbias.defined();
   auto reduce_sums = [&] {
     if (across.reduction != nullptr)  // the whole batch's, from every rank (G == 1)
@@ -264,8 +289,15 @@ void fast_backward(const BatchNormBackwardInputs& in, const BatchNormOptions& o,
   };
   if (g.dx.defined()) {
     kernels::PlannedOutput dx(g.dx, x);
-    const kernels::InputGradArgs apply{dy.data(), x.data(), dx.data(), k.center_hi.data(), k.center_lo.data(),
-                                       k.a.data(), k.b.data(), k.c.data(), plan};
+    const kernels::InputGradArgs apply{.dy = dy.data(),
+                                       .x = x.data(),
+                                       .dx = dx.data(),
+                                       .center_hi = k.center.hi.data(),
+                                       .center_lo = k.center.lo.data(),
+                                       .k_dy = k.k_dy.data(),
+                                       .k_x = k.k_x.data(),
+                                       .k_0 = k.k_0.data(),
+                                       .plan = plan};
     if (need_sums && across.reduction == nullptr && kernels::slice_fusion_fits(plan, 2)) {
       // Each channel's sums, then its dx pass while dy and x are in cache.
       kernels::grad_sums_each_slice(sum_args, [&](std::int64_t i, const kernels::GradSums& channel_sums) {
@@ -450,12 +482,17 @@ void channel_scale_shift(const TensorView& x, const TensorView& scale, const Ten
   check_required_shape(shift, "shift", {p.C}, "(one per channel)");
   check_same_shape(y, "y", x);
   const kernels::PlannedInput xp(x);
-  const std::vector<float> a = read_channels(scale, p.C, 1.0f);
-  const std::vector<float> b = read_channels(shift, p.C, 0.0f);
+  const std::vector<float> scales = read_channels(scale, p.C, 1.0f);
+  const std::vector<float> shifts = read_channels(shift, p.C, 0.0f);
   const std::vector<float> zero(p.C, 0.0f);
   kernels::PlannedOutput yp(y, xp);
-  kernels::normalize_apply({xp.data(), yp.data(), zero.data(), zero.data(), a.data(), b.data(),
-                            batch_norm_plan(p, xp.layout(), 1)});
+  kernels::normalize_apply({.x = xp.data(),
+                            .y = yp.data(),
+                            .center_hi = zero.data(),
+                            .center_lo = zero.data(),
+                            .scale = scales.data(),
+                            .shift = shifts.data(),
+                            .plan = batch_norm_plan(p, xp.layout(), 1)});
   yp.finish();
 }
 

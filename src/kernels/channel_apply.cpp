@@ -42,16 +42,28 @@ void for_each_run(const NormPlan& p, bool stream, const RunBody& run, const RowB
 // elementwise.hpp).
 void normalize_run(const NormalizeArgs& args, bool stream, std::int64_t ac, std::int64_t offset, std::int64_t n,
                    std::int64_t prefetch) {
-  normalize_span({args.x + offset, args.y + offset, n, args.center_hi[ac], args.center_lo[ac], args.scale[ac],
-                  args.shift[ac]},
+  normalize_span({.x = args.x + offset,
+                  .y = args.y + offset,
+                  .n = n,
+                  .hi = args.center_hi[ac],
+                  .lo = args.center_lo[ac],
+                  .scale = args.scale[ac],
+                  .shift = args.shift[ac]},
                  stream, prefetch);
 }
 
 // The backward pass over one contiguous run of (a, c) = ac.
 void input_grad_run(const InputGradArgs& args, bool stream, std::int64_t ac, std::int64_t offset, std::int64_t n,
                     std::int64_t prefetch) {
-  input_grad_span({args.dy + offset, args.x + offset, args.dx + offset, n, args.center_hi[ac], args.center_lo[ac],
-                   args.k_dy[ac], args.k_x[ac], args.k_0[ac]},
+  input_grad_span({.dy = args.dy + offset,
+                   .x = args.x + offset,
+                   .dx = args.dx + offset,
+                   .n = n,
+                   .hi = args.center_hi[ac],
+                   .lo = args.center_lo[ac],
+                   .k_dy = args.k_dy[ac],
+                   .k_x = args.k_x[ac],
+                   .k_0 = args.k_0[ac]},
                   stream, prefetch);
 }
 
@@ -76,8 +88,14 @@ void normalize_apply(const NormalizeArgs& args) {
       args.plan, stream,
       [&](std::int64_t ac, std::int64_t offset, std::int64_t n) { normalize_run(args, stream, ac, offset, n, n); },
       [&](std::int64_t a, std::int64_t offset, std::int64_t rows) {
-        normalize_rows({args.x + offset, args.y + offset, rows, C, args.center_hi + a * C, args.center_lo + a * C,
-                        args.scale + a * C, args.shift + a * C},
+        normalize_rows({.x = args.x + offset,
+                        .y = args.y + offset,
+                        .rows = rows,
+                        .n = C,
+                        .hi = args.center_hi + a * C,
+                        .lo = args.center_lo + a * C,
+                        .scale = args.scale + a * C,
+                        .shift = args.shift + a * C},
                        stream);
       });
 }
@@ -89,8 +107,16 @@ void input_grad_apply(const InputGradArgs& args) {
       args.plan, stream,
       [&](std::int64_t ac, std::int64_t offset, std::int64_t n) { input_grad_run(args, stream, ac, offset, n, n); },
       [&](std::int64_t a, std::int64_t offset, std::int64_t rows) {
-        input_grad_rows({args.dy + offset, args.x + offset, args.dx + offset, rows, C, args.center_hi + a * C,
-                         args.center_lo + a * C, args.k_dy + a * C, args.k_x + a * C, args.k_0 + a * C},
+        input_grad_rows({.dy = args.dy + offset,
+                         .x = args.x + offset,
+                         .dx = args.dx + offset,
+                         .rows = rows,
+                         .n = C,
+                         .hi = args.center_hi + a * C,
+                         .lo = args.center_lo + a * C,
+                         .k_dy = args.k_dy + a * C,
+                         .k_x = args.k_x + a * C,
+                         .k_0 = args.k_0 + a * C},
                         stream);
       });
 }

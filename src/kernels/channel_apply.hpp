@@ -14,18 +14,33 @@
 
 namespace normkit::kernels {
 
-// The per-(a, c) coefficients of the two passes, n = A * C each: the centre
-// as a float pair, and a, b, c: (scale, shift, -) forward or (k_dy, k_x, k_0)
-// backward.
-struct ChannelCoefficients {
-  std::vector<float> center_hi, center_lo, a, b, c;
+// x - mean per (a, c), n = A * C, computed as (x - hi) - lo: the mean as a
+// float pair (hi = float(mean), lo = float(mean - hi)), so that x - mean stays
+// accurate when the mean is large.
+struct ChannelCenters {
+  std::vector<float> hi, lo;
 
-  explicit ChannelCoefficients(std::int64_t n) : center_hi(n), center_lo(n), a(n), b(n), c(n) {}
-  // hi = float(mean), lo = float(mean - hi): x - mean as (x - hi) - lo.
-  void set_center(std::int64_t i, double mean) {
-    center_hi[i] = static_cast<float>(mean);
-    center_lo[i] = static_cast<float>(mean - center_hi[i]);
+  explicit ChannelCenters(std::int64_t n) : hi(n), lo(n) {}
+  void set(std::int64_t i, double mean) {
+    hi[i] = static_cast<float>(mean);
+    lo[i] = static_cast<float>(mean - hi[i]);
   }
+};
+
+// The forward pass's coefficients per (a, c): y = (x - mean) * scale + shift.
+struct NormalizeCoefficients {
+  ChannelCenters center;
+  std::vector<float> scale, shift;
+
+  explicit NormalizeCoefficients(std::int64_t n) : center(n), scale(n), shift(n) {}
+};
+
+// The backward pass's per (a, c): dx = dy * k_dy + (x - mean) * k_x + k_0.
+struct InputGradCoefficients {
+  ChannelCenters center;
+  std::vector<float> k_dy, k_x, k_0;
+
+  explicit InputGradCoefficients(std::int64_t n) : center(n), k_dy(n), k_x(n), k_0(n) {}
 };
 
 struct NormalizeArgs {

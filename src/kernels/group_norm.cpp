@@ -61,17 +61,22 @@ void apply_groups(const kernels::PlannedInput& x, const GroupProblem& p, const s
                   const TensorView& y_out) {
   const std::vector<float> gamma = read_channels(weight, p.C, 1.0f);
   const std::vector<float> beta = read_channels(bias, p.C, 0.0f);
-  kernels::ChannelCoefficients k(p.N * p.C);  // a = scale, b = shift
+  kernels::NormalizeCoefficients k(p.N * p.C);
   for (std::int64_t n = 0; n < p.N; ++n)
     for (std::int64_t c = 0; c < p.C; ++c) {
       const std::int64_t i = n * p.C + c, group = n * p.G + c / p.group_channels();
-      k.set_center(i, mean[group]);
-      k.a[i] = static_cast<float>(rstd[group] * gamma[c]);
-      k.b[i] = beta[c];
+      k.center.set(i, mean[group]);
+      k.scale[i] = static_cast<float>(rstd[group] * gamma[c]);
+      k.shift[i] = beta[c];
     }
   kernels::PlannedOutput y(y_out, x);
-  kernels::normalize_apply({x.data(), y.data(), k.center_hi.data(), k.center_lo.data(), k.a.data(), k.b.data(),
-                            per_channel_plan(p, x.layout())});
+  kernels::normalize_apply({.x = x.data(),
+                            .y = y.data(),
+                            .center_hi = k.center.hi.data(),
+                            .center_lo = k.center.lo.data(),
+                            .scale = k.scale.data(),
+                            .shift = k.shift.data(),
+                            .plan = per_channel_plan(p, x.layout())});
   y.finish();
 }
 
@@ -95,8 +100,15 @@ bool normalize_fused(const kernels::PlannedInput& x, const GroupProblem& p, doub
   rstd.assign(p.N * p.G, 0.0);
   if (biased_var != nullptr) biased_var->assign(p.N * p.G, 0.0);
   kernels::PlannedOutput y(y_out, x);
-  kernels::fused_group_norm({x.data(), y.data(), shape_of(p), eps, gamma.data(), beta.data(), mean.data(),
-                             rstd.data(), biased_var != nullptr ? biased_var->data() : nullptr});
+  kernels::fused_group_norm({.x = x.data(),
+                             .y = y.data(),
+                             .shape = shape_of(p),
+                             .eps = eps,
+                             .gamma = gamma.data(),
+                             .beta = beta.data(),
+                             .mean = mean.data(),
+                             .rstd = rstd.data(),
+                             .biased_var = biased_var != nullptr ? biased_var->data() : nullptr});
   y.finish();
   return true;
 }
@@ -111,13 +123,18 @@ void backward_groups(const TensorView& dy_view, const TensorView& x_view, const 
   const NormPlan plan = per_channel_plan(p, x.layout());
   const std::vector<float> gamma = read_channels(weight, p.C, 1.0f);
   const std::int64_t Cg = p.group_channels(), NC = p.N * p.C;
-  kernels::ChannelCoefficients k(NC);  // a = k_dy, b = k_x, c = k_0
+  kernels::InputGradCoefficients k(NC);
   for (std::int64_t i = 0; i < NC; ++i) {
     const std::int64_t group = (i / p.C) * p.G + (i % p.C) / Cg;
-    k.set_center(i, mean[group]);
+    k.center.set(i, mean[group]);
   }
   std::vector<kernels::GradSums> sums(NC);  // per (n, c): sum(dy), sum(dy * (x - mean))
-  kernels::grad_sums({dy.data(), x.data(), k.center_hi.data(), k.center_lo.data(), nullptr, plan, sums.data()});
+  kernels::grad_sums({.dy = dy.data(),
+                      .x = x.data(),
+                      .center_hi = k.center.hi.data(),
+                      .center_lo = k.center.lo.data(),
+                      .plan = plan,
+                      .out = sums.data()});
   if (g.dx.defined()) {
     const double m = p.m();
     for (std::int64_t n = 0; n < p.N; ++n)
@@ -130,14 +147,21 @@ void backward_groups(const TensorView& dy_view, const TensorView& x_view, const 
         const double rs = rstd[n * p.G + grp];
         for (std::int64_t c = grp * Cg; c < (grp + 1) * Cg; ++c) {
           const std::int64_t i = n * p.C + c;
-          k.a[i] = static_cast<float>(gamma[c] * rs);
-          k.b[i] = static_cast<float>(-rs * rs * rs * sum_g_xc / m);
-          k.c[i] = static_cast<float>(-rs * sum_g / m);
+          k.k_dy[i] = static_cast<float>(gamma[c] * rs);
+          k.k_x[i] = static_cast<float>(-rs * rs * rs * sum_g_xc / m);
+          k.k_0[i] = static_cast<float>(-rs * sum_g / m);
         }
       }
     kernels::PlannedOutput dx(g.dx, x);
-    kernels::input_grad_apply({dy.data(), x.data(), dx.data(), k.center_hi.data(), k.center_lo.data(), k.a.data(),
-                               k.b.data(), k.c.data(), plan});
+    kernels::input_grad_apply({.dy = dy.data(),
+                               .x = x.data(),
+                               .dx = dx.data(),
+                               .center_hi = k.center.hi.data(),
+                               .center_lo = k.center.lo.data(),
+                               .k_dy = k.k_dy.data(),
+                               .k_x = k.k_x.data(),
+                               .k_0 = k.k_0.data(),
+                               .plan = plan});
     dx.finish();
   }
   std::vector<double> dweight(p.C, 0.0), dbias(p.C, 0.0);

@@ -33,7 +33,7 @@ void group_statistics(const PlannedInput& x, const GroupShape& s, double eps,
                       std::vector<double>& mean, std::vector<double>& rstd,
                       std::vector<double>* biased_var) {
   std::vector<Moments> per_channel(s.N * s.C);
-  moments({x.data(), per_channel_plan(s, x.layout()), per_channel.data()});
+  moments({.x = x.data(), .plan = per_channel_plan(s, x.layout()), .out = per_channel.data()});
   mean.assign(s.N * s.G, 0.0);
   rstd.assign(s.N * s.G, 0.0);
   if (biased_var != nullptr) biased_var->assign(s.N * s.G, 0.0);
@@ -86,7 +86,8 @@ void fused_group_norm(const FusedGroupArgs& a) {
         const float scale = static_cast<float>(rstd * a.gamma[c0 + j]), shift = a.beta[c0 + j];
         // While this group (in cache) is written, ask for the next group:
         // the same channel, Cg * S elements on, read next by this thread.
-        normalize_span({x + j * S, y + j * S, S, hi, lo, scale, shift}, stream, Cg * S);
+        normalize_span({.x = x + j * S, .y = y + j * S, .n = S, .hi = hi, .lo = lo, .scale = scale, .shift = shift},
+                       stream, Cg * S);
       }
     }
     stream_fence(stream);

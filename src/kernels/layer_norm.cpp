@@ -28,9 +28,16 @@ void fast_forward(const LayerNormInputs& in, const LayerNormOptions& o, const Ro
   const std::vector<float> gamma = to_floats(read_values(in.weight)), beta = to_floats(read_values(in.bias));
   std::vector<double> mean(p.rows), rstd(p.rows);
   kernels::PlannedOutput y(out.y, x);
-  kernels::row_norm_forward({kernels::RowNorm::layer, x.data(), y.data(), p.rows, p.cols,
-                             gamma.empty() ? nullptr : gamma.data(), beta.empty() ? nullptr : beta.data(),
-                             o.eps, mean.data(), rstd.data()});
+  kernels::row_norm_forward({.kind = kernels::RowNorm::layer,
+                             .x = x.data(),
+                             .y = y.data(),
+                             .rows = p.rows,
+                             .cols = p.cols,
+                             .gamma = gamma.empty() ? nullptr : gamma.data(),
+                             .beta = beta.empty() ? nullptr : beta.data(),
+                             .eps = o.eps,
+                             .mean = mean.data(),
+                             .rstd = rstd.data()});
   y.finish();
   write_values(mean, out.mean);
   write_values(rstd, out.rstd);
@@ -45,9 +52,16 @@ void fast_backward(const LayerNormBackwardInputs& in, const RowProblem& p, const
   std::vector<kernels::GradSums> sums(columns ? p.cols : 0);
   std::optional<kernels::PlannedOutput> dx;
   if (g.dx.defined()) dx.emplace(g.dx, x);
-  kernels::row_norm_backward({kernels::RowNorm::layer, dy.data(), x.data(), p.rows, p.cols, mean.data(),
-                              rstd.data(), gamma.empty() ? nullptr : gamma.data(), dx ? dx->data() : nullptr,
-                              columns ? sums.data() : nullptr});
+  kernels::row_norm_backward({.kind = kernels::RowNorm::layer,
+                              .dy = dy.data(),
+                              .x = x.data(),
+                              .rows = p.rows,
+                              .cols = p.cols,
+                              .mean = mean.data(),
+                              .rstd = rstd.data(),
+                              .gamma = gamma.empty() ? nullptr : gamma.data(),
+                              .dx = dx ? dx->data() : nullptr,
+                              .columns = columns ? sums.data() : nullptr});
   if (dx) dx->finish();
   if (columns) {
     std::vector<double> dweight(p.cols), dbias(p.cols);

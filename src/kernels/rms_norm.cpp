@@ -30,8 +30,14 @@ void fast_forward(const RMSNormInputs& in, double eps, const RowProblem& p, cons
   const std::vector<float> gamma = to_floats(read_values(in.weight));
   std::vector<double> rstd(p.rows);
   kernels::PlannedOutput y(out.y, x);
-  kernels::row_norm_forward({kernels::RowNorm::rms, x.data(), y.data(), p.rows, p.cols,
-                             gamma.empty() ? nullptr : gamma.data(), nullptr, eps, nullptr, rstd.data()});
+  kernels::row_norm_forward({.kind = kernels::RowNorm::rms,
+                             .x = x.data(),
+                             .y = y.data(),
+                             .rows = p.rows,
+                             .cols = p.cols,
+                             .gamma = gamma.empty() ? nullptr : gamma.data(),
+                             .eps = eps,
+                             .rstd = rstd.data()});
   y.finish();
   write_values(rstd, out.rstd);
 }
@@ -45,9 +51,15 @@ void fast_backward(const RMSNormBackwardInputs& in, const RowProblem& p, const R
   std::optional<kernels::PlannedOutput> dx;
   if (g.dx.defined()) dx.emplace(g.dx, x);
   // dweight[d] = sum_r dy * x * rstd: the column sums with no centre.
-  kernels::row_norm_backward({kernels::RowNorm::rms, dy.data(), x.data(), p.rows, p.cols, nullptr,
-                              rstd.data(), gamma.empty() ? nullptr : gamma.data(), dx ? dx->data() : nullptr,
-                              g.dweight.defined() ? sums.data() : nullptr});
+  kernels::row_norm_backward({.kind = kernels::RowNorm::rms,
+                              .dy = dy.data(),
+                              .x = x.data(),
+                              .rows = p.rows,
+                              .cols = p.cols,
+                              .rstd = rstd.data(),
+                              .gamma = gamma.empty() ? nullptr : gamma.data(),
+                              .dx = dx ? dx->data() : nullptr,
+                              .columns = g.dweight.defined() ? sums.data() : nullptr});
   if (dx) dx->finish();
   if (g.dweight.defined()) {
     std::vector<double> dweight(p.cols);

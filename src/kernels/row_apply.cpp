@@ -59,7 +59,15 @@ void row_norm_forward(const RowForwardArgs& a) {
     const float hi = static_cast<float>(mean), lo = static_cast<float>(mean - hi);
     // Asks for the next row while this one is written: it is in cache when
     // its statistics pass starts.
-    row_normalize_span({x, y, cols, hi, lo, static_cast<float>(rstd), a.gamma, a.beta}, stream, cols);
+    row_normalize_span({.x = x,
+                        .y = y,
+                        .n = cols,
+                        .hi = hi,
+                        .lo = lo,
+                        .rstd = static_cast<float>(rstd),
+                        .gamma = a.gamma,
+                        .beta = a.beta},
+                       stream, cols);
   }
   stream_fence(stream);
   }
@@ -106,10 +114,27 @@ void row_norm_backward(const RowBackwardArgs& a) {
           }
           const float k_x = static_cast<float>(-rstd * rstd * rstd * sum_gx / D);
           const float k_0 = a.kind == RowNorm::layer ? static_cast<float>(-rstd * sum_g / D) : 0.0f;
-          row_input_grad_span({dy, x, a.dx + r * cols, cols, a.gamma, hi, lo, rs, k_x, k_0}, stream);
+          row_input_grad_span({.dy = dy,
+                               .x = x,
+                               .dx = a.dx + r * cols,
+                               .n = cols,
+                               .gamma = a.gamma,
+                               .hi = hi,
+                               .lo = lo,
+                               .rstd = rs,
+                               .k_x = k_x,
+                               .k_0 = k_0},
+                              stream);
         }
         if (a.columns != nullptr) {
-          accumulate_column_sums({dy, x, col_g.data(), col_gx.data(), cols, hi, lo, rs});
+          accumulate_column_sums({.dy = dy,
+                                  .x = x,
+                                  .col_g = col_g.data(),
+                                  .col_gx = col_gx.data(),
+                                  .n = cols,
+                                  .hi = hi,
+                                  .lo = lo,
+                                  .rstd = rs});
         }
       }
       if (a.columns != nullptr)

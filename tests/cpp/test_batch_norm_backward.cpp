@@ -43,15 +43,26 @@ TEST_P(BatchNormBackward, ReferenceMatchesFiniteDifferences) {
       SCOPED_TRACE(std::string(training ? "train " : "eval ") + std::to_string(p.N) + "x" +
                    std::to_string(p.C) + "x" + std::to_string(p.S));
       const std::size_t n = static_cast<std::size_t>(p.N * p.C * p.S), C = static_cast<std::size_t>(p.C);
-      ref::BatchNormForwardArgs args{p, normal_doubles(n, 1, 0.5, 2.0), normal_doubles(C, 2, 1.0, 0.5),
-                                     normal_doubles(C, 3), normal_doubles(C, 4),
-                                     normal_doubles(C, 5, 2.0, 0.1), training, 0.1, 1e-5, true};
+      ref::BatchNormForwardArgs args{.problem = p,
+                                     .x = normal_doubles(n, 1, 0.5, 2.0),
+                                     .weight = normal_doubles(C, 2, 1.0, 0.5),
+                                     .bias = normal_doubles(C, 3),
+                                     .running_mean = normal_doubles(C, 4),
+                                     .running_var = normal_doubles(C, 5, 2.0, 0.1),
+                                     .training = training};
       const std::vector<double> probe = normal_doubles(n, 6);
       ref::BatchNormForwardArgs forward_args = args;
       const ref::BatchNormForwardResult fwd = ref::batch_norm_forward(forward_args);
-      const ref::BatchNormBackwardResult g = ref::batch_norm_backward(
-          {p, probe, args.x, args.weight, args.running_mean, args.running_var, fwd.save_mean,
-           fwd.save_invstd, training, args.eps});
+      const ref::BatchNormBackwardResult g = ref::batch_norm_backward({.problem = p,
+                                                                       .dy = probe,
+                                                                       .x = args.x,
+                                                                       .weight = args.weight,
+                                                                       .running_mean = args.running_mean,
+                                                                       .running_var = args.running_var,
+                                                                       .save_mean = fwd.save_mean,
+                                                                       .save_invstd = fwd.save_invstd,
+                                                                       .training = training,
+                                                                       .eps = args.eps});
       std::vector<double> dx(n), dw(C), db(C);
       for (std::size_t i = 0; i < n; ++i) dx[i] = numeric_grad(args, &ref::BatchNormForwardArgs::x, i, probe);
       for (std::size_t c = 0; c < C; ++c) {

@@ -140,8 +140,15 @@ TEST_P(BatchRenorm, ErrorsAreClear) {
 TEST_P(BatchRenorm, ReferenceGradientsMatchFiniteDifferencesWhenClipped) {
   const ref::BatchNormProblem p{4, 2, 3};
   const std::size_t n = 24;
-  ref::BatchNormForwardArgs args{p, normal_values<double>(n, 1, 3.0, 2.0), {1.5, 0.7}, {0.1, -0.2},
-                                 {-1.0, 8.0}, {0.2, 30.0}, true, 0.1, 1e-5, true, 0, true, 1.5, 0.5};
+  ref::BatchNormForwardArgs args{.problem = p,
+                                 .x = normal_values<double>(n, 1, 3.0, 2.0),
+                                 .weight = {1.5, 0.7},
+                                 .bias = {0.1, -0.2},
+                                 .running_mean = {-1.0, 8.0},
+                                 .running_var = {0.2, 30.0},
+                                 .renorm = true,
+                                 .rmax = 1.5,
+                                 .dmax = 0.5};
   const std::vector<double> probe = normal_values<double>(n, 2);
   auto loss = [&](ref::BatchNormForwardArgs a) { return probe_loss(probe, ref::batch_norm_forward(a).y); };
   ref::BatchNormForwardArgs copy = args;
@@ -151,9 +158,14 @@ TEST_P(BatchRenorm, ReferenceGradientsMatchFiniteDifferencesWhenClipped) {
     EXPECT_TRUE(fwd.renorm_r[c] == 1.5 || fwd.renorm_r[c] == 1 / 1.5);
     EXPECT_EQ(std::fabs(fwd.renorm_d[c]), 0.5);
   }
-  const ref::BatchNormBackwardResult g = ref::batch_norm_backward(
-      {p, probe, args.x, args.weight, {}, {}, fwd.save_mean, fwd.save_invstd, true, 1e-5, 0,
-       fwd.renorm_r, fwd.renorm_d});
+  const ref::BatchNormBackwardResult g = ref::batch_norm_backward({.problem = p,
+                                                                   .dy = probe,
+                                                                   .x = args.x,
+                                                                   .weight = args.weight,
+                                                                   .save_mean = fwd.save_mean,
+                                                                   .save_invstd = fwd.save_invstd,
+                                                                   .renorm_r = fwd.renorm_r,
+                                                                   .renorm_d = fwd.renorm_d});
   ref::BatchNormForwardArgs probe_args = args;
   auto loss_at_probe_args = [&] { return loss(probe_args); };
   for (std::size_t i = 0; i < n; ++i)
@@ -165,14 +177,22 @@ TEST_P(BatchRenorm, ReferenceGradientsMatchFiniteDifferencesWhenClipped) {
 TEST_P(GhostBatchNorm, ReferenceGradientsMatchFiniteDifferences) {
   const ref::BatchNormProblem p{6, 2, 2};
   const std::size_t n = 24;
-  const ref::BatchNormForwardArgs args{p, normal_values<double>(n, 3, 1.0, 2.0), {1.5, 0.7},
-                                       {0.1, -0.2}, {}, {}, true, 0.1, 1e-5, true, 3};
+  const ref::BatchNormForwardArgs args{.problem = p,
+                                       .x = normal_values<double>(n, 3, 1.0, 2.0),
+                                       .weight = {1.5, 0.7},
+                                       .bias = {0.1, -0.2},
+                                       .virtual_batch_size = 3};
   const std::vector<double> probe = normal_values<double>(n, 4);
   auto loss = [&](ref::BatchNormForwardArgs a) { return probe_loss(probe, ref::batch_norm_forward(a).y); };
   ref::BatchNormForwardArgs copy = args;
   const ref::BatchNormForwardResult fwd = ref::batch_norm_forward(copy);
-  const ref::BatchNormBackwardResult g = ref::batch_norm_backward(
-      {p, probe, args.x, args.weight, {}, {}, fwd.save_mean, fwd.save_invstd, true, 1e-5, 3});
+  const ref::BatchNormBackwardResult g = ref::batch_norm_backward({.problem = p,
+                                                                   .dy = probe,
+                                                                   .x = args.x,
+                                                                   .weight = args.weight,
+                                                                   .save_mean = fwd.save_mean,
+                                                                   .save_invstd = fwd.save_invstd,
+                                                                   .virtual_batch_size = 3});
   ref::BatchNormForwardArgs probe_args = args;
   auto loss_at_probe_args = [&] { return loss(probe_args); };
   for (std::size_t i = 0; i < n; ++i)

@@ -59,7 +59,7 @@ TEST_P(MomentsKernel, VarianceAccurateAtLargeMean) {
   // And (N*S, C) rows with one row per sample: leaves of 256 samples.
   for (const NormPlan plan : {NormPlan{1, N, C, S, 1}, NormPlan{1, N * S, C, 1, S}, NormPlan{1, N * S, C, 1, 1}}) {
     std::vector<Moments> stats(C);
-    kernels::moments({x.data(), plan, stats.data()});
+    kernels::moments({.x = x.data(), .plan = plan, .out = stats.data()});
     for (std::int64_t c = 0; c < C; ++c) {
       const double mean = stats[c].mean, var = stats[c].biased_var();
       std::vector<float> channel;
@@ -108,7 +108,7 @@ TEST_P(SliceFusion, SameBitsAsTheWholeTensorReduction) {
     const std::vector<float> x = normal_values(static_cast<std::size_t>(n), 21, 3.0f, 2.0f);
     const std::vector<float> dy = normal_values(static_cast<std::size_t>(n), 22, 0.0f, 1.0f);
     std::vector<Moments> whole(AC), fused(AC);
-    kernels::moments({x.data(), plan, whole.data()});
+    kernels::moments({.x = x.data(), .plan = plan, .out = whole.data()});
     kernels::moments_each_slice(x.data(), plan, [&](std::int64_t i, const Moments& m) { fused[i] = m; });
     std::vector<float> hi(AC), lo(AC, 0.0f);
     for (std::int64_t i = 0; i < AC; ++i) {
@@ -118,7 +118,8 @@ TEST_P(SliceFusion, SameBitsAsTheWholeTensorReduction) {
       hi[i] = static_cast<float>(whole[i].mean);
     }
     std::vector<kernels::GradSums> sums(AC), fused_sums(AC);
-    const kernels::GradSumsArgs args{dy.data(), x.data(), hi.data(), lo.data(), nullptr, plan, sums.data()};
+    const kernels::GradSumsArgs args{
+        .dy = dy.data(), .x = x.data(), .center_hi = hi.data(), .center_lo = lo.data(), .plan = plan, .out = sums.data()};
     kernels::grad_sums(args);
     kernels::grad_sums_each_slice(args, [&](std::int64_t i, const kernels::GradSums& g) { fused_sums[i] = g; });
     for (std::int64_t i = 0; i < AC; ++i) {
@@ -135,7 +136,7 @@ TEST_P(MomentsKernel, NanStaysInItsChannel) {
     std::vector<float> x = normal_values(static_cast<std::size_t>(N * C * S), 5);
     x[(2 * C + 1) * plan.D] = NAN;  // b = 2, c = 1
     std::vector<Moments> stats(C);
-    kernels::moments({x.data(), plan, stats.data()});
+    kernels::moments({.x = x.data(), .plan = plan, .out = stats.data()});
     EXPECT_TRUE(std::isnan(stats[1].mean) || std::isnan(stats[1].m2));
     EXPECT_TRUE(std::isfinite(stats[0].mean) && std::isfinite(stats[0].m2));
     EXPECT_TRUE(std::isfinite(stats[2].mean) && std::isfinite(stats[2].m2));

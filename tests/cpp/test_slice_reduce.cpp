@@ -41,7 +41,7 @@ std::vector<Moments> split_moments(const std::vector<float>& x, const NormPlan& 
       rows.B = (leaf.second - leaf.first) * whole.rows_per_sample;
       std::vector<Moments>& out = given[leaf];
       out.resize(C);
-      kernels::moments({x.data() + leaf.first * per_sample, rows, out.data()});
+      kernels::moments({.x = x.data() + leaf.first * per_sample, .plan = rows, .out = out.data()});
     }
   }
   LeafList order;
@@ -66,7 +66,7 @@ TEST_P(SliceReduce, AnySplitGivesTheWholeBatchBits) {
     const NormPlan whole{1, s.N * s.rows_per_sample, s.C, s.D, s.rows_per_sample};
     const std::vector<float> x = normal_values(static_cast<std::size_t>(whole.numel()), 5 + s.N, 3.0f, 2.0f);
     std::vector<Moments> one(s.C);
-    kernels::moments({x.data(), whole, one.data()});
+    kernels::moments({.x = x.data(), .plan = whole, .out = one.data()});
     const std::int64_t N = s.N;
     for (const std::vector<std::int64_t>& b :
          {std::vector<std::int64_t>{0, N}, {0, N / 2, N}, {0, 1, 1, N}, {0, N / 3, N / 3 + 1, N - 1, N},
