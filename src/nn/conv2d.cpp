@@ -1,6 +1,7 @@
 #include "normkit/nn/conv2d.hpp"
 
 #include <oneapi/dnnl/dnnl.hpp>
+#include <oneapi/dnnl/dnnl_version.h>
 
 #include <map>
 #include <vector>
@@ -15,6 +16,14 @@ namespace {
 
 using tag = dnnl::memory::format_tag;
 using dt = dnnl::memory::data_type;
+
+// oneDNN 2.x (Debian 12) and 3.x both build normkit: the two places where
+// their C++ APIs differ are here and in Conv2d::primitives (README, "oneDNN 3").
+#if DNNL_VERSION_MAJOR >= 3
+dnnl::memory::dims dims_of(const dnnl::memory::desc& d) { return d.get_dims(); }
+#else
+dnnl::memory::dims dims_of(const dnnl::memory::desc& d) { return d.dims(); }
+#endif
 
 dnnl::engine& cpu_engine() {
   static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
@@ -138,23 +147,36 @@ Conv2d::BlockPrimitives& Conv2d::primitives(std::int64_t samples, std::int64_t h
   // kernels on NCHW do.
   const bool blocked = g == 1 && in_ % 8 == 0 && out_ % 8 == 0;
   const auto any = [&](const dnnl::memory::desc& d) {
-    return blocked ? dnnl::memory::desc(d.dims(), dt::f32, tag::any) : d;
+    return blocked ? dnnl::memory::desc(dims_of(d), dt::f32, tag::any) : d;
   };
   const dnnl::memory::dims strides{s, s}, padding{p, p};
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  const auto direct = dnnl::algorithm::convolution_direct;
+#if DNNL_VERSION_MAJOR >= 3
+  // oneDNN 3: primitive descriptors straight from the engine and the shapes.
   prim->forward_pd = dnnl::convolution_forward::primitive_desc(
-      dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct,
-                                      any(src), any(weights), prim->bias, any(dst), strides, padding, padding),
+      cpu_engine(), dnnl::prop_kind::forward_training, direct, any(src), any(weights), prim->bias, any(dst), strides,
+      padding, padding, attr);
+  prim->backward_data_pd = dnnl::convolution_backward_data::primitive_desc(
+      cpu_engine(), direct, any(src), any(weights), any(dst), strides, padding, padding, prim->forward_pd, attr);
+  prim->backward_weights_pd = dnnl::convolution_backward_weights::primitive_desc(
+      cpu_engine(), direct, any(src), any(weights), prim->bias, any(dst), strides, padding, padding, prim->forward_pd,
+      attr);
+#else
+  // oneDNN 2: an operation descriptor first, then its primitive descriptor.
+  prim->forward_pd = dnnl::convolution_forward::primitive_desc(
+      dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, direct, any(src), any(weights), prim->bias,
+                                      any(dst), strides, padding, padding),
       attr, cpu_engine());
   prim->backward_data_pd = dnnl::convolution_backward_data::primitive_desc(
-      dnnl::convolution_backward_data::desc(dnnl::algorithm::convolution_direct, any(src), any(weights), any(dst),
-                                            strides, padding, padding),
+      dnnl::convolution_backward_data::desc(direct, any(src), any(weights), any(dst), strides, padding, padding),
       attr, cpu_engine(), prim->forward_pd);
   prim->backward_weights_pd = dnnl::convolution_backward_weights::primitive_desc(
-      dnnl::convolution_backward_weights::desc(dnnl::algorithm::convolution_direct, any(src), any(weights),
-                                               prim->bias, any(dst), strides, padding, padding),
+      dnnl::convolution_backward_weights::desc(direct, any(src), any(weights), prim->bias, any(dst), strides, padding,
+                                               padding),
       attr, cpu_engine(), prim->forward_pd);
+#endif
   prim->forward = dnnl::convolution_forward(prim->forward_pd);
   prim->backward_data = dnnl::convolution_backward_data(prim->backward_data_pd);
   prim->backward_weights = dnnl::convolution_backward_weights(prim->backward_weights_pd);
@@ -246,7 +268,7 @@ Tensor Conv2d::backward(const TensorView& dy) {
   const auto primitives = batch_primitives(n, h, w);
   BlockPrimitives& full = primitives.first;
   BlockPrimitives& tail = primitives.second;
-  const dnnl::memory::dims out_dims = full.fwd_dst.plain.dims();
+  const dnnl::memory::dims out_dims = dims_of(full.fwd_dst.plain);
   check_output_gradient(dy, {n, out_dims[1], out_dims[2], out_dims[3]}, "Conv2d");
   Tensor dx = input_gradient() ? Tensor(saved_x_.shape()) : Tensor();  // oneDNN writes all of it
   // Each block's weight (and bias) gradient, plain, summed in the blocks' tree below.
