@@ -131,12 +131,7 @@ AdaINBackwardResult adain_backward(const TensorView& dy, const TensorView& conte
   for (std::int64_t i = 0; i < NC; ++i) k.center.set(i, mean_c[i]);
   const kernels::NormPlan plan = kernels::per_channel_plan(s.content, c.layout());
   std::vector<kernels::GradSums> sums(NC);  // sum(dy), sum(dy * (c - mu_c)) per (n, c)
-  kernels::grad_sums({.dy = g.data(),
-                      .x = c.data(),
-                      .center_hi = k.center.hi.data(),
-                      .center_lo = k.center.lo.data(),
-                      .plan = plan,
-                      .out = sums.data()});
+  kernels::grad_sums(k.center.centering({.dy = g.data(), .x = c.data(), .plan = plan, .out = sums.data()}));
   const double Sc = static_cast<double>(s.content.S), Ss = static_cast<double>(s.style.S);
   std::vector<double> style_center(NC), style_scale(NC), style_shift(NC);
   for (std::int64_t i = 0; i < NC; ++i) {
@@ -151,15 +146,7 @@ AdaINBackwardResult adain_backward(const TensorView& dy, const TensorView& conte
   }
   {
     kernels::PlannedOutput dc(r.dcontent, c);
-    kernels::input_grad_apply({.dy = g.data(),
-                               .x = c.data(),
-                               .dx = dc.data(),
-                               .center_hi = k.center.hi.data(),
-                               .center_lo = k.center.lo.data(),
-                               .k_dy = k.k_dy.data(),
-                               .k_x = k.k_x.data(),
-                               .k_0 = k.k_0.data(),
-                               .plan = plan});
+    kernels::input_grad_apply(k.applied_to({.dy = g.data(), .x = c.data(), .dx = dc.data(), .plan = plan}));
     dc.finish();
   }
   apply_per_channel(st, s.style, style_center, style_scale, style_shift, r.dstyle);

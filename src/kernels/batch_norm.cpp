@@ -173,13 +173,7 @@ void fast_forward(const BatchNormInputs& in, const BatchNormOptions& o, const Pr
   const std::vector<float> beta = read_channels(in.bias, C, 0.0f);
   kernels::NormalizeCoefficients k(G * C);
   kernels::PlannedOutput y(out.y, x);
-  const kernels::NormalizeArgs apply{.x = x.data(),
-                                     .y = y.data(),
-                                     .center_hi = k.center.hi.data(),
-                                     .center_lo = k.center.lo.data(),
-                                     .scale = k.scale.data(),
-                                     .shift = k.shift.data(),
-                                     .plan = plan};
+  const kernels::NormalizeArgs apply = k.applied_to({.x = x.data(), .y = y.data(), .plan = plan});
   if (o.training) {
     const double m = static_cast<double>(across.reduction != nullptr ? across.slice.batch * p.S : p.group_m());
     std::vector<double> mean(G * C), var(G * C), invstd(G * C);
@@ -274,12 +268,8 @@ void fast_backward(const BatchNormBackwardInputs& in, const BatchNormOptions& o,
     k.k_x[i] = batch_stats ? static_cast<float>(-scale * invstd[i] * invstd[i] * channel_sums.sum_dy_xc / m) : 0.0f;
     k.k_0[i] = batch_stats ? static_cast<float>(-scale * channel_sums.sum_dy / m) : 0.0f;
   };
-  const kernels::GradSumsArgs sum_args{.dy = dy.data(),
-                                       .x = x.data(),
-                                       .center_hi = k.center.hi.data(),
-                                       .center_lo = k.center.lo.data(),
-                                       .plan = plan,
-                                       .out = sums.data()};
+  const kernels::GradSumsArgs sum_args =
+      k.center.centering({.dy = dy.data(), .x = x.data(), .plan = plan, .out = sums.data()});
   const bool need_sums = o.training || g.dweight.defined() || g.dbias.defined();
   auto reduce_sums = [&] {
     if (across.reduction != nullptr)  // the whole batch's, from every rank (G == 1)
@@ -289,15 +279,7 @@ void fast_backward(const BatchNormBackwardInputs& in, const BatchNormOptions& o,
   };
   if (g.dx.defined()) {
     kernels::PlannedOutput dx(g.dx, x);
-    const kernels::InputGradArgs apply{.dy = dy.data(),
-                                       .x = x.data(),
-                                       .dx = dx.data(),
-                                       .center_hi = k.center.hi.data(),
-                                       .center_lo = k.center.lo.data(),
-                                       .k_dy = k.k_dy.data(),
-                                       .k_x = k.k_x.data(),
-                                       .k_0 = k.k_0.data(),
-                                       .plan = plan};
+    const kernels::InputGradArgs apply = k.applied_to({.dy = dy.data(), .x = x.data(), .dx = dx.data(), .plan = plan});
     if (need_sums && across.reduction == nullptr && kernels::slice_fusion_fits(plan, 2)) {
       // Each channel's sums, then its dx pass while dy and x are in cache.
       kernels::grad_sums_each_slice(sum_args, [&](std::int64_t i, const kernels::GradSums& channel_sums) {

@@ -10,38 +10,10 @@
 #include <cstdint>
 #include <vector>
 
+#include "grad_sums.hpp"
 #include "norm_plan.hpp"
 
 namespace normkit::kernels {
-
-// x - mean per (a, c), n = A * C, computed as (x - hi) - lo: the mean as a
-// float pair (hi = float(mean), lo = float(mean - hi)), so that x - mean stays
-// accurate when the mean is large.
-struct ChannelCenters {
-  std::vector<float> hi, lo;
-
-  explicit ChannelCenters(std::int64_t n) : hi(n), lo(n) {}
-  void set(std::int64_t i, double mean) {
-    hi[i] = static_cast<float>(mean);
-    lo[i] = static_cast<float>(mean - hi[i]);
-  }
-};
-
-// The forward pass's coefficients per (a, c): y = (x - mean) * scale + shift.
-struct NormalizeCoefficients {
-  ChannelCenters center;
-  std::vector<float> scale, shift;
-
-  explicit NormalizeCoefficients(std::int64_t n) : center(n), scale(n), shift(n) {}
-};
-
-// The backward pass's per (a, c): dx = dy * k_dy + (x - mean) * k_x + k_0.
-struct InputGradCoefficients {
-  ChannelCenters center;
-  std::vector<float> k_dy, k_x, k_0;
-
-  explicit InputGradCoefficients(std::int64_t n) : center(n), k_dy(n), k_x(n), k_0(n) {}
-};
 
 struct NormalizeArgs {
   const float* x = nullptr;  // (A, B, C, D)
@@ -66,6 +38,58 @@ struct InputGradArgs {
   NormPlan plan;
 };
 void input_grad_apply(const InputGradArgs& args);
+
+// x - mean per (a, c), n = A * C, computed as (x - hi) - lo: the mean as a
+// float pair (hi = float(mean), lo = float(mean - hi)), so that x - mean stays
+// accurate when the mean is large.
+struct ChannelCenters {
+  std::vector<float> hi, lo;
+
+  explicit ChannelCenters(std::int64_t n) : hi(n), lo(n) {}
+  void set(std::int64_t i, double mean) {
+    hi[i] = static_cast<float>(mean);
+    lo[i] = static_cast<float>(mean - hi[i]);
+  }
+  // The sums' arguments (dy, x, plan, out) centred on these means.
+  GradSumsArgs centering(GradSumsArgs sums) const {
+    sums.center_hi = hi.data();
+    sums.center_lo = lo.data();
+    return sums;
+  }
+};
+
+// The forward pass's coefficients per (a, c): y = (x - mean) * scale + shift.
+struct NormalizeCoefficients {
+  ChannelCenters center;
+  std::vector<float> scale, shift;
+
+  explicit NormalizeCoefficients(std::int64_t n) : center(n), scale(n), shift(n) {}
+  // The pass's arguments (x, y, plan) with these coefficients.
+  NormalizeArgs applied_to(NormalizeArgs pass) const {
+    pass.center_hi = center.hi.data();
+    pass.center_lo = center.lo.data();
+    pass.scale = scale.data();
+    pass.shift = shift.data();
+    return pass;
+  }
+};
+
+// The backward pass's per (a, c): dx = dy * k_dy + (x - mean) * k_x + k_0.
+struct InputGradCoefficients {
+  ChannelCenters center;
+  std::vector<float> k_dy, k_x, k_0;
+
+  explicit InputGradCoefficients(std::int64_t n) : center(n), k_dy(n), k_x(n), k_0(n) {}
+  // The pass's arguments (dy, x, dx, plan) with these coefficients.
+  InputGradArgs applied_to(InputGradArgs pass) const {
+    pass.center_hi = center.hi.data();
+    pass.center_lo = center.lo.data();
+    pass.k_dy = k_dy.data();
+    pass.k_x = k_x.data();
+    pass.k_0 = k_0.data();
+    return pass;
+  }
+};
 
 // The same passes over the (a, c) slice only (D > 1), with ac = a * C + c: for
 // a caller that has just reduced that slice (reduce_each_slice) and still has

@@ -70,13 +70,7 @@ void apply_groups(const kernels::PlannedInput& x, const GroupProblem& p, const s
       k.shift[i] = beta[c];
     }
   kernels::PlannedOutput y(y_out, x);
-  kernels::normalize_apply({.x = x.data(),
-                            .y = y.data(),
-                            .center_hi = k.center.hi.data(),
-                            .center_lo = k.center.lo.data(),
-                            .scale = k.scale.data(),
-                            .shift = k.shift.data(),
-                            .plan = per_channel_plan(p, x.layout())});
+  kernels::normalize_apply(k.applied_to({.x = x.data(), .y = y.data(), .plan = per_channel_plan(p, x.layout())}));
   y.finish();
 }
 
@@ -129,12 +123,7 @@ void backward_groups(const TensorView& dy_view, const TensorView& x_view, const 
     k.center.set(i, mean[group]);
   }
   std::vector<kernels::GradSums> sums(NC);  // per (n, c): sum(dy), sum(dy * (x - mean))
-  kernels::grad_sums({.dy = dy.data(),
-                      .x = x.data(),
-                      .center_hi = k.center.hi.data(),
-                      .center_lo = k.center.lo.data(),
-                      .plan = plan,
-                      .out = sums.data()});
+  kernels::grad_sums(k.center.centering({.dy = dy.data(), .x = x.data(), .plan = plan, .out = sums.data()}));
   if (g.dx.defined()) {
     const double m = p.m();
     for (std::int64_t n = 0; n < p.N; ++n)
@@ -153,15 +142,7 @@ void backward_groups(const TensorView& dy_view, const TensorView& x_view, const 
         }
       }
     kernels::PlannedOutput dx(g.dx, x);
-    kernels::input_grad_apply({.dy = dy.data(),
-                               .x = x.data(),
-                               .dx = dx.data(),
-                               .center_hi = k.center.hi.data(),
-                               .center_lo = k.center.lo.data(),
-                               .k_dy = k.k_dy.data(),
-                               .k_x = k.k_x.data(),
-                               .k_0 = k.k_0.data(),
-                               .plan = plan});
+    kernels::input_grad_apply(k.applied_to({.dy = dy.data(), .x = x.data(), .dx = dx.data(), .plan = plan}));
     dx.finish();
   }
   std::vector<double> dweight(p.C, 0.0), dbias(p.C, 0.0);
