@@ -55,8 +55,10 @@ rng = random.Random(2026)
 for k in range(24):
     write("functional", "random_%02d" % k, bytes(rng.randrange(256) for _ in range(rng.choice([16, 48, 96]))))
 
-# The checkpoint and module harnesses read their input as choices (which entry
-# to edit, which module, which calls): short random strings cover them.
-for harness in ("checkpoint", "module"):
+# The checkpoint, module and listed harnesses read their input as choices
+# (which entry to edit, which module, which calls; the listed one which case of
+# tests/cases/ops.txt and how to redraw its arguments): short random strings
+# cover them.
+for harness in ("checkpoint", "module", "listed"):
     for k in range(16):
         write(harness, "random_%02d" % k, bytes(rng.randrange(256) for _ in range(rng.choice([8, 32, 96]))))

@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-20}"
-harnesses=(safetensors idx functional checkpoint module)
+harnesses=(safetensors idx functional checkpoint module listed)
 
 CXX=clang++-14 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS="-O1 -g1" -DNORMKIT_FUZZ=ON \
   -DNORMKIT_PYTHON=OFF -DNORMKIT_TESTS=OFF -DNORMKIT_BENCH=OFF -DNORMKIT_MPI=OFF >/dev/null

@@ -1,5 +1,7 @@
-// The benchmark's cases: the shapes of issue 4, with normkit's implementation
-// and each loaded peer's.
+// The benchmark's cases: those of the shared list's bench set (quick: its
+// quick set; tests/cases/ops.txt), run through the op table
+// (kernels/op_table.hpp): each op's forward, and in train mode its forward and
+// backward, with normkit's implementation and each loaded peer's.
 #pragma once
 
 #include <memory>

@@ -67,13 +67,8 @@ void apply_per_channel(const kernels::PlannedInput& x, const GroupShape& s,
     k.shift[i] = static_cast<float>(shift[i]);
   }
   kernels::PlannedOutput y(out, x);
-  kernels::normalize_apply({.x = x.data(),
-                            .y = y.data(),
-                            .center_hi = k.center.hi.data(),
-                            .center_lo = k.center.lo.data(),
-                            .scale = k.scale.data(),
-                            .shift = k.shift.data(),
-                            .plan = kernels::per_channel_plan(s, x.layout())});
+  kernels::normalize_apply(
+      k.applied_to({.x = x.data(), .y = y.data(), .plan = kernels::per_channel_plan(s, x.layout())}));
   y.finish();
 }
 
@@ -115,9 +110,14 @@ AdaINBackwardResult adain_backward(const TensorView& dy, const TensorView& conte
   AdaINBackwardResult r{Tensor(content.shape(), DType::float32, content.memory_format()),
                         Tensor(style.shape(), DType::float32, style.memory_format())};
   if (options.impl == Impl::reference) {
+    // At the caller's statistics, as the fast path (eps only entered them).
     const ref::AdaINBackwardResult g = ref::adain_backward(
         {s.content.N, s.content.C, s.content.S, s.style.S}, read_values(dy), read_values(content),
-        read_values(style), options.eps);
+        read_values(style),
+        ref::AdaINForwardResult{.content_mean = read_values(stats.content_mean),
+                                .content_rstd = read_values(stats.content_rstd),
+                                .style_mean = read_values(stats.style_mean),
+                                .style_rstd = read_values(stats.style_rstd)});
     write_values(g.dcontent, r.dcontent);
     write_values(g.dstyle, r.dstyle);
     return r;

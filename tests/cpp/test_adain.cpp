@@ -49,3 +49,23 @@ TEST(AdaIN, ReferenceMatchesFiniteDifferencesForBothInputs) {
 
 }  // namespace
 }  // namespace normkit::test
+
+namespace normkit::test {
+namespace {
+
+// Found by the listed fuzzer: backward takes the forward's statistics from
+// the caller, and the reference used to recompute them with backward's eps.
+// Both now differentiate at the given statistics, whatever eps says.
+TEST_P(AdaIN, BackwardWorksAtTheGivenStatisticsWhateverItsEps) {
+  const TestTensor c = random_tensor({2, 3, 5, 4}, TestLayout::contiguous, 1, 1.0f, 2.0f);
+  const TestTensor s = random_tensor({2, 3, 6, 5}, TestLayout::contiguous, 2, -3.0f, 0.5f);
+  const TestTensor dy = random_tensor({2, 3, 5, 4}, TestLayout::contiguous, 3);
+  const AdaINForwardResult f = adain_forward(c.view, s.view, {.eps = 1e-5});
+  const AdaINBackwardResult fast = adain_backward(dy.view, c.view, s.view, f.stats, {.eps = 0.5});
+  const AdaINBackwardResult ref = adain_backward(dy.view, c.view, s.view, f.stats, {.eps = 0.5, .impl = Impl::reference});
+  EXPECT_TRUE(all_close(values(fast.dcontent), values(ref.dcontent), 1e-5, max_abs(values(ref.dcontent))));
+  EXPECT_TRUE(all_close(values(fast.dstyle), values(ref.dstyle), 1e-5, max_abs(values(ref.dstyle))));
+}
+
+}  // namespace
+}  // namespace normkit::test

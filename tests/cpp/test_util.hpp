@@ -7,6 +7,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -17,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "cases/case_list.hpp"
 #include "normkit/kernels.hpp"
 
 namespace normkit {
@@ -247,14 +249,15 @@ double central_difference(std::vector<double>& v, std::size_t i, const Loss& los
   return central_difference(v[i], 1e-6, loss);
 }
 
-// The shapes the BN tests sweep: every rank, sizes 1, 3, 127 and 4097 among them.
+// The shapes the BN tests sweep: those of batch_norm's cases in the shared
+// list's test set (tests/cases/ops.txt): every rank, sizes 1, 3, 127 and 4097
+// among them, and leaves of many samples in the reduction tree.
 inline std::vector<Shape> batch_norm_shapes() {
-  return {
-      {2, 3},          {5, 1},         {127, 3},      {3, 4097},      {4, 3, 1},
-      {2, 5, 7},       {3, 2, 127},    {1, 3, 4097},  {2, 3, 4, 5},   {4, 16, 7, 7},
-      {3, 5, 1, 1},    {1, 8, 13, 11}, {2, 3, 2, 3, 4}, {1, 4, 3, 5, 7}, {6, 64, 8, 8},
-      {1000, 3},       {130, 3, 2, 2},  // leaves of many samples in the reduction tree
-  };
+  std::vector<Shape> shapes;
+  for (const cases::ListedCase& c : cases::listed_cases("test"))
+    if (c.op == "batch_norm" && std::find(shapes.begin(), shapes.end(), c.shape) == shapes.end())
+      shapes.push_back(c.shape);
+  return shapes;
 }
 
 }  // namespace normkit::test

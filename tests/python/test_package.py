@@ -95,3 +95,19 @@ def test_the_stubs_declare_every_public_name_of_the_extension():
 
 def test_numpy_major_version_is_supported():
     assert int(np.__version__.split(".")[0]) in (1, 2)
+
+
+def test_the_stubs_give_every_function_its_bound_arguments():
+    """The stubs (the functional API's generated from the op table) name each
+    function's arguments as the module binds them, in order."""
+    _, tree = stub_names()
+    checked = 0
+    for node in tree.body:
+        if not isinstance(node, ast.FunctionDef) or not hasattr(_normkit, node.name):
+            continue
+        first_line = getattr(_normkit, node.name).__doc__.splitlines()[0]
+        bound = [p.split(":")[0].strip() for p in first_line[first_line.index("(") + 1:first_line.index(")")].split(",")
+                 if p.strip()]
+        assert [a.arg for a in node.args.args] == bound, node.name
+        checked += 1
+    assert checked >= 12  # the functional API's forward and backward functions at least

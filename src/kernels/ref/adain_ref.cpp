@@ -35,12 +35,17 @@ AdaINForwardResult adain_forward(const AdaINProblem& p, const std::vector<double
 AdaINBackwardResult adain_backward(const AdaINProblem& p, const std::vector<double>& dy,
                                    const std::vector<double>& content,
                                    const std::vector<double>& style, double eps) {
+  return adain_backward(p, dy, content, style, adain_forward(p, content, style, eps));
+}
+
+AdaINBackwardResult adain_backward(const AdaINProblem& p, const std::vector<double>& dy,
+                                   const std::vector<double>& content, const std::vector<double>& style,
+                                   const AdaINForwardResult& stats) {
   const std::int64_t NC = p.N * p.C, Sc = p.content_S, Ss = p.style_S;
   AdaINBackwardResult r{std::vector<double>(content.size()), std::vector<double>(style.size())};
   for (std::int64_t i = 0; i < NC; ++i) {
-    double mc, rc, ms, rs;
-    stats(content, i * Sc, Sc, eps, mc, rc);
-    stats(style, i * Ss, Ss, eps, ms, rs);
+    const double mc = stats.content_mean[i], rc = stats.content_rstd[i];
+    const double ms = stats.style_mean[i], rs = stats.style_rstd[i];
     const double sigma_s = 1.0 / rs;
     // chat = (c - mc) * rc;  y = sigma_s * chat + ms
     double sum_dy = 0, sum_dy_chat = 0;

@@ -21,6 +21,13 @@ AdaINForwardResult adain_forward(const AdaINProblem& p, const std::vector<double
 struct AdaINBackwardResult {
   std::vector<double> dcontent, dstyle;
 };
+// The gradients at the statistics `stats` (a forward result's; its y is not
+// used), as the fast path takes them from the caller: eps only enters
+// through them.
+AdaINBackwardResult adain_backward(const AdaINProblem& p, const std::vector<double>& dy,
+                                   const std::vector<double>& content, const std::vector<double>& style,
+                                   const AdaINForwardResult& stats);
+// The same at the statistics that adain_forward(p, content, style, eps) computes.
 AdaINBackwardResult adain_backward(const AdaINProblem& p, const std::vector<double>& dy,
                                    const std::vector<double>& content,
                                    const std::vector<double>& style, double eps);
