@@ -2,15 +2,21 @@
 // stores write whole cache lines without first reading them, so an output
 // costs one transfer instead of two (read for ownership, then write back).
 // The values written are the same either way.
+//
+// Elsewhere than x86-64 the stores are ordinary ones (streaming is a matter
+// of speed only).
 #pragma once
-
-#include <immintrin.h>
 
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 
+#include "core/simd_dispatch.hpp"
 #include "lanes.hpp"
+
+#if NORMKIT_X86_DISPATCH
+#include <immintrin.h>
+#endif
 
 namespace normkit::kernels {
 
@@ -40,6 +46,7 @@ template <int W, typename Vec, typename Scalar>
 [[gnu::always_inline]] inline void write_elements(float* dst, std::int64_t n, bool stream, const Vec& vec,
                                                   const Scalar& scalar) {
   std::int64_t i = 0;
+#if NORMKIT_X86_DISPATCH
   if (stream) {
     // Every store of a streamed output bypasses the cache, the unaligned head
     // and the tail too (4-byte movnti): a line written partly by ordinary
@@ -66,13 +73,18 @@ template <int W, typename Vec, typename Scalar>
     for (; i < n; ++i) stream_one(i);
     return;
   }
+#else
+  (void)stream;
+#endif
   for (; i + W <= n; i += W) storev<W>(dst + i, vec(i));
   for (; i < n; ++i) dst[i] = scalar(i);
 }
 
 // Makes this thread's streaming stores visible before the parallel region ends.
-inline void stream_fence(bool stream) {
+inline void stream_fence([[maybe_unused]] bool stream) {
+#if NORMKIT_X86_DISPATCH
   if (stream) _mm_sfence();
+#endif
 }
 
 }  // namespace normkit::kernels
