@@ -246,18 +246,21 @@ Command add_selftest(CLI::App& app) {
       "mpirun -np R normkit selftest sync [--fault F]: checks that Synchronized BN over R ranks gives\n"
       "the bits of one process holding the whole batch (outputs, running statistics, gradients), and\n"
       "prints digest=<sha256> of them: the same for every R.");
-  auto what = std::make_shared<std::string>();
-  auto fault = std::make_shared<std::string>();
-  add_choice(*sub, "WHAT", *what, {"sync"}, "what to check: sync")->required();
-  add_choice(*sub, "--fault", *fault, {"mismatch", "skip", "error", "kill", "stall"},
+  // What the command line sets, kept alive by the returned command.
+  struct SelftestArgs {
+    std::string what, fault;
+  };
+  auto args = std::make_shared<SelftestArgs>();
+  add_choice(*sub, "WHAT", args->what, {"sync"}, "what to check: sync")->required();
+  add_choice(*sub, "--fault", args->fault, {"mismatch", "skip", "error", "kill", "stall"},
              "for tests: make the last rank go wrong: mismatch (another channel count), skip (skips a\n"
              "layer), error (a bad weight), kill (dies), stall (stops calling collectives: the others end\n"
              "the job after NORMKIT_DIST_TIMEOUT seconds)");
-  return {sub, [fault] {
+  return {sub, [args] {
 #ifdef NORMKIT_HAS_MPI
-            return run_as_rank("selftest", [&] { return selftest_sync(*fault); });
+            return run_as_rank("selftest", [&] { return selftest_sync(args->fault); });
 #else
-            return selftest_sync(*fault);
+            return selftest_sync(args->fault);
 #endif
           }};
 }

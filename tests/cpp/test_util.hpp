@@ -218,7 +218,8 @@ inline ::testing::AssertionResult all_close(const std::vector<float>& actual,
 }
 
 inline bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
-  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+  // (memcmp must not see an empty vector's null data.)
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
 }
 
 // sum(probe * y): a scalar loss whose gradient with respect to y is probe,
