@@ -1,5 +1,7 @@
-// The oneDNN peer of `normkit bench`: batch and layer normalization
-// primitives, with scale and shift, on the case's memory format. Loaded at
+// The oneDNN peer of `normkit bench`: batch, layer and (3.3 and newer) group
+// normalization primitives with scale and shift, and RMSNorm as layer
+// normalization with the rms_norm flag (3.5 and newer), on the case's memory
+// format. Loaded at
 // run time by `normkit bench`. Built twice: against Debian's libdnnl-dev
 // (oneDNN 2.x API, OpenMP threads) and against PyPI's onednn-devel (3.x API;
 // its CPU engine runs on SYCL, whose thread count is fixed per process by
@@ -20,6 +22,14 @@ using normkit::bench::PeerCase;
 using tag = dnnl::memory::format_tag;
 using dt = dnnl::memory::data_type;
 using flags = dnnl::normalization_flags;
+
+// Whether the oneDNN built against is major.minor or newer.
+#define PEER_DNNL_AT_LEAST(major, minor) \
+  (DNNL_VERSION_MAJOR > (major) || (DNNL_VERSION_MAJOR == (major) && DNNL_VERSION_MINOR >= (minor)))
+
+bool ends_with(const std::string& s, const std::string& tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
 
 // One primitive with its arguments, kept alive by the closure.
 struct Bound {
@@ -90,11 +100,20 @@ class DnnlPeer : public normkit::bench::Peer {
 #endif
       return timed(fwd, std::make_shared<Bound>(Bound{dnnl::batch_normalization_backward(bwd_pd), m.backward_args()}));
     }
-    if (op == "ln_fwd" || op == "ln_fwd_bwd") {
+    const bool rms = op.rfind("rms_", 0) == 0;
+    if (op.rfind("ln_", 0) == 0 || rms) {
+#if !PEER_DNNL_AT_LEAST(3, 5)
+      if (rms) return {};  // the rms_norm flag came with oneDNN 3.5
+#endif
       const dnnl::memory::desc rows({dims[0], dims[1]}, dt::f32, tag::ab);
       const dnnl::memory::desc stat({dims[0]}, dt::f32, tag::a), chan({dims[1]}, dt::f32, tag::a);
       const NormMemories m = memories(c, rows, stat, chan);
-      const auto f = flags::use_scale | flags::use_shift;
+      // RMSNorm: layer normalization with the rms_norm flag (no centring;
+      // a scale, no shift, as RMSNorm has).
+      auto f = flags::use_scale | flags::use_shift;
+#if PEER_DNNL_AT_LEAST(3, 5)
+      if (rms) f = flags::use_scale | flags::rms_norm;
+#endif
 #if DNNL_VERSION_MAJOR >= 3
       const dnnl::layer_normalization_forward::primitive_desc fwd_pd(engine_, dnnl::prop_kind::forward_training,
                                                                      rows, rows, stat, eps, f);
@@ -103,7 +122,7 @@ class DnnlPeer : public normkit::bench::Peer {
           {dnnl::prop_kind::forward_training, rows, stat, eps, f}, engine_);
 #endif
       auto fwd = std::make_shared<Bound>(Bound{dnnl::layer_normalization_forward(fwd_pd), m.forward_args()});
-      if (op == "ln_fwd") return timed(fwd, nullptr);
+      if (!ends_with(op, "_fwd_bwd")) return timed(fwd, nullptr);
 #if DNNL_VERSION_MAJOR >= 3
       const dnnl::layer_normalization_backward::primitive_desc bwd_pd(engine_, dnnl::prop_kind::backward, rows,
                                                                       rows, rows, stat, eps, f, fwd_pd);
@@ -113,7 +132,22 @@ class DnnlPeer : public normkit::bench::Peer {
 #endif
       return timed(fwd, std::make_shared<Bound>(Bound{dnnl::layer_normalization_backward(bwd_pd), m.backward_args()}));
     }
-    return {};  // RMSNorm, GroupNorm, InstanceNorm: not compared (oneDNN 3's group normalization is not wired up)
+#if PEER_DNNL_AT_LEAST(3, 3)
+    // The group normalization primitive (oneDNN 3.3 and newer).
+    if (op.rfind("gn_", 0) == 0 && spatial) {
+      const dnnl::memory::desc stat({dims[0], c.groups}, dt::f32, tag::ab), chan({dims[1]}, dt::f32, tag::a);
+      const NormMemories m = memories(c, data, stat, chan);
+      const auto f = flags::use_scale | flags::use_shift;
+      const dnnl::group_normalization_forward::primitive_desc fwd_pd(engine_, dnnl::prop_kind::forward_training,
+                                                                     data, data, c.groups, eps, f);
+      auto fwd = std::make_shared<Bound>(Bound{dnnl::group_normalization_forward(fwd_pd), m.forward_args()});
+      if (!ends_with(op, "_fwd_bwd")) return timed(fwd, nullptr);
+      const dnnl::group_normalization_backward::primitive_desc bwd_pd(engine_, dnnl::prop_kind::backward, data,
+                                                                      data, data, c.groups, eps, f, fwd_pd);
+      return timed(fwd, std::make_shared<Bound>(Bound{dnnl::group_normalization_backward(bwd_pd), m.backward_args()}));
+    }
+#endif
+    return {};  // InstanceNorm: oneDNN has no primitive of its own for it
   }
 
  private:
