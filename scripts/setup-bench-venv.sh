@@ -7,11 +7,26 @@
 # they are only loaded, never used, on a machine without a GPU). Also the
 # newest oneDNN (onednn-devel: headers and libraries, 3.x API), whose CPU
 # engine runs on Intel's SYCL/OpenCL CPU runtime, which pip brings with it.
+# ONNX Runtime (onnxruntime, with onnx to write its one-node models), timed
+# from Python by bench/peers/ort_peer.py. llama.cpp's ggml: ggml-python builds
+# a CPU libggml (-march=native) from its bundled source when it installs; its
+# headers come from the same source package, into .venv-bench/ggml-include.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=.venv-bench
 [ -x "$venv/bin/python" ] || /usr/bin/python3 -m venv "$venv"
 "$venv/bin/pip" install -q --upgrade pip
-"$venv/bin/pip" install -q "torch>=2" numpy onednn-devel
+"$venv/bin/pip" install -q "torch>=2" numpy onednn-devel onnxruntime onnx ggml-python
 "$venv/bin/python" -c "import torch; print('bench venv: torch', torch.__version__)"
+"$venv/bin/python" -c "import onnxruntime; print('bench venv: onnxruntime', onnxruntime.__version__)"
+if [ ! -f "$venv/ggml-include/ggml.h" ]; then
+  version=$("$venv/bin/python" -c "import importlib.metadata as m; print(m.version('ggml-python'))")
+  tmp=$(mktemp -d)
+  "$venv/bin/pip" download -q --no-deps --no-binary :all: "ggml-python==$version" -d "$tmp"
+  tar -xzf "$tmp"/ggml_python-*.tar.gz -C "$tmp"
+  mkdir -p "$venv/ggml-include"
+  cp "$tmp"/ggml_python-*/vendor/ggml/include/*.h "$venv/ggml-include/"
+  rm -rf "$tmp"
+fi
+echo "bench venv: ggml headers in $venv/ggml-include"
 ls "$venv"/lib/libdnnl.so.* | head -1

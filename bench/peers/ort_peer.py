@@ -1,0 +1,174 @@
+"""The ONNX Runtime peer of `normkit bench`, run by the benchmark venv's Python.
+
+ONNX Runtime's wheel ships no C headers, so its CPU kernels are timed from
+Python, as most of its users call them: one single-node model per case, run
+with its inputs and outputs bound once (IOBinding: no copy or allocation per
+run), with `threads` intra-op threads. normkit is timed beside it in this
+process through its Python module, interleaved, so that both pay one Python
+call per run and the ratio is side by side.
+
+    ort_peer.py CASES.json THREADS BUDGET OUT.json
+
+CASES.json is what `normkit bench` writes: a list of {"op" (the peers' name:
+ln_fwd, rms_fwd, bn_eval_fwd, bn_train_fwd, gn_fwd, in_fwd), "title", "label",
+"shape", "channels_last", "groups"}. OUT.json is a child report in the
+format of bench.json: rows with timings [normkit, onnxruntime-VERSION].
+"""
+
+import json
+import statistics
+import sys
+import time
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper
+
+import normkit
+
+EPS = 1e-5
+
+
+def model(node, inputs, output_shape, opset):
+    """A one-node float32 model: `inputs` are (name, shape)."""
+    graph = helper.make_graph(
+        [node],
+        "case",
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, list(s)) for n, s in inputs],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, list(output_shape))],
+    )
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    m.ir_version = 8
+    return m.SerializeToString()
+
+
+def ort_case(case, x):
+    """(model bytes, {input name: array}) for ORT's kernel of the case, or None."""
+    op, shape = case["op"], tuple(case["shape"])
+    if case["channels_last"]:
+        return None  # ORT's CPU norms take NCHW
+    if op in ("ln_fwd", "rms_fwd") and len(shape) == 2:
+        cols = shape[1]
+        feeds = {"x": x, "w": np.ones(cols, np.float32)}
+        if op == "ln_fwd":
+            feeds["b"] = np.zeros(cols, np.float32)
+            node = helper.make_node("LayerNormalization", ["x", "w", "b"], ["y"], axis=-1, epsilon=EPS)
+            opset = 17
+        else:
+            # The op ORT's transformer fusions produce for RMSNorm (its
+            # onnx-domain contrib op, on the same MLAS kernel as LayerNorm).
+            node = helper.make_node("SimplifiedLayerNormalization", ["x", "w"], ["y"], axis=-1, epsilon=EPS)
+            opset = 17
+    elif op in ("bn_eval_fwd", "bn_train_fwd") and len(shape) == 4:
+        c = shape[1]
+        feeds = {"x": x, "w": np.ones(c, np.float32), "b": np.zeros(c, np.float32),
+                 "m": np.zeros(c, np.float32), "v": np.ones(c, np.float32)}
+        if op == "bn_eval_fwd":
+            node = helper.make_node("BatchNormalization", ["x", "w", "b", "m", "v"], ["y"], epsilon=EPS)
+        else:
+            node = helper.make_node("BatchNormalization", ["x", "w", "b", "m", "v"], ["y", "rm", "rv"],
+                                    epsilon=EPS, training_mode=1)
+        opset = 15
+    elif op == "gn_fwd" and len(shape) == 4:
+        c = shape[1]
+        feeds = {"x": x, "w": np.ones(c, np.float32), "b": np.zeros(c, np.float32)}
+        node = helper.make_node("GroupNormalization", ["x", "w", "b"], ["y"], num_groups=case["groups"], epsilon=EPS)
+        opset = 21
+    elif op == "in_fwd" and len(shape) == 4:
+        c = shape[1]
+        feeds = {"x": x, "w": np.ones(c, np.float32), "b": np.zeros(c, np.float32)}
+        node = helper.make_node("InstanceNormalization", ["x", "w", "b"], ["y"], epsilon=EPS)
+        opset = 6
+    else:
+        return None
+    inputs = [(n, a.shape) for n, a in feeds.items()]
+    return model(node, inputs, shape, opset), feeds
+
+
+def normkit_call(case, x):
+    """normkit's Python call for the same case (the same arguments as ORT's)."""
+    op, shape = case["op"], case["shape"]
+    if op == "ln_fwd":
+        w, b = np.ones(shape[1], np.float32), np.zeros(shape[1], np.float32)
+        return lambda: normkit.layer_norm_forward(x, [shape[1]], w, b, EPS)
+    if op == "rms_fwd":
+        w = np.ones(shape[1], np.float32)
+        return lambda: normkit.rms_norm_forward(x, [shape[1]], w, EPS)
+    c = shape[1]
+    w, b = np.ones(c, np.float32), np.zeros(c, np.float32)
+    m, v = np.zeros(c, np.float32), np.ones(c, np.float32)
+    if op in ("bn_eval_fwd", "bn_train_fwd"):
+        training = op == "bn_train_fwd"
+        return lambda: normkit.batch_norm_forward(x, w, b, m, v, training, 0.1, EPS)
+    if op == "gn_fwd":
+        return lambda: normkit.group_norm_forward(x, w, b, case["groups"], EPS)
+    return lambda: normkit.instance_norm_forward(x, w, b, None, None, True, 0.1, EPS)
+
+
+def session(model_bytes, feeds, threads):
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.log_severity_level = 3
+    sess = ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
+    binding = sess.io_binding()
+    for name, array in feeds.items():
+        binding.bind_cpu_input(name, array)
+    for out in sess.get_outputs():
+        binding.bind_output(out.name, "cpu")
+    sess.run_with_iobinding(binding)  # allocates the outputs once; later runs reuse them
+    return lambda: sess.run_with_iobinding(binding)
+
+
+def time_pair(runs, budget_s, min_reps=5, max_reps=200):
+    """Interleaved repetitions, medians in seconds (as the C++ harness)."""
+    for run in runs:
+        run()
+    samples = [[] for _ in runs]
+    start = time.perf_counter()
+    rep = 0
+    while rep < min_reps or time.perf_counter() - start < budget_s:
+        for i, run in enumerate(runs):
+            t0 = time.perf_counter()
+            run()
+            samples[i].append(time.perf_counter() - t0)
+        rep += 1
+        if rep > max_reps:
+            break
+    return [statistics.median(s) for s in samples]
+
+
+def main():
+    cases_path, threads, budget_s, out_path = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+    cases = json.load(open(cases_path))
+    name = "onnxruntime-" + ort.__version__
+    normkit.set_num_threads(threads)
+    notes, rows = [f"peer {name} loaded from bench/peers/ort_peer.py (from Python, beside normkit's Python call)"], []
+    rng = np.random.default_rng(0)
+    for case in cases:
+        x = rng.standard_normal(case["shape"], dtype=np.float32)
+        if case["channels_last"]:
+            continue
+        made = ort_case(case, x)
+        if made is None:
+            continue
+        try:
+            ort_run = session(made[0], made[1], threads)
+        except Exception as e:  # an op this build of ORT lacks (BN training mode, ...)
+            notes.append(f"{name}: {case['title']} {case['label']} not supported: {str(e).splitlines()[0][:160]}")
+            continue
+        ours, theirs = time_pair([normkit_call(case, x), ort_run], budget_s)
+        bytes_moved = 2 * x.nbytes
+        rows.append({"op": case["title"], "shape": case["label"], "threads": threads, "timings": [
+            {"impl": "normkit (Python)", "median_ms": ours * 1e3, "gbps": bytes_moved / ours / 1e9,
+             "normkit_speedup": 1.0},
+            {"impl": name, "median_ms": theirs * 1e3, "gbps": bytes_moved / theirs / 1e9,
+             "normkit_speedup": theirs / ours}]})
+    json.dump({"simd_path": normkit.simd_path(), "copy_gbps": {}, "notes": notes, "rows": rows},
+              open(out_path, "w"), indent=2)
+
+
+if __name__ == "__main__":
+    main()
