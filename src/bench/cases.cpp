@@ -87,18 +87,30 @@ CaseSet make_cases(const std::vector<Peer*>& peers, bool quick) {
     };
     const std::string label = shape_label(c.shape, channels_last);
     const ops::Op* o = &op;
-    Case forward{title + " fwd", label, 2 * bytes,
-                 {{"normkit", [o, p] { o->forward.run(p->args.forward, views_of(p->forward_results), normkit::Impl::fast); }}}};
+    const Case described{.channels_last = channels_last, .groups = c.groups > 0 ? c.groups : 1};
+    Case forward = described;
+    forward.op = title + " fwd";
+    forward.shape = label;
+    forward.min_bytes = forward.working_set = 2 * bytes;  // x, y
+    forward.peer_op = prefix + "_fwd";
+    forward.dims = c.shape;
+    forward.impls = {{"normkit", [o, p] { o->forward.run(p->args.forward, views_of(p->forward_results), normkit::Impl::fast); }}};
     for (Peer* peer : peers)
       if (std::function<void()> run = peer->prepare(peer_case(prefix + "_fwd")))
         forward.impls.push_back({peer->name(), std::move(run)});
     set.cases.push_back(std::move(forward));
     if (!train) continue;
-    Case both{title + " fwd+bwd", label, 5 * bytes,
-              {{"normkit", [o, p] {
-                  o->forward.run(p->args.forward, views_of(p->forward_results), normkit::Impl::fast);
-                  o->backward.run(p->backward_values, views_of(p->gradients), normkit::Impl::fast);
-                }}}};
+    Case both = described;
+    both.op = title + " fwd+bwd";
+    both.shape = label;
+    both.min_bytes = 5 * bytes;    // x, y; then dy, x, dx
+    both.working_set = 4 * bytes;  // x, y, dy, dx
+    both.peer_op = prefix + "_fwd_bwd";
+    both.dims = c.shape;
+    both.impls = {{"normkit", [o, p] {
+                    o->forward.run(p->args.forward, views_of(p->forward_results), normkit::Impl::fast);
+                    o->backward.run(p->backward_values, views_of(p->gradients), normkit::Impl::fast);
+                  }}};
     for (Peer* peer : peers)
       if (std::function<void()> run = peer->prepare(peer_case(prefix + "_fwd_bwd")))
         both.impls.push_back({peer->name(), std::move(run)});

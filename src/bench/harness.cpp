@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <omp.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -28,13 +29,6 @@ double median(std::vector<double> v) {
   return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-// The limit a row is held to: the copy bandwidth measured with its threads.
-double limit_for(const Report& r, int threads) {
-  for (std::size_t i = 0; i < r.threads.size(); ++i)
-    if (r.threads[i] == threads) return r.copy_gbps[i];
-  return 0;
-}
-
 }  // namespace
 
 Row time_case(const Case& c, int threads, int min_reps, double budget_s) {
@@ -50,7 +44,7 @@ Row time_case(const Case& c, int threads, int min_reps, double budget_s) {
     }
     if (rep >= 200) break;
   }
-  Row row{c.op, c.shape, threads, {}};
+  Row row{.op = c.op, .shape = c.shape, .threads = threads, .timings = {}, .working_set = c.working_set};
   const double ours = median(samples[0]);
   for (std::size_t i = 0; i < c.impls.size(); ++i) {
     const double t = median(samples[i]);
@@ -59,37 +53,107 @@ Row time_case(const Case& c, int threads, int min_reps, double budget_s) {
   return row;
 }
 
-double copy_bandwidth_gbps(std::int64_t bytes) {
-  const std::int64_t n = bytes / static_cast<std::int64_t>(sizeof(float));
+double copy_bandwidth_gbps(std::int64_t working_set) {
+  const std::int64_t n = std::max<std::int64_t>(working_set / 2 / static_cast<std::int64_t>(sizeof(float)), 256);
   std::unique_ptr<float[]> a(new float[n]), b(new float[n]);
 #pragma omp parallel for schedule(static)
   for (std::int64_t i = 0; i < n; ++i) a[i] = b[i] = 1.0f;  // first touch by the copying threads
+  // Copies per timing: at least 64 MiB moved, so that a cache-sized copy is
+  // timed over many repetitions inside one parallel region (no fork per copy).
+  const std::int64_t bytes_per_copy = 2 * n * static_cast<std::int64_t>(sizeof(float));
+  const std::int64_t copies = std::max<std::int64_t>(1, (std::int64_t{64} << 20) / bytes_per_copy);
   double best = 1e30;
-  for (int rep = 0; rep < 8; ++rep) {
+  for (int trial = 0; trial < 6; ++trial) {
     const auto t0 = std::chrono::steady_clock::now();
 #pragma omp parallel
     {
       const std::int64_t threads = omp_get_num_threads(), t = omp_get_thread_num();
       const std::int64_t begin = n * t / threads, end = n * (t + 1) / threads;
-      std::memcpy(b.get() + begin, a.get() + begin, static_cast<std::size_t>(end - begin) * sizeof(float));
+      for (std::int64_t k = 0; k < copies; ++k) {
+        std::memcpy(b.get() + begin, a.get() + begin, static_cast<std::size_t>(end - begin) * sizeof(float));
+        // (The copy's destination is read by nothing: keep the compiler from
+        // treating the repetitions as one.)
+        asm volatile("" : : "r"(b.get()) : "memory");
+      }
     }
     best = std::min(best, seconds_since(t0));
   }
-  return 2.0 * static_cast<double>(bytes) / best / 1e9;
+  return static_cast<double>(bytes_per_copy * copies) / best / 1e9;
+}
+
+namespace {
+
+std::int64_t cache_bytes(int name) {
+  const long v = sysconf(name);
+  return v > 0 ? v : 0;
+}
+
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos) {
+      std::string model = line.substr(line.find(':') + 1);
+      return model.substr(std::min(model.find_first_not_of(' '), model.size()));
+    }
+  return "unknown";
+}
+
+std::string kib(std::int64_t bytes) {
+  return bytes >= (1 << 20) && bytes % (1 << 20) == 0 ? std::to_string(bytes >> 20) + " MiB"
+                                                        : std::to_string(bytes >> 10) + " KiB";
+}
+
+std::string size_text(std::int64_t bytes) {
+  char text[32];
+  if (bytes >= (1 << 20))
+    std::snprintf(text, sizeof text, "%.1f MiB", static_cast<double>(bytes) / (1 << 20));
+  else
+    std::snprintf(text, sizeof text, "%.0f KiB", static_cast<double>(bytes) / (1 << 10));
+  return text;
+}
+
+}  // namespace
+
+Machine Machine::this_one() {
+  return {.cpu = cpu_model(),
+          .l1d = cache_bytes(_SC_LEVEL1_DCACHE_SIZE),
+          .l2 = cache_bytes(_SC_LEVEL2_CACHE_SIZE),
+          .l3 = cache_bytes(_SC_LEVEL3_CACHE_SIZE),
+          .simd_path = ::normkit::simd_path()};
+}
+
+std::string Machine::level_of(std::int64_t bytes) const {
+  // A working set fits a cache when it takes at most 3/4 of it (the rest
+  // holds code, stacks and the other tensors' lines).
+  if (l1d > 0 && 4 * bytes <= 3 * l1d) return "L1";
+  if (l2 > 0 && 4 * bytes <= 3 * l2) return "L2";
+  if (l3 > 0 && 4 * bytes <= 3 * l3) return "L3";
+  return "DRAM";
+}
+
+double Report::limit_for(const Row& row) const {
+  for (const Limit& l : limits)
+    if (l.threads == row.threads && l.working_set == row.working_set) return l.gbps;
+  return 0;
 }
 
 void print_table(const Report& r) {
-  std::printf("normkit kernels: %s path\n", simd_path());
-  for (std::size_t i = 0; i < r.threads.size(); ++i)
-    std::printf("copy bandwidth (the limit), %d thread%s: %.1f GB/s\n", r.threads[i],
-                r.threads[i] == 1 ? "" : "s", r.copy_gbps[i]);
+  const Machine& m = r.machine;
+  std::printf("CPU: %s; L1d %s, L2 %s per core, L3 %s; normkit kernels: %s path\n", m.cpu.c_str(), kib(m.l1d).c_str(),
+              kib(m.l2).c_str(), kib(m.l3).c_str(), m.simd_path.c_str());
+  std::printf("limit: copy bandwidth at each row's working set (source + destination = its tensors' bytes)\n");
+  for (const Limit& l : r.limits)
+    std::printf("  copy %9s (%-4s) %d thread%s: %6.1f GB/s\n", size_text(l.working_set).c_str(),
+                m.level_of(l.working_set).c_str(), l.threads, l.threads == 1 ? " " : "s", l.gbps);
   for (const std::string& note : r.notes) std::printf("note: %s\n", note.c_str());
-  std::printf("\n%-28s %-22s %3s %9s %7s %6s  %s\n", "op", "shape", "thr", "normkit", "GB/s",
+  std::printf("\n%-28s %-22s %3s %9s %7s %-4s %6s  %s\n", "op", "shape", "thr", "normkit", "GB/s", "ws",
               "limit", "peers (ms, normkit speed-up)");
   for (const Row& row : r.rows) {
     const Timing& ours = row.timings[0];
-    std::printf("%-28s %-22s %3d %7.3fms %7.1f %5.0f%% ", row.op.c_str(), row.shape.c_str(), row.threads,
-                ours.median_ms, ours.gbps, 100 * ours.gbps / limit_for(r, row.threads));
+    const double limit = r.limit_for(row);
+    std::printf("%-28s %-22s %3d %7.3fms %7.1f %-4s %5.0f%% ", row.op.c_str(), row.shape.c_str(), row.threads,
+                ours.median_ms, ours.gbps, m.level_of(row.working_set).c_str(),
+                limit > 0 ? 100 * ours.gbps / limit : 0.0);
     for (std::size_t i = 1; i < row.timings.size(); ++i)
       std::printf(" %s %.3fms %.2fx", row.timings[i].impl.c_str(), row.timings[i].median_ms,
                   row.timings[i].speedup);
@@ -98,13 +162,18 @@ void print_table(const Report& r) {
 }
 
 void write_csv(const Report& r, const std::string& path) {
+  const Machine& m = r.machine;
   std::ofstream out(path);
-  out << "op,shape,threads,impl,median_ms,gbps,fraction_of_copy,normkit_speedup\n";
+  out << "op,shape,threads,impl,median_ms,gbps,working_set_bytes,cache_level,limit_gbps,fraction_of_limit,"
+         "normkit_speedup,cpu,l2_bytes,l3_bytes,simd_path\n";
   for (const Row& row : r.rows)
-    for (const Timing& t : row.timings)
-      out << '"' << row.op << "\",\"" << row.shape << "\"," << row.threads << ',' << t.impl << ','
-          << t.median_ms << ',' << t.gbps << ',' << t.gbps / limit_for(r, row.threads) << ','
-          << t.speedup << '\n';
+    for (const Timing& t : row.timings) {
+      const double limit = r.limit_for(row);
+      out << '"' << row.op << "\",\"" << row.shape << "\"," << row.threads << ",\"" << t.impl << "\","
+          << t.median_ms << ',' << t.gbps << ',' << row.working_set << ',' << m.level_of(row.working_set) << ','
+          << limit << ',' << (limit > 0 ? t.gbps / limit : 0.0) << ',' << t.speedup << ",\"" << m.cpu << "\","
+          << m.l2 << ',' << m.l3 << ',' << m.simd_path << '\n';
+    }
 }
 
 void write_json(const Report& r, const std::string& path) {
@@ -113,12 +182,22 @@ void write_json(const Report& r, const std::string& path) {
     nlohmann::json timings = nlohmann::json::array();
     for (const Timing& t : row.timings)
       timings.push_back({{"impl", t.impl}, {"median_ms", t.median_ms}, {"gbps", t.gbps}, {"normkit_speedup", t.speedup}});
-    rows.push_back({{"op", row.op}, {"shape", row.shape}, {"threads", row.threads}, {"timings", timings}});
+    rows.push_back({{"op", row.op},
+                    {"shape", row.shape},
+                    {"threads", row.threads},
+                    {"working_set_bytes", row.working_set},
+                    {"cache_level", r.machine.level_of(row.working_set)},
+                    {"limit_gbps", r.limit_for(row)},
+                    {"timings", timings}});
   }
-  nlohmann::json copy = nlohmann::json::object();
-  for (std::size_t i = 0; i < r.threads.size() && i < r.copy_gbps.size(); ++i)
-    copy[std::to_string(r.threads[i])] = r.copy_gbps[i];
-  const nlohmann::json report{{"simd_path", simd_path()}, {"copy_gbps", copy}, {"notes", r.notes}, {"rows", rows}};
+  nlohmann::json limits = nlohmann::json::array();
+  for (const Limit& l : r.limits)
+    limits.push_back({{"threads", l.threads}, {"working_set_bytes", l.working_set}, {"copy_gbps", l.gbps}});
+  const Machine& m = r.machine;
+  const nlohmann::json machine{
+      {"cpu", m.cpu}, {"l1d_bytes", m.l1d}, {"l2_bytes", m.l2}, {"l3_bytes", m.l3}, {"simd_path", m.simd_path}};
+  const nlohmann::json report{{"machine", machine}, {"threads", r.threads}, {"limits", limits},
+                              {"notes", r.notes},   {"rows", rows}};
   std::ofstream(path) << report.dump(2) << '\n';
 }
 
@@ -128,12 +207,18 @@ Report read_json(const std::string& path) {
   const nlohmann::json report = nlohmann::json::parse(in);
   Report r;
   r.notes = report.at("notes").get<std::vector<std::string>>();
-  for (const auto& [threads, gbps] : report.at("copy_gbps").items()) {
-    r.threads.push_back(std::stoi(threads));
-    r.copy_gbps.push_back(gbps.get<double>());
+  if (report.contains("machine")) {
+    const nlohmann::json& m = report.at("machine");
+    r.machine = {.cpu = m.at("cpu"), .l1d = m.at("l1d_bytes"), .l2 = m.at("l2_bytes"), .l3 = m.at("l3_bytes"),
+                 .simd_path = m.at("simd_path")};
   }
+  if (report.contains("threads")) r.threads = report.at("threads").get<std::vector<int>>();
+  if (report.contains("limits"))
+    for (const nlohmann::json& l : report.at("limits"))
+      r.limits.push_back({.threads = l.at("threads"), .working_set = l.at("working_set_bytes"), .gbps = l.at("copy_gbps")});
   for (const nlohmann::json& row : report.at("rows")) {
     Row out{.op = row.at("op"), .shape = row.at("shape"), .threads = row.at("threads")};
+    if (row.contains("working_set_bytes")) out.working_set = row.at("working_set_bytes");
     for (const nlohmann::json& t : row.at("timings"))
       out.timings.push_back({.impl = t.at("impl"),
                              .median_ms = t.at("median_ms"),

@@ -1,6 +1,8 @@
 // The benchmark harness behind `normkit bench`: timing by interleaved
-// repetitions with medians, the STREAM-style copy bandwidth that is the limit
-// for memory-bound kernels, and the table / CSV / JSON report.
+// repetitions with medians, the copy bandwidth that is the limit for
+// memory-bound kernels (measured at each case's working-set size: a case that
+// stays in L2 or L3 is held to the cache's bandwidth, not DRAM's), the facts
+// of the machine, and the table / CSV / JSON report.
 #pragma once
 
 #include <cstdint>
@@ -20,7 +22,13 @@ struct Case {
   std::string op;      // "BatchNorm train fwd", ...
   std::string shape;   // "32x64x56x56 NCHW"
   std::int64_t min_bytes = 0;  // reading every input and writing every output once
+  std::int64_t working_set = 0;  // bytes of the distinct tensors it touches (x, y; dy, dx)
   std::vector<Impl> impls;     // impls[0] is normkit
+  // What a peer in another process needs to set the case up (bench/peer.hpp).
+  std::string peer_op;         // "ln_fwd", ...
+  std::vector<std::int64_t> dims;
+  bool channels_last = false;
+  std::int64_t groups = 1;
 };
 
 struct Timing {
@@ -34,6 +42,7 @@ struct Row {
   std::string op, shape;
   int threads = 1;
   std::vector<Timing> timings;  // timings[0] is normkit
+  std::int64_t working_set = 0;
 };
 
 // Runs every implementation of the case in interleaved repetitions (at least
@@ -41,15 +50,36 @@ struct Row {
 Row time_case(const Case& c, int threads, int min_reps, double budget_s);
 
 // STREAM-style copy bandwidth (bytes read + written per second, GB/s) with
-// the current thread count: the best of several copies of a buffer far larger
-// than the caches.
-double copy_bandwidth_gbps(std::int64_t bytes = std::int64_t{1} << 28);
+// the current thread count, of a copy whose source and destination together
+// are `working_set` bytes, each thread copying its share again and again:
+// the best of several timings.
+double copy_bandwidth_gbps(std::int64_t working_set);
+
+// The machine the run measured.
+struct Machine {
+  std::string cpu;                     // /proc/cpuinfo's model name
+  std::int64_t l1d = 0, l2 = 0, l3 = 0;  // bytes (L1d and L2 per core, L3 in all)
+  std::string simd_path;               // the kernels' path in the run
+  static Machine this_one();
+  // Where a working set of `bytes` stays: "L1", "L2", "L3" or "DRAM".
+  std::string level_of(std::int64_t bytes) const;
+};
+
+// The copy bandwidth at one working-set size and thread count.
+struct Limit {
+  int threads = 1;
+  std::int64_t working_set = 0;
+  double gbps = 0;
+};
 
 struct Report {
+  Machine machine;
   std::vector<std::string> notes;  // peers skipped, and why
-  std::vector<double> copy_gbps;   // per thread count, in `threads` order
   std::vector<int> threads;
+  std::vector<Limit> limits;       // each row's working set at each thread count
   std::vector<Row> rows;
+  // The limit a row is held to: the copy bandwidth at its working set and threads (0: none measured).
+  double limit_for(const Row& row) const;
 };
 
 void print_table(const Report& report);

@@ -21,8 +21,7 @@ Tensor filled(const Shape& shape) {
 
 }  // namespace
 
-std::string run_sweep(const std::vector<Peer*>& peers, int threads, double copy_gbps, const std::string& dir,
-                      bool quick) {
+std::string run_sweep(const std::vector<Peer*>& peers, int threads, const std::string& dir, bool quick) {
   std::ofstream csv(dir + "/sweep.csv");
   csv << "op,bytes,impl,median_ms,gbps\n";
   const std::vector<std::int64_t> batch = quick ? std::vector<std::int64_t>{1, 4}
@@ -37,7 +36,7 @@ std::string run_sweep(const std::vector<Peer*>& peers, int threads, double copy_
       auto y = std::make_shared<Tensor>(shape);
       auto s1 = std::make_shared<Tensor>(Shape{op == 0 ? 64 : n * 64, 1});
       auto s2 = std::make_shared<Tensor>(Shape{op == 0 ? 64 : n * 64, 1});
-      Case c{name, "", 2 * x->numel() * 4, {}};
+      Case c{.op = name, .min_bytes = 2 * x->numel() * 4, .working_set = 2 * x->numel() * 4};
       if (op == 0) {
         c.impls.push_back({"normkit", [=] {
                              batch_norm_forward({*x}, {}, {*y, TensorView(s1->data<float>(), {64}),
@@ -53,6 +52,10 @@ std::string run_sweep(const std::vector<Peer*>& peers, int threads, double copy_
       const Row row = time_case(c, threads, 5, quick ? 0.02 : 0.15);
       for (const Timing& t : row.timings)
         csv << name << ',' << c.min_bytes << ',' << t.impl << ',' << t.median_ms << ',' << t.gbps << '\n';
+      // The limit at this size: the copy bandwidth of the same working set.
+      const double copy = copy_bandwidth_gbps(c.working_set);
+      csv << name << ',' << c.min_bytes << ",copy," << static_cast<double>(c.min_bytes) / copy / 1e6 << ',' << copy
+          << '\n';
     }
   }
   csv.close();
@@ -64,7 +67,9 @@ std::string run_sweep(const std::vector<Peer*>& peers, int threads, double copy_
      << "set multiplot layout 1,2\n";
   for (const char* op : {"BatchNorm train fwd NCHW", "LayerNorm fwd"}) {
     gp << "set title '" << op << ", " << threads << " threads'\n"
-       << "plot " << copy_gbps << " title 'copy bandwidth' with lines dashtype 2 lc rgb 'black'";
+       << "plot '" << dir << "/sweep.csv' using ((strcol(1) eq '" << op
+       << "' && strcol(3) eq 'copy') ? $2 : 1/0):5 smooth unique title 'copy bandwidth at that size' with lines "
+          "dashtype 2 lc rgb 'black'";
     std::vector<std::string> impls{"normkit"};
     for (Peer* p : peers) impls.push_back(p->name());
     for (const std::string& impl : impls)

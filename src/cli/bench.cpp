@@ -19,6 +19,8 @@
 #include "options.hpp"
 #include "normkit/threading.hpp"
 
+#include <nlohmann/json.hpp>
+
 namespace normkit::cli {
 namespace {
 
@@ -92,6 +94,29 @@ std::string shell_quote(const std::string& s) {
   return q + "'";
 }
 
+// Adds a child process's peer timings (with speed-ups measured against normkit
+// in that process) and its notes to the report, and removes its file.
+void merge_child_report(const std::string& peer, const fs::path& out, bench::Report& report) {
+  bench::Report child;
+  try {
+    child = bench::read_json(out.string());
+  } catch (const std::exception& e) {
+    report.notes.push_back("peer " + peer + ": its child's report is unreadable: " + e.what());
+    fs::remove(out);
+    return;
+  }
+  fs::remove(out);
+  for (const std::string& line : child.notes) {
+    const std::string note = line + " (own process)";
+    if (std::find(report.notes.begin(), report.notes.end(), note) == report.notes.end())
+      report.notes.push_back(note);  // once, for a plugin run once per thread count
+  }
+  for (const bench::Row& theirs : child.rows)
+    for (bench::Row& row : report.rows)
+      if (row.op == theirs.op && row.shape == theirs.shape && row.threads == theirs.threads)
+        row.timings.insert(row.timings.end(), theirs.timings.begin() + 1, theirs.timings.end());
+}
+
 // Runs `normkit bench` for one plugin in a child process, with `threads`
 // and the environment `env`, and adds its peer timings (with speed-ups
 // measured against normkit in that process) to rows.
@@ -113,26 +138,43 @@ void run_child(const BenchArgs& args, const fs::path& plugin, const std::string&
     report.notes.push_back("peer " + plugin.filename().string() + " failed in its child process");
     return;
   }
-  // The child's report: its note and its peer timings (with speed-ups
-  // measured against normkit in that process).
-  bench::Report child;
-  try {
-    child = bench::read_json(out.string());
-  } catch (const std::exception& e) {
-    report.notes.push_back("peer " + plugin.filename().string() + ": its child's report is unreadable: " + e.what());
-    fs::remove(out);
+  merge_child_report(plugin.filename().string(), out, report);
+}
+
+// A peer outside C++ (bench/peers/ort_peer.py): a .command file in the peer
+// folder holds the command line that runs it; it gets the cases as JSON, a
+// thread count, the time budget per case and where to write its report.
+std::vector<fs::path> list_command_peers() {
+  std::vector<fs::path> peers;
+  if (fs::is_directory(peer_dir()))
+    for (const auto& entry : fs::directory_iterator(peer_dir()))
+      if (entry.path().extension() == ".command") peers.push_back(entry.path());
+  std::sort(peers.begin(), peers.end());
+  return peers;
+}
+
+void run_command_peer(const BenchArgs& args, const fs::path& peer, const std::vector<bench::Case>& cases,
+                      int threads, bench::Report& report) {
+  std::ifstream in(peer);
+  std::string command;
+  std::getline(in, command);
+  const std::string stem = "normkit-bench-" + std::to_string(getpid()) + "-" + peer.stem().string();
+  const fs::path cases_path = fs::temp_directory_path() / (stem + "-cases.json");
+  const fs::path out = fs::temp_directory_path() / (stem + ".json");
+  nlohmann::json list = nlohmann::json::array();
+  for (const bench::Case& c : cases)
+    list.push_back({{"op", c.peer_op}, {"title", c.op}, {"label", c.shape}, {"shape", c.dims},
+                    {"channels_last", c.channels_last}, {"groups", c.groups}});
+  std::ofstream(cases_path) << list.dump() << '\n';
+  command += " " + shell_quote(cases_path.string()) + " " + std::to_string(threads) + " " +
+             std::to_string(args.budget_s) + " " + shell_quote(out.string());
+  const int status = std::system(command.c_str());
+  fs::remove(cases_path);
+  if (status != 0) {
+    report.notes.push_back("peer " + peer.filename().string() + " failed: " + command);
     return;
   }
-  fs::remove(out);
-  for (const std::string& line : child.notes) {
-    const std::string note = line + " (own process)";
-    if (std::find(report.notes.begin(), report.notes.end(), note) == report.notes.end())
-      report.notes.push_back(note);  // once, for a plugin run once per thread count
-  }
-  for (const bench::Row& theirs : child.rows)
-    for (bench::Row& row : report.rows)
-      if (row.op == theirs.op && row.shape == theirs.shape && row.threads == theirs.threads)
-        row.timings.insert(row.timings.end(), theirs.timings.begin() + 1, theirs.timings.end());
+  merge_child_report(peer.filename().string(), out, report);
 }
 
 int run_bench(const BenchArgs& args) {
@@ -162,15 +204,22 @@ int run_bench(const BenchArgs& args) {
   for (const fs::path& p : here)
     if (bench::Peer* peer = load_plugin(p, report.notes)) peers.push_back(peer);
 
-  if (!child)
-    for (int threads : args.threads) {
-      set_num_threads(threads);
-      report.copy_gbps.push_back(bench::copy_bandwidth_gbps(args.quick ? std::int64_t{1} << 25 : std::int64_t{1} << 28));
-    }
   bench::CaseSet set = bench::make_cases(peers, args.quick);
   std::erase_if(set.cases, [&](const bench::Case& c) {
     return (c.op + " " + c.shape).find(args.filter) == std::string::npos;
   });
+  report.machine = bench::Machine::this_one();
+  if (!child) {
+    // The limits: the copy bandwidth at each working-set size of the run.
+    std::vector<std::int64_t> sizes;
+    for (const bench::Case& c : set.cases) sizes.push_back(c.working_set);
+    std::sort(sizes.begin(), sizes.end());
+    sizes.erase(std::unique(sizes.begin(), sizes.end()), sizes.end());
+    for (int threads : args.threads) {
+      set_num_threads(threads);
+      for (std::int64_t bytes : sizes) report.limits.push_back({threads, bytes, bench::copy_bandwidth_gbps(bytes)});
+    }
+  }
   for (int threads : args.threads) {
     for (bench::Peer* peer : peers) peer->set_num_threads(threads);
     for (const bench::Case& c : set.cases) {
@@ -183,6 +232,8 @@ int run_bench(const BenchArgs& args) {
     return 0;
   }
   std::fprintf(stderr, "\n");
+  for (const fs::path& p : list_command_peers())
+    for (int threads : args.threads) run_command_peer(args, p, set.cases, threads, report);
   for (const fs::path& p : elsewhere) {
     const std::vector<std::string> env = plugin_environment(p);
     if (env.empty()) {
@@ -200,7 +251,7 @@ int run_bench(const BenchArgs& args) {
   // The sweep with the largest thread count asked for, and the peers of this process.
   const int sweep_threads = *std::max_element(args.threads.begin(), args.threads.end());
   set_num_threads(sweep_threads);
-  std::printf("%s\n", bench::run_sweep(peers, sweep_threads, report.copy_gbps.back(), args.out, args.quick).c_str());
+  std::printf("%s\n", bench::run_sweep(peers, sweep_threads, args.out, args.quick).c_str());
   return 0;
 }
 
