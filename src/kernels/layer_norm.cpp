@@ -20,12 +20,10 @@ void check_eps(double eps) {
   NORMKIT_CHECK(eps > 0 && std::isfinite(eps), "eps: expected a positive finite number, got ", eps);
 }
 
-std::vector<float> to_floats(const std::vector<double>& v) { return {v.begin(), v.end()}; }
-
 void fast_forward(const LayerNormInputs& in, const LayerNormOptions& o, const RowProblem& p,
                   const LayerNormForwardOutputs& out) {
   const kernels::PlannedInput x(in.x, Layout::contiguous);
-  const std::vector<float> gamma = to_floats(read_values(in.weight)), beta = to_floats(read_values(in.bias));
+  const kernels::ParameterValues gamma(in.weight), beta(in.bias);
   std::vector<double> mean(p.rows), rstd(p.rows);
   kernels::PlannedOutput y(out.y, x);
   kernels::row_norm_forward({.kind = kernels::RowNorm::layer,
@@ -33,8 +31,8 @@ void fast_forward(const LayerNormInputs& in, const LayerNormOptions& o, const Ro
                              .y = y.data(),
                              .rows = p.rows,
                              .cols = p.cols,
-                             .gamma = gamma.empty() ? nullptr : gamma.data(),
-                             .beta = beta.empty() ? nullptr : beta.data(),
+                             .gamma = gamma.data(),
+                             .beta = beta.data(),
                              .eps = o.eps,
                              .mean = mean.data(),
                              .rstd = rstd.data()});
@@ -47,9 +45,12 @@ void fast_backward(const LayerNormBackwardInputs& in, const RowProblem& p, const
   const kernels::PlannedInput x(in.x, Layout::contiguous);
   const kernels::PlannedInput dy(in.dy, Layout::contiguous);
   const std::vector<double> mean = read_values(in.mean), rstd = read_values(in.rstd);
-  const std::vector<float> gamma = to_floats(read_values(in.weight));
+  const kernels::ParameterValues gamma(in.weight);
   const bool columns = g.dweight.defined() || g.dbias.defined();
-  std::vector<kernels::GradSums> sums(columns ? p.cols : 0);
+  // Every column is written by the kernel; kept across calls, so that a small
+  // call allocates nothing.
+  thread_local std::vector<kernels::GradSums> sums;
+  sums.resize(static_cast<std::size_t>(columns ? p.cols : 0));
   std::optional<kernels::PlannedOutput> dx;
   if (g.dx.defined()) dx.emplace(g.dx, x);
   kernels::row_norm_backward({.kind = kernels::RowNorm::layer,
@@ -59,19 +60,12 @@ void fast_backward(const LayerNormBackwardInputs& in, const RowProblem& p, const
                               .cols = p.cols,
                               .mean = mean.data(),
                               .rstd = rstd.data(),
-                              .gamma = gamma.empty() ? nullptr : gamma.data(),
+                              .gamma = gamma.data(),
                               .dx = dx ? dx->data() : nullptr,
                               .columns = columns ? sums.data() : nullptr});
   if (dx) dx->finish();
-  if (columns) {
-    std::vector<double> dweight(p.cols), dbias(p.cols);
-    for (std::int64_t d = 0; d < p.cols; ++d) {
-      dweight[d] = sums[d].sum_dy_xc;
-      dbias[d] = sums[d].sum_dy;
-    }
-    write_values(dweight, g.dweight);
-    write_values(dbias, g.dbias);
-  }
+  write_each(g.dweight, [&](std::int64_t d) { return sums[d].sum_dy_xc; });
+  write_each(g.dbias, [&](std::int64_t d) { return sums[d].sum_dy; });
 }
 
 }  // namespace

@@ -43,6 +43,16 @@ void PlannedOutput::finish() {
   if (owned_.defined()) copy_into(owned_, out_);
 }
 
+ParameterValues::ParameterValues(const TensorView& t) {
+  if (!t.defined()) return;
+  if (t.is_contiguous()) {
+    data_ = t.data<float>();
+  } else {
+    owned_ = Tensor::copy_of(t);
+    data_ = owned_.data<float>();
+  }
+}
+
 }  // namespace normkit::kernels
 
 namespace normkit {
@@ -88,6 +98,10 @@ std::vector<float> read_channels(const TensorView& t, std::int64_t C, float fall
 
 std::vector<double> read_values(const TensorView& t) {
   if (!t.defined()) return {};
+  if (t.is_contiguous()) {  // (no copy: a call on a decode-sized row is mostly such overhead)
+    const float* p = t.data<float>();
+    return std::vector<double>(p, p + t.numel());
+  }
   const Tensor contiguous = Tensor::copy_of(t);
   const float* p = contiguous.data<float>();
   return std::vector<double>(p, p + contiguous.numel());
@@ -95,6 +109,11 @@ std::vector<double> read_values(const TensorView& t) {
 
 void write_values(const std::vector<double>& values, const TensorView& t) {
   if (!t.defined()) return;
+  if (t.is_contiguous()) {
+    float* p = t.data<float>();
+    for (std::size_t i = 0; i < values.size(); ++i) p[i] = static_cast<float>(values[i]);
+    return;
+  }
   Tensor contiguous(t.shape());
   for (std::size_t i = 0; i < values.size(); ++i)
     contiguous.data<float>()[i] = static_cast<float>(values[i]);

@@ -46,6 +46,18 @@ class PlannedOutput {
   float* data_ = nullptr;
 };
 
+// A per-element parameter (LayerNorm's weight, bias) as floats in logical
+// order: in place when contiguous, copied otherwise; null when undefined.
+class ParameterValues {
+ public:
+  explicit ParameterValues(const TensorView& t);
+  const float* data() const { return data_; }
+
+ private:
+  Tensor owned_;
+  const float* data_ = nullptr;
+};
+
 }  // namespace normkit::kernels
 
 namespace normkit {
@@ -80,5 +92,17 @@ std::vector<double> read_values(const TensorView& t);
 // Writes values (logical C order, rounded to float) into t; does nothing when
 // t is undefined.
 void write_values(const std::vector<double>& values, const TensorView& t);
+// Writes value(i) (a double, rounded to float) for each i in logical C order
+// into t, in place when t is contiguous; does nothing when t is undefined.
+template <typename Value>
+void write_each(const TensorView& t, const Value& value) {
+  if (!t.defined()) return;
+  Tensor buffer;
+  if (!t.is_contiguous()) buffer = Tensor(t.shape());
+  float* p = buffer.defined() ? buffer.data<float>() : t.data<float>();
+  const std::int64_t n = t.numel();
+  for (std::int64_t i = 0; i < n; ++i) p[i] = static_cast<float>(value(i));
+  if (buffer.defined()) copy_into(buffer, t);
+}
 
 }  // namespace normkit

@@ -23,11 +23,9 @@ double resolved_eps(const RMSNormOptions& o) {
   return eps;
 }
 
-std::vector<float> to_floats(const std::vector<double>& v) { return {v.begin(), v.end()}; }
-
 void fast_forward(const RMSNormInputs& in, double eps, const RowProblem& p, const RMSNormForwardOutputs& out) {
   const kernels::PlannedInput x(in.x, Layout::contiguous);
-  const std::vector<float> gamma = to_floats(read_values(in.weight));
+  const kernels::ParameterValues gamma(in.weight);
   std::vector<double> rstd(p.rows);
   kernels::PlannedOutput y(out.y, x);
   kernels::row_norm_forward({.kind = kernels::RowNorm::rms,
@@ -35,7 +33,7 @@ void fast_forward(const RMSNormInputs& in, double eps, const RowProblem& p, cons
                              .y = y.data(),
                              .rows = p.rows,
                              .cols = p.cols,
-                             .gamma = gamma.empty() ? nullptr : gamma.data(),
+                             .gamma = gamma.data(),
                              .eps = eps,
                              .rstd = rstd.data()});
   y.finish();
@@ -46,8 +44,11 @@ void fast_backward(const RMSNormBackwardInputs& in, const RowProblem& p, const R
   const kernels::PlannedInput x(in.x, Layout::contiguous);
   const kernels::PlannedInput dy(in.dy, Layout::contiguous);
   const std::vector<double> rstd = read_values(in.rstd);
-  const std::vector<float> gamma = to_floats(read_values(in.weight));
-  std::vector<kernels::GradSums> sums(g.dweight.defined() ? p.cols : 0);
+  const kernels::ParameterValues gamma(in.weight);
+  // Every column is written by the kernel; kept across calls, so that a small
+  // call allocates nothing.
+  thread_local std::vector<kernels::GradSums> sums;
+  sums.resize(static_cast<std::size_t>(g.dweight.defined() ? p.cols : 0));
   std::optional<kernels::PlannedOutput> dx;
   if (g.dx.defined()) dx.emplace(g.dx, x);
   // dweight[d] = sum_r dy * x * rstd: the column sums with no centre.
@@ -57,15 +58,11 @@ void fast_backward(const RMSNormBackwardInputs& in, const RowProblem& p, const R
                               .rows = p.rows,
                               .cols = p.cols,
                               .rstd = rstd.data(),
-                              .gamma = gamma.empty() ? nullptr : gamma.data(),
+                              .gamma = gamma.data(),
                               .dx = dx ? dx->data() : nullptr,
                               .columns = g.dweight.defined() ? sums.data() : nullptr});
   if (dx) dx->finish();
-  if (g.dweight.defined()) {
-    std::vector<double> dweight(p.cols);
-    for (std::int64_t d = 0; d < p.cols; ++d) dweight[d] = sums[d].sum_dy_xc;
-    write_values(dweight, g.dweight);
-  }
+  write_each(g.dweight, [&](std::int64_t d) { return sums[d].sum_dy_xc; });
 }
 
 }  // namespace
