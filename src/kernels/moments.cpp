@@ -141,6 +141,99 @@ template <int W>
   return lane_total(static_cast<const float*>(lanes));
 }
 
+// run_moments_w on R rows at once (rows `stride` floats apart, n each): the
+// same arithmetic on each row, element for element and lane for lane, so each
+// row gets the bits run_moments_w gives it; the rows' running sums are
+// independent dependency chains, which keeps the adders busy where one row's
+// chain would wait on each add's latency (one 16-wide vector per sum on
+// AVX-512).
+template <int W, int R>
+[[gnu::always_inline]] inline void rows_moments_w(const float* x, std::int64_t stride, std::int64_t n,
+                                                  Moments* out) {
+  using V = vfloat<W>;
+  constexpr int K = kLanes / W;
+  const std::int64_t body = n / kLanes * kLanes, rest = n - body;
+  const LaneSet<W> mask = LaneSet<W>::tail_mask(rest);
+  LaneSet<W> tail[R], sum[R];
+  float shift[R];
+  for (int r = 0; r < R; ++r) {
+    shift[r] = x[r * stride];
+    tail[r] = LaneSet<W>::load_tail(x + r * stride + body, rest);
+  }
+  for (std::int64_t i = 0; i < body; i += kLanes) {
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+      for (int k = 0; k < K; ++k) sum[r].v[k] += loadv<W>(x + r * stride + i + k * W) - shift[r];
+  }
+  const double dn = static_cast<double>(n), inv_n = 1.0 / dn;
+  float m[R];
+  for (int r = 0; r < R; ++r) {
+    if (rest > 0) {
+#pragma GCC unroll 4
+      for (int k = 0; k < K; ++k) sum[r].v[k] += (tail[r].v[k] - shift[r]) * mask.v[k];
+    }
+    float lanes[kLanes];
+    sum[r].store(lanes);
+    m[r] = static_cast<float>(shift[r] + lane_total(static_cast<const float*>(lanes)) * inv_n);
+  }
+  LaneSet<W> s1[R], s2[R];
+  for (std::int64_t i = 0; i < body; i += kLanes) {
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+      for (int k = 0; k < K; ++k) {
+        const V d = loadv<W>(x + r * stride + i + k * W) - m[r];
+        s1[r].v[k] += d;
+        s2[r].v[k] += d * d;
+      }
+  }
+  for (int r = 0; r < R; ++r) {
+    if (rest > 0) {
+#pragma GCC unroll 4
+      for (int k = 0; k < K; ++k) {
+        const V d = (tail[r].v[k] - m[r]) * mask.v[k];
+        s1[r].v[k] += d;
+        s2[r].v[k] += d * d;
+      }
+    }
+    float l1[kLanes], l2[kLanes];
+    s1[r].store(l1);
+    s2[r].store(l2);
+    const double t1 = lane_total(static_cast<const float*>(l1)), t2 = lane_total(static_cast<const float*>(l2));
+    out[r] = {dn, m[r] + t1 * inv_n, std::max(t2 - t1 * t1 * inv_n, 0.0)};
+  }
+}
+
+// run_square_sum_w on R rows at once, each row's bits unchanged (as above).
+template <int W, int R>
+[[gnu::always_inline]] inline void rows_square_sums_w(const float* x, std::int64_t stride, std::int64_t n,
+                                                      double* out) {
+  using V = vfloat<W>;
+  constexpr int K = kLanes / W;
+  const std::int64_t body = n / kLanes * kLanes, rest = n - body;
+  LaneSet<W> s[R];
+  for (std::int64_t i = 0; i < body; i += kLanes) {
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+      for (int k = 0; k < K; ++k) {
+        const V v = loadv<W>(x + r * stride + i + k * W);
+        s[r].v[k] += v * v;
+      }
+  }
+  for (int r = 0; r < R; ++r) {
+    if (rest > 0) {
+      const LaneSet<W> t = LaneSet<W>::load_tail(x + r * stride + body, rest);
+#pragma GCC unroll 4
+      for (int k = 0; k < K; ++k) s[r].v[k] += t.v[k] * t.v[k];
+    }
+    float lanes[kLanes];
+    s[r].store(lanes);
+    out[r] = lane_total(static_cast<const float*>(lanes));
+  }
+}
+
 }  // namespace
 
 Moments run_moments_portable(const float* x, std::int64_t n) { return run_moments_w<4>(x, n); }
@@ -149,7 +242,26 @@ void rows16_moments_portable(const float* x0, std::int64_t C, std::int64_t rows,
   rows16_moments_w<4>(x0, C, rows, prefetch, out);
 }
 double run_square_sum_portable(const float* x, std::int64_t n) { return run_square_sum_w<4>(x, n); }
+void rows4_moments_portable(const float* x, std::int64_t stride, std::int64_t n, Moments* out) {
+  rows_moments_w<4, kInterleavedRows>(x, stride, n, out);
+}
+void rows4_square_sums_portable(const float* x, std::int64_t stride, std::int64_t n, double* out) {
+  rows_square_sums_w<4, kInterleavedRows>(x, stride, n, out);
+}
 #if NORMKIT_X86_DISPATCH
+NORMKIT_TARGET_AVX2 void rows4_moments_avx2(const float* x, std::int64_t stride, std::int64_t n, Moments* out) {
+  rows_moments_w<8, kInterleavedRows>(x, stride, n, out);
+}
+NORMKIT_TARGET_AVX2 void rows4_square_sums_avx2(const float* x, std::int64_t stride, std::int64_t n, double* out) {
+  rows_square_sums_w<8, kInterleavedRows>(x, stride, n, out);
+}
+NORMKIT_TARGET_AVX512 void rows4_moments_avx512(const float* x, std::int64_t stride, std::int64_t n, Moments* out) {
+  rows_moments_w<16, kInterleavedRows>(x, stride, n, out);
+}
+NORMKIT_TARGET_AVX512 void rows4_square_sums_avx512(const float* x, std::int64_t stride, std::int64_t n,
+                                                    double* out) {
+  rows_square_sums_w<16, kInterleavedRows>(x, stride, n, out);
+}
 NORMKIT_TARGET_AVX2 Moments run_moments_avx2(const float* x, std::int64_t n) { return run_moments_w<8>(x, n); }
 NORMKIT_TARGET_AVX2 void rows16_moments_avx2(const float* x0, std::int64_t C, std::int64_t rows,
                                              std::int64_t prefetch, Moments* out) {
@@ -171,6 +283,12 @@ void rows16_moments(const float* x0, std::int64_t C, std::int64_t rows, std::int
   NORMKIT_DISPATCH(rows16_moments, x0, C, rows, prefetch, out);
 }
 double run_square_sum(const float* x, std::int64_t n) { return NORMKIT_DISPATCH(run_square_sum, x, n); }
+void rows4_moments(const float* x, std::int64_t stride, std::int64_t n, Moments* out) {
+  NORMKIT_DISPATCH(rows4_moments, x, stride, n, out);
+}
+void rows4_square_sums(const float* x, std::int64_t stride, std::int64_t n, double* out) {
+  NORMKIT_DISPATCH(rows4_square_sums, x, stride, n, out);
+}
 
 namespace {
 

@@ -81,6 +81,12 @@ void mean_squares(const MeanSquaresArgs& args);
 //   stride C (prefetch: how far ahead to ask for the next block, 0: none);
 // - the sum of squares of one contiguous run (float lanes, double total).
 Moments run_moments(const float* x, std::int64_t n);
+// run_moments and run_square_sum of kInterleavedRows runs of n > 0 floats,
+// `stride` floats apart, at once: out[r] is what the single-run kernel gives
+// run r, bit for bit (interleaved only to hide the adds' latency).
+inline constexpr int kInterleavedRows = 4;
+void rows4_moments(const float* x, std::int64_t stride, std::int64_t n, Moments* out);
+void rows4_square_sums(const float* x, std::int64_t stride, std::int64_t n, double* out);
 void rows16_moments(const float* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch, Moments* out);
 double run_square_sum(const float* x, std::int64_t n);
 
@@ -88,7 +94,14 @@ Moments run_moments_portable(const float* x, std::int64_t n);
 void rows16_moments_portable(const float* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch,
                              Moments* out);
 double run_square_sum_portable(const float* x, std::int64_t n);
+void rows4_moments_portable(const float* x, std::int64_t stride, std::int64_t n, Moments* out);
+void rows4_square_sums_portable(const float* x, std::int64_t stride, std::int64_t n, double* out);
 #if NORMKIT_X86_DISPATCH
+NORMKIT_TARGET_AVX2 void rows4_moments_avx2(const float* x, std::int64_t stride, std::int64_t n, Moments* out);
+NORMKIT_TARGET_AVX2 void rows4_square_sums_avx2(const float* x, std::int64_t stride, std::int64_t n, double* out);
+NORMKIT_TARGET_AVX512 void rows4_moments_avx512(const float* x, std::int64_t stride, std::int64_t n, Moments* out);
+NORMKIT_TARGET_AVX512 void rows4_square_sums_avx512(const float* x, std::int64_t stride, std::int64_t n,
+                                                    double* out);
 // (The attribute is part of the declaration: GCC treats functions that
 // differ only in target attributes as versions of one function.)
 NORMKIT_TARGET_AVX2 Moments run_moments_avx2(const float* x, std::int64_t n);

@@ -1,5 +1,6 @@
 #include "row_apply.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -35,39 +36,75 @@ double row_mean_square(const float* x, std::int64_t cols) {
 
 }  // namespace
 
+// The statistics of kInterleavedRows consecutive rows from r0, each as
+// row_moments / row_mean_square gives it (the same chunks, merged in the
+// same order), with the rows interleaved.
+void group_moments(const float* x0, std::int64_t cols, Moments* out) {
+  std::fill(out, out + kInterleavedRows, Moments{});
+  for (std::int64_t d0 = 0; d0 < cols; d0 += kRunChunk) {
+    Moments chunk[kInterleavedRows];
+    rows4_moments(x0 + d0, cols, std::min(kRunChunk, cols - d0), chunk);
+    for (int r = 0; r < kInterleavedRows; ++r) out[r] = Moments::merge(out[r], chunk[r]);
+  }
+}
+
+void group_mean_squares(const float* x0, std::int64_t cols, double* out) {
+  std::fill(out, out + kInterleavedRows, 0.0);
+  for (std::int64_t d0 = 0; d0 < cols; d0 += kRunChunk) {
+    double chunk[kInterleavedRows];
+    rows4_square_sums(x0 + d0, cols, std::min(kRunChunk, cols - d0), chunk);
+    for (int r = 0; r < kInterleavedRows; ++r) out[r] += chunk[r];
+  }
+  for (int r = 0; r < kInterleavedRows; ++r) out[r] /= static_cast<double>(cols);
+}
+
 void row_norm_forward(const RowForwardArgs& a) {
   const std::int64_t cols = a.cols;
   const bool stream = stream_output(a.rows * cols) && a.y != a.x;
+  // Rows in groups of kInterleavedRows, whose statistics are reduced together
+  // (the last group may be shorter: its rows one by one). Every row gets the
+  // same bits either way.
+  const std::int64_t groups = (a.rows + kInterleavedRows - 1) / kInterleavedRows;
 #pragma omp parallel num_threads(threads_for(a.rows * cols))
   {
 #pragma omp for schedule(static) nowait
-  for (std::int64_t r = 0; r < a.rows; ++r) {
-    const float* x = a.x + r * cols;
-    float* y = a.y + r * cols;
-    double mean = 0, var;
+  for (std::int64_t g = 0; g < groups; ++g) {
+    const std::int64_t r0 = g * kInterleavedRows, count = std::min<std::int64_t>(kInterleavedRows, a.rows - r0);
+    double mean[kInterleavedRows] = {}, var[kInterleavedRows];
+    const bool together = count == kInterleavedRows && cols > 0;
     if (a.kind == RowNorm::layer) {
-      const Moments m = row_moments(x, cols);
-      mean = cols > 0 ? m.mean : std::numeric_limits<double>::quiet_NaN();
-      var = cols > 0 ? m.biased_var() : mean;
-      a.mean[r] = mean;
+      Moments m[kInterleavedRows];
+      if (together) group_moments(a.x + r0 * cols, cols, m);
+      else
+        for (std::int64_t r = 0; r < count; ++r) m[r] = row_moments(a.x + (r0 + r) * cols, cols);
+      for (std::int64_t r = 0; r < count; ++r) {
+        mean[r] = cols > 0 ? m[r].mean : std::numeric_limits<double>::quiet_NaN();
+        var[r] = cols > 0 ? m[r].biased_var() : mean[r];
+        a.mean[r0 + r] = mean[r];
+      }
+    } else if (together) {
+      group_mean_squares(a.x + r0 * cols, cols, var);
     } else {
-      var = cols > 0 ? row_mean_square(x, cols) : std::numeric_limits<double>::quiet_NaN();
+      for (std::int64_t r = 0; r < count; ++r)
+        var[r] = cols > 0 ? row_mean_square(a.x + (r0 + r) * cols, cols) : std::numeric_limits<double>::quiet_NaN();
     }
-    const double rstd = 1.0 / std::sqrt(var + a.eps);
-    a.rstd[r] = rstd;
-    // Scalar math: y = ((x - hi) - lo) * rstd * gamma + beta (gamma 1, beta 0 when absent)
-    const float hi = static_cast<float>(mean), lo = static_cast<float>(mean - hi);
-    // Asks for the next row while this one is written: it is in cache when
-    // its statistics pass starts.
-    row_normalize_span({.x = x,
-                        .y = y,
-                        .n = cols,
-                        .hi = hi,
-                        .lo = lo,
-                        .rstd = static_cast<float>(rstd),
-                        .gamma = a.gamma,
-                        .beta = a.beta},
-                       stream, cols);
+    for (std::int64_t r = 0; r < count; ++r) {
+      const double rstd = 1.0 / std::sqrt(var[r] + a.eps);
+      a.rstd[r0 + r] = rstd;
+      // Scalar math: y = ((x - hi) - lo) * rstd * gamma + beta (gamma 1, beta 0 when absent)
+      const float hi = static_cast<float>(mean[r]), lo = static_cast<float>(mean[r] - hi);
+      // Asks for the next group's row while this one is written: it is in
+      // cache when that group's statistics pass starts.
+      row_normalize_span({.x = a.x + (r0 + r) * cols,
+                          .y = a.y + (r0 + r) * cols,
+                          .n = cols,
+                          .hi = hi,
+                          .lo = lo,
+                          .rstd = static_cast<float>(rstd),
+                          .gamma = a.gamma,
+                          .beta = a.beta},
+                         stream, kInterleavedRows * cols);
+    }
   }
   stream_fence(stream);
   }
@@ -86,15 +123,20 @@ void row_norm_backward(const RowBackwardArgs& a) {
   const bool stream = a.dx != nullptr && stream_output(rows * cols);
 #pragma omp parallel num_threads(threads_for(rows * cols))
   {
-    std::vector<float> col_g, col_gx;  // (cols): this block's column sums, in float
+    // (cols): this block's column sums, in float; each thread's own, kept
+    // across calls (cleared per block below), so that a small call allocates
+    // nothing.
+    thread_local std::vector<float> col_g, col_gx;
     if (a.columns != nullptr) {
       col_g.resize(static_cast<std::size_t>(cols));
       col_gx.resize(static_cast<std::size_t>(cols));
     }
 #pragma omp for schedule(static) nowait
     for (std::int64_t b = 0; b < blocks; ++b) {
-      std::fill(col_g.begin(), col_g.end(), 0.0f);
-      std::fill(col_gx.begin(), col_gx.end(), 0.0f);
+      if (a.columns != nullptr) {
+        std::fill(col_g.begin(), col_g.end(), 0.0f);
+        std::fill(col_gx.begin(), col_gx.end(), 0.0f);
+      }
       for (std::int64_t r = b * kColumnBlockRows; r < std::min(rows, (b + 1) * kColumnBlockRows); ++r) {
         const float* dy = a.dy + r * cols;
         const float* x = a.x + r * cols;

@@ -184,6 +184,28 @@ TEST(Simd, EveryPathOfTheBlockKernelsGivesThePortableBits) {
 }
 #endif
 
+// The interleaved row kernels give each row exactly what the single-run
+// kernels give it, on every path (through the dispatch), whatever the
+// length (tails of every size among them) and the stride between the rows.
+TEST_P(MomentsKernel, InterleavedRowsGiveEachRowTheSingleRunBits) {
+  for (std::int64_t n : {1, 5, 16, 17, 31, 768, 4097}) {
+    const std::int64_t stride = n + 3;
+    std::vector<float> x =
+        normal_values(static_cast<std::size_t>(kernels::kInterleavedRows * stride), 300 + n, 1e4f, 2.0f);
+    if (n > 3) x[stride + 3] = -0.0f;
+    Moments together[kernels::kInterleavedRows];
+    double squares[kernels::kInterleavedRows];
+    kernels::rows4_moments(x.data(), stride, n, together);
+    kernels::rows4_square_sums(x.data(), stride, n, squares);
+    for (int r = 0; r < kernels::kInterleavedRows; ++r) {
+      const Moments alone = kernels::run_moments(x.data() + r * stride, n);
+      EXPECT_EQ(std::memcmp(&alone, &together[r], sizeof alone), 0) << "rows4_moments n=" << n << " row " << r;
+      const double square = kernels::run_square_sum(x.data() + r * stride, n);
+      EXPECT_EQ(std::memcmp(&square, &squares[r], sizeof square), 0) << "rows4_square_sums n=" << n << " row " << r;
+    }
+  }
+}
+
 // NORMKIT_ISA picks the starting path when the CPU has it; set_simd_path
 // changes it for the process and refuses a path the CPU lacks.
 TEST(Simd, RequestedPathRunsWhenTheCpuHasIt) {
