@@ -17,60 +17,6 @@ namespace normkit::kernels {
 
 namespace {
 
-// The block kernel for a contiguous run, at vector width W. Scalar math:
-//   mean0 = x[0] + sum(x - x[0]) / n               (shifted: no cancellation)
-//   m     = float(mean0)
-//   s1    = sum(x - m),  s2 = sum((x - m)^2)
-//   mean  = m + s1 / n,  M2 = s2 - s1^2 / n         (corrected two-pass)
-// Element i goes to lane i % 16 (the tail continues the lane pattern, its
-// missing lanes multiplied by 0); the lanes are added in a fixed order. During
-// the second pass it asks for the run after this one (the next the engine
-// reduces, in NCHW order), so that memory stays busy.
-template <int W>
-[[gnu::always_inline]] inline Moments run_moments_w(const float* x, std::int64_t n) {
-  using V = vfloat<W>;
-  constexpr int K = kLanes / W;
-  const float shift = x[0];
-  const std::int64_t body = n / kLanes * kLanes, rest = n - body;
-  const LaneSet<W> tail = LaneSet<W>::load_tail(x + body, rest), mask = LaneSet<W>::tail_mask(rest);
-  LaneSet<W> sum;
-  for (std::int64_t i = 0; i < body; i += kLanes) {
-#pragma GCC unroll 4
-    for (int k = 0; k < K; ++k) sum.v[k] += loadv<W>(x + i + k * W) - shift;
-  }
-  if (rest > 0) {
-#pragma GCC unroll 4
-    for (int k = 0; k < K; ++k) sum.v[k] += (tail.v[k] - shift) * mask.v[k];
-  }
-  float lanes[kLanes];
-  sum.store(lanes);
-  const double dn = static_cast<double>(n), inv_n = 1.0 / dn;
-  const float m = static_cast<float>(shift + lane_total(static_cast<const float*>(lanes)) * inv_n);
-  LaneSet<W> s1, s2;
-  for (std::int64_t i = 0; i < body; i += kLanes) {
-    prefetch_ahead(x + i, n);
-#pragma GCC unroll 4
-    for (int k = 0; k < K; ++k) {
-      const V d = loadv<W>(x + i + k * W) - m;
-      s1.v[k] += d;
-      s2.v[k] += d * d;
-    }
-  }
-  if (rest > 0) {
-#pragma GCC unroll 4
-    for (int k = 0; k < K; ++k) {
-      const V d = (tail.v[k] - m) * mask.v[k];
-      s1.v[k] += d;
-      s2.v[k] += d * d;
-    }
-  }
-  float l1[kLanes], l2[kLanes];
-  s1.store(l1);
-  s2.store(l2);
-  const double t1 = lane_total(static_cast<const float*>(l1)), t2 = lane_total(static_cast<const float*>(l2));
-  return {dn, m + t1 * inv_n, std::max(t2 - t1 * t1 * inv_n, 0.0)};
-}
-
 // Statistics of 16 channels over `rows` rows (row stride C), the corrected
 // two-pass per channel in float lanes, at vector width W. The first pass
 // copies the 16 channels' rows into a contiguous buffer that the second pass
@@ -117,36 +63,20 @@ template <int W>
     out[l] = {dn, m[l] + t1[l] * inv_n, std::max(static_cast<double>(t2[l]) - static_cast<double>(t1[l]) * t1[l] * inv_n, 0.0)};
 }
 
-// Sum of squares of a run at vector width W. Scalar math: s += x * x
-template <int W>
-[[gnu::always_inline]] inline double run_square_sum_w(const float* x, std::int64_t n) {
-  using V = vfloat<W>;
-  constexpr int K = kLanes / W;
-  const std::int64_t body = n / kLanes * kLanes, rest = n - body;
-  LaneSet<W> s;
-  for (std::int64_t i = 0; i < body; i += kLanes) {
-#pragma GCC unroll 4
-    for (int k = 0; k < K; ++k) {
-      const V v = loadv<W>(x + i + k * W);
-      s.v[k] += v * v;
-    }
-  }
-  if (rest > 0) {
-    const LaneSet<W> t = LaneSet<W>::load_tail(x + body, rest);  // zeros square to zeros
-#pragma GCC unroll 4
-    for (int k = 0; k < K; ++k) s.v[k] += t.v[k] * t.v[k];
-  }
-  float lanes[kLanes];
-  s.store(lanes);
-  return lane_total(static_cast<const float*>(lanes));
-}
-
-// run_moments_w on R rows at once (rows `stride` floats apart, n each): the
-// same arithmetic on each row, element for element and lane for lane, so each
-// row gets the bits run_moments_w gives it; the rows' running sums are
-// independent dependency chains, which keeps the adders busy where one row's
-// chain would wait on each add's latency (one 16-wide vector per sum on
-// AVX-512).
+// The block kernel for R contiguous runs of n (`stride` floats apart), at
+// vector width W; run_moments is R = 1. Scalar math:
+//   mean0 = x[0] + sum(x - x[0]) / n               (shifted: no cancellation)
+//   m     = float(mean0)
+//   s1    = sum(x - m),  s2 = sum((x - m)^2)
+//   mean  = m + s1 / n,  M2 = s2 - s1^2 / n         (corrected two-pass)
+// Element i goes to lane i % 16 (the tail continues the lane pattern, its
+// missing lanes multiplied by 0); the lanes are added in a fixed order. During
+// the second pass it asks for the run after this one (the next the engine
+// reduces, in NCHW order), so that memory stays busy.
+// With R > 1 the runs' running sums are independent dependency chains, which
+// keeps the adders busy where one run's chain waits on each add's latency
+// (one 16-wide vector per sum on AVX-512); each run gets the bits it gets
+// alone (the same operations, element for element and lane for lane).
 template <int W, int R>
 [[gnu::always_inline]] inline void rows_moments_w(const float* x, std::int64_t stride, std::int64_t n,
                                                   Moments* out) {
@@ -183,6 +113,7 @@ template <int W, int R>
     for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
       for (int k = 0; k < K; ++k) {
+        if (k == 0) prefetch_ahead(x + r * stride + i, R * stride);
         const V d = loadv<W>(x + r * stride + i + k * W) - m[r];
         s1[r].v[k] += d;
         s2[r].v[k] += d * d;
@@ -205,7 +136,7 @@ template <int W, int R>
   }
 }
 
-// run_square_sum_w on R rows at once, each row's bits unchanged (as above).
+// Sum of squares of R runs (as above; R = 1: run_square_sum). Scalar math: s += x * x
 template <int W, int R>
 [[gnu::always_inline]] inline void rows_square_sums_w(const float* x, std::int64_t stride, std::int64_t n,
                                                       double* out) {
@@ -232,6 +163,20 @@ template <int W, int R>
     s[r].store(lanes);
     out[r] = lane_total(static_cast<const float*>(lanes));
   }
+}
+
+// The single-run kernels: R = 1.
+template <int W>
+[[gnu::always_inline]] inline Moments run_moments_w(const float* x, std::int64_t n) {
+  Moments m;
+  rows_moments_w<W, 1>(x, n, n, &m);
+  return m;
+}
+template <int W>
+[[gnu::always_inline]] inline double run_square_sum_w(const float* x, std::int64_t n) {
+  double s;
+  rows_square_sums_w<W, 1>(x, n, n, &s);
+  return s;
 }
 
 }  // namespace
