@@ -1,10 +1,10 @@
 #include "normkit/tensor.hpp"
 
-#include <sys/mman.h>
-
 #include <cstring>
 #include <new>
 #include <sstream>
+
+#include "storage.hpp"
 
 namespace normkit {
 
@@ -120,34 +120,12 @@ bool TensorView::same_layout(const TensorView& other) const {
   return shape_ == other.shape_ && strides_match(shape_, strides_, other.strides_);
 }
 
-namespace {
-
-// Storage of `bytes`: 64-byte aligned for vector loads, at least one byte so
-// that data() is never null. A large tensor is a fresh mapping from the
-// kernel, whose first touch faults each 4 KiB page in (8192 faults for 32
-// MiB: far longer than a normalization of it); it is asked for in huge pages
-// (2 MiB aligned, MADV_HUGEPAGE), 512 times fewer faults where the kernel has
-// them. The values are the same either way.
-std::shared_ptr<std::byte[]> allocate_storage(std::size_t bytes) {
-  constexpr std::size_t kHugePage = std::size_t{2} << 20;
-  const bool huge = bytes >= 2 * kHugePage;
-  const std::size_t align = huge ? kHugePage : 64;
-  const std::size_t padded = (bytes + align - 1) / align * align + (huge ? 0 : align);
-  auto* p = static_cast<std::byte*>(::operator new[](padded, std::align_val_t{align}));
-#ifdef MADV_HUGEPAGE
-  if (huge) madvise(p, padded, MADV_HUGEPAGE);  // advice only: its failure changes nothing
-#endif
-  return std::shared_ptr<std::byte[]>(p, [align](std::byte* q) { ::operator delete[](q, std::align_val_t{align}); });
-}
-
-}  // namespace
-
 Tensor::Tensor(Shape shape, DType dtype, MemoryFormat format) {
   const std::int64_t n = shape_numel(shape);
   NORMKIT_CHECK(static_cast<std::uint64_t>(n) <= (std::uint64_t{1} << 62) / dtype_size(dtype), "shape ",
                 shape_string(shape), ": too many elements to allocate");
   const std::size_t bytes = static_cast<std::size_t>(n) * dtype_size(dtype);
-  storage_ = allocate_storage(bytes);
+  storage_ = detail::allocate_storage(bytes);
   Strides strides = format == MemoryFormat::channels_last && shape.size() >= 3
                         ? channels_last_strides(shape)
                         : contiguous_strides(shape);

@@ -68,5 +68,27 @@ TEST(Threading, SetNumThreadsChecksItsArgument) {
   set_num_threads(before);
 }
 
+// A freed large block (4 MiB and more) is kept for the next tensor of the
+// same size (src/core/storage.hpp); other sizes get blocks of their own, and
+// every block is 64-byte aligned.
+TEST(Tensor, AFreedLargeBlockServesTheNextTensorOfItsSize) {
+  const Shape large{3, 1 << 20};  // 12 MiB
+  const void* first = nullptr;
+  {
+    Tensor t(large);
+    first = t.data<float>();
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(first) % 64, 0u);
+    t.data<float>()[0] = 1.0f;
+  }
+  Tensor again(large);
+  EXPECT_EQ(again.data<float>(), first);
+  Tensor other(Shape{5, 1 << 20});  // 20 MiB: not that block
+  EXPECT_NE(other.data<float>(), first);
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(other.data<float>()) % 64, 0u);
+  Tensor small(Shape{3});
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(small.data<float>()) % 64, 0u);
+}
+
 }  // namespace
 }  // namespace normkit::test
+

@@ -1,0 +1,96 @@
+#include "storage.hpp"
+
+#include <sys/mman.h>
+
+#include <cstdlib>
+#include <mutex>
+#include <new>
+#include <vector>
+
+namespace normkit::detail {
+namespace {
+
+constexpr std::size_t kHugePage = std::size_t{2} << 20;
+constexpr std::size_t kLargeBlock = 2 * kHugePage;
+
+// Freed large blocks, oldest first. Never destroyed: a tensor freed while the
+// program exits still finds it.
+class BlockCache {
+ public:
+  static BlockCache& instance() {
+    static BlockCache* cache = new BlockCache;
+    return *cache;
+  }
+
+  // A kept block of exactly `size` bytes, or null.
+  std::byte* take(std::size_t size) {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    for (auto it = blocks_.rbegin(); it != blocks_.rend(); ++it)
+      if (it->size == size) {
+        std::byte* p = it->data;
+        cached_ -= size;
+        blocks_.erase(std::next(it).base());
+        return p;
+      }
+    return nullptr;
+  }
+
+  // Keeps the block, or frees it when the cache cannot hold it.
+  void give(std::byte* p, std::size_t size) {
+    {
+      const std::lock_guard<std::mutex> lock(mutex_);
+      if (size <= limit_) {
+        blocks_.push_back({p, size});
+        cached_ += size;
+        p = nullptr;
+        while (cached_ > limit_) {
+          release(blocks_.front());
+          cached_ -= blocks_.front().size;
+          blocks_.erase(blocks_.begin());
+        }
+      }
+    }
+    if (p != nullptr) release({p, size});
+  }
+
+ private:
+  struct Block {
+    std::byte* data;
+    std::size_t size;
+  };
+
+  BlockCache() {
+    const char* s = std::getenv("NORMKIT_STORAGE_CACHE_BYTES");
+    if (s != nullptr) limit_ = static_cast<std::size_t>(std::strtoull(s, nullptr, 10));
+  }
+  static void release(const Block& b) { ::operator delete[](b.data, std::align_val_t{kHugePage}); }
+
+  std::mutex mutex_;
+  std::vector<Block> blocks_;
+  std::size_t cached_ = 0;
+  std::size_t limit_ = std::size_t{512} << 20;
+};
+
+std::shared_ptr<std::byte[]> allocate_large(std::size_t bytes) {
+  const std::size_t size = (bytes + kHugePage - 1) / kHugePage * kHugePage;
+  std::byte* p = BlockCache::instance().take(size);
+  if (p == nullptr) {
+    p = static_cast<std::byte*>(::operator new[](size, std::align_val_t{kHugePage}));
+#ifdef MADV_HUGEPAGE
+    madvise(p, size, MADV_HUGEPAGE);  // advice only: its failure changes nothing
+#endif
+  }
+  return std::shared_ptr<std::byte[]>(p, [size](std::byte* q) { BlockCache::instance().give(q, size); });
+}
+
+}  // namespace
+
+std::shared_ptr<std::byte[]> allocate_storage(std::size_t bytes) {
+  if (bytes >= kLargeBlock) return allocate_large(bytes);
+  constexpr std::size_t kAlign = 64;
+  const std::size_t padded = (bytes + kAlign - 1) / kAlign * kAlign + kAlign;
+  return std::shared_ptr<std::byte[]>(static_cast<std::byte*>(::operator new[](padded, std::align_val_t{kAlign})),
+                                      [](std::byte* q) { ::operator delete[](q, std::align_val_t{kAlign}); });
+}
+
+}  // namespace normkit::detail
