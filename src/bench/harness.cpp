@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <memory>
@@ -83,8 +84,23 @@ double copy_bandwidth_gbps(std::int64_t working_set) {
 
 namespace {
 
-std::int64_t cache_bytes(int name) {
-  const long v = sysconf(name);
+// A cache's size as the kernel reports it for cpu0 (what lscpu shows:
+// "32K", "1024K", "32768K"), else sysconf's (which some VMs report wrongly:
+// 320 MiB of L3 for a 32 MiB one).
+std::int64_t cache_bytes(int level, int sysconf_name) {
+  for (int index = 0; index < 8; ++index) {
+    const std::string dir = "/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(index) + "/";
+    std::ifstream level_file(dir + "level"), type_file(dir + "type"), size_file(dir + "size");
+    int l = 0;
+    std::string type, size;
+    if (!(level_file >> l) || !(type_file >> type) || !(size_file >> size)) break;
+    if (l != level || type == "Instruction") continue;
+    std::int64_t bytes = std::atoll(size.c_str());
+    if (size.back() == 'K') bytes <<= 10;
+    if (size.back() == 'M') bytes <<= 20;
+    if (bytes > 0) return bytes;
+  }
+  const long v = sysconf(sysconf_name);
   return v > 0 ? v : 0;
 }
 
@@ -116,9 +132,9 @@ std::string size_text(std::int64_t bytes) {
 
 Machine Machine::this_one() {
   return {.cpu = cpu_model(),
-          .l1d = cache_bytes(_SC_LEVEL1_DCACHE_SIZE),
-          .l2 = cache_bytes(_SC_LEVEL2_CACHE_SIZE),
-          .l3 = cache_bytes(_SC_LEVEL3_CACHE_SIZE),
+          .l1d = cache_bytes(1, _SC_LEVEL1_DCACHE_SIZE),
+          .l2 = cache_bytes(2, _SC_LEVEL2_CACHE_SIZE),
+          .l3 = cache_bytes(3, _SC_LEVEL3_CACHE_SIZE),
           .simd_path = ::normkit::simd_path()};
 }
 
