@@ -132,6 +132,42 @@ template <int W>
   }
 }
 
+template <int W>
+[[gnu::always_inline]] inline void row_backward_span_w(const RowBackwardSpan& s, bool stream) {
+  const float hi = s.hi, lo = s.lo, rs = s.rstd, k_x = s.k_x, k_0 = s.k_0;
+  const float *dy = s.dy, *x = s.x, *g = s.gamma;
+  float *col_g = s.col_g, *col_gx = s.col_gx;
+  // Each index is visited once, by the vector or the scalar form (which
+  // compute the same values lane by lane): its dx is returned and its column
+  // sums updated.
+  write_elements<W>(
+      s.dx, s.n, stream,
+      [&](std::int64_t d) __attribute__((always_inline)) {
+        const vfloat<W> dyv = loadv<W>(dy + d), xc = (loadv<W>(x + d) - hi) - lo;
+        storev<W>(col_g + d, loadv<W>(col_g + d) + dyv);
+        storev<W>(col_gx + d, loadv<W>(col_gx + d) + dyv * (xc * rs));
+        const vfloat<W> gd = g != nullptr ? dyv * loadv<W>(g + d) : dyv;
+        return gd * rs + xc * k_x + k_0;
+      },
+      [&](std::int64_t d) __attribute__((always_inline)) {
+        const float xc = (x[d] - hi) - lo;
+        col_g[d] += dy[d];
+        col_gx[d] += dy[d] * (xc * rs);
+        const float gd = g != nullptr ? dy[d] * g[d] : dy[d];
+        return gd * rs + xc * k_x + k_0;
+      });
+}
+
+void row_backward_span_portable(const RowBackwardSpan& s, bool stream) { row_backward_span_w<4>(s, stream); }
+#if NORMKIT_X86_DISPATCH
+NORMKIT_TARGET_AVX2 void row_backward_span_avx2(const RowBackwardSpan& s, bool stream) {
+  row_backward_span_w<8>(s, stream);
+}
+NORMKIT_TARGET_AVX512 void row_backward_span_avx512(const RowBackwardSpan& s, bool stream) {
+  row_backward_span_w<16>(s, stream);
+}
+#endif
+
 void normalize_span_portable(const NormalizeSpan& s, bool stream, std::int64_t prefetch) {
   normalize_span_w<4>(s, stream, prefetch);
 }
@@ -200,5 +236,6 @@ void row_normalize_span(const RowNormalizeSpan& s, bool stream, std::int64_t pre
 }
 void row_input_grad_span(const RowInputGradSpan& s, bool stream) { NORMKIT_DISPATCH(row_input_grad_span, s, stream); }
 void accumulate_column_sums(const ColumnSumsSpan& s) { NORMKIT_DISPATCH(accumulate_column_sums, s); }
+void row_backward_span(const RowBackwardSpan& s, bool stream) { NORMKIT_DISPATCH(row_backward_span, s, stream); }
 
 }  // namespace normkit::kernels

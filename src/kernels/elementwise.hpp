@@ -85,4 +85,19 @@ struct ColumnSumsSpan {
 };
 void accumulate_column_sums(const ColumnSumsSpan& s);
 
+// Both of the above in one pass over dy and x (each value computed as there):
+// dx = dy * gamma * rstd + xc * k_x + k_0, col_g[d] += dy[d],
+// col_gx[d] += dy[d] * (xc * rstd), with xc = (x - hi) - lo.
+struct RowBackwardSpan {
+  const float* dy;
+  const float* x;
+  float* dx;
+  float* col_g;
+  float* col_gx;
+  std::int64_t n;
+  const float* gamma;
+  float hi, lo, rstd, k_x, k_0;
+};
+void row_backward_span(const RowBackwardSpan& s, bool stream);
+
 }  // namespace normkit::kernels

@@ -156,9 +156,12 @@ void row_norm_backward(const RowBackwardArgs& a) {
           }
           const float k_x = static_cast<float>(-rstd * rstd * rstd * sum_gx / D);
           const float k_0 = a.kind == RowNorm::layer ? static_cast<float>(-rstd * sum_g / D) : 0.0f;
-          row_input_grad_span({.dy = dy,
+          if (a.columns != nullptr) {  // dx and the column sums in one pass
+            row_backward_span({.dy = dy,
                                .x = x,
                                .dx = a.dx + r * cols,
+                               .col_g = col_g.data(),
+                               .col_gx = col_gx.data(),
                                .n = cols,
                                .gamma = a.gamma,
                                .hi = hi,
@@ -167,8 +170,20 @@ void row_norm_backward(const RowBackwardArgs& a) {
                                .k_x = k_x,
                                .k_0 = k_0},
                               stream);
-        }
-        if (a.columns != nullptr) {
+          } else {
+            row_input_grad_span({.dy = dy,
+                                 .x = x,
+                                 .dx = a.dx + r * cols,
+                                 .n = cols,
+                                 .gamma = a.gamma,
+                                 .hi = hi,
+                                 .lo = lo,
+                                 .rstd = rs,
+                                 .k_x = k_x,
+                                 .k_0 = k_0},
+                                stream);
+          }
+        } else if (a.columns != nullptr) {
           accumulate_column_sums({.dy = dy,
                                   .x = x,
                                   .col_g = col_g.data(),

@@ -85,6 +85,34 @@ TEST_P(LayerNorm, FastMatchesReference) {
   for (const RowCase& c : row_cases()) expect_layer_norm_matches_reference(c);
 }
 
+// The backward writes dx and accumulates the parameter gradients' column
+// sums in one pass when both are asked for: each gives the bits of the
+// passes that compute it alone (dx without the parameter gradients, and the
+// parameter gradients without dx), for LayerNorm and RMSNorm, with row tails.
+TEST_P(LayerNorm, OnePassBackwardGivesTheBitsOfSeparatePasses) {
+  const Shape shape{130, 771}, cols{771};
+  const Tensor x = random_tensor(shape, TestLayout::contiguous, 11, 0.5f, 2.0f).storage;
+  const Tensor dy = random_tensor(shape, TestLayout::contiguous, 12).storage;
+  const Tensor w = random_tensor(cols, TestLayout::contiguous, 13, 1.0f, 0.5f).storage;
+  const Tensor b = random_tensor(cols, TestLayout::contiguous, 14).storage;
+  const LayerNormForwardResult f = layer_norm_forward({x, cols, w, b});
+  const LayerNormBackwardResult both = layer_norm_backward({dy, x, cols, f.mean, f.rstd, w}, {}, true, true);
+  Tensor dx_alone(shape), dw_alone(cols), db_alone(cols);
+  layer_norm_backward({dy, x, cols, f.mean, f.rstd, w}, {}, {dx_alone, {}, {}});
+  layer_norm_backward({dy, x, cols, f.mean, f.rstd, w}, {}, {{}, dw_alone, db_alone});
+  EXPECT_TRUE(same_bits(values(both.dx), values(dx_alone)));
+  EXPECT_TRUE(same_bits(values(both.dweight), values(dw_alone)));
+  EXPECT_TRUE(same_bits(values(both.dbias), values(db_alone)));
+
+  const RMSNormForwardResult rf = rms_norm_forward({x, cols, w});
+  const RMSNormBackwardResult rboth = rms_norm_backward({dy, x, cols, rf.rstd, w});
+  Tensor rdx_alone(shape), rdw_alone(cols);
+  rms_norm_backward({dy, x, cols, rf.rstd, w}, {}, {rdx_alone, {}});
+  rms_norm_backward({dy, x, cols, rf.rstd, w}, {}, {{}, rdw_alone});
+  EXPECT_TRUE(same_bits(values(rboth.dx), values(rdx_alone)));
+  EXPECT_TRUE(same_bits(values(rboth.dweight), values(rdw_alone)));
+}
+
 TEST_P(LayerNorm, AccurateAtLargeMean) {
   expect_layer_norm_matches_reference({{64, 1024}, {1024}, TestLayout::contiguous, true, true, 1e4f, 1.0f, 3});
 }
