@@ -6,6 +6,9 @@
 //
 // An Ops type supplies the arithmetic:
 //   Partial run(a, c, offset, n)      partial of n contiguous elements (D > 1)
+//   (optional) kRuns, runs(offset, stride, n, out)  the partials of kRuns
+//                                     runs of n, `stride` apart, at once, each
+//                                     as run gives it (out: kRuns)
 //   void rows(a, offset, rows, c0, n, out)  per-channel partials of `rows`
 //                                     rows of C contiguous channels (D == 1)
 //                                     starting at element offset, for the
@@ -235,7 +238,15 @@ void reduce_each_slice(const NormPlan& plan, const Ops& ops, const Visit& visit)
 #pragma omp for schedule(static)
     for (std::int64_t item = 0; item < A * C; ++item) {
       const std::int64_t a = item / C, c = item % C;
-      for (std::int64_t s = 0; s < S; ++s) per_sample[s] = sample_partial<Partial>(plan, ops, a, s, c);
+      std::int64_t s = 0;
+      // Ops that reduce several runs at once (the same bits as one by one:
+      // Ops::runs) take the samples kRuns at a time where each is one run.
+      if constexpr (requires { Ops::kRuns; }) {
+        if (plan.rows_per_sample == 1 && plan.D <= kRunChunk)
+          for (; s + Ops::kRuns <= S; s += Ops::kRuns)
+            ops.runs(((a * plan.B + s) * C + c) * plan.D, C * plan.D, plan.D, per_sample.data() + s);
+      }
+      for (; s < S; ++s) per_sample[s] = sample_partial<Partial>(plan, ops, a, s, c);
       std::int64_t next_leaf = 0;
       const Partial merged = S == 0 ? Partial{}
                                     : *merge_tree(tree.leaf_test(), per_sample.data(), 1, 1, 0, S, next_leaf,

@@ -58,10 +58,13 @@ struct LaneSet {
 #pragma GCC unroll 4
     for (int k = 0; k < kVectors; ++k) storev<W>(p + k * W, v[k]);
   }
-  // The first n < 16 elements at p, zeros after (a run's tail).
+  // The first n < 16 elements at p, zeros after (a run's tail). (A loop of
+  // fixed length, not memcpy: a call per run cost short runs a seventh of
+  // their time.)
   [[gnu::always_inline]] static LaneSet load_tail(const float* p, std::int64_t n) {
-    float t[kLanes] = {};
-    std::memcpy(t, p, static_cast<std::size_t>(n) * sizeof(float));
+    float t[kLanes];
+#pragma GCC unroll 16
+    for (int l = 0; l < kLanes; ++l) t[l] = l < n ? p[l] : 0.0f;
     return load(t);
   }
   // 1 in the first n lanes, 0 after: multiplying a tail's terms by it keeps

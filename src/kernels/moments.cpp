@@ -244,6 +244,13 @@ struct MomentsOps {
   Moments run(std::int64_t, std::int64_t, std::int64_t offset, std::int64_t n) const {
     return run_moments(x + offset, n);
   }
+  // Short runs (a (sample, channel) of a few hundred floats) four at a time:
+  // their running sums are independent chains, and their fixed costs (lane
+  // totals, the tail) overlap.
+  static constexpr int kRuns = kInterleavedRows;
+  void runs(std::int64_t offset, std::int64_t stride, std::int64_t n, Moments* out) const {
+    rows4_moments(x + offset, stride, n, out);
+  }
 
   // Channels contiguous: the same algorithm per channel, over the rows in
   // order; 16 channels at a time in registers (the rest one by one, with the
