@@ -108,19 +108,20 @@ void reduce_leaves(const NormPlan& plan, const Ops& ops, const LeafList& leaves,
   }
   if (D > 1) {
     // Leaves are single samples. One work item per (a, leaf, c).
-#pragma omp parallel for schedule(static) num_threads(threads_for(plan.numel()))
-    for (std::int64_t item = 0; item < A * L * C; ++item) {
-      const std::int64_t c = item % C, leaf = (item / C) % L, a = item / (C * L);
-      per_leaf[item] = sample_partial<Partial>(plan, ops, a, leaves[static_cast<std::size_t>(leaf)].first, c);
-    }
+    parallel_region(threads_for(plan.numel()), [&] {
+#pragma omp for schedule(static)
+      for (std::int64_t item = 0; item < A * L * C; ++item) {
+        const std::int64_t c = item % C, leaf = (item / C) % L, a = item / (C * L);
+        per_leaf[item] = sample_partial<Partial>(plan, ops, a, leaves[static_cast<std::size_t>(leaf)].first, c);
+      }
+    });
   } else {
     // One work item per (a, leaf, strip of channels): the leaf's rows of
     // those channels, in blocks of kRowChunk rows merged in order. (Strips
     // split the work only: each channel's arithmetic is the same in any strip.)
     constexpr std::int64_t kStrip = 64;
     const std::int64_t strips = (C + kStrip - 1) / kStrip;
-#pragma omp parallel num_threads(threads_for(plan.numel()))
-    {
+    parallel_region(threads_for(plan.numel()), [&] {
       Partial chunk[kStrip];
 #pragma omp for schedule(static)
       for (std::int64_t item = 0; item < A * L * strips; ++item) {
@@ -136,7 +137,7 @@ void reduce_leaves(const NormPlan& plan, const Ops& ops, const LeafList& leaves,
           for (std::int64_t j = 0; j < n; ++j) acc[j] = Partial::merge(acc[j], chunk[j]);
         }
       }
-    }
+    });
   }
 }
 
@@ -183,8 +184,7 @@ void merge_given(const SampleTree& tree, const IsGiven& is_given, std::int64_t l
   constexpr std::int64_t kChannelBlock = 256;  // work split only: bits do not depend on it
   const std::int64_t blocks = (C + kChannelBlock - 1) / kChannelBlock;
   const std::int64_t scratch_size = kChannelBlock * (2 * tree.depth() + 1);
-#pragma omp parallel num_threads(threads_for(A * L * C * 4))  // a merge costs about four elements' work
-  {
+  parallel_region(threads_for(A * L * C * 4), [&] {  // a merge costs about four elements' work
     // Reused across calls. (A pointer, not the thread_local's name, inside
     // the loop: see blocked_reduce.)
     thread_local std::vector<Partial> scratch_buffer;
@@ -198,7 +198,7 @@ void merge_given(const SampleTree& tree, const IsGiven& is_given, std::int64_t l
       const Partial* merged = merge_tree(is_given, per_given + a * L * C + c0, C, n, lo, hi, next, scratch);
       std::copy(merged, merged + n, out + a * C + c0);
     }
-  }
+  });
 }
 
 template <typename Partial>
@@ -231,8 +231,7 @@ template <typename Partial, typename Ops, typename Visit>
 void reduce_each_slice(const NormPlan& plan, const Ops& ops, const Visit& visit) {
   const SampleTree tree = SampleTree::of(plan);
   const std::int64_t S = tree.samples, A = plan.A, C = plan.C;
-#pragma omp parallel num_threads(threads_for(plan.numel()))
-  {
+  parallel_region(threads_for(plan.numel()), [&] {
     std::vector<Partial> per_sample(static_cast<std::size_t>(S));
     std::vector<Partial> scratch(static_cast<std::size_t>(2 * tree.depth() + 1));
 #pragma omp for schedule(static)
@@ -253,7 +252,7 @@ void reduce_each_slice(const NormPlan& plan, const Ops& ops, const Visit& visit)
                                                   scratch.data());
       visit(item, merged);
     }
-  }
+  });
 }
 
 }  // namespace normkit::kernels

@@ -17,8 +17,7 @@ namespace {
 template <typename RunBody, typename RowBody>
 void for_each_run(const NormPlan& p, bool stream, const RunBody& run, const RowBody& row) {
   if (p.numel() == 0) return;
-#pragma omp parallel num_threads(threads_for(p.numel()))
-  {
+  parallel_region(threads_for(p.numel()), [&] {
     if (p.D > 1) {
 #pragma omp for schedule(static) nowait
       for (std::int64_t item = 0; item < p.A * p.B * p.C; ++item) {
@@ -35,7 +34,7 @@ void for_each_run(const NormPlan& p, bool stream, const RunBody& run, const RowB
       }
     }
     stream_fence(stream);
-  }
+  });
 }
 
 // The forward pass over one contiguous run of (a, c) = ac (prefetch: see

@@ -60,8 +60,7 @@ void fused_group_norm(const FusedGroupArgs& a) {
   const GroupShape& s = a.shape;
   const std::int64_t Cg = s.group_channels(), S = s.S;
   const bool stream = stream_output(s.N * s.C * S);
-#pragma omp parallel num_threads(threads_for(s.N * s.C * S))
-  {
+  parallel_region(threads_for(s.N * s.C * S), [&] {
     std::vector<Moments> per_channel(static_cast<std::size_t>(Cg));
 #pragma omp for schedule(static) nowait
     for (std::int64_t item = 0; item < s.N * s.G; ++item) {
@@ -91,7 +90,7 @@ void fused_group_norm(const FusedGroupArgs& a) {
       }
     }
     stream_fence(stream);
-  }
+  });
 }
 
 }  // namespace normkit::kernels

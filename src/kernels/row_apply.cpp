@@ -65,8 +65,7 @@ void row_norm_forward(const RowForwardArgs& a) {
   // (the last group may be shorter: its rows one by one). Every row gets the
   // same bits either way.
   const std::int64_t groups = (a.rows + kInterleavedRows - 1) / kInterleavedRows;
-#pragma omp parallel num_threads(threads_for(a.rows * cols))
-  {
+  parallel_region(threads_for(a.rows * cols), [&] {
 #pragma omp for schedule(static) nowait
   for (std::int64_t g = 0; g < groups; ++g) {
     const std::int64_t r0 = g * kInterleavedRows, count = std::min<std::int64_t>(kInterleavedRows, a.rows - r0);
@@ -107,7 +106,7 @@ void row_norm_forward(const RowForwardArgs& a) {
     }
   }
   stream_fence(stream);
-  }
+  });
 }
 
 void row_norm_backward(const RowBackwardArgs& a) {
@@ -121,8 +120,7 @@ void row_norm_backward(const RowBackwardArgs& a) {
   GradSums* const per_block = per_block_storage.data();
   const double D = static_cast<double>(cols);
   const bool stream = a.dx != nullptr && stream_output(rows * cols);
-#pragma omp parallel num_threads(threads_for(rows * cols))
-  {
+  parallel_region(threads_for(rows * cols), [&] {
     // (cols): this block's column sums, in float; each thread's own, kept
     // across calls (cleared per block below), so that a small call allocates
     // nothing.
@@ -198,7 +196,7 @@ void row_norm_backward(const RowBackwardArgs& a) {
         for (std::int64_t d = 0; d < cols; ++d) per_block[b * cols + d] = {col_g[d], col_gx[d]};
     }
     stream_fence(stream);
-  }
+  });
   if (a.columns != nullptr) {
     if (blocks == 0) {
       std::fill(a.columns, a.columns + cols, GradSums{});
