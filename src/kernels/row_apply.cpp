@@ -116,7 +116,7 @@ void row_norm_backward(const RowBackwardArgs& a) {
   // the name would denote each worker thread's own (empty) thread_local.
   thread_local std::vector<GradSums> per_block_storage;  // (blocks, cols)
   // Every block writes all its columns: sized, not cleared.
-  if (a.columns != nullptr) per_block_storage.resize(static_cast<std::size_t>(blocks * cols));
+  if (a.columns != nullptr && blocks > 1) per_block_storage.resize(static_cast<std::size_t>(blocks * cols));
   GradSums* const per_block = per_block_storage.data();
   const double D = static_cast<double>(cols);
   const bool stream = a.dx != nullptr && stream_output(rows * cols);
@@ -192,12 +192,14 @@ void row_norm_backward(const RowBackwardArgs& a) {
                                   .rstd = rs});
         }
       }
+      // A lone block is the whole tree: its sums are the result.
+      GradSums* const to = blocks == 1 ? a.columns : per_block + b * cols;
       if (a.columns != nullptr)
-        for (std::int64_t d = 0; d < cols; ++d) per_block[b * cols + d] = {col_g[d], col_gx[d]};
+        for (std::int64_t d = 0; d < cols; ++d) to[d] = {col_g[d], col_gx[d]};
     }
     stream_fence(stream);
   });
-  if (a.columns != nullptr) {
+  if (a.columns != nullptr && blocks != 1) {
     if (blocks == 0) {
       std::fill(a.columns, a.columns + cols, GradSums{});
       return;
