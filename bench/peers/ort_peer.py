@@ -112,6 +112,11 @@ def session(model_bytes, feeds, threads):
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.log_severity_level = 3
+    # Its workers spin after a run for a while (as normkit's OpenMP threads
+    # do, for GOMP_SPINCOUNT in peer_onnxruntime_pypi.command): long enough
+    # to stay awake through a loop of calls, short enough that they are
+    # quiet before normkit's block of runs (time_pair).
+    options.add_session_config_entry("session.intra_op.spin_duration_us", "100")
     sess = ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
     binding = sess.io_binding()
     for name, array in feeds.items():
@@ -122,21 +127,45 @@ def session(model_bytes, feeds, threads):
     return lambda: sess.run_with_iobinding(binding)
 
 
-def time_pair(runs, budget_s, min_reps=5, max_reps=200):
-    """Interleaved repetitions, medians in seconds (as the C++ harness)."""
+# As in src/bench/harness.hpp.
+SHORT_CALL_SECONDS, ROUNDS, UNTIMED_RUNS, MOST_RUNS = 1e-3, 4, 3, 200
+
+
+def time_pair(runs, budget_s, min_reps=5):
+    """Medians in seconds, timed as the C++ harness times a case: long calls
+    interleaved run by run; when one is short, in blocks of back-to-back runs
+    (after untimed ones) alternating over rounds (two thread pools, ORT's
+    and normkit's OpenMP, must not spin against each other)."""
+    short = False
     for run in runs:
+        t0 = time.perf_counter()
         run()
+        short = short or time.perf_counter() - t0 < SHORT_CALL_SECONDS
     samples = [[] for _ in runs]
-    start = time.perf_counter()
-    rep = 0
-    while rep < min_reps or time.perf_counter() - start < budget_s:
-        for i, run in enumerate(runs):
-            t0 = time.perf_counter()
-            run()
-            samples[i].append(time.perf_counter() - t0)
-        rep += 1
-        if rep > max_reps:
-            break
+
+    def time_one(i):
+        t0 = time.perf_counter()
+        runs[i]()
+        samples[i].append(time.perf_counter() - t0)
+
+    if short:
+        block_s = budget_s / (ROUNDS * len(runs))
+        for _ in range(ROUNDS):
+            for i, run in enumerate(runs):
+                for _ in range(UNTIMED_RUNS):
+                    run()
+                block_start = time.perf_counter()
+                k = 0
+                while k < MOST_RUNS // ROUNDS and (k * ROUNDS < min_reps or time.perf_counter() - block_start < block_s):
+                    time_one(i)
+                    k += 1
+    else:
+        start = time.perf_counter()
+        rep = 0
+        while rep < MOST_RUNS and (rep < min_reps or time.perf_counter() - start < budget_s):
+            for i in range(len(runs)):
+                time_one(i)
+            rep += 1
     return [statistics.median(s) for s in samples]
 
 

@@ -34,16 +34,34 @@ double median(std::vector<double> v) {
 
 Row time_case(const Case& c, int threads, int min_reps, double budget_s) {
   set_num_threads(threads);
-  for (const Impl& impl : c.impls) impl.run();  // warm-up: first touch, caches, JIT
+  // Warm-up (first touch, caches, JIT), and whether any impl is a short call.
+  bool short_calls = false;
+  for (const Impl& impl : c.impls) {
+    const auto t0 = std::chrono::steady_clock::now();
+    impl.run();
+    short_calls = short_calls || seconds_since(t0) < kShortCallSeconds;
+  }
   std::vector<std::vector<double>> samples(c.impls.size());
-  const auto start = std::chrono::steady_clock::now();
-  for (int rep = 0; rep < min_reps || seconds_since(start) < budget_s; ++rep) {
-    for (std::size_t i = 0; i < c.impls.size(); ++i) {
-      const auto t0 = std::chrono::steady_clock::now();
-      c.impls[i].run();
-      samples[i].push_back(seconds_since(t0));
-    }
-    if (rep >= 200) break;
+  const auto time_one = [&](std::size_t i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    c.impls[i].run();
+    samples[i].push_back(seconds_since(t0));
+  };
+  if (short_calls) {
+    // In blocks: each impl's runs back to back, after untimed ones, in
+    // rounds that alternate the impls.
+    const double block_s = budget_s / (kRounds * static_cast<double>(c.impls.size()));
+    for (int round = 0; round < kRounds; ++round)
+      for (std::size_t i = 0; i < c.impls.size(); ++i) {
+        for (int k = 0; k < kUntimedRuns; ++k) c.impls[i].run();
+        const auto block_start = std::chrono::steady_clock::now();
+        for (int k = 0; k < kMostRuns / kRounds && (k * kRounds < min_reps || seconds_since(block_start) < block_s); ++k)
+          time_one(i);
+      }
+  } else {
+    const auto start = std::chrono::steady_clock::now();
+    for (int rep = 0; rep < kMostRuns && (rep < min_reps || seconds_since(start) < budget_s); ++rep)
+      for (std::size_t i = 0; i < c.impls.size(); ++i) time_one(i);
   }
   Row row{.op = c.op, .shape = c.shape, .threads = threads, .timings = {}, .working_set = c.working_set};
   const double ours = median(samples[0]);

@@ -45,8 +45,19 @@ struct Row {
   std::int64_t working_set = 0;
 };
 
-// Runs every implementation of the case in interleaved repetitions (at least
-// min_reps and until about budget_s seconds have passed), medians per impl.
+// Times every implementation of the case (at least min_reps runs each, in
+// about budget_s seconds in all; medians per impl). Long calls are
+// interleaved run by run, each run after the others have left the caches.
+// When some impl is a short call (under kShortCallSeconds), the case is
+// timed in blocks instead: each impl's runs back to back after
+// kUntimedRuns untimed ones, the impls alternating over kRounds rounds.
+// Each library has its own thread pool (normkit's and PyTorch 1.13's
+// OpenMP, PyTorch 2's, oneDNN 3's SYCL runtime, ONNX Runtime's); run by
+// run, a pool still spinning after its call took the cores of the next
+// impl's (up to 20x slower calls on two cores), and each call found its own
+// pool asleep, which a loop of such calls never does.
+inline constexpr double kShortCallSeconds = 1e-3;
+inline constexpr int kRounds = 4, kUntimedRuns = 3, kMostRuns = 200;
 Row time_case(const Case& c, int threads, int min_reps, double budget_s);
 
 // STREAM-style copy bandwidth (bytes read + written per second, GB/s) with
