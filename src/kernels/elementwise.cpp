@@ -83,53 +83,62 @@ template <int W>
                                                         std::int64_t prefetch) {
   const float hi = s.hi, lo = s.lo, rs = s.rstd;
   const float *x = s.x, *g = s.gamma, *b = s.beta;
-  write_elements<W>(
-      s.y, s.n, stream,
-      [&](std::int64_t d) __attribute__((always_inline)) {
-        prefetch_line<W>(x + d, prefetch);
-        vfloat<W> v = ((loadv<W>(x + d) - hi) - lo) * rs;
-        if (g != nullptr) v *= loadv<W>(g + d);
-        if (b != nullptr) v += loadv<W>(b + d);
-        return v;
-      },
-      [&](std::int64_t d) __attribute__((always_inline)) {
-        float v = ((x[d] - hi) - lo) * rs;
-        if (g != nullptr) v *= g[d];
-        if (b != nullptr) v += b[d];
-        return v;
-      });
+  with_centre(hi, lo, [&](auto centre) __attribute__((always_inline)) {
+    constexpr bool kCentred = decltype(centre)::value;
+    write_elements<W>(
+        s.y, s.n, stream,
+        [&](std::int64_t d) __attribute__((always_inline)) {
+          prefetch_line<W>(x + d, prefetch);
+          vfloat<W> v = centred<kCentred>(loadv<W>(x + d), hi, lo) * rs;
+          if (g != nullptr) v *= loadv<W>(g + d);
+          if (b != nullptr) v += loadv<W>(b + d);
+          return v;
+        },
+        [&](std::int64_t d) __attribute__((always_inline)) {
+          float v = centred<kCentred>(x[d], hi, lo) * rs;
+          if (g != nullptr) v *= g[d];
+          if (b != nullptr) v += b[d];
+          return v;
+        });
+  });
 }
 
 template <int W>
 [[gnu::always_inline]] inline void row_input_grad_span_w(const RowInputGradSpan& s, bool stream) {
   const float hi = s.hi, lo = s.lo, rs = s.rstd, k_x = s.k_x, k_0 = s.k_0;
   const float *dy = s.dy, *x = s.x, *g = s.gamma;
-  write_elements<W>(
-      s.dx, s.n, stream,
-      [&](std::int64_t d) __attribute__((always_inline)) {
-        const vfloat<W> gd = g != nullptr ? loadv<W>(dy + d) * loadv<W>(g + d) : loadv<W>(dy + d);
-        return gd * rs + ((loadv<W>(x + d) - hi) - lo) * k_x + k_0;
-      },
-      [&](std::int64_t d) __attribute__((always_inline)) {
-        const float gd = g != nullptr ? dy[d] * g[d] : dy[d];
-        return gd * rs + ((x[d] - hi) - lo) * k_x + k_0;
-      });
+  with_centre(hi, lo, [&](auto centre) __attribute__((always_inline)) {
+    constexpr bool kCentred = decltype(centre)::value;
+    write_elements<W>(
+        s.dx, s.n, stream,
+        [&](std::int64_t d) __attribute__((always_inline)) {
+          const vfloat<W> gd = g != nullptr ? loadv<W>(dy + d) * loadv<W>(g + d) : loadv<W>(dy + d);
+          return gd * rs + centred<kCentred>(loadv<W>(x + d), hi, lo) * k_x + k_0;
+        },
+        [&](std::int64_t d) __attribute__((always_inline)) {
+          const float gd = g != nullptr ? dy[d] * g[d] : dy[d];
+          return gd * rs + centred<kCentred>(x[d], hi, lo) * k_x + k_0;
+        });
+  });
 }
 
 template <int W>
 [[gnu::always_inline]] inline void accumulate_column_sums_w(const ColumnSumsSpan& s) {
   const float hi = s.hi, lo = s.lo, rs = s.rstd;
   const float *dy = s.dy, *x = s.x;
-  std::int64_t d = 0;
-  for (; d + W <= s.n; d += W) {
-    const vfloat<W> g = loadv<W>(dy + d);
-    storev<W>(s.col_g + d, loadv<W>(s.col_g + d) + g);
-    storev<W>(s.col_gx + d, loadv<W>(s.col_gx + d) + g * (((loadv<W>(x + d) - hi) - lo) * rs));
-  }
-  for (; d < s.n; ++d) {
-    s.col_g[d] += dy[d];
-    s.col_gx[d] += dy[d] * (((x[d] - hi) - lo) * rs);
-  }
+  with_centre(hi, lo, [&](auto centre) __attribute__((always_inline)) {
+    constexpr bool kCentred = decltype(centre)::value;
+    std::int64_t d = 0;
+    for (; d + W <= s.n; d += W) {
+      const vfloat<W> g = loadv<W>(dy + d);
+      storev<W>(s.col_g + d, loadv<W>(s.col_g + d) + g);
+      storev<W>(s.col_gx + d, loadv<W>(s.col_gx + d) + g * (centred<kCentred>(loadv<W>(x + d), hi, lo) * rs));
+    }
+    for (; d < s.n; ++d) {
+      s.col_g[d] += dy[d];
+      s.col_gx[d] += dy[d] * (centred<kCentred>(x[d], hi, lo) * rs);
+    }
+  });
 }
 
 template <int W>
@@ -140,22 +149,25 @@ template <int W>
   // Each index is visited once, by the vector or the scalar form (which
   // compute the same values lane by lane): its dx is returned and its column
   // sums updated.
-  write_elements<W>(
-      s.dx, s.n, stream,
-      [&](std::int64_t d) __attribute__((always_inline)) {
-        const vfloat<W> dyv = loadv<W>(dy + d), xc = (loadv<W>(x + d) - hi) - lo;
-        storev<W>(col_g + d, loadv<W>(col_g + d) + dyv);
-        storev<W>(col_gx + d, loadv<W>(col_gx + d) + dyv * (xc * rs));
-        const vfloat<W> gd = g != nullptr ? dyv * loadv<W>(g + d) : dyv;
-        return gd * rs + xc * k_x + k_0;
-      },
-      [&](std::int64_t d) __attribute__((always_inline)) {
-        const float xc = (x[d] - hi) - lo;
-        col_g[d] += dy[d];
-        col_gx[d] += dy[d] * (xc * rs);
-        const float gd = g != nullptr ? dy[d] * g[d] : dy[d];
-        return gd * rs + xc * k_x + k_0;
-      });
+  with_centre(hi, lo, [&](auto centre) __attribute__((always_inline)) {
+    constexpr bool kCentred = decltype(centre)::value;
+    write_elements<W>(
+        s.dx, s.n, stream,
+        [&](std::int64_t d) __attribute__((always_inline)) {
+          const vfloat<W> dyv = loadv<W>(dy + d), xc = centred<kCentred>(loadv<W>(x + d), hi, lo);
+          storev<W>(col_g + d, loadv<W>(col_g + d) + dyv);
+          storev<W>(col_gx + d, loadv<W>(col_gx + d) + dyv * (xc * rs));
+          const vfloat<W> gd = g != nullptr ? dyv * loadv<W>(g + d) : dyv;
+          return gd * rs + xc * k_x + k_0;
+        },
+        [&](std::int64_t d) __attribute__((always_inline)) {
+          const float xc = centred<kCentred>(x[d], hi, lo);
+          col_g[d] += dy[d];
+          col_gx[d] += dy[d] * (xc * rs);
+          const float gd = g != nullptr ? dy[d] * g[d] : dy[d];
+          return gd * rs + xc * k_x + k_0;
+        });
+  });
 }
 
 void row_backward_span_portable(const RowBackwardSpan& s, bool stream) { row_backward_span_w<4>(s, stream); }

@@ -21,31 +21,34 @@ template <int W>
   constexpr int K = kLanes / W;
   const std::int64_t body = n / kLanes * kLanes, rest = n - body;
   LaneSet<W> g, gx;
-  auto add = [&](const LaneSet<W>& d, const LaneSet<W>& v, const LaneSet<W>* weight,
-                 const LaneSet<W>* mask) __attribute__((always_inline)) {
+  with_centre(hi, lo, [&](auto centre) __attribute__((always_inline)) {
+    constexpr bool kCentred = decltype(centre)::value;
+    auto add = [&](const LaneSet<W>& d, const LaneSet<W>& v, const LaneSet<W>* weight,
+                   const LaneSet<W>* mask) __attribute__((always_inline)) {
 #pragma GCC unroll 4
-    for (int k = 0; k < K; ++k) {
-      V gi = weight != nullptr ? d.v[k] * weight->v[k] : d.v[k];
-      if (mask != nullptr) gi *= mask->v[k];
-      g.v[k] += gi;
-      gx.v[k] += gi * ((v.v[k] - hi) - lo);
+      for (int k = 0; k < K; ++k) {
+        V gi = weight != nullptr ? d.v[k] * weight->v[k] : d.v[k];
+        if (mask != nullptr) gi *= mask->v[k];
+        g.v[k] += gi;
+        gx.v[k] += gi * centred<kCentred>(v.v[k], hi, lo);
+      }
+    };
+    if (w != nullptr) {
+      for (std::int64_t i = 0; i < body; i += kLanes) {
+        const LaneSet<W> wi = LaneSet<W>::load(w + i);
+        add(LaneSet<W>::load(dy + i), LaneSet<W>::load(x + i), &wi, nullptr);
+      }
+    } else {
+      for (std::int64_t i = 0; i < body; i += kLanes)
+        add(LaneSet<W>::load(dy + i), LaneSet<W>::load(x + i), nullptr, nullptr);
     }
-  };
-  if (w != nullptr) {
-    for (std::int64_t i = 0; i < body; i += kLanes) {
-      const LaneSet<W> wi = LaneSet<W>::load(w + i);
-      add(LaneSet<W>::load(dy + i), LaneSet<W>::load(x + i), &wi, nullptr);
+    if (rest > 0) {
+      const LaneSet<W> wt = w != nullptr ? LaneSet<W>::load_tail(w + body, rest) : LaneSet<W>{};
+      const LaneSet<W> mask = LaneSet<W>::tail_mask(rest);
+      add(LaneSet<W>::load_tail(dy + body, rest), LaneSet<W>::load_tail(x + body, rest),
+          w != nullptr ? &wt : nullptr, &mask);
     }
-  } else {
-    for (std::int64_t i = 0; i < body; i += kLanes)
-      add(LaneSet<W>::load(dy + i), LaneSet<W>::load(x + i), nullptr, nullptr);
-  }
-  if (rest > 0) {
-    const LaneSet<W> wt = w != nullptr ? LaneSet<W>::load_tail(w + body, rest) : LaneSet<W>{};
-    const LaneSet<W> mask = LaneSet<W>::tail_mask(rest);
-    add(LaneSet<W>::load_tail(dy + body, rest), LaneSet<W>::load_tail(x + body, rest), w != nullptr ? &wt : nullptr,
-        &mask);
-  }
+  });
   float tg[kLanes], tgx[kLanes];
   g.store(tg);
   gx.store(tgx);

@@ -3,8 +3,10 @@
 // same bits on every run and on every instruction set.
 #pragma once
 
+#include <bit>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 namespace normkit::kernels {
 
@@ -75,6 +77,24 @@ struct LaneSet {
     return load(t);
   }
 };
+
+// A row's centre as a float pair (hi, lo): x - mean is (x - hi) - lo. When
+// both are +0 (RMSNorm, which has no centre) that is x, bit for bit (x - +0
+// is x for every x, -0 and NaN included), and the kernels skip the two
+// subtractions: with_centre calls body(std::false_type) then, else
+// body(std::true_type), and centred<kCentred> applies the centre or not.
+template <typename Body>
+[[gnu::always_inline]] inline void with_centre(float hi, float lo, const Body& body) {
+  if (std::bit_cast<std::uint32_t>(hi) == 0 && std::bit_cast<std::uint32_t>(lo) == 0)
+    body(std::false_type{});
+  else
+    body(std::true_type{});
+}
+template <bool kCentred, typename T>
+[[gnu::always_inline]] inline T centred(const T& x, float hi, float lo) {
+  if constexpr (kCentred) return (x - hi) - lo;
+  return x;
+}
 
 // Pairwise sum of kLanes float partial sums, in double, in a fixed order.
 inline double lane_total(const float* v) {
