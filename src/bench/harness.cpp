@@ -122,14 +122,23 @@ std::int64_t cache_bytes(int level, int sysconf_name) {
   return v > 0 ? v : 0;
 }
 
+// /proc/cpuinfo's model name, with the family and model numbers (a VM may
+// name the CPU no better than "AMD EPYC"; family 25 model 17 is Zen 4).
 std::string cpu_model() {
   std::ifstream in("/proc/cpuinfo");
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos) {
-      std::string model = line.substr(line.find(':') + 1);
-      return model.substr(std::min(model.find_first_not_of(' '), model.size()));
-    }
-  return "unknown";
+  std::string name = "unknown", family, model;
+  const auto value = [](const std::string& line) {
+    const std::string v = line.substr(line.find(':') + 1);
+    return v.substr(std::min(v.find_first_not_of(' '), v.size()));
+  };
+  for (std::string line; std::getline(in, line) && !line.empty();) {
+    if (line.find(':') == std::string::npos) continue;
+    if (line.rfind("model name", 0) == 0) name = value(line);
+    else if (line.rfind("cpu family", 0) == 0) family = value(line);
+    else if (line.rfind("model", 0) == 0 && line.find("model name") != 0) model = value(line);
+  }
+  if (!family.empty() && !model.empty()) name += " (family " + family + ", model " + model + ")";
+  return name;
 }
 
 std::string kib(std::int64_t bytes) {
