@@ -17,50 +17,64 @@ namespace normkit::kernels {
 
 namespace {
 
-// Statistics of 16 channels over `rows` rows (row stride C), the corrected
-// two-pass per channel in float lanes, at vector width W. The first pass
-// copies the 16 channels' rows into a contiguous buffer that the second pass
-// reads: the strided rows (4 KiB apart when C is 1024) would otherwise fall
-// into a few cache sets and be evicted before the second pass, which then
-// went to L3. The second pass asks for the same channels `prefetch` elements
-// ahead (the next block; 0: none), as strided rows get no hardware prefetch.
-// (Only where that block exists: a prefetch of an unmapped address costs a
-// page walk.)
-template <int W>
+// Statistics of 16 * G channels over `rows` rows (row stride C), the
+// corrected two-pass per channel in float lanes, at vector width W: G groups
+// of 16 channels side by side, each exactly as G = 1 computes it, a row's
+// 16 * G channels read as one contiguous run. The first pass copies the
+// channels' rows into a contiguous buffer that the second pass reads: the
+// strided rows (4 KiB apart when C is 1024) would otherwise fall into a few
+// cache sets and be evicted before the second pass, which then went to L3.
+// The second pass asks for the same channels `prefetch` elements ahead (the
+// next block; 0: none), as strided rows get no hardware prefetch. (Only where
+// that block exists: a prefetch of an unmapped address costs a page walk.)
+template <int W, int G>
 [[gnu::always_inline]] inline void rows16_moments_w(const float* x0, std::int64_t C, std::int64_t rows,
                                                     std::int64_t prefetch, Moments* out) {
   using V = vfloat<W>;
   constexpr int K = kLanes / W;
+  constexpr std::int64_t kWidth = kLanes * G;
   const double dn = static_cast<double>(rows), inv_n = 1.0 / dn;
-  alignas(64) float packed[kRowChunk * kLanes];
-  const LaneSet<W> shift = LaneSet<W>::load(x0);  // first row
-  LaneSet<W> sum;
+  alignas(64) float packed[kRowChunk * kWidth];
+  LaneSet<W> shift[G], sum[G];
+  for (int g = 0; g < G; ++g) shift[g] = LaneSet<W>::load(x0 + g * kLanes);  // first row
   for (std::int64_t r = 0; r < rows; ++r) {
-    const LaneSet<W> v = LaneSet<W>::load(x0 + r * C);
-    v.store(packed + r * kLanes);
 #pragma GCC unroll 4
-    for (int k = 0; k < K; ++k) sum.v[k] += v.v[k] - shift.v[k];
-  }
-  float sums[kLanes], shifts[kLanes], m[kLanes];
-  sum.store(sums);
-  shift.store(shifts);
-  for (int l = 0; l < kLanes; ++l) m[l] = static_cast<float>(shifts[l] + sums[l] * inv_n);
-  const LaneSet<W> mv = LaneSet<W>::load(m);
-  LaneSet<W> s1, s2;
-  for (std::int64_t r = 0; r < rows; ++r) {
-    if (prefetch != 0) prefetch_ahead(x0 + r * C, prefetch);
+    for (int g = 0; g < G; ++g) {
+      const LaneSet<W> v = LaneSet<W>::load(x0 + r * C + g * kLanes);
+      v.store(packed + r * kWidth + g * kLanes);
 #pragma GCC unroll 4
-    for (int k = 0; k < K; ++k) {
-      const V d = loadv<W>(packed + r * kLanes + k * W) - mv.v[k];
-      s1.v[k] += d;
-      s2.v[k] += d * d;
+      for (int k = 0; k < K; ++k) sum[g].v[k] += v.v[k] - shift[g].v[k];
     }
   }
-  float t1[kLanes], t2[kLanes];
-  s1.store(t1);
-  s2.store(t2);
-  for (int l = 0; l < kLanes; ++l)
-    out[l] = {dn, m[l] + t1[l] * inv_n, std::max(static_cast<double>(t2[l]) - static_cast<double>(t1[l]) * t1[l] * inv_n, 0.0)};
+  LaneSet<W> mv[G], s1[G], s2[G];
+  float m[G][kLanes];
+  for (int g = 0; g < G; ++g) {
+    float sums[kLanes], shifts[kLanes];
+    sum[g].store(sums);
+    shift[g].store(shifts);
+    for (int l = 0; l < kLanes; ++l) m[g][l] = static_cast<float>(shifts[l] + sums[l] * inv_n);
+    mv[g] = LaneSet<W>::load(m[g]);
+  }
+  for (std::int64_t r = 0; r < rows; ++r) {
+    if (prefetch != 0)
+      for (int g = 0; g < G; ++g) prefetch_ahead(x0 + r * C + g * kLanes, prefetch);
+#pragma GCC unroll 4
+    for (int g = 0; g < G; ++g)
+#pragma GCC unroll 4
+      for (int k = 0; k < K; ++k) {
+        const V d = loadv<W>(packed + r * kWidth + g * kLanes + k * W) - mv[g].v[k];
+        s1[g].v[k] += d;
+        s2[g].v[k] += d * d;
+      }
+  }
+  for (int g = 0; g < G; ++g) {
+    float t1[kLanes], t2[kLanes];
+    s1[g].store(t1);
+    s2[g].store(t2);
+    for (int l = 0; l < kLanes; ++l)
+      out[g * kLanes + l] = {dn, m[g][l] + t1[l] * inv_n,
+                             std::max(static_cast<double>(t2[l]) - static_cast<double>(t1[l]) * t1[l] * inv_n, 0.0)};
+  }
 }
 
 // The block kernel for R contiguous runs of n (`stride` floats apart), at
@@ -184,7 +198,7 @@ template <int W>
 Moments run_moments_portable(const float* x, std::int64_t n) { return run_moments_w<4>(x, n); }
 void rows16_moments_portable(const float* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch,
                              Moments* out) {
-  rows16_moments_w<4>(x0, C, rows, prefetch, out);
+  rows16_moments_w<4, 1>(x0, C, rows, prefetch, out);
 }
 double run_square_sum_portable(const float* x, std::int64_t n) { return run_square_sum_w<4>(x, n); }
 void rows4_moments_portable(const float* x, std::int64_t stride, std::int64_t n, Moments* out) {
@@ -193,7 +207,19 @@ void rows4_moments_portable(const float* x, std::int64_t stride, std::int64_t n,
 void rows4_square_sums_portable(const float* x, std::int64_t stride, std::int64_t n, double* out) {
   rows_square_sums_w<4, kInterleavedRows>(x, stride, n, out);
 }
+void rows64_moments_portable(const float* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch,
+                             Moments* out) {
+  rows16_moments_w<4, 4>(x0, C, rows, prefetch, out);
+}
 #if NORMKIT_X86_DISPATCH
+NORMKIT_TARGET_AVX2 void rows64_moments_avx2(const float* x0, std::int64_t C, std::int64_t rows,
+                                             std::int64_t prefetch, Moments* out) {
+  rows16_moments_w<8, 4>(x0, C, rows, prefetch, out);
+}
+NORMKIT_TARGET_AVX512 void rows64_moments_avx512(const float* x0, std::int64_t C, std::int64_t rows,
+                                                 std::int64_t prefetch, Moments* out) {
+  rows16_moments_w<16, 4>(x0, C, rows, prefetch, out);
+}
 NORMKIT_TARGET_AVX2 void rows4_moments_avx2(const float* x, std::int64_t stride, std::int64_t n, Moments* out) {
   rows_moments_w<8, kInterleavedRows>(x, stride, n, out);
 }
@@ -210,13 +236,13 @@ NORMKIT_TARGET_AVX512 void rows4_square_sums_avx512(const float* x, std::int64_t
 NORMKIT_TARGET_AVX2 Moments run_moments_avx2(const float* x, std::int64_t n) { return run_moments_w<8>(x, n); }
 NORMKIT_TARGET_AVX2 void rows16_moments_avx2(const float* x0, std::int64_t C, std::int64_t rows,
                                              std::int64_t prefetch, Moments* out) {
-  rows16_moments_w<8>(x0, C, rows, prefetch, out);
+  rows16_moments_w<8, 1>(x0, C, rows, prefetch, out);
 }
 NORMKIT_TARGET_AVX2 double run_square_sum_avx2(const float* x, std::int64_t n) { return run_square_sum_w<8>(x, n); }
 NORMKIT_TARGET_AVX512 Moments run_moments_avx512(const float* x, std::int64_t n) { return run_moments_w<16>(x, n); }
 NORMKIT_TARGET_AVX512 void rows16_moments_avx512(const float* x0, std::int64_t C, std::int64_t rows,
                                                  std::int64_t prefetch, Moments* out) {
-  rows16_moments_w<16>(x0, C, rows, prefetch, out);
+  rows16_moments_w<16, 1>(x0, C, rows, prefetch, out);
 }
 NORMKIT_TARGET_AVX512 double run_square_sum_avx512(const float* x, std::int64_t n) {
   return run_square_sum_w<16>(x, n);
@@ -226,6 +252,9 @@ NORMKIT_TARGET_AVX512 double run_square_sum_avx512(const float* x, std::int64_t 
 Moments run_moments(const float* x, std::int64_t n) { return NORMKIT_DISPATCH(run_moments, x, n); }
 void rows16_moments(const float* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch, Moments* out) {
   NORMKIT_DISPATCH(rows16_moments, x0, C, rows, prefetch, out);
+}
+void rows64_moments(const float* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch, Moments* out) {
+  NORMKIT_DISPATCH(rows64_moments, x0, C, rows, prefetch, out);
 }
 double run_square_sum(const float* x, std::int64_t n) { return NORMKIT_DISPATCH(run_square_sum, x, n); }
 void rows4_moments(const float* x, std::int64_t stride, std::int64_t n, Moments* out) {
@@ -265,6 +294,7 @@ struct MomentsOps {
     const double dn = static_cast<double>(rows), inv_n = 1.0 / dn;
     std::int64_t j = 0;
     const std::int64_t prefetch = offset + (rows + kRowChunk) * C <= numel ? kRowChunk * C : 0;
+    for (; j + 4 * kLanes <= n; j += 4 * kLanes) rows64_moments(x0 + j, C, rows, prefetch, out + j);
     for (; j + kLanes <= n; j += kLanes) rows16_moments(x0 + j, C, rows, prefetch, out + j);
     for (; j < n; ++j) out[j] = rows1(x0 + j, rows, dn, inv_n);
   }

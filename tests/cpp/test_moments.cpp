@@ -178,6 +178,16 @@ TEST(Simd, EveryPathOfTheBlockKernelsGivesThePortableBits) {
       if (avx2) kernels::rows16_moments_avx2(x.data() + 3, C, rows, 0, b);
       else kernels::rows16_moments_avx512(x.data() + 3, C, rows, 0, b);
       EXPECT_EQ(std::memcmp(a, b, sizeof a), 0) << "rows16_moments rows=" << rows;
+      // 64 channels at once: each group of 16 as rows16 gives it.
+      const std::int64_t wide = 70;
+      const std::vector<float> y = normal_values(static_cast<std::size_t>(rows * wide), 9 + rows, 3e3f, 1.0f);
+      Moments c[64], d[64];
+      for (int g = 0; g < 4; ++g) kernels::rows16_moments_portable(y.data() + 3 + 16 * g, wide, rows, 0, c + 16 * g);
+      if (avx2) kernels::rows64_moments_avx2(y.data() + 3, wide, rows, 0, d);
+      else kernels::rows64_moments_avx512(y.data() + 3, wide, rows, 0, d);
+      EXPECT_EQ(std::memcmp(c, d, sizeof c), 0) << "rows64_moments rows=" << rows;
+      kernels::rows64_moments_portable(y.data() + 3, wide, rows, 0, d);
+      EXPECT_EQ(std::memcmp(c, d, sizeof c), 0) << "rows64_moments (portable) rows=" << rows;
     }
   }
   RecordProperty("wider_paths_checked", paths);
