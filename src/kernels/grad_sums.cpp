@@ -55,30 +55,40 @@ template <int W>
   return {lane_total(static_cast<const float*>(tg)), lane_total(static_cast<const float*>(tgx))};
 }
 
-// 16 contiguous channels over `rows` rows of stride C (per channel over the
-// rows in order), at vector width W; hi, lo: the 16 channels' centres.
+// 16 * G contiguous channels over `rows` rows of stride C (per channel over
+// the rows in order), at vector width W; hi, lo: the channels' centres. G
+// groups of 16 side by side, each with the bits of G = 1, a row's channels
+// read as one run.
 // Scalar math: g = dy * w;  sum_g += g;  sum_gx += g * ((x - hi) - lo)
-template <int W>
+template <int W, int G>
 [[gnu::always_inline]] inline void rows16_grad_sums_w(const float* dy, const float* x, const float* hi_c,
                                                       const float* lo_c, std::int64_t C, std::int64_t rows,
                                                       const float* w, GradSums* out) {
   constexpr int K = kLanes / W;
-  const LaneSet<W> hi = LaneSet<W>::load(hi_c), lo = LaneSet<W>::load(lo_c);
-  LaneSet<W> g, gx;
+  LaneSet<W> hi[G], lo[G], g[G], gx[G];
+  for (int q = 0; q < G; ++q) {
+    hi[q] = LaneSet<W>::load(hi_c + q * kLanes);
+    lo[q] = LaneSet<W>::load(lo_c + q * kLanes);
+  }
   for (std::int64_t r = 0; r < rows; ++r) {
-    LaneSet<W> d = LaneSet<W>::load(dy + r * C);
-    const LaneSet<W> v = LaneSet<W>::load(x + r * C);
 #pragma GCC unroll 4
-    for (int k = 0; k < K; ++k) {
-      if (w != nullptr) d.v[k] *= *w;
-      g.v[k] += d.v[k];
-      gx.v[k] += d.v[k] * ((v.v[k] - hi.v[k]) - lo.v[k]);
+    for (int q = 0; q < G; ++q) {
+      LaneSet<W> d = LaneSet<W>::load(dy + r * C + q * kLanes);
+      const LaneSet<W> v = LaneSet<W>::load(x + r * C + q * kLanes);
+#pragma GCC unroll 4
+      for (int k = 0; k < K; ++k) {
+        if (w != nullptr) d.v[k] *= *w;
+        g[q].v[k] += d.v[k];
+        gx[q].v[k] += d.v[k] * ((v.v[k] - hi[q].v[k]) - lo[q].v[k]);
+      }
     }
   }
-  float tg[kLanes], tgx[kLanes];
-  g.store(tg);
-  gx.store(tgx);
-  for (int l = 0; l < kLanes; ++l) out[l] = {tg[l], tgx[l]};
+  for (int q = 0; q < G; ++q) {
+    float tg[kLanes], tgx[kLanes];
+    g[q].store(tg);
+    gx[q].store(tgx);
+    for (int l = 0; l < kLanes; ++l) out[q * kLanes + l] = {tg[l], tgx[l]};
+  }
 }
 
 GradSums run_grad_sums_portable(const float* dy, const float* x, const float* w, float hi, float lo,
@@ -87,7 +97,11 @@ GradSums run_grad_sums_portable(const float* dy, const float* x, const float* w,
 }
 void rows16_grad_sums_portable(const float* dy, const float* x, const float* hi, const float* lo, std::int64_t C,
                                std::int64_t rows, const float* w, GradSums* out) {
-  rows16_grad_sums_w<4>(dy, x, hi, lo, C, rows, w, out);
+  rows16_grad_sums_w<4, 1>(dy, x, hi, lo, C, rows, w, out);
+}
+void rows64_grad_sums_portable(const float* dy, const float* x, const float* hi, const float* lo, std::int64_t C,
+                               std::int64_t rows, const float* w, GradSums* out) {
+  rows16_grad_sums_w<4, 4>(dy, x, hi, lo, C, rows, w, out);
 }
 #if NORMKIT_X86_DISPATCH
 NORMKIT_TARGET_AVX2 GradSums run_grad_sums_avx2(const float* dy, const float* x, const float* w, float hi,
@@ -96,7 +110,11 @@ NORMKIT_TARGET_AVX2 GradSums run_grad_sums_avx2(const float* dy, const float* x,
 }
 NORMKIT_TARGET_AVX2 void rows16_grad_sums_avx2(const float* dy, const float* x, const float* hi, const float* lo,
                                                std::int64_t C, std::int64_t rows, const float* w, GradSums* out) {
-  rows16_grad_sums_w<8>(dy, x, hi, lo, C, rows, w, out);
+  rows16_grad_sums_w<8, 1>(dy, x, hi, lo, C, rows, w, out);
+}
+NORMKIT_TARGET_AVX2 void rows64_grad_sums_avx2(const float* dy, const float* x, const float* hi, const float* lo,
+                                               std::int64_t C, std::int64_t rows, const float* w, GradSums* out) {
+  rows16_grad_sums_w<8, 4>(dy, x, hi, lo, C, rows, w, out);
 }
 NORMKIT_TARGET_AVX512 GradSums run_grad_sums_avx512(const float* dy, const float* x, const float* w, float hi,
                                                     float lo, std::int64_t n) {
@@ -105,7 +123,12 @@ NORMKIT_TARGET_AVX512 GradSums run_grad_sums_avx512(const float* dy, const float
 NORMKIT_TARGET_AVX512 void rows16_grad_sums_avx512(const float* dy, const float* x, const float* hi,
                                                    const float* lo, std::int64_t C, std::int64_t rows,
                                                    const float* w, GradSums* out) {
-  rows16_grad_sums_w<16>(dy, x, hi, lo, C, rows, w, out);
+  rows16_grad_sums_w<16, 1>(dy, x, hi, lo, C, rows, w, out);
+}
+NORMKIT_TARGET_AVX512 void rows64_grad_sums_avx512(const float* dy, const float* x, const float* hi,
+                                                   const float* lo, std::int64_t C, std::int64_t rows,
+                                                   const float* w, GradSums* out) {
+  rows16_grad_sums_w<16, 4>(dy, x, hi, lo, C, rows, w, out);
 }
 #endif
 
@@ -127,8 +150,9 @@ struct GradSumsOps {
     return run_grad_sums(args.dy + offset, args.x + offset, w, args.center_hi[ac], args.center_lo[ac], n);
   }
 
-  // Channels contiguous: per channel over the rows in order; 16 channels at a
-  // time in registers, the rest one by one with the same arithmetic.
+  // Channels contiguous: per channel over the rows in order; 64 or 16
+  // channels at a time in registers, the rest one by one with the same
+  // arithmetic.
   // Scalar math: g = dy * w;  sum_g += g;  sum_gx += g * ((x - hi) - lo)
   void rows(std::int64_t a, std::int64_t offset, std::int64_t rows, std::int64_t first, std::int64_t n,
             GradSums* out) const {
@@ -136,6 +160,11 @@ struct GradSumsOps {
     const float w = args.d_weight != nullptr ? args.d_weight[0] : 1.0f;  // D == 1 here
     const bool weighted = args.d_weight != nullptr;
     std::int64_t j = 0;
+    for (; j + 4 * kLanes <= n; j += 4 * kLanes) {
+      const std::int64_t c = first + j;
+      NORMKIT_DISPATCH(rows64_grad_sums, args.dy + offset + c, args.x + offset + c, args.center_hi + a * C + c,
+                       args.center_lo + a * C + c, C, rows, weighted ? &w : nullptr, out + j);
+    }
     for (; j + kLanes <= n; j += kLanes) {
       const std::int64_t c = first + j;
       NORMKIT_DISPATCH(rows16_grad_sums, args.dy + offset + c, args.x + offset + c, args.center_hi + a * C + c,
