@@ -24,17 +24,20 @@ SHAPES = [(1, 4096), (32, 4096)]
 REPS = 2000
 
 
-def median_us(runs):
-    """Interleaved repetitions of each run; medians in microseconds."""
-    for run in runs:
-        for _ in range(50):
-            run()
+def median_us(runs, rounds=4, untimed=50):
+    """Each run's calls in blocks, back to back after untimed ones, the runs
+    alternating over rounds (as `normkit bench` times short calls: two
+    libraries' thread pools must not spin against each other); medians in
+    microseconds."""
     samples = [[] for _ in runs]
-    for _ in range(REPS):
+    for _ in range(rounds):
         for i, run in enumerate(runs):
-            t0 = time.perf_counter()
-            run()
-            samples[i].append(time.perf_counter() - t0)
+            for _ in range(untimed):
+                run()
+            for _ in range(REPS // rounds):
+                t0 = time.perf_counter()
+                run()
+                samples[i].append(time.perf_counter() - t0)
     return [statistics.median(s) * 1e6 for s in samples]
 
 

@@ -10,8 +10,17 @@
 namespace normkit::detail {
 namespace {
 
-constexpr std::size_t kHugePage = std::size_t{2} << 20;
-constexpr std::size_t kLargeBlock = 2 * kHugePage;
+constexpr std::size_t kPage = 4096, kHugePage = std::size_t{2} << 20;
+constexpr std::size_t kCachedBlock = std::size_t{256} << 10;  // blocks this large are kept when freed
+constexpr std::size_t kHugeBlock = 2 * kHugePage;             // and these asked for in huge pages
+
+// A cached block's size (its request rounded up) and alignment: whole huge
+// pages for a huge block, whole pages for the others.
+std::size_t block_alignment(std::size_t size) { return size >= kHugeBlock ? kHugePage : kPage; }
+std::size_t block_size(std::size_t bytes) {
+  const std::size_t unit = bytes >= kHugeBlock ? kHugePage : kPage;
+  return (bytes + unit - 1) / unit * unit;
+}
 
 // Freed large blocks, oldest first. Never destroyed: a tensor freed while the
 // program exits still finds it.
@@ -63,7 +72,7 @@ class BlockCache {
     const char* s = std::getenv("NORMKIT_STORAGE_CACHE_BYTES");
     if (s != nullptr) limit_ = static_cast<std::size_t>(std::strtoull(s, nullptr, 10));
   }
-  static void release(const Block& b) { ::operator delete[](b.data, std::align_val_t{kHugePage}); }
+  static void release(const Block& b) { ::operator delete[](b.data, std::align_val_t{block_alignment(b.size)}); }
 
   std::mutex mutex_;
   std::vector<Block> blocks_;
@@ -72,12 +81,12 @@ class BlockCache {
 };
 
 std::shared_ptr<std::byte[]> allocate_large(std::size_t bytes) {
-  const std::size_t size = (bytes + kHugePage - 1) / kHugePage * kHugePage;
+  const std::size_t size = block_size(bytes);
   std::byte* p = BlockCache::instance().take(size);
   if (p == nullptr) {
-    p = static_cast<std::byte*>(::operator new[](size, std::align_val_t{kHugePage}));
+    p = static_cast<std::byte*>(::operator new[](size, std::align_val_t{block_alignment(size)}));
 #ifdef MADV_HUGEPAGE
-    madvise(p, size, MADV_HUGEPAGE);  // advice only: its failure changes nothing
+    if (size >= kHugeBlock) madvise(p, size, MADV_HUGEPAGE);  // advice only: its failure changes nothing
 #endif
   }
   return std::shared_ptr<std::byte[]>(p, [size](std::byte* q) { BlockCache::instance().give(q, size); });
@@ -86,7 +95,7 @@ std::shared_ptr<std::byte[]> allocate_large(std::size_t bytes) {
 }  // namespace
 
 std::shared_ptr<std::byte[]> allocate_storage(std::size_t bytes) {
-  if (bytes >= kLargeBlock) return allocate_large(bytes);
+  if (bytes >= kCachedBlock) return allocate_large(bytes);
   constexpr std::size_t kAlign = 64;
   const std::size_t padded = (bytes + kAlign - 1) / kAlign * kAlign + kAlign;
   return std::shared_ptr<std::byte[]>(static_cast<std::byte*>(::operator new[](padded, std::align_val_t{kAlign})),
