@@ -11,7 +11,8 @@ namespace normkit::detail {
 namespace {
 
 constexpr std::size_t kPage = 4096, kHugePage = std::size_t{2} << 20;
-constexpr std::size_t kCachedBlock = std::size_t{256} << 10;  // blocks this large are kept when freed
+constexpr std::size_t kCachedBlock = 4096;                     // blocks this large are kept when freed,
+constexpr std::size_t kMostBlocks = 256;                       // at most this many (a take scans them)
 constexpr std::size_t kHugeBlock = 2 * kHugePage;             // and these asked for in huge pages
 
 // A cached block's size (its request rounded up) and alignment: whole huge
@@ -52,7 +53,7 @@ class BlockCache {
         blocks_.push_back({p, size});
         cached_ += size;
         p = nullptr;
-        while (cached_ > limit_) {
+        while (cached_ > limit_ || blocks_.size() > kMostBlocks) {
           release(blocks_.front());
           cached_ -= blocks_.front().size;
           blocks_.erase(blocks_.begin());

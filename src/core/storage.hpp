@@ -1,11 +1,12 @@
 // Tensor storage. Small blocks come from operator new (64-byte aligned). A
 // large block is a fresh mapping from the kernel, whose first touch faults
 // each 4 KiB page in (8192 faults for 32 MiB, 128 for a 512 KiB output:
-// longer than normalizing it). So a freed block of 256 KiB or more is kept
-// for the next tensor of the same size, as ONNX Runtime's arena and
-// PyTorch's caching allocators keep theirs: a loop that calls a function on
-// the same shapes (a Python caller gets new outputs on every call) reuses its
-// memory without a fault. Blocks of 4 MiB and more are also asked for in
+// longer than normalizing it), and a smaller aligned block costs malloc a
+// consolidation of its free lists. So a freed block of 4 KiB or more is kept
+// for the next tensor of the same size (at most 256 blocks), as ONNX
+// Runtime's arena and PyTorch's caching allocators keep theirs: a loop that
+// calls a function on the same shapes (a Python caller gets new outputs on
+// every call) reuses its memory without a fault or a malloc. Blocks of 4 MiB and more are also asked for in
 // 2 MiB huge pages (MADV_HUGEPAGE: 512 times fewer faults where the kernel
 // has them). At most NORMKIT_STORAGE_CACHE_BYTES (default 512 MiB; 0 turns
 // the cache off) are kept; the oldest block goes first. Values are never
