@@ -2,6 +2,17 @@
 
 #include <sys/mman.h>
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+// A kept block is poisoned while it waits: AddressSanitizer still reports a
+// use after free of a tensor whose memory the cache holds.
+#define NORMKIT_POISON(p, n) ASAN_POISON_MEMORY_REGION(p, n)
+#define NORMKIT_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION(p, n)
+#else
+#define NORMKIT_POISON(p, n) ((void)(p), (void)(n))
+#define NORMKIT_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 #include <cstdlib>
 #include <mutex>
 #include <new>
@@ -40,6 +51,7 @@ class BlockCache {
         std::byte* p = it->data;
         cached_ -= size;
         blocks_.erase(std::next(it).base());
+        NORMKIT_UNPOISON(p, size);
         return p;
       }
     return nullptr;
@@ -50,6 +62,7 @@ class BlockCache {
     {
       const std::lock_guard<std::mutex> lock(mutex_);
       if (size <= limit_) {
+        NORMKIT_POISON(p, size);
         blocks_.push_back({p, size});
         cached_ += size;
         p = nullptr;
@@ -73,7 +86,10 @@ class BlockCache {
     const char* s = std::getenv("NORMKIT_STORAGE_CACHE_BYTES");
     if (s != nullptr) limit_ = static_cast<std::size_t>(std::strtoull(s, nullptr, 10));
   }
-  static void release(const Block& b) { ::operator delete[](b.data, std::align_val_t{block_alignment(b.size)}); }
+  static void release(const Block& b) {
+    NORMKIT_UNPOISON(b.data, b.size);
+    ::operator delete[](b.data, std::align_val_t{block_alignment(b.size)});
+  }
 
   std::mutex mutex_;
   std::vector<Block> blocks_;

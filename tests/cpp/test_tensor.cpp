@@ -1,5 +1,9 @@
 #include "test_util.hpp"
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
+
 namespace normkit::test {
 namespace {
 
@@ -88,6 +92,23 @@ TEST(Tensor, AFreedLargeBlockServesTheNextTensorOfItsSize) {
   Tensor small(Shape{3});
   EXPECT_EQ(reinterpret_cast<std::uintptr_t>(small.data<float>()) % 64, 0u);
 }
+
+#if defined(__SANITIZE_ADDRESS__)
+// Under AddressSanitizer a block the cache keeps is poisoned until a tensor
+// takes it again, so a use after free of the old tensor is still reported.
+TEST(Tensor, AKeptBlockIsPoisonedUntilTakenAgain) {
+  const Shape large{3, 1 << 20};
+  const float* first = nullptr;
+  {
+    Tensor t(large);
+    first = t.data<float>();
+  }
+  EXPECT_TRUE(__asan_address_is_poisoned(first));
+  Tensor again(large);
+  ASSERT_EQ(again.data<float>(), first);
+  EXPECT_FALSE(__asan_address_is_poisoned(first));
+}
+#endif
 
 }  // namespace
 }  // namespace normkit::test
