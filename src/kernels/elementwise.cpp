@@ -104,25 +104,6 @@ template <int W>
 }
 
 template <int W>
-[[gnu::always_inline]] inline void row_input_grad_span_w(const RowInputGradSpan& s, bool stream) {
-  const float hi = s.hi, lo = s.lo, rs = s.rstd, k_x = s.k_x, k_0 = s.k_0;
-  const float *dy = s.dy, *x = s.x, *g = s.gamma;
-  with_centre(hi, lo, [&](auto centre) __attribute__((always_inline)) {
-    constexpr bool kCentred = decltype(centre)::value;
-    write_elements<W>(
-        s.dx, s.n, stream,
-        [&](std::int64_t d) __attribute__((always_inline)) {
-          const vfloat<W> gd = g != nullptr ? loadv<W>(dy + d) * loadv<W>(g + d) : loadv<W>(dy + d);
-          return gd * rs + centred<kCentred>(loadv<W>(x + d), hi, lo) * k_x + k_0;
-        },
-        [&](std::int64_t d) __attribute__((always_inline)) {
-          const float gd = g != nullptr ? dy[d] * g[d] : dy[d];
-          return gd * rs + centred<kCentred>(x[d], hi, lo) * k_x + k_0;
-        });
-  });
-}
-
-template <int W>
 [[gnu::always_inline]] inline void accumulate_column_sums_w(const ColumnSumsSpan& s) {
   const float hi = s.hi, lo = s.lo, rs = s.rstd;
   const float *dy = s.dy, *x = s.x;
@@ -148,22 +129,27 @@ template <int W>
   float *col_g = s.col_g, *col_gx = s.col_gx;
   // Each index is visited once, by the vector or the scalar form (which
   // compute the same values lane by lane): its dx is returned and its column
-  // sums updated.
+  // sums updated when they are wanted.
   with_centre(hi, lo, [&](auto centre) __attribute__((always_inline)) {
     constexpr bool kCentred = decltype(centre)::value;
+    const bool columns = col_g != nullptr;
     write_elements<W>(
         s.dx, s.n, stream,
         [&](std::int64_t d) __attribute__((always_inline)) {
           const vfloat<W> dyv = loadv<W>(dy + d), xc = centred<kCentred>(loadv<W>(x + d), hi, lo);
-          storev<W>(col_g + d, loadv<W>(col_g + d) + dyv);
-          storev<W>(col_gx + d, loadv<W>(col_gx + d) + dyv * (xc * rs));
+          if (columns) {
+            storev<W>(col_g + d, loadv<W>(col_g + d) + dyv);
+            storev<W>(col_gx + d, loadv<W>(col_gx + d) + dyv * (xc * rs));
+          }
           const vfloat<W> gd = g != nullptr ? dyv * loadv<W>(g + d) : dyv;
           return gd * rs + xc * k_x + k_0;
         },
         [&](std::int64_t d) __attribute__((always_inline)) {
           const float xc = centred<kCentred>(x[d], hi, lo);
-          col_g[d] += dy[d];
-          col_gx[d] += dy[d] * (xc * rs);
+          if (columns) {
+            col_g[d] += dy[d];
+            col_gx[d] += dy[d] * (xc * rs);
+          }
           const float gd = g != nullptr ? dy[d] * g[d] : dy[d];
           return gd * rs + xc * k_x + k_0;
         });
@@ -191,16 +177,9 @@ void input_grad_span_portable(const InputGradSpan& s, bool stream, std::int64_t 
 void row_normalize_span_portable(const RowNormalizeSpan& s, bool stream, std::int64_t prefetch) {
   row_normalize_span_w<4>(s, stream, prefetch);
 }
-void row_input_grad_span_portable(const RowInputGradSpan& s, bool stream) { row_input_grad_span_w<4>(s, stream); }
 void accumulate_column_sums_portable(const ColumnSumsSpan& s) { accumulate_column_sums_w<4>(s); }
 #if NORMKIT_X86_DISPATCH
-NORMKIT_TARGET_AVX2 void row_input_grad_span_avx2(const RowInputGradSpan& s, bool stream) {
-  row_input_grad_span_w<8>(s, stream);
-}
 NORMKIT_TARGET_AVX2 void accumulate_column_sums_avx2(const ColumnSumsSpan& s) { accumulate_column_sums_w<8>(s); }
-NORMKIT_TARGET_AVX512 void row_input_grad_span_avx512(const RowInputGradSpan& s, bool stream) {
-  row_input_grad_span_w<16>(s, stream);
-}
 NORMKIT_TARGET_AVX512 void accumulate_column_sums_avx512(const ColumnSumsSpan& s) {
   accumulate_column_sums_w<16>(s);
 }
@@ -246,7 +225,6 @@ void input_grad_span(const InputGradSpan& s, bool stream, std::int64_t prefetch)
 void row_normalize_span(const RowNormalizeSpan& s, bool stream, std::int64_t prefetch) {
   NORMKIT_DISPATCH(row_normalize_span, s, stream, prefetch);
 }
-void row_input_grad_span(const RowInputGradSpan& s, bool stream) { NORMKIT_DISPATCH(row_input_grad_span, s, stream); }
 void accumulate_column_sums(const ColumnSumsSpan& s) { NORMKIT_DISPATCH(accumulate_column_sums, s); }
 void row_backward_span(const RowBackwardSpan& s, bool stream) { NORMKIT_DISPATCH(row_backward_span, s, stream); }
 

@@ -61,18 +61,6 @@ struct RowNormalizeSpan {
 };
 void row_normalize_span(const RowNormalizeSpan& s, bool stream, std::int64_t prefetch);
 
-// LayerNorm/RMSNorm backward rows: dx = dy * gamma * rstd + ((x - hi) - lo)
-// * k_x + k_0 (gamma per element, null: 1).
-struct RowInputGradSpan {
-  const float* dy;
-  const float* x;
-  float* dx;
-  std::int64_t n;
-  const float* gamma;
-  float hi, lo, rstd, k_x, k_0;
-};
-void row_input_grad_span(const RowInputGradSpan& s, bool stream);
-
 // The parameter gradients' column sums of one row, accumulated:
 // col_g[d] += dy[d];  col_gx[d] += dy[d] * (((x[d] - hi) - lo) * rstd).
 struct ColumnSumsSpan {
@@ -85,15 +73,16 @@ struct ColumnSumsSpan {
 };
 void accumulate_column_sums(const ColumnSumsSpan& s);
 
-// Both of the above in one pass over dy and x (each value computed as there):
-// dx = dy * gamma * rstd + xc * k_x + k_0, col_g[d] += dy[d],
-// col_gx[d] += dy[d] * (xc * rstd), with xc = (x - hi) - lo.
+// LayerNorm/RMSNorm backward rows: dx = dy * gamma * rstd + xc * k_x + k_0
+// with xc = (x - hi) - lo (gamma per element, null: 1), and, when col_g and
+// col_gx are given, the column sums of accumulate_column_sums in the same
+// pass over dy and x (each value computed as there).
 struct RowBackwardSpan {
   const float* dy;
   const float* x;
   float* dx;
-  float* col_g;
-  float* col_gx;
+  float* col_g;   // or null: dx only
+  float* col_gx;  // (with col_g)
   std::int64_t n;
   const float* gamma;
   float hi, lo, rstd, k_x, k_0;

@@ -154,33 +154,20 @@ void row_norm_backward(const RowBackwardArgs& a) {
           }
           const float k_x = static_cast<float>(-rstd * rstd * rstd * sum_gx / D);
           const float k_0 = a.kind == RowNorm::layer ? static_cast<float>(-rstd * sum_g / D) : 0.0f;
-          if (a.columns != nullptr) {  // dx and the column sums in one pass
-            row_backward_span({.dy = dy,
-                               .x = x,
-                               .dx = a.dx + r * cols,
-                               .col_g = col_g.data(),
-                               .col_gx = col_gx.data(),
-                               .n = cols,
-                               .gamma = a.gamma,
-                               .hi = hi,
-                               .lo = lo,
-                               .rstd = rs,
-                               .k_x = k_x,
-                               .k_0 = k_0},
-                              stream);
-          } else {
-            row_input_grad_span({.dy = dy,
-                                 .x = x,
-                                 .dx = a.dx + r * cols,
-                                 .n = cols,
-                                 .gamma = a.gamma,
-                                 .hi = hi,
-                                 .lo = lo,
-                                 .rstd = rs,
-                                 .k_x = k_x,
-                                 .k_0 = k_0},
-                                stream);
-          }
+          // dx, and the column sums in the same pass when they are wanted.
+          row_backward_span({.dy = dy,
+                             .x = x,
+                             .dx = a.dx + r * cols,
+                             .col_g = a.columns != nullptr ? col_g.data() : nullptr,
+                             .col_gx = a.columns != nullptr ? col_gx.data() : nullptr,
+                             .n = cols,
+                             .gamma = a.gamma,
+                             .hi = hi,
+                             .lo = lo,
+                             .rstd = rs,
+                             .k_x = k_x,
+                             .k_0 = k_0},
+                            stream);
         } else if (a.columns != nullptr) {
           accumulate_column_sums({.dy = dy,
                                   .x = x,
