@@ -1,5 +1,7 @@
 #include "row_apply.hpp"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -109,18 +111,117 @@ void row_norm_forward(const RowForwardArgs& a) {
   });
 }
 
+namespace {
+
+// A row's backward coefficients. Per row, with g = dy * gamma and xc = x -
+// mean (x for RMSNorm):
+//   dx = rstd * g - xc * rstd^3 * sum(g * xc)/D - rstd * sum(g)/D (LayerNorm only)
+//      = g * rs + xc * k_x + k_0
+struct RowCoefficients {
+  float hi = 0, lo = 0, rs = 0, k_x = 0, k_0 = 0;
+};
+
+RowCoefficients row_coefficients(const RowBackwardArgs& a, std::int64_t r) {
+  const std::int64_t cols = a.cols;
+  const double mean = a.kind == RowNorm::layer ? a.mean[r] : 0.0;
+  const double rstd = a.rstd[r];
+  RowCoefficients k{.hi = static_cast<float>(mean), .rs = static_cast<float>(rstd)};
+  k.lo = static_cast<float>(mean - k.hi);
+  if (a.dx == nullptr) return k;
+  double sum_g = 0, sum_gx = 0;
+  for (std::int64_t d0 = 0; d0 < cols; d0 += kRunChunk) {
+    const GradSums s = run_grad_sums(a.dy + r * cols + d0, a.x + r * cols + d0, a.gamma ? a.gamma + d0 : nullptr,
+                                     k.hi, k.lo, std::min(kRunChunk, cols - d0));
+    sum_g += s.sum_dy;
+    sum_gx += s.sum_dy_xc;
+  }
+  const double D = static_cast<double>(cols);
+  k.k_x = static_cast<float>(-rstd * rstd * rstd * sum_gx / D);
+  k.k_0 = a.kind == RowNorm::layer ? static_cast<float>(-rstd * sum_g / D) : 0.0f;
+  return k;
+}
+
+// Rows [r0, r1) over the columns [c0, c1): dx, and the column sums into
+// col_g, col_gx (indexed from c0; null: not wanted), each row's values from
+// its coefficients k(r). Every element's arithmetic is the same whatever
+// the column range.
+template <typename Coefficients>
+void apply_rows(const RowBackwardArgs& a, std::int64_t r0, std::int64_t r1, std::int64_t c0, std::int64_t c1,
+                const Coefficients& k, float* col_g, float* col_gx, bool stream) {
+  const std::int64_t cols = a.cols;
+  for (std::int64_t r = r0; r < r1; ++r) {
+    const RowCoefficients& c = k(r);
+    const std::int64_t at = r * cols + c0;
+    if (a.dx != nullptr) {
+      // dx, and the column sums in the same pass when they are wanted.
+      row_backward_span({.dy = a.dy + at,
+                         .x = a.x + at,
+                         .dx = a.dx + at,
+                         .col_g = col_g,
+                         .col_gx = col_gx,
+                         .n = c1 - c0,
+                         .gamma = a.gamma ? a.gamma + c0 : nullptr,
+                         .hi = c.hi,
+                         .lo = c.lo,
+                         .rstd = c.rs,
+                         .k_x = c.k_x,
+                         .k_0 = c.k_0},
+                        stream);
+    } else if (col_g != nullptr) {
+      accumulate_column_sums(
+          {.dy = a.dy + at, .x = a.x + at, .col_g = col_g, .col_gx = col_gx, .n = c1 - c0, .hi = c.hi, .lo = c.lo, .rstd = c.rs});
+    }
+  }
+}
+
+// At most kColumnBlockRows rows (one block) on several threads: each row's
+// coefficients in parallel over the rows, then dx and the column sums in
+// parallel over ranges of columns (each column still summed over the rows
+// in order: the bits of one thread). Without this a small batch (decode,
+// (32, 4096)) ran its backward on one thread.
+void one_block_on_threads(const RowBackwardArgs& a, int threads, bool stream) {
+  const std::int64_t cols = a.cols, rows = a.rows;
+  thread_local std::vector<RowCoefficients> k_storage;
+  thread_local std::vector<float> sums_storage;  // col_g then col_gx
+  k_storage.resize(static_cast<std::size_t>(rows));
+  if (a.columns != nullptr) sums_storage.assign(static_cast<std::size_t>(2 * cols), 0.0f);
+  RowCoefficients* const k = k_storage.data();
+  float* const sums = a.columns != nullptr ? sums_storage.data() : nullptr;
+  parallel_region(threads, [&] {
+#pragma omp for schedule(static)
+    for (std::int64_t r = 0; r < rows; ++r) k[r] = row_coefficients(a, r);
+    // Column ranges of whole cache lines (16 floats), one per thread.
+    const std::int64_t t = omp_get_thread_num(), n = omp_get_num_threads();
+    const std::int64_t lines = (cols + 15) / 16;
+    const std::int64_t c0 = std::min(cols, lines * t / n * 16), c1 = std::min(cols, lines * (t + 1) / n * 16);
+    if (c0 < c1) {
+      apply_rows(a, 0, rows, c0, c1, [&](std::int64_t r) -> const RowCoefficients& { return k[r]; },
+                 sums != nullptr ? sums + c0 : nullptr, sums != nullptr ? sums + cols + c0 : nullptr, stream);
+      if (a.columns != nullptr)
+        for (std::int64_t d = c0; d < c1; ++d) a.columns[d] = {sums[d], sums[cols + d]};
+    }
+    stream_fence(stream);
+  });
+}
+
+}  // namespace
+
 void row_norm_backward(const RowBackwardArgs& a) {
   const std::int64_t cols = a.cols, rows = a.rows;
   const std::int64_t blocks = (rows + kColumnBlockRows - 1) / kColumnBlockRows;
+  const bool stream = a.dx != nullptr && stream_output(rows * cols);
+  const int threads = threads_for(rows * cols);
+  if (blocks == 1 && threads > 1) {
+    one_block_on_threads(a, threads, stream);
+    return;
+  }
   // Reused across calls. Used through a pointer: inside the parallel region
   // the name would denote each worker thread's own (empty) thread_local.
   thread_local std::vector<GradSums> per_block_storage;  // (blocks, cols)
   // Every block writes all its columns: sized, not cleared.
   if (a.columns != nullptr && blocks > 1) per_block_storage.resize(static_cast<std::size_t>(blocks * cols));
   GradSums* const per_block = per_block_storage.data();
-  const double D = static_cast<double>(cols);
-  const bool stream = a.dx != nullptr && stream_output(rows * cols);
-  parallel_region(threads_for(rows * cols), [&] {
+  parallel_region(threads, [&] {
     // (cols): this block's column sums, in float; each thread's own, kept
     // across calls (cleared per block below), so that a small call allocates
     // nothing.
@@ -135,50 +236,11 @@ void row_norm_backward(const RowBackwardArgs& a) {
         std::fill(col_g.begin(), col_g.end(), 0.0f);
         std::fill(col_gx.begin(), col_gx.end(), 0.0f);
       }
-      for (std::int64_t r = b * kColumnBlockRows; r < std::min(rows, (b + 1) * kColumnBlockRows); ++r) {
-        const float* dy = a.dy + r * cols;
-        const float* x = a.x + r * cols;
-        const double mean = a.kind == RowNorm::layer ? a.mean[r] : 0.0;
-        const float hi = static_cast<float>(mean), lo = static_cast<float>(mean - hi);
-        const double rstd = a.rstd[r];
-        const float rs = static_cast<float>(rstd);
-        if (a.dx != nullptr) {
-          // Per row, with g = dy * gamma and xc = x - mean (x for RMSNorm):
-          //   dx = rstd * g - xc * rstd^3 * sum(g * xc)/D - rstd * sum(g)/D (LayerNorm only)
-          double sum_g = 0, sum_gx = 0;
-          for (std::int64_t d0 = 0; d0 < cols; d0 += kRunChunk) {
-            const GradSums s = run_grad_sums(dy + d0, x + d0, a.gamma ? a.gamma + d0 : nullptr, hi, lo,
-                                             std::min(kRunChunk, cols - d0));
-            sum_g += s.sum_dy;
-            sum_gx += s.sum_dy_xc;
-          }
-          const float k_x = static_cast<float>(-rstd * rstd * rstd * sum_gx / D);
-          const float k_0 = a.kind == RowNorm::layer ? static_cast<float>(-rstd * sum_g / D) : 0.0f;
-          // dx, and the column sums in the same pass when they are wanted.
-          row_backward_span({.dy = dy,
-                             .x = x,
-                             .dx = a.dx + r * cols,
-                             .col_g = a.columns != nullptr ? col_g.data() : nullptr,
-                             .col_gx = a.columns != nullptr ? col_gx.data() : nullptr,
-                             .n = cols,
-                             .gamma = a.gamma,
-                             .hi = hi,
-                             .lo = lo,
-                             .rstd = rs,
-                             .k_x = k_x,
-                             .k_0 = k_0},
-                            stream);
-        } else if (a.columns != nullptr) {
-          accumulate_column_sums({.dy = dy,
-                                  .x = x,
-                                  .col_g = col_g.data(),
-                                  .col_gx = col_gx.data(),
-                                  .n = cols,
-                                  .hi = hi,
-                                  .lo = lo,
-                                  .rstd = rs});
-        }
-      }
+      RowCoefficients k;
+      apply_rows(a, b * kColumnBlockRows, std::min(rows, (b + 1) * kColumnBlockRows), 0, cols,
+                 [&](std::int64_t r) -> const RowCoefficients& { return k = row_coefficients(a, r); },
+                 a.columns != nullptr ? col_g.data() : nullptr, a.columns != nullptr ? col_gx.data() : nullptr,
+                 stream);
       // A lone block is the whole tree: its sums are the result.
       GradSums* const to = blocks == 1 ? a.columns : per_block + b * cols;
       if (a.columns != nullptr)

@@ -33,13 +33,18 @@ def outputs_digest():
         dx, dw, db = normkit.batch_norm_backward(dy, x, w, rm, rv, mean, invstd, True, 1e-5)
         for a in (y, mean, invstd, rm, rv, dx, dw, db):
             digest.update(np.ascontiguousarray(a).tobytes())
-    rows = rng.normal(1.0, 2.0, size=(300, 771)).astype(np.float32)
-    drows = rng.normal(size=rows.shape).astype(np.float32)
-    g, b = rng.normal(size=771).astype(np.float32), rng.normal(size=771).astype(np.float32)
-    y, mean, rstd = normkit.layer_norm_forward(rows, [771], g, b, 1e-5)
-    outputs = [y, mean, rstd, *normkit.layer_norm_backward(drows, rows, [771], mean, rstd, g, b)]
-    y, rstd = normkit.rms_norm_forward(rows, [771], g, 1e-6)
-    outputs += [y, rstd, *normkit.rms_norm_backward(drows, rows, [771], rstd, g)]
+    outputs = []
+    # 300 rows: several blocks of 64; 48 rows of 1027: one block, which two
+    # threads split by columns.
+    for shape in [(300, 771), (48, 1027)]:
+        cols = shape[1]
+        rows = rng.normal(1.0, 2.0, size=shape).astype(np.float32)
+        drows = rng.normal(size=rows.shape).astype(np.float32)
+        g, b = rng.normal(size=cols).astype(np.float32), rng.normal(size=cols).astype(np.float32)
+        y, mean, rstd = normkit.layer_norm_forward(rows, [cols], g, b, 1e-5)
+        outputs += [y, mean, rstd, *normkit.layer_norm_backward(drows, rows, [cols], mean, rstd, g, b)]
+        y, rstd = normkit.rms_norm_forward(rows, [cols], g, 1e-6)
+        outputs += [y, rstd, *normkit.rms_norm_backward(drows, rows, [cols], rstd, g)]
     images = rng.normal(size=(4, 32, 13, 11)).astype(np.float32)
     dimages = rng.normal(size=images.shape).astype(np.float32)
     cw, cb = rng.normal(size=32).astype(np.float32), rng.normal(size=32).astype(np.float32)
