@@ -44,14 +44,16 @@ std::string threads_text(const std::vector<int>& threads) {
 
 fs::path peer_dir() { return fs::read_symlink("/proc/self/exe").parent_path() / "bench" / "peers"; }
 
-// The peer plugins next to the executable (build/bench/peers/*.so), sorted.
-std::vector<fs::path> list_plugins() {
-  std::vector<fs::path> plugins;
+// The files of the peer folder next to the executable (build/bench/peers)
+// with this extension, sorted: ".so" for the plugins, ".command" for the
+// peers run as commands (run_command_peer).
+std::vector<fs::path> list_peers(const std::string& extension) {
+  std::vector<fs::path> peers;
   if (fs::is_directory(peer_dir()))
     for (const auto& entry : fs::directory_iterator(peer_dir()))
-      if (entry.path().extension() == ".so") plugins.push_back(entry.path());
-  std::sort(plugins.begin(), plugins.end());
-  return plugins;
+      if (entry.path().extension() == extension) peers.push_back(entry.path());
+  std::sort(peers.begin(), peers.end());
+  return peers;
 }
 
 bench::Peer* load_plugin(const fs::path& path, std::vector<std::string>& notes) {
@@ -144,15 +146,6 @@ void run_child(const BenchArgs& args, const fs::path& plugin, const std::string&
 // A peer outside C++ (bench/peers/ort_peer.py): a .command file in the peer
 // folder holds the command line that runs it; it gets the cases as JSON, a
 // thread count, the time budget per case and where to write its report.
-std::vector<fs::path> list_command_peers() {
-  std::vector<fs::path> peers;
-  if (fs::is_directory(peer_dir()))
-    for (const auto& entry : fs::directory_iterator(peer_dir()))
-      if (entry.path().extension() == ".command") peers.push_back(entry.path());
-  std::sort(peers.begin(), peers.end());
-  return peers;
-}
-
 void run_command_peer(const BenchArgs& args, const fs::path& peer, const std::vector<bench::Case>& cases,
                       int threads, bench::Report& report) {
   std::ifstream in(peer);
@@ -188,7 +181,7 @@ int run_bench(const BenchArgs& args) {
     here.push_back(args.only_peer);
   } else {
     bool torch_here = false;
-    for (const fs::path& p : list_plugins()) {
+    for (const fs::path& p : list_peers(".so")) {
       if ((is_torch(p) && torch_here) || !plugin_environment(p).empty()) {
         elsewhere.push_back(p);
         continue;
@@ -232,7 +225,7 @@ int run_bench(const BenchArgs& args) {
     return 0;
   }
   std::fprintf(stderr, "\n");
-  for (const fs::path& p : list_command_peers())
+  for (const fs::path& p : list_peers(".command"))
     for (int threads : args.threads) run_command_peer(args, p, set.cases, threads, report);
   for (const fs::path& p : elsewhere) {
     const std::vector<std::string> env = plugin_environment(p);
