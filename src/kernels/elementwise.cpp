@@ -78,82 +78,101 @@ template <int W>
       [&](std::int64_t i) __attribute__((always_inline)) { return dy[i] * k_dy + ((x[i] - hi) - lo) * k_x + k_0; });
 }
 
+template <int W, bool kCentred>
+[[gnu::always_inline]] inline void row_normalize_span_body(const RowNormalizeSpan& s, bool stream,
+                                                           std::int64_t prefetch) {
+  const float hi = s.hi, lo = s.lo, rs = s.rstd;
+  const float *x = s.x, *g = s.gamma, *b = s.beta;
+  write_elements<W>(
+      s.y, s.n, stream,
+      [&](std::int64_t d) __attribute__((always_inline)) {
+        prefetch_line<W>(x + d, prefetch);
+        vfloat<W> v = centred<kCentred>(loadv<W>(x + d), hi, lo) * rs;
+        if (g != nullptr) v *= loadv<W>(g + d);
+        if (b != nullptr) v += loadv<W>(b + d);
+        return v;
+      },
+      [&](std::int64_t d) __attribute__((always_inline)) {
+        float v = centred<kCentred>(x[d], hi, lo) * rs;
+        if (g != nullptr) v *= g[d];
+        if (b != nullptr) v += b[d];
+        return v;
+      });
+}
+
+// (hi, lo) both +0 (RMSNorm): the version without the centring subtractions.
 template <int W>
 [[gnu::always_inline]] inline void row_normalize_span_w(const RowNormalizeSpan& s, bool stream,
                                                         std::int64_t prefetch) {
-  const float hi = s.hi, lo = s.lo, rs = s.rstd;
-  const float *x = s.x, *g = s.gamma, *b = s.beta;
-  with_centre(hi, lo, [&](auto centre) __attribute__((always_inline)) {
-    constexpr bool kCentred = decltype(centre)::value;
-    write_elements<W>(
-        s.y, s.n, stream,
-        [&](std::int64_t d) __attribute__((always_inline)) {
-          prefetch_line<W>(x + d, prefetch);
-          vfloat<W> v = centred<kCentred>(loadv<W>(x + d), hi, lo) * rs;
-          if (g != nullptr) v *= loadv<W>(g + d);
-          if (b != nullptr) v += loadv<W>(b + d);
-          return v;
-        },
-        [&](std::int64_t d) __attribute__((always_inline)) {
-          float v = centred<kCentred>(x[d], hi, lo) * rs;
-          if (g != nullptr) v *= g[d];
-          if (b != nullptr) v += b[d];
-          return v;
-        });
-  });
+  if (has_centre(s.hi, s.lo))
+    row_normalize_span_body<W, true>(s, stream, prefetch);
+  else
+    row_normalize_span_body<W, false>(s, stream, prefetch);
 }
 
-template <int W>
-[[gnu::always_inline]] inline void accumulate_column_sums_w(const ColumnSumsSpan& s) {
+template <int W, bool kCentred>
+[[gnu::always_inline]] inline void accumulate_column_sums_body(const ColumnSumsSpan& s) {
   const float hi = s.hi, lo = s.lo, rs = s.rstd;
   const float *dy = s.dy, *x = s.x;
-  with_centre(hi, lo, [&](auto centre) __attribute__((always_inline)) {
-    constexpr bool kCentred = decltype(centre)::value;
-    std::int64_t d = 0;
-    for (; d + W <= s.n; d += W) {
-      const vfloat<W> g = loadv<W>(dy + d);
-      storev<W>(s.col_g + d, loadv<W>(s.col_g + d) + g);
-      storev<W>(s.col_gx + d, loadv<W>(s.col_gx + d) + g * (centred<kCentred>(loadv<W>(x + d), hi, lo) * rs));
-    }
-    for (; d < s.n; ++d) {
-      s.col_g[d] += dy[d];
-      s.col_gx[d] += dy[d] * (centred<kCentred>(x[d], hi, lo) * rs);
-    }
-  });
+  std::int64_t d = 0;
+  for (; d + W <= s.n; d += W) {
+    const vfloat<W> g = loadv<W>(dy + d);
+    storev<W>(s.col_g + d, loadv<W>(s.col_g + d) + g);
+    storev<W>(s.col_gx + d, loadv<W>(s.col_gx + d) + g * (centred<kCentred>(loadv<W>(x + d), hi, lo) * rs));
+  }
+  for (; d < s.n; ++d) {
+    s.col_g[d] += dy[d];
+    s.col_gx[d] += dy[d] * (centred<kCentred>(x[d], hi, lo) * rs);
+  }
 }
 
+// (hi, lo) both +0 (RMSNorm): the version without the centring subtractions.
 template <int W>
-[[gnu::always_inline]] inline void row_backward_span_w(const RowBackwardSpan& s, bool stream) {
+[[gnu::always_inline]] inline void accumulate_column_sums_w(const ColumnSumsSpan& s) {
+  if (has_centre(s.hi, s.lo))
+    accumulate_column_sums_body<W, true>(s);
+  else
+    accumulate_column_sums_body<W, false>(s);
+}
+
+template <int W, bool kCentred>
+[[gnu::always_inline]] inline void row_backward_span_body(const RowBackwardSpan& s, bool stream) {
   const float hi = s.hi, lo = s.lo, rs = s.rstd, k_x = s.k_x, k_0 = s.k_0;
   const float *dy = s.dy, *x = s.x, *g = s.gamma;
   float *col_g = s.col_g, *col_gx = s.col_gx;
   // Each index is visited once, by the vector or the scalar form (which
   // compute the same values lane by lane): its dx is returned and its column
   // sums updated when they are wanted.
-  with_centre(hi, lo, [&](auto centre) __attribute__((always_inline)) {
-    constexpr bool kCentred = decltype(centre)::value;
-    const bool columns = col_g != nullptr;
-    write_elements<W>(
-        s.dx, s.n, stream,
-        [&](std::int64_t d) __attribute__((always_inline)) {
-          const vfloat<W> dyv = loadv<W>(dy + d), xc = centred<kCentred>(loadv<W>(x + d), hi, lo);
-          if (columns) {
-            storev<W>(col_g + d, loadv<W>(col_g + d) + dyv);
-            storev<W>(col_gx + d, loadv<W>(col_gx + d) + dyv * (xc * rs));
-          }
-          const vfloat<W> gd = g != nullptr ? dyv * loadv<W>(g + d) : dyv;
-          return gd * rs + xc * k_x + k_0;
-        },
-        [&](std::int64_t d) __attribute__((always_inline)) {
-          const float xc = centred<kCentred>(x[d], hi, lo);
-          if (columns) {
-            col_g[d] += dy[d];
-            col_gx[d] += dy[d] * (xc * rs);
-          }
-          const float gd = g != nullptr ? dy[d] * g[d] : dy[d];
-          return gd * rs + xc * k_x + k_0;
-        });
-  });
+  const bool columns = col_g != nullptr;
+  write_elements<W>(
+      s.dx, s.n, stream,
+      [&](std::int64_t d) __attribute__((always_inline)) {
+        const vfloat<W> dyv = loadv<W>(dy + d), xc = centred<kCentred>(loadv<W>(x + d), hi, lo);
+        if (columns) {
+          storev<W>(col_g + d, loadv<W>(col_g + d) + dyv);
+          storev<W>(col_gx + d, loadv<W>(col_gx + d) + dyv * (xc * rs));
+        }
+        const vfloat<W> gd = g != nullptr ? dyv * loadv<W>(g + d) : dyv;
+        return gd * rs + xc * k_x + k_0;
+      },
+      [&](std::int64_t d) __attribute__((always_inline)) {
+        const float xc = centred<kCentred>(x[d], hi, lo);
+        if (columns) {
+          col_g[d] += dy[d];
+          col_gx[d] += dy[d] * (xc * rs);
+        }
+        const float gd = g != nullptr ? dy[d] * g[d] : dy[d];
+        return gd * rs + xc * k_x + k_0;
+      });
+}
+
+// (hi, lo) both +0 (RMSNorm): the version without the centring subtractions.
+template <int W>
+[[gnu::always_inline]] inline void row_backward_span_w(const RowBackwardSpan& s, bool stream) {
+  if (has_centre(s.hi, s.lo))
+    row_backward_span_body<W, true>(s, stream);
+  else
+    row_backward_span_body<W, false>(s, stream);
 }
 
 void row_backward_span_portable(const RowBackwardSpan& s, bool stream) { row_backward_span_w<4>(s, stream); }

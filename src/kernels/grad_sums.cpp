@@ -14,45 +14,50 @@ namespace {
 // One contiguous run of n elements at vector width W (a run never crosses a
 // d-row, so w, when given, is the run's slice of the per-d weight).
 // Scalar math: g = dy * w[d];  sum_g += g;  sum_gx += g * ((x - hi) - lo)
-template <int W>
-[[gnu::always_inline]] inline GradSums run_grad_sums_w(const float* dy, const float* x, const float* w, float hi,
-                                                       float lo, std::int64_t n) {
+template <int W, bool kCentred>
+[[gnu::always_inline]] inline GradSums run_grad_sums_body(const float* dy, const float* x, const float* w, float hi,
+                                                          float lo, std::int64_t n) {
   using V = vfloat<W>;
   constexpr int K = kLanes / W;
   const std::int64_t body = n / kLanes * kLanes, rest = n - body;
   LaneSet<W> g, gx;
-  with_centre(hi, lo, [&](auto centre) __attribute__((always_inline)) {
-    constexpr bool kCentred = decltype(centre)::value;
-    auto add = [&](const LaneSet<W>& d, const LaneSet<W>& v, const LaneSet<W>* weight,
-                   const LaneSet<W>* mask) __attribute__((always_inline)) {
+  auto add = [&](const LaneSet<W>& d, const LaneSet<W>& v, const LaneSet<W>* weight,
+                 const LaneSet<W>* mask) __attribute__((always_inline)) {
 #pragma GCC unroll 4
-      for (int k = 0; k < K; ++k) {
-        V gi = weight != nullptr ? d.v[k] * weight->v[k] : d.v[k];
-        if (mask != nullptr) gi *= mask->v[k];
-        g.v[k] += gi;
-        gx.v[k] += gi * centred<kCentred>(v.v[k], hi, lo);
-      }
-    };
-    if (w != nullptr) {
-      for (std::int64_t i = 0; i < body; i += kLanes) {
-        const LaneSet<W> wi = LaneSet<W>::load(w + i);
-        add(LaneSet<W>::load(dy + i), LaneSet<W>::load(x + i), &wi, nullptr);
-      }
-    } else {
-      for (std::int64_t i = 0; i < body; i += kLanes)
-        add(LaneSet<W>::load(dy + i), LaneSet<W>::load(x + i), nullptr, nullptr);
+    for (int k = 0; k < K; ++k) {
+      V gi = weight != nullptr ? d.v[k] * weight->v[k] : d.v[k];
+      if (mask != nullptr) gi *= mask->v[k];
+      g.v[k] += gi;
+      gx.v[k] += gi * centred<kCentred>(v.v[k], hi, lo);
     }
-    if (rest > 0) {
-      const LaneSet<W> wt = w != nullptr ? LaneSet<W>::load_tail(w + body, rest) : LaneSet<W>{};
-      const LaneSet<W> mask = LaneSet<W>::tail_mask(rest);
-      add(LaneSet<W>::load_tail(dy + body, rest), LaneSet<W>::load_tail(x + body, rest),
-          w != nullptr ? &wt : nullptr, &mask);
+  };
+  if (w != nullptr) {
+    for (std::int64_t i = 0; i < body; i += kLanes) {
+      const LaneSet<W> wi = LaneSet<W>::load(w + i);
+      add(LaneSet<W>::load(dy + i), LaneSet<W>::load(x + i), &wi, nullptr);
     }
-  });
+  } else {
+    for (std::int64_t i = 0; i < body; i += kLanes)
+      add(LaneSet<W>::load(dy + i), LaneSet<W>::load(x + i), nullptr, nullptr);
+  }
+  if (rest > 0) {
+    const LaneSet<W> wt = w != nullptr ? LaneSet<W>::load_tail(w + body, rest) : LaneSet<W>{};
+    const LaneSet<W> mask = LaneSet<W>::tail_mask(rest);
+    add(LaneSet<W>::load_tail(dy + body, rest), LaneSet<W>::load_tail(x + body, rest),
+        w != nullptr ? &wt : nullptr, &mask);
+  }
   float tg[kLanes], tgx[kLanes];
   g.store(tg);
   gx.store(tgx);
   return {lane_total(static_cast<const float*>(tg)), lane_total(static_cast<const float*>(tgx))};
+}
+
+// (hi, lo) both +0 (RMSNorm): the version without the centring subtractions.
+template <int W>
+[[gnu::always_inline]] inline GradSums run_grad_sums_w(const float* dy, const float* x, const float* w, float hi,
+                                                       float lo, std::int64_t n) {
+  return has_centre(hi, lo) ? run_grad_sums_body<W, true>(dy, x, w, hi, lo, n)
+                            : run_grad_sums_body<W, false>(dy, x, w, hi, lo, n);
 }
 
 // 16 * G contiguous channels over `rows` rows of stride C (per channel over

@@ -6,7 +6,6 @@
 #include <bit>
 #include <cstdint>
 #include <cstring>
-#include <type_traits>
 
 namespace normkit::kernels {
 
@@ -80,15 +79,11 @@ struct LaneSet {
 
 // A row's centre as a float pair (hi, lo): x - mean is (x - hi) - lo. When
 // both are +0 (RMSNorm, which has no centre) that is x, bit for bit (x - +0
-// is x for every x, -0 and NaN included), and the kernels skip the two
-// subtractions: with_centre calls body(std::false_type) then, else
-// body(std::true_type), and centred<kCentred> applies the centre or not.
-template <typename Body>
-[[gnu::always_inline]] inline void with_centre(float hi, float lo, const Body& body) {
-  if (std::bit_cast<std::uint32_t>(hi) == 0 && std::bit_cast<std::uint32_t>(lo) == 0)
-    body(std::false_type{});
-  else
-    body(std::true_type{});
+// is x for every x, -0 and NaN included), and the kernels run a version
+// without the two subtractions: has_centre says which, centred<kCentred>
+// applies the centre or not.
+[[gnu::always_inline]] inline bool has_centre(float hi, float lo) {
+  return std::bit_cast<std::uint32_t>(hi) != 0 || std::bit_cast<std::uint32_t>(lo) != 0;
 }
 template <bool kCentred, typename T>
 [[gnu::always_inline]] inline T centred(const T& x, float hi, float lo) {

@@ -51,33 +51,23 @@ template <int W, typename Vec, typename Scalar>
     // Every store of a streamed output bypasses the cache, the unaligned head
     // and the tail too (4-byte movnti): a line written partly by ordinary
     // stores and partly by streaming ones is flushed and re-read, which made
-    // short runs (196 floats, BatchNorm on 14x14 maps) 1.5x slower. The body
-    // goes in whole vectors from an address aligned to their width (one
-    // 64-byte store per AVX-512 vector: four 16-byte ones made the stores
-    // the bound of a normalize pass); the portable path in 4-float pieces
-    // (_mm_stream_ps is baseline x86-64).
+    // short runs (196 floats, BatchNorm on 14x14 maps) 1.5x slower. The wide
+    // stores need 16-byte alignment only: they go in 4-float pieces
+    // (_mm_stream_ps is baseline x86-64, so it inlines into every target).
     auto stream_one = [&](std::int64_t k) __attribute__((always_inline)) {
       const float v = scalar(k);
       int bits;
       std::memcpy(&bits, &v, sizeof bits);
       _mm_stream_si32(reinterpret_cast<int*>(dst + k), bits);
     };
-    constexpr std::uintptr_t kAlign = W >= 8 ? 4 * W : 16;
-    for (; i < n && (reinterpret_cast<std::uintptr_t>(dst + i) & (kAlign - 1)) != 0; ++i) stream_one(i);
+    for (; i < n && (reinterpret_cast<std::uintptr_t>(dst + i) & 15) != 0; ++i) stream_one(i);
     for (; i + W <= n; i += W) {
       const vfloat<W> v = vec(i);
-      if constexpr (W >= 8) {
-        // (vmovntps of a ymm or zmm register. In asm: the intrinsics carry
-        // a target that this template, compiled for no target of its own,
-        // cannot inline; it is only ever expanded inside a wider wrapper.)
-        asm("vmovntps %1, %0" : "=m"(*reinterpret_cast<vfloat<W>*>(dst + i)) : "v"(v));
-      } else {
 #pragma GCC unroll 4
-        for (int k = 0; k < W / 4; ++k) {
-          __m128 m;
-          std::memcpy(&m, reinterpret_cast<const char*>(&v) + 16 * k, sizeof m);
-          _mm_stream_ps(dst + i + 4 * k, m);
-        }
+      for (int k = 0; k < W / 4; ++k) {
+        __m128 m;
+        std::memcpy(&m, reinterpret_cast<const char*>(&v) + 16 * k, sizeof m);
+        _mm_stream_ps(dst + i + 4 * k, m);
       }
     }
     for (; i < n; ++i) stream_one(i);
