@@ -241,10 +241,11 @@ void row_norm_backward(const RowBackwardArgs& a) {
                  [&](std::int64_t r) -> const RowCoefficients& { return k = row_coefficients(a, r); },
                  a.columns != nullptr ? col_g.data() : nullptr, a.columns != nullptr ? col_gx.data() : nullptr,
                  stream);
-      // A lone block is the whole tree: its sums are the result.
-      GradSums* const to = blocks == 1 ? a.columns : per_block + b * cols;
-      if (a.columns != nullptr)
+      if (a.columns != nullptr) {
+        // A lone block is the whole tree: its sums are the result.
+        GradSums* const to = blocks == 1 ? a.columns : per_block + b * cols;
         for (std::int64_t d = 0; d < cols; ++d) to[d] = {col_g[d], col_gx[d]};
+      }
     }
     stream_fence(stream);
   });
