@@ -2,6 +2,11 @@
 
 #include <sys/mman.h>
 
+#include <cstdlib>
+#include <mutex>
+#include <new>
+#include <vector>
+
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/asan_interface.h>
 // A kept block is poisoned while it waits: AddressSanitizer still reports a
@@ -13,18 +18,14 @@
 #define NORMKIT_UNPOISON(p, n) ((void)(p), (void)(n))
 #endif
 
-#include <cstdlib>
-#include <mutex>
-#include <new>
-#include <vector>
-
 namespace normkit::detail {
 namespace {
 
 constexpr std::size_t kPage = 4096, kHugePage = std::size_t{2} << 20;
-constexpr std::size_t kCachedBlock = 4096;                     // blocks this large are kept when freed,
-constexpr std::size_t kMostBlocks = 256;                       // at most this many (a take scans them)
-constexpr std::size_t kHugeBlock = 2 * kHugePage;             // and these asked for in huge pages
+// Blocks of kCachedBlock bytes and more are kept when freed, at most
+// kMostBlocks of them (a take scans them); from kHugeBlock they are asked
+// for in huge pages.
+constexpr std::size_t kCachedBlock = kPage, kMostBlocks = 256, kHugeBlock = 2 * kHugePage;
 
 // A cached block's size (its request rounded up) and alignment: whole huge
 // pages for a huge block, whole pages for the others.
@@ -34,7 +35,7 @@ std::size_t block_size(std::size_t bytes) {
   return (bytes + unit - 1) / unit * unit;
 }
 
-// Freed large blocks, oldest first. Never destroyed: a tensor freed while the
+// Freed blocks, oldest first. Never destroyed: a tensor freed while the
 // program exits still finds it.
 class BlockCache {
  public:
@@ -97,7 +98,7 @@ class BlockCache {
   std::size_t limit_ = std::size_t{512} << 20;
 };
 
-std::shared_ptr<std::byte[]> allocate_large(std::size_t bytes) {
+std::shared_ptr<std::byte[]> allocate_cached(std::size_t bytes) {
   const std::size_t size = block_size(bytes);
   std::byte* p = BlockCache::instance().take(size);
   if (p == nullptr) {
@@ -112,7 +113,7 @@ std::shared_ptr<std::byte[]> allocate_large(std::size_t bytes) {
 }  // namespace
 
 std::shared_ptr<std::byte[]> allocate_storage(std::size_t bytes) {
-  if (bytes >= kCachedBlock) return allocate_large(bytes);
+  if (bytes >= kCachedBlock) return allocate_cached(bytes);
   constexpr std::size_t kAlign = 64;
   const std::size_t padded = (bytes + kAlign - 1) / kAlign * kAlign + kAlign;
   return std::shared_ptr<std::byte[]>(static_cast<std::byte*>(::operator new[](padded, std::align_val_t{kAlign})),
