@@ -23,7 +23,7 @@ void check_eps(double eps) {
 void fast_forward(const LayerNormInputs& in, const LayerNormOptions& o, const RowProblem& p,
                   const LayerNormForwardOutputs& out) {
   const kernels::PlannedInput x(in.x, Layout::contiguous);
-  const kernels::ParameterValues gamma(in.weight), beta(in.bias);
+  const kernels::PlannedInput gamma(in.weight, Layout::contiguous), beta(in.bias, Layout::contiguous);
   std::vector<double> mean(p.rows), rstd(p.rows);
   kernels::PlannedOutput y(out.y, x);
   kernels::row_norm_forward({.kind = kernels::RowNorm::layer,
@@ -45,7 +45,7 @@ void fast_backward(const LayerNormBackwardInputs& in, const RowProblem& p, const
   const kernels::PlannedInput x(in.x, Layout::contiguous);
   const kernels::PlannedInput dy(in.dy, Layout::contiguous);
   const std::vector<double> mean = read_values(in.mean), rstd = read_values(in.rstd);
-  const kernels::ParameterValues gamma(in.weight);
+  const kernels::PlannedInput gamma(in.weight, Layout::contiguous);
   const bool columns = g.dweight.defined() || g.dbias.defined();
   // Every column is written by the kernel; kept across calls, so that a small
   // call allocates nothing.

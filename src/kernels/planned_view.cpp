@@ -43,16 +43,6 @@ void PlannedOutput::finish() {
   if (owned_.defined()) copy_into(owned_, out_);
 }
 
-ParameterValues::ParameterValues(const TensorView& t) {
-  if (!t.defined()) return;
-  if (t.is_contiguous()) {
-    data_ = t.data<float>();
-  } else {
-    owned_ = Tensor::copy_of(t);
-    data_ = owned_.data<float>();
-  }
-}
-
 }  // namespace normkit::kernels
 
 namespace normkit {
@@ -108,16 +98,7 @@ std::vector<double> read_values(const TensorView& t) {
 }
 
 void write_values(const std::vector<double>& values, const TensorView& t) {
-  if (!t.defined()) return;
-  if (t.is_contiguous()) {
-    float* p = t.data<float>();
-    for (std::size_t i = 0; i < values.size(); ++i) p[i] = static_cast<float>(values[i]);
-    return;
-  }
-  Tensor contiguous(t.shape());
-  for (std::size_t i = 0; i < values.size(); ++i)
-    contiguous.data<float>()[i] = static_cast<float>(values[i]);
-  copy_into(contiguous, t);
+  write_each(t, [&](std::int64_t i) { return values[static_cast<std::size_t>(i)]; });
 }
 
 void update_running_stats(const TensorView& running_mean, const TensorView& running_var,

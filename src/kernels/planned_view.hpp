@@ -20,7 +20,8 @@ class PlannedInput {
  public:
   // Contiguous or channels-last x in place; anything else copied (contiguous).
   explicit PlannedInput(const TensorView& x);
-  // t in the given layout (copied when it is not).
+  // t in the given layout (copied when it is not); an undefined t gives
+  // data() null (LayerNorm's absent weight and bias).
   PlannedInput(const TensorView& t, Layout layout);
   // t in the same layout as `like`.
   PlannedInput(const TensorView& t, const PlannedInput& like) : PlannedInput(t, like.layout()) {}
@@ -44,18 +45,6 @@ class PlannedOutput {
   TensorView out_;
   Tensor owned_;
   float* data_ = nullptr;
-};
-
-// A per-element parameter (LayerNorm's weight, bias) as floats in logical
-// order: in place when contiguous, copied otherwise; null when undefined.
-class ParameterValues {
- public:
-  explicit ParameterValues(const TensorView& t);
-  const float* data() const { return data_; }
-
- private:
-  Tensor owned_;
-  const float* data_ = nullptr;
 };
 
 }  // namespace normkit::kernels

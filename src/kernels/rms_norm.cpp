@@ -25,7 +25,7 @@ double resolved_eps(const RMSNormOptions& o) {
 
 void fast_forward(const RMSNormInputs& in, double eps, const RowProblem& p, const RMSNormForwardOutputs& out) {
   const kernels::PlannedInput x(in.x, Layout::contiguous);
-  const kernels::ParameterValues gamma(in.weight);
+  const kernels::PlannedInput gamma(in.weight, Layout::contiguous);
   std::vector<double> rstd(p.rows);
   kernels::PlannedOutput y(out.y, x);
   kernels::row_norm_forward({.kind = kernels::RowNorm::rms,
@@ -44,7 +44,7 @@ void fast_backward(const RMSNormBackwardInputs& in, const RowProblem& p, const R
   const kernels::PlannedInput x(in.x, Layout::contiguous);
   const kernels::PlannedInput dy(in.dy, Layout::contiguous);
   const std::vector<double> rstd = read_values(in.rstd);
-  const kernels::ParameterValues gamma(in.weight);
+  const kernels::PlannedInput gamma(in.weight, Layout::contiguous);
   // Every column is written by the kernel; kept across calls, so that a small
   // call allocates nothing.
   thread_local std::vector<kernels::GradSums> sums;

@@ -36,8 +36,6 @@ double row_mean_square(const float* x, std::int64_t cols) {
   return sum / static_cast<double>(cols);
 }
 
-}  // namespace
-
 // The statistics of kInterleavedRows consecutive rows from r0, each as
 // row_moments / row_mean_square gives it (the same chunks, merged in the
 // same order), with the rows interleaved.
@@ -60,6 +58,8 @@ void group_mean_squares(const float* x0, std::int64_t cols, double* out) {
   for (int r = 0; r < kInterleavedRows; ++r) out[r] /= static_cast<double>(cols);
 }
 
+}  // namespace
+
 void row_norm_forward(const RowForwardArgs& a) {
   const std::int64_t cols = a.cols;
   const bool stream = stream_output(a.rows * cols) && a.y != a.x;
@@ -69,45 +69,45 @@ void row_norm_forward(const RowForwardArgs& a) {
   const std::int64_t groups = (a.rows + kInterleavedRows - 1) / kInterleavedRows;
   parallel_region(threads_for(a.rows * cols), [&] {
 #pragma omp for schedule(static) nowait
-  for (std::int64_t g = 0; g < groups; ++g) {
-    const std::int64_t r0 = g * kInterleavedRows, count = std::min<std::int64_t>(kInterleavedRows, a.rows - r0);
-    double mean[kInterleavedRows] = {}, var[kInterleavedRows];
-    const bool together = count == kInterleavedRows && cols > 0;
-    if (a.kind == RowNorm::layer) {
-      Moments m[kInterleavedRows];
-      if (together) group_moments(a.x + r0 * cols, cols, m);
-      else
-        for (std::int64_t r = 0; r < count; ++r) m[r] = row_moments(a.x + (r0 + r) * cols, cols);
-      for (std::int64_t r = 0; r < count; ++r) {
-        mean[r] = cols > 0 ? m[r].mean : std::numeric_limits<double>::quiet_NaN();
-        var[r] = cols > 0 ? m[r].biased_var() : mean[r];
-        a.mean[r0 + r] = mean[r];
+    for (std::int64_t g = 0; g < groups; ++g) {
+      const std::int64_t r0 = g * kInterleavedRows, count = std::min<std::int64_t>(kInterleavedRows, a.rows - r0);
+      double mean[kInterleavedRows] = {}, var[kInterleavedRows];
+      const bool together = count == kInterleavedRows && cols > 0;
+      if (a.kind == RowNorm::layer) {
+        Moments m[kInterleavedRows];
+        if (together) group_moments(a.x + r0 * cols, cols, m);
+        else
+          for (std::int64_t r = 0; r < count; ++r) m[r] = row_moments(a.x + (r0 + r) * cols, cols);
+        for (std::int64_t r = 0; r < count; ++r) {
+          mean[r] = cols > 0 ? m[r].mean : std::numeric_limits<double>::quiet_NaN();
+          var[r] = cols > 0 ? m[r].biased_var() : mean[r];
+          a.mean[r0 + r] = mean[r];
+        }
+      } else if (together) {
+        group_mean_squares(a.x + r0 * cols, cols, var);
+      } else {
+        for (std::int64_t r = 0; r < count; ++r)
+          var[r] = cols > 0 ? row_mean_square(a.x + (r0 + r) * cols, cols) : std::numeric_limits<double>::quiet_NaN();
       }
-    } else if (together) {
-      group_mean_squares(a.x + r0 * cols, cols, var);
-    } else {
-      for (std::int64_t r = 0; r < count; ++r)
-        var[r] = cols > 0 ? row_mean_square(a.x + (r0 + r) * cols, cols) : std::numeric_limits<double>::quiet_NaN();
+      for (std::int64_t r = 0; r < count; ++r) {
+        const double rstd = 1.0 / std::sqrt(var[r] + a.eps);
+        a.rstd[r0 + r] = rstd;
+        // Scalar math: y = ((x - hi) - lo) * rstd * gamma + beta (gamma 1, beta 0 when absent)
+        const float hi = static_cast<float>(mean[r]), lo = static_cast<float>(mean[r] - hi);
+        // Asks for the next group's row while this one is written: it is in
+        // cache when that group's statistics pass starts.
+        row_normalize_span({.x = a.x + (r0 + r) * cols,
+                            .y = a.y + (r0 + r) * cols,
+                            .n = cols,
+                            .hi = hi,
+                            .lo = lo,
+                            .rstd = static_cast<float>(rstd),
+                            .gamma = a.gamma,
+                            .beta = a.beta},
+                           stream, kInterleavedRows * cols);
+      }
     }
-    for (std::int64_t r = 0; r < count; ++r) {
-      const double rstd = 1.0 / std::sqrt(var[r] + a.eps);
-      a.rstd[r0 + r] = rstd;
-      // Scalar math: y = ((x - hi) - lo) * rstd * gamma + beta (gamma 1, beta 0 when absent)
-      const float hi = static_cast<float>(mean[r]), lo = static_cast<float>(mean[r] - hi);
-      // Asks for the next group's row while this one is written: it is in
-      // cache when that group's statistics pass starts.
-      row_normalize_span({.x = a.x + (r0 + r) * cols,
-                          .y = a.y + (r0 + r) * cols,
-                          .n = cols,
-                          .hi = hi,
-                          .lo = lo,
-                          .rstd = static_cast<float>(rstd),
-                          .gamma = a.gamma,
-                          .beta = a.beta},
-                         stream, kInterleavedRows * cols);
-    }
-  }
-  stream_fence(stream);
+    stream_fence(stream);
   });
 }
 
@@ -150,7 +150,7 @@ void apply_rows(const RowBackwardArgs& a, std::int64_t r0, std::int64_t r1, std:
                 const Coefficients& k, float* col_g, float* col_gx, bool stream) {
   const std::int64_t cols = a.cols;
   for (std::int64_t r = r0; r < r1; ++r) {
-    const RowCoefficients& c = k(r);
+    const RowCoefficients c = k(r);
     const std::int64_t at = r * cols + c0;
     if (a.dx != nullptr) {
       // dx, and the column sums in the same pass when they are wanted.
@@ -168,8 +168,14 @@ void apply_rows(const RowBackwardArgs& a, std::int64_t r0, std::int64_t r1, std:
                          .k_0 = c.k_0},
                         stream);
     } else if (col_g != nullptr) {
-      accumulate_column_sums(
-          {.dy = a.dy + at, .x = a.x + at, .col_g = col_g, .col_gx = col_gx, .n = c1 - c0, .hi = c.hi, .lo = c.lo, .rstd = c.rs});
+      accumulate_column_sums({.dy = a.dy + at,
+                              .x = a.x + at,
+                              .col_g = col_g,
+                              .col_gx = col_gx,
+                              .n = c1 - c0,
+                              .hi = c.hi,
+                              .lo = c.lo,
+                              .rstd = c.rs});
     }
   }
 }
@@ -195,7 +201,7 @@ void one_block_on_threads(const RowBackwardArgs& a, int threads, bool stream) {
     const std::int64_t lines = (cols + 15) / 16;
     const std::int64_t c0 = std::min(cols, lines * t / n * 16), c1 = std::min(cols, lines * (t + 1) / n * 16);
     if (c0 < c1) {
-      apply_rows(a, 0, rows, c0, c1, [&](std::int64_t r) -> const RowCoefficients& { return k[r]; },
+      apply_rows(a, 0, rows, c0, c1, [&](std::int64_t r) { return k[r]; },
                  sums != nullptr ? sums + c0 : nullptr, sums != nullptr ? sums + cols + c0 : nullptr, stream);
       if (a.columns != nullptr)
         for (std::int64_t d = c0; d < c1; ++d) a.columns[d] = {sums[d], sums[cols + d]};
@@ -236,9 +242,8 @@ void row_norm_backward(const RowBackwardArgs& a) {
         std::fill(col_g.begin(), col_g.end(), 0.0f);
         std::fill(col_gx.begin(), col_gx.end(), 0.0f);
       }
-      RowCoefficients k;
       apply_rows(a, b * kColumnBlockRows, std::min(rows, (b + 1) * kColumnBlockRows), 0, cols,
-                 [&](std::int64_t r) -> const RowCoefficients& { return k = row_coefficients(a, r); },
+                 [&](std::int64_t r) { return row_coefficients(a, r); },
                  a.columns != nullptr ? col_g.data() : nullptr, a.columns != nullptr ? col_gx.data() : nullptr,
                  stream);
       if (a.columns != nullptr) {
