@@ -79,14 +79,12 @@ template <int W>
 }
 
 template <int W, bool kCentred>
-[[gnu::always_inline]] inline void row_normalize_span_body(const RowNormalizeSpan& s, bool stream,
-                                                           std::int64_t prefetch) {
+[[gnu::always_inline]] inline void row_normalize_span_body(const RowNormalizeSpan& s, bool stream) {
   const float hi = s.hi, lo = s.lo, rs = s.rstd;
   const float *x = s.x, *g = s.gamma, *b = s.beta;
   write_elements<W>(
       s.y, s.n, stream,
       [&](std::int64_t d) __attribute__((always_inline)) {
-        prefetch_line<W>(x + d, prefetch);
         vfloat<W> v = centred<kCentred>(loadv<W>(x + d), hi, lo) * rs;
         if (g != nullptr) v *= loadv<W>(g + d);
         if (b != nullptr) v += loadv<W>(b + d);
@@ -102,12 +100,11 @@ template <int W, bool kCentred>
 
 // (hi, lo) both +0 (RMSNorm): the version without the centring subtractions.
 template <int W>
-[[gnu::always_inline]] inline void row_normalize_span_w(const RowNormalizeSpan& s, bool stream,
-                                                        std::int64_t prefetch) {
+[[gnu::always_inline]] inline void row_normalize_span_w(const RowNormalizeSpan& s, bool stream) {
   if (has_centre(s.hi, s.lo))
-    row_normalize_span_body<W, true>(s, stream, prefetch);
+    row_normalize_span_body<W, true>(s, stream);
   else
-    row_normalize_span_body<W, false>(s, stream, prefetch);
+    row_normalize_span_body<W, false>(s, stream);
 }
 
 template <int W, bool kCentred>
@@ -193,8 +190,8 @@ void input_grad_rows_portable(const InputGradRows& s, bool stream) { input_grad_
 void input_grad_span_portable(const InputGradSpan& s, bool stream, std::int64_t prefetch) {
   input_grad_span_w<4>(s, stream, prefetch);
 }
-void row_normalize_span_portable(const RowNormalizeSpan& s, bool stream, std::int64_t prefetch) {
-  row_normalize_span_w<4>(s, stream, prefetch);
+void row_normalize_span_portable(const RowNormalizeSpan& s, bool stream) {
+  row_normalize_span_w<4>(s, stream);
 }
 void accumulate_column_sums_portable(const ColumnSumsSpan& s) { accumulate_column_sums_w<4>(s); }
 #if NORMKIT_X86_DISPATCH
@@ -210,8 +207,8 @@ NORMKIT_TARGET_AVX2 void input_grad_rows_avx2(const InputGradRows& s, bool strea
 NORMKIT_TARGET_AVX2 void input_grad_span_avx2(const InputGradSpan& s, bool stream, std::int64_t prefetch) {
   input_grad_span_w<8>(s, stream, prefetch);
 }
-NORMKIT_TARGET_AVX2 void row_normalize_span_avx2(const RowNormalizeSpan& s, bool stream, std::int64_t prefetch) {
-  row_normalize_span_w<8>(s, stream, prefetch);
+NORMKIT_TARGET_AVX2 void row_normalize_span_avx2(const RowNormalizeSpan& s, bool stream) {
+  row_normalize_span_w<8>(s, stream);
 }
 NORMKIT_TARGET_AVX512 void normalize_span_avx512(const NormalizeSpan& s, bool stream, std::int64_t prefetch) {
   normalize_span_w<16>(s, stream, prefetch);
@@ -225,9 +222,8 @@ NORMKIT_TARGET_AVX512 void input_grad_rows_avx512(const InputGradRows& s, bool s
 NORMKIT_TARGET_AVX512 void input_grad_span_avx512(const InputGradSpan& s, bool stream, std::int64_t prefetch) {
   input_grad_span_w<16>(s, stream, prefetch);
 }
-NORMKIT_TARGET_AVX512 void row_normalize_span_avx512(const RowNormalizeSpan& s, bool stream,
-                                                     std::int64_t prefetch) {
-  row_normalize_span_w<16>(s, stream, prefetch);
+NORMKIT_TARGET_AVX512 void row_normalize_span_avx512(const RowNormalizeSpan& s, bool stream) {
+  row_normalize_span_w<16>(s, stream);
 }
 #endif
 
@@ -241,8 +237,8 @@ void input_grad_rows(const InputGradRows& s, bool stream) { NORMKIT_DISPATCH(inp
 void input_grad_span(const InputGradSpan& s, bool stream, std::int64_t prefetch) {
   NORMKIT_DISPATCH(input_grad_span, s, stream, prefetch);
 }
-void row_normalize_span(const RowNormalizeSpan& s, bool stream, std::int64_t prefetch) {
-  NORMKIT_DISPATCH(row_normalize_span, s, stream, prefetch);
+void row_normalize_span(const RowNormalizeSpan& s, bool stream) {
+  NORMKIT_DISPATCH(row_normalize_span, s, stream);
 }
 void accumulate_column_sums(const ColumnSumsSpan& s) { NORMKIT_DISPATCH(accumulate_column_sums, s); }
 void row_backward_span(const RowBackwardSpan& s, bool stream) { NORMKIT_DISPATCH(row_backward_span, s, stream); }

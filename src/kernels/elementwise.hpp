@@ -59,7 +59,7 @@ struct RowNormalizeSpan {
   float hi, lo, rstd;
   const float *gamma, *beta;
 };
-void row_normalize_span(const RowNormalizeSpan& s, bool stream, std::int64_t prefetch);
+void row_normalize_span(const RowNormalizeSpan& s, bool stream);
 
 // The parameter gradients' column sums of one row, accumulated:
 // col_g[d] += dy[d];  col_gx[d] += dy[d] * (((x[d] - hi) - lo) * rstd).

@@ -71,7 +71,7 @@ void fused_group_norm(const FusedGroupArgs& a) {
       for (std::int64_t j = 0; j < Cg; ++j) {
         Moments acc{};
         for (std::int64_t d0 = 0; d0 < S; d0 += kRunChunk)
-          acc = Moments::merge(acc, run_moments(x + j * S + d0, std::min(kRunChunk, S - d0)));
+          acc = Moments::merge(acc, run_moments(x + j * S + d0, std::min(kRunChunk, S - d0), std::min(kRunChunk, S - d0)));
         per_channel[j] = acc;
       }
       const Moments merged = merge_channels(per_channel.data(), 0, Cg);

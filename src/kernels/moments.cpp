@@ -93,7 +93,7 @@ template <int W, int G>
 // alone (the same operations, element for element and lane for lane).
 template <int W, int R>
 [[gnu::always_inline]] inline void rows_moments_w(const float* x, std::int64_t stride, std::int64_t n,
-                                                  Moments* out) {
+                                                  std::int64_t prefetch, Moments* out) {
   using V = vfloat<W>;
   constexpr int K = kLanes / W;
   const std::int64_t body = n / kLanes * kLanes, rest = n - body;
@@ -127,7 +127,7 @@ template <int W, int R>
     for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
       for (int k = 0; k < K; ++k) {
-        if (k == 0) prefetch_ahead(x + r * stride + i, R * stride);
+        if (k == 0 && prefetch != 0) prefetch_ahead(x + r * stride + i, prefetch);
         const V d = loadv<W>(x + r * stride + i + k * W) - m[r];
         s1[r].v[k] += d;
         s2[r].v[k] += d * d;
@@ -181,9 +181,9 @@ template <int W, int R>
 
 // The single-run kernels: R = 1.
 template <int W>
-[[gnu::always_inline]] inline Moments run_moments_w(const float* x, std::int64_t n) {
+[[gnu::always_inline]] inline Moments run_moments_w(const float* x, std::int64_t n, std::int64_t prefetch) {
   Moments m;
-  rows_moments_w<W, 1>(x, n, n, &m);
+  rows_moments_w<W, 1>(x, n, n, prefetch, &m);
   return m;
 }
 template <int W>
@@ -195,14 +195,14 @@ template <int W>
 
 }  // namespace
 
-Moments run_moments_portable(const float* x, std::int64_t n) { return run_moments_w<4>(x, n); }
+Moments run_moments_portable(const float* x, std::int64_t n, std::int64_t prefetch) { return run_moments_w<4>(x, n, prefetch); }
 void rows16_moments_portable(const float* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch,
                              Moments* out) {
   rows16_moments_w<4, 1>(x0, C, rows, prefetch, out);
 }
 double run_square_sum_portable(const float* x, std::int64_t n) { return run_square_sum_w<4>(x, n); }
-void rows4_moments_portable(const float* x, std::int64_t stride, std::int64_t n, Moments* out) {
-  rows_moments_w<4, kInterleavedRows>(x, stride, n, out);
+void rows4_moments_portable(const float* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch, Moments* out) {
+  rows_moments_w<4, kInterleavedRows>(x, stride, n, prefetch, out);
 }
 void rows4_square_sums_portable(const float* x, std::int64_t stride, std::int64_t n, double* out) {
   rows_square_sums_w<4, kInterleavedRows>(x, stride, n, out);
@@ -220,26 +220,26 @@ NORMKIT_TARGET_AVX512 void rows64_moments_avx512(const float* x0, std::int64_t C
                                                  std::int64_t prefetch, Moments* out) {
   rows16_moments_w<16, 4>(x0, C, rows, prefetch, out);
 }
-NORMKIT_TARGET_AVX2 void rows4_moments_avx2(const float* x, std::int64_t stride, std::int64_t n, Moments* out) {
-  rows_moments_w<8, kInterleavedRows>(x, stride, n, out);
+NORMKIT_TARGET_AVX2 void rows4_moments_avx2(const float* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch, Moments* out) {
+  rows_moments_w<8, kInterleavedRows>(x, stride, n, prefetch, out);
 }
 NORMKIT_TARGET_AVX2 void rows4_square_sums_avx2(const float* x, std::int64_t stride, std::int64_t n, double* out) {
   rows_square_sums_w<8, kInterleavedRows>(x, stride, n, out);
 }
-NORMKIT_TARGET_AVX512 void rows4_moments_avx512(const float* x, std::int64_t stride, std::int64_t n, Moments* out) {
-  rows_moments_w<16, kInterleavedRows>(x, stride, n, out);
+NORMKIT_TARGET_AVX512 void rows4_moments_avx512(const float* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch, Moments* out) {
+  rows_moments_w<16, kInterleavedRows>(x, stride, n, prefetch, out);
 }
 NORMKIT_TARGET_AVX512 void rows4_square_sums_avx512(const float* x, std::int64_t stride, std::int64_t n,
                                                     double* out) {
   rows_square_sums_w<16, kInterleavedRows>(x, stride, n, out);
 }
-NORMKIT_TARGET_AVX2 Moments run_moments_avx2(const float* x, std::int64_t n) { return run_moments_w<8>(x, n); }
+NORMKIT_TARGET_AVX2 Moments run_moments_avx2(const float* x, std::int64_t n, std::int64_t prefetch) { return run_moments_w<8>(x, n, prefetch); }
 NORMKIT_TARGET_AVX2 void rows16_moments_avx2(const float* x0, std::int64_t C, std::int64_t rows,
                                              std::int64_t prefetch, Moments* out) {
   rows16_moments_w<8, 1>(x0, C, rows, prefetch, out);
 }
 NORMKIT_TARGET_AVX2 double run_square_sum_avx2(const float* x, std::int64_t n) { return run_square_sum_w<8>(x, n); }
-NORMKIT_TARGET_AVX512 Moments run_moments_avx512(const float* x, std::int64_t n) { return run_moments_w<16>(x, n); }
+NORMKIT_TARGET_AVX512 Moments run_moments_avx512(const float* x, std::int64_t n, std::int64_t prefetch) { return run_moments_w<16>(x, n, prefetch); }
 NORMKIT_TARGET_AVX512 void rows16_moments_avx512(const float* x0, std::int64_t C, std::int64_t rows,
                                                  std::int64_t prefetch, Moments* out) {
   rows16_moments_w<16, 1>(x0, C, rows, prefetch, out);
@@ -249,7 +249,7 @@ NORMKIT_TARGET_AVX512 double run_square_sum_avx512(const float* x, std::int64_t 
 }
 #endif
 
-Moments run_moments(const float* x, std::int64_t n) { return NORMKIT_DISPATCH(run_moments, x, n); }
+Moments run_moments(const float* x, std::int64_t n, std::int64_t prefetch) { return NORMKIT_DISPATCH(run_moments, x, n, prefetch); }
 void rows16_moments(const float* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch, Moments* out) {
   NORMKIT_DISPATCH(rows16_moments, x0, C, rows, prefetch, out);
 }
@@ -257,8 +257,8 @@ void rows64_moments(const float* x0, std::int64_t C, std::int64_t rows, std::int
   NORMKIT_DISPATCH(rows64_moments, x0, C, rows, prefetch, out);
 }
 double run_square_sum(const float* x, std::int64_t n) { return NORMKIT_DISPATCH(run_square_sum, x, n); }
-void rows4_moments(const float* x, std::int64_t stride, std::int64_t n, Moments* out) {
-  NORMKIT_DISPATCH(rows4_moments, x, stride, n, out);
+void rows4_moments(const float* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch, Moments* out) {
+  NORMKIT_DISPATCH(rows4_moments, x, stride, n, prefetch, out);
 }
 void rows4_square_sums(const float* x, std::int64_t stride, std::int64_t n, double* out) {
   NORMKIT_DISPATCH(rows4_square_sums, x, stride, n, out);
@@ -271,14 +271,14 @@ struct MomentsOps {
   std::int64_t C, numel;
 
   Moments run(std::int64_t, std::int64_t, std::int64_t offset, std::int64_t n) const {
-    return run_moments(x + offset, n);
+    return run_moments(x + offset, n, n);
   }
   // Short runs (a (sample, channel) of a few hundred floats) four at a time:
   // their running sums are independent chains, and their fixed costs (lane
   // totals, the tail) overlap.
   static constexpr int kRuns = kInterleavedRows;
   void runs(std::int64_t offset, std::int64_t stride, std::int64_t n, Moments* out) const {
-    rows4_moments(x + offset, stride, n, out);
+    rows4_moments(x + offset, stride, n, kRuns * stride, out);
   }
 
   // Channels contiguous: the same algorithm per channel, over the rows in

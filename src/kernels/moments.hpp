@@ -76,47 +76,50 @@ void mean_squares(const MeanSquaresArgs& args);
 
 // The engine's block kernels, each with one variant per instruction set
 // (core/simd_dispatch.hpp; all give the same bits) and a dispatching entry point:
-// - statistics of one contiguous run of n > 0 floats;
+// - statistics of one contiguous run of n > 0 floats (prefetch: how many
+//   floats after the run's start to ask for, that is the data the caller
+//   reads next, during the second pass; 0: none);
 // - statistics of 16 contiguous channels over `rows` <= kRowChunk rows of
 //   stride C (prefetch: how far ahead to ask for the next block, 0: none);
 // - the sum of squares of one contiguous run (float lanes, double total).
-Moments run_moments(const float* x, std::int64_t n);
+Moments run_moments(const float* x, std::int64_t n, std::int64_t prefetch);
 // run_moments and run_square_sum of kInterleavedRows runs of n > 0 floats,
 // `stride` floats apart, at once: out[r] is what the single-run kernel gives
-// run r, bit for bit (interleaved only to hide the adds' latency).
+// run r, bit for bit (interleaved only to hide the adds' latency); prefetch
+// as run_moments', from each run.
 inline constexpr int kInterleavedRows = 4;
-void rows4_moments(const float* x, std::int64_t stride, std::int64_t n, Moments* out);
+void rows4_moments(const float* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch, Moments* out);
 void rows4_square_sums(const float* x, std::int64_t stride, std::int64_t n, double* out);
 void rows16_moments(const float* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch, Moments* out);
 // The same for 64 channels: four groups of 16, each with rows16's bits.
 void rows64_moments(const float* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch, Moments* out);
 double run_square_sum(const float* x, std::int64_t n);
 
-Moments run_moments_portable(const float* x, std::int64_t n);
+Moments run_moments_portable(const float* x, std::int64_t n, std::int64_t prefetch);
 void rows16_moments_portable(const float* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch,
                              Moments* out);
 double run_square_sum_portable(const float* x, std::int64_t n);
 void rows64_moments_portable(const float* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch,
                              Moments* out);
-void rows4_moments_portable(const float* x, std::int64_t stride, std::int64_t n, Moments* out);
+void rows4_moments_portable(const float* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch, Moments* out);
 void rows4_square_sums_portable(const float* x, std::int64_t stride, std::int64_t n, double* out);
 #if NORMKIT_X86_DISPATCH
 NORMKIT_TARGET_AVX2 void rows64_moments_avx2(const float* x0, std::int64_t C, std::int64_t rows,
                                              std::int64_t prefetch, Moments* out);
 NORMKIT_TARGET_AVX512 void rows64_moments_avx512(const float* x0, std::int64_t C, std::int64_t rows,
                                                  std::int64_t prefetch, Moments* out);
-NORMKIT_TARGET_AVX2 void rows4_moments_avx2(const float* x, std::int64_t stride, std::int64_t n, Moments* out);
+NORMKIT_TARGET_AVX2 void rows4_moments_avx2(const float* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch, Moments* out);
 NORMKIT_TARGET_AVX2 void rows4_square_sums_avx2(const float* x, std::int64_t stride, std::int64_t n, double* out);
-NORMKIT_TARGET_AVX512 void rows4_moments_avx512(const float* x, std::int64_t stride, std::int64_t n, Moments* out);
+NORMKIT_TARGET_AVX512 void rows4_moments_avx512(const float* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch, Moments* out);
 NORMKIT_TARGET_AVX512 void rows4_square_sums_avx512(const float* x, std::int64_t stride, std::int64_t n,
                                                     double* out);
 // (The attribute is part of the declaration: GCC treats functions that
 // differ only in target attributes as versions of one function.)
-NORMKIT_TARGET_AVX2 Moments run_moments_avx2(const float* x, std::int64_t n);
+NORMKIT_TARGET_AVX2 Moments run_moments_avx2(const float* x, std::int64_t n, std::int64_t prefetch);
 NORMKIT_TARGET_AVX2 void rows16_moments_avx2(const float* x0, std::int64_t C, std::int64_t rows,
                                              std::int64_t prefetch, Moments* out);
 NORMKIT_TARGET_AVX2 double run_square_sum_avx2(const float* x, std::int64_t n);
-NORMKIT_TARGET_AVX512 Moments run_moments_avx512(const float* x, std::int64_t n);
+NORMKIT_TARGET_AVX512 Moments run_moments_avx512(const float* x, std::int64_t n, std::int64_t prefetch);
 NORMKIT_TARGET_AVX512 void rows16_moments_avx512(const float* x0, std::int64_t C, std::int64_t rows,
                                                  std::int64_t prefetch, Moments* out);
 NORMKIT_TARGET_AVX512 double run_square_sum_avx512(const float* x, std::int64_t n);

@@ -30,7 +30,7 @@ Exact exact_moments(const std::vector<float>& x) {
 TEST_P(MomentsKernel, RunMatchesExactOnOddSizes) {
   for (std::int64_t n : {1, 3, 16, 17, 127, 4097, 100000}) {
     const std::vector<float> x = normal_values(static_cast<std::size_t>(n), 7 + n, 0.5f, 2.0f);
-    const Moments m = kernels::run_moments(x.data(), n);
+    const Moments m = kernels::run_moments(x.data(), n, 0);
     const Exact e = exact_moments(x);
     EXPECT_EQ(m.count, static_cast<double>(n));
     EXPECT_NEAR(m.mean, e.mean, 1e-6 * (std::fabs(e.mean) + 2.0)) << "n=" << n;
@@ -40,9 +40,9 @@ TEST_P(MomentsKernel, RunMatchesExactOnOddSizes) {
 
 TEST_P(MomentsKernel, MergeEqualsWholeRun) {
   const std::vector<float> x = normal_values(1000, 3, -4.0f, 0.5f);
-  const Moments whole = kernels::run_moments(x.data(), 1000);
-  const Moments merged = Moments::merge(kernels::run_moments(x.data(), 333),
-                                        kernels::run_moments(x.data() + 333, 667));
+  const Moments whole = kernels::run_moments(x.data(), 1000, 0);
+  const Moments merged = Moments::merge(kernels::run_moments(x.data(), 333, 0),
+                                        kernels::run_moments(x.data() + 333, 667, 0));
   // Both sides round in float lanes, so they agree to float precision.
   EXPECT_NEAR(merged.mean, whole.mean, 1e-6 * 4);
   EXPECT_NEAR(merged.m2, whole.m2, 1e-6 * whole.m2);
@@ -163,8 +163,8 @@ TEST(Simd, EveryPathOfTheBlockKernelsGivesThePortableBits) {
     for (std::int64_t n : {1, 5, 16, 17, 31, 768, 4096, 4097}) {
       std::vector<float> x = normal_values(static_cast<std::size_t>(n), 100 + n, 1e3f, 3.0f);
       if (n > 3) x[3] = -0.0f;
-      const Moments a = kernels::run_moments_portable(x.data(), n);
-      const Moments b = avx2 ? kernels::run_moments_avx2(x.data(), n) : kernels::run_moments_avx512(x.data(), n);
+      const Moments a = kernels::run_moments_portable(x.data(), n, 0);
+      const Moments b = avx2 ? kernels::run_moments_avx2(x.data(), n, n) : kernels::run_moments_avx512(x.data(), n, n);
       EXPECT_EQ(std::memcmp(&a, &b, sizeof a), 0) << "run_moments n=" << n;
       const double s = kernels::run_square_sum_portable(x.data(), n);
       const double t = avx2 ? kernels::run_square_sum_avx2(x.data(), n) : kernels::run_square_sum_avx512(x.data(), n);
@@ -205,10 +205,10 @@ TEST_P(MomentsKernel, InterleavedRowsGiveEachRowTheSingleRunBits) {
     if (n > 3) x[stride + 3] = -0.0f;
     Moments together[kernels::kInterleavedRows];
     double squares[kernels::kInterleavedRows];
-    kernels::rows4_moments(x.data(), stride, n, together);
+    kernels::rows4_moments(x.data(), stride, n, kernels::kInterleavedRows * stride, together);
     kernels::rows4_square_sums(x.data(), stride, n, squares);
     for (int r = 0; r < kernels::kInterleavedRows; ++r) {
-      const Moments alone = kernels::run_moments(x.data() + r * stride, n);
+      const Moments alone = kernels::run_moments(x.data() + r * stride, n, n);
       EXPECT_EQ(std::memcmp(&alone, &together[r], sizeof alone), 0) << "rows4_moments n=" << n << " row " << r;
       const double square = kernels::run_square_sum(x.data() + r * stride, n);
       EXPECT_EQ(std::memcmp(&square, &squares[r], sizeof square), 0) << "rows4_square_sums n=" << n << " row " << r;
