@@ -6,7 +6,9 @@
 # PyPI's Linux wheel is a CUDA build: pip brings its CUDA libraries too (large;
 # they are only loaded, never used, on a machine without a GPU). Also the
 # newest oneDNN (onednn-devel: headers and libraries, 3.x API), whose CPU
-# engine runs on Intel's SYCL/OpenCL CPU runtime, which pip brings with it.
+# engine runs on Intel's SYCL/OpenCL CPU runtime, which pip brings with it,
+# and its kernels' threads on TBB (tbb-devel: the headers the peer needs to
+# hold them to a thread count).
 # ONNX Runtime (onnxruntime, with onnx to write its one-node models), timed
 # from Python by bench/peers/ort_peer.py. llama.cpp's ggml: ggml-python builds
 # a CPU libggml (-march=native) from its bundled source when it installs; its
@@ -17,6 +19,10 @@ venv=.venv-bench
 [ -x "$venv/bin/python" ] || /usr/bin/python3 -m venv "$venv"
 "$venv/bin/pip" install -q --upgrade pip
 "$venv/bin/pip" install -q "torch>=2" numpy onednn-devel onnxruntime onnx ggml-python
+# TBB's headers, of the TBB that onednn-devel brought: its threads are TBB's,
+# and the peer limits them to each row's thread count through them.
+tbb_version=$("$venv/bin/python" -c "import importlib.metadata as m; print(m.version('tbb'))")
+"$venv/bin/pip" install -q "tbb-devel==$tbb_version"
 "$venv/bin/python" -c "import torch; print('bench venv: torch', torch.__version__)"
 "$venv/bin/python" -c "import onnxruntime; print('bench venv: onnxruntime', onnxruntime.__version__)"
 if [ ! -f "$venv/ggml-include/ggml.h" ]; then

@@ -4,12 +4,15 @@
 // format. Loaded at
 // run time by `normkit bench`. Built twice: against Debian's libdnnl-dev
 // (oneDNN 2.x API, OpenMP threads) and against PyPI's onednn-devel (3.x API;
-// its CPU engine runs on SYCL, whose thread count is fixed per process by
-// the environment: see peer_onednn_pypi.env).
+// its CPU engine runs on SYCL, its kernels' threads on TBB: see
+// peer_onednn_pypi.env and set_num_threads below).
 #include <omp.h>
 
 #include <memory>
 #include <oneapi/dnnl/dnnl.hpp>
+#if DNNL_CPU_THREADING_RUNTIME == DNNL_RUNTIME_TBB
+#include <oneapi/tbb/global_control.h>
+#endif
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -64,8 +67,17 @@ class DnnlPeer : public normkit::bench::Peer {
     }();
     return label.c_str();
   }
-  // (For the SYCL build the environment has fixed the count already.)
-  void set_num_threads(int n) override { omp_set_num_threads(n); }
+  // A TBB-threaded oneDNN (PyPI's) ignores OpenMP's count and runs on every
+  // core: at "1 thread" it took both of a 2-core machine (151% CPU for
+  // LayerNorm 8192x768 in a loop, with DPCPP_CPU_NUM_CUS=1 in the
+  // environment). TBB's global limit holds it to n (99% CPU at 1).
+  void set_num_threads(int n) override {
+#if DNNL_CPU_THREADING_RUNTIME == DNNL_RUNTIME_TBB
+    limit_.reset();  // one limit at a time
+    limit_ = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, n);
+#endif
+    omp_set_num_threads(n);
+  }
 
   std::function<void()> prepare(const PeerCase& c) override {
     const dnnl::memory::dims dims(c.shape, c.shape + c.rank);
@@ -182,6 +194,9 @@ class DnnlPeer : public normkit::bench::Peer {
   }
   dnnl::engine engine_;
   dnnl::stream stream_;
+#if DNNL_CPU_THREADING_RUNTIME == DNNL_RUNTIME_TBB
+  std::unique_ptr<tbb::global_control> limit_;
+#endif
 };
 
 }  // namespace
