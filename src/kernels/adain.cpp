@@ -145,7 +145,8 @@ AdaINBackwardResult adain_backward(const TensorView& dy, const TensorView& conte
     style_shift[i] = sums[i].sum_dy / Ss;
   }
   {
-    kernels::PlannedOutput dc(r.dcontent, c);
+    const TensorView dcontent = r.dcontent;
+    kernels::PlannedOutput dc(dcontent, c);
     kernels::input_grad_apply(k.applied_to({.dy = g.data(), .x = c.data(), .dx = dc.data(), .plan = plan}));
     dc.finish();
   }

@@ -24,7 +24,10 @@ void fast_forward(const LayerNormInputs& in, const LayerNormOptions& o, const Ro
                   const LayerNormForwardOutputs& out) {
   const kernels::PlannedInput x(in.x, Layout::contiguous);
   const kernels::PlannedInput gamma(in.weight, Layout::contiguous), beta(in.bias, Layout::contiguous);
-  std::vector<double> mean(p.rows), rstd(p.rows);
+  // Kept across calls, so that a small call allocates nothing.
+  thread_local std::vector<double> mean, rstd;
+  mean.resize(static_cast<std::size_t>(p.rows));
+  rstd.resize(static_cast<std::size_t>(p.rows));
   kernels::PlannedOutput y(out.y, x);
   kernels::row_norm_forward({.kind = kernels::RowNorm::layer,
                              .x = x.data(),

@@ -30,7 +30,7 @@ PlannedInput::PlannedInput(const TensorView& t, Layout layout) : layout_(layout)
   }
 }
 
-PlannedOutput::PlannedOutput(const TensorView& out, const PlannedInput& like) : out_(out) {
+PlannedOutput::PlannedOutput(const TensorView& out, const PlannedInput& like) : out_(&out) {
   if (has_layout(out, like.layout())) {
     data_ = out.data<float>();
   } else {
@@ -40,7 +40,7 @@ PlannedOutput::PlannedOutput(const TensorView& out, const PlannedInput& like) : 
 }
 
 void PlannedOutput::finish() {
-  if (owned_.defined()) copy_into(owned_, out_);
+  if (owned_.defined()) copy_into(owned_, *out_);
 }
 
 }  // namespace normkit::kernels

@@ -26,7 +26,8 @@ double resolved_eps(const RMSNormOptions& o) {
 void fast_forward(const RMSNormInputs& in, double eps, const RowProblem& p, const RMSNormForwardOutputs& out) {
   const kernels::PlannedInput x(in.x, Layout::contiguous);
   const kernels::PlannedInput gamma(in.weight, Layout::contiguous);
-  std::vector<double> rstd(p.rows);
+  thread_local std::vector<double> rstd;  // kept across calls: a small call allocates nothing
+  rstd.resize(static_cast<std::size_t>(p.rows));
   kernels::PlannedOutput y(out.y, x);
   kernels::row_norm_forward({.kind = kernels::RowNorm::rms,
                              .x = x.data(),
