@@ -119,13 +119,18 @@ void reduce_leaves(const NormPlan& plan, const Ops& ops, const LeafList& leaves,
     // One work item per (a, leaf, strip of channels): the leaf's rows of
     // those channels, in blocks of kRowChunk rows merged in order. (Strips
     // split the work only: each channel's arithmetic is the same in any strip.)
-    constexpr std::int64_t kStrip = 64;
-    const std::int64_t strips = (C + kStrip - 1) / kStrip;
-    parallel_region(threads_for(plan.numel()), [&] {
-      Partial chunk[kStrip];
+    // Strips of 256 channels, which the widest block kernels read as whole
+    // rows of 1 KiB (a narrower strip reads each row from memory again),
+    // unless that leaves fewer than two items per thread: then 64.
+    constexpr std::int64_t kWideStrip = 256, kNarrowStrip = 64;
+    const int threads = threads_for(plan.numel());
+    const std::int64_t strip = A * L * ((C + kWideStrip - 1) / kWideStrip) >= 2 * threads ? kWideStrip : kNarrowStrip;
+    const std::int64_t strips = (C + strip - 1) / strip;
+    parallel_region(threads, [&] {
+      Partial chunk[kWideStrip];
 #pragma omp for schedule(static)
       for (std::int64_t item = 0; item < A * L * strips; ++item) {
-        const std::int64_t c0 = (item % strips) * kStrip, n = std::min(kStrip, C - c0);
+        const std::int64_t c0 = (item % strips) * strip, n = std::min(strip, C - c0);
         const std::int64_t leaf = (item / strips) % L, a = item / (strips * L);
         const auto [lo, hi] = leaves[static_cast<std::size_t>(leaf)];
         const std::int64_t row0 = a * B + lo * R, rows = std::min(hi * R, B) - lo * R;

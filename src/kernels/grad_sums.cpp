@@ -76,7 +76,7 @@ template <int W, int G>
     lo[q] = LaneSet<W>::load(lo_c + q * kLanes);
   }
   for (std::int64_t r = 0; r < rows; ++r) {
-#pragma GCC unroll 4
+#pragma GCC unroll 16
     for (int q = 0; q < G; ++q) {
       LaneSet<W> d = LaneSet<W>::load(dy + r * C + q * kLanes);
       const LaneSet<W> v = LaneSet<W>::load(x + r * C + q * kLanes);
@@ -108,7 +108,21 @@ void rows64_grad_sums_portable(const float* dy, const float* x, const float* hi,
                                std::int64_t rows, const float* w, GradSums* out) {
   rows16_grad_sums_w<4, 4>(dy, x, hi, lo, C, rows, w, out);
 }
+// 256 channels: four groups of 64 where registers are few; AVX-512 reads the
+// 256 channels of each row at once (see rows256_moments).
+void rows256_grad_sums_portable(const float* dy, const float* x, const float* hi, const float* lo, std::int64_t C,
+                                std::int64_t rows, const float* w, GradSums* out) {
+  for (int q = 0; q < 4; ++q)
+    rows64_grad_sums_portable(dy + 64 * q, x + 64 * q, hi + 64 * q, lo + 64 * q, C, rows, w, out + 64 * q);
+}
 #if NORMKIT_X86_DISPATCH
+NORMKIT_TARGET_AVX2 void rows256_grad_sums_avx2(const float* dy, const float* x, const float* hi, const float* lo,
+                                                std::int64_t C, std::int64_t rows, const float* w, GradSums* out);
+NORMKIT_TARGET_AVX512 void rows256_grad_sums_avx512(const float* dy, const float* x, const float* hi,
+                                                    const float* lo, std::int64_t C, std::int64_t rows,
+                                                    const float* w, GradSums* out) {
+  rows16_grad_sums_w<16, 16>(dy, x, hi, lo, C, rows, w, out);
+}
 NORMKIT_TARGET_AVX2 GradSums run_grad_sums_avx2(const float* dy, const float* x, const float* w, float hi,
                                                 float lo, std::int64_t n) {
   return run_grad_sums_w<8>(dy, x, w, hi, lo, n);
@@ -120,6 +134,11 @@ NORMKIT_TARGET_AVX2 void rows16_grad_sums_avx2(const float* dy, const float* x, 
 NORMKIT_TARGET_AVX2 void rows64_grad_sums_avx2(const float* dy, const float* x, const float* hi, const float* lo,
                                                std::int64_t C, std::int64_t rows, const float* w, GradSums* out) {
   rows16_grad_sums_w<8, 4>(dy, x, hi, lo, C, rows, w, out);
+}
+NORMKIT_TARGET_AVX2 void rows256_grad_sums_avx2(const float* dy, const float* x, const float* hi, const float* lo,
+                                                std::int64_t C, std::int64_t rows, const float* w, GradSums* out) {
+  for (int q = 0; q < 4; ++q)
+    rows64_grad_sums_avx2(dy + 64 * q, x + 64 * q, hi + 64 * q, lo + 64 * q, C, rows, w, out + 64 * q);
 }
 NORMKIT_TARGET_AVX512 GradSums run_grad_sums_avx512(const float* dy, const float* x, const float* w, float hi,
                                                     float lo, std::int64_t n) {
@@ -155,7 +174,7 @@ struct GradSumsOps {
     return run_grad_sums(args.dy + offset, args.x + offset, w, args.center_hi[ac], args.center_lo[ac], n);
   }
 
-  // Channels contiguous: per channel over the rows in order; 64 or 16
+  // Channels contiguous: per channel over the rows in order; 256, 64 or 16
   // channels at a time in registers, the rest one by one with the same
   // arithmetic.
   // Scalar math: g = dy * w;  sum_g += g;  sum_gx += g * ((x - hi) - lo)
@@ -165,6 +184,11 @@ struct GradSumsOps {
     const float w = args.d_weight != nullptr ? args.d_weight[0] : 1.0f;  // D == 1 here
     const bool weighted = args.d_weight != nullptr;
     std::int64_t j = 0;
+    for (; j + 16 * kLanes <= n; j += 16 * kLanes) {
+      const std::int64_t c = first + j;
+      NORMKIT_DISPATCH(rows256_grad_sums, args.dy + offset + c, args.x + offset + c, args.center_hi + a * C + c,
+                       args.center_lo + a * C + c, C, rows, weighted ? &w : nullptr, out + j);
+    }
     for (; j + 4 * kLanes <= n; j += 4 * kLanes) {
       const std::int64_t c = first + j;
       NORMKIT_DISPATCH(rows64_grad_sums, args.dy + offset + c, args.x + offset + c, args.center_hi + a * C + c,

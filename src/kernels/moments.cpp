@@ -29,16 +29,15 @@ namespace {
 // that block exists: a prefetch of an unmapped address costs a page walk.)
 template <int W, int G>
 [[gnu::always_inline]] inline void rows16_moments_w(const float* x0, std::int64_t C, std::int64_t rows,
-                                                    std::int64_t prefetch, Moments* out) {
+                                                    std::int64_t prefetch, Moments* out, float* packed) {
   using V = vfloat<W>;
   constexpr int K = kLanes / W;
   constexpr std::int64_t kWidth = kLanes * G;
   const double dn = static_cast<double>(rows), inv_n = 1.0 / dn;
-  alignas(64) float packed[kRowChunk * kWidth];
   LaneSet<W> shift[G], sum[G];
   for (int g = 0; g < G; ++g) shift[g] = LaneSet<W>::load(x0 + g * kLanes);  // first row
   for (std::int64_t r = 0; r < rows; ++r) {
-#pragma GCC unroll 4
+#pragma GCC unroll 16
     for (int g = 0; g < G; ++g) {
       const LaneSet<W> v = LaneSet<W>::load(x0 + r * C + g * kLanes);
       v.store(packed + r * kWidth + g * kLanes);
@@ -58,7 +57,7 @@ template <int W, int G>
   for (std::int64_t r = 0; r < rows; ++r) {
     if (prefetch != 0)
       for (int g = 0; g < G; ++g) prefetch_ahead(x0 + r * C + g * kLanes, prefetch);
-#pragma GCC unroll 4
+#pragma GCC unroll 16
     for (int g = 0; g < G; ++g)
 #pragma GCC unroll 4
       for (int k = 0; k < K; ++k) {
@@ -182,6 +181,15 @@ template <int W, int R>
   }
 }
 
+// rows16_moments_w with a packed buffer on the stack (G <= 4: at most 64 KiB).
+template <int W, int G>
+[[gnu::always_inline]] inline void rows_moments_on_stack(const float* x0, std::int64_t C, std::int64_t rows,
+                                                         std::int64_t prefetch, Moments* out) {
+  static_assert(G <= 4);
+  alignas(64) float packed[kRowChunk * kLanes * G];
+  rows16_moments_w<W, G>(x0, C, rows, prefetch, out, packed);
+}
+
 // The single-run kernels: R = 1.
 template <int W>
 [[gnu::always_inline]] inline Moments run_moments_w(const float* x, std::int64_t n, std::int64_t prefetch) {
@@ -201,7 +209,7 @@ template <int W>
 Moments run_moments_portable(const float* x, std::int64_t n, std::int64_t prefetch) { return run_moments_w<4>(x, n, prefetch); }
 void rows16_moments_portable(const float* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch,
                              Moments* out) {
-  rows16_moments_w<4, 1>(x0, C, rows, prefetch, out);
+  rows_moments_on_stack<4, 1>(x0, C, rows, prefetch, out);
 }
 double run_square_sum_portable(const float* x, std::int64_t n) { return run_square_sum_w<4>(x, n); }
 void rows4_moments_portable(const float* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch, Moments* out) {
@@ -212,16 +220,38 @@ void rows4_square_sums_portable(const float* x, std::int64_t stride, std::int64_
 }
 void rows64_moments_portable(const float* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch,
                              Moments* out) {
-  rows16_moments_w<4, 4>(x0, C, rows, prefetch, out);
+  rows_moments_on_stack<4, 4>(x0, C, rows, prefetch, out);
 }
+// 256 channels: four groups of 64 where registers are few; AVX-512 reads the
+// 256 channels of each row at once, 16 running sums in registers, and the
+// block's rows whole: reading 1 KiB rows in four 256-byte strips, one
+// block per strip, went to memory four times (BatchNorm 64x256x14x14
+// channels-last training forward after a cache eviction, 1 thread, Zen 4:
+// 2.29-2.44 to 1.83-1.87 ms). It asks for nothing ahead: the next block is
+// the next rows, which the hardware prefetcher follows.
+void rows256_moments_portable(const float* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch,
+                              Moments* out) {
+  for (int q = 0; q < 4; ++q) rows64_moments_portable(x0 + 64 * q, C, rows, prefetch, out + 64 * q);
+}
+#if NORMKIT_X86_DISPATCH
+NORMKIT_TARGET_AVX2 void rows256_moments_avx2(const float* x0, std::int64_t C, std::int64_t rows,
+                                              std::int64_t prefetch, Moments* out) {
+  for (int q = 0; q < 4; ++q) rows64_moments_avx2(x0 + 64 * q, C, rows, prefetch, out + 64 * q);
+}
+NORMKIT_TARGET_AVX512 void rows256_moments_avx512(const float* x0, std::int64_t C, std::int64_t rows,
+                                                  std::int64_t prefetch, Moments* out) {
+  thread_local std::vector<float> packed(static_cast<std::size_t>(kRowChunk * 256));
+  rows16_moments_w<16, 16>(x0, C, rows, 0, out, packed.data());
+}
+#endif
 #if NORMKIT_X86_DISPATCH
 NORMKIT_TARGET_AVX2 void rows64_moments_avx2(const float* x0, std::int64_t C, std::int64_t rows,
                                              std::int64_t prefetch, Moments* out) {
-  rows16_moments_w<8, 4>(x0, C, rows, prefetch, out);
+  rows_moments_on_stack<8, 4>(x0, C, rows, prefetch, out);
 }
 NORMKIT_TARGET_AVX512 void rows64_moments_avx512(const float* x0, std::int64_t C, std::int64_t rows,
                                                  std::int64_t prefetch, Moments* out) {
-  rows16_moments_w<16, 4>(x0, C, rows, prefetch, out);
+  rows_moments_on_stack<16, 4>(x0, C, rows, prefetch, out);
 }
 NORMKIT_TARGET_AVX2 void rows4_moments_avx2(const float* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch, Moments* out) {
   rows_moments_w<8, kInterleavedRows>(x, stride, n, prefetch, out);
@@ -239,13 +269,13 @@ NORMKIT_TARGET_AVX512 void rows4_square_sums_avx512(const float* x, std::int64_t
 NORMKIT_TARGET_AVX2 Moments run_moments_avx2(const float* x, std::int64_t n, std::int64_t prefetch) { return run_moments_w<8>(x, n, prefetch); }
 NORMKIT_TARGET_AVX2 void rows16_moments_avx2(const float* x0, std::int64_t C, std::int64_t rows,
                                              std::int64_t prefetch, Moments* out) {
-  rows16_moments_w<8, 1>(x0, C, rows, prefetch, out);
+  rows_moments_on_stack<8, 1>(x0, C, rows, prefetch, out);
 }
 NORMKIT_TARGET_AVX2 double run_square_sum_avx2(const float* x, std::int64_t n) { return run_square_sum_w<8>(x, n); }
 NORMKIT_TARGET_AVX512 Moments run_moments_avx512(const float* x, std::int64_t n, std::int64_t prefetch) { return run_moments_w<16>(x, n, prefetch); }
 NORMKIT_TARGET_AVX512 void rows16_moments_avx512(const float* x0, std::int64_t C, std::int64_t rows,
                                                  std::int64_t prefetch, Moments* out) {
-  rows16_moments_w<16, 1>(x0, C, rows, prefetch, out);
+  rows_moments_on_stack<16, 1>(x0, C, rows, prefetch, out);
 }
 NORMKIT_TARGET_AVX512 double run_square_sum_avx512(const float* x, std::int64_t n) {
   return run_square_sum_w<16>(x, n);
@@ -258,6 +288,9 @@ void rows16_moments(const float* x0, std::int64_t C, std::int64_t rows, std::int
 }
 void rows64_moments(const float* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch, Moments* out) {
   NORMKIT_DISPATCH(rows64_moments, x0, C, rows, prefetch, out);
+}
+void rows256_moments(const float* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch, Moments* out) {
+  NORMKIT_DISPATCH(rows256_moments, x0, C, rows, prefetch, out);
 }
 double run_square_sum(const float* x, std::int64_t n) { return NORMKIT_DISPATCH(run_square_sum, x, n); }
 void rows4_moments(const float* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch, Moments* out) {
@@ -297,6 +330,7 @@ struct MomentsOps {
     const double dn = static_cast<double>(rows), inv_n = 1.0 / dn;
     std::int64_t j = 0;
     const std::int64_t prefetch = offset + (rows + kRowChunk) * C <= numel ? kRowChunk * C : 0;
+    for (; j + 16 * kLanes <= n; j += 16 * kLanes) rows256_moments(x0 + j, C, rows, prefetch, out + j);
     for (; j + 4 * kLanes <= n; j += 4 * kLanes) rows64_moments(x0 + j, C, rows, prefetch, out + j);
     for (; j + kLanes <= n; j += kLanes) rows16_moments(x0 + j, C, rows, prefetch, out + j);
     for (; j < n; ++j) out[j] = rows1(x0 + j, rows, dn, inv_n);

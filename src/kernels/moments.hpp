@@ -93,6 +93,8 @@ void rows4_square_sums(const float* x, std::int64_t stride, std::int64_t n, doub
 void rows16_moments(const float* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch, Moments* out);
 // The same for 64 channels: four groups of 16, each with rows16's bits.
 void rows64_moments(const float* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch, Moments* out);
+// And for 256: sixteen groups of 16, each with rows16's bits.
+void rows256_moments(const float* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch, Moments* out);
 double run_square_sum(const float* x, std::int64_t n);
 
 Moments run_moments_portable(const float* x, std::int64_t n, std::int64_t prefetch);
@@ -101,11 +103,17 @@ void rows16_moments_portable(const float* x0, std::int64_t C, std::int64_t rows,
 double run_square_sum_portable(const float* x, std::int64_t n);
 void rows64_moments_portable(const float* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch,
                              Moments* out);
+void rows256_moments_portable(const float* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch,
+                              Moments* out);
 void rows4_moments_portable(const float* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch, Moments* out);
 void rows4_square_sums_portable(const float* x, std::int64_t stride, std::int64_t n, double* out);
 #if NORMKIT_X86_DISPATCH
 NORMKIT_TARGET_AVX2 void rows64_moments_avx2(const float* x0, std::int64_t C, std::int64_t rows,
                                              std::int64_t prefetch, Moments* out);
+NORMKIT_TARGET_AVX2 void rows256_moments_avx2(const float* x0, std::int64_t C, std::int64_t rows,
+                                              std::int64_t prefetch, Moments* out);
+NORMKIT_TARGET_AVX512 void rows256_moments_avx512(const float* x0, std::int64_t C, std::int64_t rows,
+                                                  std::int64_t prefetch, Moments* out);
 NORMKIT_TARGET_AVX512 void rows64_moments_avx512(const float* x0, std::int64_t C, std::int64_t rows,
                                                  std::int64_t prefetch, Moments* out);
 NORMKIT_TARGET_AVX2 void rows4_moments_avx2(const float* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch, Moments* out);

@@ -188,6 +188,16 @@ TEST(Simd, EveryPathOfTheBlockKernelsGivesThePortableBits) {
       EXPECT_EQ(std::memcmp(c, d, sizeof c), 0) << "rows64_moments rows=" << rows;
       kernels::rows64_moments_portable(y.data() + 3, wide, rows, 0, d);
       EXPECT_EQ(std::memcmp(c, d, sizeof c), 0) << "rows64_moments (portable) rows=" << rows;
+      // 256 channels at once (whole rows read on AVX-512).
+      const std::int64_t wider = 262;
+      const std::vector<float> z = normal_values(static_cast<std::size_t>(rows * wider), 11 + rows, -7.0f, 4.0f);
+      std::vector<Moments> e(256), f(256);
+      for (int g = 0; g < 16; ++g) kernels::rows16_moments_portable(z.data() + 5 + 16 * g, wider, rows, 0, e.data() + 16 * g);
+      if (avx2) kernels::rows256_moments_avx2(z.data() + 5, wider, rows, 0, f.data());
+      else kernels::rows256_moments_avx512(z.data() + 5, wider, rows, 0, f.data());
+      EXPECT_EQ(std::memcmp(e.data(), f.data(), 256 * sizeof(Moments)), 0) << "rows256_moments rows=" << rows;
+      kernels::rows256_moments_portable(z.data() + 5, wider, rows, 0, f.data());
+      EXPECT_EQ(std::memcmp(e.data(), f.data(), 256 * sizeof(Moments)), 0) << "rows256_moments (portable) rows=" << rows;
     }
   }
   RecordProperty("wider_paths_checked", paths);
