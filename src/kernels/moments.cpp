@@ -239,7 +239,7 @@ NORMKIT_TARGET_AVX2 void rows256_moments_avx2(const float* x0, std::int64_t C, s
   for (int q = 0; q < 4; ++q) rows64_moments_avx2(x0 + 64 * q, C, rows, prefetch, out + 64 * q);
 }
 NORMKIT_TARGET_AVX512 void rows256_moments_avx512(const float* x0, std::int64_t C, std::int64_t rows,
-                                                  std::int64_t prefetch, Moments* out) {
+                                                  std::int64_t /*prefetch: none, see above*/, Moments* out) {
   thread_local std::vector<float> packed(static_cast<std::size_t>(kRowChunk * 256));
   rows16_moments_w<16, 16>(x0, C, rows, 0, out, packed.data());
 }
