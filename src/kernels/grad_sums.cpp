@@ -116,13 +116,6 @@ void rows256_grad_sums_portable(const float* dy, const float* x, const float* hi
     rows64_grad_sums_portable(dy + 64 * q, x + 64 * q, hi + 64 * q, lo + 64 * q, C, rows, w, out + 64 * q);
 }
 #if NORMKIT_X86_DISPATCH
-NORMKIT_TARGET_AVX2 void rows256_grad_sums_avx2(const float* dy, const float* x, const float* hi, const float* lo,
-                                                std::int64_t C, std::int64_t rows, const float* w, GradSums* out);
-NORMKIT_TARGET_AVX512 void rows256_grad_sums_avx512(const float* dy, const float* x, const float* hi,
-                                                    const float* lo, std::int64_t C, std::int64_t rows,
-                                                    const float* w, GradSums* out) {
-  rows16_grad_sums_w<16, 16>(dy, x, hi, lo, C, rows, w, out);
-}
 NORMKIT_TARGET_AVX2 GradSums run_grad_sums_avx2(const float* dy, const float* x, const float* w, float hi,
                                                 float lo, std::int64_t n) {
   return run_grad_sums_w<8>(dy, x, w, hi, lo, n);
@@ -153,6 +146,11 @@ NORMKIT_TARGET_AVX512 void rows64_grad_sums_avx512(const float* dy, const float*
                                                    const float* lo, std::int64_t C, std::int64_t rows,
                                                    const float* w, GradSums* out) {
   rows16_grad_sums_w<16, 4>(dy, x, hi, lo, C, rows, w, out);
+}
+NORMKIT_TARGET_AVX512 void rows256_grad_sums_avx512(const float* dy, const float* x, const float* hi,
+                                                    const float* lo, std::int64_t C, std::int64_t rows,
+                                                    const float* w, GradSums* out) {
+  rows16_grad_sums_w<16, 16>(dy, x, hi, lo, C, rows, w, out);
 }
 #endif
 

@@ -70,8 +70,10 @@ void fused_group_norm(const FusedGroupArgs& a) {
       // Per channel, the engine's run chunks in order (plan (N, 1, C, S)).
       for (std::int64_t j = 0; j < Cg; ++j) {
         Moments acc{};
-        for (std::int64_t d0 = 0; d0 < S; d0 += kRunChunk)
-          acc = Moments::merge(acc, run_moments(x + j * S + d0, std::min(kRunChunk, S - d0), std::min(kRunChunk, S - d0)));
+        for (std::int64_t d0 = 0; d0 < S; d0 += kRunChunk) {
+          const std::int64_t n = std::min(kRunChunk, S - d0);
+          acc = Moments::merge(acc, run_moments(x + j * S + d0, n, n));  // asks for the next run
+        }
         per_channel[j] = acc;
       }
       const Moments merged = merge_channels(per_channel.data(), 0, Cg);
