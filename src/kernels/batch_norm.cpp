@@ -198,10 +198,9 @@ void fast_forward(const BatchNormInputs& in, const BatchNormOptions& o, const Pr
     };
     if (across.reduction == nullptr && kernels::slice_fusion_fits(plan, 1)) {
       // Each channel's statistics, then its normalize pass while it is in cache.
-      kernels::moments_each_slice(x.data(), plan, [&](std::int64_t i, const kernels::Moments& stats) {
-        set_channel(i, stats);
-        kernels::normalize_slice(apply, i);
-      });
+      kernels::moments_each_slice(
+          x.data(), plan, set_channel,
+          [&](std::int64_t i, std::int64_t s0, std::int64_t s1) { kernels::normalize_slice(apply, i, s0, s1); });
     } else {
       std::vector<kernels::Moments> stats(G * C);
       if (across.reduction != nullptr)  // the whole batch's, from every rank (G == 1)
@@ -282,10 +281,9 @@ void fast_backward(const BatchNormBackwardInputs& in, const BatchNormOptions& o,
     const kernels::InputGradArgs apply = k.applied_to({.dy = dy.data(), .x = x.data(), .dx = dx.data(), .plan = plan});
     if (need_sums && across.reduction == nullptr && kernels::slice_fusion_fits(plan, 2)) {
       // Each channel's sums, then its dx pass while dy and x are in cache.
-      kernels::grad_sums_each_slice(sum_args, [&](std::int64_t i, const kernels::GradSums& channel_sums) {
-        set_channel(i, channel_sums);
-        kernels::input_grad_slice(apply, i);
-      });
+      kernels::grad_sums_each_slice(
+          sum_args, set_channel,
+          [&](std::int64_t i, std::int64_t s0, std::int64_t s1) { kernels::input_grad_slice(apply, i, s0, s1); });
     } else {
       if (need_sums) reduce_sums();
       for (std::int64_t i = 0; i < G * C; ++i) set_channel(i, sums[i]);

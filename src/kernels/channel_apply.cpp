@@ -66,11 +66,12 @@ void input_grad_run(const InputGradArgs& args, bool stream, std::int64_t ac, std
                   stream, prefetch);
 }
 
-// Calls run(offset) for each of the B runs of D elements of slice ac.
+// Calls run(offset) for each run of D elements of slice ac in samples [s0, s1).
 template <typename Run>
-void for_each_run_of_slice(const NormPlan& p, std::int64_t ac, const Run& run) {
+void for_each_run_of_slice(const NormPlan& p, std::int64_t ac, std::int64_t s0, std::int64_t s1, const Run& run) {
   const std::int64_t a = ac / p.C, c = ac % p.C;
-  for (std::int64_t b = 0; b < p.B; ++b) run(((a * p.B + b) * p.C + c) * p.D);
+  const std::int64_t b1 = std::min(p.B, s1 * p.rows_per_sample);
+  for (std::int64_t b = s0 * p.rows_per_sample; b < b1; ++b) run(((a * p.B + b) * p.C + c) * p.D);
 }
 
 bool stream_y(const NormalizeArgs& args) { return stream_output(args.plan.numel()) && args.y != args.x; }
@@ -122,16 +123,19 @@ void input_grad_apply(const InputGradArgs& args) {
 
 // While a slice (in cache) is written, each run asks for the same sample's
 // run of the next channel, D elements on: the slice this thread reduces next.
-void normalize_slice(const NormalizeArgs& args, std::int64_t ac) {
+// The streamed stores are fenced once the slice's last sample is written.
+void normalize_slice(const NormalizeArgs& args, std::int64_t ac, std::int64_t s0, std::int64_t s1) {
   const bool stream = stream_y(args);
-  for_each_run_of_slice(args.plan, ac, [&](std::int64_t offset) { normalize_run(args, stream, ac, offset, args.plan.D, args.plan.D); });
-  stream_fence(stream);
+  for_each_run_of_slice(args.plan, ac, s0, s1,
+                        [&](std::int64_t offset) { normalize_run(args, stream, ac, offset, args.plan.D, args.plan.D); });
+  if (s1 >= args.plan.samples()) stream_fence(stream);
 }
 
-void input_grad_slice(const InputGradArgs& args, std::int64_t ac) {
+void input_grad_slice(const InputGradArgs& args, std::int64_t ac, std::int64_t s0, std::int64_t s1) {
   const bool stream = stream_dx(args);
-  for_each_run_of_slice(args.plan, ac, [&](std::int64_t offset) { input_grad_run(args, stream, ac, offset, args.plan.D, args.plan.D); });
-  stream_fence(stream);
+  for_each_run_of_slice(args.plan, ac, s0, s1,
+                        [&](std::int64_t offset) { input_grad_run(args, stream, ac, offset, args.plan.D, args.plan.D); });
+  if (s1 >= args.plan.samples()) stream_fence(stream);
 }
 
 }  // namespace normkit::kernels

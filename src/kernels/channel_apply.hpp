@@ -91,10 +91,12 @@ struct InputGradCoefficients {
   }
 };
 
-// The same passes over the (a, c) slice only (D > 1), with ac = a * C + c: for
-// a caller that has just reduced that slice (reduce_each_slice) and still has
-// it in cache. Safe to call from several threads on different slices.
-void normalize_slice(const NormalizeArgs& args, std::int64_t ac);
-void input_grad_slice(const InputGradArgs& args, std::int64_t ac);
+// The same passes over samples [s0, s1) of the (a, c) slice only (D > 1),
+// with ac = a * C + c: for a caller that has just reduced that slice
+// (reduce_each_slice) and still has it in cache. Safe to call from several
+// threads on different slices; a slice's streamed stores are fenced by the
+// call that reaches its last sample.
+void normalize_slice(const NormalizeArgs& args, std::int64_t ac, std::int64_t s0, std::int64_t s1);
+void input_grad_slice(const InputGradArgs& args, std::int64_t ac, std::int64_t s0, std::int64_t s1);
 
 }  // namespace normkit::kernels

@@ -46,10 +46,7 @@ template <int W, bool kCentred>
     add(LaneSet<W>::load_tail(dy + body, rest), LaneSet<W>::load_tail(x + body, rest),
         w != nullptr ? &wt : nullptr, &mask);
   }
-  float tg[kLanes], tgx[kLanes];
-  g.store(tg);
-  gx.store(tgx);
-  return {lane_total(static_cast<const float*>(tg)), lane_total(static_cast<const float*>(tgx))};
+  return {g.total(), gx.total()};
 }
 
 // (hi, lo) both +0 (RMSNorm): the version without the centring subtractions.
@@ -222,9 +219,9 @@ void grad_sums_of_whole_nodes(const GradSumsArgs& local, const SampleTree& tree,
   reduce_whole_nodes(local.plan, GradSumsOps{local}, tree, first, nodes, out);
 }
 
-void grad_sums_each_slice(const GradSumsArgs& args,
-                          const std::function<void(std::int64_t, const GradSums&)>& visit) {
-  reduce_each_slice<GradSums>(args.plan, GradSumsOps{args}, visit);
+void grad_sums_each_slice(const GradSumsArgs& args, const std::function<void(std::int64_t, const GradSums&)>& finish,
+                          const SlicePass& pass) {
+  reduce_each_slice<GradSums>(args.plan, GradSumsOps{args}, finish, pass);
 }
 
 }  // namespace normkit::kernels

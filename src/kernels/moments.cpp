@@ -119,9 +119,7 @@ template <int W, int R>
 #pragma GCC unroll 4
       for (int k = 0; k < K; ++k) sum[r].v[k] += (tail[r].v[k] - shift[r]) * mask.v[k];
     }
-    float lanes[kLanes];
-    sum[r].store(lanes);
-    m[r] = static_cast<float>(shift[r] + lane_total(static_cast<const float*>(lanes)) * inv_n);
+    m[r] = static_cast<float>(shift[r] + sum[r].total() * inv_n);
   }
   LaneSet<W> s1[R], s2[R];
   for (std::int64_t i = 0; i < body; i += kLanes) {
@@ -144,10 +142,7 @@ template <int W, int R>
         s2[r].v[k] += d * d;
       }
     }
-    float l1[kLanes], l2[kLanes];
-    s1[r].store(l1);
-    s2[r].store(l2);
-    const double t1 = lane_total(static_cast<const float*>(l1)), t2 = lane_total(static_cast<const float*>(l2));
+    const double t1 = s1[r].total(), t2 = s2[r].total();
     out[r] = {dn, m[r] + t1 * inv_n, std::max(t2 - t1 * t1 * inv_n, 0.0)};
   }
 }
@@ -175,9 +170,7 @@ template <int W, int R>
 #pragma GCC unroll 4
       for (int k = 0; k < K; ++k) s[r].v[k] += t.v[k] * t.v[k];
     }
-    float lanes[kLanes];
-    s[r].store(lanes);
-    out[r] = lane_total(static_cast<const float*>(lanes));
+    out[r] = s[r].total();
   }
 }
 
@@ -363,8 +356,8 @@ void moments_of_whole_nodes(const float* x, const NormPlan& local, const SampleT
 }
 
 void moments_each_slice(const float* x, const NormPlan& plan,
-                        const std::function<void(std::int64_t, const Moments&)>& visit) {
-  reduce_each_slice<Moments>(plan, MomentsOps{x, plan.C, plan.numel()}, visit);
+                        const std::function<void(std::int64_t, const Moments&)>& finish, const SlicePass& pass) {
+  reduce_each_slice<Moments>(plan, MomentsOps{x, plan.C, plan.numel()}, finish, pass);
 }
 
 namespace {

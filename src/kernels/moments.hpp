@@ -61,10 +61,12 @@ void moments_of_whole_nodes(const float* x, const NormPlan& local, const SampleT
                             const std::vector<std::pair<std::int64_t, std::int64_t>>& nodes, Moments* out);
 
 // The same statistics, one (a, c) at a time (D > 1, slice_fusion_fits):
-// visit(a * C + c, stats) runs in the thread that reduced the slice, right
-// after, so that a pass over the slice finds it in cache.
+// finish(a * C + c, stats) runs in the thread that reduced the slice, right
+// after, and pass(a * C + c, s0, s1) over its samples [s0, s1) soon after
+// (between the reductions of the thread's next slice), so that a pass over
+// the slice finds it in cache (reduce_each_slice).
 void moments_each_slice(const float* x, const NormPlan& plan,
-                        const std::function<void(std::int64_t, const Moments&)>& visit);
+                        const std::function<void(std::int64_t, const Moments&)>& finish, const SlicePass& pass);
 
 // Mean of squares per (a, c), for RMSNorm: out (A, C). x: (A, B, C, D).
 struct MeanSquaresArgs {

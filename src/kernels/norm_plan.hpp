@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 
 namespace normkit::kernels {
 
@@ -44,5 +45,9 @@ inline bool slice_fusion_fits(const NormPlan& plan, int tensors) {
   return plan.D > 1 && plan.A * plan.C >= 8 &&
          tensors * plan.B * plan.D * static_cast<std::int64_t>(sizeof(float)) <= kSliceBytes;
 }
+
+// The pass of a fused reduction over samples [s0, s1) of slice a * C + c:
+// pass(a * C + c, s0, s1).
+using SlicePass = std::function<void(std::int64_t, std::int64_t, std::int64_t)>;
 
 }  // namespace normkit::kernels

@@ -1,6 +1,9 @@
 // The statistics engine against double-precision two-pass statistics.
 #include "kernels/moments.hpp"
 
+#include <mutex>
+#include <utility>
+
 #include "kernels/blocked_reduce.hpp"
 #include "kernels/grad_sums.hpp"
 
@@ -99,17 +102,66 @@ TEST(SampleTree, LeavesPartitionTheSamplesInOrder) {
   }
 }
 
-// The fused schedule (one (a, c) slice at a time, so that the following pass
-// finds it in cache) reduces each slice with the same runs and tree: the same
-// bits as the whole-tensor reduction.
+// What a fused schedule did to each slice: when its statistics were
+// finished, and which samples each pass over it covered, in call order.
+struct SliceLog {
+  std::mutex lock;
+  std::vector<int> finished;  // per slice: how many times
+  std::vector<std::vector<std::pair<std::int64_t, std::int64_t>>> passes;
+
+  explicit SliceLog(std::int64_t slices) : finished(slices, 0), passes(slices) {}
+  void finish(std::int64_t i) {
+    std::lock_guard<std::mutex> hold(lock);
+    ++finished[i];
+  }
+  kernels::SlicePass pass() {
+    return [this](std::int64_t i, std::int64_t s0, std::int64_t s1) {
+      std::lock_guard<std::mutex> hold(lock);
+      EXPECT_EQ(finished[i], 1) << "slice " << i << " passed over before its statistics were finished";
+      passes[i].emplace_back(s0, s1);
+    };
+  }
+  // Every slice finished once, then passed over samples [0, S) exactly once, in order.
+  void expect_complete(std::int64_t samples) const {
+    for (std::size_t i = 0; i < passes.size(); ++i) {
+      EXPECT_EQ(finished[i], 1) << "slice " << i;
+      std::int64_t next = 0;
+      for (const auto& [s0, s1] : passes[i]) {
+        EXPECT_EQ(s0, next) << "slice " << i;
+        EXPECT_LT(s0, s1) << "slice " << i;
+        next = s1;
+      }
+      EXPECT_EQ(next, samples) << "slice " << i;
+    }
+  }
+};
+
+// The fused schedule (a few (a, c) slices at a time, so that the following
+// pass finds them in cache) reduces each slice with the same runs and tree:
+// the same bits as the whole-tensor reduction, on one thread and on two; and
+// it passes over every sample of every slice once, after its statistics.
+// (Plans with slices small enough to be grouped, with a last group smaller
+// than the others, and with samples of several rows.)
 TEST_P(SliceFusion, SameBitsAsTheWholeTensorReduction) {
-  for (const NormPlan plan : {NormPlan{1, 5, 9, 4097, 1}, NormPlan{2, 7, 8, 33, 1}, NormPlan{1, 6, 16, 50, 2}}) {
+  const int threads_before = num_threads();
+  for (const int threads : {1, 2})
+  for (const NormPlan plan : {NormPlan{1, 5, 9, 4097, 1}, NormPlan{2, 7, 8, 33, 1}, NormPlan{1, 6, 16, 50, 2},
+                              NormPlan{1, 12, 30, 196, 1}, NormPlan{3, 9, 3, 20, 1}}) {
+    set_num_threads(threads);
     const std::int64_t n = plan.numel(), AC = plan.A * plan.C;
     const std::vector<float> x = normal_values(static_cast<std::size_t>(n), 21, 3.0f, 2.0f);
     const std::vector<float> dy = normal_values(static_cast<std::size_t>(n), 22, 0.0f, 1.0f);
     std::vector<Moments> whole(AC), fused(AC);
     kernels::moments({.x = x.data(), .plan = plan, .out = whole.data()});
-    kernels::moments_each_slice(x.data(), plan, [&](std::int64_t i, const Moments& m) { fused[i] = m; });
+    SliceLog log(AC);
+    kernels::moments_each_slice(
+        x.data(), plan,
+        [&](std::int64_t i, const Moments& m) {
+          fused[i] = m;
+          log.finish(i);
+        },
+        log.pass());
+    log.expect_complete(plan.samples());
     std::vector<float> hi(AC), lo(AC, 0.0f);
     for (std::int64_t i = 0; i < AC; ++i) {
       EXPECT_EQ(whole[i].mean, fused[i].mean) << i;
@@ -121,12 +173,21 @@ TEST_P(SliceFusion, SameBitsAsTheWholeTensorReduction) {
     const kernels::GradSumsArgs args{
         .dy = dy.data(), .x = x.data(), .center_hi = hi.data(), .center_lo = lo.data(), .plan = plan, .out = sums.data()};
     kernels::grad_sums(args);
-    kernels::grad_sums_each_slice(args, [&](std::int64_t i, const kernels::GradSums& g) { fused_sums[i] = g; });
+    SliceLog sums_log(AC);
+    kernels::grad_sums_each_slice(
+        args,
+        [&](std::int64_t i, const kernels::GradSums& g) {
+          fused_sums[i] = g;
+          sums_log.finish(i);
+        },
+        sums_log.pass());
+    sums_log.expect_complete(plan.samples());
     for (std::int64_t i = 0; i < AC; ++i) {
       EXPECT_EQ(sums[i].sum_dy, fused_sums[i].sum_dy) << i;
       EXPECT_EQ(sums[i].sum_dy_xc, fused_sums[i].sum_dy_xc) << i;
     }
   }
+  set_num_threads(threads_before);
 }
 
 TEST_P(MomentsKernel, NanStaysInItsChannel) {
