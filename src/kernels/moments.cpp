@@ -36,15 +36,21 @@ template <int W, int G>
   const double dn = static_cast<double>(rows), inv_n = 1.0 / dn;
   LaneSet<W> shift[G], sum[G];
   for (int g = 0; g < G; ++g) shift[g] = LaneSet<W>::load(x0 + g * kLanes);  // first row
+  // Rows that are whole (C == 16 * G: the block is contiguous) are not
+  // copied: the second pass reads them again in place. (The copy's stores
+  // cost BatchNorm 64x256x14x14 channels-last training forward a sixth of
+  // its time: 1.19 to 1.01 ms, 1 thread, Zen 4.)
+  const bool whole_rows = C == kWidth;
   for (std::int64_t r = 0; r < rows; ++r) {
 #pragma GCC unroll 16
     for (int g = 0; g < G; ++g) {
       const LaneSet<W> v = LaneSet<W>::load(x0 + r * C + g * kLanes);
-      v.store(packed + r * kWidth + g * kLanes);
+      if (!whole_rows) v.store(packed + r * kWidth + g * kLanes);
 #pragma GCC unroll 4
       for (int k = 0; k < K; ++k) sum[g].v[k] += v.v[k] - shift[g].v[k];
     }
   }
+  const float* second = whole_rows ? x0 : packed;
   LaneSet<W> mv[G], s1[G], s2[G];
   float m[G][kLanes];
   for (int g = 0; g < G; ++g) {
@@ -61,7 +67,7 @@ template <int W, int G>
     for (int g = 0; g < G; ++g)
 #pragma GCC unroll 4
       for (int k = 0; k < K; ++k) {
-        const V d = loadv<W>(packed + r * kWidth + g * kLanes + k * W) - mv[g].v[k];
+        const V d = loadv<W>(second + r * kWidth + g * kLanes + k * W) - mv[g].v[k];
         s1[g].v[k] += d;
         s2[g].v[k] += d * d;
       }
