@@ -69,15 +69,23 @@ void row_norm_forward(const RowForwardArgs& a) {
   // Rows in groups of kInterleavedRows, whose statistics are reduced together
   // when the input is cache-resident (the last group may be shorter: its rows
   // one by one), as four independent dependency chains keep the adders busy.
-  // A DRAM-sized input (one whose output is streamed) goes row by row: four
-  // rows read at once were 10-35% slower there (LayerNorm and RMSNorm,
-  // 2048x4096 to 8192x768, one thread, Zen 4). Every row gets the same bits
+  // A DRAM-sized input (one whose output is streamed) reads its rows one by
+  // one: four rows read at once were 10-35% slower there (LayerNorm and
+  // RMSNorm, 2048x4096 to 8192x768, one thread, Zen 4). Its groups, the rows
+  // whose statistics come before their normalize passes, are single rows
+  // where rows are at most 4 KiB, and four rows otherwise: measured, not
+  // derived (1 thread, Zen 4, LayerNorm; a single row against four):
+  // 8192x768 1.13x (RMSNorm 1.27x), 16384x1024 1.26x, but 8192x2048 0.70x
+  // and 2048x4096 0.94x (RMSNorm 0.90x). Every row gets the same bits
   // either way.
-  const std::int64_t groups = (a.rows + kInterleavedRows - 1) / kInterleavedRows;
+  constexpr std::int64_t kShortRowBytes = 4096;
+  const std::int64_t group_rows =
+      stream && cols * static_cast<std::int64_t>(sizeof(float)) <= kShortRowBytes ? 1 : kInterleavedRows;
+  const std::int64_t groups = (a.rows + group_rows - 1) / group_rows;
   parallel_region(threads_for(a.rows * cols), [&] {
 #pragma omp for schedule(static) nowait
     for (std::int64_t g = 0; g < groups; ++g) {
-      const std::int64_t r0 = g * kInterleavedRows, count = std::min<std::int64_t>(kInterleavedRows, a.rows - r0);
+      const std::int64_t r0 = g * group_rows, count = std::min<std::int64_t>(group_rows, a.rows - r0);
       double mean[kInterleavedRows] = {}, var[kInterleavedRows];
       const bool together = count == kInterleavedRows && cols > 0 && !stream;
       if (a.kind == RowNorm::layer) {
