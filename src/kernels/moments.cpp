@@ -102,9 +102,9 @@ template <int W, int R>
   using V = vfloat<W>;
   constexpr int K = kLanes / W;
   const std::int64_t body = n / kLanes * kLanes, rest = n - body;
-  // The tail and its mask only where there is one: they are built in memory
-  // a float at a time and read back as vectors, a store-forwarding stall
-  // that cost a 768-float row a sixth of its time.
+  // The tail and its mask only where there is one: on the portable path the
+  // tail is built in memory a float at a time and read back as vectors, a
+  // store-forwarding stall that cost a 768-float row a sixth of its time.
   const LaneSet<W> mask = rest > 0 ? LaneSet<W>::tail_mask(rest) : LaneSet<W>{};
   LaneSet<W> tail[R], sum[R];
   float shift[R];
