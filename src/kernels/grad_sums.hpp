@@ -44,7 +44,7 @@ struct SampleTree;
 void grad_sums_of_whole_nodes(const GradSumsArgs& local, const SampleTree& tree, std::int64_t first,
                               const std::vector<std::pair<std::int64_t, std::int64_t>>& nodes, GradSums* out);
 
-// The same sums, one (a, c) at a time (D > 1, slice_fusion_fits; args.out
+// The same sums, (a, c) slice by slice (D > 1, slice_fusion_fits; args.out
 // unused): finish(a * C + c, sums) runs in the thread that reduced the slice,
 // right after, and pass(a * C + c, s0, s1) soon after, as in
 // moments_each_slice.

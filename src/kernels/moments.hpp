@@ -60,7 +60,7 @@ struct SampleTree;
 void moments_of_whole_nodes(const float* x, const NormPlan& local, const SampleTree& tree, std::int64_t first,
                             const std::vector<std::pair<std::int64_t, std::int64_t>>& nodes, Moments* out);
 
-// The same statistics, one (a, c) at a time (D > 1, slice_fusion_fits):
+// The same statistics, (a, c) slice by slice (D > 1, slice_fusion_fits):
 // finish(a * C + c, stats) runs in the thread that reduced the slice, right
 // after, and pass(a * C + c, s0, s1) over its samples [s0, s1) soon after
 // (between the reductions of the thread's next slice), so that a pass over
