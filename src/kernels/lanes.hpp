@@ -77,7 +77,7 @@ struct LaneSet {
       typedef int i8 __attribute__((vector_size(32)));
       const i8 lane = {0, 1, 2, 3, 4, 5, 6, 7};
       LaneSet s;
-      for (int k = 0; k < 2; ++k) {
+      for (int k = 0; k < kVectors; ++k) {
         const i8 mask = lane + 8 * k < static_cast<int>(n);
         asm("vmaskmovps %1, %2, %0" : "=x"(s.v[k]) : "m"(*reinterpret_cast<const vfloat<8>*>(p + 8 * k)), "x"(mask));
       }
