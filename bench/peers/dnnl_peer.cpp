@@ -1,8 +1,8 @@
 // The oneDNN peer of `normkit bench`: batch, layer and (3.3 and newer) group
 // normalization primitives with scale and shift, and RMSNorm as layer
 // normalization with the rms_norm flag (3.5 and newer), on the case's memory
-// format. Loaded at
-// run time by `normkit bench`. Built twice: against Debian's libdnnl-dev
+// format, over the case's own x, y, dy and dx. Loaded at run time by
+// `normkit bench`. Built twice: against Debian's libdnnl-dev
 // (oneDNN 2.x API, OpenMP threads) and against PyPI's onednn-devel (3.x API;
 // its CPU engine runs on SYCL, its kernels' threads on TBB: see
 // peer_onednn_pypi.env and set_num_threads below).
@@ -163,21 +163,27 @@ class DnnlPeer : public normkit::bench::Peer {
   }
 
  private:
-  // A memory of md holding src's values, or `value` everywhere without src.
-  dnnl::memory filled(const dnnl::memory::desc& md, const float* src, float value) {
+  // A memory of md holding `value` everywhere.
+  dnnl::memory filled(const dnnl::memory::desc& md, float value) {
     dnnl::memory m(md, engine_);
     float* p = static_cast<float*>(m.get_data_handle());
     const std::size_t n = md.get_size() / sizeof(float);
-    for (std::size_t i = 0; i < n; ++i) p[i] = src ? src[i] : value;
+    for (std::size_t i = 0; i < n; ++i) p[i] = value;
     return m;
   }
 
-  // The case's x and dy; scale 1, shift 0, mean 0, variance 1.
+  // A memory of md over the case's own buffer (no copy: the same pages as
+  // normkit's), or of its own holding zeros where the case has none. oneDNN
+  // only reads a source, so x and dy need not be writable.
+  dnnl::memory over(const dnnl::memory::desc& md, const float* buffer) {
+    return buffer != nullptr ? dnnl::memory(md, engine_, const_cast<float*>(buffer)) : filled(md, 0);
+  }
+
+  // The case's x, y, dy and dx; scale 1, shift 0, mean 0, variance 1.
   NormMemories memories(const PeerCase& c, const dnnl::memory::desc& data, const dnnl::memory::desc& stat,
                         const dnnl::memory::desc& chan) {
-    return {filled(data, c.x, 0),    filled(data, nullptr, 0), filled(chan, nullptr, 1), filled(chan, nullptr, 0),
-            filled(stat, nullptr, 0), filled(stat, nullptr, 1), filled(data, c.dy, 0),    filled(data, nullptr, 0),
-            filled(chan, nullptr, 0), filled(chan, nullptr, 0)};
+    return {over(data, c.x),  over(data, c.y),  filled(chan, 1),  filled(chan, 0),  filled(stat, 0),
+            filled(stat, 1),  over(data, c.dy), over(data, c.dx), filled(chan, 0),  filled(chan, 0)};
   }
 
   // What one timing runs: the forward, then the backward when there is one.

@@ -16,6 +16,7 @@ format of bench.json: rows with timings [normkit, onnxruntime-VERSION].
 """
 
 import json
+import os
 import statistics
 import sys
 import time
@@ -173,6 +174,11 @@ def main():
     cases_path, threads, budget_s, out_path = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
     cases = json.load(open(cases_path))
     name = "onnxruntime-" + ort.__version__
+    # Held to the first `threads` CPUs when there are more, as normkit bench
+    # holds its other peers' processes (src/cli/bench.cpp, pin_to_first_cpus).
+    allowed = sorted(os.sched_getaffinity(0))
+    if threads < len(allowed):
+        os.sched_setaffinity(0, allowed[:threads])
     normkit.set_num_threads(threads)
     notes, rows = [f"peer {name} loaded from bench/peers/ort_peer.py (from Python, beside normkit's Python call)"], []
     rng = np.random.default_rng(0)

@@ -52,24 +52,30 @@ struct Prepared {
 
 }  // namespace
 
-CaseSet make_cases(const std::vector<Peer*>& peers, bool quick) {
+CaseSet make_cases(const std::vector<Peer*>& peers, bool quick, const std::string& filter) {
   CaseSet set;
   for (const cases::ListedCase& c : cases::listed_cases(quick ? "quick" : "bench")) {
     const ops::Op& op = ops::op(c.op);
+    const bool train = c.mode == "train";
+    const bool channels_last = c.layout == "channels_last";
+    const std::string title = std::string(op.title) + (c.groups > 0 ? " G=" + std::to_string(c.groups) : "") +
+                              (names_mode(op) ? " " + c.mode : "");
+    const std::string label = shape_label(c.shape, channels_last);
+    const auto wanted = [&](const std::string& pass) {
+      return (title + " " + pass + " " + label).find(filter) != std::string::npos;
+    };
+    const bool forward_wanted = wanted("fwd"), both_wanted = train && wanted("fwd+bwd");
+    if (!forward_wanted && !both_wanted) continue;
     auto p = std::make_shared<Prepared>();
     set.keep_alive.push_back(p);
     p->args = op.arguments(c);
     p->forward_results = op.forward.call(p->args.forward, normkit::Impl::fast);
     p->forward_views = views_of(p->forward_results);
-    const bool train = c.mode == "train";
     if (train) {
       p->backward_values = p->args.backward(p->forward_results);
       p->gradients = op.backward.call(p->backward_values, normkit::Impl::fast);
       p->gradient_views = views_of(p->gradients);
     }
-    const bool channels_last = c.layout == "channels_last";
-    const std::string title = std::string(op.title) + (c.groups > 0 ? " G=" + std::to_string(c.groups) : "") +
-                              (names_mode(op) ? " " + c.mode : "");
     const std::string prefix = std::string(peer_op_prefix(c.op)) + (names_mode(op) ? "_" + c.mode : "");
     const std::int64_t bytes = shape_numel(c.shape) * static_cast<std::int64_t>(sizeof(float));
     const TensorView x = std::get<TensorView>(p->args.forward.at(0));
@@ -86,9 +92,10 @@ CaseSet make_cases(const std::vector<Peer*>& peers, bool quick) {
                       channels_last,
                       c.groups > 0 ? c.groups : 1,
                       static_cast<const float*>(x.raw()),
-                      dy.defined() ? static_cast<const float*>(dy.raw()) : nullptr};
+                      dy.defined() ? static_cast<const float*>(dy.raw()) : nullptr,
+                      static_cast<float*>(p->forward_views.at(0).raw()),
+                      train ? static_cast<float*>(p->gradient_views.at(0).raw()) : nullptr};
     };
-    const std::string label = shape_label(c.shape, channels_last);
     const ops::Op* o = &op;
     const Case described{.channels_last = channels_last, .groups = c.groups > 0 ? c.groups : 1};
     Case forward = described;
@@ -98,11 +105,13 @@ CaseSet make_cases(const std::vector<Peer*>& peers, bool quick) {
     forward.peer_op = prefix + "_fwd";
     forward.dims = c.shape;
     forward.impls = {{"normkit", [o, p] { o->forward.run(p->args.forward, p->forward_views, normkit::Impl::fast); }}};
-    for (Peer* peer : peers)
-      if (std::function<void()> run = peer->prepare(peer_case(prefix + "_fwd")))
-        forward.impls.push_back({peer->name(), std::move(run)});
-    set.cases.push_back(std::move(forward));
-    if (!train) continue;
+    if (forward_wanted) {
+      for (Peer* peer : peers)
+        if (std::function<void()> run = peer->prepare(peer_case(prefix + "_fwd")))
+          forward.impls.push_back({peer->name(), std::move(run)});
+      set.cases.push_back(std::move(forward));
+    }
+    if (!both_wanted) continue;
     Case both = described;
     both.op = title + " fwd+bwd";
     both.shape = label;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "harness.hpp"
@@ -18,7 +19,9 @@ struct CaseSet {
   std::vector<std::shared_ptr<void>> keep_alive;
 };
 
-// quick: a subset of shapes (tests and smoke runs).
-CaseSet make_cases(const std::vector<Peer*>& peers, bool quick);
+// quick: a subset of shapes (tests and smoke runs). Only the cases whose
+// "op shape" (Case::op, a space, Case::shape) contains `filter` are set up:
+// a filtered run allocates only what it times.
+CaseSet make_cases(const std::vector<Peer*>& peers, bool quick, const std::string& filter = "");
 
 }  // namespace normkit::bench

@@ -4,8 +4,10 @@
 //
 //   extern "C" normkit::bench::Peer* normkit_bench_peer();
 //
-// and prepares, for a case it supports, a closure that runs its kernel once on
-// its own copy of the case's input. The interface holds no std::string: a
+// and prepares, for a case it supports, a closure that runs its kernel once,
+// on its own copy of the case's input or, where its API takes the caller's
+// memory, on the case's own buffers (the same pages normkit reads and
+// writes, so that where a tensor lies in memory favours neither). The interface holds no std::string: a
 // plugin built against a PyTorch wheel may use the other libstdc++ string ABI.
 #pragma once
 
@@ -23,6 +25,10 @@ struct PeerCase {
   std::int64_t groups = 1;         // GroupNorm
   const float* x = nullptr;        // the input in the case's memory layout
   const float* dy = nullptr;       // the output gradient, same layout
+  // normkit's output buffers of the case, same layout: a peer may write its
+  // y and dx there (nothing reads them back). dx is null without a backward.
+  float* y = nullptr;
+  float* dx = nullptr;
 };
 
 class Peer {
