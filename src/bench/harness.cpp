@@ -3,7 +3,6 @@
 #include <nlohmann/json.hpp>
 
 #include <omp.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -13,6 +12,7 @@
 #include <fstream>
 #include <memory>
 
+#include "core/cpu_cache.hpp"
 #include "normkit/error.hpp"
 #include "normkit/simd.hpp"
 #include "normkit/threading.hpp"
@@ -102,26 +102,6 @@ double copy_bandwidth_gbps(std::int64_t working_set) {
 
 namespace {
 
-// A cache's size as the kernel reports it for cpu0 (what lscpu shows:
-// "32K", "1024K", "32768K"), else sysconf's (which some VMs report wrongly:
-// 320 MiB of L3 for a 32 MiB one).
-std::int64_t cache_bytes(int level, int sysconf_name) {
-  for (int index = 0; index < 8; ++index) {
-    const std::string dir = "/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(index) + "/";
-    std::ifstream level_file(dir + "level"), type_file(dir + "type"), size_file(dir + "size");
-    int l = 0;
-    std::string type, size;
-    if (!(level_file >> l) || !(type_file >> type) || !(size_file >> size)) break;
-    if (l != level || type == "Instruction") continue;
-    std::int64_t bytes = std::atoll(size.c_str());
-    if (size.back() == 'K') bytes <<= 10;
-    if (size.back() == 'M') bytes <<= 20;
-    if (bytes > 0) return bytes;
-  }
-  const long v = sysconf(sysconf_name);
-  return v > 0 ? v : 0;
-}
-
 // /proc/cpuinfo's model name, with the family and model numbers (a VM may
 // name the CPU no better than "AMD EPYC"; family 25 model 17 is Zen 4).
 std::string cpu_model() {
@@ -159,9 +139,9 @@ std::string size_text(std::int64_t bytes) {
 
 Machine Machine::this_one() {
   return {.cpu = cpu_model(),
-          .l1d = cache_bytes(1, _SC_LEVEL1_DCACHE_SIZE),
-          .l2 = cache_bytes(2, _SC_LEVEL2_CACHE_SIZE),
-          .l3 = cache_bytes(3, _SC_LEVEL3_CACHE_SIZE),
+          .l1d = ::normkit::cache_bytes(1),
+          .l2 = ::normkit::cache_bytes(2),
+          .l3 = ::normkit::cache_bytes(3),
           .simd_path = ::normkit::simd_path()};
 }
 

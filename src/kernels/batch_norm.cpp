@@ -225,7 +225,9 @@ void fast_forward(const BatchNormInputs& in, const BatchNormOptions& o, const Pr
       k.scale[c] = static_cast<float>(gamma[c] / std::sqrt(rv[c] + o.eps));
       k.shift[c] = beta[c];
     }
-    kernels::normalize_apply(apply);
+    kernels::NormalizeArgs eval = apply;
+    eval.single_pass = true;
+    kernels::normalize_apply(eval);
   }
   y.finish();
 }
@@ -472,7 +474,8 @@ void channel_scale_shift(const TensorView& x, const TensorView& scale, const Ten
                             .center_lo = zero.data(),
                             .scale = scales.data(),
                             .shift = shifts.data(),
-                            .plan = batch_norm_plan(p, xp.layout(), 1)});
+                            .plan = batch_norm_plan(p, xp.layout(), 1),
+                            .single_pass = true});
   yp.finish();
 }
 

@@ -74,7 +74,10 @@ void for_each_run_of_slice(const NormPlan& p, std::int64_t ac, std::int64_t s0, 
   for (std::int64_t b = s0 * p.rows_per_sample; b < b1; ++b) run(((a * p.B + b) * p.C + c) * p.D);
 }
 
-bool stream_y(const NormalizeArgs& args) { return stream_output(args.plan.numel()) && args.y != args.x; }
+bool stream_y(const NormalizeArgs& args) {
+  const std::int64_t n = args.plan.numel();
+  return (args.single_pass ? stream_single_pass_output(n, threads_for(n)) : stream_output(n)) && args.y != args.x;
+}
 bool stream_dx(const InputGradArgs& args) {
   return stream_output(args.plan.numel()) && args.dx != args.dy && args.dx != args.x;
 }

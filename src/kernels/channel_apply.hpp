@@ -23,6 +23,9 @@ struct NormalizeArgs {
   const float* scale = nullptr;
   const float* shift = nullptr;
   NormPlan plan;
+  // No statistics pass read x before this one (eval mode, a fused scale and
+  // shift): y may stay in cache (stream_single_pass_output).
+  bool single_pass = false;
 };
 void normalize_apply(const NormalizeArgs& args);
 
