@@ -55,9 +55,13 @@ struct Row {
 // OpenMP, PyTorch 2's, oneDNN 3's SYCL runtime, ONNX Runtime's); run by
 // run, a pool still spinning after its call took the cores of the next
 // impl's (up to 20x slower calls on two cores), and each call found its own
-// pool asleep, which a loop of such calls never does.
+// pool asleep, which a loop of such calls never does. Eight rounds, so that a
+// burst of load from elsewhere on the machine (a VM's neighbours) that hits
+// one impl's block moves few of its samples: with four, a row read 0.72x
+// where the same call had been 1.8x ahead in the run before (normkit's
+// LayerNorm fwd+bwd 32x4096 took 0.169 ms in place of 0.053).
 inline constexpr double kShortCallSeconds = 1e-3;
-inline constexpr int kRounds = 4, kUntimedRuns = 3, kMostRuns = 200;
+inline constexpr int kRounds = 8, kUntimedRuns = 3, kMostRuns = 200;
 Row time_case(const Case& c, int threads, int min_reps, double budget_s);
 
 // STREAM-style copy bandwidth (bytes read + written per second, GB/s) with
