@@ -160,6 +160,34 @@ double Report::limit_for(const Row& row) const {
   return 0;
 }
 
+Report median_of_passes(const std::vector<Report>& passes) {
+  NORMKIT_CHECK(!passes.empty(), "median_of_passes: passes: expected at least one report");
+  Report out = passes.front();
+  for (const Report& pass : passes)
+    for (const std::string& note : pass.notes)
+      if (std::find(out.notes.begin(), out.notes.end(), note) == out.notes.end()) out.notes.push_back(note);
+  for (Row& row : out.rows)
+    for (Timing& t : row.timings) {
+      std::vector<double> ms, gbps, speedup;
+      for (const Report& pass : passes)
+        for (const Row& r : pass.rows)
+          if (r.op == row.op && r.shape == row.shape && r.threads == row.threads)
+            for (const Timing& u : r.timings)
+              if (u.impl == t.impl) {
+                ms.push_back(u.median_ms);
+                gbps.push_back(u.gbps);
+                speedup.push_back(u.speedup);
+              }
+      t.median_ms = median(ms);
+      t.gbps = median(gbps);
+      t.speedup = median(speedup);
+    }
+  if (passes.size() > 1)
+    out.notes.push_back("each time and speed-up is the median of " + std::to_string(passes.size()) +
+                        " passes of the whole run");
+  return out;
+}
+
 void print_table(const Report& r) {
   const Machine& m = r.machine;
   std::printf("CPU: %s; L1d %s, L2 %s per core, L3 %s; normkit kernels: %s path\n", m.cpu.c_str(), kib(m.l1d).c_str(),

@@ -97,6 +97,13 @@ struct Report {
   double limit_for(const Row& row) const;
 };
 
+// One report of several passes of the same run (the same rows and impls,
+// timed again minutes apart): each impl's time, bandwidth and speed-up the
+// median over the passes that have it. On a VM whose neighbours come and
+// go, one pass's ratio can be a burst's; the median of passes spread over
+// the run is not.
+Report median_of_passes(const std::vector<Report>& passes);
+
 void print_table(const Report& report);
 void write_csv(const Report& report, const std::string& path);
 // bench.json (nlohmann_json: every string escaped), and back: a child process

@@ -33,6 +33,7 @@ struct BenchArgs {
   std::string out = "bench-results";
   double budget_s = 0.25;  // per case and thread count
   std::string filter;      // only the cases whose "op shape" contains this (no sweep then)
+  int repeat = 1;          // passes of the whole run, reported as medians
   // Internal: a child process times only this plugin and writes its rows.
   std::string only_peer, child_out;
 };
@@ -231,22 +232,33 @@ int run_bench(const BenchArgs& args) {
       for (std::int64_t bytes : sizes) report.limits.push_back({threads, bytes, bench::copy_bandwidth_gbps(bytes)});
     }
   }
-  for (int threads : args.threads) {
-    for (bench::Peer* peer : peers) peer->set_num_threads(threads);
-    for (const bench::Case& c : set.cases) {
-      report.rows.push_back(bench::time_case(c, threads, args.quick ? 3 : 5, args.quick ? 0.02 : args.budget_s));
-      if (!child) std::fprintf(stderr, "\r%zu/%zu", report.rows.size(), set.cases.size() * args.threads.size());
+  // One pass: every case at every thread count here, then the peers in
+  // other processes.
+  const auto run_pass = [&](bench::Report pass, int number) {
+    for (int threads : args.threads) {
+      for (bench::Peer* peer : peers) peer->set_num_threads(threads);
+      for (const bench::Case& c : set.cases) {
+        pass.rows.push_back(bench::time_case(c, threads, args.quick ? 3 : 5, args.quick ? 0.02 : args.budget_s));
+        if (!child)
+          std::fprintf(stderr, "\rpass %d of %d: %zu/%zu", number, args.repeat, pass.rows.size(),
+                       set.cases.size() * args.threads.size());
+      }
     }
-  }
+    if (child) return pass;
+    std::fprintf(stderr, "\n");
+    for (const fs::path& p : list_peers(".command"))
+      for (int threads : args.threads) run_command_peer(args, p, set.cases, threads, pass);
+    for (const fs::path& p : elsewhere)
+      for (int threads : args.threads) run_child(args, p, std::to_string(threads), plugin_environment(p), pass);
+    return pass;
+  };
   if (child) {
-    bench::write_json(report, args.child_out);
+    bench::write_json(run_pass(report, 1), args.child_out);
     return 0;
   }
-  std::fprintf(stderr, "\n");
-  for (const fs::path& p : list_peers(".command"))
-    for (int threads : args.threads) run_command_peer(args, p, set.cases, threads, report);
-  for (const fs::path& p : elsewhere)
-    for (int threads : args.threads) run_child(args, p, std::to_string(threads), plugin_environment(p), report);
+  std::vector<bench::Report> passes;
+  for (int number = 1; number <= args.repeat; ++number) passes.push_back(run_pass(report, number));
+  report = bench::median_of_passes(passes);
   bench::print_table(report);
   fs::create_directories(args.out);
   bench::write_csv(report, (fs::path(args.out) / "bench.csv").string());
@@ -287,6 +299,9 @@ Command add_bench(CLI::App& app) {
   sub->add_option("--out", args->out, "where bench.csv, bench.json and the sweep go")->capture_default_str();
   add_number(*sub, "--budget", args->budget_s, "seconds of timing per case and thread count", true);
   sub->add_option("--filter", args->filter, "only the cases whose \"op shape\" contains TEXT (no sweep then)");
+  sub->add_option("--repeat", args->repeat, "passes of the whole run; each time is the median over them")
+      ->check(CLI::Range(1, 99))
+      ->capture_default_str();
   // A child process of bench that times one peer plugin (not for users).
   sub->add_option("--only-peer", args->only_peer)->group("");
   sub->add_option("--child-out", args->child_out)->group("");
