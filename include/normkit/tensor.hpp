@@ -14,8 +14,13 @@
 
 namespace normkit {
 
-// float32 is the compute type today; the enum leaves room for bf16/fp16.
-enum class DType : std::uint8_t { float32, int64 };
+// float32 is the compute type. bfloat16 and float16 are storage types of the
+// data tensors (x, y, dy, dx: computed in float32, each output rounded once;
+// normkit/half.hpp); int8 is the quantized output of the *_quant_forward ops.
+enum class DType : std::uint8_t { float32, int64, bfloat16, float16, int8 };
+
+// float32, bfloat16 or float16.
+bool is_floating(DType dtype);
 
 std::size_t dtype_size(DType dtype);
 const char* dtype_name(DType dtype);
@@ -103,7 +108,8 @@ class Tensor {
 };
 
 // Copies src into dst element by element, following both views' strides.
-// Shapes and dtypes must match.
+// Shapes must match; dtypes must match, or both be floating, when each value
+// is converted (to a 16-bit float: rounded to nearest even, once).
 void copy_into(const TensorView& src, const TensorView& dst);
 
 }  // namespace normkit

@@ -4,6 +4,7 @@
 #include <new>
 #include <sstream>
 
+#include "normkit/half.hpp"
 #include "storage.hpp"
 
 namespace normkit {
@@ -12,6 +13,9 @@ std::size_t dtype_size(DType dtype) {
   switch (dtype) {
     case DType::float32: return 4;
     case DType::int64: return 8;
+    case DType::bfloat16:
+    case DType::float16: return 2;
+    case DType::int8: return 1;
   }
   return 0;
 }
@@ -20,8 +24,15 @@ const char* dtype_name(DType dtype) {
   switch (dtype) {
     case DType::float32: return "float32";
     case DType::int64: return "int64";
+    case DType::bfloat16: return "bfloat16";
+    case DType::float16: return "float16";
+    case DType::int8: return "int8";
   }
   return "?";
+}
+
+bool is_floating(DType dtype) {
+  return dtype == DType::float32 || dtype == DType::bfloat16 || dtype == DType::float16;
 }
 
 std::string shape_string(const Shape& shape) {
@@ -158,31 +169,75 @@ Tensor Tensor::copy_of(const TensorView& view, MemoryFormat format) {
   return t;
 }
 
-void copy_into(const TensorView& src, const TensorView& dst) {
-  NORMKIT_CHECK(src.shape() == dst.shape(), "copy: shapes ", shape_string(src.shape()), " and ",
-                shape_string(dst.shape()), " differ");
-  NORMKIT_CHECK(src.dtype() == dst.dtype(), "copy: dtypes ", dtype_name(src.dtype()), " and ",
-                dtype_name(dst.dtype()), " differ");
+namespace {
+
+float load_float(const std::byte* p, DType dtype) {
+  std::uint16_t bits;
+  switch (dtype) {
+    case DType::bfloat16: std::memcpy(&bits, p, 2); return bfloat16_to_float(bits);
+    case DType::float16: std::memcpy(&bits, p, 2); return float16_to_float(bits);
+    default: {
+      float v;
+      std::memcpy(&v, p, 4);
+      return v;
+    }
+  }
+}
+
+void store_float(std::byte* p, DType dtype, float v) {
+  std::uint16_t bits;
+  switch (dtype) {
+    case DType::bfloat16: bits = float_to_bfloat16(v); std::memcpy(p, &bits, 2); return;
+    case DType::float16: bits = float_to_float16(v); std::memcpy(p, &bits, 2); return;
+    default: std::memcpy(p, &v, 4); return;
+  }
+}
+
+// Calls f(source offset, destination offset) for each element, in elements,
+// in logical C order (an odometer over the index, so any strides work).
+template <typename F>
+void for_each_element(const TensorView& src, const TensorView& dst, const F& f) {
   const std::int64_t n = src.numel();
-  if (n == 0) return;
-  const std::size_t elem = dtype_size(src.dtype());
-  const auto* in = static_cast<const std::byte*>(src.raw());
-  auto* out = static_cast<std::byte*>(dst.raw());
   if (src.is_contiguous() && dst.is_contiguous()) {  // the same element order in both
-    std::memmove(out, in, static_cast<std::size_t>(n) * elem);
+    for (std::int64_t i = 0; i < n; ++i) f(i, i);
     return;
   }
-  // Walk the logical index in C order (an odometer), so any strides work.
   const std::size_t rank = src.shape().size();
   std::vector<std::int64_t> index(rank, 0);
   for (std::int64_t i = 0; i < n; ++i) {
-    std::memcpy(out + dst.offset(index.data()) * static_cast<std::int64_t>(elem),
-                in + src.offset(index.data()) * static_cast<std::int64_t>(elem), elem);
+    f(src.offset(index.data()), dst.offset(index.data()));
     for (std::size_t d = rank; d-- > 0;) {
       if (++index[d] < src.shape()[d]) break;
       index[d] = 0;
     }
   }
+}
+
+}  // namespace
+
+void copy_into(const TensorView& src, const TensorView& dst) {
+  NORMKIT_CHECK(src.shape() == dst.shape(), "copy: shapes ", shape_string(src.shape()), " and ",
+                shape_string(dst.shape()), " differ");
+  NORMKIT_CHECK(src.dtype() == dst.dtype() || (is_floating(src.dtype()) && is_floating(dst.dtype())),
+                "copy: dtypes ", dtype_name(src.dtype()), " and ", dtype_name(dst.dtype()), " differ");
+  if (src.numel() == 0) return;
+  const auto* in = static_cast<const std::byte*>(src.raw());
+  auto* out = static_cast<std::byte*>(dst.raw());
+  const std::int64_t in_size = static_cast<std::int64_t>(dtype_size(src.dtype()));
+  const std::int64_t out_size = static_cast<std::int64_t>(dtype_size(dst.dtype()));
+  if (src.dtype() != dst.dtype()) {
+    for_each_element(src, dst, [&](std::int64_t from, std::int64_t to) {
+      store_float(out + to * out_size, dst.dtype(), load_float(in + from * in_size, src.dtype()));
+    });
+    return;
+  }
+  if (src.is_contiguous() && dst.is_contiguous()) {
+    std::memmove(out, in, static_cast<std::size_t>(src.numel() * in_size));
+    return;
+  }
+  for_each_element(src, dst, [&](std::int64_t from, std::int64_t to) {
+    std::memcpy(out + to * out_size, in + from * in_size, static_cast<std::size_t>(in_size));
+  });
 }
 
 }  // namespace normkit

@@ -27,13 +27,15 @@ struct AdaINShapes {
 AdaINShapes check_inputs(const TensorView& content, const TensorView& style, double eps) {
   for (const auto& [t, name] : {std::pair{content, "content"}, std::pair{style, "style"}}) {
     NORMKIT_CHECK(t.defined(), name, ": expected a tensor, got none");
-    NORMKIT_CHECK(t.dtype() == DType::float32, name, ": expected float32, got ", dtype_name(t.dtype()));
+    check_data_dtype(t, name);
     NORMKIT_CHECK(t.dim() >= 3, name, ": expected a tensor of rank >= 3 (N, C, *spatial), got shape ",
                   shape_string(t.shape()));
   }
   NORMKIT_CHECK(style.size(0) == content.size(0) && style.size(1) == content.size(1),
                 "style: expected the content's N and C (", content.size(0), ", ", content.size(1),
                 "), got shape ", shape_string(style.shape()));
+  NORMKIT_CHECK(style.dtype() == content.dtype(), "style: expected the content's dtype (",
+                dtype_name(content.dtype()), "), got ", dtype_name(style.dtype()));
   NORMKIT_CHECK(eps > 0 && std::isfinite(eps), "eps: expected a positive finite number, got ", eps);
   auto shape_of = [](const TensorView& t) {
     GroupShape s{t.size(0), t.size(1), 1, t.size(1)};
@@ -77,7 +79,7 @@ void apply_per_channel(const kernels::PlannedInput& x, const GroupShape& s,
 AdaINForwardResult adain_forward(const TensorView& content, const TensorView& style,
                                  const AdaINOptions& options) {
   const AdaINShapes s = check_inputs(content, style, options.eps);
-  AdaINForwardResult r{Tensor(content.shape(), DType::float32, content.memory_format()), {}};
+  AdaINForwardResult r{Tensor(content.shape(), content.dtype(), content.memory_format()), {}};
   if (options.impl == Impl::reference) {
     const ref::AdaINForwardResult f = ref::adain_forward(
         {s.content.N, s.content.C, s.content.S, s.style.S}, read_values(content), read_values(style),
@@ -101,14 +103,14 @@ AdaINBackwardResult adain_backward(const TensorView& dy, const TensorView& conte
                                    const TensorView& style, const AdaINStats& stats,
                                    const AdaINOptions& options) {
   const AdaINShapes s = check_inputs(content, style, options.eps);
-  check_required_shape(dy, "dy", content.shape(), "(the shape of content)");
+  check_required_shape(dy, "dy", content.shape(), "(the shape of content)", content.dtype());
   const Shape nc{s.content.N, s.content.C};
   check_required_shape(stats.content_mean, "content_mean", nc, "(from the forward pass)");
   check_required_shape(stats.content_rstd, "content_rstd", nc, "(from the forward pass)");
   check_required_shape(stats.style_mean, "style_mean", nc, "(from the forward pass)");
   check_required_shape(stats.style_rstd, "style_rstd", nc, "(from the forward pass)");
-  AdaINBackwardResult r{Tensor(content.shape(), DType::float32, content.memory_format()),
-                        Tensor(style.shape(), DType::float32, style.memory_format())};
+  AdaINBackwardResult r{Tensor(content.shape(), content.dtype(), content.memory_format()),
+                        Tensor(style.shape(), style.dtype(), style.memory_format())};
   if (options.impl == Impl::reference) {
     // At the caller's statistics, as the fast path (eps only entered them).
     const ref::AdaINBackwardResult g = ref::adain_backward(

@@ -37,8 +37,7 @@ struct Problem {
 
 Problem check_input(const TensorView& x, const char* name) {
   NORMKIT_CHECK(x.defined(), name, ": expected a tensor, got none");
-  NORMKIT_CHECK(x.dtype() == DType::float32, name, ": expected float32, got ",
-                dtype_name(x.dtype()));
+  check_data_dtype(x, name);
   NORMKIT_CHECK(x.dim() >= 2, name, ": expected a tensor of rank >= 2 (N, C, *spatial), got shape ",
                 shape_string(x.shape()));
   Problem p{x.size(0), x.size(1), 1};
@@ -47,7 +46,7 @@ Problem check_input(const TensorView& x, const char* name) {
 }
 
 void check_same_shape(const TensorView& t, const char* name, const TensorView& x) {
-  check_required_shape(t, name, x.shape(), "(the shape of x)");
+  check_required_shape(t, name, x.shape(), "(the shape of x)", x.dtype());
 }
 
 // Checks the options and sets p.groups.
@@ -76,10 +75,10 @@ void check_options(const BatchNormOptions& o, Problem& p) {
   }
 }
 
-void check_running_pair(const TensorView& mean, const TensorView& var, std::int64_t C,
-                        bool training) {
-  check_channel_vector(mean, "running_mean", C);
-  check_channel_vector(var, "running_var", C);
+void check_running_pair(const TensorView& mean, const TensorView& var, std::int64_t C, bool training,
+                        DType x_dtype) {
+  check_channel_vector(mean, "running_mean", C, x_dtype);
+  check_channel_vector(var, "running_var", C, x_dtype);
   NORMKIT_CHECK(mean.defined() == var.defined(), mean.defined() ? "running_var" : "running_mean",
                 ": expected a tensor, since ", mean.defined() ? "running_mean" : "running_var",
                 " is given (pass both or neither)");
@@ -318,9 +317,9 @@ Problem check_forward(const BatchNormInputs& in, const BatchNormOptions& options
                       const BatchNormForwardOutputs& out, bool check_count) {
   Problem p = check_input(in.x, "x");
   check_options(options, p);
-  check_channel_vector(in.weight, "weight", p.C);
-  check_channel_vector(in.bias, "bias", p.C);
-  check_running_pair(in.running_mean, in.running_var, p.C, options.training);
+  check_channel_vector(in.weight, "weight", p.C, in.x.dtype());
+  check_channel_vector(in.bias, "bias", p.C, in.x.dtype());
+  check_running_pair(in.running_mean, in.running_var, p.C, options.training, in.x.dtype());
   if (check_count) check_values_per_channel(options.training, p.group_m(), in.x.shape());
   check_same_shape(out.y, "y", in.x);
   if (options.training) {
@@ -341,22 +340,22 @@ Problem check_backward(const BatchNormBackwardInputs& in, const BatchNormOptions
   Problem p = check_input(in.x, "x");
   check_same_shape(in.dy, "dy", in.x);
   check_options(options, p);
-  check_channel_vector(in.weight, "weight", p.C);
+  check_channel_vector(in.weight, "weight", p.C, in.x.dtype());
   if (options.training) {
     check_required_shape(in.save_mean, "save_mean", p.stats_shape(),
                          "when training (from the forward pass)");
     check_required_shape(in.save_invstd, "save_invstd", p.stats_shape(),
                          "when training (from the forward pass)");
   } else {
-    check_running_pair(in.running_mean, in.running_var, p.C, false);
+    check_running_pair(in.running_mean, in.running_var, p.C, false, in.x.dtype());
   }
   if (renorm_active(options)) {
     check_required_shape(in.renorm_r, "renorm_r", {p.C}, "for Batch Renorm (from the forward pass)");
     check_required_shape(in.renorm_d, "renorm_d", {p.C}, "for Batch Renorm (from the forward pass)");
   }
   if (grads.dx.defined()) check_same_shape(grads.dx, "dx", in.x);
-  check_channel_vector(grads.dweight, "dweight", p.C);
-  check_channel_vector(grads.dbias, "dbias", p.C);
+  check_channel_vector(grads.dweight, "dweight", p.C, in.x.dtype());
+  check_channel_vector(grads.dbias, "dbias", p.C, in.x.dtype());
   return p;
 }
 
@@ -414,7 +413,7 @@ BatchNormForwardResult batch_norm_forward(const BatchNormInputs& in,
   Problem p = check_input(in.x, "x");
   check_options(options, p);
   const Shape stats = options.training ? p.stats_shape() : Shape{0};
-  BatchNormForwardResult r{Tensor(in.x.shape(), DType::float32, in.x.memory_format()),
+  BatchNormForwardResult r{Tensor(in.x.shape(), in.x.dtype(), in.x.memory_format()),
                            Tensor(stats), Tensor(stats), {}, {}};
   if (renorm_active(options)) {
     r.renorm_r = Tensor({p.C});
@@ -450,9 +449,11 @@ BatchNormBackwardResult batch_norm_backward(const BatchNormBackwardInputs& in,
   check_input(in.x, "x");
   const std::int64_t C = in.x.size(1);
   BatchNormBackwardResult r;
-  if (mask.input) r.dx = Tensor(in.x.shape(), DType::float32, in.x.memory_format());
-  if (mask.weight) r.dweight = Tensor({C});
-  if (mask.bias) r.dbias = Tensor({C});
+  if (mask.input) r.dx = Tensor(in.x.shape(), in.x.dtype(), in.x.memory_format());
+  // The parameters' gradients in the weight's dtype, as PyTorch's.
+  const DType parameter_dtype = in.weight.defined() ? in.weight.dtype() : DType::float32;
+  if (mask.weight) r.dweight = Tensor({C}, parameter_dtype);
+  if (mask.bias) r.dbias = Tensor({C}, parameter_dtype);
   batch_norm_backward(in, options, {r.dx, r.dweight, r.dbias});
   return r;
 }
@@ -460,8 +461,8 @@ BatchNormBackwardResult batch_norm_backward(const BatchNormBackwardInputs& in,
 void channel_scale_shift(const TensorView& x, const TensorView& scale, const TensorView& shift,
                          const TensorView& y) {
   const Problem p = check_input(x, "x");
-  check_required_shape(scale, "scale", {p.C}, "(one per channel)");
-  check_required_shape(shift, "shift", {p.C}, "(one per channel)");
+  check_required_shape(scale, "scale", {p.C}, "(one per channel)", x.dtype());
+  check_required_shape(shift, "shift", {p.C}, "(one per channel)", x.dtype());
   check_same_shape(y, "y", x);
   const kernels::PlannedInput xp(x);
   const std::vector<float> scales = read_channels(scale, p.C, 1.0f);

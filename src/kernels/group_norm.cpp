@@ -26,8 +26,7 @@ struct GroupProblem {
 
 GroupProblem check_group_input(const TensorView& x, const char* name, std::int64_t min_rank) {
   NORMKIT_CHECK(x.defined(), name, ": expected a tensor, got none");
-  NORMKIT_CHECK(x.dtype() == DType::float32, name, ": expected float32, got ",
-                dtype_name(x.dtype()));
+  check_data_dtype(x, name);
   NORMKIT_CHECK(x.dim() >= min_rank, name, ": expected a tensor of rank >= ", min_rank,
                 min_rank == 2 ? " (N, C, *spatial)" : " (N, C, *spatial) with a spatial dim",
                 ", got shape ", shape_string(x.shape()));
@@ -159,13 +158,13 @@ void backward_groups(const TensorView& dy_view, const TensorView& x_view, const 
 void check_backward(const TensorView& dy, const TensorView& x, const TensorView& mean,
                     const TensorView& rstd, const TensorView& weight, const GroupNormGrads& g,
                     const GroupProblem& p) {
-  check_required_shape(dy, "dy", x.shape(), "(the shape of x)");
+  check_required_shape(dy, "dy", x.shape(), "(the shape of x)", x.dtype());
   check_required_shape(mean, "mean", {p.N, p.G}, "(from the forward pass)");
   check_required_shape(rstd, "rstd", {p.N, p.G}, "(from the forward pass)");
-  check_channel_vector(weight, "weight", p.C);
-  if (g.dx.defined()) check_required_shape(g.dx, "dx", x.shape(), "(the shape of x)");
-  check_channel_vector(g.dweight, "dweight", p.C);
-  check_channel_vector(g.dbias, "dbias", p.C);
+  check_channel_vector(weight, "weight", p.C, x.dtype());
+  if (g.dx.defined()) check_required_shape(g.dx, "dx", x.shape(), "(the shape of x)", x.dtype());
+  check_channel_vector(g.dweight, "dweight", p.C, x.dtype());
+  check_channel_vector(g.dbias, "dbias", p.C, x.dtype());
 }
 
 void reference_backward(const TensorView& dy, const TensorView& x, const TensorView& mean,
@@ -181,8 +180,10 @@ void reference_backward(const TensorView& dy, const TensorView& x, const TensorV
 
 GroupNormBackwardResult allocate_grads(const TensorView& x, const TensorView& weight) {
   const std::int64_t C = x.dim() >= 2 ? x.size(1) : 0;
-  return {Tensor(x.shape(), DType::float32, x.memory_format()),
-          weight.defined() ? Tensor({C}) : Tensor(), Tensor({C})};
+  // The parameters' gradients in the weight's dtype, as PyTorch's.
+  const DType parameter_dtype = weight.defined() ? weight.dtype() : DType::float32;
+  return {Tensor(x.shape(), x.dtype(), x.memory_format()),
+          weight.defined() ? Tensor({C}, parameter_dtype) : Tensor(), Tensor({C}, parameter_dtype)};
 }
 
 }  // namespace
@@ -192,9 +193,9 @@ void group_norm_forward(const GroupNormInputs& in, const GroupNormOptions& optio
   GroupProblem p = check_group_input(in.x, "x", 2);
   check_num_groups(p, options.num_groups, in.x);
   check_eps(options.eps);
-  check_channel_vector(in.weight, "weight", p.C);
-  check_channel_vector(in.bias, "bias", p.C);
-  check_required_shape(out.y, "y", in.x.shape(), "(the shape of x)");
+  check_channel_vector(in.weight, "weight", p.C, in.x.dtype());
+  check_channel_vector(in.bias, "bias", p.C, in.x.dtype());
+  check_required_shape(out.y, "y", in.x.shape(), "(the shape of x)", in.x.dtype());
   check_required_shape(out.mean, "mean", {p.N, p.G}, "(N, num_groups)");
   check_required_shape(out.rstd, "rstd", {p.N, p.G}, "(N, num_groups)");
   if (options.impl == Impl::reference) {
@@ -219,7 +220,7 @@ void group_norm_forward(const GroupNormInputs& in, const GroupNormOptions& optio
 GroupNormForwardResult group_norm_forward(const GroupNormInputs& in, const GroupNormOptions& options) {
   GroupProblem p = check_group_input(in.x, "x", 2);
   check_num_groups(p, options.num_groups, in.x);
-  GroupNormForwardResult r{Tensor(in.x.shape(), DType::float32, in.x.memory_format()),
+  GroupNormForwardResult r{Tensor(in.x.shape(), in.x.dtype(), in.x.memory_format()),
                            Tensor({p.N, p.G}), Tensor({p.N, p.G})};
   group_norm_forward(in, options, {r.y, r.mean, r.rstd});
   return r;
@@ -260,10 +261,10 @@ void instance_norm_forward(const InstanceNormInputs& in, const InstanceNormOptio
   check_eps(options.eps);
   NORMKIT_CHECK(options.momentum >= 0 && options.momentum <= 1,
                 "momentum: expected a value in [0, 1], got ", options.momentum);
-  check_channel_vector(in.weight, "weight", p.C);
-  check_channel_vector(in.bias, "bias", p.C);
-  check_channel_vector(in.running_mean, "running_mean", p.C);
-  check_channel_vector(in.running_var, "running_var", p.C);
+  check_channel_vector(in.weight, "weight", p.C, in.x.dtype());
+  check_channel_vector(in.bias, "bias", p.C, in.x.dtype());
+  check_channel_vector(in.running_mean, "running_mean", p.C, in.x.dtype());
+  check_channel_vector(in.running_var, "running_var", p.C, in.x.dtype());
   NORMKIT_CHECK(in.running_mean.defined() == in.running_var.defined(),
                 in.running_mean.defined() ? "running_var" : "running_mean",
                 ": expected a tensor, since the other running statistic is given (pass both or neither)");
@@ -273,7 +274,7 @@ void instance_norm_forward(const InstanceNormInputs& in, const InstanceNormOptio
   NORMKIT_CHECK(!options.use_input_stats || p.S != 1,
                 "Expected more than 1 spatial element when training, got input size ",
                 shape_string(in.x.shape()));
-  check_required_shape(out.y, "y", in.x.shape(), "(the shape of x)");
+  check_required_shape(out.y, "y", in.x.shape(), "(the shape of x)", in.x.dtype());
   check_required_shape(out.mean, "mean", {p.N, p.C}, "(N, C)");
   check_required_shape(out.rstd, "rstd", {p.N, p.C}, "(N, C)");
   if (options.impl == Impl::reference) {
@@ -318,7 +319,7 @@ void instance_norm_forward(const InstanceNormInputs& in, const InstanceNormOptio
 InstanceNormForwardResult instance_norm_forward(const InstanceNormInputs& in,
                                                 const InstanceNormOptions& options) {
   const GroupProblem p = check_group_input(in.x, "x", 3);
-  InstanceNormForwardResult r{Tensor(in.x.shape(), DType::float32, in.x.memory_format()),
+  InstanceNormForwardResult r{Tensor(in.x.shape(), in.x.dtype(), in.x.memory_format()),
                               Tensor({p.N, p.C}), Tensor({p.N, p.C})};
   instance_norm_forward(in, options, {r.y, r.mean, r.rstd});
   return r;

@@ -77,9 +77,9 @@ void layer_norm_forward(const LayerNormInputs& in, const LayerNormOptions& optio
                         const LayerNormForwardOutputs& out) {
   const RowProblem p = check_row_input(in.x, in.normalized_shape, "input");
   check_eps(options.eps);
-  check_optional_shape(in.weight, "weight", in.normalized_shape);
-  check_optional_shape(in.bias, "bias", in.normalized_shape);
-  check_required_shape(out.y, "y", in.x.shape(), "(the shape of the input)");
+  check_optional_shape(in.weight, "weight", in.normalized_shape, in.x.dtype());
+  check_optional_shape(in.bias, "bias", in.normalized_shape, in.x.dtype());
+  check_required_shape(out.y, "y", in.x.shape(), "(the shape of the input)", in.x.dtype());
   check_required_shape(out.mean, "mean", p.stats_shape, "(the statistics)");
   check_required_shape(out.rstd, "rstd", p.stats_shape, "(the statistics)");
   if (options.impl == Impl::reference) {
@@ -96,7 +96,7 @@ void layer_norm_forward(const LayerNormInputs& in, const LayerNormOptions& optio
 LayerNormForwardResult layer_norm_forward(const LayerNormInputs& in,
                                           const LayerNormOptions& options) {
   const RowProblem p = check_row_input(in.x, in.normalized_shape, "input");
-  LayerNormForwardResult r{Tensor(in.x.shape()), Tensor(p.stats_shape), Tensor(p.stats_shape)};
+  LayerNormForwardResult r{Tensor(in.x.shape(), in.x.dtype()), Tensor(p.stats_shape), Tensor(p.stats_shape)};
   layer_norm_forward(in, options, {r.y, r.mean, r.rstd});
   return r;
 }
@@ -104,13 +104,14 @@ LayerNormForwardResult layer_norm_forward(const LayerNormInputs& in,
 void layer_norm_backward(const LayerNormBackwardInputs& in, const LayerNormOptions& options,
                          const LayerNormGrads& grads) {
   const RowProblem p = check_row_input(in.x, in.normalized_shape, "input");
-  check_required_shape(in.dy, "dy", in.x.shape(), "(the shape of the input)");
+  check_required_shape(in.dy, "dy", in.x.shape(), "(the shape of the input)", in.x.dtype());
   check_required_shape(in.mean, "mean", p.stats_shape, "(from the forward pass)");
   check_required_shape(in.rstd, "rstd", p.stats_shape, "(from the forward pass)");
-  check_optional_shape(in.weight, "weight", in.normalized_shape);
-  if (grads.dx.defined()) check_required_shape(grads.dx, "dx", in.x.shape(), "(the shape of the input)");
-  check_optional_shape(grads.dweight, "dweight", in.normalized_shape);
-  check_optional_shape(grads.dbias, "dbias", in.normalized_shape);
+  check_optional_shape(in.weight, "weight", in.normalized_shape, in.x.dtype());
+  if (grads.dx.defined())
+    check_required_shape(grads.dx, "dx", in.x.shape(), "(the shape of the input)", in.x.dtype());
+  check_optional_shape(grads.dweight, "dweight", in.normalized_shape, in.x.dtype());
+  check_optional_shape(grads.dbias, "dbias", in.normalized_shape, in.x.dtype());
   if (options.impl == Impl::reference) {
     const ref::LayerNormBackwardResult r = ref::layer_norm_backward(
         {p.rows, p.cols}, read_values(in.dy), read_values(in.x), read_values(in.mean),
@@ -126,9 +127,12 @@ void layer_norm_backward(const LayerNormBackwardInputs& in, const LayerNormOptio
 LayerNormBackwardResult layer_norm_backward(const LayerNormBackwardInputs& in,
                                             const LayerNormOptions& options, bool with_weight,
                                             bool with_bias) {
-  LayerNormBackwardResult r{Tensor(in.x.defined() ? in.x.shape() : Shape{0}), {}, {}};
-  if (with_weight) r.dweight = Tensor(in.normalized_shape);
-  if (with_bias) r.dbias = Tensor(in.normalized_shape);
+  LayerNormBackwardResult r{Tensor(in.x.defined() ? in.x.shape() : Shape{0}, in.x.defined() ? in.x.dtype() : DType::float32),
+                            {}, {}};
+  // The parameters' gradients in the weight's dtype, as PyTorch's.
+  const DType parameter_dtype = in.weight.defined() ? in.weight.dtype() : DType::float32;
+  if (with_weight) r.dweight = Tensor(in.normalized_shape, parameter_dtype);
+  if (with_bias) r.dbias = Tensor(in.normalized_shape, parameter_dtype);
   layer_norm_backward(in, options, {r.dx, r.dweight, r.dbias});
   return r;
 }

@@ -22,16 +22,17 @@ Layout layout_of(const TensorView& x) {
 PlannedInput::PlannedInput(const TensorView& x) : PlannedInput(x, layout_of(x)) {}
 
 PlannedInput::PlannedInput(const TensorView& t, Layout layout) : layout_(layout) {
-  if (has_layout(t, layout_) || t.numel() == 0) {
+  if (!t.defined() || t.numel() == 0 || (t.dtype() == DType::float32 && has_layout(t, layout_))) {
     data_ = t.data<float>();
   } else {
-    owned_ = Tensor::copy_of(t, format_of(layout_));
+    owned_ = Tensor(t.shape(), DType::float32, format_of(layout_));
+    copy_into(t, owned_);
     data_ = owned_.data<float>();
   }
 }
 
 PlannedOutput::PlannedOutput(const TensorView& out, const PlannedInput& like) : out_(&out) {
-  if (has_layout(out, like.layout())) {
+  if (out.dtype() == DType::float32 && has_layout(out, like.layout())) {
     data_ = out.data<float>();
   } else {
     owned_ = Tensor(out.shape(), DType::float32, format_of(like.layout()));
@@ -47,10 +48,28 @@ void PlannedOutput::finish() {
 
 namespace normkit {
 
-void check_channel_vector(const TensorView& t, const char* name, std::int64_t C) {
-  if (!t.defined()) return;
-  NORMKIT_CHECK(t.dtype() == DType::float32, name, ": expected float32, got ",
+namespace {
+
+// float32, or `also` when it is another floating dtype.
+void check_float32_or(const TensorView& t, const char* name, DType also) {
+  if (also == DType::float32 || !is_floating(also)) {
+    NORMKIT_CHECK(t.dtype() == DType::float32, name, ": expected float32, got ", dtype_name(t.dtype()));
+    return;
+  }
+  NORMKIT_CHECK(t.dtype() == DType::float32 || t.dtype() == also, name, ": expected float32 or ",
+                dtype_name(also), " (the input's dtype), got ", dtype_name(t.dtype()));
+}
+
+}  // namespace
+
+void check_data_dtype(const TensorView& t, const char* name) {
+  NORMKIT_CHECK(is_floating(t.dtype()), name, ": expected float32, bfloat16 or float16, got ",
                 dtype_name(t.dtype()));
+}
+
+void check_channel_vector(const TensorView& t, const char* name, std::int64_t C, DType also) {
+  if (!t.defined()) return;
+  check_float32_or(t, name, also);
   NORMKIT_CHECK(t.dim() == 1 && t.size(0) == C, name, ": expected shape (", C,
                 ",) (one value per channel), got ", shape_string(t.shape()));
 }
@@ -81,18 +100,23 @@ void check_updated_pair(const TensorView& a, const char* a_name, const TensorVie
 
 std::vector<float> read_channels(const TensorView& t, std::int64_t C, float fallback) {
   std::vector<float> values(static_cast<std::size_t>(C), fallback);
-  if (t.defined())
+  if (!t.defined()) return values;
+  if (t.dtype() == DType::float32) {
     for (std::int64_t c = 0; c < C; ++c) values[c] = t.data<float>()[c * t.stride(0)];
+    return values;
+  }
+  copy_into(t, TensorView(values.data(), {C}));
   return values;
 }
 
 std::vector<double> read_values(const TensorView& t) {
   if (!t.defined()) return {};
-  if (t.is_contiguous()) {  // (no copy: a call on a decode-sized row is mostly such overhead)
+  if (t.is_contiguous() && t.dtype() == DType::float32) {  // (no copy: a decode-sized call is mostly overhead)
     const float* p = t.data<float>();
     return std::vector<double>(p, p + t.numel());
   }
-  const Tensor contiguous = Tensor::copy_of(t);
+  Tensor contiguous(t.shape());
+  copy_into(t, contiguous);
   const float* p = contiguous.data<float>();
   return std::vector<double>(p, p + contiguous.numel());
 }
@@ -121,19 +145,18 @@ void update_running_stats(const TensorView& running_mean, const TensorView& runn
   write_values(rv, running_var);
 }
 
-void check_optional_shape(const TensorView& t, const char* name, const Shape& shape) {
+void check_optional_shape(const TensorView& t, const char* name, const Shape& shape, DType also) {
   if (!t.defined()) return;
-  NORMKIT_CHECK(t.dtype() == DType::float32, name, ": expected float32, got ",
-                dtype_name(t.dtype()));
+  check_float32_or(t, name, also);
   NORMKIT_CHECK(t.shape() == shape, name, ": expected shape ", shape_string(shape), ", got ",
                 shape_string(t.shape()));
 }
 
-void check_required_shape(const TensorView& t, const char* name, const Shape& shape,
-                          const char* why) {
+void check_required_shape(const TensorView& t, const char* name, const Shape& shape, const char* why,
+                          DType also) {
   NORMKIT_CHECK(t.defined(), name, ": expected a tensor of shape ", shape_string(shape), " ",
                 why, ", got none");
-  check_optional_shape(t, name, shape);
+  check_optional_shape(t, name, shape, also);
 }
 
 }  // namespace normkit

@@ -1,7 +1,9 @@
-// Bridges strided views and the contiguous plans of the kernels: an input is
-// used in place when it is contiguous or channels-last, and copied to a
-// contiguous buffer otherwise; an output is written in place when it has the
-// input's layout, and through a buffer otherwise.
+// Bridges strided views and the contiguous float32 plans of the kernels: an
+// input is used in place when it is float32 and contiguous or channels-last,
+// and copied to a float32 buffer otherwise (a bfloat16 or float16 input is
+// widened, exactly); an output is written in place when it is float32 with
+// the input's layout, and through a float32 buffer otherwise, which finish()
+// copies into it (rounded once to a 16-bit output's dtype).
 #pragma once
 
 #include <vector>
@@ -54,8 +56,12 @@ class PlannedOutput {
 
 namespace normkit {
 
-// Per-channel vectors: undefined, or float32 of shape (C,) with any stride.
-void check_channel_vector(const TensorView& t, const char* name, std::int64_t C);
+// A data tensor's dtype (x, dy): float32, bfloat16 or float16.
+void check_data_dtype(const TensorView& t, const char* name);
+// Per-channel vectors: undefined, or of shape (C,) with any stride, float32
+// or `also` (x's dtype: weights and running statistics may be kept in it).
+void check_channel_vector(const TensorView& t, const char* name, std::int64_t C,
+                          DType also = DType::float32);
 // Two per-channel vectors that a call updates in place (the running
 // statistics), when defined: each element in memory of its own (no stride 0
 // over more than one element), and the two vectors' spans of memory apart.
@@ -71,26 +77,29 @@ void update_running_stats(const TensorView& running_mean, const TensorView& runn
                           const std::vector<double>& mean, const std::vector<double>& var, std::int64_t groups,
                           double count, bool unbiased, double momentum);
 
-// Undefined, or float32 of exactly this shape.
-void check_optional_shape(const TensorView& t, const char* name, const Shape& shape);
-// Defined, float32, of exactly this shape.
-void check_required_shape(const TensorView& t, const char* name, const Shape& shape,
-                          const char* why);
-// The values of a per-channel vector, or C copies of `fallback` when t is
-// undefined.
+// Undefined, or of exactly this shape, float32 or `also` (x's dtype, for a
+// weight, a bias and their gradients).
+void check_optional_shape(const TensorView& t, const char* name, const Shape& shape,
+                          DType also = DType::float32);
+// Defined, of exactly this shape, float32 or `also` (y, dy, dx: x's dtype).
+void check_required_shape(const TensorView& t, const char* name, const Shape& shape, const char* why,
+                          DType also = DType::float32);
+// The values of a per-channel vector (float32 or 16-bit), or C copies of
+// `fallback` when t is undefined.
 std::vector<float> read_channels(const TensorView& t, std::int64_t C, float fallback);
-// Every value of a float32 view, in logical C order, widened to double.
+// Every value of a floating view, in logical C order, widened to double.
 std::vector<double> read_values(const TensorView& t);
-// Writes values (logical C order, rounded to float) into t; does nothing when
-// t is undefined.
+// Writes values (logical C order, rounded to float, then to t's dtype) into
+// t; does nothing when t is undefined.
 void write_values(const std::vector<double>& values, const TensorView& t);
-// Writes value(i) (a double, rounded to float) for each i in logical C order
-// into t, in place when t is contiguous; does nothing when t is undefined.
+// Writes value(i) (a double, rounded to float, then to t's dtype) for each i
+// in logical C order into t, in place when t is contiguous float32; does
+// nothing when t is undefined.
 template <typename Value>
 void write_each(const TensorView& t, const Value& value) {
   if (!t.defined()) return;
   Tensor buffer;
-  if (!t.is_contiguous()) buffer = Tensor(t.shape());
+  if (!t.is_contiguous() || t.dtype() != DType::float32) buffer = Tensor(t.shape());
   float* p = buffer.defined() ? buffer.data<float>() : t.data<float>();
   const std::int64_t n = t.numel();
   for (std::int64_t i = 0; i < n; ++i) p[i] = static_cast<float>(value(i));

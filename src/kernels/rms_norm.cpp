@@ -72,8 +72,8 @@ void rms_norm_forward(const RMSNormInputs& in, const RMSNormOptions& options,
                       const RMSNormForwardOutputs& out) {
   const RowProblem p = check_row_input(in.x, in.normalized_shape, "input");
   const double eps = resolved_eps(options);
-  check_optional_shape(in.weight, "weight", in.normalized_shape);
-  check_required_shape(out.y, "y", in.x.shape(), "(the shape of the input)");
+  check_optional_shape(in.weight, "weight", in.normalized_shape, in.x.dtype());
+  check_required_shape(out.y, "y", in.x.shape(), "(the shape of the input)", in.x.dtype());
   check_required_shape(out.rstd, "rstd", p.stats_shape, "(the statistics)");
   if (options.impl == Impl::reference) {
     const ref::RMSNormForwardResult r =
@@ -87,7 +87,7 @@ void rms_norm_forward(const RMSNormInputs& in, const RMSNormOptions& options,
 
 RMSNormForwardResult rms_norm_forward(const RMSNormInputs& in, const RMSNormOptions& options) {
   const RowProblem p = check_row_input(in.x, in.normalized_shape, "input");
-  RMSNormForwardResult r{Tensor(in.x.shape()), Tensor(p.stats_shape)};
+  RMSNormForwardResult r{Tensor(in.x.shape(), in.x.dtype()), Tensor(p.stats_shape)};
   rms_norm_forward(in, options, {r.y, r.rstd});
   return r;
 }
@@ -96,11 +96,12 @@ void rms_norm_backward(const RMSNormBackwardInputs& in, const RMSNormOptions& op
                        const RMSNormGrads& grads) {
   const RowProblem p = check_row_input(in.x, in.normalized_shape, "input");
   resolved_eps(options);
-  check_required_shape(in.dy, "dy", in.x.shape(), "(the shape of the input)");
+  check_required_shape(in.dy, "dy", in.x.shape(), "(the shape of the input)", in.x.dtype());
   check_required_shape(in.rstd, "rstd", p.stats_shape, "(from the forward pass)");
-  check_optional_shape(in.weight, "weight", in.normalized_shape);
-  if (grads.dx.defined()) check_required_shape(grads.dx, "dx", in.x.shape(), "(the shape of the input)");
-  check_optional_shape(grads.dweight, "dweight", in.normalized_shape);
+  check_optional_shape(in.weight, "weight", in.normalized_shape, in.x.dtype());
+  if (grads.dx.defined())
+    check_required_shape(grads.dx, "dx", in.x.shape(), "(the shape of the input)", in.x.dtype());
+  check_optional_shape(grads.dweight, "dweight", in.normalized_shape, in.x.dtype());
   if (options.impl == Impl::reference) {
     const ref::RMSNormBackwardResult r =
         ref::rms_norm_backward({p.rows, p.cols}, read_values(in.dy), read_values(in.x),
@@ -114,8 +115,9 @@ void rms_norm_backward(const RMSNormBackwardInputs& in, const RMSNormOptions& op
 
 RMSNormBackwardResult rms_norm_backward(const RMSNormBackwardInputs& in,
                                         const RMSNormOptions& options) {
-  RMSNormBackwardResult r{Tensor(in.x.defined() ? in.x.shape() : Shape{0}), {}};
-  if (in.weight.defined()) r.dweight = Tensor(in.normalized_shape);
+  RMSNormBackwardResult r{Tensor(in.x.defined() ? in.x.shape() : Shape{0}, in.x.defined() ? in.x.dtype() : DType::float32),
+                          {}};
+  if (in.weight.defined()) r.dweight = Tensor(in.normalized_shape, in.weight.dtype());
   rms_norm_backward(in, options, {r.dx, r.dweight});
   return r;
 }

@@ -1,5 +1,7 @@
 #include "row_norm_shape.hpp"
 
+#include "planned_view.hpp"
+
 #include <cstddef>
 #include <string>
 
@@ -7,8 +9,7 @@ namespace normkit {
 
 RowProblem check_row_input(const TensorView& x, const Shape& normalized_shape, const char* name) {
   NORMKIT_CHECK(x.defined(), name, ": expected a tensor, got none");
-  NORMKIT_CHECK(x.dtype() == DType::float32, name, ": expected float32, got ",
-                dtype_name(x.dtype()));
+  check_data_dtype(x, name);
   const std::size_t k = normalized_shape.size();
   NORMKIT_CHECK(k >= 1, "normalized_shape: expected at least one dimension, got ()");
   for (std::int64_t d : normalized_shape)

@@ -131,9 +131,10 @@ inline TestTensor make_tensor(const Shape& shape, TestLayout layout) {
   return {};
 }
 
-// Reads every element of a view in logical C order.
+// Reads every element of a view in logical C order (a 16-bit view widened).
 inline std::vector<float> values(const TensorView& v) {
-  Tensor c = Tensor::copy_of(v);
+  Tensor c(v.shape());
+  copy_into(v, c);
   return std::vector<float>(c.data<float>(), c.data<float>() + c.numel());
 }
 
