@@ -37,12 +37,12 @@ std::vector<ops::Value> values_of(const ops::Function& f, const std::vector<py::
     const py::object& obj = objects[i];
     const char* error_name = a.error_name != nullptr ? a.error_name : a.name;
     switch (a.kind) {
-      case ops::ArgKind::tensor: values[i] = required_view(obj, error_name); break;
+      case ops::ArgKind::tensor: values[i] = required_view(obj, error_name, true); break;
       case ops::ArgKind::optional_tensor:
-        if (!obj.is_none()) values[i] = view_of(obj, error_name);
+        if (!obj.is_none()) values[i] = view_of(obj, error_name, false, true);
         break;
       case ops::ArgKind::updated_tensor:
-        if (!obj.is_none()) values[i] = view_of(obj, error_name, flag(a.updated_when));
+        if (!obj.is_none()) values[i] = view_of(obj, error_name, flag(a.updated_when), true);
         break;
       case ops::ArgKind::shape: values[i] = shape_argument(obj, a.name); break;
       case ops::ArgKind::integer: values[i] = scalar<std::int64_t>(obj, a.name, "an int"); break;

@@ -1,6 +1,7 @@
 #include "numpy_views.hpp"
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,28 +31,57 @@ std::int64_t size_argument(const py::handle item, const char* name) {
 
 std::string type_name(const py::handle obj) { return py::str(obj.get_type().attr("__name__")); }
 
-TensorView view_of(const py::object& obj, const char* name, bool writable) {
+namespace {
+
+// The normkit dtype of an array's, when it has one of float32, float16 and
+// ml_dtypes' bfloat16 (a 2-byte dtype of that name).
+std::optional<DType> float_dtype_of(const py::array& array) {
+  const py::dtype dtype = array.dtype();
+  if (dtype.is(py::dtype::of<float>())) return DType::float32;
+  const std::string name = py::str(dtype.attr("name"));
+  if (dtype.itemsize() == 2 && name == "float16") return DType::float16;
+  if (dtype.itemsize() == 2 && name == "bfloat16") return DType::bfloat16;
+  return std::nullopt;
+}
+
+}  // namespace
+
+TensorView view_of(const py::object& obj, const char* name, bool writable, bool sixteen_bit) {
   if (obj.is_none()) return {};
   NORMKIT_CHECK(py::isinstance<py::array>(obj), name, ": expected a float32 NumPy array, got ", type_name(obj));
   const auto array = py::reinterpret_borrow<py::array>(obj);
-  NORMKIT_CHECK(array.dtype().is(py::dtype::of<float>()), name, ": expected a float32 array, got ",
-                std::string(py::str(array.dtype())), " (convert with .astype(numpy.float32))");
+  const std::optional<DType> dtype = float_dtype_of(array);
+  NORMKIT_CHECK(dtype && (sixteen_bit || *dtype == DType::float32), name, ": expected a float32 array, got ",
+                std::string(py::str(array.dtype())),
+                sixteen_bit ? " (or float16, or ml_dtypes' bfloat16; convert with .astype(numpy.float32))"
+                            : " (convert with .astype(numpy.float32))");
   NORMKIT_CHECK(!writable || array.writeable(), name,
                 ": expected a writable array (it is updated in place)");
+  const auto elem = static_cast<py::ssize_t>(dtype_size(*dtype));
   Shape shape(array.shape(), array.shape() + array.ndim());
   Strides strides(static_cast<std::size_t>(array.ndim()));
   for (py::ssize_t d = 0; d < array.ndim(); ++d) {
-    NORMKIT_CHECK(array.strides(d) % static_cast<py::ssize_t>(sizeof(float)) == 0, name,
-                  ": expected strides that are multiples of 4 bytes");
-    strides[d] = array.strides(d) / static_cast<py::ssize_t>(sizeof(float));
+    NORMKIT_CHECK(array.strides(d) % elem == 0, name, ": expected strides that are multiples of ", elem,
+                  " bytes");
+    strides[d] = array.strides(d) / elem;
   }
-  return TensorView(const_cast<void*>(array.data()), std::move(shape), std::move(strides),
-                    DType::float32);
+  return TensorView(const_cast<void*>(array.data()), std::move(shape), std::move(strides), *dtype);
 }
 
-TensorView required_view(const py::object& obj, const char* name) {
+TensorView required_view(const py::object& obj, const char* name, bool sixteen_bit) {
   NORMKIT_CHECK(!obj.is_none(), name, ": expected a float32 NumPy array, got None");
-  return view_of(obj, name);
+  return view_of(obj, name, false, sixteen_bit);
+}
+
+py::dtype numpy_dtype(DType dtype) {
+  switch (dtype) {
+    case DType::float32: return py::dtype::of<float>();
+    case DType::int64: return py::dtype::of<std::int64_t>();
+    case DType::float16: return py::dtype("float16");
+    case DType::int8: return py::dtype::of<std::int8_t>();
+    case DType::bfloat16: return py::dtype::from_args(py::module_::import("ml_dtypes").attr("bfloat16"));
+  }
+  return py::dtype::of<float>();
 }
 
 py::array_t<float> new_array(const Shape& shape, MemoryFormat format) {
@@ -77,9 +107,7 @@ py::object to_numpy(const Tensor& tensor) {
   std::vector<py::ssize_t> shape(v.shape().begin(), v.shape().end());
   std::vector<py::ssize_t> strides(v.strides().size());
   for (std::size_t i = 0; i < strides.size(); ++i) strides[i] = static_cast<py::ssize_t>(v.strides()[i] * elem);
-  if (v.dtype() == DType::int64)
-    return py::array_t<std::int64_t>(shape, strides, tensor.data<std::int64_t>(), free_owner);
-  return py::array_t<float>(shape, strides, tensor.data<float>(), free_owner);
+  return py::array(numpy_dtype(v.dtype()), shape, strides, tensor.view().raw(), free_owner);
 }
 
 py::object tensor_array(const Tensor* tensor, const py::object& owner) {

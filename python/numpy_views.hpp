@@ -25,9 +25,14 @@ std::string type_name(const py::handle obj);
 
 // A view of a NumPy argument; None gives an undefined view. The caller keeps
 // the array alive for the duration of the call (it is a function argument).
-TensorView view_of(const py::object& obj, const char* name, bool writable = false);
+// float32 arrays; with `sixteen_bit` (the functional API) also float16 and
+// ml_dtypes' bfloat16 (the C++ checks say which arguments may be 16-bit).
+TensorView view_of(const py::object& obj, const char* name, bool writable = false, bool sixteen_bit = false);
 // As view_of, and None is an error.
-TensorView required_view(const py::object& obj, const char* name);
+TensorView required_view(const py::object& obj, const char* name, bool sixteen_bit = false);
+
+// The NumPy dtype of a normkit dtype (bfloat16: ml_dtypes', imported then).
+py::dtype numpy_dtype(DType dtype);
 
 // A new float32 array in the given memory format.
 py::array_t<float> new_array(const Shape& shape, MemoryFormat format = MemoryFormat::contiguous);

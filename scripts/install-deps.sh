@@ -12,9 +12,9 @@
 #   libclang-rt-14-dev: the libFuzzer harnesses (scripts/fuzz.sh);
 #   python3-venv: the test that installs the module with `pip install .` (its
 #   build requirements and NumPy 2 come from PyPI, into build/venv-pip);
-#   libcli11-dev: the CLI's command line.
+#   libcli11-dev: the CLI's command line; python3-pip: ml_dtypes below.
 set -euo pipefail
-exec "$(dirname "$0")/apt-ensure.sh" \
+"$(dirname "$0")/apt-ensure.sh" \
   g++ cmake ninja-build pkg-config \
   libgtest-dev libgmock-dev \
   libomp-dev \
@@ -22,4 +22,12 @@ exec "$(dirname "$0")/apt-ensure.sh" \
   python3-torch \
   zlib1g-dev dataset-fashion-mnist nlohmann-json3-dev libdnnl-dev gnuplot-nox \
   libopenmpi-dev openmpi-bin libssl-dev \
-  clang-14 libclang-rt-14-dev python3-venv libcli11-dev
+  clang-14 libclang-rt-14-dev python3-venv libcli11-dev python3-pip
+
+# ml_dtypes (NumPy's bfloat16 dtype, for the Python tests of bfloat16
+# arrays): not packaged by Debian 12; from PyPI, a release built for NumPy
+# 1.x (Debian's is 1.24; ml_dtypes 0.6 and newer need NumPy 2), without
+# touching Debian's NumPy.
+if ! /usr/bin/python3 -c "import ml_dtypes" 2>/dev/null; then
+  /usr/bin/python3 -m pip install --quiet --break-system-packages --no-deps "ml_dtypes>=0.3,<0.6"
+fi

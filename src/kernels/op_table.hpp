@@ -24,8 +24,8 @@
 namespace normkit::ops {
 
 enum class ArgKind {
-  tensor,           // a float32 tensor
-  optional_tensor,  // a float32 tensor, or None
+  tensor,           // a float32 tensor (x, dy: or bfloat16, float16)
+  optional_tensor,  // a float32 tensor (or in x's dtype), or None
   updated_tensor,   // an optional tensor updated in place (running statistics)
   shape,            // normalized_shape: an int or a sequence of ints
   integer,          // num_groups
