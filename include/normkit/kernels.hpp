@@ -5,9 +5,11 @@
 #pragma once
 
 #include "normkit/adain.hpp"
+#include "normkit/add_norm.hpp"
 #include "normkit/batch_norm.hpp"
 #include "normkit/error.hpp"
 #include "normkit/group_norm.hpp"
+#include "normkit/half.hpp"
 #include "normkit/layer_norm.hpp"
 #include "normkit/simd.hpp"
 #include "normkit/tensor.hpp"

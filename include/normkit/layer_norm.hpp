@@ -68,6 +68,10 @@ LayerNormBackwardResult layer_norm_backward(const LayerNormBackwardInputs& in,
 struct RMSNormOptions {
   std::optional<double> eps;  // nullopt: float32 machine epsilon, as torch.nn.RMSNorm
   Impl impl = Impl::fast;
+  // y = x * rstd * (weight_offset + weight): Gemma's 1 + weight (in float32,
+  // as its PyTorch code); with no weight, the offset alone. dweight is the
+  // gradient of weight (the offset is a constant).
+  double weight_offset = 0.0;
 };
 
 struct RMSNormInputs {

@@ -1,8 +1,9 @@
 """normkit: normalization layers for deep learning.
 
 The functional API mirrors ATen's native ops (names, argument order and
-return tuples); see docs/semantics.md. Arrays are float32 NumPy arrays of any
-strides; contiguous and channels-last arrays are used without a copy.
+return tuples); see docs/semantics.md. Arrays are float32, float16 or
+(ml_dtypes') bfloat16 NumPy arrays of any strides; contiguous and
+channels-last arrays are used without a copy.
 """
 
 from ._normkit import (
@@ -10,6 +11,10 @@ from ._normkit import (
     __version__,
     adain_backward,
     adain_forward,
+    add_layer_norm_backward,
+    add_layer_norm_forward,
+    add_rms_norm_backward,
+    add_rms_norm_forward,
     batch_norm_backward,
     batch_norm_forward,
     fold_batch_norm,
@@ -34,6 +39,10 @@ __all__ = [
     "__version__",
     "adain_backward",
     "adain_forward",
+    "add_layer_norm_backward",
+    "add_layer_norm_forward",
+    "add_rms_norm_backward",
+    "add_rms_norm_forward",
     "batch_norm_backward",
     "batch_norm_forward",
     "fold_batch_norm",

@@ -32,6 +32,13 @@ template <int W>
 }
 
 template <int W>
+[[gnu::always_inline]] inline void add_span_w(const float* a, const float* b, float* out, std::int64_t n) {
+  write_elements<W>(
+      out, n, false, [&](std::int64_t i) __attribute__((always_inline)) { return loadv<W>(a + i) + loadv<W>(b + i); },
+      [&](std::int64_t i) __attribute__((always_inline)) { return a[i] + b[i]; });
+}
+
+template <int W>
 [[gnu::always_inline]] inline void normalize_rows_w(const NormalizeRows& s, bool stream) {
   const float *hi = s.hi, *lo = s.lo, *scale = s.scale, *shift = s.shift;
   for (std::int64_t r = 0; r < s.rows; ++r) {
@@ -190,6 +197,7 @@ void input_grad_rows_portable(const InputGradRows& s, bool stream) { input_grad_
 void input_grad_span_portable(const InputGradSpan& s, bool stream, std::int64_t prefetch) {
   input_grad_span_w<4>(s, stream, prefetch);
 }
+void add_span_portable(const float* a, const float* b, float* out, std::int64_t n) { add_span_w<4>(a, b, out, n); }
 void row_normalize_span_portable(const RowNormalizeSpan& s, bool stream) {
   row_normalize_span_w<4>(s, stream);
 }
@@ -207,6 +215,9 @@ NORMKIT_TARGET_AVX2 void input_grad_rows_avx2(const InputGradRows& s, bool strea
 NORMKIT_TARGET_AVX2 void input_grad_span_avx2(const InputGradSpan& s, bool stream, std::int64_t prefetch) {
   input_grad_span_w<8>(s, stream, prefetch);
 }
+NORMKIT_TARGET_AVX2 void add_span_avx2(const float* a, const float* b, float* out, std::int64_t n) {
+  add_span_w<8>(a, b, out, n);
+}
 NORMKIT_TARGET_AVX2 void row_normalize_span_avx2(const RowNormalizeSpan& s, bool stream) {
   row_normalize_span_w<8>(s, stream);
 }
@@ -221,6 +232,9 @@ NORMKIT_TARGET_AVX512 void input_grad_rows_avx512(const InputGradRows& s, bool s
 }
 NORMKIT_TARGET_AVX512 void input_grad_span_avx512(const InputGradSpan& s, bool stream, std::int64_t prefetch) {
   input_grad_span_w<16>(s, stream, prefetch);
+}
+NORMKIT_TARGET_AVX512 void add_span_avx512(const float* a, const float* b, float* out, std::int64_t n) {
+  add_span_w<16>(a, b, out, n);
 }
 NORMKIT_TARGET_AVX512 void row_normalize_span_avx512(const RowNormalizeSpan& s, bool stream) {
   row_normalize_span_w<16>(s, stream);
@@ -237,6 +251,7 @@ void input_grad_rows(const InputGradRows& s, bool stream) { NORMKIT_DISPATCH(inp
 void input_grad_span(const InputGradSpan& s, bool stream, std::int64_t prefetch) {
   NORMKIT_DISPATCH(input_grad_span, s, stream, prefetch);
 }
+void add_span(const float* a, const float* b, float* out, std::int64_t n) { NORMKIT_DISPATCH(add_span, a, b, out, n); }
 void row_normalize_span(const RowNormalizeSpan& s, bool stream) {
   NORMKIT_DISPATCH(row_normalize_span, s, stream);
 }

@@ -50,6 +50,9 @@ struct InputGradRows {
 };
 void input_grad_rows(const InputGradRows& s, bool stream);
 
+// out[i] = a[i] + b[i]: the residual add before a norm (add_norm.hpp).
+void add_span(const float* a, const float* b, float* out, std::int64_t n);
+
 // LayerNorm/RMSNorm rows: y = ((x - hi) - lo) * rstd * gamma + beta (gamma
 // and beta per element, either may be null: 1 and 0).
 struct RowNormalizeSpan {

@@ -5,6 +5,7 @@
 #include <random>
 
 #include "normkit/adain.hpp"
+#include "normkit/add_norm.hpp"
 #include "normkit/error.hpp"
 #include "normkit/group_norm.hpp"
 #include "normkit/layer_norm.hpp"
@@ -132,6 +133,14 @@ std::vector<Arg> running_stats_args(const char* x_about, const char* flag, const
           {flag, ArgKind::flag, flag_about},
           {"momentum", ArgKind::number, "running = (1 - momentum) * running + momentum * batch"},
           {"eps", ArgKind::number, "added to the variance"}};
+}
+
+// RMSNorm's keyword: Gemma's 1 + weight is weight_offset=1.
+Arg weight_offset_arg() {
+  return {.name = "weight_offset",
+          .kind = ArgKind::number,
+          .about = "y = x * rstd * (weight_offset + weight); 0 by default",
+          .default_number = 0.0};
 }
 
 // ---- the ops ---------------------------------------------------------------
@@ -292,19 +301,22 @@ Op rms_norm() {
       .args = {{.name = "x", .kind = ArgKind::tensor, .about = "(*, *normalized_shape)", .error_name = "input"},
                {"normalized_shape", ArgKind::shape, "x's trailing dims"},
                {"weight", ArgKind::optional_tensor, "normalized_shape, or None"},
-               {"eps", ArgKind::optional_number, "added to the mean of squares; None: float32's epsilon"}},
+               {"eps", ArgKind::optional_number, "added to the mean of squares; None: float32's epsilon"},
+               weight_offset_arg()},
       .results = {{"y"}, {"rstd"}},
-      .doc = "RMSNorm forward: y = x * rsqrt(mean(x^2) + eps) * weight. eps None means float32's\n"
-             "machine epsilon, as torch.nn.RMSNorm. Returns (y, rstd).",
+      .doc = "RMSNorm forward: y = x * rsqrt(mean(x^2) + eps) * (weight_offset + weight). eps None\n"
+             "means float32's machine epsilon, as torch.nn.RMSNorm. Returns (y, rstd).",
       .call = [](const std::vector<Value>& values, Impl impl) -> std::vector<Tensor> {
         const Values a{values};
-        RMSNormForwardResult r =
-            rms_norm_forward({a.tensor(0), a.shape(1), a.tensor(2)}, {.eps = a.optional_number(3), .impl = impl});
+        RMSNormForwardResult r = rms_norm_forward(
+            {a.tensor(0), a.shape(1), a.tensor(2)},
+            {.eps = a.optional_number(3), .impl = impl, .weight_offset = a.number(4)});
         return {r.y, r.rstd};
       },
       .run = [](const std::vector<Value>& values, const std::vector<TensorView>& out, Impl impl) {
         const Values a{values};
-        rms_norm_forward({a.tensor(0), a.shape(1), a.tensor(2)}, {.eps = a.optional_number(3), .impl = impl},
+        rms_norm_forward({a.tensor(0), a.shape(1), a.tensor(2)},
+                         {.eps = a.optional_number(3), .impl = impl, .weight_offset = a.number(4)},
                          {at(out, 0), at(out, 1)});
       }});
   op.backward = checked({
@@ -313,7 +325,8 @@ Op rms_norm() {
                {.name = "x", .kind = ArgKind::tensor, .about = "(*, *normalized_shape)", .error_name = "input"},
                {"normalized_shape", ArgKind::shape, "as in the forward pass"},
                {"rstd", ArgKind::tensor, "from the forward pass"},
-               {"weight", ArgKind::optional_tensor, "normalized_shape, or None"}},
+               {"weight", ArgKind::optional_tensor, "normalized_shape, or None"},
+               weight_offset_arg()},
       .results = {{"dx"}, {"dweight", true}},
       .doc = "RMSNorm backward. Returns (dx, dweight); dweight is None when weight is None.",
       .call = [](const std::vector<Value>& values, Impl impl) -> std::vector<Tensor> {
@@ -321,14 +334,14 @@ Op rms_norm() {
         RMSNormBackwardResult r = rms_norm_backward(
             {.dy = a.tensor(0), .x = a.tensor(1), .normalized_shape = a.shape(2), .rstd = a.tensor(3),
              .weight = a.tensor(4)},
-            {.impl = impl});
+            {.impl = impl, .weight_offset = a.number(5)});
         return {r.dx, r.dweight};
       },
       .run = [](const std::vector<Value>& values, const std::vector<TensorView>& out, Impl impl) {
         const Values a{values};
         rms_norm_backward({.dy = a.tensor(0), .x = a.tensor(1), .normalized_shape = a.shape(2), .rstd = a.tensor(3),
                            .weight = a.tensor(4)},
-                          {.impl = impl}, {at(out, 0), at(out, 1)});
+                          {.impl = impl, .weight_offset = a.number(5)}, {at(out, 0), at(out, 1)});
       }});
   op.gradients = {"x", "weight"};
   op.arguments = [](const OpCase& c) {
@@ -336,9 +349,165 @@ Op rms_norm() {
     auto& s = out.storage;
     const Shape ns = trailing(c.shape, kRowDims);
     const CaseTensors t = case_tensors(s, c, ns);
-    out.forward = {t.x, ns, t.weight, 1e-6};
+    out.forward = {t.x, ns, t.weight, 1e-6, 0.0};
     out.backward = [=](const std::vector<Tensor>& f) {
-      return std::vector<Value>{t.dy, t.x, ns, f[1].view(), t.weight};
+      return std::vector<Value>{t.dy, t.x, ns, f[1].view(), t.weight, 0.0};
+    };
+    return out;
+  };
+  return op;
+}
+
+// The fused residual add + norm ops' case: x, and a residual and a
+// dresidual_out like it; odd seeds give add_rms_norm Gemma's offset.
+struct AddNormCase {
+  CaseTensors t;
+  TensorView residual, dresidual_out;
+  Shape normalized_shape;
+};
+AddNormCase add_norm_case(std::vector<Tensor>& s, const OpCase& c) {
+  const Shape ns = trailing(c.shape, kRowDims);
+  const CaseTensors t = case_tensors(s, c, ns);
+  return {t, layout_tensor(s, c.shape, c.layout, c.seed + 6, -0.3f, 1.1f),
+          layout_tensor(s, c.shape, c.layout, c.seed + 7), ns};
+}
+
+Op add_rms_norm() {
+  Op op{.name = "add_rms_norm",
+        .title = "Add+RMSNorm",
+        .plan = "as rms_norm, each row of x + residual stored and normalized while in cache"};
+  op.forward = checked({
+      .name = "add_rms_norm_forward",
+      .args = {{"x", ArgKind::tensor, "(*, *normalized_shape)"},
+               {"residual", ArgKind::tensor, "x's shape; float32 or x's dtype"},
+               {"normalized_shape", ArgKind::shape, "x's trailing dims"},
+               {"weight", ArgKind::optional_tensor, "normalized_shape, or None"},
+               {"eps", ArgKind::optional_number, "added to the mean of squares; None: float32's epsilon"},
+               weight_offset_arg()},
+      .results = {{"y"}, {"residual_out"}, {"rstd"}},
+      .doc = "The residual add fused with RMSNorm: residual_out = x + residual (summed in float32,\n"
+             "stored in residual's dtype), y = RMSNorm(residual_out). Returns (y, residual_out, rstd).",
+      .call = [](const std::vector<Value>& values, Impl impl) -> std::vector<Tensor> {
+        const Values a{values};
+        AddRMSNormForwardResult r =
+            add_rms_norm_forward({.x = a.tensor(0), .residual = a.tensor(1), .normalized_shape = a.shape(2),
+                                  .weight = a.tensor(3)},
+                                 {.eps = a.optional_number(4), .impl = impl, .weight_offset = a.number(5)});
+        return {r.y, r.residual_out, r.rstd};
+      },
+      .run = [](const std::vector<Value>& values, const std::vector<TensorView>& out, Impl impl) {
+        const Values a{values};
+        add_rms_norm_forward({.x = a.tensor(0), .residual = a.tensor(1), .normalized_shape = a.shape(2),
+                              .weight = a.tensor(3)},
+                             {.eps = a.optional_number(4), .impl = impl, .weight_offset = a.number(5)},
+                             {at(out, 0), at(out, 1), at(out, 2)});
+      }});
+  op.backward = checked({
+      .name = "add_rms_norm_backward",
+      .args = {{"dy", ArgKind::tensor, "x's shape"},
+               {"dresidual_out", ArgKind::optional_tensor, "residual_out's gradient, or None"},
+               {"residual_out", ArgKind::tensor, "from the forward pass"},
+               {"normalized_shape", ArgKind::shape, "as in the forward pass"},
+               {"rstd", ArgKind::tensor, "from the forward pass"},
+               {"weight", ArgKind::optional_tensor, "normalized_shape, or None"},
+               weight_offset_arg()},
+      .results = {{"dsum"}, {"dweight", true}},
+      .doc = "Backward of add_rms_norm_forward: dsum (the gradient of both x and residual) and\n"
+             "dweight (None when weight is None).",
+      .call = [](const std::vector<Value>& values, Impl impl) -> std::vector<Tensor> {
+        const Values a{values};
+        AddNormBackwardResult r = add_rms_norm_backward(
+            {.dy = a.tensor(0), .dresidual_out = a.tensor(1), .residual_out = a.tensor(2),
+             .normalized_shape = a.shape(3), .rstd = a.tensor(4), .weight = a.tensor(5)},
+            {.impl = impl, .weight_offset = a.number(6)});
+        return {r.dsum, r.dweight};
+      },
+      .run = [](const std::vector<Value>& values, const std::vector<TensorView>& out, Impl impl) {
+        const Values a{values};
+        add_rms_norm_backward({.dy = a.tensor(0), .dresidual_out = a.tensor(1), .residual_out = a.tensor(2),
+                               .normalized_shape = a.shape(3), .rstd = a.tensor(4), .weight = a.tensor(5)},
+                              {.impl = impl, .weight_offset = a.number(6)}, {at(out, 0), at(out, 1), {}});
+      }});
+  op.gradients = {"x", "weight"};
+  op.arguments = [](const OpCase& c) {
+    CaseArguments out;
+    const AddNormCase a = add_norm_case(out.storage, c);
+    const double offset = c.seed % 2 == 1 ? 1.0 : 0.0;
+    out.forward = {a.t.x, a.residual, a.normalized_shape, a.t.weight, 1e-6, offset};
+    out.backward = [=](const std::vector<Tensor>& f) {
+      return std::vector<Value>{a.t.dy, a.dresidual_out, f[1].view(), a.normalized_shape, f[2].view(), a.t.weight,
+                                offset};
+    };
+    return out;
+  };
+  return op;
+}
+
+Op add_layer_norm() {
+  Op op{.name = "add_layer_norm",
+        .title = "Add+LayerNorm",
+        .plan = "as layer_norm, each row of x + residual stored and normalized while in cache"};
+  op.forward = checked({
+      .name = "add_layer_norm_forward",
+      .args = {{"x", ArgKind::tensor, "(*, *normalized_shape)"},
+               {"residual", ArgKind::tensor, "x's shape; float32 or x's dtype"},
+               {"normalized_shape", ArgKind::shape, "x's trailing dims"},
+               {"weight", ArgKind::optional_tensor, "normalized_shape, or None"},
+               {"bias", ArgKind::optional_tensor, "normalized_shape, or None"},
+               {"eps", ArgKind::number, "added to the variance"}},
+      .results = {{"y"}, {"residual_out"}, {"mean"}, {"rstd"}},
+      .doc = "The residual add fused with LayerNorm: residual_out = x + residual (summed in float32,\n"
+             "stored in residual's dtype), y = LayerNorm(residual_out). Returns (y, residual_out, mean, rstd).",
+      .call = [](const std::vector<Value>& values, Impl impl) -> std::vector<Tensor> {
+        const Values a{values};
+        AddLayerNormForwardResult r = add_layer_norm_forward(
+            {.x = a.tensor(0), .residual = a.tensor(1), .normalized_shape = a.shape(2), .weight = a.tensor(3),
+             .bias = a.tensor(4)},
+            {.eps = a.number(5), .impl = impl});
+        return {r.y, r.residual_out, r.mean, r.rstd};
+      },
+      .run = [](const std::vector<Value>& values, const std::vector<TensorView>& out, Impl impl) {
+        const Values a{values};
+        add_layer_norm_forward({.x = a.tensor(0), .residual = a.tensor(1), .normalized_shape = a.shape(2),
+                                .weight = a.tensor(3), .bias = a.tensor(4)},
+                               {.eps = a.number(5), .impl = impl}, {at(out, 0), at(out, 1), at(out, 2), at(out, 3)});
+      }});
+  op.backward = checked({
+      .name = "add_layer_norm_backward",
+      .args = {{"dy", ArgKind::tensor, "x's shape"},
+               {"dresidual_out", ArgKind::optional_tensor, "residual_out's gradient, or None"},
+               {"residual_out", ArgKind::tensor, "from the forward pass"},
+               {"normalized_shape", ArgKind::shape, "as in the forward pass"},
+               {"mean", ArgKind::tensor, "from the forward pass"},
+               {"rstd", ArgKind::tensor, "from the forward pass"},
+               {"weight", ArgKind::optional_tensor, "normalized_shape, or None"},
+               {"bias", ArgKind::optional_tensor, "normalized_shape, or None: whether dbias is wanted"}},
+      .results = {{"dsum"}, {"dweight", true}, {"dbias", true}},
+      .doc = "Backward of add_layer_norm_forward: dsum (the gradient of both x and residual), dweight\n"
+             "and dbias (None when weight, bias is None).",
+      .call = [](const std::vector<Value>& values, Impl impl) -> std::vector<Tensor> {
+        const Values a{values};
+        AddNormBackwardResult r = add_layer_norm_backward(
+            {.dy = a.tensor(0), .dresidual_out = a.tensor(1), .residual_out = a.tensor(2),
+             .normalized_shape = a.shape(3), .mean = a.tensor(4), .rstd = a.tensor(5), .weight = a.tensor(6)},
+            {.impl = impl}, a.tensor(7).defined());
+        return {r.dsum, r.dweight, r.dbias};
+      },
+      .run = [](const std::vector<Value>& values, const std::vector<TensorView>& out, Impl impl) {
+        const Values a{values};
+        add_layer_norm_backward({.dy = a.tensor(0), .dresidual_out = a.tensor(1), .residual_out = a.tensor(2),
+                                 .normalized_shape = a.shape(3), .mean = a.tensor(4), .rstd = a.tensor(5),
+                                 .weight = a.tensor(6)},
+                                {.impl = impl}, {at(out, 0), at(out, 1), at(out, 2)});
+      }});
+  op.gradients = {"x", "weight", "bias"};
+  op.arguments = [](const OpCase& c) {
+    CaseArguments out;
+    const AddNormCase a = add_norm_case(out.storage, c);
+    out.forward = {a.t.x, a.residual, a.normalized_shape, a.t.weight, a.t.bias, 1e-5};
+    out.backward = [=](const std::vector<Tensor>& f) {
+      return std::vector<Value>{a.t.dy, a.dresidual_out, f[1].view(), a.normalized_shape, f[2].view(), f[3].view(),
+                                a.t.weight, a.t.bias};
     };
     return out;
   };
@@ -547,7 +716,8 @@ std::size_t Function::index_of(const std::string& arg) const {
 }
 
 const std::vector<Op>& table() {
-  static const std::vector<Op> ops{batch_norm(), layer_norm(), rms_norm(), group_norm(), instance_norm(), adain()};
+  static const std::vector<Op> ops{batch_norm(),    layer_norm(),    rms_norm(),     group_norm(),
+                                   instance_norm(), adain(),         add_rms_norm(), add_layer_norm()};
   return ops;
 }
 

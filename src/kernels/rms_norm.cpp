@@ -75,14 +75,17 @@ void rms_norm_forward(const RMSNormInputs& in, const RMSNormOptions& options,
   check_optional_shape(in.weight, "weight", in.normalized_shape, in.x.dtype());
   check_required_shape(out.y, "y", in.x.shape(), "(the shape of the input)", in.x.dtype());
   check_required_shape(out.rstd, "rstd", p.stats_shape, "(the statistics)");
+  RMSNormInputs used = in;
+  Tensor offset;  // the weight with its offset, when there is one
+  if (options.weight_offset != 0) used.weight = offset = offset_weight(in.weight, options.weight_offset, in.normalized_shape);
   if (options.impl == Impl::reference) {
     const ref::RMSNormForwardResult r =
-        ref::rms_norm_forward({p.rows, p.cols}, read_values(in.x), read_values(in.weight), eps);
+        ref::rms_norm_forward({p.rows, p.cols}, read_values(used.x), read_values(used.weight), eps);
     write_values(r.y, out.y);
     write_values(r.rstd, out.rstd);
     return;
   }
-  fast_forward(in, eps, p, out);
+  fast_forward(used, eps, p, out);
 }
 
 RMSNormForwardResult rms_norm_forward(const RMSNormInputs& in, const RMSNormOptions& options) {
@@ -102,15 +105,20 @@ void rms_norm_backward(const RMSNormBackwardInputs& in, const RMSNormOptions& op
   if (grads.dx.defined())
     check_required_shape(grads.dx, "dx", in.x.shape(), "(the shape of the input)", in.x.dtype());
   check_optional_shape(grads.dweight, "dweight", in.normalized_shape, in.x.dtype());
+  // With an offset, dx takes offset + weight; dweight is the gradient of the
+  // weight alone, which the offset does not change.
+  RMSNormBackwardInputs used = in;
+  Tensor offset;
+  if (options.weight_offset != 0) used.weight = offset = offset_weight(in.weight, options.weight_offset, in.normalized_shape);
   if (options.impl == Impl::reference) {
     const ref::RMSNormBackwardResult r =
-        ref::rms_norm_backward({p.rows, p.cols}, read_values(in.dy), read_values(in.x),
-                               read_values(in.rstd), read_values(in.weight));
+        ref::rms_norm_backward({p.rows, p.cols}, read_values(used.dy), read_values(used.x),
+                               read_values(used.rstd), read_values(used.weight));
     write_values(r.dx, grads.dx);
     write_values(r.dweight, grads.dweight);
     return;
   }
-  fast_backward(in, p, grads);
+  fast_backward(used, p, grads);
 }
 
 RMSNormBackwardResult rms_norm_backward(const RMSNormBackwardInputs& in,

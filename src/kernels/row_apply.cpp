@@ -82,34 +82,38 @@ void row_norm_forward(const RowForwardArgs& a) {
   const std::int64_t group_rows =
       stream && cols * static_cast<std::int64_t>(sizeof(float)) <= kShortRowBytes ? 1 : kInterleavedRows;
   const std::int64_t groups = (a.rows + group_rows - 1) / group_rows;
+  // The rows normalized: x's, or the sums x + residual written just before.
+  const float* const x = a.residual != nullptr ? a.residual_out : a.x;
   parallel_region(threads_for(a.rows * cols), [&] {
 #pragma omp for schedule(static) nowait
     for (std::int64_t g = 0; g < groups; ++g) {
       const std::int64_t r0 = g * group_rows, count = std::min<std::int64_t>(group_rows, a.rows - r0);
+      if (a.residual != nullptr)
+        add_span(a.x + r0 * cols, a.residual + r0 * cols, a.residual_out + r0 * cols, count * cols);
       double mean[kInterleavedRows] = {}, var[kInterleavedRows];
       const bool together = count == kInterleavedRows && cols > 0 && !stream;
       if (a.kind == RowNorm::layer) {
         Moments m[kInterleavedRows];
-        if (together) group_moments(a.x + r0 * cols, cols, m);
+        if (together) group_moments(x + r0 * cols, cols, m);
         else
-          for (std::int64_t r = 0; r < count; ++r) m[r] = row_moments(a.x + (r0 + r) * cols, cols);
+          for (std::int64_t r = 0; r < count; ++r) m[r] = row_moments(x + (r0 + r) * cols, cols);
         for (std::int64_t r = 0; r < count; ++r) {
           mean[r] = cols > 0 ? m[r].mean : std::numeric_limits<double>::quiet_NaN();
           var[r] = cols > 0 ? m[r].biased_var() : mean[r];
           a.mean[r0 + r] = mean[r];
         }
       } else if (together) {
-        group_mean_squares(a.x + r0 * cols, cols, var);
+        group_mean_squares(x + r0 * cols, cols, var);
       } else {
         for (std::int64_t r = 0; r < count; ++r)
-          var[r] = cols > 0 ? row_mean_square(a.x + (r0 + r) * cols, cols) : std::numeric_limits<double>::quiet_NaN();
+          var[r] = cols > 0 ? row_mean_square(x + (r0 + r) * cols, cols) : std::numeric_limits<double>::quiet_NaN();
       }
       for (std::int64_t r = 0; r < count; ++r) {
         const double rstd = 1.0 / std::sqrt(var[r] + a.eps);
         a.rstd[r0 + r] = rstd;
         // Scalar math: y = ((x - hi) - lo) * rstd * gamma + beta (gamma 1, beta 0 when absent)
         const float hi = static_cast<float>(mean[r]), lo = static_cast<float>(mean[r] - hi);
-        row_normalize_span({.x = a.x + (r0 + r) * cols,
+        row_normalize_span({.x = x + (r0 + r) * cols,
                             .y = a.y + (r0 + r) * cols,
                             .n = cols,
                             .hi = hi,

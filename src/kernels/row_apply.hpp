@@ -31,6 +31,10 @@ struct RowForwardArgs {
   double eps = 1e-5;
   double* mean = nullptr;  // (rows), LayerNorm only
   double* rstd = nullptr;  // (rows)
+  // With a residual: each row of x + residual is written to residual_out,
+  // and that row is normalized, while it is in cache (add_norm.hpp).
+  const float* residual = nullptr;  // (rows, cols) or null
+  float* residual_out = nullptr;    // (rows, cols) with residual
 };
 void row_norm_forward(const RowForwardArgs& args);
 

@@ -2,10 +2,22 @@
 
 #include "planned_view.hpp"
 
+#include <cmath>
 #include <cstddef>
+#include <vector>
 #include <string>
 
 namespace normkit {
+
+Tensor offset_weight(const TensorView& weight, double offset, const Shape& normalized_shape) {
+  NORMKIT_CHECK(std::isfinite(offset), "weight_offset: expected a finite number, got ", offset);
+  Tensor w(normalized_shape);
+  const std::int64_t n = w.numel();
+  std::vector<float> values(static_cast<std::size_t>(n), 0.0f);
+  if (weight.defined()) copy_into(weight, TensorView(values.data(), normalized_shape));
+  for (std::int64_t i = 0; i < n; ++i) w.data<float>()[i] = static_cast<float>(offset) + values[i];
+  return w;
+}
 
 RowProblem check_row_input(const TensorView& x, const Shape& normalized_shape, const char* name) {
   NORMKIT_CHECK(x.defined(), name, ": expected a tensor, got none");

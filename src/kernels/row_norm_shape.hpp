@@ -15,4 +15,9 @@ struct RowProblem {
 // argument in the error, as PyTorch's message does.
 RowProblem check_row_input(const TensorView& x, const Shape& normalized_shape, const char* name);
 
+// RMSNorm's weight with an offset (Gemma's 1 + weight): float(offset) +
+// weight in float32, a tensor of normalized_shape (offset alone without a
+// weight). Checks that the offset is finite.
+Tensor offset_weight(const TensorView& weight, double offset, const Shape& normalized_shape);
+
 }  // namespace normkit

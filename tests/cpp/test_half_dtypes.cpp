@@ -231,6 +231,7 @@ double max_abs(const std::vector<Tensor>& ts) {
 TEST_P(HalfListedCases, OutputsAreTheFloat32PathsRoundedOnce) {
   const DType dtype = GetParam().dtype;
   for (const cases::ListedCase& c : cases::listed_cases("test")) {
+    if (c.op.rfind("add_", 0) == 0) continue;  // the norm of a rounded sum: AddNormInSixteenBits below
     SCOPED_TRACE(c.name());
     const ops::Op& op = ops::op(c.op);
     ops::CaseArguments half_args = op.arguments(c), wide_args = op.arguments(c), ref_args = op.arguments(c);
@@ -250,6 +251,71 @@ TEST_P(HalfListedCases, OutputsAreTheFloat32PathsRoundedOnce) {
     const std::vector<Tensor> wide_grads = op.backward.call(backward.wide, Impl::fast);
     const std::vector<Tensor> ref_grads = op.backward.call(backward.wide, Impl::reference);
     expect_rounded_once(half_grads, wide_grads, ref_grads, op.backward.results, dtype, max_abs(ref_grads));
+  }
+}
+
+// The fused residual add in 16 bits: residual_out is x + residual rounded
+// once, y the float32 norm of those stored values rounded once, dsum the
+// float32 norm's dx at them plus dresidual_out, rounded once.
+TEST_P(HalfListedCases, AddNormInSixteenBits) {
+  const DType dtype = GetParam().dtype;
+  const auto narrowed_copy = [&](const TensorView& t, std::vector<Tensor>& keep) {
+    keep.emplace_back(t.shape(), dtype);
+    copy_into(t, keep.back());
+    return keep.back().view();
+  };
+  const auto wide_copy = [](const TensorView& t, std::vector<Tensor>& keep) {
+    keep.emplace_back(t.shape());
+    copy_into(t, keep.back());
+    return keep.back().view();
+  };
+  for (const cases::ListedCase& c : cases::listed_cases("test")) {
+    if (c.op.rfind("add_", 0) != 0) continue;
+    SCOPED_TRACE(c.name());
+    const bool rms = c.op == "add_rms_norm";
+    const ops::Op& op = ops::op(c.op);
+    ops::CaseArguments args = op.arguments(c);
+    std::vector<Tensor> keep;
+    std::vector<ops::Value> f = args.forward;
+    const TensorView x = narrowed_copy(std::get<TensorView>(f[0]), keep);
+    const TensorView r = narrowed_copy(std::get<TensorView>(f[1]), keep);
+    f[0] = x;
+    f[1] = r;
+    const std::vector<Tensor> half = op.forward.call(f, Impl::fast);
+    // residual_out: the float32 sum, rounded once.
+    const std::vector<float> xs = values(x), rs = values(r), stored = values(half[1]);
+    for (std::size_t k = 0; k < xs.size(); ++k)
+      ASSERT_EQ(std::bit_cast<std::uint32_t>(stored[k]), std::bit_cast<std::uint32_t>(widen(narrow(xs[k] + rs[k], dtype), dtype)))
+          << k;
+    // y and the statistics: the float32 norm of the stored values.
+    const TensorView rows = wide_copy(half[1], keep);
+    const ops::Op& norm = ops::op(rms ? "rms_norm" : "layer_norm");
+    // (add_*_forward's arguments past x and residual are the norm's past x.)
+    const std::vector<ops::Value> norm_args{rows, f[2], f[3], f[4], f[5]};
+    const std::vector<Tensor> wide = norm.forward.call(norm_args, Impl::fast);
+    const std::vector<float> y = values(half[0]), y32 = values(wide[0]);
+    for (std::size_t k = 0; k < y.size(); ++k)
+      ASSERT_EQ(std::bit_cast<std::uint32_t>(y[k]), std::bit_cast<std::uint32_t>(widen(narrow(y32[k], dtype), dtype))) << k;
+    for (std::size_t i = 1; i < wide.size(); ++i) EXPECT_TRUE(same_bits(values(half[i + 1]), values(wide[i])));
+    // Backward: dsum = the norm's dx + dresidual_out, rounded once.
+    std::vector<ops::Value> b = args.backward(half);
+    const TensorView dy = narrowed_copy(std::get<TensorView>(b[0]), keep);
+    const TensorView dres = narrowed_copy(std::get<TensorView>(b[1]), keep);
+    b[0] = dy;
+    b[1] = dres;
+    const std::vector<Tensor> grads = op.backward.call(b, Impl::fast);
+    const TensorView dy32 = wide_copy(dy, keep);
+    const std::vector<ops::Value> norm_back =
+        rms ? std::vector<ops::Value>{dy32, rows, b[3], b[4], b[5], b[6]}
+            : std::vector<ops::Value>{dy32, rows, b[3], b[4], b[5], b[6], b[7]};
+    const std::vector<Tensor> norm_grads = norm.backward.call(norm_back, Impl::fast);
+    const std::vector<float> dsum = values(grads[0]), dx32 = values(norm_grads[0]), d = values(dres);
+    for (std::size_t k = 0; k < dsum.size(); ++k)
+      ASSERT_EQ(std::bit_cast<std::uint32_t>(dsum[k]),
+                std::bit_cast<std::uint32_t>(widen(narrow(dx32[k] + d[k], dtype), dtype)))
+          << k;
+    for (std::size_t i = 1; i < grads.size(); ++i)
+      if (grads[i].defined()) EXPECT_TRUE(same_bits(values(grads[i]), values(norm_grads[i])));
   }
 }
 

@@ -86,7 +86,8 @@ TEST(OpTable, RefusesValuesOfTheWrongKindOrNumber) {
   EXPECT_EQ(error_of([&] { f.call({x.view(), std::int64_t{3}, {}, {}, 1e-5}, Impl::fast); }),
             "layer_norm_forward: normalized_shape: a value of another kind than the table's");
   EXPECT_EQ(error_of([] { ops::op("batch_renorm"); }),
-            "op: expected one of batch_norm, layer_norm, rms_norm, group_norm, instance_norm, adain, got "
+            "op: expected one of batch_norm, layer_norm, rms_norm, group_norm, instance_norm, adain, add_rms_norm, "
+            "add_layer_norm, got "
             "'batch_renorm'");
 }
 

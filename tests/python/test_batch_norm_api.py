@@ -23,16 +23,29 @@ DESIGN_SIGNATURES = {  # DESIGN.md section 4, to the letter
     "instance_norm_forward": ["x", "weight", "bias", "running_mean", "running_var",
                               "use_input_stats", "momentum", "eps"],
     "instance_norm_backward": ["dy", "x", "weight", "mean", "rstd"],
+    # The second wave's.
+    "add_rms_norm_forward": ["x", "residual", "normalized_shape", "weight", "eps"],
+    "add_rms_norm_backward": ["dy", "dresidual_out", "residual_out", "normalized_shape", "rstd", "weight"],
+    "add_layer_norm_forward": ["x", "residual", "normalized_shape", "weight", "bias", "eps"],
+    "add_layer_norm_backward": ["dy", "dresidual_out", "residual_out", "normalized_shape", "mean", "rstd",
+                                "weight", "bias"],
 }
+# Keyword arguments with defaults that follow them (DESIGN.md: "may follow").
+DESIGN_KEYWORDS = {name: ["weight_offset=0.0"] for name in
+                   ["rms_norm_forward", "rms_norm_backward", "add_rms_norm_forward", "add_rms_norm_backward"]}
+
+
+def signature(name):
+    first_line = getattr(normkit, name).__doc__.splitlines()[0]
+    return [a.strip() for a in re.match(rf"{name}\((.*)\) ->", first_line).group(1).split(",")]
 
 
 @pytest.mark.parametrize("name", sorted(DESIGN_SIGNATURES))
 def test_signature_matches_design(name):
-    fn = getattr(normkit, name)
-    first_line = fn.__doc__.splitlines()[0]
-    args = re.match(rf"{name}\((.*)\) ->", first_line).group(1)
-    names = [a.split(":")[0].strip() for a in args.split(",")]
-    assert names == DESIGN_SIGNATURES[name]
+    args = signature(name)
+    assert [a.split(":")[0].strip() for a in args if "=" not in a] == DESIGN_SIGNATURES[name]
+    keywords = [a.split(":")[0].strip() + "=" + a.split("=")[1].strip() for a in args if "=" in a]
+    assert keywords == DESIGN_KEYWORDS.get(name, [])
 
 
 def test_keyword_call_and_return_tuple():
