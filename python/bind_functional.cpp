@@ -145,6 +145,31 @@ py::tuple fold_batch_norm_py(const py::object& weight, const py::object& bias,
   return py::make_tuple(to_numpy(f.weight), to_numpy(f.bias));
 }
 
+// eps and scale: a number or None.
+std::optional<double> optional_number(const py::object& obj) {
+  return obj.is_none() ? std::nullopt : std::optional<double>(obj.cast<double>());
+}
+
+py::tuple rms_norm_quant_forward_py(const py::object& x, const py::object& normalized_shape,
+                                    const py::object& weight, const py::object& eps, const py::object& scale,
+                                    double weight_offset) {
+  const RMSNormQuantResult r = rms_norm_quant_forward(
+      {required_view(x, "input", true), shape_argument(normalized_shape, "normalized_shape"),
+       view_of(weight, "weight", false, true)},
+      {.eps = optional_number(eps), .weight_offset = weight_offset}, optional_number(scale));
+  return py::make_tuple(to_numpy(r.q), to_numpy(r.scales), to_numpy(r.rstd));
+}
+
+py::tuple layer_norm_quant_forward_py(const py::object& x, const py::object& normalized_shape,
+                                      const py::object& weight, const py::object& bias, double eps,
+                                      const py::object& scale) {
+  const LayerNormQuantResult r = layer_norm_quant_forward(
+      {required_view(x, "input", true), shape_argument(normalized_shape, "normalized_shape"),
+       view_of(weight, "weight", false, true), view_of(bias, "bias", false, true)},
+      {.eps = eps}, optional_number(scale));
+  return py::make_tuple(to_numpy(r.q), to_numpy(r.scales), to_numpy(r.mean), to_numpy(r.rstd));
+}
+
 }  // namespace
 
 void bind_functional(py::module_& m) {
@@ -158,6 +183,14 @@ void bind_functional(py::module_& m) {
         "Folds an eval-mode BatchNorm into the preceding layer's weight and bias.\n"
         "layer: 'linear' (out, in), 'conv' (out, in/groups, *k) or 'conv_transpose'\n"
         "(in, out/groups, *k). Returns (weight, bias).");
+  m.def("rms_norm_quant_forward", &rms_norm_quant_forward_py, py::arg("x"), py::arg("normalized_shape"),
+        py::arg("weight"), py::arg("eps"), py::arg("scale") = py::none(), py::arg("weight_offset") = 0.0,
+        "RMSNorm with an int8 output: q = clamp(round_half_even(y / scale), -128, 127), y never\n"
+        "written. scale: a float (static; scales = [scale]) or None (per row: max|y| / 127).\n"
+        "Returns (q, scales, rstd).");
+  m.def("layer_norm_quant_forward", &layer_norm_quant_forward_py, py::arg("x"), py::arg("normalized_shape"),
+        py::arg("weight"), py::arg("bias"), py::arg("eps"), py::arg("scale") = py::none(),
+        "LayerNorm with an int8 output (as rms_norm_quant_forward). Returns (q, scales, mean, rstd).");
 }
 
 }  // namespace normkit::python

@@ -11,6 +11,7 @@
 #include "normkit/group_norm.hpp"
 #include "normkit/half.hpp"
 #include "normkit/layer_norm.hpp"
+#include "normkit/norm_quant.hpp"
 #include "normkit/simd.hpp"
 #include "normkit/tensor.hpp"
 #include "normkit/threading.hpp"

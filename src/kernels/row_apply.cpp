@@ -63,9 +63,24 @@ void group_mean_squares(const float* x0, std::int64_t cols, double* out) {
 
 }  // namespace
 
+float quantize_row(const float* y, std::int8_t* q, std::int64_t n, float scale) {
+  if (scale <= 0) {  // per row: the largest magnitude maps to 127
+    float largest = 0;
+    for (std::int64_t i = 0; i < n; ++i) largest = std::max(largest, std::fabs(y[i]));
+    scale = largest > 0 ? largest / 127.0f : 1.0f;
+  }
+  for (std::int64_t i = 0; i < n; ++i) {
+    // nearbyint rounds half to even in the default rounding mode; NaN stays
+    // NaN through the clamp's comparisons, so it is sent to 0 by hand.
+    const float v = std::nearbyint(y[i] / scale);
+    q[i] = std::isnan(v) ? 0 : static_cast<std::int8_t>(std::clamp(v, -128.0f, 127.0f));
+  }
+  return scale;
+}
+
 void row_norm_forward(const RowForwardArgs& a) {
   const std::int64_t cols = a.cols;
-  const bool stream = stream_output(a.rows * cols) && a.y != a.x;
+  const bool stream = a.q == nullptr && stream_output(a.rows * cols) && a.y != a.x;
   // Rows in groups of kInterleavedRows, whose statistics are reduced together
   // when the input is cache-resident (the last group may be shorter: its rows
   // one by one), as four independent dependency chains keep the adders busy.
@@ -113,8 +128,12 @@ void row_norm_forward(const RowForwardArgs& a) {
         a.rstd[r0 + r] = rstd;
         // Scalar math: y = ((x - hi) - lo) * rstd * gamma + beta (gamma 1, beta 0 when absent)
         const float hi = static_cast<float>(mean[r]), lo = static_cast<float>(mean[r] - hi);
+        // A quantized row is normalized into the thread's buffer, in cache.
+        thread_local std::vector<float> row;
+        if (a.q != nullptr) row.resize(static_cast<std::size_t>(cols));
+        float* const y = a.q != nullptr ? row.data() : a.y + (r0 + r) * cols;
         row_normalize_span({.x = x + (r0 + r) * cols,
-                            .y = a.y + (r0 + r) * cols,
+                            .y = y,
                             .n = cols,
                             .hi = hi,
                             .lo = lo,
@@ -122,6 +141,10 @@ void row_norm_forward(const RowForwardArgs& a) {
                             .gamma = a.gamma,
                             .beta = a.beta},
                            stream);
+        if (a.q != nullptr) {
+          const float used = quantize_row(y, a.q + (r0 + r) * cols, cols, a.quant_scale);
+          if (a.row_scales != nullptr) a.row_scales[r0 + r] = used;
+        }
       }
     }
     stream_fence(stream);

@@ -35,7 +35,17 @@ struct RowForwardArgs {
   // and that row is normalized, while it is in cache (add_norm.hpp).
   const float* residual = nullptr;  // (rows, cols) or null
   float* residual_out = nullptr;    // (rows, cols) with residual
+  // With q: y is not written; each row, normalized into a buffer of the
+  // thread's, is quantized to int8: q = clamp(round_half_even(y / scale),
+  // -128, 127), with quant_scale when it is positive, else per row with
+  // max|y| / 127 (1 for a row of zeros), written to row_scales (norm_quant.hpp).
+  std::int8_t* q = nullptr;       // (rows, cols) or null
+  float quant_scale = 0;          // > 0: static; 0: per row
+  float* row_scales = nullptr;    // (rows) when per row
 };
+
+// One row's int8 quantization (as above): the scale used.
+float quantize_row(const float* y, std::int8_t* q, std::int64_t n, float scale);
 void row_norm_forward(const RowForwardArgs& args);
 
 struct RowBackwardArgs {
