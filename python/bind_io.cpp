@@ -17,8 +17,8 @@ void bind_io(py::module_& m) {
         }
         return state_dict_to_python(c.tensors);
       }, py::arg("filename"),
-      "Reads a safetensors file: {name: ndarray} in the order of the file's data (float32 for F32,\n"
-      "int64 for I64; other dtypes are refused with normkit.Error).");
+      "Reads a safetensors file: {name: ndarray} in the order of the file's data (F32, F16, BF16\n"
+      "(as ml_dtypes' bfloat16), I64, I8; other dtypes are refused with normkit.Error).");
   m.def("load_metadata", [](const std::string& path) { return io::load_safetensors(path).metadata; },
         py::arg("filename"), "The file's __metadata__ (a dict of strings; empty when it has none).");
   m.def("save_file", [](const py::dict& tensors, const std::string& path,
@@ -27,7 +27,8 @@ void bind_io(py::module_& m) {
         py::gil_scoped_release release;
         io::save_safetensors(path, state, metadata.value_or(io::Metadata{}));
       }, py::arg("tensors"), py::arg("filename"), py::arg("metadata") = py::none(),
-      "Writes {name: ndarray} (float32, or integer arrays as int64) to a safetensors file, atomically:\n"
+      "Writes {name: ndarray} (float32, float16, bfloat16, int8, or other integer arrays as int64) to a\n"
+      "safetensors file, atomically:\n"
       "the file holds its old contents or the new ones, never a part.");
 }
 

@@ -142,15 +142,22 @@ nn::StateDict state_dict_from_python(const py::dict& d) {
   for (const auto& [key_obj, value] : d) {
     const std::string key = py::str(key_obj);
     py::array array = np.attr("asarray")(value);
-    // Integer arrays (num_batches_tracked, at any depth of a model) become
-    // int64 tensors of their shape; everything else must be float32.
-    if (py::str(array.dtype().attr("kind")).cast<std::string>() == "i") {
+    // int8 arrays (quantized weights) stay int8; other integer arrays
+    // (num_batches_tracked, at any depth of a model) become int64 tensors of
+    // their shape; everything else must be float32, float16 or bfloat16.
+    const bool integer = py::str(array.dtype().attr("kind")).cast<std::string>() == "i";
+    if (integer && array.dtype().itemsize() == 1) {
+      const py::array_t<std::int8_t, py::array::c_style | py::array::forcecast> bytes(array);
+      Tensor t(Shape(bytes.shape(), bytes.shape() + bytes.ndim()), DType::int8);
+      std::copy(bytes.data(), bytes.data() + bytes.size(), t.data<std::int8_t>());
+      state.emplace_back(key, t);
+    } else if (integer) {
       const py::array_t<std::int64_t, py::array::c_style | py::array::forcecast> ints(array);
       Tensor t(Shape(ints.shape(), ints.shape() + ints.ndim()), DType::int64);
       std::copy(ints.data(), ints.data() + ints.size(), t.data<std::int64_t>());
       state.emplace_back(key, t);
     } else {
-      state.emplace_back(key, Tensor::copy_of(view_of(array, key.c_str())));
+      state.emplace_back(key, Tensor::copy_of(view_of(array, key.c_str(), false, true)));
     }
   }
   return state;

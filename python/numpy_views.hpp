@@ -47,9 +47,10 @@ py::object tensor_array(const Tensor* tensor, const py::object& owner);
 // normalized_shape: an int or a sequence of ints, as PyTorch.
 Shape shape_argument(const py::object& obj, const char* name);
 
-// {name: ndarray}: float32 arrays, and int64 ones (num_batches_tracked, a 0-d
-// array). From Python, integer arrays become int64 tensors, and every other
-// array must be float32.
+// {name: ndarray}: float32, float16 and bfloat16 arrays, int8 ones, and int64
+// ones (num_batches_tracked, a 0-d array). From Python, int8 arrays stay int8,
+// other integer arrays become int64 tensors, and every other array must be
+// float32, float16 or ml_dtypes' bfloat16.
 py::dict state_dict_to_python(const nn::StateDict& state);
 nn::StateDict state_dict_from_python(const py::dict& d);
 

@@ -25,12 +25,23 @@ static_assert(std::endian::native == std::endian::little, "safetensors data is l
 // The reference implementation refuses headers over 100 MB; so does normkit.
 constexpr std::uint64_t kMaxHeaderBytes = 100'000'000;
 
-const char* safetensors_dtype(DType dtype) { return dtype == DType::int64 ? "I64" : "F32"; }
+// safetensors' names of the dtypes normkit stores.
+const char* safetensors_dtype(DType dtype) {
+  switch (dtype) {
+    case DType::float32: return "F32";
+    case DType::int64: return "I64";
+    case DType::bfloat16: return "BF16";
+    case DType::float16: return "F16";
+    case DType::int8: return "I8";
+  }
+  return "?";
+}
 
 DType dtype_of(const std::string& name, const std::string& key, const std::string& file) {
-  if (name == "F32") return DType::float32;
-  if (name == "I64") return DType::int64;
-  detail::throw_error(file, ": tensor '", key, "': dtype ", name, " is not supported (expected F32 or I64)");
+  for (DType dtype : {DType::float32, DType::int64, DType::bfloat16, DType::float16, DType::int8})
+    if (name == safetensors_dtype(dtype)) return dtype;
+  detail::throw_error(file, ": tensor '", key, "': dtype ", name,
+                      " is not supported (expected F32, BF16, F16, I64 or I8)");
 }
 
 std::uint64_t read_u64_le(const std::uint8_t* p) {

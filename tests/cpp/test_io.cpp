@@ -13,6 +13,7 @@
 
 #include "normkit/io/fashion_mnist.hpp"
 #include "normkit/io/idx.hpp"
+#include "normkit/half.hpp"
 #include "normkit/io/safetensors.hpp"
 #include "normkit/nn/batch_norm.hpp"
 #include "module_util.hpp"
@@ -211,6 +212,29 @@ TEST(Safetensors, RoundTripsAStateDictWithMetadata) {
   EXPECT_EQ(other.running_mean.data<float>()[1], bn.running_mean.data<float>()[1]);
 }
 
+TEST(Safetensors, RoundTripsSixteenBitAndInt8Tensors) {
+  TempDir dir;
+  Tensor bf({3}, DType::bfloat16), h({2, 2}, DType::float16), q({5}, DType::int8);
+  for (int i = 0; i < 3; ++i) bf.data<std::uint16_t>()[i] = float_to_bfloat16(1.5f * static_cast<float>(i) - 2);
+  for (int i = 0; i < 4; ++i) h.data<std::uint16_t>()[i] = float_to_float16(0.1f * static_cast<float>(i));
+  for (int i = 0; i < 5; ++i) q.data<std::int8_t>()[i] = static_cast<std::int8_t>(i * 50 - 128);
+  const fs::path path = dir.path / "half.safetensors";
+  io::save_safetensors(path.string(), {{"bf", bf}, {"h", h}, {"q", q}}, {});
+  const io::SafetensorsContents back = io::load_safetensors(path.string());
+  ASSERT_EQ(back.tensors.size(), 3u);
+  for (std::size_t i = 0; i < 3; ++i) {
+    const Tensor& want = i == 0 ? bf : i == 1 ? h : q;
+    const Tensor& got = back.tensors[i].second;
+    EXPECT_EQ(got.dtype(), want.dtype());
+    EXPECT_EQ(got.shape(), want.shape());
+    EXPECT_EQ(std::memcmp(got.view().raw(), want.view().raw(), static_cast<std::size_t>(want.numel()) * dtype_size(want.dtype())), 0);
+  }
+  const std::vector<std::uint8_t> bytes = file_bytes(path);
+  const std::string text(bytes.begin(), bytes.end());
+  for (const char* name : {"\"dtype\":\"BF16\"", "\"dtype\":\"F16\"", "\"dtype\":\"I8\""})
+    EXPECT_THAT(text, ::testing::HasSubstr(name));
+}
+
 TEST(Safetensors, ReadsAFileLaidOutByTheFormatsOwnRules) {
   // Keys in any order, spaces after the JSON, offsets relative to the data.
   const std::string header =
@@ -238,7 +262,8 @@ TEST(Safetensors, RefusesMalformedFilesWithAnErrorThatSaysWhat) {
   EXPECT_THAT(error_of([&] { io::parse_safetensors(huge, "m"); }), ::testing::HasSubstr("more than the file's"));
   EXPECT_THAT(parse("{not json", {}), ::testing::HasSubstr("not valid JSON"));
   EXPECT_THAT(parse("[1]", {}), ::testing::HasSubstr("JSON object"));
-  EXPECT_THAT(parse(R"({"w":{"dtype":"BF16","shape":[4],"data_offsets":[0,8]}})", eight), ::testing::HasSubstr("BF16 is not supported"));
+  EXPECT_THAT(parse(R"({"w":{"dtype":"F64","shape":[1],"data_offsets":[0,8]}})", eight),
+              ::testing::HasSubstr("dtype F64 is not supported (expected F32, BF16, F16, I64 or I8)"));
   EXPECT_THAT(parse(R"({"w":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", eight), ::testing::HasSubstr("non-negative"));
   const std::vector<std::uint8_t> sixteen = float_bytes({1, 2, 3, 4});
   EXPECT_THAT(parse(R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", sixteen), ::testing::HasSubstr("hold 8 bytes, its dtype and shape need 12"));

@@ -129,6 +129,18 @@ def test_dtype_errors_name_the_argument():
                                   np.ones((2, 1), np.float32), None)
 
 
+def test_safetensors_round_trip_of_16_bit_and_int8_arrays(tmp_path):
+    import normkit.io
+    rng = np.random.default_rng(13)
+    tensors = {"bf": rounded(rng, (3, 4), BF16), "h": rounded(rng, (5,), np.float16),
+               "q": np.arange(-128, 127, 17, dtype=np.int8), "w": np.ones(2, np.float32)}
+    normkit.io.save_file(tensors, str(tmp_path / "m.safetensors"))
+    back = normkit.io.load_file(str(tmp_path / "m.safetensors"))
+    for name, array in tensors.items():
+        assert back[name].dtype == array.dtype, name
+        assert np.array_equal(back[name].view(np.uint8), array.view(np.uint8)), name
+
+
 torch = pytest.importorskip("torch")
 
 
