@@ -26,7 +26,7 @@ def main():
             if r["threads"] != args.threads:
                 continue
             rows.setdefault((r["op"], r["shape"]), {})[r["impl"]] = r
-            if r["impl"] != "normkit" and r["impl"] not in peers:
+            if not r["impl"].startswith("normkit") and r["impl"] not in peers:
                 peers.append(r["impl"])
     print("| op | shape | ws | normkit ms | GB/s | % of limit | " + " | ".join(f"vs {p}" for p in peers) +
           " | target |")
@@ -55,6 +55,11 @@ def main():
                 lines.append(f"{op} {shape}: {100 * (ratio - 1):+.0f}%")
     if lines:
         print("\nRMSNorm's speed-up over normkit's LayerNorm on the same shape (target +10%): " + "; ".join(lines))
+    # The fused add + norm against normkit's add then norm (issue 20: 1.3x).
+    fused = [f"{op} {shape}: {float(impls['normkit-unfused']['normkit_speedup']):.2f}x"
+             for (op, shape), impls in rows.items() if "normkit-unfused" in impls]
+    if fused:
+        print("\nThe fused add + norm's speed-up over normkit's add, then norm (target 1.3x): " + "; ".join(fused))
 
 
 if __name__ == "__main__":

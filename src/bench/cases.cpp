@@ -4,6 +4,7 @@
 
 #include "cases/case_list.hpp"
 #include "kernels/op_table.hpp"
+#include "normkit/layer_norm.hpp"
 
 namespace normkit::bench {
 namespace {
@@ -23,6 +24,8 @@ const char* peer_op_prefix(const std::string& op) {
   if (op == "rms_norm") return "rms";
   if (op == "group_norm") return "gn";
   if (op == "instance_norm") return "in";
+  if (op == "add_rms_norm") return "add_rms";
+  if (op == "add_layer_norm") return "add_ln";
   return "";
 }
 
@@ -49,6 +52,48 @@ struct Prepared {
   std::vector<TensorView> forward_views, gradient_views;  // of the above, made once: not timed
   std::vector<ops::Value> backward_values;
 };
+
+// normkit's add, then its norm (and in backward the norm's backward, then
+// the add of dresidual_out): what the fused add + norm ops are measured
+// against. Its buffers are allocated here, not in the timed call.
+std::function<void()> unfused_add_norm(const std::string& op, const ops::CaseArguments& args, bool backward) {
+  const bool rms = op == "add_rms_norm";
+  const TensorView x = std::get<TensorView>(args.forward.at(0)), residual = std::get<TensorView>(args.forward.at(1));
+  const Shape ns = std::get<Shape>(args.forward.at(2));
+  const TensorView weight = std::get<TensorView>(args.forward.at(3));
+  const TensorView bias = rms ? TensorView{} : std::get<TensorView>(args.forward.at(4));
+  const double eps = std::get<double>(args.forward.at(rms ? 4 : 5));
+  const double offset = rms ? std::get<double>(args.forward.at(5)) : 0.0;
+  struct Buffers {
+    Tensor sum, y, mean, rstd, dy, dres, dx, dweight, dbias;
+  };
+  auto b = std::make_shared<Buffers>();
+  const Shape stats(x.shape().begin(), x.shape().end() - 1);
+  Shape stats_shape = stats;
+  stats_shape.push_back(1);
+  b->sum = Tensor(x.shape()), b->y = Tensor(x.shape()), b->mean = Tensor(stats_shape), b->rstd = Tensor(stats_shape);
+  b->dy = Tensor::copy_of(x), b->dres = Tensor::copy_of(residual), b->dx = Tensor(x.shape());
+  b->dweight = Tensor(ns), b->dbias = Tensor(ns);  // as the fused op's backward computes them
+  const auto add = [](const float* a, const float* c, float* out, std::int64_t n) {
+    for (std::int64_t i = 0; i < n; ++i) out[i] = a[i] + c[i];
+  };
+  const auto forward = [=] {
+    add(x.data<float>(), residual.data<float>(), b->sum.data<float>(), b->sum.numel());
+    if (rms)
+      rms_norm_forward({b->sum, ns, weight}, {.eps = eps, .weight_offset = offset}, {b->y, b->rstd});
+    else
+      layer_norm_forward({b->sum, ns, weight, bias}, {.eps = eps}, {b->y, b->mean, b->rstd});
+  };
+  if (!backward) return forward;
+  return [=] {
+    forward();
+    if (rms)
+      rms_norm_backward({b->dy, b->sum, ns, b->rstd, weight}, {.weight_offset = offset}, {b->dx, b->dweight});
+    else
+      layer_norm_backward({b->dy, b->sum, ns, b->mean, b->rstd, weight}, {}, {b->dx, b->dweight, b->dbias});
+    add(b->dx.data<float>(), b->dres.data<float>(), b->dx.data<float>(), b->dx.numel());
+  };
+}
 
 }  // namespace
 
@@ -80,6 +125,10 @@ CaseSet make_cases(const std::vector<Peer*>& peers, bool quick, const std::strin
     const std::int64_t bytes = shape_numel(c.shape) * static_cast<std::int64_t>(sizeof(float));
     const TensorView x = std::get<TensorView>(p->args.forward.at(0));
     const TensorView dy = train ? std::get<TensorView>(p->backward_values.at(0)) : TensorView{};
+    // The fused add + norm ops read a residual beside x and write
+    // residual_out beside y (and in backward read dresidual_out too).
+    const bool fused_add = c.op.rfind("add_", 0) == 0;
+    const std::int64_t data = fused_add ? 2 : 1;
     // The peers read x (and dy) where normkit does: the case's own memory.
     const auto peer_case = [&](const std::string& op_name) {
       auto shape = std::make_shared<Shape>(c.shape);
@@ -94,17 +143,21 @@ CaseSet make_cases(const std::vector<Peer*>& peers, bool quick, const std::strin
                       static_cast<const float*>(x.raw()),
                       dy.defined() ? static_cast<const float*>(dy.raw()) : nullptr,
                       static_cast<float*>(p->forward_views.at(0).raw()),
-                      train ? static_cast<float*>(p->gradient_views.at(0).raw()) : nullptr};
+                      train ? static_cast<float*>(p->gradient_views.at(0).raw()) : nullptr,
+                      fused_add ? static_cast<const float*>(std::get<TensorView>(p->args.forward.at(1)).raw()) : nullptr,
+                      fused_add && train ? static_cast<const float*>(std::get<TensorView>(p->backward_values.at(1)).raw())
+                                         : nullptr};
     };
     const ops::Op* o = &op;
     const Case described{.channels_last = channels_last, .groups = c.groups > 0 ? c.groups : 1};
     Case forward = described;
     forward.op = title + " fwd";
     forward.shape = label;
-    forward.min_bytes = forward.working_set = 2 * bytes;  // x, y
+    forward.min_bytes = forward.working_set = 2 * data * bytes;  // x, y (and residual, residual_out)
     forward.peer_op = prefix + "_fwd";
     forward.dims = c.shape;
     forward.impls = {{"normkit", [o, p] { o->forward.run(p->args.forward, p->forward_views, normkit::Impl::fast); }}};
+    if (fused_add) forward.impls.push_back({"normkit-unfused", unfused_add_norm(c.op, p->args, false)});
     if (forward_wanted) {
       for (Peer* peer : peers)
         if (std::function<void()> run = peer->prepare(peer_case(prefix + "_fwd")))
@@ -115,14 +168,17 @@ CaseSet make_cases(const std::vector<Peer*>& peers, bool quick, const std::strin
     Case both = described;
     both.op = title + " fwd+bwd";
     both.shape = label;
-    both.min_bytes = 5 * bytes;    // x, y; then dy, x, dx
-    both.working_set = 4 * bytes;  // x, y, dy, dx
+    // x, y; then dy, x, dx (fused add: x, residual, residual_out, y; then
+    // dy, dresidual_out, residual_out, dsum)
+    both.min_bytes = (fused_add ? 8 : 5) * bytes;
+    both.working_set = (fused_add ? 7 : 4) * bytes;
     both.peer_op = prefix + "_fwd_bwd";
     both.dims = c.shape;
     both.impls = {{"normkit", [o, p] {
                     o->forward.run(p->args.forward, p->forward_views, normkit::Impl::fast);
                     o->backward.run(p->backward_values, p->gradient_views, normkit::Impl::fast);
                   }}};
+    if (fused_add) both.impls.push_back({"normkit-unfused", unfused_add_norm(c.op, p->args, true)});
     for (Peer* peer : peers)
       if (std::function<void()> run = peer->prepare(peer_case(prefix + "_fwd_bwd")))
         both.impls.push_back({peer->name(), std::move(run)});

@@ -18,7 +18,8 @@ namespace normkit::bench {
 
 struct PeerCase {
   const char* op = "";  // "bn_train_fwd", "bn_eval_fwd", "bn_train_fwd_bwd", "ln_fwd",
-                        // "ln_fwd_bwd", "rms_fwd", "rms_fwd_bwd", "gn_fwd", "in_fwd"
+                        // "ln_fwd_bwd", "rms_fwd", "rms_fwd_bwd", "gn_fwd", "in_fwd",
+                        // "add_ln_fwd", "add_rms_fwd" (and their "_fwd_bwd")
   const std::int64_t* shape = nullptr;  // logical, e.g. (N, C, H, W) or (rows, cols)
   int rank = 0;
   bool channels_last = false;
@@ -29,6 +30,10 @@ struct PeerCase {
   // y and dx there (nothing reads them back). dx is null without a backward.
   float* y = nullptr;
   float* dx = nullptr;
+  // The fused add + norm ops' residual (x's shape), and the gradient of the
+  // new residual stream in their backward; null for the other ops.
+  const float* residual = nullptr;
+  const float* dresidual_out = nullptr;
 };
 
 class Peer {

@@ -115,10 +115,13 @@ void merge_child_report(const std::string& peer, const fs::path& out, bench::Rep
     if (std::find(report.notes.begin(), report.notes.end(), note) == report.notes.end())
       report.notes.push_back(note);  // once, for a plugin run once per thread count
   }
+  // The child's peer timings; its own normkit variants (normkit-unfused)
+  // are this process's too.
   for (const bench::Row& theirs : child.rows)
     for (bench::Row& row : report.rows)
       if (row.op == theirs.op && row.shape == theirs.shape && row.threads == theirs.threads)
-        row.timings.insert(row.timings.end(), theirs.timings.begin() + 1, theirs.timings.end());
+        for (auto t = theirs.timings.begin() + 1; t != theirs.timings.end(); ++t)
+          if (t->impl.rfind("normkit", 0) != 0) row.timings.push_back(*t);
 }
 
 // Runs `normkit bench` for one plugin in a child process, with `threads`

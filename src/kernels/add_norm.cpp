@@ -126,6 +126,46 @@ void add_norm_forward(NormKind kind, const AddNormInputs& in, const Options& opt
   write_values(rstds, rstd);
 }
 
+bool backward_fused_fits(const AddNormBackwardInputs& in, const AddNormGrads& g, Impl impl) {
+  for (const TensorView* t : {&in.dy, &in.residual_out, &g.dsum, &in.dresidual_out})
+    if (t->defined() && (t->dtype() != DType::float32 || !t->is_contiguous())) return false;
+  for (const TensorView* t : {&g.dweight, &g.dbias})
+    if (t->defined() && t->dtype() != DType::float32) return false;
+  return impl == Impl::fast && g.dsum.defined() && in.residual_out.numel() > 0;
+}
+
+// One pass: the row kernels' backward at residual_out, dresidual_out added
+// as each row of dsum is written.
+template <typename Options>
+void fused_backward(NormKind kind, const AddNormBackwardInputs& in, const Options& options, const RowProblem& p,
+                    const AddNormGrads& g) {
+  if constexpr (std::is_same_v<Options, LayerNormOptions>)
+    check_required_shape(in.mean, "mean", p.stats_shape, "(from the forward pass)");
+  check_required_shape(in.rstd, "rstd", p.stats_shape, "(from the forward pass)");
+  Tensor offset;
+  TensorView weight = in.weight;
+  if constexpr (std::is_same_v<Options, RMSNormOptions>)
+    if (options.weight_offset != 0) weight = offset = offset_weight(in.weight, options.weight_offset, in.normalized_shape);
+  const kernels::PlannedInput gamma(weight, kernels::Layout::contiguous);
+  const std::vector<double> mean = kind == NormKind::layer ? read_values(in.mean) : std::vector<double>{};
+  const std::vector<double> rstd = read_values(in.rstd);
+  const bool columns = g.dweight.defined() || g.dbias.defined();
+  std::vector<kernels::GradSums> sums(static_cast<std::size_t>(columns ? p.cols : 0));
+  kernels::row_norm_backward({.kind = kind == NormKind::layer ? kernels::RowNorm::layer : kernels::RowNorm::rms,
+                              .dy = in.dy.data<float>(),
+                              .x = in.residual_out.data<float>(),
+                              .rows = p.rows,
+                              .cols = p.cols,
+                              .mean = mean.empty() ? nullptr : mean.data(),
+                              .rstd = rstd.data(),
+                              .gamma = gamma.data(),
+                              .dx = g.dsum.data<float>(),
+                              .columns = columns ? sums.data() : nullptr,
+                              .dx_addend = in.dresidual_out.defined() ? in.dresidual_out.data<float>() : nullptr});
+  write_each(g.dweight, [&](std::int64_t d) { return sums[static_cast<std::size_t>(d)].sum_dy_xc; });
+  write_each(g.dbias, [&](std::int64_t d) { return sums[static_cast<std::size_t>(d)].sum_dy; });
+}
+
 // dsum = the norm's dx at residual_out + dresidual_out; dweight, dbias.
 template <typename Options>
 void add_norm_backward(NormKind kind, const AddNormBackwardInputs& in, const Options& options,
@@ -140,6 +180,10 @@ void add_norm_backward(NormKind kind, const AddNormBackwardInputs& in, const Opt
     check_required_shape(g.dsum, "dsum", in.residual_out.shape(), "(the shape of residual_out)", in.dy.dtype());
   check_optional_shape(g.dweight, "dweight", in.normalized_shape, in.dy.dtype());
   check_optional_shape(g.dbias, "dbias", in.normalized_shape, in.dy.dtype());
+  if (backward_fused_fits(in, g, options.impl)) {
+    fused_backward(kind, in, options, p, g);
+    return;
+  }
   Tensor dy_keep, rows_keep, w_keep, dx_keep, dw_keep, db_keep;
   const TensorView dy = as_float32(in.dy, dy_keep), rows = as_float32(in.residual_out, rows_keep);
   const TensorView w = as_float32(in.weight, w_keep);

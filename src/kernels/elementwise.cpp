@@ -39,6 +39,13 @@ template <int W>
 }
 
 template <int W>
+[[gnu::always_inline]] inline void copy_span_w(const float* src, float* dst, std::int64_t n, bool stream) {
+  write_elements<W>(
+      dst, n, stream, [&](std::int64_t i) __attribute__((always_inline)) { return loadv<W>(src + i); },
+      [&](std::int64_t i) __attribute__((always_inline)) { return src[i]; });
+}
+
+template <int W>
 [[gnu::always_inline]] inline void normalize_rows_w(const NormalizeRows& s, bool stream) {
   const float *hi = s.hi, *lo = s.lo, *scale = s.scale, *shift = s.shift;
   for (std::int64_t r = 0; r < s.rows; ++r) {
@@ -142,7 +149,7 @@ template <int W>
 template <int W, bool kCentred>
 [[gnu::always_inline]] inline void row_backward_span_body(const RowBackwardSpan& s, bool stream) {
   const float hi = s.hi, lo = s.lo, rs = s.rstd, k_x = s.k_x, k_0 = s.k_0;
-  const float *dy = s.dy, *x = s.x, *g = s.gamma;
+  const float *dy = s.dy, *x = s.x, *g = s.gamma, *addend = s.addend;
   float *col_g = s.col_g, *col_gx = s.col_gx;
   // Each index is visited once, by the vector or the scalar form (which
   // compute the same values lane by lane): its dx is returned and its column
@@ -157,7 +164,8 @@ template <int W, bool kCentred>
           storev<W>(col_gx + d, loadv<W>(col_gx + d) + dyv * (xc * rs));
         }
         const vfloat<W> gd = g != nullptr ? dyv * loadv<W>(g + d) : dyv;
-        return gd * rs + xc * k_x + k_0;
+        const vfloat<W> v = gd * rs + xc * k_x + k_0;
+        return addend != nullptr ? v + loadv<W>(addend + d) : v;
       },
       [&](std::int64_t d) __attribute__((always_inline)) {
         const float xc = centred<kCentred>(x[d], hi, lo);
@@ -166,7 +174,8 @@ template <int W, bool kCentred>
           col_gx[d] += dy[d] * (xc * rs);
         }
         const float gd = g != nullptr ? dy[d] * g[d] : dy[d];
-        return gd * rs + xc * k_x + k_0;
+        const float v = gd * rs + xc * k_x + k_0;
+        return addend != nullptr ? v + addend[d] : v;
       });
 }
 
@@ -198,6 +207,7 @@ void input_grad_span_portable(const InputGradSpan& s, bool stream, std::int64_t 
   input_grad_span_w<4>(s, stream, prefetch);
 }
 void add_span_portable(const float* a, const float* b, float* out, std::int64_t n) { add_span_w<4>(a, b, out, n); }
+void copy_span_portable(const float* src, float* dst, std::int64_t n, bool stream) { copy_span_w<4>(src, dst, n, stream); }
 void row_normalize_span_portable(const RowNormalizeSpan& s, bool stream) {
   row_normalize_span_w<4>(s, stream);
 }
@@ -218,6 +228,9 @@ NORMKIT_TARGET_AVX2 void input_grad_span_avx2(const InputGradSpan& s, bool strea
 NORMKIT_TARGET_AVX2 void add_span_avx2(const float* a, const float* b, float* out, std::int64_t n) {
   add_span_w<8>(a, b, out, n);
 }
+NORMKIT_TARGET_AVX2 void copy_span_avx2(const float* src, float* dst, std::int64_t n, bool stream) {
+  copy_span_w<8>(src, dst, n, stream);
+}
 NORMKIT_TARGET_AVX2 void row_normalize_span_avx2(const RowNormalizeSpan& s, bool stream) {
   row_normalize_span_w<8>(s, stream);
 }
@@ -236,6 +249,9 @@ NORMKIT_TARGET_AVX512 void input_grad_span_avx512(const InputGradSpan& s, bool s
 NORMKIT_TARGET_AVX512 void add_span_avx512(const float* a, const float* b, float* out, std::int64_t n) {
   add_span_w<16>(a, b, out, n);
 }
+NORMKIT_TARGET_AVX512 void copy_span_avx512(const float* src, float* dst, std::int64_t n, bool stream) {
+  copy_span_w<16>(src, dst, n, stream);
+}
 NORMKIT_TARGET_AVX512 void row_normalize_span_avx512(const RowNormalizeSpan& s, bool stream) {
   row_normalize_span_w<16>(s, stream);
 }
@@ -252,6 +268,9 @@ void input_grad_span(const InputGradSpan& s, bool stream, std::int64_t prefetch)
   NORMKIT_DISPATCH(input_grad_span, s, stream, prefetch);
 }
 void add_span(const float* a, const float* b, float* out, std::int64_t n) { NORMKIT_DISPATCH(add_span, a, b, out, n); }
+void copy_span(const float* src, float* dst, std::int64_t n, bool stream) {
+  NORMKIT_DISPATCH(copy_span, src, dst, n, stream);
+}
 void row_normalize_span(const RowNormalizeSpan& s, bool stream) {
   NORMKIT_DISPATCH(row_normalize_span, s, stream);
 }

@@ -52,6 +52,8 @@ void input_grad_rows(const InputGradRows& s, bool stream);
 
 // out[i] = a[i] + b[i]: the residual add before a norm (add_norm.hpp).
 void add_span(const float* a, const float* b, float* out, std::int64_t n);
+// dst[i] = src[i], with streaming stores when `stream`.
+void copy_span(const float* src, float* dst, std::int64_t n, bool stream);
 
 // LayerNorm/RMSNorm rows: y = ((x - hi) - lo) * rstd * gamma + beta (gamma
 // and beta per element, either may be null: 1 and 0).
@@ -89,6 +91,7 @@ struct RowBackwardSpan {
   std::int64_t n;
   const float* gamma;
   float hi, lo, rstd, k_x, k_0;
+  const float* addend = nullptr;  // or null: dx += addend (the fused add's dresidual_out)
 };
 void row_backward_span(const RowBackwardSpan& s, bool stream);
 

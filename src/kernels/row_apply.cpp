@@ -97,31 +97,43 @@ void row_norm_forward(const RowForwardArgs& a) {
   const std::int64_t group_rows =
       stream && cols * static_cast<std::int64_t>(sizeof(float)) <= kShortRowBytes ? 1 : kInterleavedRows;
   const std::int64_t groups = (a.rows + group_rows - 1) / group_rows;
-  // The rows normalized: x's, or the sums x + residual written just before.
-  const float* const x = a.residual != nullptr ? a.residual_out : a.x;
   parallel_region(threads_for(a.rows * cols), [&] {
 #pragma omp for schedule(static) nowait
     for (std::int64_t g = 0; g < groups; ++g) {
       const std::int64_t r0 = g * group_rows, count = std::min<std::int64_t>(group_rows, a.rows - r0);
-      if (a.residual != nullptr)
+      // The group's rows: x's, or with a residual their sums. Written into
+      // residual_out and read back from there while in cache; a streamed
+      // output's sums are made in a buffer of the thread's instead and
+      // copied to residual_out with streaming stores (an ordinary store
+      // would first read the line from memory).
+      const float* gx = a.x + r0 * cols;
+      if (a.residual != nullptr && !stream) {
         add_span(a.x + r0 * cols, a.residual + r0 * cols, a.residual_out + r0 * cols, count * cols);
+        gx = a.residual_out + r0 * cols;
+      } else if (a.residual != nullptr) {
+        thread_local std::vector<float> sums;
+        sums.resize(static_cast<std::size_t>(count * cols));
+        add_span(a.x + r0 * cols, a.residual + r0 * cols, sums.data(), count * cols);
+        copy_span(sums.data(), a.residual_out + r0 * cols, count * cols, true);
+        gx = sums.data();
+      }
       double mean[kInterleavedRows] = {}, var[kInterleavedRows];
       const bool together = count == kInterleavedRows && cols > 0 && !stream;
       if (a.kind == RowNorm::layer) {
         Moments m[kInterleavedRows];
-        if (together) group_moments(x + r0 * cols, cols, m);
+        if (together) group_moments(gx, cols, m);
         else
-          for (std::int64_t r = 0; r < count; ++r) m[r] = row_moments(x + (r0 + r) * cols, cols);
+          for (std::int64_t r = 0; r < count; ++r) m[r] = row_moments(gx + r * cols, cols);
         for (std::int64_t r = 0; r < count; ++r) {
           mean[r] = cols > 0 ? m[r].mean : std::numeric_limits<double>::quiet_NaN();
           var[r] = cols > 0 ? m[r].biased_var() : mean[r];
           a.mean[r0 + r] = mean[r];
         }
       } else if (together) {
-        group_mean_squares(x + r0 * cols, cols, var);
+        group_mean_squares(gx, cols, var);
       } else {
         for (std::int64_t r = 0; r < count; ++r)
-          var[r] = cols > 0 ? row_mean_square(x + (r0 + r) * cols, cols) : std::numeric_limits<double>::quiet_NaN();
+          var[r] = cols > 0 ? row_mean_square(gx + r * cols, cols) : std::numeric_limits<double>::quiet_NaN();
       }
       for (std::int64_t r = 0; r < count; ++r) {
         const double rstd = 1.0 / std::sqrt(var[r] + a.eps);
@@ -132,7 +144,7 @@ void row_norm_forward(const RowForwardArgs& a) {
         thread_local std::vector<float> row;
         if (a.q != nullptr) row.resize(static_cast<std::size_t>(cols));
         float* const y = a.q != nullptr ? row.data() : a.y + (r0 + r) * cols;
-        row_normalize_span({.x = x + (r0 + r) * cols,
+        row_normalize_span({.x = gx + r * cols,
                             .y = y,
                             .n = cols,
                             .hi = hi,
@@ -205,7 +217,8 @@ void apply_rows(const RowBackwardArgs& a, std::int64_t r0, std::int64_t r1, std:
                          .lo = c.lo,
                          .rstd = c.rs,
                          .k_x = c.k_x,
-                         .k_0 = c.k_0},
+                         .k_0 = c.k_0,
+                         .addend = a.dx_addend != nullptr ? a.dx_addend + at : nullptr},
                         stream);
     } else if (col_g != nullptr) {
       accumulate_column_sums({.dy = a.dy + at,

@@ -58,6 +58,7 @@ struct RowBackwardArgs {
   const float* gamma = nullptr;  // (cols) or null
   float* dx = nullptr;           // (rows, cols) or null: not wanted
   GradSums* columns = nullptr;   // (cols) or null: sum(dy), sum(dy * xhat) per column
+  const float* dx_addend = nullptr;  // (rows, cols) or null: added to dx (add_norm.hpp's dresidual_out)
 };
 void row_norm_backward(const RowBackwardArgs& args);
 
