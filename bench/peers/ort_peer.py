@@ -31,15 +31,18 @@ import normkit
 EPS = 1e-5
 
 
-def model(node, inputs, output_shape, opset):
-    """A one-node float32 model: `inputs` are (name, shape)."""
+def model(node, inputs, output_shape, opset, outputs=("y",)):
+    """A one-node float32 model: `inputs` are (name, shape); `outputs` the
+    graph's outputs, each of output_shape (Microsoft's contrib domain is
+    imported too, for the Skip ops)."""
     graph = helper.make_graph(
         [node],
         "case",
         [helper.make_tensor_value_info(n, TensorProto.FLOAT, list(s)) for n, s in inputs],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, list(output_shape))],
+        [helper.make_tensor_value_info(o, TensorProto.FLOAT, list(output_shape)) for o in outputs],
     )
-    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset),
+                                                helper.make_opsetid("com.microsoft", 1)])
     m.ir_version = 8
     return m.SerializeToString()
 
@@ -61,6 +64,25 @@ def ort_case(case, x):
             # onnx-domain contrib op, on the same MLAS kernel as LayerNorm).
             node = helper.make_node("SimplifiedLayerNormalization", ["x", "w"], ["y"], axis=-1, epsilon=EPS)
             opset = 17
+    elif op in ("add_ln_fwd", "add_rms_fwd") and len(shape) == 2:
+        # ONNX Runtime's fused residual add + norm (its transformer fusions'
+        # SkipLayerNormalization and SkipSimplifiedLayerNormalization), on
+        # (1, rows, cols); the sum is its fourth output, as add_*_forward's
+        # residual_out.
+        cols = shape[1]
+        shape = (1,) + shape
+        x3 = x.reshape(shape)
+        r = np.random.default_rng(1).standard_normal(shape, dtype=np.float32)
+        feeds = {"x": x3, "r": r, "w": np.ones(cols, np.float32)}
+        if op == "add_ln_fwd":
+            feeds["b"] = np.zeros(cols, np.float32)
+            node = helper.make_node("SkipLayerNormalization", ["x", "r", "w", "b"], ["y", "", "", "s"],
+                                    domain="com.microsoft", epsilon=EPS)
+        else:
+            node = helper.make_node("SkipSimplifiedLayerNormalization", ["x", "r", "w"], ["y", "", "", "s"],
+                                    domain="com.microsoft", epsilon=EPS)
+        inputs = [(n, a.shape) for n, a in feeds.items()]
+        return model(node, inputs, shape, 17, ("y", "s")), feeds
     elif op in ("bn_eval_fwd", "bn_train_fwd") and len(shape) == 4:
         c = shape[1]
         feeds = {"x": x, "w": np.ones(c, np.float32), "b": np.zeros(c, np.float32),
@@ -96,6 +118,12 @@ def normkit_call(case, x):
     if op == "rms_fwd":
         w = np.ones(shape[1], np.float32)
         return lambda: normkit.rms_norm_forward(x, [shape[1]], w, EPS)
+    if op in ("add_ln_fwd", "add_rms_fwd"):
+        r = np.random.default_rng(1).standard_normal(tuple(shape), dtype=np.float32)
+        w, b = np.ones(shape[1], np.float32), np.zeros(shape[1], np.float32)
+        if op == "add_ln_fwd":
+            return lambda: normkit.add_layer_norm_forward(x, r, [shape[1]], w, b, EPS)
+        return lambda: normkit.add_rms_norm_forward(x, r, [shape[1]], w, EPS)
     c = shape[1]
     w, b = np.ones(c, np.float32), np.zeros(c, np.float32)
     m, v = np.zeros(c, np.float32), np.ones(c, np.float32)
@@ -129,7 +157,7 @@ def session(model_bytes, feeds, threads):
 
 
 # As in src/bench/harness.hpp.
-SHORT_CALL_SECONDS, ROUNDS, UNTIMED_RUNS, MOST_RUNS = 1e-3, 4, 3, 200
+SHORT_CALL_SECONDS, ROUNDS, UNTIMED_RUNS, MOST_RUNS = 1e-3, 8, 3, 200
 
 
 def time_pair(runs, budget_s, min_reps=5):

@@ -67,6 +67,25 @@ class TorchPeer : public normkit::bench::Peer {
       // torch.nn.functional.rms_norm's composite (no fused CPU kernel to call).
       return [=] { x * at::rsqrt(x.pow(2).mean({-1}, true) + eps) * w; };
     }
+    if (op.rfind("add_", 0) == 0 && c.residual != nullptr) {
+      // The residual add, then the norm, as a PyTorch model writes them.
+      const at::Tensor r = make(c.residual), dres = make(c.dresidual_out);
+      const at::Tensor w = at::ones({cols}, opts), b = at::zeros({cols}, opts);
+      if (op == "add_ln_fwd") return [=] { at::native_layer_norm(x + r, {cols}, w, b, eps); };
+      if (op == "add_ln_fwd_bwd")
+        return [=] {
+          const at::Tensor s = x + r;
+          auto [y, mean, rstd] = at::native_layer_norm(s, {cols}, w, b, eps);
+          auto grads = at::native_layer_norm_backward(dy, s, {cols}, mean, rstd, w, b, {true, true, true});
+          std::get<0>(grads) + dres;
+        };
+      if (op == "add_rms_fwd")
+        return [=] {
+          const at::Tensor s = x + r;
+          s* at::rsqrt(s.pow(2).mean({-1}, true) + eps) * w;
+        };
+      return {};  // RMSNorm's backward: a composite of autograd's, not an ATen kernel to call
+    }
     if (op == "gn_fwd") {
       const int64_t N = shape[0], HW = x.numel() / (N * C);
       const at::Tensor w = at::ones({C}, opts), b = at::zeros({C}, opts);
