@@ -84,12 +84,8 @@ void add_norm_forward(NormKind kind, const AddNormInputs& in, const Options& opt
   const RowProblem p = check_row_input(in.x, in.normalized_shape, "x");
   check_forward(in, y, residual_out);
   if (kind == NormKind::rms && in.bias.defined()) detail::throw_error("bias: RMSNorm has none: expected None");
-  if (!fused_fits(in, y, residual_out, options.impl)) {
-    norm_forward(stored_sum(in, residual_out), in, options, y, mean, rstd);
-    return;
-  }
-  // One pass: the row kernels add, store and normalize each row, after the
-  // checks the norm's own front end makes.
+  // The checks the norm's own front end makes, before residual_out is
+  // written on either path.
   if constexpr (std::is_same_v<Options, LayerNormOptions>) {
     NORMKIT_CHECK(options.eps > 0 && std::isfinite(options.eps), "eps: expected a positive finite number, got ",
                   options.eps);
@@ -103,6 +99,11 @@ void add_norm_forward(NormKind kind, const AddNormInputs& in, const Options& opt
   TensorView weight = in.weight;
   if constexpr (std::is_same_v<Options, RMSNormOptions>)
     if (options.weight_offset != 0) weight = offset = offset_weight(in.weight, options.weight_offset, in.normalized_shape);
+  if (!fused_fits(in, y, residual_out, options.impl)) {
+    norm_forward(stored_sum(in, residual_out), in, options, y, mean, rstd);
+    return;
+  }
+  // One pass: the row kernels add, store and normalize each row.
   const kernels::PlannedInput gamma(weight, kernels::Layout::contiguous), beta(in.bias, kernels::Layout::contiguous);
   std::vector<double> means(static_cast<std::size_t>(p.rows)), rstds(static_cast<std::size_t>(p.rows));
   double eps = 0;

@@ -128,10 +128,12 @@ void reference_backward(const BatchNormBackwardInputs& in, const BatchNormOption
                                 .dy = read_values(in.dy),
                                 .x = read_values(in.x),
                                 .weight = read_values(in.weight),
-                                .running_mean = read_values(in.running_mean),
-                                .running_var = read_values(in.running_var),
-                                .save_mean = read_values(in.save_mean),
-                                .save_invstd = read_values(in.save_invstd),
+                                // Each mode's statistics only, as the fast path reads them:
+                                // the other mode's are not checked (and may be anything).
+                                .running_mean = o.training ? std::vector<double>{} : read_values(in.running_mean),
+                                .running_var = o.training ? std::vector<double>{} : read_values(in.running_var),
+                                .save_mean = o.training ? read_values(in.save_mean) : std::vector<double>{},
+                                .save_invstd = o.training ? read_values(in.save_invstd) : std::vector<double>{},
                                 .training = o.training,
                                 .eps = o.eps,
                                 .virtual_batch_size = o.virtual_batch_size,

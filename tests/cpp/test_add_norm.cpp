@@ -52,6 +52,25 @@ TEST_P(AddNorm, FusedIsTheAddThenTheNorm) {
   }
 }
 
+// A refused call writes nothing: residual_out keeps its values on either
+// path (float32 fused, or a 16-bit residual through buffers).
+TEST(AddNormErrors, ARefusedCallWritesNothing) {
+  for (DType dtype : {DType::float32, DType::bfloat16}) {
+    const Tensor x({2, 8}, dtype), r({2, 8}, dtype), y({2, 8}, dtype), rstd({2, 1}), mean({2, 1});
+    std::memset(x.view().raw(), 0, 16 * dtype_size(dtype));
+    std::memset(r.view().raw(), 0, 16 * dtype_size(dtype));
+    Tensor out({2, 8}, dtype);
+    std::memset(out.view().raw(), 0x5A, 16 * dtype_size(dtype));
+    const Tensor before = Tensor::copy_of(out);
+    EXPECT_NE(error_of([&] { add_rms_norm_forward({x, r, {8}}, {.eps = -1.0}, {y, out, rstd}); }).find("eps:"),
+              std::string::npos);
+    EXPECT_NE(error_of([&] { add_layer_norm_forward({x, r, {8}}, {.eps = 1e-5}, {y, out, Tensor({3, 1}), rstd}); })
+                  .find("mean: expected shape (2, 1)"),
+              std::string::npos);
+    EXPECT_EQ(std::memcmp(out.view().raw(), before.view().raw(), 16 * dtype_size(dtype)), 0) << dtype_name(dtype);
+  }
+}
+
 TEST(AddNormErrors, NameTheArgument) {
   const Tensor x({2, 8}), r({2, 7}), w({8});
   EXPECT_NE(error_of([&] { add_rms_norm_forward({x, r, {8}, w}); }).find("residual: expected shape (2, 8)"),
