@@ -9,7 +9,6 @@
 // rounding y once into x's dtype.
 #include "normkit/add_norm.hpp"
 
-#include <cfloat>
 #include <cmath>
 #include <type_traits>
 #include <vector>
@@ -86,13 +85,13 @@ void add_norm_forward(NormKind kind, const AddNormInputs& in, const Options& opt
   if (kind == NormKind::rms && in.bias.defined()) detail::throw_error("bias: RMSNorm has none: expected None");
   // The checks the norm's own front end makes, before residual_out is
   // written on either path.
+  double eps = 0;
   if constexpr (std::is_same_v<Options, LayerNormOptions>) {
-    NORMKIT_CHECK(options.eps > 0 && std::isfinite(options.eps), "eps: expected a positive finite number, got ",
-                  options.eps);
+    check_layer_norm_eps(options.eps);
     check_required_shape(mean, "mean", p.stats_shape, "(the statistics)");
+    eps = options.eps;
   } else {
-    NORMKIT_CHECK(!options.eps || (*options.eps > 0 && std::isfinite(*options.eps)),
-                  "eps: expected a positive finite number or None, got ", options.eps.value_or(0));
+    eps = resolved_rms_norm_eps(options.eps);
   }
   check_required_shape(rstd, "rstd", p.stats_shape, "(the statistics)");
   Tensor offset;
@@ -106,11 +105,6 @@ void add_norm_forward(NormKind kind, const AddNormInputs& in, const Options& opt
   // One pass: the row kernels add, store and normalize each row.
   const kernels::PlannedInput gamma(weight, kernels::Layout::contiguous), beta(in.bias, kernels::Layout::contiguous);
   std::vector<double> means(static_cast<std::size_t>(p.rows)), rstds(static_cast<std::size_t>(p.rows));
-  double eps = 0;
-  if constexpr (std::is_same_v<Options, LayerNormOptions>)
-    eps = options.eps;
-  else
-    eps = options.eps.value_or(FLT_EPSILON);
   kernels::row_norm_forward({.kind = kind == NormKind::layer ? kernels::RowNorm::layer : kernels::RowNorm::rms,
                              .x = in.x.data<float>(),
                              .y = y.data<float>(),

@@ -16,10 +16,6 @@ namespace {
 
 using kernels::Layout;
 
-void check_eps(double eps) {
-  NORMKIT_CHECK(eps > 0 && std::isfinite(eps), "eps: expected a positive finite number, got ", eps);
-}
-
 void fast_forward(const LayerNormInputs& in, const LayerNormOptions& o, const RowProblem& p,
                   const LayerNormForwardOutputs& out) {
   const kernels::PlannedInput x(in.x, Layout::contiguous);
@@ -76,7 +72,7 @@ void fast_backward(const LayerNormBackwardInputs& in, const RowProblem& p, const
 void layer_norm_forward(const LayerNormInputs& in, const LayerNormOptions& options,
                         const LayerNormForwardOutputs& out) {
   const RowProblem p = check_row_input(in.x, in.normalized_shape, "input");
-  check_eps(options.eps);
+  check_layer_norm_eps(options.eps);
   check_optional_shape(in.weight, "weight", in.normalized_shape, in.x.dtype());
   check_optional_shape(in.bias, "bias", in.normalized_shape, in.x.dtype());
   check_required_shape(out.y, "y", in.x.shape(), "(the shape of the input)", in.x.dtype());

@@ -3,7 +3,6 @@
 // reference quantizes the double reference's y.
 #include "normkit/norm_quant.hpp"
 
-#include <cfloat>
 #include <cmath>
 #include <vector>
 
@@ -68,8 +67,7 @@ void run_fast(kernels::RowNorm kind, const Inputs& in, const TensorView& weight,
 RMSNormQuantResult rms_norm_quant_forward(const RMSNormInputs& in, const RMSNormOptions& options,
                                           std::optional<double> scale) {
   const RowProblem p = check_row_input(in.x, in.normalized_shape, "input");
-  const double eps = options.eps.value_or(FLT_EPSILON);
-  NORMKIT_CHECK(eps > 0 && std::isfinite(eps), "eps: expected a positive finite number or None, got ", eps);
+  const double eps = resolved_rms_norm_eps(options.eps);
   check_optional_shape(in.weight, "weight", in.normalized_shape, in.x.dtype());
   const float s = checked_scale(scale);
   Tensor offset;
@@ -94,8 +92,7 @@ RMSNormQuantResult rms_norm_quant_forward(const RMSNormInputs& in, const RMSNorm
 LayerNormQuantResult layer_norm_quant_forward(const LayerNormInputs& in, const LayerNormOptions& options,
                                               std::optional<double> scale) {
   const RowProblem p = check_row_input(in.x, in.normalized_shape, "input");
-  NORMKIT_CHECK(options.eps > 0 && std::isfinite(options.eps), "eps: expected a positive finite number, got ",
-                options.eps);
+  check_layer_norm_eps(options.eps);
   check_optional_shape(in.weight, "weight", in.normalized_shape, in.x.dtype());
   check_optional_shape(in.bias, "bias", in.normalized_shape, in.x.dtype());
   const float s = checked_scale(scale);

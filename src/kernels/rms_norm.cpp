@@ -1,6 +1,5 @@
 // RMSNorm front end: y = x * rsqrt(mean(x^2) + eps) * weight, on LayerNorm's
 // fused row kernels without a centre (row_apply.hpp).
-#include <cfloat>
 #include <cmath>
 #include <optional>
 #include <vector>
@@ -15,13 +14,6 @@ namespace normkit {
 namespace {
 
 using kernels::Layout;
-
-double resolved_eps(const RMSNormOptions& o) {
-  const double eps = o.eps.value_or(FLT_EPSILON);
-  NORMKIT_CHECK(eps > 0 && std::isfinite(eps), "eps: expected a positive finite number or None, got ",
-                eps);
-  return eps;
-}
 
 void fast_forward(const RMSNormInputs& in, double eps, const RowProblem& p, const RMSNormForwardOutputs& out) {
   const kernels::PlannedInput x(in.x, Layout::contiguous);
@@ -71,7 +63,7 @@ void fast_backward(const RMSNormBackwardInputs& in, const RowProblem& p, const R
 void rms_norm_forward(const RMSNormInputs& in, const RMSNormOptions& options,
                       const RMSNormForwardOutputs& out) {
   const RowProblem p = check_row_input(in.x, in.normalized_shape, "input");
-  const double eps = resolved_eps(options);
+  const double eps = resolved_rms_norm_eps(options.eps);
   check_optional_shape(in.weight, "weight", in.normalized_shape, in.x.dtype());
   check_required_shape(out.y, "y", in.x.shape(), "(the shape of the input)", in.x.dtype());
   check_required_shape(out.rstd, "rstd", p.stats_shape, "(the statistics)");
@@ -98,7 +90,7 @@ RMSNormForwardResult rms_norm_forward(const RMSNormInputs& in, const RMSNormOpti
 void rms_norm_backward(const RMSNormBackwardInputs& in, const RMSNormOptions& options,
                        const RMSNormGrads& grads) {
   const RowProblem p = check_row_input(in.x, in.normalized_shape, "input");
-  resolved_eps(options);
+  resolved_rms_norm_eps(options.eps);
   check_required_shape(in.dy, "dy", in.x.shape(), "(the shape of the input)", in.x.dtype());
   check_required_shape(in.rstd, "rstd", p.stats_shape, "(from the forward pass)");
   check_optional_shape(in.weight, "weight", in.normalized_shape, in.x.dtype());

@@ -2,12 +2,23 @@
 
 #include "planned_view.hpp"
 
+#include <cfloat>
 #include <cmath>
 #include <cstddef>
 #include <vector>
 #include <string>
 
 namespace normkit {
+
+void check_layer_norm_eps(double eps) {
+  NORMKIT_CHECK(eps > 0 && std::isfinite(eps), "eps: expected a positive finite number, got ", eps);
+}
+
+double resolved_rms_norm_eps(std::optional<double> eps) {
+  const double e = eps.value_or(FLT_EPSILON);
+  NORMKIT_CHECK(e > 0 && std::isfinite(e), "eps: expected a positive finite number or None, got ", e);
+  return e;
+}
 
 Tensor offset_weight(const TensorView& weight, double offset, const Shape& normalized_shape) {
   NORMKIT_CHECK(std::isfinite(offset), "weight_offset: expected a finite number, got ", offset);

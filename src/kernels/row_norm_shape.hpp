@@ -2,6 +2,8 @@
 // (*leading, *normalized_shape), seen as a (rows, cols) matrix.
 #pragma once
 
+#include <optional>
+
 #include "normkit/tensor.hpp"
 
 namespace normkit {
@@ -14,6 +16,12 @@ struct RowProblem {
 // Checks x (float32, trailing dims equal to normalized_shape) and names the
 // argument in the error, as PyTorch's message does.
 RowProblem check_row_input(const TensorView& x, const Shape& normalized_shape, const char* name);
+
+// LayerNorm's eps: positive and finite, or an Error naming it.
+void check_layer_norm_eps(double eps);
+// RMSNorm's eps: the given one (positive and finite), or float32's machine
+// epsilon for none, as torch.nn.RMSNorm.
+double resolved_rms_norm_eps(std::optional<double> eps);
 
 // RMSNorm's weight with an offset (Gemma's 1 + weight): float(offset) +
 // weight in float32, a tensor of normalized_shape (offset alone without a
