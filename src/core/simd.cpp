@@ -17,7 +17,8 @@ bool cpu_has(SimdPath path) {
   switch (path) {
     case SimdPath::portable: return true;
 #if NORMKIT_X86_DISPATCH
-    case SimdPath::avx2: return __builtin_cpu_supports("avx2");
+    // F16C too (half_span.cpp's float16 conversions): every AVX2 CPU has it.
+    case SimdPath::avx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
     case SimdPath::avx512: return __builtin_cpu_supports("avx512f");
 #else
     case SimdPath::avx2:

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "normkit/half.hpp"
+#include "half_span.hpp"
 #include "storage.hpp"
 
 namespace normkit {
@@ -226,6 +227,15 @@ void copy_into(const TensorView& src, const TensorView& dst) {
   const std::int64_t in_size = static_cast<std::int64_t>(dtype_size(src.dtype()));
   const std::int64_t out_size = static_cast<std::int64_t>(dtype_size(dst.dtype()));
   if (src.dtype() != dst.dtype()) {
+    const bool contiguous = src.is_contiguous() && dst.is_contiguous();
+    if (contiguous && src.dtype() == DType::float32) {  // in vectorized spans
+      narrow_span(src.data<float>(), static_cast<std::uint16_t*>(dst.raw()), src.numel(), dst.dtype(), false);
+      return;
+    }
+    if (contiguous && dst.dtype() == DType::float32) {
+      widen_span(static_cast<const std::uint16_t*>(src.raw()), dst.data<float>(), src.numel(), src.dtype());
+      return;
+    }
     for_each_element(src, dst, [&](std::int64_t from, std::int64_t to) {
       store_float(out + to * out_size, dst.dtype(), load_float(in + from * in_size, src.dtype()));
     });

@@ -14,6 +14,7 @@
 #include <limits>
 
 #include "cases/case_list.hpp"
+#include "core/half_span.hpp"
 #include "normkit/half.hpp"
 #include "test_util.hpp"
 
@@ -127,6 +128,45 @@ TEST(HalfBits, Float16MatchesF16C) {
   }
 }
 #endif
+
+// The vectorized spans (core/half_span.hpp) give the scalar conversions
+// bits on every path, for every 16-bit pattern widened and a sweep of float
+// patterns narrowed (NaNs, infinities, subnormals, ties), at every offset
+// from an aligned start and with streaming stores.
+TEST(HalfBits, SpansGiveTheScalarBitsOnEveryPath) {
+  std::vector<float> probes;
+  for (std::uint64_t u = 0; u <= 0xFFFFFFFFu; u += 65537) probes.push_back(std::bit_cast<float>(static_cast<std::uint32_t>(u)));
+  for (std::uint32_t b = 0; b < 0x10000; b += 7) {  // ties of both dtypes
+    probes.push_back(std::bit_cast<float>((b << 16) | 0x8000u));
+    probes.push_back(std::bit_cast<float>((b << 13) | 0x1000u));
+  }
+  std::vector<std::uint16_t> patterns(0x10000);
+  for (std::uint32_t b = 0; b < 0x10000; ++b) patterns[b] = static_cast<std::uint16_t>(b);
+  for (SimdPath path : simd_paths()) {
+    set_simd_path(path);
+    for (DType dtype : {DType::bfloat16, DType::float16}) {
+      std::vector<float> wide(patterns.size());
+      widen_span(patterns.data(), wide.data(), static_cast<std::int64_t>(patterns.size()), dtype);
+      for (std::uint32_t b = 0; b < 0x10000; ++b)
+        ASSERT_EQ(std::bit_cast<std::uint32_t>(wide[b]), std::bit_cast<std::uint32_t>(widen(static_cast<std::uint16_t>(b), dtype)))
+            << simd_path_name(path) << " " << dtype_name(dtype) << " " << std::hex << b;
+      for (bool stream : {false, true})
+        for (std::int64_t offset : {0, 1, 5, 13}) {
+          std::vector<std::uint16_t> narrowed(probes.size() + 16, 0xABCD);
+          const std::int64_t n = static_cast<std::int64_t>(probes.size()) - offset;
+          narrow_span(probes.data() + offset, narrowed.data() + offset, n, dtype, stream);
+#if defined(__x86_64__)
+          _mm_sfence();
+#endif
+          for (std::int64_t i = 0; i < n; ++i)
+            ASSERT_EQ(narrowed[offset + i], narrow(probes[offset + i], dtype))
+                << simd_path_name(path) << " " << dtype_name(dtype) << " offset " << offset << " " << probes[offset + i];
+          ASSERT_EQ(narrowed[probes.size()], 0xABCD) << "nothing past the span";
+        }
+    }
+  }
+  set_simd_path(best_simd_path());
+}
 
 TEST(HalfBits, CopyIntoConvertsAndRefusesOtherDtypes) {
   Tensor f({2, 3}), h({2, 3}, DType::bfloat16), back({2, 3});
