@@ -1,12 +1,11 @@
 // The residual add fused with LayerNorm or RMSNorm (normkit/add_norm.hpp).
 //
-// float32 throughout, contiguous, fast: one pass over memory, in the row
-// kernels (row_apply.hpp): each row of x + residual is written to
-// residual_out and normalized while it is in cache. Anything else (a 16-bit
-// tensor, other strides, the reference) sums into a float32 buffer, stores
-// it into residual_out (rounded once when residual_out is 16-bit) and
-// normalizes the stored values with the norm's own front end, in float32,
-// rounding y once into x's dtype.
+// Fast: one pass over memory, in the row kernels (row_apply.hpp): each row
+// of x + residual is written to residual_out (rounded once when it is
+// 16-bit) and the stored row normalized while it is in cache, whatever the
+// dtypes and strides (row_operand.hpp). The reference sums into a float32
+// buffer, stores it into residual_out and normalizes the stored values with
+// the norm's own reference, rounding y once into x's dtype.
 #include "normkit/add_norm.hpp"
 
 #include <cmath>
@@ -17,6 +16,7 @@
 #include "planned_view.hpp"
 #include "row_apply.hpp"
 #include "row_norm_shape.hpp"
+#include "row_operand.hpp"
 
 namespace normkit {
 namespace {
@@ -40,12 +40,6 @@ void check_forward(const AddNormInputs& in, const TensorView& y, const TensorVie
   check_required_shape(residual_out, "residual_out", in.x.shape(), "(the shape of x)", in.residual.dtype());
   NORMKIT_CHECK(residual_out.dtype() == in.residual.dtype(), "residual_out: expected residual's dtype (",
                 dtype_name(in.residual.dtype()), "), got ", dtype_name(residual_out.dtype()));
-}
-
-bool fused_fits(const AddNormInputs& in, const TensorView& y, const TensorView& residual_out, Impl impl) {
-  for (const TensorView* t : {&in.x, &in.residual, &y, &residual_out})
-    if (t->dtype() != DType::float32 || !t->is_contiguous()) return false;
-  return impl == Impl::fast && in.x.numel() > 0;
 }
 
 // The float32 values residual_out holds: x + residual in float32, stored
@@ -98,16 +92,21 @@ void add_norm_forward(NormKind kind, const AddNormInputs& in, const Options& opt
   TensorView weight = in.weight;
   if constexpr (std::is_same_v<Options, RMSNormOptions>)
     if (options.weight_offset != 0) weight = offset = offset_weight(in.weight, options.weight_offset, in.normalized_shape);
-  if (!fused_fits(in, y, residual_out, options.impl)) {
+  if (options.impl == Impl::reference || in.x.numel() == 0) {
     norm_forward(stored_sum(in, residual_out), in, options, y, mean, rstd);
     return;
   }
   // One pass: the row kernels add, store and normalize each row.
+  using kernels::RowOperand;
+  const RowOperand x(in.x, p.rows, p.cols, RowOperand::Role::input);
+  const RowOperand residual(in.residual, p.rows, p.cols, RowOperand::Role::input);
+  RowOperand y_rows(y, p.rows, p.cols, RowOperand::Role::output);
+  RowOperand residual_out_rows(residual_out, p.rows, p.cols, RowOperand::Role::output);
   const kernels::PlannedInput gamma(weight, kernels::Layout::contiguous), beta(in.bias, kernels::Layout::contiguous);
   std::vector<double> means(static_cast<std::size_t>(p.rows)), rstds(static_cast<std::size_t>(p.rows));
   kernels::row_norm_forward({.kind = kind == NormKind::layer ? kernels::RowNorm::layer : kernels::RowNorm::rms,
-                             .x = in.x.data<float>(),
-                             .y = y.data<float>(),
+                             .x = x.data(),
+                             .y = y_rows.mutable_data(),
                              .rows = p.rows,
                              .cols = p.cols,
                              .gamma = gamma.data(),
@@ -115,18 +114,16 @@ void add_norm_forward(NormKind kind, const AddNormInputs& in, const Options& opt
                              .eps = eps,
                              .mean = means.data(),
                              .rstd = rstds.data(),
-                             .residual = in.residual.data<float>(),
-                             .residual_out = residual_out.data<float>()});
+                             .residual = residual.data(),
+                             .residual_out = residual_out_rows.mutable_data(),
+                             .x_at = x.at(),
+                             .y_at = y_rows.at(),
+                             .residual_at = residual.at(),
+                             .residual_out_at = residual_out_rows.at()});
+  y_rows.finish();
+  residual_out_rows.finish();
   if (mean.defined()) write_values(means, mean);
   write_values(rstds, rstd);
-}
-
-bool backward_fused_fits(const AddNormBackwardInputs& in, const AddNormGrads& g, Impl impl) {
-  for (const TensorView* t : {&in.dy, &in.residual_out, &g.dsum, &in.dresidual_out})
-    if (t->defined() && (t->dtype() != DType::float32 || !t->is_contiguous())) return false;
-  for (const TensorView* t : {&g.dweight, &g.dbias})
-    if (t->defined() && t->dtype() != DType::float32) return false;
-  return impl == Impl::fast && g.dsum.defined() && in.residual_out.numel() > 0;
 }
 
 // One pass: the row kernels' backward at residual_out, dresidual_out added
@@ -146,17 +143,27 @@ void fused_backward(NormKind kind, const AddNormBackwardInputs& in, const Option
   const std::vector<double> rstd = read_values(in.rstd);
   const bool columns = g.dweight.defined() || g.dbias.defined();
   std::vector<kernels::GradSums> sums(static_cast<std::size_t>(columns ? p.cols : 0));
+  using kernels::RowOperand;
+  const RowOperand dy(in.dy, p.rows, p.cols, RowOperand::Role::input);
+  const RowOperand rows(in.residual_out, p.rows, p.cols, RowOperand::Role::input);
+  const RowOperand dresidual_out(in.dresidual_out, p.rows, p.cols, RowOperand::Role::input);
+  RowOperand dsum(g.dsum, p.rows, p.cols, RowOperand::Role::output);
   kernels::row_norm_backward({.kind = kind == NormKind::layer ? kernels::RowNorm::layer : kernels::RowNorm::rms,
-                              .dy = in.dy.data<float>(),
-                              .x = in.residual_out.data<float>(),
+                              .dy = dy.data(),
+                              .x = rows.data(),
                               .rows = p.rows,
                               .cols = p.cols,
                               .mean = mean.empty() ? nullptr : mean.data(),
                               .rstd = rstd.data(),
                               .gamma = gamma.data(),
-                              .dx = g.dsum.data<float>(),
+                              .dx = dsum.mutable_data(),
                               .columns = columns ? sums.data() : nullptr,
-                              .dx_addend = in.dresidual_out.defined() ? in.dresidual_out.data<float>() : nullptr});
+                              .dx_addend = dresidual_out.data(),
+                              .dy_at = dy.at(),
+                              .x_at = rows.at(),
+                              .dx_at = dsum.at(),
+                              .dx_addend_at = dresidual_out.at()});
+  dsum.finish();
   write_each(g.dweight, [&](std::int64_t d) { return sums[static_cast<std::size_t>(d)].sum_dy_xc; });
   write_each(g.dbias, [&](std::int64_t d) { return sums[static_cast<std::size_t>(d)].sum_dy; });
 }
@@ -175,7 +182,7 @@ void add_norm_backward(NormKind kind, const AddNormBackwardInputs& in, const Opt
     check_required_shape(g.dsum, "dsum", in.residual_out.shape(), "(the shape of residual_out)", in.dy.dtype());
   check_optional_shape(g.dweight, "dweight", in.normalized_shape, in.dy.dtype());
   check_optional_shape(g.dbias, "dbias", in.normalized_shape, in.dy.dtype());
-  if (backward_fused_fits(in, g, options.impl)) {
+  if (options.impl == Impl::fast && in.residual_out.numel() > 0) {
     fused_backward(kind, in, options, p, g);
     return;
   }

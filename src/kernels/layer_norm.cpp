@@ -1,5 +1,6 @@
-// LayerNorm front end: x as a (rows, cols) matrix (copied to contiguous when
-// it is not) and the fused row kernels (row_apply.hpp).
+// LayerNorm front end: x as a (rows, cols) matrix (read in place when its
+// rows are contiguous: row_operand.hpp) and the fused row kernels
+// (row_apply.hpp).
 #include "normkit/layer_norm.hpp"
 
 #include <cmath>
@@ -10,39 +11,43 @@
 #include "ref/layer_norm_ref.hpp"
 #include "row_apply.hpp"
 #include "row_norm_shape.hpp"
+#include "row_operand.hpp"
 
 namespace normkit {
 namespace {
 
 using kernels::Layout;
+using kernels::RowOperand;
 
 void fast_forward(const LayerNormInputs& in, const LayerNormOptions& o, const RowProblem& p,
                   const LayerNormForwardOutputs& out) {
-  const kernels::PlannedInput x(in.x, Layout::contiguous);
+  const RowOperand x(in.x, p.rows, p.cols, RowOperand::Role::input);
   const kernels::PlannedInput gamma(in.weight, Layout::contiguous), beta(in.bias, Layout::contiguous);
   // Kept across calls, so that a small call allocates nothing.
   thread_local std::vector<double> mean, rstd;
   mean.resize(static_cast<std::size_t>(p.rows));
   rstd.resize(static_cast<std::size_t>(p.rows));
-  kernels::PlannedOutput y(out.y, x);
+  RowOperand y(out.y, p.rows, p.cols, RowOperand::Role::output);
   kernels::row_norm_forward({.kind = kernels::RowNorm::layer,
                              .x = x.data(),
-                             .y = y.data(),
+                             .y = y.mutable_data(),
                              .rows = p.rows,
                              .cols = p.cols,
                              .gamma = gamma.data(),
                              .beta = beta.data(),
                              .eps = o.eps,
                              .mean = mean.data(),
-                             .rstd = rstd.data()});
+                             .rstd = rstd.data(),
+                             .x_at = x.at(),
+                             .y_at = y.at()});
   y.finish();
   write_values(mean, out.mean);
   write_values(rstd, out.rstd);
 }
 
 void fast_backward(const LayerNormBackwardInputs& in, const RowProblem& p, const LayerNormGrads& g) {
-  const kernels::PlannedInput x(in.x, Layout::contiguous);
-  const kernels::PlannedInput dy(in.dy, Layout::contiguous);
+  const RowOperand x(in.x, p.rows, p.cols, RowOperand::Role::input);
+  const RowOperand dy(in.dy, p.rows, p.cols, RowOperand::Role::input);
   const std::vector<double> mean = read_values(in.mean), rstd = read_values(in.rstd);
   const kernels::PlannedInput gamma(in.weight, Layout::contiguous);
   const bool columns = g.dweight.defined() || g.dbias.defined();
@@ -50,8 +55,7 @@ void fast_backward(const LayerNormBackwardInputs& in, const RowProblem& p, const
   // call allocates nothing.
   thread_local std::vector<kernels::GradSums> sums;
   sums.resize(static_cast<std::size_t>(columns ? p.cols : 0));
-  std::optional<kernels::PlannedOutput> dx;
-  if (g.dx.defined()) dx.emplace(g.dx, x);
+  RowOperand dx(g.dx, p.rows, p.cols, RowOperand::Role::output);
   kernels::row_norm_backward({.kind = kernels::RowNorm::layer,
                               .dy = dy.data(),
                               .x = x.data(),
@@ -60,9 +64,12 @@ void fast_backward(const LayerNormBackwardInputs& in, const RowProblem& p, const
                               .mean = mean.data(),
                               .rstd = rstd.data(),
                               .gamma = gamma.data(),
-                              .dx = dx ? dx->data() : nullptr,
-                              .columns = columns ? sums.data() : nullptr});
-  if (dx) dx->finish();
+                              .dx = dx.mutable_data(),
+                              .columns = columns ? sums.data() : nullptr,
+                              .dy_at = dy.at(),
+                              .x_at = x.at(),
+                              .dx_at = dx.at()});
+  dx.finish();
   write_each(g.dweight, [&](std::int64_t d) { return sums[d].sum_dy_xc; });
   write_each(g.dbias, [&](std::int64_t d) { return sums[d].sum_dy; });
 }

@@ -10,6 +10,7 @@
 #include "ref/layer_norm_ref.hpp"
 #include "row_apply.hpp"
 #include "row_norm_shape.hpp"
+#include "row_operand.hpp"
 
 namespace normkit {
 namespace {
@@ -44,7 +45,7 @@ template <typename Inputs>
 void run_fast(kernels::RowNorm kind, const Inputs& in, const TensorView& weight, const TensorView& bias,
               const RowProblem& p, double eps, float scale, Tensor& q, Tensor& scales, std::vector<double>& mean,
               std::vector<double>& rstd) {
-  const kernels::PlannedInput x(in.x, kernels::Layout::contiguous);
+  const kernels::RowOperand x(in.x, p.rows, p.cols, kernels::RowOperand::Role::input);
   const kernels::PlannedInput gamma(weight, kernels::Layout::contiguous), beta(bias, kernels::Layout::contiguous);
   std::vector<float> row_scales(static_cast<std::size_t>(scale > 0 ? 0 : p.rows));
   kernels::row_norm_forward({.kind = kind,
@@ -58,7 +59,8 @@ void run_fast(kernels::RowNorm kind, const Inputs& in, const TensorView& weight,
                              .rstd = rstd.data(),
                              .q = q.data<std::int8_t>(),
                              .quant_scale = scale,
-                             .row_scales = row_scales.empty() ? nullptr : row_scales.data()});
+                             .row_scales = row_scales.empty() ? nullptr : row_scales.data(),
+                             .x_at = x.at()});
   if (scale <= 0) std::copy(row_scales.begin(), row_scales.end(), scales.data<float>());
 }
 

@@ -9,41 +9,44 @@
 #include "ref/layer_norm_ref.hpp"
 #include "row_apply.hpp"
 #include "row_norm_shape.hpp"
+#include "row_operand.hpp"
 
 namespace normkit {
 namespace {
 
 using kernels::Layout;
+using kernels::RowOperand;
 
 void fast_forward(const RMSNormInputs& in, double eps, const RowProblem& p, const RMSNormForwardOutputs& out) {
-  const kernels::PlannedInput x(in.x, Layout::contiguous);
+  const RowOperand x(in.x, p.rows, p.cols, RowOperand::Role::input);
   const kernels::PlannedInput gamma(in.weight, Layout::contiguous);
   thread_local std::vector<double> rstd;  // kept across calls: a small call allocates nothing
   rstd.resize(static_cast<std::size_t>(p.rows));
-  kernels::PlannedOutput y(out.y, x);
+  RowOperand y(out.y, p.rows, p.cols, RowOperand::Role::output);
   kernels::row_norm_forward({.kind = kernels::RowNorm::rms,
                              .x = x.data(),
-                             .y = y.data(),
+                             .y = y.mutable_data(),
                              .rows = p.rows,
                              .cols = p.cols,
                              .gamma = gamma.data(),
                              .eps = eps,
-                             .rstd = rstd.data()});
+                             .rstd = rstd.data(),
+                             .x_at = x.at(),
+                             .y_at = y.at()});
   y.finish();
   write_values(rstd, out.rstd);
 }
 
 void fast_backward(const RMSNormBackwardInputs& in, const RowProblem& p, const RMSNormGrads& g) {
-  const kernels::PlannedInput x(in.x, Layout::contiguous);
-  const kernels::PlannedInput dy(in.dy, Layout::contiguous);
+  const RowOperand x(in.x, p.rows, p.cols, RowOperand::Role::input);
+  const RowOperand dy(in.dy, p.rows, p.cols, RowOperand::Role::input);
   const std::vector<double> rstd = read_values(in.rstd);
   const kernels::PlannedInput gamma(in.weight, Layout::contiguous);
   // Every column is written by the kernel; kept across calls, so that a small
   // call allocates nothing.
   thread_local std::vector<kernels::GradSums> sums;
   sums.resize(static_cast<std::size_t>(g.dweight.defined() ? p.cols : 0));
-  std::optional<kernels::PlannedOutput> dx;
-  if (g.dx.defined()) dx.emplace(g.dx, x);
+  RowOperand dx(g.dx, p.rows, p.cols, RowOperand::Role::output);
   // dweight[d] = sum_r dy * x * rstd: the column sums with no centre.
   kernels::row_norm_backward({.kind = kernels::RowNorm::rms,
                               .dy = dy.data(),
@@ -52,9 +55,12 @@ void fast_backward(const RMSNormBackwardInputs& in, const RowProblem& p, const R
                               .cols = p.cols,
                               .rstd = rstd.data(),
                               .gamma = gamma.data(),
-                              .dx = dx ? dx->data() : nullptr,
-                              .columns = g.dweight.defined() ? sums.data() : nullptr});
-  if (dx) dx->finish();
+                              .dx = dx.mutable_data(),
+                              .columns = g.dweight.defined() ? sums.data() : nullptr,
+                              .dy_at = dy.at(),
+                              .x_at = x.at(),
+                              .dx_at = dx.at()});
+  dx.finish();
   write_each(g.dweight, [&](std::int64_t d) { return sums[d].sum_dy_xc; });
 }
 

@@ -80,7 +80,11 @@ float quantize_row(const float* y, std::int8_t* q, std::int64_t n, float scale) 
 
 void row_norm_forward(const RowForwardArgs& a) {
   const std::int64_t cols = a.cols;
-  const bool stream = a.q == nullptr && stream_output(a.rows * cols) && a.y != a.x;
+  // Storage other than contiguous float32 goes through the thread's buffers,
+  // a group of rows at a time (row_storage.hpp).
+  const bool staged = !a.plain();
+  const std::int64_t y_bytes = a.rows * cols * static_cast<std::int64_t>(dtype_size(a.y_at.dtype));
+  const bool stream = a.q == nullptr && stream_output(y_bytes / static_cast<std::int64_t>(sizeof(float))) && a.y != a.x;
   // Rows in groups of kInterleavedRows, whose statistics are reduced together
   // when the input is cache-resident (the last group may be shorter: its rows
   // one by one), as four independent dependency chains keep the adders busy.
@@ -91,34 +95,60 @@ void row_norm_forward(const RowForwardArgs& a) {
   // where rows are at most 4 KiB, and four rows otherwise: measured, not
   // derived (1 thread, Zen 4, LayerNorm; a single row against four):
   // 8192x768 1.13x (RMSNorm 1.27x), 16384x1024 1.26x, but 8192x2048 0.70x
-  // and 2048x4096 0.94x (RMSNorm 0.90x). Every row gets the same bits
-  // either way.
+  // and 2048x4096 0.94x (RMSNorm 0.90x). A staged group is in the thread's
+  // buffer, in cache. Every row gets the same bits either way.
   constexpr std::int64_t kShortRowBytes = 4096;
   const std::int64_t group_rows =
-      stream && cols * static_cast<std::int64_t>(sizeof(float)) <= kShortRowBytes ? 1 : kInterleavedRows;
+      stream && !staged && cols * static_cast<std::int64_t>(sizeof(float)) <= kShortRowBytes ? 1 : kInterleavedRows;
   const std::int64_t groups = (a.rows + group_rows - 1) / group_rows;
   parallel_region(threads_for(a.rows * cols), [&] {
 #pragma omp for schedule(static) nowait
     for (std::int64_t g = 0; g < groups; ++g) {
       const std::int64_t r0 = g * group_rows, count = std::min<std::int64_t>(group_rows, a.rows - r0);
-      // The group's rows: x's, or with a residual their sums. Written into
-      // residual_out and read back from there while in cache; a streamed
-      // output's sums are made in a buffer of the thread's instead and
-      // copied to residual_out with streaming stores (an ordinary store
-      // would first read the line from memory).
-      const float* gx = a.x + r0 * cols;
-      if (a.residual != nullptr && !stream) {
-        add_span(a.x + r0 * cols, a.residual + r0 * cols, a.residual_out + r0 * cols, count * cols);
-        gx = a.residual_out + r0 * cols;
-      } else if (a.residual != nullptr) {
-        thread_local std::vector<float> sums;
-        sums.resize(static_cast<std::size_t>(count * cols));
-        add_span(a.x + r0 * cols, a.residual + r0 * cols, sums.data(), count * cols);
-        copy_span(sums.data(), a.residual_out + r0 * cols, count * cols, true);
-        gx = sums.data();
+      // The group's rows, gx: x's, or with a residual their sums; and where
+      // their y goes, gy (row stride cols; null when quantized).
+      const float* gx = nullptr;
+      float* gy = nullptr;
+      thread_local std::vector<float> staged_x, staged_y, staged_residual;
+      if (staged) {
+        // Read into the buffer; the sums made there and stored (rounded,
+        // and the buffer with them, when residual_out is 16-bit).
+        staged_x.resize(static_cast<std::size_t>(count * cols));
+        read_rows(a.x, a.x_at, cols, r0, count, 0, cols, staged_x.data());
+        if (a.residual != nullptr) {
+          staged_residual.resize(static_cast<std::size_t>(count * cols));
+          read_rows(a.residual, a.residual_at, cols, r0, count, 0, cols, staged_residual.data());
+          add_span(staged_x.data(), staged_residual.data(), staged_x.data(), count * cols);
+          write_rows(staged_x.data(), a.residual_out, a.residual_out_at, cols, r0, count, 0, cols, stream, true);
+        }
+        gx = staged_x.data();
+        if (a.q == nullptr) {
+          staged_y.resize(static_cast<std::size_t>(count * cols));
+          gy = staged_y.data();
+        }
+      } else {
+        // Plain: x's rows in place. With a residual, the sums are written
+        // into residual_out and read back from there while in cache; a
+        // streamed output's sums are made in a buffer of the thread's
+        // instead and copied to residual_out with streaming stores (an
+        // ordinary store would first read the line from memory).
+        gx = static_cast<const float*>(a.x) + r0 * cols;
+        if (a.residual != nullptr) {
+          const float* const residual = static_cast<const float*>(a.residual) + r0 * cols;
+          float* const residual_out = static_cast<float*>(a.residual_out) + r0 * cols;
+          float* sums = residual_out;
+          if (stream) {
+            staged_residual.resize(static_cast<std::size_t>(count * cols));
+            sums = staged_residual.data();
+          }
+          add_span(gx, residual, sums, count * cols);
+          if (stream) copy_span(sums, residual_out, count * cols, true);
+          gx = sums;
+        }
+        if (a.q == nullptr) gy = static_cast<float*>(a.y) + r0 * cols;
       }
       double mean[kInterleavedRows] = {}, var[kInterleavedRows];
-      const bool together = count == kInterleavedRows && cols > 0 && !stream;
+      const bool together = count == kInterleavedRows && cols > 0 && (staged || !stream);
       if (a.kind == RowNorm::layer) {
         Moments m[kInterleavedRows];
         if (together) group_moments(gx, cols, m);
@@ -143,7 +173,7 @@ void row_norm_forward(const RowForwardArgs& a) {
         // A quantized row is normalized into the thread's buffer, in cache.
         thread_local std::vector<float> row;
         if (a.q != nullptr) row.resize(static_cast<std::size_t>(cols));
-        float* const y = a.q != nullptr ? row.data() : a.y + (r0 + r) * cols;
+        float* const y = a.q != nullptr ? row.data() : gy + r * cols;
         row_normalize_span({.x = gx + r * cols,
                             .y = y,
                             .n = cols,
@@ -152,12 +182,13 @@ void row_norm_forward(const RowForwardArgs& a) {
                             .rstd = static_cast<float>(rstd),
                             .gamma = a.gamma,
                             .beta = a.beta},
-                           stream);
+                           stream && !staged);
         if (a.q != nullptr) {
           const float used = quantize_row(y, a.q + (r0 + r) * cols, cols, a.quant_scale);
           if (a.row_scales != nullptr) a.row_scales[r0 + r] = used;
         }
       }
+      if (staged && gy != nullptr) write_rows(gy, a.y, a.y_at, cols, r0, count, 0, cols, stream);
     }
     stream_fence(stream);
   });
@@ -182,7 +213,8 @@ RowCoefficients row_coefficients(const RowBackwardArgs& a, std::int64_t r) {
   if (a.dx == nullptr) return k;
   double sum_g = 0, sum_gx = 0;
   for (std::int64_t d0 = 0; d0 < cols; d0 += kRunChunk) {
-    const GradSums s = run_grad_sums(a.dy + r * cols + d0, a.x + r * cols + d0, a.gamma ? a.gamma + d0 : nullptr,
+    const GradSums s = run_grad_sums(static_cast<const float*>(a.dy) + r * cols + d0,
+                                     static_cast<const float*>(a.x) + r * cols + d0, a.gamma ? a.gamma + d0 : nullptr,
                                      k.hi, k.lo, std::min(kRunChunk, cols - d0));
     sum_g += s.sum_dy;
     sum_gx += s.sum_dy_xc;
@@ -196,19 +228,23 @@ RowCoefficients row_coefficients(const RowBackwardArgs& a, std::int64_t r) {
 // Rows [r0, r1) over the columns [c0, c1): dx, and the column sums into
 // col_g, col_gx (indexed from c0; null: not wanted), each row's values from
 // its coefficients k(r). Every element's arithmetic is the same whatever
-// the column range.
+// the column range. (Plain storage: the float32 rows in place.)
 template <typename Coefficients>
 void apply_rows(const RowBackwardArgs& a, std::int64_t r0, std::int64_t r1, std::int64_t c0, std::int64_t c1,
                 const Coefficients& k, float* col_g, float* col_gx, bool stream) {
   const std::int64_t cols = a.cols;
+  const auto* const dy = static_cast<const float*>(a.dy);
+  const auto* const x = static_cast<const float*>(a.x);
+  auto* const dx = static_cast<float*>(a.dx);
+  const auto* const addend = static_cast<const float*>(a.dx_addend);
   for (std::int64_t r = r0; r < r1; ++r) {
     const RowCoefficients c = k(r);
     const std::int64_t at = r * cols + c0;
     if (a.dx != nullptr) {
       // dx, and the column sums in the same pass when they are wanted.
-      row_backward_span({.dy = a.dy + at,
-                         .x = a.x + at,
-                         .dx = a.dx + at,
+      row_backward_span({.dy = dy + at,
+                         .x = x + at,
+                         .dx = dx + at,
                          .col_g = col_g,
                          .col_gx = col_gx,
                          .n = c1 - c0,
@@ -218,11 +254,11 @@ void apply_rows(const RowBackwardArgs& a, std::int64_t r0, std::int64_t r1, std:
                          .rstd = c.rs,
                          .k_x = c.k_x,
                          .k_0 = c.k_0,
-                         .addend = a.dx_addend != nullptr ? a.dx_addend + at : nullptr},
+                         .addend = addend != nullptr ? addend + at : nullptr},
                         stream);
     } else if (col_g != nullptr) {
-      accumulate_column_sums({.dy = a.dy + at,
-                              .x = a.x + at,
+      accumulate_column_sums({.dy = dy + at,
+                              .x = x + at,
                               .col_g = col_g,
                               .col_gx = col_gx,
                               .n = c1 - c0,
@@ -230,6 +266,48 @@ void apply_rows(const RowBackwardArgs& a, std::int64_t r0, std::int64_t r1, std:
                               .lo = c.lo,
                               .rstd = c.rs});
     }
+  }
+}
+
+// Columns [c0, c0 + n) of row r of storage that is not plain, read into the
+// thread's buffers: the arguments of that piece as a plain one-row problem
+// (valid until the thread's next call). Its dx, written into the buffer, is
+// stored by store_staged_dx.
+RowBackwardArgs stage_row(const RowBackwardArgs& a, std::int64_t r, std::int64_t c0, std::int64_t n) {
+  thread_local std::vector<float> dy, x, dx, addend;
+  RowBackwardArgs row = a;
+  row.rows = 1;
+  row.cols = n;
+  row.mean = a.mean != nullptr ? a.mean + r : nullptr;
+  row.rstd = a.rstd + r;
+  row.gamma = a.gamma != nullptr ? a.gamma + c0 : nullptr;
+  row.dy_at = row.x_at = row.dx_at = row.dx_addend_at = RowStorage{};
+  const auto stage = [&](const void* data, const RowStorage& at, std::vector<float>& buffer) {
+    buffer.resize(static_cast<std::size_t>(n));
+    if (data != nullptr) read_rows(data, at, a.cols, r, 1, c0, n, buffer.data());
+    return buffer.data();
+  };
+  row.dy = stage(a.dy, a.dy_at, dy);
+  row.x = stage(a.x, a.x_at, x);
+  row.dx = a.dx != nullptr ? stage(nullptr, a.dx_at, dx) : nullptr;
+  row.dx_addend = a.dx_addend != nullptr ? stage(a.dx_addend, a.dx_addend_at, addend) : nullptr;
+  return row;
+}
+
+void store_staged_dx(const RowBackwardArgs& a, const RowBackwardArgs& row, std::int64_t r, std::int64_t c0,
+                     bool stream) {
+  if (a.dx != nullptr) write_rows(static_cast<float*>(row.dx), a.dx, a.dx_at, a.cols, r, 1, c0, row.cols, stream);
+}
+
+// Rows [r0, r1), each staged whole: its coefficients and its apply_rows on
+// the buffers (the plain arithmetic, so the plain bits).
+void apply_staged_rows(const RowBackwardArgs& a, std::int64_t r0, std::int64_t r1, float* col_g, float* col_gx,
+                       bool stream) {
+  for (std::int64_t r = r0; r < r1; ++r) {
+    const RowBackwardArgs row = stage_row(a, r, 0, a.cols);
+    const RowCoefficients k = row_coefficients(row, 0);
+    apply_rows(row, 0, 1, 0, a.cols, [&](std::int64_t) { return k; }, col_g, col_gx, false);
+    store_staged_dx(a, row, r, 0, stream);
   }
 }
 
@@ -248,14 +326,24 @@ void one_block_on_threads(const RowBackwardArgs& a, int threads, bool stream) {
   float* const sums = a.columns != nullptr ? sums_storage.data() : nullptr;
   parallel_region(threads, [&] {
 #pragma omp for schedule(static)
-    for (std::int64_t r = 0; r < rows; ++r) k[r] = row_coefficients(a, r);
+    for (std::int64_t r = 0; r < rows; ++r)
+      k[r] = a.plain() ? row_coefficients(a, r) : row_coefficients(stage_row(a, r, 0, cols), 0);
     // Column ranges of whole cache lines (16 floats), one per thread.
     const std::int64_t t = omp_get_thread_num(), n = omp_get_num_threads();
     const std::int64_t lines = (cols + 15) / 16;
     const std::int64_t c0 = std::min(cols, lines * t / n * 16), c1 = std::min(cols, lines * (t + 1) / n * 16);
     if (c0 < c1) {
-      apply_rows(a, 0, rows, c0, c1, [&](std::int64_t r) { return k[r]; },
-                 sums != nullptr ? sums + c0 : nullptr, sums != nullptr ? sums + cols + c0 : nullptr, stream);
+      float* const col_g = sums != nullptr ? sums + c0 : nullptr;
+      float* const col_gx = sums != nullptr ? sums + cols + c0 : nullptr;
+      if (a.plain()) {
+        apply_rows(a, 0, rows, c0, c1, [&](std::int64_t r) { return k[r]; }, col_g, col_gx, stream);
+      } else {
+        for (std::int64_t r = 0; r < rows; ++r) {
+          const RowBackwardArgs row = stage_row(a, r, c0, c1 - c0);
+          apply_rows(row, 0, 1, 0, c1 - c0, [&](std::int64_t) { return k[r]; }, col_g, col_gx, false);
+          store_staged_dx(a, row, r, c0, stream);
+        }
+      }
       if (a.columns != nullptr)
         for (std::int64_t d = c0; d < c1; ++d) a.columns[d] = {sums[d], sums[cols + d]};
     }
@@ -268,7 +356,9 @@ void one_block_on_threads(const RowBackwardArgs& a, int threads, bool stream) {
 void row_norm_backward(const RowBackwardArgs& a) {
   const std::int64_t cols = a.cols, rows = a.rows;
   const std::int64_t blocks = (rows + kColumnBlockRows - 1) / kColumnBlockRows;
-  const bool stream = a.dx != nullptr && stream_output(rows * cols);
+  const bool stream = a.dx != nullptr &&
+                      stream_output(rows * cols * static_cast<std::int64_t>(dtype_size(a.dx_at.dtype)) /
+                                    static_cast<std::int64_t>(sizeof(float)));
   const int threads = threads_for(rows * cols);
   if (blocks == 1 && threads > 1) {
     one_block_on_threads(a, threads, stream);
@@ -295,10 +385,14 @@ void row_norm_backward(const RowBackwardArgs& a) {
         std::fill(col_g.begin(), col_g.end(), 0.0f);
         std::fill(col_gx.begin(), col_gx.end(), 0.0f);
       }
-      apply_rows(a, b * kColumnBlockRows, std::min(rows, (b + 1) * kColumnBlockRows), 0, cols,
-                 [&](std::int64_t r) { return row_coefficients(a, r); },
-                 a.columns != nullptr ? col_g.data() : nullptr, a.columns != nullptr ? col_gx.data() : nullptr,
-                 stream);
+      const std::int64_t r0 = b * kColumnBlockRows, r1 = std::min(rows, (b + 1) * kColumnBlockRows);
+      float* const block_g = a.columns != nullptr ? col_g.data() : nullptr;
+      float* const block_gx = a.columns != nullptr ? col_gx.data() : nullptr;
+      if (a.plain())
+        apply_rows(a, r0, r1, 0, cols, [&](std::int64_t r) { return row_coefficients(a, r); }, block_g, block_gx,
+                   stream);
+      else
+        apply_staged_rows(a, r0, r1, block_g, block_gx, stream);
       if (a.columns != nullptr) {
         // A lone block is the whole tree: its sums are the result.
         GradSums* const to = blocks == 1 ? a.columns : per_block + b * cols;

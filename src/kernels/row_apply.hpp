@@ -16,15 +16,18 @@
 #include <cstdint>
 
 #include "grad_sums.hpp"
+#include "row_storage.hpp"
 
 namespace normkit::kernels {
 
 enum class RowNorm { layer, rms };
 
+// Each (rows, cols) matrix is where its RowStorage says, float32 contiguous
+// unless told (row_storage.hpp).
 struct RowForwardArgs {
   RowNorm kind = RowNorm::layer;
-  const float* x = nullptr;  // (rows, cols)
-  float* y = nullptr;        // (rows, cols)
+  const void* x = nullptr;  // (rows, cols)
+  void* y = nullptr;        // (rows, cols)
   std::int64_t rows = 0, cols = 0;
   const float* gamma = nullptr;  // (cols) or null
   const float* beta = nullptr;   // (cols) or null
@@ -33,8 +36,10 @@ struct RowForwardArgs {
   double* rstd = nullptr;  // (rows)
   // With a residual: each row of x + residual is written to residual_out,
   // and that row is normalized, while it is in cache (add_norm.hpp).
-  const float* residual = nullptr;  // (rows, cols) or null
-  float* residual_out = nullptr;    // (rows, cols) with residual
+  // A 16-bit residual_out holds the sums rounded, and y is the norm of
+  // those stored values.
+  const void* residual = nullptr;  // (rows, cols) or null
+  void* residual_out = nullptr;    // (rows, cols) with residual
   // With q: y is not written; each row, normalized into a buffer of the
   // thread's, is quantized to int8: q = clamp(round_half_even(y / scale),
   // -128, 127), with quant_scale when it is positive, else per row with
@@ -42,6 +47,9 @@ struct RowForwardArgs {
   std::int8_t* q = nullptr;       // (rows, cols) or null
   float quant_scale = 0;          // > 0: static; 0: per row
   float* row_scales = nullptr;    // (rows) when per row
+  RowStorage x_at, y_at, residual_at, residual_out_at;
+
+  bool plain() const { return x_at.plain() && y_at.plain() && residual_at.plain() && residual_out_at.plain(); }
 };
 
 // One row's int8 quantization (as above): the scale used.
@@ -50,15 +58,18 @@ void row_norm_forward(const RowForwardArgs& args);
 
 struct RowBackwardArgs {
   RowNorm kind = RowNorm::layer;
-  const float* dy = nullptr;  // (rows, cols)
-  const float* x = nullptr;   // (rows, cols)
+  const void* dy = nullptr;  // (rows, cols)
+  const void* x = nullptr;   // (rows, cols)
   std::int64_t rows = 0, cols = 0;
   const double* mean = nullptr;  // (rows), LayerNorm only
   const double* rstd = nullptr;  // (rows)
   const float* gamma = nullptr;  // (cols) or null
-  float* dx = nullptr;           // (rows, cols) or null: not wanted
+  void* dx = nullptr;            // (rows, cols) or null: not wanted
   GradSums* columns = nullptr;   // (cols) or null: sum(dy), sum(dy * xhat) per column
-  const float* dx_addend = nullptr;  // (rows, cols) or null: added to dx (add_norm.hpp's dresidual_out)
+  const void* dx_addend = nullptr;  // (rows, cols) or null: added to dx (add_norm.hpp's dresidual_out)
+  RowStorage dy_at, x_at, dx_at, dx_addend_at;
+
+  bool plain() const { return dy_at.plain() && x_at.plain() && dx_at.plain() && dx_addend_at.plain(); }
 };
 void row_norm_backward(const RowBackwardArgs& args);
 
