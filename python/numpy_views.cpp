@@ -33,14 +33,19 @@ std::string type_name(const py::handle obj) { return py::str(obj.get_type().attr
 
 namespace {
 
+// A dtype's size in bytes, read as Python reads it: pybind11 before 2.12
+// reads the descriptor's struct, whose layout NumPy 2 changed (the bench's
+// virtual environment runs NumPy 2 with this module).
+py::ssize_t itemsize_of(const py::dtype& dtype) { return dtype.attr("itemsize").cast<py::ssize_t>(); }
+
 // The normkit dtype of an array's, when it has one of float32, float16 and
 // ml_dtypes' bfloat16 (a 2-byte dtype of that name).
 std::optional<DType> float_dtype_of(const py::array& array) {
   const py::dtype dtype = array.dtype();
   if (dtype.is(py::dtype::of<float>())) return DType::float32;
   const std::string name = py::str(dtype.attr("name"));
-  if (dtype.itemsize() == 2 && name == "float16") return DType::float16;
-  if (dtype.itemsize() == 2 && name == "bfloat16") return DType::bfloat16;
+  if (itemsize_of(dtype) == 2 && name == "float16") return DType::float16;
+  if (itemsize_of(dtype) == 2 && name == "bfloat16") return DType::bfloat16;
   return std::nullopt;
 }
 
@@ -146,7 +151,7 @@ nn::StateDict state_dict_from_python(const py::dict& d) {
     // (num_batches_tracked, at any depth of a model) become int64 tensors of
     // their shape; everything else must be float32, float16 or bfloat16.
     const bool integer = py::str(array.dtype().attr("kind")).cast<std::string>() == "i";
-    if (integer && array.dtype().itemsize() == 1) {
+    if (integer && itemsize_of(array.dtype()) == 1) {
       const py::array_t<std::int8_t, py::array::c_style | py::array::forcecast> bytes(array);
       Tensor t(Shape(bytes.shape(), bytes.shape() + bytes.ndim()), DType::int8);
       std::copy(bytes.data(), bytes.data() + bytes.size(), t.data<std::int8_t>());

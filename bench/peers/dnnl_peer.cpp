@@ -8,6 +8,7 @@
 // peer_onednn_pypi.env and set_num_threads below).
 #include <omp.h>
 
+#include <cstring>
 #include <memory>
 #include <oneapi/dnnl/dnnl.hpp>
 #if DNNL_CPU_THREADING_RUNTIME == DNNL_RUNTIME_TBB
@@ -79,15 +80,30 @@ class DnnlPeer : public normkit::bench::Peer {
     omp_set_num_threads(n);
   }
 
+  // A case this oneDNN has no implementation for (a dtype on this CPU, an
+  // op in this version) is declined.
   std::function<void()> prepare(const PeerCase& c) override {
+    try {
+      return prepare_case(c);
+    } catch (const dnnl::error&) {
+      return {};
+    }
+  }
+
+ private:
+  std::function<void()> prepare_case(const PeerCase& c) {
     const dnnl::memory::dims dims(c.shape, c.shape + c.rank);
+    // The data tensors in the case's dtype; scale, shift and statistics in
+    // float32 (oneDNN's only type for them).
+    const std::string dtype = c.dtype;
+    const dt data_type = dtype == "bfloat16" ? dt::bf16 : dtype == "float16" ? dt::f16 : dt::f32;
     const std::string op = c.op;
     const bool spatial = dims.size() >= 3;
     tag format = tag::nc;
     if (dims.size() == 4) format = c.channels_last ? tag::nhwc : tag::nchw;
     if (dims.size() == 5) format = c.channels_last ? tag::ndhwc : tag::ncdhw;
     if (!spatial && dims.size() != 2) return {};
-    const dnnl::memory::desc data(dims, dt::f32, format);
+    const dnnl::memory::desc data(dims, data_type, format);
     const float eps = 1e-5f;
     if (op.rfind("bn_", 0) == 0) {
       const dnnl::memory::desc chan({dims[1]}, dt::f32, tag::a);
@@ -117,7 +133,7 @@ class DnnlPeer : public normkit::bench::Peer {
 #if !PEER_DNNL_AT_LEAST(3, 5)
       if (rms) return {};  // the rms_norm flag came with oneDNN 3.5
 #endif
-      const dnnl::memory::desc rows({dims[0], dims[1]}, dt::f32, tag::ab);
+      const dnnl::memory::desc rows({dims[0], dims[1]}, data_type, tag::ab);
       const dnnl::memory::desc stat({dims[0]}, dt::f32, tag::a), chan({dims[1]}, dt::f32, tag::a);
       const NormMemories m = memories(c, rows, stat, chan);
       // RMSNorm: layer normalization with the rms_norm flag (no centring;
@@ -162,7 +178,6 @@ class DnnlPeer : public normkit::bench::Peer {
     return {};  // InstanceNorm: oneDNN has no primitive of its own for it
   }
 
- private:
   // A memory of md holding `value` everywhere.
   dnnl::memory filled(const dnnl::memory::desc& md, float value) {
     dnnl::memory m(md, engine_);
@@ -175,8 +190,11 @@ class DnnlPeer : public normkit::bench::Peer {
   // A memory of md over the case's own buffer (no copy: the same pages as
   // normkit's), or of its own holding zeros where the case has none. oneDNN
   // only reads a source, so x and dy need not be writable.
-  dnnl::memory over(const dnnl::memory::desc& md, const float* buffer) {
-    return buffer != nullptr ? dnnl::memory(md, engine_, const_cast<float*>(buffer)) : filled(md, 0);
+  dnnl::memory over(const dnnl::memory::desc& md, const void* buffer) {
+    if (buffer != nullptr) return dnnl::memory(md, engine_, const_cast<void*>(buffer));
+    dnnl::memory zeros(md, engine_);  // all-zero bits: 0 in every dtype
+    std::memset(zeros.get_data_handle(), 0, md.get_size());
+    return zeros;
   }
 
   // The case's x, y, dy and dx; scale 1, shift 0, mean 0, variance 1.

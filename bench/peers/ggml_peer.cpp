@@ -66,6 +66,7 @@ class GgmlPeer : public normkit::bench::Peer {
 
   std::function<void()> prepare(const PeerCase& c) override {
     const std::string op = c.op;
+    if (std::string(c.dtype) != "float32") return {};  // ggml's CPU norms take F32 only
     const bool rows = c.rank == 2 && (op == "ln_fwd" || op == "rms_fwd");
     const bool groups = c.rank == 4 && !c.channels_last && op == "gn_fwd";
     if (!rows && !groups) return {};
@@ -81,7 +82,7 @@ class GgmlPeer : public normkit::bench::Peer {
     ggml_tensor* y = nullptr;
     if (rows) {
       const std::int64_t cols = c.shape[1];
-      ggml_tensor* x = tensor(g->ctx, {cols, c.shape[0]}, c.x, 0);
+      ggml_tensor* x = tensor(g->ctx, {cols, c.shape[0]}, static_cast<const float*>(c.x), 0);
       ggml_tensor* weight = tensor(g->ctx, {cols}, nullptr, 1);
       y = ggml_mul_inplace(g->ctx, op == "ln_fwd" ? ggml_norm_inplace(g->ctx, x, eps) : ggml_rms_norm_inplace(g->ctx, x, eps),
                            weight);
@@ -89,7 +90,7 @@ class GgmlPeer : public normkit::bench::Peer {
     } else {
       // (N, C, H, W) contiguous is ggml's (W, H, C, N).
       const std::int64_t channels = c.shape[1];
-      ggml_tensor* x = tensor(g->ctx, {c.shape[3], c.shape[2], channels, c.shape[0]}, c.x, 0);
+      ggml_tensor* x = tensor(g->ctx, {c.shape[3], c.shape[2], channels, c.shape[0]}, static_cast<const float*>(c.x), 0);
       ggml_tensor* weight = tensor(g->ctx, {1, 1, channels, 1}, nullptr, 1);
       ggml_tensor* bias = tensor(g->ctx, {1, 1, channels, 1}, nullptr, 0);
       y = ggml_add_inplace(g->ctx,

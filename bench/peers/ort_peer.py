@@ -11,7 +11,10 @@ call per run and the ratio is side by side.
 
 CASES.json is what `normkit bench` writes: a list of {"op" (the peers' name:
 ln_fwd, rms_fwd, bn_eval_fwd, bn_train_fwd, gn_fwd, in_fwd), "title", "label",
-"shape", "channels_last", "groups"}. OUT.json is a child report in the
+"shape", "channels_last", "groups", "dtype"}. A bfloat16 or float16 case runs
+ORT's row norms (LayerNormalization, SimplifiedLayerNormalization and the Skip
+ops, whose CPU kernels take them) with every input in that dtype, as an
+exported half-precision model has them. OUT.json is a child report in the
 format of bench.json: rows with timings [normkit, onnxruntime-VERSION].
 """
 
@@ -21,6 +24,7 @@ import statistics
 import sys
 import time
 
+import ml_dtypes
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -29,17 +33,21 @@ from onnx import TensorProto, helper
 import normkit
 
 EPS = 1e-5
+# A case's dtype as NumPy and ONNX name it.
+NUMPY_DTYPE = {"float32": np.float32, "bfloat16": ml_dtypes.bfloat16, "float16": np.float16}
+ONNX_DTYPE = {"float32": TensorProto.FLOAT, "bfloat16": TensorProto.BFLOAT16, "float16": TensorProto.FLOAT16}
 
 
-def model(node, inputs, output_shape, opset, outputs=("y",)):
-    """A one-node float32 model: `inputs` are (name, shape); `outputs` the
-    graph's outputs, each of output_shape (Microsoft's contrib domain is
-    imported too, for the Skip ops)."""
+def model(node, inputs, output_shape, opset, outputs=("y",), dtype="float32"):
+    """A one-node model whose tensors are all of `dtype`: `inputs` are (name,
+    shape); `outputs` the graph's outputs, each of output_shape (Microsoft's
+    contrib domain is imported too, for the Skip ops)."""
+    elem = ONNX_DTYPE[dtype]
     graph = helper.make_graph(
         [node],
         "case",
-        [helper.make_tensor_value_info(n, TensorProto.FLOAT, list(s)) for n, s in inputs],
-        [helper.make_tensor_value_info(o, TensorProto.FLOAT, list(output_shape)) for o in outputs],
+        [helper.make_tensor_value_info(n, elem, list(s)) for n, s in inputs],
+        [helper.make_tensor_value_info(o, elem, list(output_shape)) for o in outputs],
     )
     m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset),
                                                 helper.make_opsetid("com.microsoft", 1)])
@@ -48,10 +56,25 @@ def model(node, inputs, output_shape, opset, outputs=("y",)):
 
 
 def ort_case(case, x):
-    """(model bytes, {input name: array}) for ORT's kernel of the case, or None."""
+    """(model bytes, {input name: array}) for ORT's kernel of the case, or
+    None; x is the float32 draw, rounded with every other input to the
+    case's dtype."""
+    made = float32_case(case, x)
+    dtype = case.get("dtype", "float32")
+    if made is None or (dtype != "float32" and case["op"] not in ("ln_fwd", "rms_fwd", "add_ln_fwd", "add_rms_fwd")):
+        return None
+    node, inputs, output_shape, opset, outputs, feeds = made
+    return (model(node, inputs, output_shape, opset, outputs, dtype),
+            {n: a.astype(NUMPY_DTYPE[dtype]) for n, a in feeds.items()})
+
+
+def float32_case(case, x):
+    """The float32 model's parts: (node, inputs, output shape, opset,
+    outputs, feeds), or None."""
     op, shape = case["op"], tuple(case["shape"])
     if case["channels_last"]:
         return None  # ORT's CPU norms take NCHW
+    outputs = ("y",)
     if op in ("ln_fwd", "rms_fwd") and len(shape) == 2:
         cols = shape[1]
         feeds = {"x": x, "w": np.ones(cols, np.float32)}
@@ -81,8 +104,7 @@ def ort_case(case, x):
         else:
             node = helper.make_node("SkipSimplifiedLayerNormalization", ["x", "r", "w"], ["y", "", "", "s"],
                                     domain="com.microsoft", epsilon=EPS)
-        inputs = [(n, a.shape) for n, a in feeds.items()]
-        return model(node, inputs, shape, 17, ("y", "s")), feeds
+        outputs, opset = ("y", "s"), 17
     elif op in ("bn_eval_fwd", "bn_train_fwd") and len(shape) == 4:
         c = shape[1]
         feeds = {"x": x, "w": np.ones(c, np.float32), "b": np.zeros(c, np.float32),
@@ -106,7 +128,7 @@ def ort_case(case, x):
     else:
         return None
     inputs = [(n, a.shape) for n, a in feeds.items()]
-    return model(node, inputs, shape, opset), feeds
+    return node, inputs, shape, opset, outputs, feeds
 
 
 def normkit_call(case, x):
@@ -119,7 +141,7 @@ def normkit_call(case, x):
         w = np.ones(shape[1], np.float32)
         return lambda: normkit.rms_norm_forward(x, [shape[1]], w, EPS)
     if op in ("add_ln_fwd", "add_rms_fwd"):
-        r = np.random.default_rng(1).standard_normal(tuple(shape), dtype=np.float32)
+        r = np.random.default_rng(1).standard_normal(tuple(shape), dtype=np.float32).astype(x.dtype)
         w, b = np.ones(shape[1], np.float32), np.zeros(shape[1], np.float32)
         if op == "add_ln_fwd":
             return lambda: normkit.add_layer_norm_forward(x, r, [shape[1]], w, b, EPS)
@@ -149,7 +171,11 @@ def session(model_bytes, feeds, threads):
     sess = ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
     binding = sess.io_binding()
     for name, array in feeds.items():
-        binding.bind_cpu_input(name, array)
+        if array.dtype == ml_dtypes.bfloat16:  # NumPy has no bfloat16 of its own for ORT to take
+            binding.bind_ortvalue_input(name, ort.OrtValue.ortvalue_from_numpy_with_onnx_type(
+                array.view(np.uint16), TensorProto.BFLOAT16))
+        else:
+            binding.bind_cpu_input(name, array)
     for out in sess.get_outputs():
         binding.bind_output(out.name, "cpu")
     sess.run_with_iobinding(binding)  # allocates the outputs once; later runs reuse them
@@ -217,6 +243,7 @@ def main():
         made = ort_case(case, x)
         if made is None:
             continue
+        x = x.astype(NUMPY_DTYPE[case.get("dtype", "float32")])
         try:
             ort_run = session(made[0], made[1], threads)
         except Exception as e:  # an op this build of ORT lacks (BN training mode, ...)

@@ -19,12 +19,16 @@ class TorchPeer : public normkit::bench::Peer {
   void set_num_threads(int n) override { at::set_num_threads(n); }
 
   std::function<void()> prepare(const PeerCase& c) override {
-    const auto opts = at::TensorOptions().dtype(at::kFloat);
+    // The data in the case's dtype, and (as a bfloat16 or float16 model
+    // keeps them) the parameters in it too.
+    const std::string dtype = c.dtype;
+    const at::ScalarType type = dtype == "bfloat16" ? at::kBFloat16 : dtype == "float16" ? at::kHalf : at::kFloat;
+    const auto opts = at::TensorOptions().dtype(type);
     const std::vector<int64_t> shape(c.shape, c.shape + c.rank);
     const bool spatial = shape.size() >= 3;
     // The case's buffer is in its memory layout: build a tensor with that
     // layout and copy it, so that torch runs on memory it owns.
-    auto make = [&](const float* data) {
+    auto make = [&](const void* data) {
       if (data == nullptr) return at::Tensor();
       at::Tensor t;
       if (c.channels_last && spatial) {
@@ -33,10 +37,10 @@ class TorchPeer : public normkit::bench::Peer {
         stored.push_back(shape[1]);
         std::vector<int64_t> perm{0, static_cast<int64_t>(shape.size()) - 1};
         for (size_t i = 1; i + 1 < shape.size(); ++i) perm.push_back(static_cast<int64_t>(i));
-        t = at::from_blob(const_cast<float*>(data), stored, opts).permute(perm).clone(
+        t = at::from_blob(const_cast<void*>(data), stored, opts).permute(perm).clone(
             shape.size() == 4 ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::ChannelsLast3d);
       } else {
-        t = at::from_blob(const_cast<float*>(data), shape, opts).clone();
+        t = at::from_blob(const_cast<void*>(data), shape, opts).clone();
       }
       return t;
     };
@@ -45,6 +49,9 @@ class TorchPeer : public normkit::bench::Peer {
     const double eps = 1e-5;
     const std::string op = c.op;
     if (op.rfind("bn_", 0) == 0) {
+      // (BatchNorm's running statistics and parameters: float32, as torch
+      // keeps them in a bfloat16 model's BatchNorm.)
+      const auto opts = at::TensorOptions().dtype(at::kFloat);
       const at::Tensor w = at::ones({C}, opts), b = at::zeros({C}, opts), rm = at::zeros({C}, opts),
                        rv = at::ones({C}, opts);
       if (op == "bn_train_fwd") return [=] { at::native_batch_norm(x, w, b, rm, rv, true, 0.0, eps); };

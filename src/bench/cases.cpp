@@ -9,11 +9,14 @@
 namespace normkit::bench {
 namespace {
 
-// "32x64x56x56 NCHW": the shape, and the layout of a batch with feature maps.
-std::string shape_label(const Shape& shape, bool channels_last) {
+// "32x64x56x56 NCHW": the shape, and the layout of a batch with feature maps;
+// " bf16" or " fp16" after it for 16-bit data.
+std::string shape_label(const Shape& shape, bool channels_last, DType dtype) {
   std::string s;
   for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? "x" : "") + std::to_string(shape[i]);
   if (shape.size() > 2) s += channels_last ? " NHWC" : " NCHW";
+  if (dtype == DType::bfloat16) s += " bf16";
+  if (dtype == DType::float16) s += " fp16";
   return s;
 }
 
@@ -105,7 +108,7 @@ CaseSet make_cases(const std::vector<Peer*>& peers, bool quick, const std::strin
     const bool channels_last = c.layout == "channels_last";
     const std::string title = std::string(op.title) + (c.groups > 0 ? " G=" + std::to_string(c.groups) : "") +
                               (names_mode(op) ? " " + c.mode : "");
-    const std::string label = shape_label(c.shape, channels_last);
+    const std::string label = shape_label(c.shape, channels_last, c.dtype);
     const auto wanted = [&](const std::string& pass) {
       return (title + " " + pass + " " + label).find(filter) != std::string::npos;
     };
@@ -122,7 +125,7 @@ CaseSet make_cases(const std::vector<Peer*>& peers, bool quick, const std::strin
       p->gradient_views = views_of(p->gradients);
     }
     const std::string prefix = std::string(peer_op_prefix(c.op)) + (names_mode(op) ? "_" + c.mode : "");
-    const std::int64_t bytes = shape_numel(c.shape) * static_cast<std::int64_t>(sizeof(float));
+    const std::int64_t bytes = shape_numel(c.shape) * static_cast<std::int64_t>(dtype_size(c.dtype));
     const TensorView x = std::get<TensorView>(p->args.forward.at(0));
     const TensorView dy = train ? std::get<TensorView>(p->backward_values.at(0)) : TensorView{};
     // The fused add + norm ops read a residual beside x and write
@@ -135,21 +138,25 @@ CaseSet make_cases(const std::vector<Peer*>& peers, bool quick, const std::strin
       auto name = std::make_shared<std::string>(op_name);
       set.keep_alive.push_back(shape);
       set.keep_alive.push_back(name);
-      return PeerCase{name->c_str(),
-                      shape->data(),
-                      static_cast<int>(shape->size()),
-                      channels_last,
-                      c.groups > 0 ? c.groups : 1,
-                      static_cast<const float*>(x.raw()),
-                      dy.defined() ? static_cast<const float*>(dy.raw()) : nullptr,
-                      static_cast<float*>(p->forward_views.at(0).raw()),
-                      train ? static_cast<float*>(p->gradient_views.at(0).raw()) : nullptr,
-                      fused_add ? static_cast<const float*>(std::get<TensorView>(p->args.forward.at(1)).raw()) : nullptr,
-                      fused_add && train ? static_cast<const float*>(std::get<TensorView>(p->backward_values.at(1)).raw())
-                                         : nullptr};
+      PeerCase peer{.op = name->c_str(),
+                    .shape = shape->data(),
+                    .rank = static_cast<int>(shape->size()),
+                    .channels_last = channels_last,
+                    .groups = c.groups > 0 ? c.groups : 1,
+                    .dtype = dtype_name(c.dtype),
+                    .x = x.raw(),
+                    .dy = dy.defined() ? dy.raw() : nullptr,
+                    .y = p->forward_views.at(0).raw(),
+                    .dx = train ? p->gradient_views.at(0).raw() : nullptr};
+      if (fused_add) {
+        peer.residual = std::get<TensorView>(p->args.forward.at(1)).raw();
+        if (train) peer.dresidual_out = std::get<TensorView>(p->backward_values.at(1)).raw();
+      }
+      return peer;
     };
     const ops::Op* o = &op;
-    const Case described{.channels_last = channels_last, .groups = c.groups > 0 ? c.groups : 1};
+    const Case described{
+        .channels_last = channels_last, .groups = c.groups > 0 ? c.groups : 1, .dtype = dtype_name(c.dtype)};
     Case forward = described;
     forward.op = title + " fwd";
     forward.shape = label;
@@ -157,7 +164,9 @@ CaseSet make_cases(const std::vector<Peer*>& peers, bool quick, const std::strin
     forward.peer_op = prefix + "_fwd";
     forward.dims = c.shape;
     forward.impls = {{"normkit", [o, p] { o->forward.run(p->args.forward, p->forward_views, normkit::Impl::fast); }}};
-    if (fused_add) forward.impls.push_back({"normkit-unfused", unfused_add_norm(c.op, p->args, false)});
+    // (The unfused comparison in float32 only: its add is a plain loop.)
+    const bool unfused = fused_add && c.dtype == DType::float32;
+    if (unfused) forward.impls.push_back({"normkit-unfused", unfused_add_norm(c.op, p->args, false)});
     if (forward_wanted) {
       for (Peer* peer : peers)
         if (std::function<void()> run = peer->prepare(peer_case(prefix + "_fwd")))
@@ -178,7 +187,7 @@ CaseSet make_cases(const std::vector<Peer*>& peers, bool quick, const std::strin
                     o->forward.run(p->args.forward, p->forward_views, normkit::Impl::fast);
                     o->backward.run(p->backward_values, p->gradient_views, normkit::Impl::fast);
                   }}};
-    if (fused_add) both.impls.push_back({"normkit-unfused", unfused_add_norm(c.op, p->args, true)});
+    if (unfused) both.impls.push_back({"normkit-unfused", unfused_add_norm(c.op, p->args, true)});
     for (Peer* peer : peers)
       if (std::function<void()> run = peer->prepare(peer_case(prefix + "_fwd_bwd")))
         both.impls.push_back({peer->name(), std::move(run)});

@@ -29,6 +29,7 @@ struct Case {
   std::vector<std::int64_t> dims;
   bool channels_last = false;
   std::int64_t groups = 1;
+  std::string dtype = "float32";  // the data tensors'
 };
 
 struct Timing {

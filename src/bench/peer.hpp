@@ -24,16 +24,19 @@ struct PeerCase {
   int rank = 0;
   bool channels_last = false;
   std::int64_t groups = 1;         // GroupNorm
-  const float* x = nullptr;        // the input in the case's memory layout
-  const float* dy = nullptr;       // the output gradient, same layout
+  // The data tensors are in `dtype` ("float32", "bfloat16" or "float16"): a
+  // peer declines a dtype it has no kernel for.
+  const char* dtype = "float32";
+  const void* x = nullptr;         // the input in the case's memory layout
+  const void* dy = nullptr;        // the output gradient, same layout
   // normkit's output buffers of the case, same layout: a peer may write its
   // y and dx there (nothing reads them back). dx is null without a backward.
-  float* y = nullptr;
-  float* dx = nullptr;
+  void* y = nullptr;
+  void* dx = nullptr;
   // The fused add + norm ops' residual (x's shape), and the gradient of the
   // new residual stream in their backward; null for the other ops.
-  const float* residual = nullptr;
-  const float* dresidual_out = nullptr;
+  const void* residual = nullptr;
+  const void* dresidual_out = nullptr;
 };
 
 class Peer {

@@ -45,8 +45,11 @@ std::string run_sweep(const std::vector<Peer*>& peers, int threads, const std::s
       } else {
         c.impls.push_back({"normkit", [=] { layer_norm_forward({*x, {768}}, {}, {*y, *s1, *s2}); }});
       }
-      PeerCase pc{op == 0 ? "bn_train_fwd" : "ln_fwd", shape.data(), static_cast<int>(shape.size()), false, 1,
-                  x->data<float>(), nullptr, y->data<float>(), nullptr};
+      const PeerCase pc{.op = op == 0 ? "bn_train_fwd" : "ln_fwd",
+                        .shape = shape.data(),
+                        .rank = static_cast<int>(shape.size()),
+                        .x = x->data<float>(),
+                        .y = y->data<float>()};
       for (Peer* peer : peers)
         if (auto run = peer->prepare(pc)) c.impls.push_back({peer->name(), std::move(run)});
       const Row row = time_case(c, threads, 5, quick ? 0.02 : 0.15);

@@ -43,6 +43,7 @@ std::string ListedCase::name() const {
   for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? "x" : "") + std::to_string(shape[i]);
   s += " " + layout + " " + mode;
   if (groups > 0) s += " groups=" + std::to_string(groups);
+  if (dtype != DType::float32) s += std::string(" dtype=") + dtype_name(dtype);
   return s + " (line " + std::to_string(line) + ")";
 }
 
@@ -74,7 +75,15 @@ std::vector<ListedCase> parse_case_list(const std::string& text) {
       NORMKIT_CHECK(one_of(set, kSets), "case list, line ", line,
                     ": sets: expected test, bench, quick or fuzz, got '", set, "'");
     for (std::size_t k = 5; k < w.size(); ++k) {
-      NORMKIT_CHECK(w[k].starts_with("groups="), "case list, line ", line, ": expected groups=G, got '", w[k], "'");
+      if (w[k].starts_with("dtype=")) {
+        const std::string d = w[k].substr(6);
+        NORMKIT_CHECK(d == "bfloat16" || d == "float16", "case list, line ", line,
+                      ": dtype: expected bfloat16 or float16, got '", d, "'");
+        c.dtype = d == "bfloat16" ? DType::bfloat16 : DType::float16;
+        continue;
+      }
+      NORMKIT_CHECK(w[k].starts_with("groups="), "case list, line ", line, ": expected groups=G or dtype=D, got '",
+                    w[k], "'");
       c.groups = positive_integer(w[k].substr(7), line, "groups");
     }
     cases.push_back(std::move(c));

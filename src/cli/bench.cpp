@@ -162,7 +162,7 @@ void run_command_peer(const BenchArgs& args, const fs::path& peer, const std::ve
   nlohmann::json list = nlohmann::json::array();
   for (const bench::Case& c : cases)
     list.push_back({{"op", c.peer_op}, {"title", c.op}, {"label", c.shape}, {"shape", c.dims},
-                    {"channels_last", c.channels_last}, {"groups", c.groups}});
+                    {"channels_last", c.channels_last}, {"groups", c.groups}, {"dtype", c.dtype}});
   std::ofstream(cases_path) << list.dump() << '\n';
   command += " " + shell_quote(cases_path.string()) + " " + std::to_string(threads) + " " +
              std::to_string(args.budget_s) + " " + shell_quote(out.string());

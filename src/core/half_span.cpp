@@ -117,23 +117,56 @@ __attribute__((target("avx512f"))) void widen_span_avx512(const std::uint16_t* s
   widen_scalar(src + i, dst + i, n - i, dtype);
 }
 
+__attribute__((target("avx512f"))) inline __m256i bfloat16_bits_avx512(__m512 v) {
+  const __m512i u = _mm512_castps_si512(v);
+  const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+  __m512i rounded = _mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(odd, _mm512_set1_epi32(0x7FFF))), 16);
+  rounded = _mm512_mask_mov_epi32(rounded, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), _mm512_set1_epi32(0x7FC0));
+  return _mm512_cvtepi32_epi16(rounded);
+}
+
+// With AVX512_BF16: VCVTNEPS2BF16 rounds to nearest even in one
+// instruction, and gives the integer rounding's bits for every input but a
+// subnormal one (which it flushes) and a NaN (whose payload it keeps): a
+// vector holding either takes the integer rounding instead.
+__attribute__((target("avx512f,avx512bf16"))) inline __m256i bfloat16_bits_avx512bf16(__m512 v) {
+  const __m512i magnitude = _mm512_and_si512(_mm512_castps_si512(v), _mm512_set1_epi32(0x7FFFFFFF));
+  const __mmask16 subnormal =
+      _mm512_cmplt_epu32_mask(_mm512_sub_epi32(magnitude, _mm512_set1_epi32(1)), _mm512_set1_epi32(0x7FFFFF));
+  const __mmask16 nan = _mm512_cmpgt_epu32_mask(magnitude, _mm512_set1_epi32(0x7F800000));
+  if ((subnormal | nan) != 0) return bfloat16_bits_avx512(v);
+  return reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(v));
+}
+
+bool cpu_has_avx512bf16() {
+  static const bool has = __builtin_cpu_supports("avx512bf16");
+  return has;
+}
+
+__attribute__((target("avx512f,avx512bf16"))) void narrow_bfloat16_avx512bf16(const float* src, std::uint16_t* dst,
+                                                                             std::int64_t n, bool stream) {
+  std::int64_t i = stream_head(dst, n, stream);
+  narrow_scalar(src, dst, i, DType::bfloat16);
+  for (; i + 16 <= n; i += 16) {
+    const __m256i h = bfloat16_bits_avx512bf16(_mm512_loadu_ps(src + i));
+    auto* to = reinterpret_cast<__m256i*>(dst + i);
+    if (stream) _mm256_stream_si256(to, h);
+    else _mm256_storeu_si256(to, h);
+  }
+  narrow_scalar(src + i, dst + i, n - i, DType::bfloat16);
+}
+
 __attribute__((target("avx512f"))) void narrow_span_avx512(const float* src, std::uint16_t* dst, std::int64_t n,
                                                            DType dtype, bool stream) {
+  if (dtype == DType::bfloat16 && cpu_has_avx512bf16()) {
+    narrow_bfloat16_avx512bf16(src, dst, n, stream);
+    return;
+  }
   std::int64_t i = stream_head(dst, n, stream);
   narrow_scalar(src, dst, i, dtype);
   for (; i + 16 <= n; i += 16) {
     const __m512 v = _mm512_loadu_ps(src + i);
-    __m256i h;
-    if (dtype == DType::bfloat16) {
-      const __m512i u = _mm512_castps_si512(v);
-      const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
-      __m512i rounded =
-          _mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(odd, _mm512_set1_epi32(0x7FFF))), 16);
-      rounded = _mm512_mask_mov_epi32(rounded, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), _mm512_set1_epi32(0x7FC0));
-      h = _mm512_cvtepi32_epi16(rounded);
-    } else {
-      h = _mm512_cvtps_ph(v, kRound);
-    }
+    const __m256i h = dtype == DType::bfloat16 ? bfloat16_bits_avx512(v) : _mm512_cvtps_ph(v, kRound);
     auto* to = reinterpret_cast<__m256i*>(dst + i);
     if (stream) _mm256_stream_si256(to, h);
     else _mm256_storeu_si256(to, h);

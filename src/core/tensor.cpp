@@ -1,10 +1,14 @@
 #include "normkit/tensor.hpp"
 
+#include <omp.h>
+
+#include <algorithm>
 #include <cstring>
 #include <new>
 #include <sstream>
 
 #include "normkit/half.hpp"
+#include "normkit/threading.hpp"
 #include "half_span.hpp"
 #include "storage.hpp"
 
@@ -194,6 +198,24 @@ void store_float(std::byte* p, DType dtype, float v) {
   }
 }
 
+// Calls f(begin, end) over [0, n) in one piece per thread of normkit's
+// (pieces of at least 32768 elements, the kernels' grain): a conversion of
+// a large tensor on every core. Each element's result is the same either way.
+template <typename F>
+void in_pieces(std::int64_t n, const F& f) {
+  constexpr std::int64_t kGrain = 32768;
+  const int threads = static_cast<int>(std::clamp<std::int64_t>((n + kGrain - 1) / kGrain, 1, num_threads()));
+  if (threads == 1) {
+    f(0, n);
+    return;
+  }
+#pragma omp parallel num_threads(threads)
+  {
+    const std::int64_t t = omp_get_thread_num();
+    f(n * t / threads, n * (t + 1) / threads);
+  }
+}
+
 // Calls f(source offset, destination offset) for each element, in elements,
 // in logical C order (an odometer over the index, so any strides work).
 template <typename F>
@@ -226,14 +248,23 @@ void copy_into(const TensorView& src, const TensorView& dst) {
   auto* out = static_cast<std::byte*>(dst.raw());
   const std::int64_t in_size = static_cast<std::int64_t>(dtype_size(src.dtype()));
   const std::int64_t out_size = static_cast<std::int64_t>(dtype_size(dst.dtype()));
+  // Both dense in one memory order (contiguous, or both channels-last):
+  // element i of one is element i of the other in memory.
+  const bool same_order = (src.is_contiguous() && dst.is_contiguous()) ||
+                          (src.is_channels_last() && dst.is_channels_last());
   if (src.dtype() != dst.dtype()) {
-    const bool contiguous = src.is_contiguous() && dst.is_contiguous();
-    if (contiguous && src.dtype() == DType::float32) {  // in vectorized spans
-      narrow_span(src.data<float>(), static_cast<std::uint16_t*>(dst.raw()), src.numel(), dst.dtype(), false);
+    if (same_order && src.dtype() == DType::float32) {  // in vectorized spans
+      in_pieces(src.numel(), [&](std::int64_t begin, std::int64_t end) {
+        narrow_span(src.data<float>() + begin, static_cast<std::uint16_t*>(dst.raw()) + begin, end - begin,
+                    dst.dtype(), false);
+      });
       return;
     }
-    if (contiguous && dst.dtype() == DType::float32) {
-      widen_span(static_cast<const std::uint16_t*>(src.raw()), dst.data<float>(), src.numel(), src.dtype());
+    if (same_order && dst.dtype() == DType::float32) {
+      in_pieces(src.numel(), [&](std::int64_t begin, std::int64_t end) {
+        widen_span(static_cast<const std::uint16_t*>(src.raw()) + begin, dst.data<float>() + begin, end - begin,
+                   src.dtype());
+      });
       return;
     }
     for_each_element(src, dst, [&](std::int64_t from, std::int64_t to) {
@@ -241,7 +272,7 @@ void copy_into(const TensorView& src, const TensorView& dst) {
     });
     return;
   }
-  if (src.is_contiguous() && dst.is_contiguous()) {
+  if (same_order) {
     std::memmove(out, in, static_cast<std::size_t>(src.numel() * in_size));
     return;
   }

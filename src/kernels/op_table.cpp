@@ -112,12 +112,12 @@ struct CaseTensors {
 
 CaseTensors case_tensors(std::vector<Tensor>& s, const OpCase& c, const Shape& param_shape) {
   const std::int64_t C = c.shape.size() >= 2 ? c.shape[1] : 1;
-  return {.x = layout_tensor(s, c.shape, c.layout, c.seed, 0.5f, 1.7f),
+  return {.x = layout_tensor(s, c.shape, c.layout, c.seed, 0.5f, 1.7f, c.dtype),
           .weight = parameter(s, param_shape, c.seed + 1, 1.0f),
           .bias = parameter(s, param_shape, c.seed + 2, 0.0f),
           .running_mean = parameter(s, {C}, c.seed + 3, 0.2f),
           .running_var = running_var(s, C, c.seed + 4),
-          .dy = layout_tensor(s, c.shape, c.layout, c.seed + 5)};
+          .dy = layout_tensor(s, c.shape, c.layout, c.seed + 5, 0.0f, 1.0f, c.dtype)};
 }
 
 // The forward arguments of a norm with per-channel parameters and running
@@ -368,8 +368,8 @@ struct AddNormCase {
 AddNormCase add_norm_case(std::vector<Tensor>& s, const OpCase& c) {
   const Shape ns = trailing(c.shape, kRowDims);
   const CaseTensors t = case_tensors(s, c, ns);
-  return {t, layout_tensor(s, c.shape, c.layout, c.seed + 6, -0.3f, 1.1f),
-          layout_tensor(s, c.shape, c.layout, c.seed + 7), ns};
+  return {t, layout_tensor(s, c.shape, c.layout, c.seed + 6, -0.3f, 1.1f, c.dtype),
+          layout_tensor(s, c.shape, c.layout, c.seed + 7, 0.0f, 1.0f, c.dtype), ns};
 }
 
 Op add_rms_norm() {
@@ -695,9 +695,9 @@ Op adain() {
     // The style: content's (N, C) with spatial dims one larger each.
     Shape style_shape = c.shape;
     for (std::size_t d = 2; d < style_shape.size(); ++d) style_shape[d] += 1;
-    const TensorView content = layout_tensor(s, c.shape, c.layout, c.seed, 0.5f, 1.7f);
-    const TensorView style = layout_tensor(s, style_shape, "contiguous", c.seed + 1, -1.0f, 0.6f);
-    const TensorView dy = layout_tensor(s, c.shape, c.layout, c.seed + 5);
+    const TensorView content = layout_tensor(s, c.shape, c.layout, c.seed, 0.5f, 1.7f, c.dtype);
+    const TensorView style = layout_tensor(s, style_shape, "contiguous", c.seed + 1, -1.0f, 0.6f, c.dtype);
+    const TensorView dy = layout_tensor(s, c.shape, c.layout, c.seed + 5, 0.0f, 1.0f, c.dtype);
     out.forward = {content, style, 1e-5};
     out.backward = [=](const std::vector<Tensor>& f) {
       return std::vector<Value>{dy, content, style, f[1].view(), f[2].view(), f[3].view(), f[4].view(), 1e-5};
@@ -731,31 +731,31 @@ const Op& op(const std::string& name) {
 }
 
 TensorView layout_tensor(std::vector<Tensor>& storage, const Shape& shape, const std::string& layout,
-                         std::uint64_t seed, float mean, float stddev) {
+                         std::uint64_t seed, float mean, float stddev, DType dtype) {
   const std::size_t rank = shape.size();
   Shape stored = shape;
   Strides strides;
   if (layout == "channels_last" && rank >= 3) {
-    storage.emplace_back(shape, DType::float32, MemoryFormat::channels_last);
+    storage.emplace_back(shape, dtype, MemoryFormat::channels_last);
     strides = storage.back().view().strides();
   } else if (layout == "permuted" && rank >= 2) {  // memory order (C, N, ...)
     std::swap(stored[0], stored[1]);
-    storage.emplace_back(stored);
+    storage.emplace_back(stored, dtype);
     strides = contiguous_strides(stored);
     std::swap(strides[0], strides[1]);
   } else if (layout == "strided" && rank >= 1) {  // every other element of the last dim
     stored.back() *= 2;
-    storage.emplace_back(stored);
+    storage.emplace_back(stored, dtype);
     strides = contiguous_strides(stored);
     strides.back() = 2;
   } else {
     NORMKIT_CHECK(layout == "contiguous" || layout == "channels_last" || layout == "permuted" || layout == "strided",
                   "layout: expected contiguous, channels_last, permuted or strided, got '", layout, "'");
-    storage.emplace_back(stored);
+    storage.emplace_back(stored, dtype);
     strides = contiguous_strides(stored);
   }
   Tensor& t = storage.back();
-  const TensorView view(t.data<float>(), shape, strides, DType::float32);
+  const TensorView view(t.view().raw(), shape, strides, dtype);
   // Logical C order: the same values in every layout for the same seed.
   std::mt19937_64 rng(seed);
   std::normal_distribution<float> dist(mean, stddev);

@@ -78,6 +78,7 @@ struct OpCase {
   std::string layout;      // contiguous, channels_last, permuted or strided
   std::string mode;        // train or eval
   std::int64_t groups = 0; // group_norm's num_groups (0: the op's default)
+  DType dtype = DType::float32;  // the data tensors' (x, dy, residual, ...)
   std::uint64_t seed = 1;
 };
 
@@ -108,11 +109,12 @@ const std::vector<Op>& table();
 // The op named `name`; throws normkit::Error naming the known ones.
 const Op& op(const std::string& name);
 
-// A float32 tensor of `shape` in a test layout (contiguous, channels_last,
-// permuted: memory order (C, N, ...), strided: every other element of the last
-// dim), filled from N(mean, stddev) with `seed` in logical order; `storage`
-// keeps its memory.
+// A tensor of `shape` in a test layout (contiguous, channels_last, permuted:
+// memory order (C, N, ...), strided: every other element of the last dim),
+// filled from N(mean, stddev) with `seed` in logical order (drawn in float32,
+// then rounded once to `dtype`); `storage` keeps its memory.
 TensorView layout_tensor(std::vector<Tensor>& storage, const Shape& shape, const std::string& layout,
-                         std::uint64_t seed, float mean = 0.0f, float stddev = 1.0f);
+                         std::uint64_t seed, float mean = 0.0f, float stddev = 1.0f,
+                         DType dtype = DType::float32);
 
 }  // namespace normkit::ops

@@ -107,6 +107,14 @@ TEST(CaseList, ParsesTheListAndNamesTheLineOfAnError) {
             "case list, line 2: layout: expected contiguous, channels_last, permuted or strided, got 'nchw'");
   EXPECT_EQ(error_of([] { cases::parse_case_list("batch_norm 2x3 contiguous train tests\n"); }),
             "case list, line 1: sets: expected test, bench, quick or fuzz, got 'tests'");
+  const std::vector<cases::ListedCase> half = cases::parse_case_list("rms_norm 2x8 contiguous train bench dtype=bfloat16\n");
+  ASSERT_EQ(half.size(), 1u);
+  EXPECT_EQ(half[0].dtype, DType::bfloat16);
+  const ops::CaseArguments args = ops::op("rms_norm").arguments(half[0]);
+  EXPECT_EQ(std::get<TensorView>(args.forward.at(0)).dtype(), DType::bfloat16) << "x in the case's dtype";
+  EXPECT_EQ(std::get<TensorView>(args.forward.at(2)).dtype(), DType::float32) << "the weight in float32";
+  EXPECT_EQ(error_of([] { cases::parse_case_list("rms_norm 2x8 contiguous train bench dtype=half\n"); }),
+            "case list, line 1: dtype: expected bfloat16 or float16, got 'half'");
   EXPECT_EQ(error_of([] { cases::parse_case_list("batch_norm 2x3 contiguous\n"); }),
             "case list, line 1: expected op, shape, layout, mode and sets, got 3 words");
   EXPECT_GE(cases::listed_cases("bench").size(), 10u);
