@@ -153,7 +153,7 @@ void bind_modules(py::module_& m) {
                  }),
                  py::arg("normalized_shape"), py::arg("eps") = 1e-5, py::arg("elementwise_affine") = true,
                  py::arg("bias") = true);
-  bind_forward_backward<nn::LayerNorm>(layer_norm);
+  bind_forward_backward<nn::LayerNorm>(layer_norm, true);
 
   py::class_<nn::RMSNorm, nn::Module> rms_norm(m, "RMSNorm", "RMSNorm over the trailing dims.");
   rms_norm.def(py::init([](const py::object& normalized_shape, std::optional<double> eps,
@@ -162,7 +162,48 @@ void bind_modules(py::module_& m) {
                                                       nn::RMSNormModuleOptions{eps, elementwise_affine});
                }),
                py::arg("normalized_shape"), py::arg("eps") = py::none(), py::arg("elementwise_affine") = true);
-  bind_forward_backward<nn::RMSNorm>(rms_norm);
+  bind_forward_backward<nn::RMSNorm>(rms_norm, true);
+
+  // The fused residual add + norm: two inputs, two outputs.
+  py::class_<nn::AddRMSNorm, nn::Module>(m, "AddRMSNorm",
+                                         "The residual add fused with RMSNorm: forward(x, residual) gives\n"
+                                         "(y, residual_out) with residual_out = x + residual and y its RMSNorm.")
+      .def(py::init([](const py::object& normalized_shape, std::optional<double> eps, bool elementwise_affine,
+                       double weight_offset) {
+             return std::make_unique<nn::AddRMSNorm>(shape_argument(normalized_shape, "normalized_shape"),
+                                                     nn::AddRMSNormModuleOptions{eps, elementwise_affine, weight_offset});
+           }),
+           py::arg("normalized_shape"), py::arg("eps") = py::none(), py::arg("elementwise_affine") = true,
+           py::arg("weight_offset") = 0.0)
+      .def("forward", [](nn::AddRMSNorm& mod, const py::object& x, const py::object& residual) {
+             const TensorView xv = required_view(x, "x", true), rv = required_view(residual, "residual", true);
+             auto [y, sum] = exclusive_call(mod, [&] { return mod.forward(xv, rv); });
+             return py::make_tuple(to_numpy(y), to_numpy(sum));
+           }, py::arg("x"), py::arg("residual"), "(y, residual_out): y in x's dtype, residual_out in residual's.")
+      .def("backward", [](nn::AddRMSNorm& mod, const py::object& dy, const py::object& dresidual_out) {
+             const TensorView d = required_view(dy, "dy", true), dr = view_of(dresidual_out, "dresidual_out", false, true);
+             return to_numpy(exclusive_call(mod, [&] { return mod.backward(d, dr); }));
+           }, py::arg("dy"), py::arg("dresidual_out") = py::none(),
+           "dsum, the gradient of x and of residual, for the last forward; accumulates weight's gradient.");
+  py::class_<nn::AddLayerNorm, nn::Module>(m, "AddLayerNorm",
+                                           "The residual add fused with LayerNorm: forward(x, residual) gives\n"
+                                           "(y, residual_out) with residual_out = x + residual and y its LayerNorm.")
+      .def(py::init([](const py::object& normalized_shape, double eps, bool elementwise_affine, bool bias) {
+             return std::make_unique<nn::AddLayerNorm>(shape_argument(normalized_shape, "normalized_shape"),
+                                                       nn::AddLayerNormModuleOptions{eps, elementwise_affine, bias});
+           }),
+           py::arg("normalized_shape"), py::arg("eps") = 1e-5, py::arg("elementwise_affine") = true,
+           py::arg("bias") = true)
+      .def("forward", [](nn::AddLayerNorm& mod, const py::object& x, const py::object& residual) {
+             const TensorView xv = required_view(x, "x", true), rv = required_view(residual, "residual", true);
+             auto [y, sum] = exclusive_call(mod, [&] { return mod.forward(xv, rv); });
+             return py::make_tuple(to_numpy(y), to_numpy(sum));
+           }, py::arg("x"), py::arg("residual"), "(y, residual_out): y in x's dtype, residual_out in residual's.")
+      .def("backward", [](nn::AddLayerNorm& mod, const py::object& dy, const py::object& dresidual_out) {
+             const TensorView d = required_view(dy, "dy", true), dr = view_of(dresidual_out, "dresidual_out", false, true);
+             return to_numpy(exclusive_call(mod, [&] { return mod.backward(d, dr); }));
+           }, py::arg("dy"), py::arg("dresidual_out") = py::none(),
+           "dsum, the gradient of x and of residual, for the last forward; accumulates the parameters' gradients.");
 
   py::class_<nn::GroupNorm, nn::Module> group_norm(m, "GroupNorm", "GroupNorm over (N, C, *spatial).");
   group_norm.def(py::init([](std::int64_t num_groups, std::int64_t num_channels, double eps, bool affine) {

@@ -84,15 +84,20 @@ Tensor locked_forward(Layer& layer, const TensorView& x) {
   return layer.forward(x);
 }
 
-// forward(x) and backward(dy) of a single-input module.
+// forward(x) and backward(dy) of a single-input module; with sixteen_bit, x
+// and dy may be bfloat16 or float16 too (y and dx in x's dtype; the
+// parameters and their gradients stay float32).
 template <typename Module, typename Class>
-void bind_forward_backward(Class& cls) {
-  cls.def("forward", [](Module& mod, const py::object& x) {
-        const TensorView v = required_view(x, "input");
+void bind_forward_backward(Class& cls, bool sixteen_bit = false) {
+  cls.def("forward", [sixteen_bit](Module& mod, const py::object& x) {
+        const TensorView v = required_view(x, "input", sixteen_bit);
         return to_numpy(locked_forward(mod, v));
-      }, py::arg("x"), "y for input x (float32, any strides), in the mode set by train()/eval().")
-      .def("backward", [](Module& mod, const py::object& dy) {
-        const TensorView v = required_view(dy, "dy");
+      }, py::arg("x"),
+      sixteen_bit ? "y for input x (float32, bfloat16 or float16, any strides; y in x's dtype), in the mode set "
+                    "by train()/eval()."
+                  : "y for input x (float32, any strides), in the mode set by train()/eval().")
+      .def("backward", [sixteen_bit](Module& mod, const py::object& dy) {
+        const TensorView v = required_view(dy, "dy", sixteen_bit);
         return to_numpy(exclusive_call(mod, [&] { return mod.backward(v); }));
       }, py::arg("dy"), "dx for the last forward; accumulates the parameters' gradients.");
 }

@@ -8,6 +8,8 @@ name them for readability.
 
 from ._normkit import (
     AdaIN,
+    AddLayerNorm,
+    AddRMSNorm,
     BatchNorm1d,
     BatchNorm2d,
     BatchNorm3d,
@@ -55,7 +57,7 @@ GhostBatchNorm1d, GhostBatchNorm2d, GhostBatchNorm3d = map(_ghost, (BatchNorm1d,
 BatchRenorm1d, BatchRenorm2d, BatchRenorm3d = map(_renorm, (BatchNorm1d, BatchNorm2d, BatchNorm3d))
 
 __all__ = [
-    "AdaIN", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "BatchRenorm1d", "BatchRenorm2d",
+    "AdaIN", "AddLayerNorm", "AddRMSNorm", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "BatchRenorm1d", "BatchRenorm2d",
     "BatchRenorm3d", "BatchRenormSchedule", "FrozenBatchNorm2d", "GhostBatchNorm1d",
     "GhostBatchNorm2d", "GhostBatchNorm3d", "GroupNorm", "InstanceNorm1d", "InstanceNorm2d",
     "InstanceNorm3d", "LayerNorm", "Module", "RMSNorm", "recalibrate_running_stats",

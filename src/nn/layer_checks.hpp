@@ -18,6 +18,10 @@ inline void check_output_gradient(const TensorView& dy, const Shape& expected, c
                 shape_or_none(dy));
 }
 
+// A row-norm module's normalized_shape (LayerNorm, RMSNorm, their fused add
+// forms): at least one dimension, each positive, the product within 64 bits.
+void check_normalized_shape(const Shape& shape, const char* layer);
+
 // A float32 view's values as one contiguous array: where they are when the
 // view is contiguous (no copy), else copied into `holder`.
 inline const float* contiguous_values(const TensorView& v, Tensor& holder) {

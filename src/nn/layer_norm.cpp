@@ -1,7 +1,8 @@
 #include "normkit/nn/layer_norm.hpp"
 
+#include "layer_checks.hpp"
+
 namespace normkit::nn {
-namespace {
 
 void check_normalized_shape(const Shape& shape, const char* layer) {
   NORMKIT_CHECK(!shape.empty(), layer, ": normalized_shape: expected at least one dimension");
@@ -9,8 +10,6 @@ void check_normalized_shape(const Shape& shape, const char* layer) {
     NORMKIT_CHECK(d > 0, layer, ": normalized_shape: expected sizes > 0, got ", shape_string(shape));
   shape_numel(shape);  // the weight's size must fit in 64 bits
 }
-
-}  // namespace
 
 LayerNorm::LayerNorm(Shape normalized_shape, LayerNormModuleOptions options)
     : Layer("LayerNorm"), normalized_shape_(std::move(normalized_shape)), options_(options) {

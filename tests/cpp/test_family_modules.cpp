@@ -272,6 +272,30 @@ TEST(FamilyModules, StateDictKeysAndGradientAccumulation) {
   EXPECT_EQ(rms.backward(dy).numel(), 96);
 }
 
+// The fused add + norm modules are their functional ops, with the weight
+// gradient accumulated and the norm's state dict keys.
+TEST(FamilyModules, AddNormModulesAreTheirFunctionalOps) {
+  nn::AddRMSNorm rms({6}, {.weight_offset = 1.0});
+  nn::AddLayerNorm ln({6});
+  const TestTensor x = random_tensor({3, 6}, TestLayout::contiguous, 71, 0.5f, 1.0f);
+  const TestTensor r = random_tensor({3, 6}, TestLayout::contiguous, 72, 0.0f, 1.0f);
+  const Tensor dy = Tensor::full({3, 6}, 0.25f), dres = Tensor::full({3, 6}, -1.0f);
+  const auto [y, sum] = rms.forward(x.view, r.view);
+  const AddRMSNormForwardResult f = add_rms_norm_forward({x.view, r.view, {6}, rms.weight.value}, {.weight_offset = 1.0});
+  EXPECT_TRUE(same_bits(values(y), values(f.y)));
+  EXPECT_TRUE(same_bits(values(sum), values(f.residual_out)));
+  const Tensor dsum = rms.backward(dy, dres);
+  const AddNormBackwardResult g =
+      add_rms_norm_backward({dy, dres, f.residual_out, {6}, {}, f.rstd, rms.weight.value}, {.weight_offset = 1.0});
+  EXPECT_TRUE(same_bits(values(dsum), values(g.dsum)));
+  EXPECT_TRUE(same_bits(values(rms.weight.grad), values(g.dweight)));
+  ln.forward(x.view, r.view);
+  ln.backward(dy);
+  EXPECT_EQ(ln.bias.grad.data<float>()[0], 0.25f * 3) << "dbias: the column sum of dy";
+  EXPECT_EQ(ln.state_dict().size(), 2u);
+  EXPECT_NE(error_of([&] { nn::AddLayerNorm({6}).backward(dy); }).find("call forward first"), std::string::npos);
+}
+
 TEST(FamilyModules, InstanceNormUsesRunningStatsOnlyInEvalWhenTracked) {
   nn::InstanceNorm2d in(3, {.track_running_stats = true});
   const TestTensor x = random_tensor({4, 3, 5, 5}, TestLayout::contiguous, 80, 2.0f, 3.0f);

@@ -75,3 +75,67 @@ def test_errors_name_the_argument():
         normkit.add_rms_norm_forward(x, np.zeros((2, 7), np.float32), [8], None, None)
     with pytest.raises(ValueError, match="residual: expected float32, got bfloat16"):
         normkit.add_layer_norm_forward(x, np.zeros((2, 8), BF16), [8], None, None, 1e-5)
+
+
+# ---- the modules (normkit.nn.AddRMSNorm, AddLayerNorm) ------------------------------
+
+@pytest.mark.parametrize("dtype", [np.float32, BF16, np.float16])
+def test_add_norm_modules_are_the_functional_ops(dtype):
+    x, r, dy, dres = (data((4, 3, 32), s).astype(dtype) for s in range(4))
+    rms = normkit.nn.AddRMSNorm(32, eps=1e-6, weight_offset=1.0)
+    rms.weight[:] = data(32, 7)
+    y, residual_out = rms.forward(x, r)
+    fy, fsum, frstd = normkit.add_rms_norm_forward(x, r, [32], rms.weight, 1e-6, weight_offset=1.0)
+    assert y.dtype == dtype and residual_out.dtype == dtype
+    np.testing.assert_array_equal(y.view(np.uint8), fy.view(np.uint8))
+    np.testing.assert_array_equal(residual_out.view(np.uint8), fsum.view(np.uint8))
+    dsum = rms.backward(dy, dres)
+    gsum, gw = normkit.add_rms_norm_backward(dy, dres, fsum, [32], frstd, rms.weight, weight_offset=1.0)
+    np.testing.assert_array_equal(dsum.view(np.uint8), gsum.view(np.uint8))
+    np.testing.assert_array_equal(rms.weight_grad, gw)  # float32 parameters, their gradient accumulated
+    rms.backward(dy)  # dresidual_out left out: zero
+    assert list(rms.state_dict()) == ["weight"]
+
+    ln = normkit.nn.AddLayerNorm([32])
+    y, residual_out = ln.forward(x, r)
+    fy, fsum, fmean, frstd = normkit.add_layer_norm_forward(x, r, [32], ln.weight, ln.bias, 1e-5)
+    np.testing.assert_array_equal(y.view(np.uint8), fy.view(np.uint8))
+    dsum = ln.backward(dy)
+    gsum, gw, gb = normkit.add_layer_norm_backward(dy, None, fsum, [32], fmean, frstd, ln.weight, ln.bias)
+    np.testing.assert_array_equal(dsum.view(np.uint8), gsum.view(np.uint8))
+    np.testing.assert_array_equal(ln.bias_grad, gb)
+    assert list(ln.state_dict()) == ["weight", "bias"]
+
+
+def test_add_norm_module_keeps_its_own_copy_of_the_stream():
+    x, r, dy = data((3, 16), 1), data((3, 16), 2), data((3, 16), 3)
+    mod = normkit.nn.AddRMSNorm(16)
+    _, residual_out = mod.forward(x, r)
+    want = mod.backward(dy)
+    residual_out[:] = 0  # the caller reuses the returned stream
+    np.testing.assert_array_equal(mod.backward(dy), want)
+
+
+def test_add_norm_module_errors_name_the_argument():
+    mod = normkit.nn.AddLayerNorm(8)
+    with pytest.raises(normkit.Error, match="backward: call forward first"):
+        mod.backward(data((2, 8), 1))
+    with pytest.raises(normkit.Error, match="residual: expected"):
+        mod.forward(data((2, 8), 1), data((2, 9), 2))
+    with pytest.raises(normkit.Error, match="normalized_shape"):
+        normkit.nn.AddRMSNorm([0])
+
+
+@pytest.mark.parametrize("dtype", [BF16, np.float16])
+def test_layer_norm_and_rms_norm_modules_take_their_inputs_dtype(dtype):
+    x, dy = data((5, 24), 1, 2.0).astype(dtype), data((5, 24), 2).astype(dtype)
+    for mod, forward in ((normkit.nn.LayerNorm(24), lambda m: normkit.layer_norm_forward(x, [24], m.weight, m.bias, 1e-5)),
+                         (normkit.nn.RMSNorm(24), lambda m: normkit.rms_norm_forward(x, [24], m.weight, None))):
+        y = mod.forward(x)
+        assert y.dtype == dtype
+        np.testing.assert_array_equal(y.view(np.uint8), forward(mod)[0].view(np.uint8))
+        dx = mod.backward(dy)
+        assert dx.dtype == dtype and mod.weight_grad.dtype == np.float32
+        # Within a unit of the 16-bit output of the float32 module's values.
+        wide = type(mod)(24).forward(x.astype(np.float32))
+        np.testing.assert_allclose(y.astype(np.float32), wide.astype(dtype).astype(np.float32), rtol=0, atol=0)
