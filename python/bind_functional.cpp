@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "kernels/op_table.hpp"
+#include "dlpack.hpp"
 #include "numpy_views.hpp"
 
 namespace normkit::python {
@@ -65,8 +66,16 @@ py::tuple call(const ops::Function& f, const std::vector<py::object>& objects) {
     py::gil_scoped_release release;
     results = f.call(values, Impl::fast);
   }
+  // Results of the kind of the first tensor argument (torch tensors for a
+  // torch x, NumPy arrays otherwise).
+  ResultKind kind = ResultKind::numpy;
+  for (std::size_t i = 0; i < f.args.size(); ++i)
+    if (f.args[i].kind == ops::ArgKind::tensor) {
+      kind = result_kind_of(objects[i]);
+      break;
+    }
   py::tuple out(results.size());
-  for (std::size_t i = 0; i < results.size(); ++i) out[i] = to_numpy(results[i]);
+  for (std::size_t i = 0; i < results.size(); ++i) out[i] = to_kind(results[i], kind);
   return out;
 }
 
@@ -157,7 +166,8 @@ py::tuple rms_norm_quant_forward_py(const py::object& x, const py::object& norma
       {required_view(x, "input", true), shape_argument(normalized_shape, "normalized_shape"),
        view_of(weight, "weight", false, true)},
       {.eps = optional_number(eps), .weight_offset = weight_offset}, optional_number(scale));
-  return py::make_tuple(to_numpy(r.q), to_numpy(r.scales), to_numpy(r.rstd));
+  const ResultKind kind = result_kind_of(x);
+  return py::make_tuple(to_kind(r.q, kind), to_kind(r.scales, kind), to_kind(r.rstd, kind));
 }
 
 py::tuple layer_norm_quant_forward_py(const py::object& x, const py::object& normalized_shape,
@@ -167,7 +177,8 @@ py::tuple layer_norm_quant_forward_py(const py::object& x, const py::object& nor
       {required_view(x, "input", true), shape_argument(normalized_shape, "normalized_shape"),
        view_of(weight, "weight", false, true), view_of(bias, "bias", false, true)},
       {.eps = eps}, optional_number(scale));
-  return py::make_tuple(to_numpy(r.q), to_numpy(r.scales), to_numpy(r.mean), to_numpy(r.rstd));
+  const ResultKind kind = result_kind_of(x);
+  return py::make_tuple(to_kind(r.q, kind), to_kind(r.scales, kind), to_kind(r.mean, kind), to_kind(r.rstd, kind));
 }
 
 }  // namespace

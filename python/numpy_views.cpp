@@ -1,5 +1,7 @@
 #include "numpy_views.hpp"
 
+#include "dlpack.hpp"
+
 #include <algorithm>
 #include <optional>
 #include <string>
@@ -53,7 +55,9 @@ std::optional<DType> float_dtype_of(const py::array& array) {
 
 TensorView view_of(const py::object& obj, const char* name, bool writable, bool sixteen_bit) {
   if (obj.is_none()) return {};
-  NORMKIT_CHECK(py::isinstance<py::array>(obj), name, ": expected a float32 NumPy array, got ", type_name(obj));
+  if (is_dlpack_tensor(obj)) return dlpack_view(obj, name, sixteen_bit);
+  NORMKIT_CHECK(py::isinstance<py::array>(obj), name,
+                ": expected a float32 NumPy array or a CPU tensor with __dlpack__, got ", type_name(obj));
   const auto array = py::reinterpret_borrow<py::array>(obj);
   const std::optional<DType> dtype = float_dtype_of(array);
   NORMKIT_CHECK(dtype && (sixteen_bit || *dtype == DType::float32), name, ": expected a float32 array, got ",

@@ -2,7 +2,8 @@
 # Installs, from Debian's packages, everything normkit needs to build and test.
 # Idempotent: apt-get runs only when something is missing.
 #   libgtest/libgmock: the C++ tests; python3-*/pybind11: the Python module
-#   and its tests; python3-torch (PyTorch 1.13): parity tests only;
+#   and its tests; python3-torch (PyTorch 1.13): parity tests, and
+#   python3-torchvision: normkit.torch's tests on ResNet-18;
 #   zlib1g-dev: the IDX reader; dataset-fashion-mnist: the lab's data set
 #   (/usr/share/datasets/fashion-mnist); nlohmann-json3-dev: safetensors
 #   headers; libdnnl-dev (oneDNN): GEMM and convolution for the training
@@ -19,7 +20,7 @@ set -euo pipefail
   libgtest-dev libgmock-dev \
   libomp-dev \
   python3 python3-dev python3-numpy python3-pytest pybind11-dev \
-  python3-torch \
+  python3-torch python3-torchvision \
   zlib1g-dev dataset-fashion-mnist nlohmann-json3-dev libdnnl-dev gnuplot-nox \
   libopenmpi-dev openmpi-bin libssl-dev \
   clang-14 libclang-rt-14-dev python3-venv libcli11-dev python3-pip

@@ -168,5 +168,5 @@ class TestErrors:
                                         True, 1e-5)
 
     def test_not_an_array(self):
-        with pytest.raises(ValueError, match="x: expected a float32 NumPy array, got list"):
+        with pytest.raises(ValueError, match="x: expected a float32 NumPy array or a CPU tensor with __dlpack__, got list"):
             self.forward(x=[[1.0, 2.0]])

@@ -1,0 +1,470 @@
+"""normkit inside PyTorch: its kernels as autograd functions and as torch.nn
+modules, and a one-line swap of a model's norm layers.
+
+    import normkit.torch
+    normkit.torch.convert(model)   # every torch.nn norm layer of a known type, in place
+    normkit.torch.revert(model)    # and back
+
+The modules subclass torch.nn's (BatchNorm1d/2d/3d, LayerNorm, GroupNorm,
+InstanceNorm1d/2d/3d; RMSNorm subclasses torch.nn.RMSNorm where torch has it,
+2.4 and newer) with the same parameters, buffers and state-dict keys: a
+checkpoint moves between the two unchanged. Their forward and backward are
+normkit's kernels (the same bits for any thread count; docs/torch.md),
+called on the tensors' own memory through DLPack; running statistics are
+updated in place in the module's buffers, as torch does. Where normkit has
+no kernel for a call (a tensor on another device, float64, InstanceNorm in
+eval mode with tracked statistics, an input of a rank torch accepts and
+normkit does not) the module runs torch's own op, so a converted model runs
+everywhere. A second derivative raises (the backward is normkit's, not a
+composition of differentiable torch ops).
+
+Importing this module imports torch; `import normkit` alone does not.
+"""
+
+import torch
+import torch.nn.functional as F
+from torch.autograd.function import once_differentiable
+
+import normkit as _nk
+
+__all__ = [
+    "AddLayerNorm", "AddRMSNorm", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "GroupNorm",
+    "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "LayerNorm", "RMSNorm",
+    "adain", "add_layer_norm", "add_rms_norm", "batch_norm", "convert", "group_norm",
+    "instance_norm", "layer_norm", "revert", "rms_norm",
+]
+
+_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
+
+
+def _supported(*tensors):
+    """Whether normkit's kernels take these tensors (None is fine)."""
+    return all(t is None or (t.device.type == "cpu" and t.dtype in _DTYPES) for t in tensors)
+
+
+def _follow_torch_threads():
+    """normkit's kernels run on as many threads as torch's (its results do not
+    depend on the count)."""
+    n = torch.get_num_threads()
+    if n != _nk.num_threads():
+        _nk.set_num_threads(n)
+
+
+def _grad(t, needed):
+    return t if needed else None
+
+
+def _first_derivative_only(backward):
+    """A backward that is normkit's kernel: no graph of its own to
+    differentiate again. With create_graph=True (grad mode on in backward)
+    it raises at once, naming the op, rather than leaving a gradient that
+    silently has no history."""
+    inner = once_differentiable(backward)
+
+    def wrapped(ctx, *grads):
+        if torch.is_grad_enabled():
+            raise RuntimeError(f"normkit.torch: {type(ctx).__name__.lstrip('_').split('Backward')[0]}'s backward "
+                               "is normkit's kernel and has no derivative of its own: a second derivative "
+                               "(create_graph=True) is not supported; use torch's own layer for it")
+        return inner(ctx, *grads)
+
+    return wrapped
+
+
+# ---- autograd functions ----------------------------------------------------------
+
+class _BatchNorm(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias, running_mean, running_var, training, momentum, eps):
+        _follow_torch_threads()
+        y, save_mean, save_invstd = _nk.batch_norm_forward(x, weight, bias, running_mean, running_var,
+                                                          training, momentum, eps)
+        ctx.save_for_backward(x, weight, running_mean, running_var, save_mean, save_invstd)
+        ctx.training, ctx.eps = training, eps
+        return y
+
+    @staticmethod
+    @_first_derivative_only
+    def backward(ctx, dy):
+        x, weight, running_mean, running_var, save_mean, save_invstd = ctx.saved_tensors
+        _follow_torch_threads()
+        dx, dweight, dbias = _nk.batch_norm_backward(dy, x, weight, running_mean, running_var, save_mean,
+                                                     save_invstd, ctx.training, ctx.eps)
+        g = ctx.needs_input_grad
+        return _grad(dx, g[0]), _grad(dweight, g[1]), _grad(dbias, g[2]), None, None, None, None, None
+
+
+class _LayerNorm(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, normalized_shape, weight, bias, eps):
+        _follow_torch_threads()
+        y, mean, rstd = _nk.layer_norm_forward(x, normalized_shape, weight, bias, eps)
+        ctx.save_for_backward(x, weight, bias, mean, rstd)
+        ctx.normalized_shape = normalized_shape
+        return y
+
+    @staticmethod
+    @_first_derivative_only
+    def backward(ctx, dy):
+        x, weight, bias, mean, rstd = ctx.saved_tensors
+        _follow_torch_threads()
+        dx, dweight, dbias = _nk.layer_norm_backward(dy, x, ctx.normalized_shape, mean, rstd, weight, bias)
+        g = ctx.needs_input_grad
+        return _grad(dx, g[0]), None, _grad(dweight, g[2]), _grad(dbias, g[3]), None
+
+
+class _RMSNorm(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, normalized_shape, weight, eps, weight_offset):
+        _follow_torch_threads()
+        y, rstd = _nk.rms_norm_forward(x, normalized_shape, weight, eps, weight_offset=weight_offset)
+        ctx.save_for_backward(x, weight, rstd)
+        ctx.normalized_shape, ctx.weight_offset = normalized_shape, weight_offset
+        return y
+
+    @staticmethod
+    @_first_derivative_only
+    def backward(ctx, dy):
+        x, weight, rstd = ctx.saved_tensors
+        _follow_torch_threads()
+        dx, dweight = _nk.rms_norm_backward(dy, x, ctx.normalized_shape, rstd, weight,
+                                            weight_offset=ctx.weight_offset)
+        g = ctx.needs_input_grad
+        return _grad(dx, g[0]), None, _grad(dweight, g[2]), None, None
+
+
+class _GroupNorm(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, num_groups, weight, bias, eps):
+        _follow_torch_threads()
+        y, mean, rstd = _nk.group_norm_forward(x, weight, bias, num_groups, eps)
+        ctx.save_for_backward(x, weight, mean, rstd)
+        ctx.num_groups = num_groups
+        return y
+
+    @staticmethod
+    @_first_derivative_only
+    def backward(ctx, dy):
+        x, weight, mean, rstd = ctx.saved_tensors
+        _follow_torch_threads()
+        dx, dweight, dbias = _nk.group_norm_backward(dy, x, mean, rstd, weight, ctx.num_groups)
+        g = ctx.needs_input_grad
+        return _grad(dx, g[0]), None, _grad(dweight, g[2]), _grad(dbias, g[3]), None
+
+
+class _InstanceNorm(torch.autograd.Function):
+    """Instance statistics (use_input_stats): the running statistics, when
+    given, are updated in place."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, running_mean, running_var, momentum, eps):
+        _follow_torch_threads()
+        y, mean, rstd = _nk.instance_norm_forward(x, weight, bias, running_mean, running_var, True, momentum, eps)
+        ctx.save_for_backward(x, weight, mean, rstd)
+        return y
+
+    @staticmethod
+    @_first_derivative_only
+    def backward(ctx, dy):
+        x, weight, mean, rstd = ctx.saved_tensors
+        _follow_torch_threads()
+        dx, dweight, dbias = _nk.instance_norm_backward(dy, x, weight, mean, rstd)
+        g = ctx.needs_input_grad
+        return _grad(dx, g[0]), _grad(dweight, g[1]), _grad(dbias, g[2]), None, None, None, None
+
+
+class _AdaIN(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, content, style, eps):
+        _follow_torch_threads()
+        y, c_mean, c_rstd, s_mean, s_rstd = _nk.adain_forward(content, style, eps)
+        ctx.save_for_backward(content, style, c_mean, c_rstd, s_mean, s_rstd)
+        ctx.eps = eps
+        return y
+
+    @staticmethod
+    @_first_derivative_only
+    def backward(ctx, dy):
+        _follow_torch_threads()
+        dcontent, dstyle = _nk.adain_backward(dy, *ctx.saved_tensors, ctx.eps)
+        g = ctx.needs_input_grad
+        return _grad(dcontent, g[0]), _grad(dstyle, g[1]), None
+
+
+class _AddNorm(torch.autograd.Function):
+    """The residual add fused with RMSNorm (rms True, no bias) or LayerNorm:
+    outputs (y, residual_out); the gradient of x and of residual is dsum."""
+
+    @staticmethod
+    def forward(ctx, x, residual, normalized_shape, weight, bias, eps, rms, weight_offset):
+        _follow_torch_threads()
+        ctx.set_materialize_grads(False)  # an unused output's gradient stays None (no zeros made)
+        if rms:
+            y, residual_out, rstd = _nk.add_rms_norm_forward(x, residual, normalized_shape, weight, eps,
+                                                            weight_offset=weight_offset)
+            mean = None
+        else:
+            y, residual_out, mean, rstd = _nk.add_layer_norm_forward(x, residual, normalized_shape, weight, bias,
+                                                                    eps)
+        ctx.save_for_backward(residual_out, weight, bias, mean, rstd)
+        ctx.normalized_shape, ctx.rms, ctx.weight_offset, ctx.y_dtype = normalized_shape, rms, weight_offset, y.dtype
+        return y, residual_out
+
+    @staticmethod
+    @_first_derivative_only
+    def backward(ctx, dy, dresidual_out):
+        residual_out, weight, bias, mean, rstd = ctx.saved_tensors
+        _follow_torch_threads()
+        if dy is None:  # only residual_out was used
+            dy = torch.zeros_like(residual_out, dtype=ctx.y_dtype)
+        if ctx.rms:
+            dsum, dweight = _nk.add_rms_norm_backward(dy, dresidual_out, residual_out, ctx.normalized_shape, rstd,
+                                                      weight, weight_offset=ctx.weight_offset)
+            dbias = None
+        else:
+            dsum, dweight, dbias = _nk.add_layer_norm_backward(dy, dresidual_out, residual_out,
+                                                               ctx.normalized_shape, mean, rstd, weight, bias)
+        g = ctx.needs_input_grad
+        return (_grad(dsum, g[0]), _grad(dsum, g[1]), None, _grad(dweight, g[3]), _grad(dbias, g[4]),
+                None, None, None)
+
+
+# ---- functions, as torch.nn.functional's --------------------------------------------
+
+def _shape(normalized_shape):
+    return (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+
+
+def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+    """torch.nn.functional.batch_norm on normkit's kernels (running statistics
+    updated in place when training)."""
+    return _BatchNorm.apply(x, weight, bias, running_mean, running_var, training, momentum, eps)
+
+
+def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """torch.nn.functional.layer_norm on normkit's kernels."""
+    return _LayerNorm.apply(x, _shape(normalized_shape), weight, bias, eps)
+
+
+def rms_norm(x, normalized_shape, weight=None, eps=None, weight_offset=0.0):
+    """torch.nn.functional.rms_norm (torch 2.4) on normkit's kernels; eps None is
+    float32's machine epsilon; y = x * rstd * (weight_offset + weight)."""
+    return _RMSNorm.apply(x, _shape(normalized_shape), weight, eps, weight_offset)
+
+
+def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5):
+    """torch.nn.functional.group_norm on normkit's kernels."""
+    return _GroupNorm.apply(x, num_groups, weight, bias, eps)
+
+
+def instance_norm(x, running_mean=None, running_var=None, weight=None, bias=None, momentum=0.1, eps=1e-5):
+    """torch.nn.functional.instance_norm with use_input_stats=True on normkit's
+    kernels (running statistics, when given, updated in place)."""
+    return _InstanceNorm.apply(x, weight, bias, running_mean, running_var, momentum, eps)
+
+
+def adain(content, style, eps=1e-5):
+    """Adaptive Instance Normalization: content normalized to style's per-(n, c)
+    mean and standard deviation."""
+    return _AdaIN.apply(content, style, eps)
+
+
+def add_rms_norm(x, residual, normalized_shape, weight=None, eps=None, weight_offset=0.0):
+    """(y, residual_out): residual_out = x + residual, y its RMSNorm, in one pass."""
+    return _AddNorm.apply(x, residual, _shape(normalized_shape), weight, None, eps, True, weight_offset)
+
+
+def add_layer_norm(x, residual, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """(y, residual_out): residual_out = x + residual, y its LayerNorm, in one pass."""
+    return _AddNorm.apply(x, residual, _shape(normalized_shape), weight, bias, eps, False, 0.0)
+
+
+# ---- modules -------------------------------------------------------------------------
+
+class _BatchNormMixin:
+    """torch.nn.modules.batchnorm._BatchNorm.forward, on normkit's kernels."""
+
+    def forward(self, input):
+        if not _supported(input, self.weight, self.running_mean):
+            return super().forward(input)
+        self._check_input_dim(input)
+        # As torch: the momentum, or the cumulative average when it is None.
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats and self.num_batches_tracked is not None:
+            self.num_batches_tracked.add_(1)
+            factor = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
+        bn_training = self.training or (self.running_mean is None and self.running_var is None)
+        use_buffers = not self.training or self.track_running_stats
+        return batch_norm(input, self.running_mean if use_buffers else None,
+                          self.running_var if use_buffers else None, self.weight, self.bias, bn_training, factor,
+                          self.eps)
+
+
+class BatchNorm1d(_BatchNormMixin, torch.nn.BatchNorm1d):
+    """torch.nn.BatchNorm1d on normkit's kernels."""
+
+
+class BatchNorm2d(_BatchNormMixin, torch.nn.BatchNorm2d):
+    """torch.nn.BatchNorm2d on normkit's kernels."""
+
+
+class BatchNorm3d(_BatchNormMixin, torch.nn.BatchNorm3d):
+    """torch.nn.BatchNorm3d on normkit's kernels."""
+
+
+class LayerNorm(torch.nn.LayerNorm):
+    """torch.nn.LayerNorm on normkit's kernels."""
+
+    def forward(self, input):
+        if not _supported(input, self.weight):
+            return super().forward(input)
+        return layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+
+
+class GroupNorm(torch.nn.GroupNorm):
+    """torch.nn.GroupNorm on normkit's kernels."""
+
+    def forward(self, input):
+        if not _supported(input, self.weight) or input.dim() < 3:
+            return super().forward(input)
+        return group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+
+
+class _InstanceNormMixin:
+    """torch.nn.modules.instancenorm._InstanceNorm.forward, on normkit's kernels
+    where it uses instance statistics (training, or untracked statistics)."""
+
+    def forward(self, input):
+        use_input_stats = self.training or not self.track_running_stats
+        batched = input.dim() == self._get_no_batch_dim() + 1
+        if not (_supported(input, self.weight, self.running_mean) and use_input_stats and batched):
+            return super().forward(input)
+        self._check_input_dim(input)
+        return instance_norm(input, self.running_mean, self.running_var, self.weight, self.bias, self.momentum,
+                             self.eps)
+
+
+class InstanceNorm1d(_InstanceNormMixin, torch.nn.InstanceNorm1d):
+    """torch.nn.InstanceNorm1d on normkit's kernels."""
+
+
+class InstanceNorm2d(_InstanceNormMixin, torch.nn.InstanceNorm2d):
+    """torch.nn.InstanceNorm2d on normkit's kernels."""
+
+
+class InstanceNorm3d(_InstanceNormMixin, torch.nn.InstanceNorm3d):
+    """torch.nn.InstanceNorm3d on normkit's kernels."""
+
+
+if hasattr(torch.nn, "RMSNorm"):  # torch 2.4 and newer
+    class RMSNorm(torch.nn.RMSNorm):
+        """torch.nn.RMSNorm on normkit's kernels."""
+
+        def forward(self, x):
+            if not _supported(x, self.weight):
+                return super().forward(x)
+            return rms_norm(x, self.normalized_shape, self.weight, self.eps)
+else:
+    class RMSNorm(torch.nn.Module):
+        """RMSNorm as torch 2.4's torch.nn.RMSNorm (normalized_shape, eps=None,
+        elementwise_affine=True; state-dict key `weight`), on normkit's kernels."""
+
+        def __init__(self, normalized_shape, eps=None, elementwise_affine=True, device=None, dtype=None):
+            super().__init__()
+            self.normalized_shape = _shape(normalized_shape)
+            self.eps = eps
+            self.elementwise_affine = elementwise_affine
+            if elementwise_affine:
+                self.weight = torch.nn.Parameter(torch.ones(self.normalized_shape, device=device, dtype=dtype))
+            else:
+                self.register_parameter("weight", None)
+
+        def forward(self, x):
+            if not _supported(x, self.weight):
+                eps = torch.finfo(x.dtype).eps if self.eps is None else self.eps
+                dims = tuple(range(-len(self.normalized_shape), 0))
+                y = x * torch.rsqrt(x.pow(2).mean(dims, keepdim=True) + eps)
+                return y * self.weight if self.weight is not None else y
+            return rms_norm(x, self.normalized_shape, self.weight, self.eps)
+
+        def extra_repr(self):
+            return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+
+class AddRMSNorm(torch.nn.Module):
+    """The residual add fused with RMSNorm: forward(x, residual) returns
+    (y, residual_out), residual_out = x + residual and y its RMSNorm
+    (times weight_offset + weight). State-dict key `weight`."""
+
+    def __init__(self, normalized_shape, eps=None, elementwise_affine=True, weight_offset=0.0, device=None,
+                 dtype=None):
+        super().__init__()
+        self.normalized_shape = _shape(normalized_shape)
+        self.eps, self.weight_offset = eps, weight_offset
+        self.weight = torch.nn.Parameter(torch.ones(self.normalized_shape, device=device, dtype=dtype)) \
+            if elementwise_affine else None
+
+    def forward(self, x, residual):
+        if not _supported(x, residual, self.weight):  # torch's ops, as a model writes them
+            s = x + residual
+            eps = torch.finfo(s.dtype).eps if self.eps is None else self.eps
+            dims = tuple(range(-len(self.normalized_shape), 0))
+            y = s * torch.rsqrt(s.pow(2).mean(dims, keepdim=True) + eps)
+            return (y * (self.weight_offset + self.weight) if self.weight is not None else y), s
+        return add_rms_norm(x, residual, self.normalized_shape, self.weight, self.eps, self.weight_offset)
+
+
+class AddLayerNorm(torch.nn.Module):
+    """The residual add fused with LayerNorm: forward(x, residual) returns
+    (y, residual_out). State-dict keys `weight`, `bias` (as torch.nn.LayerNorm)."""
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, device=None, dtype=None):
+        super().__init__()
+        self.normalized_shape = _shape(normalized_shape)
+        self.eps = eps
+        make = lambda fill: torch.nn.Parameter(torch.full(self.normalized_shape, fill, device=device, dtype=dtype))
+        self.weight = make(1.0) if elementwise_affine else None
+        self.bias = make(0.0) if elementwise_affine and bias else None
+
+    def forward(self, x, residual):
+        if not _supported(x, residual, self.weight):
+            s = x + residual
+            return F.layer_norm(s, self.normalized_shape, self.weight, self.bias, self.eps), s
+        return add_layer_norm(x, residual, self.normalized_shape, self.weight, self.bias, self.eps)
+
+
+# ---- the swap --------------------------------------------------------------------------
+
+def _swaps():
+    """{torch.nn class: normkit.torch class}: exact types only (a subclass of
+    BatchNorm2d may override forward; it is left alone)."""
+    pairs = {torch.nn.BatchNorm1d: BatchNorm1d, torch.nn.BatchNorm2d: BatchNorm2d,
+             torch.nn.BatchNorm3d: BatchNorm3d, torch.nn.LayerNorm: LayerNorm, torch.nn.GroupNorm: GroupNorm,
+             torch.nn.InstanceNorm1d: InstanceNorm1d, torch.nn.InstanceNorm2d: InstanceNorm2d,
+             torch.nn.InstanceNorm3d: InstanceNorm3d}
+    if hasattr(torch.nn, "RMSNorm"):
+        pairs[torch.nn.RMSNorm] = RMSNorm
+    return pairs
+
+
+def convert(model):
+    """Makes every torch.nn norm layer of a known type in `model` (the model
+    itself included) run on normkit's kernels, in place, and returns model.
+    Each layer keeps its parameters, buffers, hooks and train/eval mode: only
+    its class changes (to the normkit.torch subclass, which adds no state),
+    as SyncBatchNorm.convert_sync_batchnorm replaces BatchNorm layers."""
+    swaps = _swaps()
+    for module in model.modules():
+        if type(module) in swaps:
+            module.__class__ = swaps[type(module)]
+    return model
+
+
+def revert(model):
+    """Undoes convert(): every normkit.torch layer in `model` is its torch.nn
+    class again. Returns model."""
+    back = {v: k for k, v in _swaps().items()}
+    for module in model.modules():
+        if type(module) in back:
+            module.__class__ = back[type(module)]
+    return model
