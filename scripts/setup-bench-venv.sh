@@ -19,6 +19,10 @@ venv=.venv-bench
 [ -x "$venv/bin/python" ] || /usr/bin/python3 -m venv "$venv"
 "$venv/bin/pip" install -q --upgrade pip
 "$venv/bin/pip" install -q "torch>=2" numpy onednn-devel onnxruntime onnx ggml-python
+# normkit.torch's tests and bench/torch_models.py on the current torch 2.x
+# (the test path itself has Debian's 1.13): torchvision's models, pytest, and
+# ml_dtypes for the 16-bit tests.
+"$venv/bin/pip" install -q torchvision pytest ml_dtypes
 # TBB's headers, of the TBB that onednn-devel brought: its threads are TBB's,
 # and the peer limits them to each row's thread count through them.
 tbb_version=$("$venv/bin/python" -c "import importlib.metadata as m; print(m.version('tbb'))")

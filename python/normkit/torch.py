@@ -26,6 +26,15 @@ import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
 import normkit as _nk
+from ._torch_common import follow_torch_threads as _follow_torch_threads
+from ._torch_common import grad_if as _grad
+
+# torch.library custom operators where torch has them (2.4 and newer:
+# torch.compile and torch.export trace them); autograd functions otherwise.
+if hasattr(torch.library, "custom_op") and hasattr(torch.library, "register_fake"):
+    from . import _torch_ops as _ops
+else:
+    _ops = None
 
 __all__ = [
     "AddLayerNorm", "AddRMSNorm", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "GroupNorm",
@@ -40,18 +49,6 @@ _DTYPES = (torch.float32, torch.bfloat16, torch.float16)
 def _supported(*tensors):
     """Whether normkit's kernels take these tensors (None is fine)."""
     return all(t is None or (t.device.type == "cpu" and t.dtype in _DTYPES) for t in tensors)
-
-
-def _follow_torch_threads():
-    """normkit's kernels run on as many threads as torch's (its results do not
-    depend on the count)."""
-    n = torch.get_num_threads()
-    if n != _nk.num_threads():
-        _nk.set_num_threads(n)
-
-
-def _grad(t, needed):
-    return t if needed else None
 
 
 def _first_derivative_only(backward):
@@ -238,44 +235,60 @@ def _shape(normalized_shape):
 def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
     """torch.nn.functional.batch_norm on normkit's kernels (running statistics
     updated in place when training)."""
+    if _ops is not None:
+        return _ops.batch_norm_updating(x, weight, bias, running_mean, running_var, training, momentum, eps)
     return _BatchNorm.apply(x, weight, bias, running_mean, running_var, training, momentum, eps)
 
 
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     """torch.nn.functional.layer_norm on normkit's kernels."""
+    if _ops is not None:
+        return _ops.layer_norm(x, list(_shape(normalized_shape)), weight, bias, eps)[0]
     return _LayerNorm.apply(x, _shape(normalized_shape), weight, bias, eps)
 
 
 def rms_norm(x, normalized_shape, weight=None, eps=None, weight_offset=0.0):
     """torch.nn.functional.rms_norm (torch 2.4) on normkit's kernels; eps None is
     float32's machine epsilon; y = x * rstd * (weight_offset + weight)."""
+    if _ops is not None:
+        return _ops.rms_norm(x, list(_shape(normalized_shape)), weight, eps, weight_offset)[0]
     return _RMSNorm.apply(x, _shape(normalized_shape), weight, eps, weight_offset)
 
 
 def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5):
     """torch.nn.functional.group_norm on normkit's kernels."""
+    if _ops is not None:
+        return _ops.group_norm(x, num_groups, weight, bias, eps)[0]
     return _GroupNorm.apply(x, num_groups, weight, bias, eps)
 
 
 def instance_norm(x, running_mean=None, running_var=None, weight=None, bias=None, momentum=0.1, eps=1e-5):
     """torch.nn.functional.instance_norm with use_input_stats=True on normkit's
     kernels (running statistics, when given, updated in place)."""
+    if _ops is not None:
+        return _ops.instance_norm_updating(x, weight, bias, running_mean, running_var, momentum, eps)
     return _InstanceNorm.apply(x, weight, bias, running_mean, running_var, momentum, eps)
 
 
 def adain(content, style, eps=1e-5):
     """Adaptive Instance Normalization: content normalized to style's per-(n, c)
     mean and standard deviation."""
+    if _ops is not None:
+        return _ops.adain(content, style, eps)[0]
     return _AdaIN.apply(content, style, eps)
 
 
 def add_rms_norm(x, residual, normalized_shape, weight=None, eps=None, weight_offset=0.0):
     """(y, residual_out): residual_out = x + residual, y its RMSNorm, in one pass."""
+    if _ops is not None:
+        return tuple(_ops.add_rms_norm(x, residual, list(_shape(normalized_shape)), weight, eps, weight_offset)[:2])
     return _AddNorm.apply(x, residual, _shape(normalized_shape), weight, None, eps, True, weight_offset)
 
 
 def add_layer_norm(x, residual, normalized_shape, weight=None, bias=None, eps=1e-5):
     """(y, residual_out): residual_out = x + residual, y its LayerNorm, in one pass."""
+    if _ops is not None:
+        return tuple(_ops.add_layer_norm(x, residual, list(_shape(normalized_shape)), weight, bias, eps)[:2])
     return _AddNorm.apply(x, residual, _shape(normalized_shape), weight, bias, eps, False, 0.0)
 
 

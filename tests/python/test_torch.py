@@ -229,42 +229,70 @@ def train_steps(model, inputs, loss_of, steps=3, lr=0.01):
 
 
 class BatchNormCallsChecked:
-    """Inside the block, every normkit.torch batch norm call is checked against
+    """Inside the block, every normkit batch norm call is checked against
     torch's own native ops on the same inputs: y, the running statistics it
-    writes, and dx, dweight, dbias for the dy that reaches it."""
+    writes, and dx, dweight, dbias for the dy that reaches it. (On torch 2.4+
+    normkit.torch runs its torch.library operators, on older torch its
+    autograd functions: the block wraps whichever runs.)"""
 
     def __init__(self):
         self.calls = 0
 
+    def check_forward(self, x, w, b, rm, rv, training, momentum, eps, y, rm_after, rv_after):
+        want = torch.ops.aten.native_batch_norm(x, w, b, rm, rv, training, momentum, eps)[0]
+        assert rel(want, y) < 1e-5
+        if rm is not None and training:
+            assert rel(rm, rm_after) < 1e-5 and rel(rv, rv_after) < 1e-5
+        self.calls += 1
+
+    @staticmethod
+    def check_backward(dy, x, w, rm, rv, save_mean, save_invstd, training, eps, got):
+        want = torch.ops.aten.native_batch_norm_backward(dy, x, w, rm, rv, save_mean, save_invstd, training, eps,
+                                                         [True, True, True])
+        for g, t in zip(got, want):
+            assert g is None or g.numel() == 0 or rel(t, g) < 1e-5
+
     def __enter__(self):
-        self.forward, self.backward = nt._BatchNorm.forward, nt._BatchNorm.backward
-        forward, backward, outer = self.forward, self.backward, self
+        outer = self
+        if nt._ops is None:
+            self.owner, self.names = nt._BatchNorm, ("forward", "backward")
+            forward, backward = nt._BatchNorm.forward, nt._BatchNorm.backward
 
-        def checked_forward(ctx, x, w, b, rm, rv, training, momentum, eps):
-            rm_t = rm.clone() if rm is not None else None
-            rv_t = rv.clone() if rv is not None else None
-            y = forward(ctx, x, w, b, rm, rv, training, momentum, eps)
-            want = torch.ops.aten.native_batch_norm(x, w, b, rm_t, rv_t, training, momentum, eps)[0]
-            assert rel(want, y) < 1e-5
-            if rm is not None:
-                assert rel(rm_t, rm) < 1e-5 and rel(rv_t, rv) < 1e-5
-            outer.calls += 1
-            return y
+            def checked_forward(ctx, x, w, b, rm, rv, training, momentum, eps):
+                rm_t, rv_t = (t.clone() if t is not None else None for t in (rm, rv))
+                y = forward(ctx, x, w, b, rm, rv, training, momentum, eps)
+                outer.check_forward(x, w, b, rm_t, rv_t, training, momentum, eps, y, rm, rv)
+                return y
 
-        def checked_backward(ctx, dy):
-            x, w, rm, rv, save_mean, save_invstd = ctx.saved_tensors
-            got = backward(ctx, dy)
-            want = torch.ops.aten.native_batch_norm_backward(dy, x, w, rm, rv, save_mean, save_invstd, ctx.training,
-                                                             ctx.eps, [True, True, True])
-            for g, t in zip(got[:3], want):
-                assert g is None or rel(t, g) < 1e-5
-            return got
+            def checked_backward(ctx, dy):
+                got = backward(ctx, dy)
+                outer.check_backward(dy, *ctx.saved_tensors, ctx.training, ctx.eps, got[:3])
+                return got
 
-        nt._BatchNorm.forward, nt._BatchNorm.backward = staticmethod(checked_forward), staticmethod(checked_backward)
+            replacements = (staticmethod(checked_forward), staticmethod(checked_backward))
+        else:
+            self.owner, self.names = nt._ops, ("batch_norm", "batch_norm_backward")
+            forward, backward = nt._ops.batch_norm, nt._ops.batch_norm_backward
+
+            def checked_forward(x, w, b, rm, rv, training, momentum, eps):
+                out = forward(x, w, b, rm, rv, training, momentum, eps)
+                outer.check_forward(x, w, b, rm, rv, training, momentum, eps, out[0], out[3], out[4])
+                return out
+
+            def checked_backward(dy, x, w, rm, rv, save_mean, save_invstd, training, eps):
+                got = backward(dy, x, w, rm, rv, save_mean, save_invstd, training, eps)
+                outer.check_backward(dy, x, w, rm, rv, save_mean, save_invstd, training, eps, got)
+                return got
+
+            replacements = (checked_forward, checked_backward)
+        self.saved = [getattr(self.owner, n) for n in self.names]
+        for name, value in zip(self.names, replacements):
+            setattr(self.owner, name, value)
         return self
 
     def __exit__(self, *exc):
-        nt._BatchNorm.forward, nt._BatchNorm.backward = staticmethod(self.forward), staticmethod(self.backward)
+        for name, value in zip(self.names, self.saved):
+            setattr(self.owner, name, value if nt._ops is not None else staticmethod(value))
 
 
 def test_converted_resnet18_trains_as_torch_does():
@@ -343,3 +371,31 @@ def test_importing_normkit_does_not_import_torch():
     import sys
     code = "import sys, normkit; assert 'torch' not in sys.modules; import normkit.torch; assert 'torch' in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+TORCH_2_4 = hasattr(torch.library, "custom_op")
+
+
+@pytest.mark.skipif(not TORCH_2_4, reason="torch.library custom operators and fake tensors need torch 2.4 "
+                    "(run with the bench venv's torch: README, normkit inside PyTorch)")
+def test_compile_and_export_trace_converted_models():
+    torch.manual_seed(3)
+    model = nt.convert(torchvision.models.resnet18(num_classes=10))
+    x = torch.randn(2, 3, 64, 64)
+    eager = copy.deepcopy(model)
+    compiled = torch.compile(copy.deepcopy(model))
+    # Training: outputs, gradients and running statistics as eager.
+    out_e, out_c = eager(x), compiled(x)
+    out_e.sum().backward()
+    out_c.sum().backward()
+    assert rel(out_e, out_c) < 1e-5
+    assert rel(eager.fc.weight.grad, compiled.fc.weight.grad) < 1e-4
+    assert rel(eager.bn1.running_mean, compiled.bn1.running_mean) < 1e-5
+    # Eval, and torch.export of it: the graph holds normkit's operators.
+    model.eval()
+    exported = torch.export.export(model, (x,))
+    assert "normkit.batch_norm" in str(exported.graph)
+    assert rel(model(x), exported.module()(x)) < 1e-5
+    layer = nt.convert(torch.nn.TransformerEncoderLayer(64, 4, 128, dropout=0.0, batch_first=True, norm_first=True))
+    tokens = torch.randn(3, 10, 64)
+    assert rel(layer(tokens), torch.compile(layer)(tokens)) < 1e-5
