@@ -17,7 +17,10 @@
 #if NORMKIT_X86_DISPATCH
 // GCC 12's AVX-512 intrinsics start from _mm512_undefined_*(), which its
 // -Wmaybe-uninitialized takes for an uninitialized read (GCC bug 105593).
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -138,8 +141,14 @@ __attribute__((target("avx512f,avx512bf16"))) inline __m256i bfloat16_bits_avx51
   return reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(v));
 }
 
+// CPUID leaf 7 sub-leaf 1, EAX bit 5 (read directly: not every compiler's
+// __builtin_cpu_supports knows the feature). Called on the AVX-512 path
+// only, where the OS saves the AVX-512 state.
 bool cpu_has_avx512bf16() {
-  static const bool has = __builtin_cpu_supports("avx512bf16");
+  static const bool has = [] {
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    return __get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) != 0 && (eax & (1u << 5)) != 0;
+  }();
   return has;
 }
 

@@ -8,17 +8,29 @@
 #include "normkit/error.hpp"
 #include "simd_dispatch.hpp"
 
+#if NORMKIT_X86_DISPATCH
+#include <cpuid.h>
+#endif
+
 namespace normkit {
 namespace {
 
 constexpr SimdPath kAllPaths[] = {SimdPath::portable, SimdPath::avx2, SimdPath::avx512};
+
+#if NORMKIT_X86_DISPATCH
+// CPUID leaf 1, ECX bit 29 (clang's __builtin_cpu_supports knows no "f16c").
+bool cpu_has_f16c() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  return __get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 && (ecx & (1u << 29)) != 0;
+}
+#endif
 
 bool cpu_has(SimdPath path) {
   switch (path) {
     case SimdPath::portable: return true;
 #if NORMKIT_X86_DISPATCH
     // F16C too (half_span.cpp's float16 conversions): every AVX2 CPU has it.
-    case SimdPath::avx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c");
+    case SimdPath::avx2: return __builtin_cpu_supports("avx2") && cpu_has_f16c();
     case SimdPath::avx512: return __builtin_cpu_supports("avx512f");
 #else
     case SimdPath::avx2:
