@@ -101,7 +101,7 @@ def main():
                 t0 = time.perf_counter()
                 step()
                 times[k].append((time.perf_counter() - t0) * 1e3)
-        row = {"model": name, "threads": args.threads, "torch": torch.__version__}
+        row = {"model": name, "threads": args.threads, "torch_version": torch.__version__}
         for k in steps:
             norm_ms, profiled_ms = norm_share(steps[k], args.profile_steps)
             row[k] = {"step_ms": statistics.median(times[k]), "norm_ms": norm_ms, "profiled_step_ms": profiled_ms}
