@@ -181,6 +181,60 @@ py::tuple layer_norm_quant_forward_py(const py::object& x, const py::object& nor
   return py::make_tuple(to_kind(r.q, kind), to_kind(r.scales, kind), to_kind(r.mean, kind), to_kind(r.rstd, kind));
 }
 
+// Ghost BN and Batch Renorm in training, beyond DESIGN.md's functions (for
+// normkit.torch's GhostBatchNorm and BatchRenorm modules): batch_norm's
+// kernels with the options that select them.
+py::tuple results(const std::vector<Tensor>& tensors, ResultKind kind) {
+  py::tuple out(tensors.size());
+  for (std::size_t i = 0; i < tensors.size(); ++i) out[i] = to_kind(tensors[i], kind);
+  return out;
+}
+
+py::tuple ghost_batch_norm_forward_py(const py::object& x, const py::object& weight, const py::object& bias,
+                                      const py::object& running_mean, const py::object& running_var,
+                                      std::int64_t virtual_batch_size, double momentum, double eps) {
+  NORMKIT_CHECK(virtual_batch_size > 0, "virtual_batch_size: expected a positive int, got ", virtual_batch_size);
+  BatchNormForwardResult r = batch_norm_forward(
+      {required_view(x, "x", true), view_of(weight, "weight", false, true), view_of(bias, "bias", false, true),
+       view_of(running_mean, "running_mean", true, true), view_of(running_var, "running_var", true, true)},
+      {.training = true, .momentum = momentum, .eps = eps, .virtual_batch_size = virtual_batch_size});
+  return results({r.y, r.save_mean, r.save_invstd}, result_kind_of(x));
+}
+
+py::tuple ghost_batch_norm_backward_py(const py::object& dy, const py::object& x, const py::object& weight,
+                                       const py::object& save_mean, const py::object& save_invstd,
+                                       std::int64_t virtual_batch_size, double eps) {
+  BatchNormBackwardResult g = batch_norm_backward(
+      {.dy = required_view(dy, "dy", true), .x = required_view(x, "x", true),
+       .weight = view_of(weight, "weight", false, true), .save_mean = required_view(save_mean, "save_mean"),
+       .save_invstd = required_view(save_invstd, "save_invstd")},
+      {.training = true, .eps = eps, .virtual_batch_size = virtual_batch_size},
+      {.weight = !weight.is_none()});
+  return results({g.dx, g.dweight, g.dbias}, result_kind_of(dy));
+}
+
+py::tuple batch_renorm_forward_py(const py::object& x, const py::object& weight, const py::object& bias,
+                                  const py::object& running_mean, const py::object& running_var, double rmax,
+                                  double dmax, double momentum, double eps) {
+  BatchNormForwardResult r = batch_norm_forward(
+      {required_view(x, "x", true), view_of(weight, "weight", false, true), view_of(bias, "bias", false, true),
+       view_of(running_mean, "running_mean", true, true), view_of(running_var, "running_var", true, true)},
+      {.training = true, .momentum = momentum, .eps = eps, .renorm = BatchRenormLimits{rmax, dmax}});
+  return results({r.y, r.save_mean, r.save_invstd, r.renorm_r, r.renorm_d}, result_kind_of(x));
+}
+
+py::tuple batch_renorm_backward_py(const py::object& dy, const py::object& x, const py::object& weight,
+                                   const py::object& save_mean, const py::object& save_invstd, const py::object& r,
+                                   const py::object& d, double eps) {
+  BatchNormBackwardResult g = batch_norm_backward(
+      {.dy = required_view(dy, "dy", true), .x = required_view(x, "x", true),
+       .weight = view_of(weight, "weight", false, true), .save_mean = required_view(save_mean, "save_mean"),
+       .save_invstd = required_view(save_invstd, "save_invstd"), .renorm_r = required_view(r, "r"),
+       .renorm_d = required_view(d, "d")},
+      {.training = true, .eps = eps, .renorm = BatchRenormLimits{}}, {.weight = !weight.is_none()});
+  return results({g.dx, g.dweight, g.dbias}, result_kind_of(dy));
+}
+
 }  // namespace
 
 void bind_functional(py::module_& m) {
@@ -202,6 +256,24 @@ void bind_functional(py::module_& m) {
   m.def("layer_norm_quant_forward", &layer_norm_quant_forward_py, py::arg("x"), py::arg("normalized_shape"),
         py::arg("weight"), py::arg("bias"), py::arg("eps"), py::arg("scale") = py::none(),
         "LayerNorm with an int8 output (as rms_norm_quant_forward). Returns (q, scales, mean, rstd).");
+  m.def("ghost_batch_norm_forward", &ghost_batch_norm_forward_py, py::arg("x"), py::arg("weight"), py::arg("bias"),
+        py::arg("running_mean"), py::arg("running_var"), py::arg("virtual_batch_size"), py::arg("momentum"),
+        py::arg("eps"),
+        "Ghost BN in training (Hoffer et al. 2017): each group of virtual_batch_size samples normalized\n"
+        "with its own statistics; the running statistics (if given) move once, towards the groups' mean.\n"
+        "Returns (y, save_mean, save_invstd), the statistics (N / virtual_batch_size, C).");
+  m.def("ghost_batch_norm_backward", &ghost_batch_norm_backward_py, py::arg("dy"), py::arg("x"), py::arg("weight"),
+        py::arg("save_mean"), py::arg("save_invstd"), py::arg("virtual_batch_size"), py::arg("eps"),
+        "Ghost BN backward. Returns (dx, dweight, dbias).");
+  m.def("batch_renorm_forward", &batch_renorm_forward_py, py::arg("x"), py::arg("weight"), py::arg("bias"),
+        py::arg("running_mean"), py::arg("running_var"), py::arg("rmax"), py::arg("dmax"), py::arg("momentum"),
+        py::arg("eps"),
+        "Batch Renorm in training (Ioffe 2017): y = ((x - mean_B) / sigma_B * r + d) * weight + bias with\n"
+        "r, d clipped by rmax, dmax against the running statistics (required; updated in place).\n"
+        "Returns (y, save_mean, save_invstd, r, d).");
+  m.def("batch_renorm_backward", &batch_renorm_backward_py, py::arg("dy"), py::arg("x"), py::arg("weight"),
+        py::arg("save_mean"), py::arg("save_invstd"), py::arg("r"), py::arg("d"), py::arg("eps"),
+        "Batch Renorm backward (r and d constants). Returns (dx, dweight, dbias).");
 }
 
 }  // namespace normkit::python

@@ -37,7 +37,8 @@ else:
     _ops = None
 
 __all__ = [
-    "AddLayerNorm", "AddRMSNorm", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "GroupNorm",
+    "AddLayerNorm", "AddRMSNorm", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "BatchRenorm2d",
+    "GhostBatchNorm2d", "GroupNorm",
     "InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d", "LayerNorm", "RMSNorm",
     "adain", "add_layer_norm", "add_rms_norm", "batch_norm", "convert", "group_norm",
     "instance_norm", "layer_norm", "revert", "rms_norm",
@@ -188,6 +189,52 @@ class _AdaIN(torch.autograd.Function):
         return _grad(dcontent, g[0]), _grad(dstyle, g[1]), None
 
 
+class _GhostBatchNorm(torch.autograd.Function):
+    """Ghost BN in training: groups of virtual_batch_size samples, each with
+    its own statistics (running statistics, when given, updated in place)."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, running_mean, running_var, virtual_batch_size, momentum, eps):
+        _follow_torch_threads()
+        y, save_mean, save_invstd = _nk.ghost_batch_norm_forward(x, weight, bias, running_mean, running_var,
+                                                                virtual_batch_size, momentum, eps)
+        ctx.save_for_backward(x, weight, save_mean, save_invstd)
+        ctx.virtual_batch_size, ctx.eps = virtual_batch_size, eps
+        return y
+
+    @staticmethod
+    @_first_derivative_only
+    def backward(ctx, dy):
+        x, weight, save_mean, save_invstd = ctx.saved_tensors
+        _follow_torch_threads()
+        dx, dweight, dbias = _nk.ghost_batch_norm_backward(dy, x, weight, save_mean, save_invstd,
+                                                           ctx.virtual_batch_size, ctx.eps)
+        g = ctx.needs_input_grad
+        return _grad(dx, g[0]), _grad(dweight, g[1]), _grad(dbias, g[2]), None, None, None, None, None
+
+
+class _BatchRenorm(torch.autograd.Function):
+    """Batch Renorm in training: r and d (clipped by rmax, dmax) constants in
+    backward; the running statistics updated in place."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, running_mean, running_var, rmax, dmax, momentum, eps):
+        _follow_torch_threads()
+        y, save_mean, save_invstd, r, d = _nk.batch_renorm_forward(x, weight, bias, running_mean, running_var,
+                                                                   rmax, dmax, momentum, eps)
+        ctx.save_for_backward(x, weight, save_mean, save_invstd, r, d)
+        ctx.eps = eps
+        return y
+
+    @staticmethod
+    @_first_derivative_only
+    def backward(ctx, dy):
+        _follow_torch_threads()
+        dx, dweight, dbias = _nk.batch_renorm_backward(dy, *ctx.saved_tensors, ctx.eps)
+        g = ctx.needs_input_grad
+        return _grad(dx, g[0]), _grad(dweight, g[1]), _grad(dbias, g[2]), None, None, None, None, None, None
+
+
 class _AddNorm(torch.autograd.Function):
     """The residual add fused with RMSNorm (rms True, no bias) or LayerNorm:
     outputs (y, residual_out); the gradient of x and of residual is dsum."""
@@ -323,6 +370,75 @@ class BatchNorm2d(_BatchNormMixin, torch.nn.BatchNorm2d):
 
 class BatchNorm3d(_BatchNormMixin, torch.nn.BatchNorm3d):
     """torch.nn.BatchNorm3d on normkit's kernels."""
+
+
+def _momentum_factor(bn):
+    """torch's BatchNorm update: num_batches_tracked counted, and the momentum,
+    or the cumulative average's 1 / num_batches_tracked when it is None."""
+    bn.num_batches_tracked.add_(1)
+    return 1.0 / float(bn.num_batches_tracked) if bn.momentum is None else bn.momentum
+
+
+class GhostBatchNorm2d(BatchNorm2d):
+    """Ghost BatchNorm (Hoffer et al. 2017) as a torch.nn.BatchNorm2d: in
+    training each group of virtual_batch_size consecutive samples is normalized
+    with its own statistics, and the running statistics move once per call,
+    towards the groups' mean; eval is plain BatchNorm. The state dict is
+    BatchNorm2d's. (An autograd function on every torch version: normkit's
+    kernels, not a torch.library operator.)"""
+
+    def __init__(self, num_features, virtual_batch_size, eps=1e-5, momentum=0.1, affine=True,
+                 track_running_stats=True, device=None, dtype=None):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype)
+        if virtual_batch_size < 1:
+            raise ValueError(f"virtual_batch_size: expected a positive int, got {virtual_batch_size}")
+        self.virtual_batch_size = virtual_batch_size
+
+    def forward(self, input):
+        if not self.training or not _supported(input, self.weight, self.running_mean):
+            return super().forward(input)
+        self._check_input_dim(input)
+        factor = _momentum_factor(self) if self.track_running_stats else 0.0
+        return _GhostBatchNorm.apply(input, self.weight, self.bias, self.running_mean, self.running_var,
+                                     self.virtual_batch_size, factor, self.eps)
+
+    def extra_repr(self):
+        return super().extra_repr() + f", virtual_batch_size={self.virtual_batch_size}"
+
+
+class BatchRenorm2d(BatchNorm2d):
+    """Batch Renormalization (Ioffe 2017) as a torch.nn.BatchNorm2d: in training
+    y = ((x - mean_B) / sigma_B * r + d) * weight + bias, r and d clipped by the
+    schedule's rmax and dmax at this step (rmax = 1, dmax = 0 for warmup_steps,
+    then linear to rmax at rmax_steps and dmax at dmax_steps; the step is
+    num_batches_tracked, as normkit.nn's BatchRenorm); eval is plain
+    BatchNorm. The state dict is BatchNorm2d's."""
+
+    def __init__(self, num_features, rmax=3.0, dmax=5.0, warmup_steps=5000, rmax_steps=40000, dmax_steps=25000,
+                 eps=1e-5, momentum=0.1, affine=True, device=None, dtype=None):
+        super().__init__(num_features, eps, momentum, affine, True, device, dtype)
+        self.rmax, self.dmax = rmax, dmax
+        self.warmup_steps, self.rmax_steps, self.dmax_steps = warmup_steps, rmax_steps, dmax_steps
+        self._limits(0)  # an invalid schedule is an error now, not thousands of steps later
+
+    def _limits(self, step):
+        if self.rmax < 1 or self.dmax < 0:
+            raise ValueError(f"rmax, dmax: expected rmax >= 1 and dmax >= 0, got {self.rmax}, {self.dmax}")
+        schedule = _nk.nn.BatchRenormSchedule(self.rmax, self.dmax, self.warmup_steps, self.rmax_steps,
+                                              self.dmax_steps)
+        return schedule.at(step)
+
+    def forward(self, input):
+        if not self.training or not _supported(input, self.weight, self.running_mean):
+            return super().forward(input)
+        self._check_input_dim(input)
+        rmax, dmax = self._limits(int(self.num_batches_tracked))
+        factor = _momentum_factor(self)
+        return _BatchRenorm.apply(input, self.weight, self.bias, self.running_mean, self.running_var, rmax, dmax,
+                                  factor, self.eps)
+
+    def extra_repr(self):
+        return super().extra_repr() + f", rmax={self.rmax}, dmax={self.dmax}, warmup_steps={self.warmup_steps}"
 
 
 class LayerNorm(torch.nn.LayerNorm):

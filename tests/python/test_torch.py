@@ -399,3 +399,52 @@ def test_compile_and_export_trace_converted_models():
     layer = nt.convert(torch.nn.TransformerEncoderLayer(64, 4, 128, dropout=0.0, batch_first=True, norm_first=True))
     tokens = torch.randn(3, 10, 64)
     assert rel(layer(tokens), torch.compile(layer)(tokens)) < 1e-5
+
+
+def test_ghost_batch_norm_and_batch_renorm_modules():
+    """GhostBatchNorm2d: each group of samples normalized as torch's batch norm
+    normalizes it alone; BatchRenorm2d: Ioffe's formula with r and d clipped
+    and constant in backward; both give normkit.nn's modules' bits, keep
+    BatchNorm2d's state dict, and are plain BatchNorm in eval."""
+    torch.manual_seed(4)
+    x = (torch.randn(8, 3, 5, 5) * 2 + 1).requires_grad_()
+    ghost = nt.GhostBatchNorm2d(3, virtual_batch_size=4)
+    assert list(ghost.state_dict()) == list(torch.nn.BatchNorm2d(3).state_dict())
+    y = ghost(x)
+    want = torch.cat([F.batch_norm(x[i:i + 4], None, None, training=True) for i in (0, 4)])
+    torch.testing.assert_close(y, want, atol=2e-5, rtol=1e-4)
+    dy = torch.randn_like(y)
+    (dx,) = torch.autograd.grad(y, x, dy)
+    (dx_want,) = torch.autograd.grad(want, x, dy)
+    torch.testing.assert_close(dx, dx_want, atol=2e-5, rtol=1e-4)
+    reference = normkit.nn.GhostBatchNorm2d(3, 4)
+    np.testing.assert_array_equal(reference.forward(x.detach().numpy()), y.detach().numpy())
+    np.testing.assert_array_equal(reference.running_mean, ghost.running_mean.numpy())
+
+    renorm = nt.BatchRenorm2d(3, rmax=1.5, dmax=0.5, warmup_steps=0, rmax_steps=0, dmax_steps=0)
+    renorm.running_mean.fill_(0.5)
+    renorm.running_var.fill_(2.0)
+    rm, rv = renorm.running_mean.clone(), renorm.running_var.clone()
+    y = renorm(x)
+    mean_b, var_b = x.mean((0, 2, 3)), x.var((0, 2, 3), unbiased=False)
+    sigma_b, sigma = torch.sqrt(var_b + 1e-5), torch.sqrt(rv + 1e-5)
+    r = (sigma_b / sigma).clamp(1 / 1.5, 1.5).detach()
+    d = ((mean_b - rm) / sigma).clamp(-0.5, 0.5).detach()
+    want = ((x - mean_b[:, None, None]) / sigma_b[:, None, None] * r[:, None, None] + d[:, None, None])
+    torch.testing.assert_close(y, want, atol=2e-5, rtol=1e-4)
+    (dx,) = torch.autograd.grad(y, x, dy)
+    (dx_want,) = torch.autograd.grad(want, x, dy)
+    torch.testing.assert_close(dx, dx_want, atol=2e-5, rtol=1e-4)
+    reference = normkit.nn.BatchRenorm2d(3, rmax=1.5, dmax=0.5, warmup_steps=0, rmax_steps=0, dmax_steps=0)
+    reference.running_mean[:] = 0.5
+    reference.running_var[:] = 2.0
+    np.testing.assert_array_equal(reference.forward(x.detach().numpy()), y.detach().numpy())
+    np.testing.assert_array_equal(reference.running_var, renorm.running_var.numpy())
+    for module in (ghost, renorm):
+        module.eval()
+        plain = torch.nn.BatchNorm2d(3).eval()
+        plain.load_state_dict(module.state_dict())
+        torch.testing.assert_close(module(x), plain(x))
+        assert type(pickle.loads(pickle.dumps(module))) is type(module)
+    with pytest.raises(ValueError, match="virtual_batch_size: expected a positive int"):
+        nt.GhostBatchNorm2d(3, virtual_batch_size=0)
