@@ -60,6 +60,16 @@ def _none_empty(t, like):
     return t if t is not None else like.new_empty(0)
 
 
+def _copies(running_mean, running_var):
+    """The running statistics' copies an operator updates and returns (it may
+    not mutate its inputs); None where there are none."""
+    return tuple(t.clone() if t is not None else None for t in (running_mean, running_var))
+
+
+def _fake_copies(x, running_mean, running_var):
+    return tuple(torch.empty_like(t) if t is not None else x.new_empty(0) for t in (running_mean, running_var))
+
+
 def _empty_none(t):
     return None if t is not None and t.numel() == 0 and t.dim() == 1 else t
 
@@ -74,8 +84,7 @@ def batch_norm(x: Tensor, weight: Optional[Tensor], bias: Optional[Tensor], runn
                running_var: Optional[Tensor], training: bool, momentum: float,
                eps: float) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
     _follow_torch_threads()
-    mean_out = running_mean.clone() if running_mean is not None else None
-    var_out = running_var.clone() if running_var is not None else None
+    mean_out, var_out = _copies(running_mean, running_var)
     y, save_mean, save_invstd = _nk.batch_norm_forward(x, weight, bias, mean_out, var_out, training, momentum, eps)
     return y, save_mean, save_invstd, _none_empty(mean_out, x), _none_empty(var_out, x)
 
@@ -83,8 +92,7 @@ def batch_norm(x: Tensor, weight: Optional[Tensor], bias: Optional[Tensor], runn
 @batch_norm.register_fake
 def _(x, weight, bias, running_mean, running_var, training, momentum, eps):
     channels = x.shape[1] if training else 0  # eval: empty saved statistics, as ATen
-    stats = lambda t: torch.empty_like(t) if t is not None else x.new_empty(0)
-    return _like(x), _stats(x, (channels,)), _stats(x, (channels,)), stats(running_mean), stats(running_var)
+    return (_like(x), _stats(x, (channels,)), _stats(x, (channels,))) + _fake_copies(x, running_mean, running_var)
 
 
 def batch_norm_updating(x, weight, bias, running_mean, running_var, training, momentum, eps):
@@ -281,17 +289,15 @@ def instance_norm(x: Tensor, weight: Optional[Tensor], bias: Optional[Tensor], r
                   running_var: Optional[Tensor], momentum: float,
                   eps: float) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
     _follow_torch_threads()
-    mean_out = running_mean.clone() if running_mean is not None else None
-    var_out = running_var.clone() if running_var is not None else None
+    mean_out, var_out = _copies(running_mean, running_var)
     y, mean, rstd = _nk.instance_norm_forward(x, weight, bias, mean_out, var_out, True, momentum, eps)
     return y, mean, rstd, _none_empty(mean_out, x), _none_empty(var_out, x)
 
 
 @instance_norm.register_fake
 def _(x, weight, bias, running_mean, running_var, momentum, eps):
-    stats = lambda t: torch.empty_like(t) if t is not None else x.new_empty(0)
-    return (_like(x), _stats(x, tuple(x.shape[:2])), _stats(x, tuple(x.shape[:2])), stats(running_mean),
-            stats(running_var))
+    return (_like(x), _stats(x, tuple(x.shape[:2])), _stats(x, tuple(x.shape[:2]))) + \
+        _fake_copies(x, running_mean, running_var)
 
 
 def instance_norm_updating(x, weight, bias, running_mean, running_var, momentum, eps):
