@@ -13,10 +13,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+import torchvision  # python3-torchvision (scripts/install-deps.sh)
+
 import normkit
 import normkit.torch as nt
-
-torchvision = pytest.importorskip("torchvision")  # python3-torchvision (scripts/install-deps.sh)
 
 
 @pytest.fixture(autouse=True)
