@@ -14,6 +14,8 @@ def follow_torch_threads():
         _nk.set_num_threads(n)
 
 
-def grad_if(t, needed):
-    """t where autograd asks for the input's gradient, else None."""
-    return t if needed else None
+def as_needed(ctx, *grads):
+    """A backward's results: each input's gradient where autograd asks for
+    it (ctx.needs_input_grad), else None; inputs past `grads` get None."""
+    padded = grads + (None,) * (len(ctx.needs_input_grad) - len(grads))
+    return tuple(g if needed else None for g, needed in zip(padded, ctx.needs_input_grad))

@@ -16,7 +16,7 @@ import torch
 
 import normkit as _nk
 from ._torch_common import follow_torch_threads as _follow_torch_threads
-from ._torch_common import grad_if as _grad
+from ._torch_common import as_needed as _as_needed
 
 Tensor = torch.Tensor
 
@@ -140,9 +140,7 @@ def _batch_norm_grad(ctx, dy, _mean, _invstd, _running_mean, _running_var):
     x, weight, running_mean, running_var, save_mean, save_invstd = ctx.saved_tensors
     dx, dweight, dbias = batch_norm_backward(dy, x, weight, running_mean, running_var, save_mean, save_invstd,
                                              ctx.training, ctx.eps)
-    g = ctx.needs_input_grad
-    return (_grad(dx, g[0]), _grad(_empty_none(dweight), g[1]), _grad(_empty_none(dbias), g[2]), None, None, None,
-            None, None)
+    return _as_needed(ctx, dx, _empty_none(dweight), _empty_none(dbias))
 
 
 batch_norm.register_autograd(_batch_norm_grad, setup_context=_batch_norm_setup)
@@ -188,8 +186,7 @@ def _layer_norm_grad(ctx, dy, _mean, _rstd):
     _first_derivative_only("LayerNorm")
     x, weight, bias, mean, rstd = ctx.saved_tensors
     dx, dweight, dbias = layer_norm_backward(dy, x, ctx.normalized_shape, mean, rstd, weight, bias)
-    g = ctx.needs_input_grad
-    return _grad(dx, g[0]), None, _grad(_empty_none(dweight), g[2]), _grad(_empty_none(dbias), g[3]), None
+    return _as_needed(ctx, dx, None, _empty_none(dweight), _empty_none(dbias))
 
 
 layer_norm.register_autograd(_layer_norm_grad, setup_context=_layer_norm_setup)
@@ -230,8 +227,7 @@ def _rms_norm_grad(ctx, dy, _rstd):
     _first_derivative_only("RMSNorm")
     x, weight, rstd = ctx.saved_tensors
     dx, dweight = rms_norm_backward(dy, x, ctx.normalized_shape, rstd, weight, ctx.weight_offset)
-    g = ctx.needs_input_grad
-    return _grad(dx, g[0]), None, _grad(_empty_none(dweight), g[2]), None, None
+    return _as_needed(ctx, dx, None, _empty_none(dweight))
 
 
 rms_norm.register_autograd(_rms_norm_grad, setup_context=_rms_norm_setup)
@@ -277,8 +273,7 @@ def _group_norm_grad(ctx, dy, _mean, _rstd):
     _first_derivative_only("GroupNorm")
     x, weight, mean, rstd = ctx.saved_tensors
     dx, dweight, dbias = group_norm_backward(dy, x, mean, rstd, weight, ctx.num_groups)
-    g = ctx.needs_input_grad
-    return _grad(dx, g[0]), None, _grad(_empty_none(dweight), g[2]), _grad(_empty_none(dbias), g[3]), None
+    return _as_needed(ctx, dx, None, _empty_none(dweight), _empty_none(dbias))
 
 
 group_norm.register_autograd(_group_norm_grad, setup_context=_group_norm_setup)
@@ -336,9 +331,7 @@ def _instance_norm_grad(ctx, dy, _mean, _rstd, _running_mean, _running_var):
     _first_derivative_only("InstanceNorm")
     x, weight, mean, rstd = ctx.saved_tensors
     dx, dweight, dbias = instance_norm_backward(dy, x, weight, mean, rstd)
-    g = ctx.needs_input_grad
-    return (_grad(dx, g[0]), _grad(_empty_none(dweight), g[1]), _grad(_empty_none(dbias), g[2]), None, None, None,
-            None)
+    return _as_needed(ctx, dx, _empty_none(dweight), _empty_none(dbias))
 
 
 instance_norm.register_autograd(_instance_norm_grad, setup_context=_instance_norm_setup)
@@ -377,8 +370,7 @@ def _adain_setup(ctx, inputs, output):
 def _adain_grad(ctx, dy, *_stats_grads):
     _first_derivative_only("AdaIN")
     dcontent, dstyle = adain_backward(dy, *ctx.saved_tensors, ctx.eps)
-    g = ctx.needs_input_grad
-    return _grad(dcontent, g[0]), _grad(dstyle, g[1]), None
+    return _as_needed(ctx, dcontent, dstyle)
 
 
 adain.register_autograd(_adain_grad, setup_context=_adain_setup)
@@ -426,8 +418,7 @@ def _add_rms_norm_grad(ctx, dy, dresidual_out, _rstd):
         dy = torch.zeros_like(residual_out, dtype=ctx.y_dtype)
     dsum, dweight = add_rms_norm_backward(dy, dresidual_out, residual_out, ctx.normalized_shape, rstd, weight,
                                           ctx.weight_offset)
-    g = ctx.needs_input_grad
-    return _grad(dsum, g[0]), _grad(dsum, g[1]), None, _grad(_empty_none(dweight), g[3]), None, None
+    return _as_needed(ctx, dsum, dsum, None, _empty_none(dweight))
 
 
 add_rms_norm.register_autograd(_add_rms_norm_grad, setup_context=_add_rms_norm_setup)
@@ -476,9 +467,7 @@ def _add_layer_norm_grad(ctx, dy, dresidual_out, _mean, _rstd):
         dy = torch.zeros_like(residual_out, dtype=ctx.y_dtype)
     dsum, dweight, dbias = add_layer_norm_backward(dy, dresidual_out, residual_out, ctx.normalized_shape, mean,
                                                    rstd, weight, bias)
-    g = ctx.needs_input_grad
-    return (_grad(dsum, g[0]), _grad(dsum, g[1]), None, _grad(_empty_none(dweight), g[3]),
-            _grad(_empty_none(dbias), g[4]), None)
+    return _as_needed(ctx, dsum, dsum, None, _empty_none(dweight), _empty_none(dbias))
 
 
 add_layer_norm.register_autograd(_add_layer_norm_grad, setup_context=_add_layer_norm_setup)

@@ -27,7 +27,7 @@ from torch.autograd.function import once_differentiable
 
 import normkit as _nk
 from ._torch_common import follow_torch_threads as _follow_torch_threads
-from ._torch_common import grad_if as _grad
+from ._torch_common import as_needed as _as_needed
 
 # torch.library custom operators where torch has them (2.4 and newer:
 # torch.compile and torch.export trace them); autograd functions otherwise.
@@ -88,8 +88,7 @@ class _BatchNorm(torch.autograd.Function):
         _follow_torch_threads()
         dx, dweight, dbias = _nk.batch_norm_backward(dy, x, weight, running_mean, running_var, save_mean,
                                                      save_invstd, ctx.training, ctx.eps)
-        g = ctx.needs_input_grad
-        return _grad(dx, g[0]), _grad(dweight, g[1]), _grad(dbias, g[2]), None, None, None, None, None
+        return _as_needed(ctx, dx, dweight, dbias)
 
 
 class _LayerNorm(torch.autograd.Function):
@@ -107,8 +106,7 @@ class _LayerNorm(torch.autograd.Function):
         x, weight, bias, mean, rstd = ctx.saved_tensors
         _follow_torch_threads()
         dx, dweight, dbias = _nk.layer_norm_backward(dy, x, ctx.normalized_shape, mean, rstd, weight, bias)
-        g = ctx.needs_input_grad
-        return _grad(dx, g[0]), None, _grad(dweight, g[2]), _grad(dbias, g[3]), None
+        return _as_needed(ctx, dx, None, dweight, dbias)
 
 
 class _RMSNorm(torch.autograd.Function):
@@ -127,8 +125,7 @@ class _RMSNorm(torch.autograd.Function):
         _follow_torch_threads()
         dx, dweight = _nk.rms_norm_backward(dy, x, ctx.normalized_shape, rstd, weight,
                                             weight_offset=ctx.weight_offset)
-        g = ctx.needs_input_grad
-        return _grad(dx, g[0]), None, _grad(dweight, g[2]), None, None
+        return _as_needed(ctx, dx, None, dweight)
 
 
 class _GroupNorm(torch.autograd.Function):
@@ -146,8 +143,7 @@ class _GroupNorm(torch.autograd.Function):
         x, weight, mean, rstd = ctx.saved_tensors
         _follow_torch_threads()
         dx, dweight, dbias = _nk.group_norm_backward(dy, x, mean, rstd, weight, ctx.num_groups)
-        g = ctx.needs_input_grad
-        return _grad(dx, g[0]), None, _grad(dweight, g[2]), _grad(dbias, g[3]), None
+        return _as_needed(ctx, dx, None, dweight, dbias)
 
 
 class _InstanceNorm(torch.autograd.Function):
@@ -167,8 +163,7 @@ class _InstanceNorm(torch.autograd.Function):
         x, weight, mean, rstd = ctx.saved_tensors
         _follow_torch_threads()
         dx, dweight, dbias = _nk.instance_norm_backward(dy, x, weight, mean, rstd)
-        g = ctx.needs_input_grad
-        return _grad(dx, g[0]), _grad(dweight, g[1]), _grad(dbias, g[2]), None, None, None, None
+        return _as_needed(ctx, dx, dweight, dbias)
 
 
 class _AdaIN(torch.autograd.Function):
@@ -185,8 +180,7 @@ class _AdaIN(torch.autograd.Function):
     def backward(ctx, dy):
         _follow_torch_threads()
         dcontent, dstyle = _nk.adain_backward(dy, *ctx.saved_tensors, ctx.eps)
-        g = ctx.needs_input_grad
-        return _grad(dcontent, g[0]), _grad(dstyle, g[1]), None
+        return _as_needed(ctx, dcontent, dstyle)
 
 
 class _GhostBatchNorm(torch.autograd.Function):
@@ -209,8 +203,7 @@ class _GhostBatchNorm(torch.autograd.Function):
         _follow_torch_threads()
         dx, dweight, dbias = _nk.ghost_batch_norm_backward(dy, x, weight, save_mean, save_invstd,
                                                            ctx.virtual_batch_size, ctx.eps)
-        g = ctx.needs_input_grad
-        return _grad(dx, g[0]), _grad(dweight, g[1]), _grad(dbias, g[2]), None, None, None, None, None
+        return _as_needed(ctx, dx, dweight, dbias)
 
 
 class _BatchRenorm(torch.autograd.Function):
@@ -231,8 +224,7 @@ class _BatchRenorm(torch.autograd.Function):
     def backward(ctx, dy):
         _follow_torch_threads()
         dx, dweight, dbias = _nk.batch_renorm_backward(dy, *ctx.saved_tensors, ctx.eps)
-        g = ctx.needs_input_grad
-        return _grad(dx, g[0]), _grad(dweight, g[1]), _grad(dbias, g[2]), None, None, None, None, None, None
+        return _as_needed(ctx, dx, dweight, dbias)
 
 
 class _AddNorm(torch.autograd.Function):
@@ -268,9 +260,7 @@ class _AddNorm(torch.autograd.Function):
         else:
             dsum, dweight, dbias = _nk.add_layer_norm_backward(dy, dresidual_out, residual_out,
                                                                ctx.normalized_shape, mean, rstd, weight, bias)
-        g = ctx.needs_input_grad
-        return (_grad(dsum, g[0]), _grad(dsum, g[1]), None, _grad(dweight, g[3]), _grad(dbias, g[4]),
-                None, None, None)
+        return _as_needed(ctx, dsum, dsum, None, dweight, dbias)
 
 
 # ---- functions, as torch.nn.functional's --------------------------------------------
