@@ -37,23 +37,25 @@ void for_each_run(const NormPlan& p, bool stream, const RunBody& run, const RowB
   });
 }
 
-// The forward pass over one contiguous run of (a, c) = ac (prefetch: see
-// elementwise.hpp).
+// The forward pass over `runs` contiguous runs of n of (a, c) = ac, `stride`
+// apart, in one call (prefetch: see elementwise.hpp).
 void normalize_run(const NormalizeArgs& args, bool stream, std::int64_t ac, std::int64_t offset, std::int64_t n,
-                   std::int64_t prefetch) {
+                   std::int64_t prefetch, std::int64_t runs = 1, std::int64_t stride = 0) {
   normalize_span({.x = args.x + offset,
                   .y = args.y + offset,
                   .n = n,
                   .hi = args.center_hi[ac],
                   .lo = args.center_lo[ac],
                   .scale = args.scale[ac],
-                  .shift = args.shift[ac]},
+                  .shift = args.shift[ac],
+                  .runs = runs,
+                  .stride = stride},
                  stream, prefetch);
 }
 
-// The backward pass over one contiguous run of (a, c) = ac.
+// The backward pass over runs of (a, c) = ac, as normalize_run.
 void input_grad_run(const InputGradArgs& args, bool stream, std::int64_t ac, std::int64_t offset, std::int64_t n,
-                    std::int64_t prefetch) {
+                    std::int64_t prefetch, std::int64_t runs = 1, std::int64_t stride = 0) {
   input_grad_span({.dy = args.dy + offset,
                    .x = args.x + offset,
                    .dx = args.dx + offset,
@@ -62,16 +64,20 @@ void input_grad_run(const InputGradArgs& args, bool stream, std::int64_t ac, std
                    .lo = args.center_lo[ac],
                    .k_dy = args.k_dy[ac],
                    .k_x = args.k_x[ac],
-                   .k_0 = args.k_0[ac]},
+                   .k_0 = args.k_0[ac],
+                   .runs = runs,
+                   .stride = stride},
                   stream, prefetch);
 }
 
-// Calls run(offset) for each run of D elements of slice ac in samples [s0, s1).
-template <typename Run>
-void for_each_run_of_slice(const NormPlan& p, std::int64_t ac, std::int64_t s0, std::int64_t s1, const Run& run) {
+// Calls runs(offset, count, stride) once for the runs of D elements of slice
+// ac in samples [s0, s1): count runs from offset, stride elements apart (one
+// dispatch for all of them: on small maps a run is a vector or less).
+template <typename Runs>
+void runs_of_slice(const NormPlan& p, std::int64_t ac, std::int64_t s0, std::int64_t s1, const Runs& runs) {
   const std::int64_t a = ac / p.C, c = ac % p.C;
-  const std::int64_t b1 = std::min(p.B, s1 * p.rows_per_sample);
-  for (std::int64_t b = s0 * p.rows_per_sample; b < b1; ++b) run(((a * p.B + b) * p.C + c) * p.D);
+  const std::int64_t b0 = s0 * p.rows_per_sample, b1 = std::min(p.B, s1 * p.rows_per_sample);
+  if (b0 < b1) runs(((a * p.B + b0) * p.C + c) * p.D, b1 - b0, p.C * p.D);
 }
 
 bool stream_y(const NormalizeArgs& args) {
@@ -129,15 +135,17 @@ void input_grad_apply(const InputGradArgs& args) {
 // The streamed stores are fenced once the slice's last sample is written.
 void normalize_slice(const NormalizeArgs& args, std::int64_t ac, std::int64_t s0, std::int64_t s1) {
   const bool stream = stream_y(args);
-  for_each_run_of_slice(args.plan, ac, s0, s1,
-                        [&](std::int64_t offset) { normalize_run(args, stream, ac, offset, args.plan.D, args.plan.D); });
+  runs_of_slice(args.plan, ac, s0, s1, [&](std::int64_t offset, std::int64_t count, std::int64_t stride) {
+    normalize_run(args, stream, ac, offset, args.plan.D, args.plan.D, count, stride);
+  });
   if (s1 >= args.plan.samples()) stream_fence(stream);
 }
 
 void input_grad_slice(const InputGradArgs& args, std::int64_t ac, std::int64_t s0, std::int64_t s1) {
   const bool stream = stream_dx(args);
-  for_each_run_of_slice(args.plan, ac, s0, s1,
-                        [&](std::int64_t offset) { input_grad_run(args, stream, ac, offset, args.plan.D, args.plan.D); });
+  runs_of_slice(args.plan, ac, s0, s1, [&](std::int64_t offset, std::int64_t count, std::int64_t stride) {
+    input_grad_run(args, stream, ac, offset, args.plan.D, args.plan.D, count, stride);
+  });
   if (s1 >= args.plan.samples()) stream_fence(stream);
 }
 

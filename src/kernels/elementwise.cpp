@@ -21,14 +21,16 @@ template <int W>
 template <int W>
 [[gnu::always_inline]] inline void normalize_span_w(const NormalizeSpan& s, bool stream, std::int64_t prefetch) {
   const float hi = s.hi, lo = s.lo, scale = s.scale, shift = s.shift;
-  const float* x = s.x;
-  write_elements<W>(
-      s.y, s.n, stream,
-      [&](std::int64_t i) __attribute__((always_inline)) {
-        prefetch_line<W>(x + i, prefetch);
-        return ((loadv<W>(x + i) - hi) - lo) * scale + shift;
-      },
-      [&](std::int64_t i) __attribute__((always_inline)) { return ((x[i] - hi) - lo) * scale + shift; });
+  for (std::int64_t r = 0; r < s.runs; ++r) {
+    const float* x = s.x + r * s.stride;
+    write_elements<W>(
+        s.y + r * s.stride, s.n, stream,
+        [&](std::int64_t i) __attribute__((always_inline)) {
+          prefetch_line<W>(x + i, prefetch);
+          return ((loadv<W>(x + i) - hi) - lo) * scale + shift;
+        },
+        [&](std::int64_t i) __attribute__((always_inline)) { return ((x[i] - hi) - lo) * scale + shift; });
+  }
 }
 
 template <int W>
@@ -81,15 +83,17 @@ template <int W>
 template <int W>
 [[gnu::always_inline]] inline void input_grad_span_w(const InputGradSpan& s, bool stream, std::int64_t prefetch) {
   const float hi = s.hi, lo = s.lo, k_dy = s.k_dy, k_x = s.k_x, k_0 = s.k_0;
-  const float *dy = s.dy, *x = s.x;
-  write_elements<W>(
-      s.dx, s.n, stream,
-      [&](std::int64_t i) __attribute__((always_inline)) {
-        prefetch_line<W>(dy + i, prefetch);
-        prefetch_line<W>(x + i, prefetch);
-        return loadv<W>(dy + i) * k_dy + ((loadv<W>(x + i) - hi) - lo) * k_x + k_0;
-      },
-      [&](std::int64_t i) __attribute__((always_inline)) { return dy[i] * k_dy + ((x[i] - hi) - lo) * k_x + k_0; });
+  for (std::int64_t r = 0; r < s.runs; ++r) {
+    const float *dy = s.dy + r * s.stride, *x = s.x + r * s.stride;
+    write_elements<W>(
+        s.dx + r * s.stride, s.n, stream,
+        [&](std::int64_t i) __attribute__((always_inline)) {
+          prefetch_line<W>(dy + i, prefetch);
+          prefetch_line<W>(x + i, prefetch);
+          return loadv<W>(dy + i) * k_dy + ((loadv<W>(x + i) - hi) - lo) * k_x + k_0;
+        },
+        [&](std::int64_t i) __attribute__((always_inline)) { return dy[i] * k_dy + ((x[i] - hi) - lo) * k_x + k_0; });
+  }
 }
 
 template <int W, bool kCentred>

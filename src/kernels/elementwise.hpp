@@ -10,12 +10,15 @@
 
 namespace normkit::kernels {
 
-// y = ((x - hi) - lo) * scale + shift, one (hi, lo, scale, shift) for the span.
+// y = ((x - hi) - lo) * scale + shift, one (hi, lo, scale, shift) for the span;
+// or for `runs` spans of n, `stride` elements apart, with the same
+// coefficients (a channel's runs of consecutive samples, one call).
 struct NormalizeSpan {
   const float* x;
   float* y;
   std::int64_t n;
   float hi, lo, scale, shift;
+  std::int64_t runs = 1, stride = 0;
 };
 void normalize_span(const NormalizeSpan& s, bool stream, std::int64_t prefetch);
 
@@ -29,13 +32,15 @@ struct NormalizeRows {
 };
 void normalize_rows(const NormalizeRows& s, bool stream);
 
-// dx = dy * k_dy + ((x - hi) - lo) * k_x + k_0, one set of coefficients.
+// dx = dy * k_dy + ((x - hi) - lo) * k_x + k_0, one set of coefficients;
+// runs and stride as NormalizeSpan's.
 struct InputGradSpan {
   const float* dy;
   const float* x;
   float* dx;
   std::int64_t n;
   float hi, lo, k_dy, k_x, k_0;
+  std::int64_t runs = 1, stride = 0;
 };
 void input_grad_span(const InputGradSpan& s, bool stream, std::int64_t prefetch);
 

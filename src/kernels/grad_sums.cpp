@@ -49,6 +49,59 @@ template <int W, bool kCentred>
   return {g.total(), gx.total()};
 }
 
+// kRunsAtOnce runs of n elements, `stride` apart, all of one (a, c) (the
+// same centre, and w, when given, the same per-d weight): each run's sums
+// with the bits run_grad_sums_body gives it alone (the same operations in
+// the same order; the runs interleaved, so that their chains are
+// independent and their fixed costs, the lane totals and the tail, overlap).
+// Small maps are where it matters: BatchNorm backward on 4x4 maps made one
+// call per 16-float run.
+constexpr int kRunsAtOnce = kGradSumsRuns;
+
+template <int W, bool kCentred>
+[[gnu::always_inline]] inline void runs_grad_sums_body(const float* dy, const float* x, std::int64_t stride,
+                                                       const float* w, float hi, float lo, std::int64_t n,
+                                                       GradSums* out) {
+  using V = vfloat<W>;
+  constexpr int K = kLanes / W;
+  const std::int64_t body = n / kLanes * kLanes, rest = n - body;
+  LaneSet<W> g[kRunsAtOnce], gx[kRunsAtOnce];
+  auto add = [&](int r, const LaneSet<W>& d, const LaneSet<W>& v, const LaneSet<W>* weight,
+                 const LaneSet<W>* mask) __attribute__((always_inline)) {
+#pragma GCC unroll 4
+    for (int k = 0; k < K; ++k) {
+      V gi = weight != nullptr ? d.v[k] * weight->v[k] : d.v[k];
+      if (mask != nullptr) gi *= mask->v[k];
+      g[r].v[k] += gi;
+      gx[r].v[k] += gi * centred<kCentred>(v.v[k], hi, lo);
+    }
+  };
+  for (std::int64_t i = 0; i < body; i += kLanes) {
+    const LaneSet<W> wi = w != nullptr ? LaneSet<W>::load(w + i) : LaneSet<W>{};
+#pragma GCC unroll 4
+    for (int r = 0; r < kRunsAtOnce; ++r)
+      add(r, LaneSet<W>::load(dy + r * stride + i), LaneSet<W>::load(x + r * stride + i), w != nullptr ? &wi : nullptr,
+          nullptr);
+  }
+  if (rest > 0) {
+    const LaneSet<W> wt = w != nullptr ? LaneSet<W>::load_tail(w + body, rest) : LaneSet<W>{};
+    const LaneSet<W> mask = LaneSet<W>::tail_mask(rest);
+#pragma GCC unroll 4
+    for (int r = 0; r < kRunsAtOnce; ++r)
+      add(r, LaneSet<W>::load_tail(dy + r * stride + body, rest), LaneSet<W>::load_tail(x + r * stride + body, rest),
+          w != nullptr ? &wt : nullptr, &mask);
+  }
+  for (int r = 0; r < kRunsAtOnce; ++r) out[r] = {g[r].total(), gx[r].total()};
+}
+
+template <int W>
+[[gnu::always_inline]] inline void runs_grad_sums_w(const float* dy, const float* x, std::int64_t stride,
+                                                    const float* w, float hi, float lo, std::int64_t n,
+                                                    GradSums* out) {
+  if (has_centre(hi, lo)) runs_grad_sums_body<W, true>(dy, x, stride, w, hi, lo, n, out);
+  else runs_grad_sums_body<W, false>(dy, x, stride, w, hi, lo, n, out);
+}
+
 // (hi, lo) both +0 (RMSNorm): the version without the centring subtractions.
 template <int W>
 [[gnu::always_inline]] inline GradSums run_grad_sums_w(const float* dy, const float* x, const float* w, float hi,
@@ -97,6 +150,10 @@ GradSums run_grad_sums_portable(const float* dy, const float* x, const float* w,
                                 std::int64_t n) {
   return run_grad_sums_w<4>(dy, x, w, hi, lo, n);
 }
+void runs_grad_sums_portable(const float* dy, const float* x, std::int64_t stride, const float* w, float hi,
+                             float lo, std::int64_t n, GradSums* out) {
+  runs_grad_sums_w<4>(dy, x, stride, w, hi, lo, n, out);
+}
 void rows16_grad_sums_portable(const float* dy, const float* x, const float* hi, const float* lo, std::int64_t C,
                                std::int64_t rows, const float* w, GradSums* out) {
   rows16_grad_sums_w<4, 1>(dy, x, hi, lo, C, rows, w, out);
@@ -117,6 +174,10 @@ NORMKIT_TARGET_AVX2 GradSums run_grad_sums_avx2(const float* dy, const float* x,
                                                 float lo, std::int64_t n) {
   return run_grad_sums_w<8>(dy, x, w, hi, lo, n);
 }
+NORMKIT_TARGET_AVX2 void runs_grad_sums_avx2(const float* dy, const float* x, std::int64_t stride, const float* w,
+                                             float hi, float lo, std::int64_t n, GradSums* out) {
+  runs_grad_sums_w<8>(dy, x, stride, w, hi, lo, n, out);
+}
 NORMKIT_TARGET_AVX2 void rows16_grad_sums_avx2(const float* dy, const float* x, const float* hi, const float* lo,
                                                std::int64_t C, std::int64_t rows, const float* w, GradSums* out) {
   rows16_grad_sums_w<8, 1>(dy, x, hi, lo, C, rows, w, out);
@@ -133,6 +194,10 @@ NORMKIT_TARGET_AVX2 void rows256_grad_sums_avx2(const float* dy, const float* x,
 NORMKIT_TARGET_AVX512 GradSums run_grad_sums_avx512(const float* dy, const float* x, const float* w, float hi,
                                                     float lo, std::int64_t n) {
   return run_grad_sums_w<16>(dy, x, w, hi, lo, n);
+}
+NORMKIT_TARGET_AVX512 void runs_grad_sums_avx512(const float* dy, const float* x, std::int64_t stride,
+                                                 const float* w, float hi, float lo, std::int64_t n, GradSums* out) {
+  runs_grad_sums_w<16>(dy, x, stride, w, hi, lo, n, out);
 }
 NORMKIT_TARGET_AVX512 void rows16_grad_sums_avx512(const float* dy, const float* x, const float* hi,
                                                    const float* lo, std::int64_t C, std::int64_t rows,
@@ -157,6 +222,11 @@ GradSums run_grad_sums(const float* dy, const float* x, const float* w, float hi
   return NORMKIT_DISPATCH(run_grad_sums, dy, x, w, hi, lo, n);
 }
 
+void runs_grad_sums(const float* dy, const float* x, std::int64_t stride, const float* w, float hi, float lo,
+                    std::int64_t n, GradSums* out) {
+  NORMKIT_DISPATCH(runs_grad_sums, dy, x, stride, w, hi, lo, n, out);
+}
+
 namespace {
 
 struct GradSumsOps {
@@ -167,6 +237,18 @@ struct GradSumsOps {
     const std::int64_t ac = a * args.plan.C + c;
     const float* w = args.d_weight != nullptr ? args.d_weight + offset % args.plan.D : nullptr;
     return run_grad_sums(args.dy + offset, args.x + offset, w, args.center_hi[ac], args.center_lo[ac], n);
+  }
+
+  // kRuns consecutive samples' runs of one (a, c), each the whole of its
+  // d-row (offset: the first's, ((a * B + s) * C + c) * D; stride: the next
+  // sample's), each with the bits of run(): blocked_reduce.hpp's
+  // reduce_each_slice takes them so.
+  static constexpr int kRuns = kRunsAtOnce;
+  void runs(std::int64_t offset, std::int64_t stride, std::int64_t n, GradSums* out) const {
+    const std::int64_t D = args.plan.D, C = args.plan.C;
+    const std::int64_t row = offset / D, c = row % C, a = row / C / args.plan.B, ac = a * C + c;
+    const float* w = args.d_weight;  // a run starts its d-row: w from d = 0
+    runs_grad_sums(args.dy + offset, args.x + offset, stride, w, args.center_hi[ac], args.center_lo[ac], n, out);
   }
 
   // Channels contiguous: per channel over the rows in order; 256, 64 or 16

@@ -287,6 +287,29 @@ TEST_P(MomentsKernel, InterleavedRowsGiveEachRowTheSingleRunBits) {
   }
 }
 
+// The same for the backward's sums: a channel's runs of consecutive samples
+// taken kGradSumsRuns at a time (reduce_each_slice) get the single-run bits,
+// centred or not, weighted or not.
+TEST_P(MomentsKernel, InterleavedGradSumsGiveEachRunTheSingleRunBits) {
+  for (std::int64_t n : {1, 4, 5, 16, 17, 64, 768, 4097}) {
+    const std::int64_t stride = n + 5;
+    const auto count = static_cast<std::size_t>(kernels::kGradSumsRuns * stride);
+    const std::vector<float> dy = normal_values(count, 400 + n, 0.0f, 1.5f), x = normal_values(count, 500 + n, 3.0f, 2.0f);
+    const std::vector<float> w = normal_values(static_cast<std::size_t>(n), 600 + n, 1.0f, 0.5f);
+    for (const float* weight : {static_cast<const float*>(nullptr), w.data()})
+      for (const auto& [hi, lo] : {std::pair{0.0f, 0.0f}, std::pair{3.25f, 1e-7f}}) {
+        kernels::GradSums together[kernels::kGradSumsRuns];
+        kernels::runs_grad_sums(dy.data(), x.data(), stride, weight, hi, lo, n, together);
+        for (int r = 0; r < kernels::kGradSumsRuns; ++r) {
+          const kernels::GradSums alone =
+              kernels::run_grad_sums(dy.data() + r * stride, x.data() + r * stride, weight, hi, lo, n);
+          EXPECT_EQ(std::memcmp(&alone, &together[r], sizeof alone), 0)
+              << "n=" << n << " run " << r << (weight ? " weighted" : "") << " hi=" << hi;
+        }
+      }
+  }
+}
+
 // NORMKIT_ISA picks the starting path when the CPU has it; set_simd_path
 // changes it for the process and refuses a path the CPU lacks.
 TEST(Simd, RequestedPathRunsWhenTheCpuHasIt) {
