@@ -2,6 +2,8 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace normkit::python {
 namespace {
@@ -97,33 +99,75 @@ py::capsule export_capsule(const Tensor& tensor) {
   return py::reinterpret_steal<py::capsule>(capsule);
 }
 
+// torch's own DLPack entry points (torch._C._to_dlpack / _from_dlpack, in
+// every torch since 1.10): a fraction of a microsecond each, where the
+// Python-level __dlpack__, __dlpack_device__ and torch.utils.dlpack's
+// from_dlpack (argument checks, a detach for a tensor that requires grad)
+// take one to three. At decode sizes (a (1, 4096) LayerNorm runs in 2 us)
+// those microseconds are the call. Looked up once, when torch is first
+// seen, and never released: a static py::object would be released at exit,
+// after the interpreter (and its GIL) is gone.
+struct TorchDLPack {
+  py::object to_dlpack, from_dlpack;
+};
+
+const TorchDLPack& torch_dlpack() {
+  static const TorchDLPack* entry_points = [] {
+    const py::module_ c = py::module_::import("torch._C");
+    return new TorchDLPack{c.attr("_to_dlpack"), c.attr("_from_dlpack")};
+  }();
+  return *entry_points;
+}
+
+// Whether obj is a torch.Tensor (or a subclass): its type's module is
+// torch's. The answer is kept per type (a handful of types ever come).
 bool is_torch_tensor(const py::handle obj) {
+  static std::vector<std::pair<PyTypeObject*, bool>>* known = new std::vector<std::pair<PyTypeObject*, bool>>;
+  PyTypeObject* type = Py_TYPE(obj.ptr());
+  for (const auto& [t, is_torch] : *known)
+    if (t == type) return is_torch;
   const std::string module = py::str(obj.get_type().attr("__module__"));
-  return module == "torch" || module.rfind("torch.", 0) == 0;
+  const bool is_torch = module == "torch" || module.rfind("torch.", 0) == 0;
+  Py_INCREF(reinterpret_cast<PyObject*>(type));  // the pointer stays valid
+  known->emplace_back(type, is_torch);
+  return is_torch;
 }
 
-}  // namespace
-
-bool is_dlpack_tensor(const py::handle obj) {
-  return !py::isinstance<py::array>(obj) && py::hasattr(obj, "__dlpack__") && py::hasattr(obj, "__dlpack_device__");
+// The capsule of a torch tensor (any requires_grad: the export is of the
+// same memory), after refusing one elsewhere than the CPU by its device's
+// name (a meta tensor has no DLPack device at all).
+py::object torch_capsule(const py::object& tensor, const char* name) {
+  if (!tensor.attr("is_cpu").cast<bool>()) {
+    const std::string device = py::str(tensor.attr("device").attr("type"));
+    detail::throw_error(name, ": expected a tensor on the CPU, got one on ", device,
+                        " (move it with .cpu(), or keep torch's own op for it)");
+  }
+  return torch_dlpack().to_dlpack(tensor);
 }
 
-TensorView dlpack_view(const py::object& obj, const char* name, bool sixteen_bit) {
-  // The device first, without exporting: a tensor elsewhere than the CPU is
-  // refused by name (torch's own device name where there is one: a meta
-  // tensor has no DLPack device at all).
+// The capsule of any other DLPack producer, on the CPU.
+py::object dlpack_capsule(const py::object& obj, const char* name) {
   if (py::hasattr(obj, "device") && py::hasattr(obj.attr("device"), "type")) {
     const std::string device = py::str(obj.attr("device").attr("type"));
     NORMKIT_CHECK(device == "cpu", name, ": expected a tensor on the CPU, got one on ", device,
-                  " (move it with .cpu(), or keep torch's own op for it)");
+                  " (move it to the CPU first)");
   }
   const py::tuple device = obj.attr("__dlpack_device__")();
   const int device_type = device[0].cast<int>();
   NORMKIT_CHECK(device_type == kDLCPU, name, ": expected a tensor on the CPU, got one on DLPack device type ",
                 device_type, " (move it to the CPU first)");
-  py::object source = obj;
-  if (py::hasattr(obj, "requires_grad") && obj.attr("requires_grad").cast<bool>()) source = obj.attr("detach")();
-  const py::object capsule = source.attr("__dlpack__")();
+  return obj.attr("__dlpack__")();
+}
+
+}  // namespace
+
+bool is_dlpack_tensor(const py::handle obj) {
+  if (is_torch_tensor(obj)) return true;
+  return !py::isinstance<py::array>(obj) && py::hasattr(obj, "__dlpack__") && py::hasattr(obj, "__dlpack_device__");
+}
+
+TensorView dlpack_view(const py::object& obj, const char* name, bool sixteen_bit) {
+  const py::object capsule = is_torch_tensor(obj) ? torch_capsule(obj, name) : dlpack_capsule(obj, name);
   auto* managed = static_cast<DLManagedTensor*>(PyCapsule_GetPointer(capsule.ptr(), kCapsuleName));
   if (managed == nullptr) throw py::error_already_set();
   // Not consumed: the capsule's own destructor returns it to the producer
@@ -147,9 +191,7 @@ py::object to_kind(const Tensor& tensor, ResultKind kind) {
   if (kind == ResultKind::numpy || !tensor.defined()) return to_numpy(tensor);
   // Looked up once and never released: a static py::object would be
   // released at exit, after the interpreter (and its GIL) is gone.
-  static const py::object* from_dlpack =
-      new py::object(py::module_::import("torch.utils.dlpack").attr("from_dlpack"));
-  return (*from_dlpack)(export_capsule(tensor));
+  return torch_dlpack().from_dlpack(export_capsule(tensor));
 }
 
 }  // namespace normkit::python

@@ -17,9 +17,10 @@ bool is_dlpack_tensor(const py::handle obj);
 
 // A view of a DLPack tensor: on the CPU, float32 (or bfloat16/float16 with
 // `sixteen_bit`), any strides; an Error names the argument otherwise (a
-// tensor on another device, another dtype). A torch tensor that requires
-// grad is read through .detach() (the same memory). The caller keeps obj
-// alive for the duration of the call (it is a function argument).
+// tensor on another device, another dtype). A torch tensor is exported
+// through torch's own C entry point (one that requires grad too: the same
+// memory). The caller keeps obj alive for the duration of the call (it is a
+// function argument).
 TensorView dlpack_view(const py::object& obj, const char* name, bool sixteen_bit);
 
 // The kind of array a call's results take: NumPy arrays, or torch tensors

@@ -49,7 +49,7 @@ _DTYPES = (torch.float32, torch.bfloat16, torch.float16)
 
 def _supported(*tensors):
     """Whether normkit's kernels take these tensors (None is fine)."""
-    return all(t is None or (t.device.type == "cpu" and t.dtype in _DTYPES) for t in tensors)
+    return all(t is None or (t.is_cpu and t.dtype in _DTYPES) for t in tensors)
 
 
 def _first_derivative_only(backward):
@@ -265,6 +265,19 @@ class _AddNorm(torch.autograd.Function):
 
 # ---- functions, as torch.nn.functional's --------------------------------------------
 
+# The operators trace (torch.compile, torch.export) but cost tens of
+# microseconds a call in eager mode (torch.library's Python dispatch), where
+# the autograd functions cost a few: each call takes the operator only while
+# torch traces it, or when its tensor is not a plain one (the fake and
+# functional tensors of a non-strict export).
+_EAGER_TYPES = (torch.Tensor, torch.nn.Parameter)
+
+
+def _traced(x):
+    """Whether this call goes through the torch.library operators."""
+    return _ops is not None and (torch.compiler.is_compiling() or type(x) not in _EAGER_TYPES)
+
+
 def _shape(normalized_shape):
     return (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
 
@@ -272,14 +285,14 @@ def _shape(normalized_shape):
 def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
     """torch.nn.functional.batch_norm on normkit's kernels (running statistics
     updated in place when training)."""
-    if _ops is not None:
+    if _traced(x):
         return _ops.batch_norm_updating(x, weight, bias, running_mean, running_var, training, momentum, eps)
     return _BatchNorm.apply(x, weight, bias, running_mean, running_var, training, momentum, eps)
 
 
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
     """torch.nn.functional.layer_norm on normkit's kernels."""
-    if _ops is not None:
+    if _traced(x):
         return _ops.layer_norm(x, list(_shape(normalized_shape)), weight, bias, eps)[0]
     return _LayerNorm.apply(x, _shape(normalized_shape), weight, bias, eps)
 
@@ -287,14 +300,14 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5):
 def rms_norm(x, normalized_shape, weight=None, eps=None, weight_offset=0.0):
     """torch.nn.functional.rms_norm (torch 2.4) on normkit's kernels; eps None is
     float32's machine epsilon; y = x * rstd * (weight_offset + weight)."""
-    if _ops is not None:
+    if _traced(x):
         return _ops.rms_norm(x, list(_shape(normalized_shape)), weight, eps, weight_offset)[0]
     return _RMSNorm.apply(x, _shape(normalized_shape), weight, eps, weight_offset)
 
 
 def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5):
     """torch.nn.functional.group_norm on normkit's kernels."""
-    if _ops is not None:
+    if _traced(x):
         return _ops.group_norm(x, num_groups, weight, bias, eps)[0]
     return _GroupNorm.apply(x, num_groups, weight, bias, eps)
 
@@ -302,7 +315,7 @@ def group_norm(x, num_groups, weight=None, bias=None, eps=1e-5):
 def instance_norm(x, running_mean=None, running_var=None, weight=None, bias=None, momentum=0.1, eps=1e-5):
     """torch.nn.functional.instance_norm with use_input_stats=True on normkit's
     kernels (running statistics, when given, updated in place)."""
-    if _ops is not None:
+    if _traced(x):
         return _ops.instance_norm_updating(x, weight, bias, running_mean, running_var, momentum, eps)
     return _InstanceNorm.apply(x, weight, bias, running_mean, running_var, momentum, eps)
 
@@ -310,21 +323,21 @@ def instance_norm(x, running_mean=None, running_var=None, weight=None, bias=None
 def adain(content, style, eps=1e-5):
     """Adaptive Instance Normalization: content normalized to style's per-(n, c)
     mean and standard deviation."""
-    if _ops is not None:
+    if _traced(content):
         return _ops.adain(content, style, eps)[0]
     return _AdaIN.apply(content, style, eps)
 
 
 def add_rms_norm(x, residual, normalized_shape, weight=None, eps=None, weight_offset=0.0):
     """(y, residual_out): residual_out = x + residual, y its RMSNorm, in one pass."""
-    if _ops is not None:
+    if _traced(x):
         return tuple(_ops.add_rms_norm(x, residual, list(_shape(normalized_shape)), weight, eps, weight_offset)[:2])
     return _AddNorm.apply(x, residual, _shape(normalized_shape), weight, None, eps, True, weight_offset)
 
 
 def add_layer_norm(x, residual, normalized_shape, weight=None, bias=None, eps=1e-5):
     """(y, residual_out): residual_out = x + residual, y its LayerNorm, in one pass."""
-    if _ops is not None:
+    if _traced(x):
         return tuple(_ops.add_layer_norm(x, residual, list(_shape(normalized_shape)), weight, bias, eps)[:2])
     return _AddNorm.apply(x, residual, _shape(normalized_shape), weight, bias, eps, False, 0.0)
 
