@@ -212,9 +212,10 @@ RowCoefficients row_coefficients(const RowBackwardArgs& a, std::int64_t r) {
   k.lo = static_cast<float>(mean - k.hi);
   if (a.dx == nullptr) return k;
   double sum_g = 0, sum_gx = 0;
+  const float* const dy = static_cast<const float*>(a.dy) + a.dy_at.offset(r, cols);
+  const float* const x = static_cast<const float*>(a.x) + a.x_at.offset(r, cols);
   for (std::int64_t d0 = 0; d0 < cols; d0 += kRunChunk) {
-    const GradSums s = run_grad_sums(static_cast<const float*>(a.dy) + r * cols + d0,
-                                     static_cast<const float*>(a.x) + r * cols + d0, a.gamma ? a.gamma + d0 : nullptr,
+    const GradSums s = run_grad_sums(dy + d0, x + d0, a.gamma ? a.gamma + d0 : nullptr,
                                      k.hi, k.lo, std::min(kRunChunk, cols - d0));
     sum_g += s.sum_dy;
     sum_gx += s.sum_dy_xc;
@@ -225,10 +226,20 @@ RowCoefficients row_coefficients(const RowBackwardArgs& a, std::int64_t r) {
   return k;
 }
 
+// Columns [c0, c1) of float32 row r asked for, where the storage puts rows
+// at offsets of their own (nothing otherwise: consecutive rows are one
+// stream, which the hardware prefetcher follows).
+void prefetch_row(const void* data, const RowStorage& at, std::int64_t r, std::int64_t cols, std::int64_t c0,
+                  std::int64_t c1) {
+  if (at.row_offsets == nullptr) return;
+  const auto* row = reinterpret_cast<const char*>(static_cast<const float*>(data) + at.offset(r, cols));
+  for (std::int64_t b = c0 * 4; b < c1 * 4; b += 64) __builtin_prefetch(row + b);
+}
+
 // Rows [r0, r1) over the columns [c0, c1): dx, and the column sums into
 // col_g, col_gx (indexed from c0; null: not wanted), each row's values from
 // its coefficients k(r). Every element's arithmetic is the same whatever
-// the column range. (Plain storage: the float32 rows in place.)
+// the column range. (float32 storage: the rows in place, at their offsets.)
 template <typename Coefficients>
 void apply_rows(const RowBackwardArgs& a, std::int64_t r0, std::int64_t r1, std::int64_t c0, std::int64_t c1,
                 const Coefficients& k, float* col_g, float* col_gx, bool stream) {
@@ -238,13 +249,20 @@ void apply_rows(const RowBackwardArgs& a, std::int64_t r0, std::int64_t r1, std:
   auto* const dx = static_cast<float*>(a.dx);
   const auto* const addend = static_cast<const float*>(a.dx_addend);
   for (std::int64_t r = r0; r < r1; ++r) {
+    // Rows at offsets of their own (a permuted view's) each start a new
+    // stream, which the hardware prefetcher only finds after its first
+    // misses: the rows two ahead are asked for by hand.
+    if (r + 2 < a.rows) {
+      prefetch_row(a.dy, a.dy_at, r + 2, cols, c0, c1);
+      prefetch_row(a.x, a.x_at, r + 2, cols, c0, c1);
+    }
     const RowCoefficients c = k(r);
-    const std::int64_t at = r * cols + c0;
+    const std::int64_t dy_at = a.dy_at.offset(r, cols) + c0, x_at = a.x_at.offset(r, cols) + c0;
     if (a.dx != nullptr) {
       // dx, and the column sums in the same pass when they are wanted.
-      row_backward_span({.dy = dy + at,
-                         .x = x + at,
-                         .dx = dx + at,
+      row_backward_span({.dy = dy + dy_at,
+                         .x = x + x_at,
+                         .dx = dx + a.dx_at.offset(r, cols) + c0,
                          .col_g = col_g,
                          .col_gx = col_gx,
                          .n = c1 - c0,
@@ -254,11 +272,11 @@ void apply_rows(const RowBackwardArgs& a, std::int64_t r0, std::int64_t r1, std:
                          .rstd = c.rs,
                          .k_x = c.k_x,
                          .k_0 = c.k_0,
-                         .addend = addend != nullptr ? addend + at : nullptr},
+                         .addend = addend != nullptr ? addend + a.dx_addend_at.offset(r, cols) + c0 : nullptr},
                         stream);
     } else if (col_g != nullptr) {
-      accumulate_column_sums({.dy = dy + at,
-                              .x = x + at,
+      accumulate_column_sums({.dy = dy + dy_at,
+                              .x = x + x_at,
                               .col_g = col_g,
                               .col_gx = col_gx,
                               .n = c1 - c0,
@@ -269,7 +287,7 @@ void apply_rows(const RowBackwardArgs& a, std::int64_t r0, std::int64_t r1, std:
   }
 }
 
-// Columns [c0, c0 + n) of row r of storage that is not plain, read into the
+// Columns [c0, c0 + n) of row r of 16-bit storage, read into the
 // thread's buffers: the arguments of that piece as a plain one-row problem
 // (valid until the thread's next call). Its dx, written into the buffer, is
 // stored by store_staged_dx.
@@ -327,7 +345,7 @@ void one_block_on_threads(const RowBackwardArgs& a, int threads, bool stream) {
   parallel_region(threads, [&] {
 #pragma omp for schedule(static)
     for (std::int64_t r = 0; r < rows; ++r)
-      k[r] = a.plain() ? row_coefficients(a, r) : row_coefficients(stage_row(a, r, 0, cols), 0);
+      k[r] = a.in_place() ? row_coefficients(a, r) : row_coefficients(stage_row(a, r, 0, cols), 0);
     // Column ranges of whole cache lines (16 floats), one per thread.
     const std::int64_t t = omp_get_thread_num(), n = omp_get_num_threads();
     const std::int64_t lines = (cols + 15) / 16;
@@ -335,7 +353,7 @@ void one_block_on_threads(const RowBackwardArgs& a, int threads, bool stream) {
     if (c0 < c1) {
       float* const col_g = sums != nullptr ? sums + c0 : nullptr;
       float* const col_gx = sums != nullptr ? sums + cols + c0 : nullptr;
-      if (a.plain()) {
+      if (a.in_place()) {
         apply_rows(a, 0, rows, c0, c1, [&](std::int64_t r) { return k[r]; }, col_g, col_gx, stream);
       } else {
         for (std::int64_t r = 0; r < rows; ++r) {
@@ -388,7 +406,7 @@ void row_norm_backward(const RowBackwardArgs& a) {
       const std::int64_t r0 = b * kColumnBlockRows, r1 = std::min(rows, (b + 1) * kColumnBlockRows);
       float* const block_g = a.columns != nullptr ? col_g.data() : nullptr;
       float* const block_gx = a.columns != nullptr ? col_gx.data() : nullptr;
-      if (a.plain())
+      if (a.in_place())
         apply_rows(a, r0, r1, 0, cols, [&](std::int64_t r) { return row_coefficients(a, r); }, block_g, block_gx,
                    stream);
       else

@@ -69,7 +69,12 @@ struct RowBackwardArgs {
   const void* dx_addend = nullptr;  // (rows, cols) or null: added to dx (add_norm.hpp's dresidual_out)
   RowStorage dy_at, x_at, dx_at, dx_addend_at;
 
-  bool plain() const { return dy_at.plain() && x_at.plain() && dx_at.plain() && dx_addend_at.plain(); }
+  // Every matrix float32, read and written in place at its rows' offsets
+  // (the rest go through the thread's buffers, a row at a time).
+  bool in_place() const {
+    return dy_at.dtype == DType::float32 && x_at.dtype == DType::float32 && dx_at.dtype == DType::float32 &&
+           dx_addend_at.dtype == DType::float32;
+  }
 };
 void row_norm_backward(const RowBackwardArgs& args);
 
