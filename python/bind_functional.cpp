@@ -58,8 +58,9 @@ std::vector<ops::Value> values_of(const ops::Function& f, const std::vector<py::
 }
 
 // Calls f without the GIL; its results as NumPy arrays (no copy), None for
-// an undefined one.
-py::tuple call(const ops::Function& f, const std::vector<py::object>& objects) {
+// an undefined one: a tuple, or the array itself for a function of one
+// result (DESIGN.md: dyt_forward(...) -> y).
+py::object call(const ops::Function& f, const std::vector<py::object>& objects) {
   const std::vector<ops::Value> values = values_of(f, objects);
   std::vector<Tensor> results;
   {
@@ -74,6 +75,7 @@ py::tuple call(const ops::Function& f, const std::vector<py::object>& objects) {
       kind = result_kind_of(objects[i]);
       break;
     }
+  if (results.size() == 1) return to_kind(results[0], kind);
   py::tuple out(results.size());
   for (std::size_t i = 0; i < results.size(); ++i) out[i] = to_kind(results[i], kind);
   return out;

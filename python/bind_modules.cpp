@@ -164,6 +164,17 @@ void bind_modules(py::module_& m) {
                py::arg("normalized_shape"), py::arg("eps") = py::none(), py::arg("elementwise_affine") = true);
   bind_forward_backward<nn::RMSNorm>(rms_norm, true);
 
+  py::class_<nn::DyT, nn::Module> dyt(m, "DyT",
+                                      "DyT (Dynamic Tanh): y = weight * tanh(alpha * x) + bias over the last dim;\n"
+                                      "alpha a learned scalar, as Zhu et al. 2025's DynamicTanh.");
+  dyt.def(py::init([](std::int64_t normalized_features, double alpha_init_value, bool elementwise_affine) {
+            return std::make_unique<nn::DyT>(normalized_features, nn::DyTModuleOptions{alpha_init_value, elementwise_affine});
+          }),
+          py::arg("normalized_features"), py::arg("alpha_init_value") = 0.5, py::arg("elementwise_affine") = true);
+  bind_forward_backward<nn::DyT>(dyt, true);
+  tensor_property(dyt, "alpha", "alpha", "alpha, (1,), as a live float32 view.");
+  tensor_property(dyt, "alpha_grad", "alpha", "alpha's gradient as a live view.", true);
+
   // The fused residual add + norm: two inputs, two outputs.
   py::class_<nn::AddRMSNorm, nn::Module>(m, "AddRMSNorm",
                                          "The residual add fused with RMSNorm: forward(x, residual) gives\n"

@@ -28,15 +28,15 @@ std::string python_type(const normkit::ops::Arg& a) {
   return "object";
 }
 
-// "def name(a: T, ...) -> Tuple[...]: ...", wrapped at 120 columns under the
-// opening parenthesis.
+// "def name(a: T, ...) -> Tuple[...]: ..." ("-> Array" for one result),
+// wrapped at 120 columns under the opening parenthesis.
 std::string stub(const normkit::ops::Function& f) {
   std::vector<std::string> parts;
   for (const auto& a : f.args)
     parts.push_back(std::string(a.name) + ": " + python_type(a) + (a.default_number ? " = ..." : ""));
   std::string results;
   for (const auto& r : f.results) results += (results.empty() ? "" : ", ") + std::string(r.may_be_none ? "Optional[Array]" : "Array");
-  parts.back() += ") -> Tuple[" + results + "]: ...";
+  parts.back() += f.results.size() == 1 ? ") -> " + results + ": ..." : ") -> Tuple[" + results + "]: ...";
   const std::string head = std::string("def ") + f.name + "(";
   std::string out = head, line = head;
   for (std::size_t i = 0; i < parts.size(); ++i) {

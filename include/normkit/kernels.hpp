@@ -7,6 +7,7 @@
 #include "normkit/adain.hpp"
 #include "normkit/add_norm.hpp"
 #include "normkit/batch_norm.hpp"
+#include "normkit/dyt.hpp"
 #include "normkit/error.hpp"
 #include "normkit/group_norm.hpp"
 #include "normkit/half.hpp"

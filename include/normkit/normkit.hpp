@@ -6,6 +6,7 @@
 #include "normkit/nn/adain.hpp"
 #include "normkit/nn/add_norm.hpp"
 #include "normkit/nn/batch_norm.hpp"
+#include "normkit/nn/dyt.hpp"
 #include "normkit/nn/fold.hpp"
 #include "normkit/nn/frozen_batch_norm.hpp"
 #include "normkit/nn/group_norm.hpp"

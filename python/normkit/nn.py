@@ -14,6 +14,7 @@ from ._normkit import (
     BatchNorm2d,
     BatchNorm3d,
     BatchRenormSchedule,
+    DyT,
     FrozenBatchNorm2d,
     GroupNorm,
     InstanceNorm1d,
@@ -58,7 +59,7 @@ BatchRenorm1d, BatchRenorm2d, BatchRenorm3d = map(_renorm, (BatchNorm1d, BatchNo
 
 __all__ = [
     "AdaIN", "AddLayerNorm", "AddRMSNorm", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "BatchRenorm1d", "BatchRenorm2d",
-    "BatchRenorm3d", "BatchRenormSchedule", "FrozenBatchNorm2d", "GhostBatchNorm1d",
+    "BatchRenorm3d", "BatchRenormSchedule", "DyT", "FrozenBatchNorm2d", "GhostBatchNorm1d",
     "GhostBatchNorm2d", "GhostBatchNorm3d", "GroupNorm", "InstanceNorm1d", "InstanceNorm2d",
     "InstanceNorm3d", "LayerNorm", "Module", "RMSNorm", "recalibrate_running_stats",
 ]

@@ -6,6 +6,7 @@
 
 #include "normkit/adain.hpp"
 #include "normkit/add_norm.hpp"
+#include "normkit/dyt.hpp"
 #include "normkit/error.hpp"
 #include "normkit/group_norm.hpp"
 #include "normkit/layer_norm.hpp"
@@ -707,6 +708,59 @@ Op adain() {
   return op;
 }
 
+// DyT: alpha a scalar around 0.5 (the paper's initial value), weight and
+// bias per feature of the last dim.
+Op dyt() {
+  Op op{.name = "dyt", .title = "DyT", .plan = "none: elementwise, dalpha over every element, dweight and dbias per feature in blocks of 64 rows"};
+  op.forward = checked({
+      .name = "dyt_forward",
+      .args = {{"x", ArgKind::tensor, "(*, C)"},
+               {"alpha", ArgKind::tensor, "(1,) or (): the learned scalar"},
+               {"weight", ArgKind::optional_tensor, "(C,) or None"},
+               {"bias", ArgKind::optional_tensor, "(C,) or None"}},
+      .results = {{"y"}},
+      .doc = "DyT (Dynamic Tanh) forward: y = weight * tanh(alpha * x) + bias over x's last dim.\n"
+             "Returns y.",
+      .call = [](const std::vector<Value>& values, Impl impl) -> std::vector<Tensor> {
+        const Values a{values};
+        return {dyt_forward({a.tensor(0), a.tensor(1), a.tensor(2), a.tensor(3)}, {.impl = impl})};
+      },
+      .run = [](const std::vector<Value>& values, const std::vector<TensorView>& out, Impl impl) {
+        const Values a{values};
+        dyt_forward({a.tensor(0), a.tensor(1), a.tensor(2), a.tensor(3)}, {.impl = impl}, at(out, 0));
+      }});
+  op.backward = checked({
+      .name = "dyt_backward",
+      .args = {{"dy", ArgKind::tensor, "x's shape"},
+               {"x", ArgKind::tensor, "(*, C)"},
+               {"alpha", ArgKind::tensor, "(1,) or ()"},
+               {"weight", ArgKind::optional_tensor, "(C,) or None"}},
+      .results = {{"dx"}, {"dalpha"}, {"dweight", true}, {"dbias"}},
+      .doc = "DyT backward. Returns (dx, dalpha, dweight, dbias); dweight is None when weight is None.",
+      .call = [](const std::vector<Value>& values, Impl impl) -> std::vector<Tensor> {
+        const Values a{values};
+        DyTBackwardResult r = dyt_backward({a.tensor(0), a.tensor(1), a.tensor(2), a.tensor(3)}, {.impl = impl});
+        return {r.dx, r.dalpha, r.dweight, r.dbias};
+      },
+      .run = [](const std::vector<Value>& values, const std::vector<TensorView>& out, Impl impl) {
+        const Values a{values};
+        dyt_backward({a.tensor(0), a.tensor(1), a.tensor(2), a.tensor(3)}, {.impl = impl},
+                     {at(out, 0), at(out, 1), at(out, 2), at(out, 3)});
+      }});
+  op.gradients = {"x", "alpha", "weight", "bias"};
+  op.arguments = [](const OpCase& c) {
+    CaseArguments out;
+    auto& s = out.storage;
+    const Shape features = trailing(c.shape, 1);
+    const CaseTensors t = case_tensors(s, c, features);
+    const TensorView alpha = parameter(s, {1}, c.seed + 6, 0.5f);
+    out.forward = {t.x, alpha, t.weight, t.bias};
+    out.backward = [=](const std::vector<Tensor>&) { return std::vector<Value>{t.dy, t.x, alpha, t.weight}; };
+    return out;
+  };
+  return op;
+}
+
 }  // namespace
 
 std::size_t Function::index_of(const std::string& arg) const {
@@ -717,7 +771,8 @@ std::size_t Function::index_of(const std::string& arg) const {
 
 const std::vector<Op>& table() {
   static const std::vector<Op> ops{batch_norm(),    layer_norm(),    rms_norm(),     group_norm(),
-                                   instance_norm(), adain(),         add_rms_norm(), add_layer_norm()};
+                                   instance_norm(), adain(),         add_rms_norm(), add_layer_norm(),
+                                   dyt()};
   return ops;
 }
 

@@ -1,5 +1,5 @@
 // The family's modules: AdaIN, folding BN into the previous layer, Frozen BN,
-// recalibration, the Batch Renorm schedule, Ghost BN, state dicts.
+// recalibration, the Batch Renorm schedule, Ghost BN, DyT, state dicts.
 #include "module_util.hpp"
 
 namespace normkit::test {
@@ -312,6 +312,34 @@ TEST(FamilyModules, InstanceNormUsesRunningStatsOnlyInEvalWhenTracked) {
   untracked.eval();
   EXPECT_TRUE(same_bits(values(untracked.forward(x.view)), y_train));
   EXPECT_THROW(untracked.forward(Tensor({4, 3, 5})), Error);
+}
+
+// The module: the functional op on its parameters (alpha 0.5, weight ones,
+// bias zeros, the paper's keys), its gradients accumulated over calls.
+TEST(DyTModule, IsTheFunctionalOpOnItsParameters) {
+  nn::DyT m(16);
+  const auto state = m.state_dict();
+  ASSERT_EQ(state.size(), 3u);
+  EXPECT_EQ(state[0].first, "alpha");
+  EXPECT_EQ(state[1].first, "weight");
+  EXPECT_EQ(state[2].first, "bias");
+  EXPECT_EQ(m.alpha.value.data<float>()[0], 0.5f);
+  m.weight.value.data<float>()[3] = 2.0f;
+  m.bias.value.data<float>()[5] = -1.0f;
+  const Tensor x = random_tensor({5, 16}, TestLayout::contiguous, 41, 0.0f, 2.0f).storage, dy = random_tensor({5, 16}, TestLayout::contiguous, 42, 0.0f, 1.0f).storage;
+  const Tensor y = m.forward(x);
+  EXPECT_TRUE(same_bits(values(y), values(dyt_forward({x, m.alpha.value, m.weight.value, m.bias.value}))));
+  const Tensor dx = m.backward(dy);
+  m.backward(dy);
+  const DyTBackwardResult g = dyt_backward({dy, x, m.alpha.value, m.weight.value});
+  EXPECT_TRUE(same_bits(values(dx), values(g.dx)));
+  EXPECT_FLOAT_EQ(m.alpha.grad.data<float>()[0], 2 * g.dalpha.data<float>()[0]);
+  EXPECT_FLOAT_EQ(m.weight.grad.data<float>()[3], 2 * g.dweight.data<float>()[3]);
+  EXPECT_FLOAT_EQ(m.bias.grad.data<float>()[5], 2 * g.dbias.data<float>()[5]);
+  EXPECT_EQ(error_of([&] { m.forward(Tensor({5, 15})); }), "DyT: expected input with last dimension 16, got shape (5, 15)");
+  EXPECT_EQ(error_of([] { nn::DyT(0); }), "DyT: normalized_features: expected a size > 0, got 0");
+  nn::DyT plain(4, {.alpha_init_value = 1.0, .elementwise_affine = false});
+  EXPECT_EQ(plain.state_dict().size(), 1u);
 }
 
 }  // namespace

@@ -87,7 +87,7 @@ TEST(OpTable, RefusesValuesOfTheWrongKindOrNumber) {
             "layer_norm_forward: normalized_shape: a value of another kind than the table's");
   EXPECT_EQ(error_of([] { ops::op("batch_renorm"); }),
             "op: expected one of batch_norm, layer_norm, rms_norm, group_norm, instance_norm, adain, add_rms_norm, "
-            "add_layer_norm, got "
+            "add_layer_norm, dyt, got "
             "'batch_renorm'");
 }
 
