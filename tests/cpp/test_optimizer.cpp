@@ -1,6 +1,7 @@
-// SGD against torch.optim.SGD's update rule, and the learning-rate schedules
-// against PyTorch's.
+// SGD and AdamW against torch.optim.SGD's and torch.optim.AdamW's update
+// rules, and the learning-rate schedules against PyTorch's.
 #include "engine_util.hpp"
+#include "normkit/nn/adamw.hpp"
 #include "normkit/nn/sgd.hpp"
 #include "normkit/train/schedule.hpp"
 
@@ -25,6 +26,52 @@ TEST(SGD, FollowsTorchOptimSgdUpdateRule) {
       }
     }
   }
+}
+
+// torch.optim.AdamW's rule in double, three steps, a decayed parameter and
+// one in no_decay; the state round-trips through load_state.
+TEST(AdamW, FollowsTorchOptimAdamWUpdateRule) {
+  nn::Parameter decayed(vector_tensor({1.0f, -2.0f})), plain(vector_tensor({0.5f, 3.0f}));
+  const nn::AdamWOptions o{.lr = 0.01, .beta1 = 0.9, .beta2 = 0.99, .eps = 1e-6, .weight_decay = 0.1};
+  nn::AdamW opt({&decayed, &plain}, o, {&plain});
+  double w[2][2] = {{1.0, -2.0}, {0.5, 3.0}}, m[2][2] = {}, v[2][2] = {};
+  const float grads[3][2] = {{0.5f, -1.0f}, {0.25f, 0.5f}, {-1.0f, 2.0f}};
+  for (int step = 0; step < 3; ++step) {
+    nn::Parameter* params[2] = {&decayed, &plain};
+    for (int k = 0; k < 2; ++k) {
+      params[k]->zero_grad();
+      for (int i = 0; i < 2; ++i) params[k]->grad.data<float>()[i] = grads[step][i] * (k + 1);
+    }
+    opt.step();
+    const double t = step + 1;
+    for (int k = 0; k < 2; ++k)
+      for (int i = 0; i < 2; ++i) {
+        const double g = grads[step][i] * (k + 1);
+        w[k][i] *= 1 - o.lr * (k == 0 ? o.weight_decay : 0.0);
+        m[k][i] = o.beta1 * m[k][i] + (1 - o.beta1) * g;
+        v[k][i] = o.beta2 * v[k][i] + (1 - o.beta2) * g * g;
+        const double m_hat = m[k][i] / (1 - std::pow(o.beta1, t)), v_hat = v[k][i] / (1 - std::pow(o.beta2, t));
+        w[k][i] -= o.lr * m_hat / (std::sqrt(v_hat) + o.eps);
+        EXPECT_NEAR(params[k]->value.data<float>()[i], w[k][i], 1e-6) << "step " << step << " parameter " << k;
+      }
+  }
+  EXPECT_EQ(opt.steps(), 3);
+  // A copy restored from the state takes the same next step.
+  nn::Parameter decayed2(Tensor::copy_of(decayed.value)), plain2(Tensor::copy_of(plain.value));
+  nn::AdamW restored({&decayed2, &plain2}, o, {&plain2});
+  restored.load_state(opt.steps(), opt.exp_avg(), opt.exp_avg_sq());
+  for (auto [a, b] : {std::pair{&decayed, &decayed2}, std::pair{&plain, &plain2}}) {
+    a->zero_grad();
+    b->zero_grad();
+    a->grad.data<float>()[0] = b->grad.data<float>()[0] = 0.75f;
+  }
+  opt.step();
+  restored.step();
+  EXPECT_TRUE(same_bits(values(decayed.value), values(decayed2.value)));
+  EXPECT_TRUE(same_bits(values(plain.value), values(plain2.value)));
+  EXPECT_EQ(error_of([&] { restored.load_state(1, {Tensor({3})}, opt.exp_avg_sq()); }),
+            "AdamW::load_state: exp_avg: expected 2 tensors, got 1");
+  EXPECT_EQ(error_of([] { nn::AdamW({}, {.beta1 = 1.0}); }), "AdamW: beta1: expected in [0, 1), got 1");
 }
 
 TEST(Schedule, StepCosineAndWarmUpAsPyTorch) {
