@@ -70,6 +70,34 @@ Tensor Sigmoid::backward(const TensorView& dy) {
   return dx;
 }
 
+Tensor GELU::forward(const TensorView& x) {
+  saved_x_ = checked_copy(x, "GELU", "x");
+  Tensor y(saved_x_.shape());
+  const float* in = saved_x_.data<float>();
+  float* out = y.data<float>();
+  parallel_for_elements(y.numel(), [=](std::int64_t i) {
+    out[i] = in[i] * 0.5f * (1.0f + std::erf(in[i] * static_cast<float>(M_SQRT1_2)));
+  });
+  return y;
+}
+
+Tensor GELU::backward(const TensorView& dy) {
+  check_like(dy, saved_x_, "GELU");
+  Tensor holder;
+  const float* g = contiguous_values(dy, holder);
+  Tensor dx(saved_x_.shape());
+  float* out = dx.data<float>();
+  const float* x = saved_x_.data<float>();
+  // As ATen's GeluBackward: cdf + x * pdf, pdf = (2 / sqrt(pi)) * (1 / sqrt(2)) * 0.5 * exp(-x^2 / 2).
+  constexpr auto kAlpha = static_cast<float>(M_2_SQRTPI * M_SQRT1_2 * 0.5);
+  parallel_for_elements(dx.numel(), [=](std::int64_t i) {
+    const float cdf = 0.5f * (1.0f + std::erf(x[i] * static_cast<float>(M_SQRT1_2)));
+    const float pdf = kAlpha * std::exp(x[i] * x[i] * -0.5f);
+    out[i] = g[i] * (cdf + x[i] * pdf);
+  });
+  return dx;
+}
+
 Tensor Flatten::forward(const TensorView& x) {
   NORMKIT_CHECK(x.defined() && x.dim() >= 1, "Flatten: x: expected a tensor of rank >= 1");
   input_shape_ = x.shape();

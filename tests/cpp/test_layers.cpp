@@ -192,6 +192,18 @@ TEST(Activations, ForwardAndBackward) {
     EXPECT_NEAR(s.data<float>()[i], sv, 1e-6);
     EXPECT_NEAR(ds.data<float>()[i], g * sv * (1 - sv), 1e-6);
   }
+  // GELU: y = x * Phi(x) against double, and its backward against a
+  // central difference of the forward in double.
+  nn::GELU gelu;
+  const Tensor ge = gelu.forward(x), dge = gelu.backward(dy);
+  const auto gelu_of = [](double v) { return v * 0.5 * (1 + std::erf(v / std::sqrt(2.0))); };
+  for (int i = 0; i < 12; ++i) {
+    const double v = x.data<float>()[i], g = dy.data<float>()[i];
+    EXPECT_NEAR(ge.data<float>()[i], gelu_of(v), 1e-6 * (1 + std::fabs(v)));
+    const double slope = (gelu_of(v + 1e-6) - gelu_of(v - 1e-6)) / 2e-6;
+    EXPECT_NEAR(dge.data<float>()[i], g * slope, 1e-5 * (1 + std::fabs(g)));
+  }
+  EXPECT_EQ(error_of([] { nn::GELU().backward(Tensor({2})); }), "GELU: backward before forward");
   nn::Flatten flatten;
   Generator gen(3);
   const Tensor images = nn::normal_tensor({2, 1, 3, 3}, 1.0, gen);

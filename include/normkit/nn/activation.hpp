@@ -1,4 +1,4 @@
-// Parameter-free layers: ReLU, Sigmoid, and Flatten ((N, *) -> (N, prod(*))).
+// Parameter-free layers: ReLU, Sigmoid, GELU, and Flatten ((N, *) -> (N, prod(*))).
 #pragma once
 
 #include <cstdint>
@@ -27,6 +27,19 @@ class Sigmoid : public Layer {
 
  private:
   Tensor saved_y_;
+};
+
+// GELU as torch.nn.GELU() (approximate='none'): y = x * Phi(x) with
+// Phi(x) = 0.5 * (1 + erf(x / sqrt(2))), in float32 with libm's erf (the
+// same bits on every path and thread count).
+class GELU : public Layer {
+ public:
+  GELU() : Layer("GELU") {}
+  Tensor forward(const TensorView& x) override;
+  Tensor backward(const TensorView& dy) override;  // dy * (Phi(x) + x * exp(-x^2 / 2) / sqrt(2 pi))
+
+ private:
+  Tensor saved_x_;
 };
 
 class Flatten : public Layer {
