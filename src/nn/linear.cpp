@@ -32,18 +32,21 @@ void sgemm(char trans_a, char trans_b, std::int64_t m, std::int64_t n, std::int6
 }  // namespace
 
 Tensor Linear::forward(const TensorView& x) {
-  NORMKIT_CHECK(x.defined() && x.dtype() == DType::float32 && x.dim() == 2 && x.size(1) == in_,
-                "Linear: x: expected float32 of shape (N, ", in_, "), got ",
-                shape_or_none(x));
+  NORMKIT_CHECK(x.defined() && x.dtype() == DType::float32 && x.dim() >= 2 && x.shape().back() == in_,
+                "Linear: x: expected float32 of shape (N, ", in_, ") or (N, *, ", in_, "), got ", shape_or_none(x));
   saved_x_ = Tensor::copy_of(x);
-  const std::int64_t n = x.size(0), in = in_, out = out_;
-  Tensor y({n, out_});
+  // Samples (x's first dim) of `per` rows each (a token sequence: (N, T, in)).
+  const std::int64_t n = x.size(0), per = n > 0 ? x.numel() / (n * in_) : 0, in = in_, out = out_;
+  Shape y_shape = x.shape();
+  y_shape.back() = out_;
+  Tensor y(y_shape);
   float* yp = y.data<float>();
   const float* xp = saved_x_.data<float>();
   const float* wp = weight.value.data<float>();
   const float* bp = bias.value.defined() ? bias.value.data<float>() : nullptr;
   // y = x W^T (+ b), in fixed blocks of samples.
-  for_each_block(n, kSamplesPerBlock, [=](std::int64_t, std::int64_t first, std::int64_t rows) {
+  for_each_block(n, kSamplesPerBlock, [=](std::int64_t, std::int64_t first_sample, std::int64_t samples) {
+    const std::int64_t first = first_sample * per, rows = samples * per;
     if (bp != nullptr)
       for (std::int64_t i = first; i < first + rows; ++i)
         for (std::int64_t j = 0; j < out; ++j) yp[i * out + j] = bp[j];
@@ -54,21 +57,25 @@ Tensor Linear::forward(const TensorView& x) {
 
 Tensor Linear::backward(const TensorView& dy) {
   NORMKIT_CHECK(saved_x_.defined(), "Linear: backward before forward");
-  const std::int64_t n = saved_x_.shape()[0], in = in_, out = out_;
-  check_output_gradient(dy, {n, out_}, "Linear");
+  const Shape& x_shape = saved_x_.shape();
+  const std::int64_t n = x_shape[0], per = n > 0 ? saved_x_.numel() / (n * in_) : 0, in = in_, out = out_;
+  Shape y_shape = x_shape;
+  y_shape.back() = out_;
+  check_output_gradient(dy, y_shape, "Linear");
   Tensor holder;
   const float* gp = contiguous_values(dy, holder);
-  Tensor dx = input_gradient() ? Tensor({n, in_}) : Tensor();  // sgemm writes all of it
+  Tensor dx = input_gradient() ? Tensor(x_shape) : Tensor();  // sgemm writes all of it
   const float* xp = saved_x_.data<float>();
   const float* wp = weight.value.data<float>();
   float* dxp = dx.defined() ? dx.data<float>() : nullptr;
   // Per block of samples: dx = dy W for its rows, and its partial of the
-  // parameters' gradients, dW = dy^T x and db = dy's column sums (in sample
+  // parameters' gradients, dW = dy^T x and db = dy's column sums (in row
   // order), summed in the blocks' tree.
   const std::int64_t wn = out * in, bn = bias.value.defined() ? out : 0;
   std::vector<float> partial(static_cast<std::size_t>(block_count(n, kSamplesPerBlock) * (wn + bn)));
   float* const pp = partial.data();
-  for_each_block(n, kSamplesPerBlock, [=](std::int64_t b, std::int64_t first, std::int64_t rows) {
+  for_each_block(n, kSamplesPerBlock, [=](std::int64_t b, std::int64_t first_sample, std::int64_t samples) {
+    const std::int64_t first = first_sample * per, rows = samples * per;
     if (dxp != nullptr) sgemm('N', 'N', rows, in, out, gp + first * out, out, wp, in, 0.0f, dxp + first * in, in);
     float* const block = pp + b * (wn + bn);
     sgemm('T', 'N', out, in, rows, gp + first * out, out, xp + first * in, in, 0.0f, block, in);

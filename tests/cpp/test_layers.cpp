@@ -55,6 +55,43 @@ TEST(Linear, MatchesTheFormulasInDouble) {
   EXPECT_NEAR(layer.bias.grad.data<float>()[0], 2 * (dy.data<float>()[0] + dy.data<float>()[5] + dy.data<float>()[10] + dy.data<float>()[15]), 1e-5);
 }
 
+// Over a sequence of tokens per sample, (N, T, in): the (N * T, in) matrix's
+// formulas, and the same bits on 1 and 2 threads over several sample blocks.
+TEST(Linear, TakesTokenSequences) {
+  Generator gen(2);
+  nn::Linear layer(6, 4, gen);
+  const std::int64_t N = 37, T = 3;
+  Generator data(5);
+  const Tensor x = nn::normal_tensor({N, T, 6}, 1.0, data), dy = nn::normal_tensor({N, T, 4}, 1.0, data);
+  const int before = num_threads();
+  std::vector<std::vector<float>> runs[2];
+  for (const int threads : {1, 2}) {
+    set_num_threads(threads);
+    layer.weight.zero_grad();
+    layer.bias.zero_grad();
+    const Tensor y = layer.forward(x), dx = layer.backward(dy);
+    EXPECT_EQ(y.shape(), (Shape{N, T, 4}));
+    EXPECT_EQ(dx.shape(), x.shape());
+    runs[threads - 1] = {values(y), values(dx), values(layer.weight.grad), values(layer.bias.grad)};
+  }
+  set_num_threads(before);
+  for (std::size_t i = 0; i < runs[0].size(); ++i) EXPECT_TRUE(same_bits(runs[0][i], runs[1][i])) << "result " << i;
+  const float* w = layer.weight.value.data<float>();
+  for (std::int64_t r = 0; r < N * T; ++r)
+    for (int o = 0; o < 4; ++o) {
+      double ref = layer.bias.value.data<float>()[o];
+      for (int k = 0; k < 6; ++k) ref += static_cast<double>(x.data<float>()[r * 6 + k]) * w[o * 6 + k];
+      EXPECT_NEAR(runs[0][0][static_cast<std::size_t>(r * 4 + o)], ref, 1e-5 * (1 + std::fabs(ref)));
+    }
+  for (int o = 0; o < 4; ++o)
+    for (int k = 0; k < 6; ++k) {
+      double dw = 0;
+      for (std::int64_t r = 0; r < N * T; ++r) dw += static_cast<double>(dy.data<float>()[r * 4 + o]) * x.data<float>()[r * 6 + k];
+      EXPECT_NEAR(runs[0][2][static_cast<std::size_t>(o * 6 + k)], dw, 1e-4 * (1 + std::fabs(dw)));
+    }
+  EXPECT_THROW(layer.forward(nn::normal_tensor({2, 3, 5}, 1.0, data)), Error);
+}
+
 TEST(Linear, RefusesWrongShapes) {
   Generator gen(1);
   nn::Linear layer(3, 2, gen);
