@@ -11,18 +11,30 @@ void bind_models(py::module_& m) {
   bind_forward_backward<nn::Sequential>(sequential);
   sequential.def("__len__", &nn::Sequential::size, "The number of layers.");
   m.def("make_model", [](const std::string& model, const std::string& norm, std::uint64_t seed,
-                         std::int64_t depth, std::int64_t width, const std::string& form) {
+                         std::optional<std::int64_t> depth, std::int64_t width, std::optional<std::string> form,
+                         std::int64_t dim, std::int64_t heads, std::int64_t patch, std::int64_t mlp_ratio,
+                         bool qk_norm) {
         nn::Generator gen(seed);
-        train::ModelOptions options{.depth = depth, .width = width};
-        NORMKIT_CHECK(form == "post" || form == "pre", "form: expected 'post' or 'pre', got '", form, "'");
-        options.form = form == "pre" ? nn::ResidualForm::pre_activation : nn::ResidualForm::post_activation;
+        const bool vit = model == "vit";
+        const std::string placement = form.value_or(vit ? "pre" : "post");
+        NORMKIT_CHECK(placement == "post" || placement == "pre", "form: expected 'post' or 'pre', got '", placement,
+                      "'");
+        train::ModelOptions options{.depth = depth.value_or(20), .width = width};
+        options.form = placement == "pre" ? nn::ResidualForm::pre_activation : nn::ResidualForm::post_activation;
+        options.vit = {.depth = depth.value_or(6), .dim = dim, .heads = heads, .patch = patch, .mlp_ratio = mlp_ratio,
+                       .placement = placement == "pre" ? nn::NormPlacement::pre : nn::NormPlacement::post,
+                       .qk_norm = qk_norm};
         return train::make_model(model, norm, gen, options);
-      }, py::arg("model"), py::arg("norm"), py::arg("seed") = 0, py::arg("depth") = 20, py::arg("width") = 1,
-      py::arg("form") = "post",
+      }, py::arg("model"), py::arg("norm"), py::arg("seed") = 0, py::arg("depth") = py::none(), py::arg("width") = 1,
+      py::arg("form") = py::none(), py::arg("dim") = 64, py::arg("heads") = 4, py::arg("patch") = 4,
+      py::arg("mlp_ratio") = 2, py::arg("qk_norm") = false,
       "The lab's networks, initialized from `seed`: 'mlp' (784-100-100-100-10, sigmoid), 'cnn' (two\n"
       "conv blocks of 16 and 32 channels times `width`), 'resnet' (He et al.'s CIFAR ResNet of `depth`\n"
-      "= 6n + 2 layers, 'post' or 'pre' activation blocks), with the norm named by `norm` (none, bn,\n"
-      "gn, ln, in, rms, ghost, renorm). Input: (N, 1, 28, 28) float32.");
+      "(default 20) = 6n + 2 layers, `form` 'post' (default) or 'pre' activation blocks), 'vit' (a Vision\n"
+      "Transformer of `depth` (default 6) blocks of `dim` features, `heads` heads, `patch` x `patch`\n"
+      "patches, an MLP of mlp_ratio * dim, `form` 'pre' (default) or 'post' norm, optional QK-norm),\n"
+      "with the norm named by `norm` (none, bn, gn, ln, in, rms, ghost, renorm, dyt; the vit takes\n"
+      "none, bn, ln, rms, dyt). Input: (N, 1, 28, 28) float32.");
 }
 
 }  // namespace normkit::python

@@ -78,6 +78,11 @@ void bind_modules(py::module_& m) {
       .def_property_readonly("training", &nn::Module::is_training, "True in training mode.")
       .def("zero_grad", [](nn::Module& mod) { exclusive_call(mod, [&] { mod.zero_grad(); }); },
            "Sets the parameters' gradients to zero.")
+      .def("grad", [](py::object self, const std::string& key) {
+             nn::Parameter* p = self.cast<nn::Module&>().find_parameter(key);
+             NORMKIT_CHECK(p != nullptr, "grad: no parameter named '", key, "' (the state dict's keys name them)");
+             return tensor_array(&p->grad, self);
+           }, py::arg("key"), "The gradient of the parameter named `key` (a state-dict key) as a live view.")
       .def("state_dict", [](const nn::Module& mod) {
              return state_dict_to_python(shared_call(mod, [&] { return mod.state_dict(); }));
            },

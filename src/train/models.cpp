@@ -7,6 +7,7 @@
 #include "normkit/nn/linear.hpp"
 #include "normkit/nn/pooling.hpp"
 #include "normkit/nn/residual.hpp"
+#include "normkit/nn/vit.hpp"
 #include "normkit/train/norms.hpp"
 
 namespace normkit::train {
@@ -106,6 +107,30 @@ std::unique_ptr<nn::Sequential> make_resnet(const NormChoice& norm, const ModelO
   return net;
 }
 
+// Patch embedding, the blocks, a final norm (pre-norm: the blocks' outputs
+// are not normalized otherwise), the class token, the classifier.
+std::unique_ptr<nn::Sequential> make_vit(const NormChoice& norm, const ModelOptions& o, nn::Generator& gen) {
+  const VitOptions& v = o.vit;
+  NORMKIT_CHECK(v.depth >= 1 && v.dim >= 1 && v.heads >= 1 && v.dim % v.heads == 0 && v.mlp_ratio >= 1,
+                "vit: expected depth, dim, heads, mlp_ratio >= 1 and dim a multiple of heads, got depth ", v.depth,
+                ", dim ", v.dim, ", heads ", v.heads, ", mlp_ratio ", v.mlp_ratio);
+  NORMKIT_CHECK(v.patch >= 1 && kImageSize % v.patch == 0, "patch: expected a divisor of 28, got ", v.patch);
+  auto net = std::make_unique<nn::Sequential>();
+  net->add(std::make_unique<nn::PatchEmbedding>(1, kImageSize, v.patch, v.dim, gen));
+  const nn::TokenNormFactory make_norm = [&](std::int64_t d) { return token_norm(norm, d); };
+  for (std::int64_t b = 0; b < v.depth; ++b)
+    net->add(std::make_unique<nn::TransformerBlock>(
+        v.dim, make_norm,
+        nn::TransformerBlockOptions{.heads = v.heads, .hidden = v.mlp_ratio * v.dim, .placement = v.placement,
+                                    .qk_norm = v.qk_norm},
+        gen));
+  if (v.placement == nn::NormPlacement::pre)
+    if (auto n = token_norm(norm, v.dim)) net->add(std::move(n));
+  net->add(std::make_unique<nn::ClassToken>());
+  net->add(std::make_unique<nn::Linear>(v.dim, kClasses, gen));
+  return net;
+}
+
 }  // namespace
 
 std::unique_ptr<nn::Sequential> make_model(const std::string& model, const std::string& norm, nn::Generator& gen,
@@ -116,7 +141,8 @@ std::unique_ptr<nn::Sequential> make_model(const std::string& model, const std::
   if (model == "mlp") return make_mlp(choice, options, gen);
   if (model == "cnn") return make_cnn(choice, options, gen);
   if (model == "resnet") return make_resnet(choice, options, gen);
-  detail::throw_error("model: expected mlp, cnn or resnet, got '", model, "'");
+  if (model == "vit") return make_vit(choice, options, gen);
+  detail::throw_error("model: expected mlp, cnn, resnet or vit, got '", model, "'");
 }
 
 }  // namespace normkit::train

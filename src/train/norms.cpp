@@ -1,15 +1,17 @@
 #include "normkit/train/norms.hpp"
 
 #include "normkit/error.hpp"
+#include "normkit/nn/dyt.hpp"
 #include "normkit/nn/group_norm.hpp"
 #include "normkit/nn/layer_norm.hpp"
+#include "normkit/nn/vit.hpp"
 
 namespace normkit::train {
 namespace {
 
 void check_known(const std::string& name) {
   NORMKIT_CHECK(name == "none" || name == "bn" || name == "gn" || name == "ln" || name == "in" || name == "rms" ||
-                    name == "ghost" || name == "renorm",
+                    name == "ghost" || name == "renorm" || name == "dyt",
                 "norm: expected one of ", kNormNames, "; got '", name, "'");
 }
 
@@ -28,7 +30,7 @@ std::unique_ptr<nn::Layer> batch_norm_variant(const NormChoice& norm, std::int64
 
 }  // namespace
 
-bool norm_centres(const std::string& name) { return name != "none" && name != "rms"; }
+bool norm_centres(const std::string& name) { return name != "none" && name != "rms" && name != "dyt"; }
 
 std::unique_ptr<nn::Layer> feature_norm(const NormChoice& norm, std::int64_t features) {
   check_known(norm.name);
@@ -41,6 +43,7 @@ std::unique_ptr<nn::Layer> feature_norm(const NormChoice& norm, std::int64_t fea
   }
   if (norm.name == "ln") return std::make_unique<nn::LayerNorm>(Shape{features});
   if (norm.name == "rms") return std::make_unique<nn::RMSNorm>(Shape{features});
+  if (norm.name == "dyt") return std::make_unique<nn::DyT>(features);
   return nullptr;
 }
 
@@ -58,6 +61,18 @@ std::unique_ptr<nn::Layer> map_norm(const NormChoice& norm, std::int64_t channel
   if (norm.name == "in")
     return std::make_unique<nn::InstanceNorm2d>(channels, nn::InstanceNormModuleOptions{.affine = true});
   if (norm.name == "rms") return std::make_unique<nn::RMSNorm>(Shape{channels, height, width});
+  NORMKIT_CHECK(norm.name != "dyt", "norm: dyt works over the last dim (features or tokens), not over feature maps; "
+                                    "use the mlp or the vit");
+  return nullptr;
+}
+
+std::unique_ptr<nn::Layer> token_norm(const NormChoice& norm, std::int64_t features) {
+  check_known(norm.name);
+  if (norm.name == "ln") return std::make_unique<nn::LayerNorm>(Shape{features});
+  if (norm.name == "rms") return std::make_unique<nn::RMSNorm>(Shape{features});
+  if (norm.name == "dyt") return std::make_unique<nn::DyT>(features);
+  if (norm.name == "bn") return std::make_unique<nn::TokenBatchNorm>(features);
+  NORMKIT_CHECK(norm.name == "none", "norm: on tokens expected one of ", kTokenNormNames, "; got '", norm.name, "'");
   return nullptr;
 }
 

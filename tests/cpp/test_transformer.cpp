@@ -1,13 +1,16 @@
 // The transformer's pieces (nn/transformer.hpp): multi-head self-attention
-// (with and without QK-norm) and the pre- and post-norm blocks against
-// central differences of sum(probe * y), for the input and for parameters;
-// torch.nn.TransformerEncoderLayer's state-dict keys; the same bits on 1
-// and 2 threads.
+// (with and without QK-norm), the pre- and post-norm blocks and the ViT's
+// patch embedding against central differences of sum(probe * y), for the
+// input and for parameters; torch.nn.TransformerEncoderLayer's and
+// torchvision's state-dict keys; the same bits on 1 and 2 threads; the vit
+// model.
 #include <cmath>
 
 #include "engine_util.hpp"
 #include "normkit/nn/dyt.hpp"
 #include "normkit/nn/transformer.hpp"
+#include "normkit/nn/vit.hpp"
+#include "normkit/train/models.hpp"
 
 namespace normkit::test {
 namespace {
@@ -106,6 +109,70 @@ TEST(TransformerBlock, HasTorchEncoderLayersKeysAndSameBitsOnAnyThreadCount) {
   }
   set_num_threads(before);
   for (std::size_t i = 0; i < runs[0].size(); ++i) EXPECT_TRUE(same_bits(runs[0][i], runs[1][i])) << "result " << i;
+}
+
+TEST(PatchEmbedding, GradientsMatchCentralDifferences) {
+  nn::Generator gen(4);
+  nn::PatchEmbedding embed(1, 8, 4, 6, gen);  // 2 x 2 patches: 5 tokens of 6 features
+  EXPECT_EQ(embed.tokens(), 5);
+  nn::Generator data(5);
+  Tensor images = nn::normal_tensor({3, 1, 8, 8}, 1.0, data);
+  const Tensor probe = nn::normal_tensor({3, 5, 6}, 1.0, data);
+  for (nn::Parameter* p : embed.parameters()) p->zero_grad();
+  embed.forward(images);
+  const Tensor dx = embed.backward(probe);
+  for (const std::string key : {"class_token", "pos_embedding", "conv_proj.weight", "conv_proj.bias"}) {
+    nn::Parameter* p = embed.find_parameter(key);
+    ASSERT_NE(p, nullptr) << key;
+    for (const std::int64_t i : {std::int64_t{0}, p->value.numel() - 1}) {
+      const double want = central(embed, images, probe, p->value.data<float>()[i]);
+      EXPECT_NEAR(p->grad.data<float>()[i], want, 2e-3 * (1 + std::fabs(want))) << key << " " << i;
+    }
+  }
+  const double want = central(embed, images, probe, images.data<float>()[9]);
+  EXPECT_NEAR(dx.data<float>()[9], want, 2e-3 * (1 + std::fabs(want)));
+  EXPECT_THROW(embed.forward(Tensor({3, 1, 12, 12})), Error);
+}
+
+TEST(ClassTokenAndTokenBatchNorm, AreTheirDefinitions) {
+  nn::Generator data(6);
+  const Tensor x = nn::normal_tensor({4, 3, 5}, 1.0, data);
+  nn::ClassToken pool;
+  const Tensor first = pool.forward(x);
+  ASSERT_EQ(first.shape(), (Shape{4, 5}));
+  for (std::int64_t n = 0; n < 4; ++n)
+    for (std::int64_t d = 0; d < 5; ++d) EXPECT_EQ(first.data<float>()[n * 5 + d], x.data<float>()[n * 15 + d]);
+  const Tensor back = pool.backward(first);
+  EXPECT_EQ(back.data<float>()[0], first.data<float>()[0]);
+  EXPECT_EQ(back.data<float>()[5], 0.0f);  // token 1
+  // BatchNorm over tokens is BatchNorm1d over the (N * T, D) rows.
+  nn::TokenBatchNorm tokens_bn(5);
+  nn::BatchNorm1d rows_bn(5);
+  const Tensor y = tokens_bn.forward(x);
+  const Tensor want = rows_bn.forward(TensorView(const_cast<float*>(x.data<float>()), {12, 5}));
+  EXPECT_TRUE(same_bits(values(y), values(want)));
+  EXPECT_EQ(y.shape(), x.shape());
+}
+
+TEST(VitModel, BuildsEveryTokenNormAndPlacement) {
+  nn::Generator data(7);
+  const Tensor images = nn::normal_tensor({4, 1, 28, 28}, 1.0, data);
+  for (const std::string norm : {"ln", "rms", "dyt", "bn", "none"})
+    for (const auto placement : {nn::NormPlacement::pre, nn::NormPlacement::post}) {
+      nn::Generator gen(8);
+      train::ModelOptions o;
+      o.vit = {.depth = 2, .dim = 16, .heads = 2, .patch = 7, .placement = placement, .qk_norm = true};
+      auto net = train::make_model("vit", norm, gen, o);
+      const Tensor logits = net->forward(images);
+      EXPECT_EQ(logits.shape(), (Shape{4, 10})) << norm;
+      net->backward(logits);
+    }
+  nn::Generator gen(9);
+  EXPECT_EQ(error_of([&] { train::make_model("vit", "gn", gen); }),
+            "norm: on tokens expected one of none, bn, ln, rms, dyt; got 'gn'");
+  train::ModelOptions bad;
+  bad.vit.patch = 5;
+  EXPECT_EQ(error_of([&] { train::make_model("vit", "ln", gen, bad); }), "patch: expected a divisor of 28, got 5");
 }
 
 }  // namespace

@@ -6,7 +6,12 @@
 // - cnn: two 3x3 convolution blocks (conv, norm, ReLU, 2x2 max pool) of 16
 //   and 32 channels (times `width`), then a hidden layer of 128 and 10 outputs;
 // - resnet: He et al.'s CIFAR ResNet of `depth` layers (6n + 2), post- or
-//   pre-activation blocks.
+//   pre-activation blocks;
+// - vit: a Vision Transformer (patch embedding with a class token and
+//   learned positions, `vit.depth` transformer blocks of `vit.dim` features
+//   and `vit.heads` heads, pre- or post-norm, optional QK-norm, a final norm
+//   when pre-norm, the class token's features to 10 classes); the norm is a
+//   token norm (none, bn, ln, rms, dyt).
 // A Linear or convolution just before a norm that centres has no bias (unless
 // bias_before_norm: the lab shows that such a bias gets no gradient).
 // With dropout > 0, Dropout follows each hidden layer's activation (mlp) or
@@ -20,9 +25,17 @@
 #include "normkit/nn/init.hpp"
 #include "normkit/nn/residual.hpp"
 #include "normkit/nn/sequential.hpp"
+#include "normkit/nn/transformer.hpp"
 #include "normkit/train/norms.hpp"
 
 namespace normkit::train {
+
+struct VitOptions {
+  std::int64_t depth = 6, dim = 64, heads = 4, patch = 4;
+  std::int64_t mlp_ratio = 2;  // the MLP's width, times dim
+  nn::NormPlacement placement = nn::NormPlacement::pre;
+  bool qk_norm = false;
+};
 
 struct ModelOptions {
   std::int64_t depth = 20;                                     // resnet
@@ -33,6 +46,7 @@ struct ModelOptions {
   nn::BatchRenormSchedule renorm = NormChoice{}.renorm;         // norm "renorm": the limits' schedule
   bool norm_after_activation = false;  // cnn: the norm after the ReLU instead of before it
   bool bias_before_norm = false;       // mlp, cnn: keep the (redundant) bias before a norm that centres
+  VitOptions vit;                      // vit
 };
 
 // Errors name the argument: an unknown model or norm, or a norm the model

@@ -1,7 +1,8 @@
 // The normalizations a lab network can hold, chosen by name:
-//   none, bn, gn, ln, in, rms, ghost, renorm.
-// Two placements: after a Linear, on features (N, C); after a convolution,
-// on feature maps (N, C, H, W). What each name means in each place is in
+//   none, bn, gn, ln, in, rms, ghost, renorm, dyt.
+// Three placements: after a Linear, on features (N, C); after a
+// convolution, on feature maps (N, C, H, W); in a transformer, on tokens
+// (N, T, D). What each name means in each place is in
 // docs/lab.md; in short:
 //   bn      BatchNorm1d / BatchNorm2d;
 //   gn      GroupNorm with groups of channels (4 groups of features, 8 of maps);
@@ -13,7 +14,11 @@
 //   rms     RMSNorm over the features, or over (C, H, W) on maps (as
 //           torch.nn.RMSNorm([C, H, W])): no centring;
 //   ghost   BatchNorm with a virtual batch size (Hoffer et al. 2017);
-//   renorm  Batch Renorm (Ioffe 2017) with NormChoice::renorm's schedule.
+//   renorm  Batch Renorm (Ioffe 2017) with NormChoice::renorm's schedule;
+//   dyt     DyT (Zhu et al. 2025), y = weight * tanh(alpha * x) + bias over
+//           the last dim: features and tokens (no maps).
+// On tokens: ln, rms and dyt over each token's D features; bn over every
+// token of the batch (TokenBatchNorm); none.
 #pragma once
 
 #include <cstdint>
@@ -25,7 +30,8 @@
 
 namespace normkit::train {
 
-inline constexpr const char* kNormNames = "none, bn, gn, ln, in, rms, ghost, renorm";
+inline constexpr const char* kNormNames = "none, bn, gn, ln, in, rms, ghost, renorm, dyt";
+inline constexpr const char* kTokenNormNames = "none, bn, ln, rms, dyt";
 
 struct NormChoice {
   std::string name = "bn";
@@ -39,6 +45,9 @@ struct NormChoice {
 std::unique_ptr<nn::Layer> feature_norm(const NormChoice& norm, std::int64_t features);
 std::unique_ptr<nn::Layer> map_norm(const NormChoice& norm, std::int64_t channels, std::int64_t height,
                                     std::int64_t width);
+
+// A norm of tokens (N, T, D) of `features` features, or null for none.
+std::unique_ptr<nn::Layer> token_norm(const NormChoice& norm, std::int64_t features);
 
 // Whether the norm subtracts a mean, making a bias just before it redundant
 // (the bias would be subtracted again): everything but none and rms.

@@ -1,0 +1,66 @@
+"""The ViT of normkit.models.make_model('vit', ...) against its PyTorch twin,
+a torch.nn.Sequential of the same layers (torch.nn.TransformerEncoderLayer
+for the blocks): the same state-dict keys, and for the same weights the same
+logits and parameter gradients, pre- and post-norm."""
+
+import numpy as np
+import pytest
+import torch
+
+import normkit
+import normkit.models
+
+
+class PatchEmbedding(torch.nn.Module):
+    def __init__(self, patch, dim, tokens):
+        super().__init__()
+        self.class_token = torch.nn.Parameter(torch.zeros(1, 1, dim))
+        self.pos_embedding = torch.nn.Parameter(torch.zeros(1, tokens, dim))
+        self.conv_proj = torch.nn.Conv2d(1, dim, patch, stride=patch)
+
+    def forward(self, x):
+        x = self.conv_proj(x).flatten(2).transpose(1, 2)  # (N, patches, D)
+        x = torch.cat([self.class_token.expand(x.shape[0], -1, -1), x], dim=1)
+        return x + self.pos_embedding
+
+
+class ClassToken(torch.nn.Module):
+    def forward(self, x):
+        return x[:, 0]
+
+
+def torch_vit(depth, dim, heads, patch, mlp_ratio, pre):
+    layers = [PatchEmbedding(patch, dim, 1 + (28 // patch) ** 2)]
+    for _ in range(depth):
+        layers.append(torch.nn.TransformerEncoderLayer(dim, heads, mlp_ratio * dim, dropout=0.0, activation="gelu",
+                                                       batch_first=True, norm_first=pre))
+    if pre:
+        layers.append(torch.nn.LayerNorm(dim))
+    layers += [ClassToken(), torch.nn.Linear(dim, 10)]
+    return torch.nn.Sequential(*layers)
+
+
+@pytest.mark.parametrize("form", ["pre", "post"])
+def test_the_twin_gives_the_same_logits_and_gradients(form):
+    ours = normkit.models.make_model("vit", "ln", seed=3, depth=2, dim=16, heads=2, patch=7, form=form)
+    twin = torch_vit(2, 16, 2, 7, 2, form == "pre")
+    state = ours.state_dict()
+    assert list(state) == list(twin.state_dict())
+    twin.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state.items()})
+    rng = np.random.default_rng(0)
+    images = rng.normal(0, 1, (5, 1, 28, 28)).astype(np.float32)
+    dy = rng.normal(0, 1, (5, 10)).astype(np.float32)
+    logits = ours.forward(images)
+    want = twin(torch.from_numpy(images))
+    np.testing.assert_allclose(logits, want.detach().numpy(), rtol=1e-4, atol=1e-5)
+    ours.backward(dy)
+    want.backward(torch.from_numpy(dy))
+    for key, parameter in twin.named_parameters():
+        np.testing.assert_allclose(ours.grad(key), parameter.grad.numpy(), rtol=1e-3, atol=1e-5, err_msg=key)
+
+
+def test_grad_names_the_parameter():
+    ours = normkit.models.make_model("vit", "dyt", depth=1, dim=8, heads=2, patch=7)
+    assert ours.grad("1.norm1.alpha").shape == (1,)
+    with pytest.raises(normkit.Error, match="grad: no parameter named 'nothing'"):
+        ours.grad("nothing")
