@@ -33,7 +33,7 @@ run(2 "^$" "normkit bench: --threads: expected an integer, got 'x'" bench --thre
 run(2 "^$" "normkit lab: --limit: expected an integer, got '1e3'" lab convergence --limit=1e3)
 run(2 "^$" "normkit lab: NAME: unknown experiment 'no-such-experiment'" lab no-such-experiment)
 run(2 "^$" "normkit step-time: --steps: expected >= 1, got 0" step-time --steps=0)
-run(2 "^$" "normkit train: --norm: expected none\\|bn\\|gn\\|ln\\|in\\|rms\\|ghost\\|renorm, got 'batch'" train --norm=batch)
+run(2 "^$" "normkit train: --norm: expected none\\|bn\\|gn\\|ln\\|in\\|rms\\|ghost\\|renorm\\|dyt, got 'batch'" train --norm=batch)
 run(2 "^$" "normkit train: --augment: expected on or off, got 'yes'" train --augment yes)
 run(2 "^$" "normkit selftest: WHAT: expected sync, got 'async'" selftest async)
 

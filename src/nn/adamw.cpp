@@ -4,29 +4,9 @@
 #include <cmath>
 
 #include "normkit/error.hpp"
+#include "optimizer_state.hpp"
 
 namespace normkit::nn {
-namespace {
-
-void check_moments(const std::vector<Tensor>& moments, const std::vector<Parameter*>& parameters,
-                   const char* name) {
-  NORMKIT_CHECK(moments.size() == parameters.size(), "AdamW::load_state: ", name, ": expected ", parameters.size(),
-                " tensors, got ", moments.size());
-  for (std::size_t k = 0; k < parameters.size(); ++k)
-    NORMKIT_CHECK(!moments[k].defined() ||
-                      (moments[k].shape() == parameters[k]->value.shape() && moments[k].dtype() == DType::float32),
-                  "AdamW::load_state: ", name, " ", k, ": expected float32 of shape ",
-                  shape_string(parameters[k]->value.shape()), ", got ", dtype_name(moments[k].dtype()), " of shape ",
-                  shape_string(moments[k].shape()));
-}
-
-std::vector<Tensor> copies(const std::vector<Tensor>& tensors) {
-  std::vector<Tensor> out;
-  for (const Tensor& t : tensors) out.push_back(t.defined() ? Tensor::copy_of(t) : Tensor());
-  return out;
-}
-
-}  // namespace
 
 AdamW::AdamW(std::vector<Parameter*> parameters, AdamWOptions options, std::vector<Parameter*> no_decay)
     : parameters_(std::move(parameters)), options_(options), exp_avg_(parameters_.size()),
@@ -74,13 +54,22 @@ void AdamW::zero_grad() {
   for (Parameter* p : parameters_) p->zero_grad();
 }
 
-void AdamW::load_state(std::int64_t steps, const std::vector<Tensor>& exp_avg, const std::vector<Tensor>& exp_avg_sq) {
+std::vector<std::string> AdamW::buffer_names(std::int64_t steps) const {
+  if (steps == 0) return {};
+  return {"exp_avg", "exp_avg_sq"};
+}
+
+std::vector<std::vector<Tensor>> AdamW::buffers() const {
+  if (steps_ == 0) return {};
+  return {exp_avg_, exp_avg_sq_};
+}
+
+void AdamW::load_state(std::int64_t steps, const std::vector<std::vector<Tensor>>& buffers) {
   NORMKIT_CHECK(steps >= 0, "AdamW::load_state: steps: expected >= 0, got ", steps);
-  check_moments(exp_avg, parameters_, "exp_avg");
-  check_moments(exp_avg_sq, parameters_, "exp_avg_sq");
+  check_optimizer_buffers("AdamW", buffer_names(steps), buffers, parameters_);
   steps_ = steps;
-  exp_avg_ = copies(exp_avg);
-  exp_avg_sq_ = copies(exp_avg_sq);
+  exp_avg_ = buffers.empty() ? std::vector<Tensor>(parameters_.size()) : copies_of(buffers[0]);
+  exp_avg_sq_ = buffers.empty() ? std::vector<Tensor>(parameters_.size()) : copies_of(buffers[1]);
 }
 
 }  // namespace normkit::nn

@@ -1,6 +1,7 @@
 #include "normkit/nn/sgd.hpp"
 
 #include "normkit/error.hpp"
+#include "optimizer_state.hpp"
 
 namespace normkit::nn {
 
@@ -36,19 +37,21 @@ void SGD::step() {
   ++steps_;
 }
 
-void SGD::load_state(std::int64_t steps, const std::vector<Tensor>& momentum_buffers) {
+std::vector<std::string> SGD::buffer_names(std::int64_t steps) const {
+  if (options_.momentum == 0 || steps == 0) return {};
+  return {"momentum_buffer"};
+}
+
+std::vector<std::vector<Tensor>> SGD::buffers() const {
+  if (buffer_names(steps_).empty()) return {};
+  return {momentum_};
+}
+
+void SGD::load_state(std::int64_t steps, const std::vector<std::vector<Tensor>>& buffers) {
   NORMKIT_CHECK(steps >= 0, "SGD::load_state: steps: expected >= 0, got ", steps);
-  NORMKIT_CHECK(momentum_buffers.size() == parameters_.size(), "SGD::load_state: expected ", parameters_.size(),
-                " momentum buffers, got ", momentum_buffers.size());
-  for (std::size_t k = 0; k < parameters_.size(); ++k)
-    NORMKIT_CHECK(!momentum_buffers[k].defined() || (momentum_buffers[k].shape() == parameters_[k]->value.shape() &&
-                                                      momentum_buffers[k].dtype() == DType::float32),
-                  "SGD::load_state: momentum buffer ", k, ": expected float32 of shape ",
-                  shape_string(parameters_[k]->value.shape()), ", got ", dtype_name(momentum_buffers[k].dtype()),
-                  " of shape ", shape_string(momentum_buffers[k].shape()));
+  check_optimizer_buffers("SGD", buffer_names(steps), buffers, parameters_);
   steps_ = steps;
-  momentum_.clear();
-  for (const Tensor& t : momentum_buffers) momentum_.push_back(t.defined() ? Tensor::copy_of(t) : Tensor());
+  momentum_ = buffers.empty() ? std::vector<Tensor>(parameters_.size()) : copies_of(buffers[0]);
 }
 
 void SGD::zero_grad() {

@@ -12,8 +12,7 @@ namespace normkit::train {
 namespace {
 
 constexpr const char* kOrderKey = "trainer.shuffle_order";
-const std::string kMomentumPrefix = "optimizer.";
-const std::string kMomentumSuffix = ".momentum_buffer";
+const std::string kOptimizerPrefix = "optimizer.";  // + the parameter's key, "." and the buffer's name
 const std::string kExtraStatePrefix = "normkit.extra_state.";  // + the module's key path
 
 std::string metadata(const io::SafetensorsContents& c, const std::string& key, const std::string& path) {
@@ -57,21 +56,24 @@ const Tensor& checkpoint_tensor(const std::map<std::string, const Tensor*>& tens
 
 }  // namespace
 
-void save_checkpoint(const std::string& path, const RunIdentity& run, nn::Sequential& net, const nn::SGD& sgd,
-                     const TrainerState& state) {
+void save_checkpoint(const std::string& path, const RunIdentity& run, nn::Sequential& net,
+                     const nn::Optimizer& optimizer, const TrainerState& state) {
   io::NamedTensors tensors = net.state_dict();
   const auto named = net.named_parameters();
-  for (std::size_t k = 0; k < named.size(); ++k)
-    if (sgd.momentum_buffers()[k].defined())
-      tensors.emplace_back(kMomentumPrefix + named[k].first + kMomentumSuffix, sgd.momentum_buffers()[k]);
+  const std::vector<std::string> names = optimizer.buffer_names(optimizer.steps());
+  const std::vector<std::vector<Tensor>> buffers = optimizer.buffers();
+  for (std::size_t b = 0; b < names.size(); ++b)
+    for (std::size_t k = 0; k < named.size(); ++k)
+      tensors.emplace_back(kOptimizerPrefix + named[k].first + "." + names[b], buffers[b][k]);
   Tensor order({static_cast<std::int64_t>(state.order.size())}, DType::int64);
   std::copy(state.order.begin(), state.order.end(), order.data<std::int64_t>());
   tensors.emplace_back(kOrderKey, order);
   io::Metadata info{{"format", "pt"},
                     {"normkit.model", run.model_name},
                     {"normkit.norm", run.norm_name},
+                    {"normkit.optimizer", optimizer.name()},
                     {"normkit.epochs_done", std::to_string(state.epochs_done)},
-                    {"normkit.sgd_steps", std::to_string(sgd.steps())},
+                    {"normkit.sgd_steps", std::to_string(optimizer.steps())},
                     {"normkit.batch_size", std::to_string(run.batch_size)},
                     {"normkit.shuffle_state", state.shuffle.state()}};
   for (const auto& [key, module] : net.modules_with_extra_state())
@@ -79,8 +81,8 @@ void save_checkpoint(const std::string& path, const RunIdentity& run, nn::Sequen
   io::save_safetensors(path, tensors, info);
 }
 
-void load_checkpoint(const std::string& path, const RunIdentity& run, std::int64_t steps_per_epoch, bool momentum,
-                     nn::Sequential& net, nn::SGD& sgd, TrainerState& state) {
+void load_checkpoint(const std::string& path, const RunIdentity& run, std::int64_t steps_per_epoch,
+                     nn::Sequential& net, nn::Optimizer& optimizer, TrainerState& state) {
   // Everything is checked before anything is used: each tensor's presence,
   // dtype and shape, each metadata value's type and range.
   const io::SafetensorsContents c = io::load_safetensors(path);
@@ -88,6 +90,10 @@ void load_checkpoint(const std::string& path, const RunIdentity& run, std::int64
                     metadata(c, "normkit.norm", path) == run.norm_name,
                 "resume: ", path, " holds a ", metadata(c, "normkit.model", path), " with norm ",
                 metadata(c, "normkit.norm", path), ", not a ", run.model_name, " with norm ", run.norm_name);
+  const auto saved_optimizer = c.metadata.find("normkit.optimizer");
+  const std::string trained_with = saved_optimizer != c.metadata.end() ? saved_optimizer->second : "sgd";
+  NORMKIT_CHECK(trained_with == optimizer.name(), "resume: ", path, " was trained with ", trained_with, ", not ",
+                optimizer.name());
   NORMKIT_CHECK(metadata(c, "normkit.batch_size", path) == std::to_string(run.batch_size), "resume: ", path,
                 " was trained with batch size ", metadata(c, "normkit.batch_size", path), ", not ", run.batch_size);
   const std::int64_t epochs_done = integer_metadata(c, "normkit.epochs_done", path, 0,
@@ -108,23 +114,25 @@ void load_checkpoint(const std::string& path, const RunIdentity& run, std::int64
                   " images (each of 0 to ", images - 1, " once), got ", index, " at ", i);
     seen[static_cast<std::size_t>(index)] = true;
   }
-  // Momentum buffers exist after the first step when momentum is used; each
-  // parameter has one then, and none without momentum.
+  // The optimizer's buffers at this step (SGD's momentum after the first
+  // step, when it has momentum; AdamW's moments after the first step), one
+  // per parameter each.
   const auto named = net.named_parameters();
-  const bool buffered = momentum && steps_done > 0;
-  std::vector<Tensor> momentum_buffers(named.size());
+  const std::vector<std::string> names = optimizer.buffer_names(steps_done);
+  std::vector<std::vector<Tensor>> buffers(names.size(), std::vector<Tensor>(named.size()));
   std::set<std::string> used{kOrderKey};
-  for (std::size_t k = 0; buffered && k < named.size(); ++k) {
-    const std::string key = kMomentumPrefix + named[k].first + kMomentumSuffix;
-    momentum_buffers[k] = checkpoint_tensor(tensors, key, DType::float32, named[k].second->value.shape(), path);
-    used.insert(key);
-  }
+  for (std::size_t b = 0; b < names.size(); ++b)
+    for (std::size_t k = 0; k < named.size(); ++k) {
+      const std::string key = kOptimizerPrefix + named[k].first + "." + names[b];
+      buffers[b][k] = checkpoint_tensor(tensors, key, DType::float32, named[k].second->value.shape(), path);
+      used.insert(key);
+    }
   nn::StateDict model;
   for (const auto& [key, t] : c.tensors) {
     if (used.contains(key)) continue;
-    NORMKIT_CHECK(!key.starts_with(kMomentumPrefix), "resume: ", path, ": tensor '", key, "': ",
-                  buffered ? "a momentum buffer for no parameter of this model"
-                           : "a momentum buffer, but this run has no momentum buffers at this step");
+    NORMKIT_CHECK(!key.starts_with(kOptimizerPrefix), "resume: ", path, ": tensor '", key, "': ",
+                  names.empty() ? "an optimizer buffer, but this run's optimizer holds none at this step"
+                                : "an optimizer buffer for no parameter of this model");
     model.emplace_back(key, t);
   }
   nn::Generator shuffle = state.shuffle;
@@ -137,7 +145,7 @@ void load_checkpoint(const std::string& path, const RunIdentity& run, std::int64
     using_entry(path, entry, [&] { module->set_extra_state(metadata(c, entry, path)); });
   }
   using_entry(path, "the model's state", [&] { net.load_state_dict(model); });
-  sgd.load_state(steps_done, momentum_buffers);
+  optimizer.load_state(steps_done, buffers);
   state.epochs_done = epochs_done;
   state.shuffle = shuffle;
   std::copy(order.data<std::int64_t>(), order.data<std::int64_t>() + images, state.order.begin());

@@ -1,8 +1,10 @@
 // The training checkpoint's format: one safetensors file (written atomically)
 // holding the model's state dict under PyTorch's key names, the optimizer's
-// momentum buffers ("optimizer.<param>.momentum_buffer"), the epoch's shuffled
-// order ("trainer.shuffle_order"), and in its metadata what the run was
-// (model, norm, batch size), how far it got (epochs, optimizer steps), the
+// buffers ("optimizer.<param>.<buffer>": SGD's momentum_buffer, AdamW's
+// exp_avg and exp_avg_sq), the epoch's shuffled order
+// ("trainer.shuffle_order"), and in its metadata what the run was (model,
+// norm, optimizer, batch size), how far it got (epochs, optimizer steps as
+// normkit.sgd_steps, its name from when SGD was the only one), the
 // shuffling stream's state and each layer's extra state
 // ("normkit.extra_state.<key path>"). Trainer::save_checkpoint and
 // load_checkpoint are its users.
@@ -14,7 +16,7 @@
 
 #include "normkit/nn/init.hpp"
 #include "normkit/nn/sequential.hpp"
-#include "normkit/nn/sgd.hpp"
+#include "normkit/nn/optimizer.hpp"
 
 namespace normkit::train {
 
@@ -31,16 +33,17 @@ struct TrainerState {
   nn::Generator shuffle{0};         // the stream that shuffles the next epoch
 };
 
-void save_checkpoint(const std::string& path, const RunIdentity& run, nn::Sequential& net, const nn::SGD& sgd,
-                     const TrainerState& state);
+void save_checkpoint(const std::string& path, const RunIdentity& run, nn::Sequential& net,
+                     const nn::Optimizer& optimizer, const TrainerState& state);
 
-// Restores net, sgd and state from the file at path, written by a run like
-// `run` with steps_per_epoch steps per epoch and state.order.size() images,
-// whose optimizer keeps momentum buffers when `momentum`. Everything in the
+// Restores net, the optimizer and state from the file at path, written by a
+// run like `run` with the same optimizer (a file without normkit.optimizer
+// was SGD's), steps_per_epoch steps per epoch and state.order.size()
+// images. Everything in the
 // file is checked first (each tensor's presence, dtype and shape, each
 // metadata value's type and range); an Error names "resume: <path>" and the
 // entry.
-void load_checkpoint(const std::string& path, const RunIdentity& run, std::int64_t steps_per_epoch, bool momentum,
-                     nn::Sequential& net, nn::SGD& sgd, TrainerState& state);
+void load_checkpoint(const std::string& path, const RunIdentity& run, std::int64_t steps_per_epoch,
+                     nn::Sequential& net, nn::Optimizer& optimizer, TrainerState& state);
 
 }  // namespace normkit::train

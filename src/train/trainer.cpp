@@ -79,8 +79,9 @@ Trainer::Trainer(nn::Sequential& net, const io::LabelledImages& train, const Tra
     : net_(net),
       train_(train),
       options_(options),
-      sgd_(net.parameters(), options.sgd),
       shuffle_(options.seed ^ 0x5eedULL) {
+  NORMKIT_CHECK(options.optimizer == "sgd" || options.optimizer == "adamw",
+                "optimizer: expected sgd or adamw, got '", options.optimizer, "'");
   NORMKIT_CHECK(options.epochs >= 1, "epochs: expected >= 1, got ", options.epochs);
   NORMKIT_CHECK(options.micro_batches >= 1, "micro_batches: expected >= 1, got ", options.micro_batches);
   NORMKIT_CHECK(options.batch_size % options.micro_batches == 0, "batch_size: expected a multiple of the ",
@@ -90,6 +91,17 @@ Trainer::Trainer(nn::Sequential& net, const io::LabelledImages& train, const Tra
                 options.batch_size / options.micro_batches);
   NORMKIT_CHECK(options.sgd.lr > 0 && std::isfinite(options.sgd.lr), "sgd.lr: expected a finite number > 0, got ",
                 options.sgd.lr);
+  NORMKIT_CHECK(options.adamw.lr > 0 && std::isfinite(options.adamw.lr),
+                "adamw.lr: expected a finite number > 0, got ", options.adamw.lr);
+  if (options.optimizer == "sgd") {
+    optimizer_ = std::make_unique<nn::SGD>(net.parameters(), options.sgd);
+  } else {
+    std::vector<nn::Parameter*> no_decay;
+    if (!options.decay_all)
+      for (nn::Parameter* p : net.parameters())
+        if (p->value.shape().size() < 2) no_decay.push_back(p);
+    optimizer_ = std::make_unique<nn::AdamW>(net.parameters(), options.adamw, no_decay);
+  }
   NORMKIT_CHECK(options.limit >= 0, "limit: expected >= 1 images (0: all), got ", options.limit);
   const LrSchedule& schedule = options.schedule;
   NORMKIT_CHECK(schedule.gamma > 0 && std::isfinite(schedule.gamma), "schedule.gamma: expected a finite number > 0, got ",
@@ -130,9 +142,10 @@ StepReport Trainer::step() {
   if (within == 0)  // a new epoch: Fisher-Yates with the seeded generator
     for (std::size_t i = order_.size() - 1; i > 0; --i) std::swap(order_[i], order_[shuffle_.below(i + 1)]);
   net_.train();
-  const double lr = options_.schedule.at(steps_done_, steps_per_epoch_, options_.epochs * steps_per_epoch_, options_.sgd.lr);
-  sgd_.set_lr(lr);
-  sgd_.zero_grad();
+  const double base_lr = options_.optimizer == "adamw" ? options_.adamw.lr : options_.sgd.lr;
+  const double lr = options_.schedule.at(steps_done_, steps_per_epoch_, options_.epochs * steps_per_epoch_, base_lr);
+  optimizer_->set_lr(lr);
+  optimizer_->zero_grad();
   const std::int64_t micro = options_.batch_size / options_.micro_batches;
   BatchShare one_process;
   BatchShare& share = options_.share != nullptr ? *options_.share : one_process;
@@ -166,7 +179,7 @@ StepReport Trainer::step() {
     loss += total / static_cast<double>(micro);
   }
   share.finish_gradients();
-  sgd_.step();
+  optimizer_->step();
   const std::int64_t epoch = steps_done_ / steps_per_epoch_ + 1;
   ++steps_done_;
   return {.epoch = epoch,
@@ -179,13 +192,13 @@ StepReport Trainer::step() {
 }
 
 void Trainer::save_checkpoint(const std::string& path) const {
-  train::save_checkpoint(path, run_identity(options_), net_, sgd_,
+  train::save_checkpoint(path, run_identity(options_), net_, *optimizer_,
                          {.epochs_done = epochs_done(), .order = order_, .shuffle = shuffle_});
 }
 
 void Trainer::load_checkpoint(const std::string& path) {
   TrainerState state{.order = std::vector<std::int64_t>(order_.size()), .shuffle = shuffle_};
-  train::load_checkpoint(path, run_identity(options_), steps_per_epoch_, options_.sgd.momentum != 0, net_, sgd_, state);
+  train::load_checkpoint(path, run_identity(options_), steps_per_epoch_, net_, *optimizer_, state);
   shuffle_ = state.shuffle;
   order_ = std::move(state.order);
   steps_done_ = state.epochs_done * steps_per_epoch_;

@@ -118,7 +118,7 @@ TEST_F(CheckpointChecks, EveryMomentumBufferIsPresentAndFloat32OfItsParameterSha
   EXPECT_THAT(resume_error([&](io::SafetensorsContents& c) {
                 c.tensors.emplace_back("optimizer.99.weight.momentum_buffer", Tensor::zeros({3}));
               }),
-              HasSubstr("tensor 'optimizer.99.weight.momentum_buffer': a momentum buffer for no parameter"));
+              HasSubstr("tensor 'optimizer.99.weight.momentum_buffer': an optimizer buffer for no parameter"));
 }
 
 TEST_F(CheckpointChecks, TheModelsTensorsAreCheckedByName) {

@@ -59,7 +59,7 @@ TEST(AdamW, FollowsTorchOptimAdamWUpdateRule) {
   // A copy restored from the state takes the same next step.
   nn::Parameter decayed2(Tensor::copy_of(decayed.value)), plain2(Tensor::copy_of(plain.value));
   nn::AdamW restored({&decayed2, &plain2}, o, {&plain2});
-  restored.load_state(opt.steps(), opt.exp_avg(), opt.exp_avg_sq());
+  restored.load_state(opt.steps(), opt.buffers());
   for (auto [a, b] : {std::pair{&decayed, &decayed2}, std::pair{&plain, &plain2}}) {
     a->zero_grad();
     b->zero_grad();
@@ -69,8 +69,9 @@ TEST(AdamW, FollowsTorchOptimAdamWUpdateRule) {
   restored.step();
   EXPECT_TRUE(same_bits(values(decayed.value), values(decayed2.value)));
   EXPECT_TRUE(same_bits(values(plain.value), values(plain2.value)));
-  EXPECT_EQ(error_of([&] { restored.load_state(1, {Tensor({3})}, opt.exp_avg_sq()); }),
+  EXPECT_EQ(error_of([&] { restored.load_state(1, {{Tensor({3})}, opt.buffers()[1]}); }),
             "AdamW::load_state: exp_avg: expected 2 tensors, got 1");
+  EXPECT_EQ(error_of([&] { restored.load_state(1, {}); }), "AdamW::load_state: expected 2 buffers, got 0");
   EXPECT_EQ(error_of([] { nn::AdamW({}, {.beta1 = 1.0}); }), "AdamW: beta1: expected in [0, 1), got 1");
 }
 

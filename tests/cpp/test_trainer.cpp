@@ -94,6 +94,46 @@ TEST(Trainer, ResumeContinuesBitIdentically) {
   fs::remove_all(dir);
 }
 
+// The same with AdamW on a small ViT (pre-norm, DyT, QK-norm): the moments
+// are in the checkpoint, which a run with SGD refuses.
+TEST(Trainer, AdamWViTResumesBitIdentically) {
+  const io::FashionMnist data = io::load_fashion_mnist();
+  const fs::path dir = fs::temp_directory_path() / ("normkit-resume-vit-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  train::TrainOptions base{.epochs = 2, .batch_size = 20, .seed = 4, .limit = 120, .model_name = "vit", .norm_name = "dyt"};
+  base.optimizer = "adamw";
+  base.adamw.lr = 2e-3;
+  base.decay_all = false;
+  train::ModelOptions small;
+  small.vit = {.depth = 2, .dim = 16, .heads = 2, .patch = 7, .qk_norm = true};
+  const auto make = [&](std::uint64_t seed) {
+    Generator gen(seed);
+    return train::make_model("vit", "dyt", gen, small);
+  };
+  auto whole = make(4);
+  const auto straight = train::fit(*whole, data, base, {}, {});
+  train::TrainOptions first = base;
+  first.epochs = 1;
+  first.checkpoint = (dir / "after1.safetensors").string();
+  auto part = make(4);
+  train::fit(*part, data, first, {}, {});
+  train::TrainOptions second = base;
+  second.resume = first.checkpoint;
+  auto resumed = make(9);
+  train::fit(*resumed, data, second, {}, {});
+  EXPECT_TRUE(same_bits(float_state(*resumed), float_state(*whole)));
+  const io::SafetensorsContents c = io::load_safetensors(first.checkpoint);
+  EXPECT_EQ(c.metadata.at("normkit.optimizer"), "adamw");
+  std::set<std::string> keys;
+  for (const auto& [key, t] : c.tensors) keys.insert(key);
+  EXPECT_TRUE(keys.contains("optimizer.1.self_attn.in_proj_weight.exp_avg_sq"));
+  train::TrainOptions with_sgd = second;
+  with_sgd.optimizer = "sgd";
+  auto other = make(9);
+  EXPECT_NE(error_of([&] { train::fit(*other, data, with_sgd, {}, {}); }).find("was trained with adamw, not sgd"), std::string::npos);
+  fs::remove_all(dir);
+}
+
 // Training steps give the same bits on 1 and 2 threads: convolutions and
 // matrix products run on fixed blocks of samples (nn/fixed_blocks.hpp), the
 // norms on fixed reduction trees. (A thread count the machine lacks still

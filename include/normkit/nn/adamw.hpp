@@ -14,6 +14,7 @@
 
 #include <vector>
 
+#include "normkit/nn/optimizer.hpp"
 #include "normkit/nn/parameter.hpp"
 
 namespace normkit::nn {
@@ -25,21 +26,20 @@ struct AdamWOptions {
   double weight_decay = 1e-2;
 };
 
-class AdamW {
+class AdamW : public Optimizer {
  public:
   AdamW(std::vector<Parameter*> parameters, AdamWOptions options, std::vector<Parameter*> no_decay = {});
-  void step();
-  void zero_grad();
-  void set_lr(double lr) { options_.lr = lr; }
-  double lr() const { return options_.lr; }
+  const char* name() const override { return "adamw"; }
+  void step() override;
+  void zero_grad() override;
+  void set_lr(double lr) override { options_.lr = lr; }
+  double lr() const override { return options_.lr; }
+  std::int64_t steps() const override { return steps_; }
 
-  // State for checkpoints: the steps taken and each parameter's first and
-  // second moments (undefined before the first step).
-  std::int64_t steps() const { return steps_; }
-  const std::vector<Tensor>& exp_avg() const { return exp_avg_; }
-  const std::vector<Tensor>& exp_avg_sq() const { return exp_avg_sq_; }
-  // Restores what they gave (shapes checked; nothing changed on an error).
-  void load_state(std::int64_t steps, const std::vector<Tensor>& exp_avg, const std::vector<Tensor>& exp_avg_sq);
+  // "exp_avg" and "exp_avg_sq" (the moments) after the first step.
+  std::vector<std::string> buffer_names(std::int64_t steps) const override;
+  std::vector<std::vector<Tensor>> buffers() const override;
+  void load_state(std::int64_t steps, const std::vector<std::vector<Tensor>>& buffers) override;
 
  private:
   std::vector<Parameter*> parameters_;

@@ -5,6 +5,7 @@
 
 #include <vector>
 
+#include "normkit/nn/optimizer.hpp"
 #include "normkit/nn/parameter.hpp"
 
 namespace normkit::nn {
@@ -16,20 +17,20 @@ struct SgdOptions {
   bool nesterov = false;
 };
 
-class SGD {
+class SGD : public Optimizer {
  public:
   SGD(std::vector<Parameter*> parameters, SgdOptions options);
-  void step();
-  void zero_grad();
-  void set_lr(double lr) { options_.lr = lr; }
-  double lr() const { return options_.lr; }
+  const char* name() const override { return "sgd"; }
+  void step() override;
+  void zero_grad() override;
+  void set_lr(double lr) override { options_.lr = lr; }
+  double lr() const override { return options_.lr; }
+  std::int64_t steps() const override { return steps_; }
 
-  // State for checkpoints: the steps taken and each parameter's momentum
-  // buffer (undefined before the first step or without momentum).
-  std::int64_t steps() const { return steps_; }
-  const std::vector<Tensor>& momentum_buffers() const { return momentum_; }
-  // Restores what steps() and momentum_buffers() gave (shapes checked).
-  void load_state(std::int64_t steps, const std::vector<Tensor>& momentum_buffers);
+  // "momentum_buffer" after the first step, with momentum.
+  std::vector<std::string> buffer_names(std::int64_t steps) const override;
+  std::vector<std::vector<Tensor>> buffers() const override;
+  void load_state(std::int64_t steps, const std::vector<std::vector<Tensor>>& buffers) override;
 
  private:
   std::vector<Parameter*> parameters_;

@@ -1,4 +1,4 @@
-// The training loop: seeded shuffling, mini-batch SGD on softmax
+// The training loop: seeded shuffling, mini-batch SGD or AdamW on softmax
 // cross-entropy, evaluation in eval mode. Deterministic for a seed and a
 // thread count. Trainer takes one step at a time (the lab measures between
 // steps); fit() runs whole epochs with evaluation and checkpoints.
@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "normkit/io/fashion_mnist.hpp"
 #include "normkit/nn/init.hpp"
 #include "normkit/nn/sequential.hpp"
+#include "normkit/nn/adamw.hpp"
 #include "normkit/nn/sgd.hpp"
 #include "normkit/train/augment.hpp"
 #include "normkit/train/batch_share.hpp"
@@ -27,7 +29,12 @@ struct TrainOptions {
   // own (its own BatchNorm statistics) with gradients accumulated over them
   // before the step: Wu and He's setup of one batch over several workers.
   std::int64_t micro_batches = 1;
-  nn::SgdOptions sgd{.lr = 0.1, .momentum = 0.9};  // sgd.lr: the base rate of the schedule
+  std::string optimizer = "sgd";                   // "sgd" or "adamw"
+  nn::SgdOptions sgd{.lr = 0.1, .momentum = 0.9};  // sgd.lr: the base rate of the schedule with sgd
+  nn::AdamWOptions adamw;                          // adamw.lr: the base rate of the schedule with adamw
+  // adamw: weight decay on every parameter (torch.optim.AdamW's default), or
+  // only on those of 2 dims and more (not on biases and norms' parameters).
+  bool decay_all = true;
   LrSchedule schedule;
   std::uint64_t seed = 0;
   bool augment = false;         // random shifts, left-right flips, erasing (train/augment.hpp)
@@ -93,7 +100,7 @@ class Trainer {
   std::int64_t steps_per_epoch() const { return steps_per_epoch_; }
   std::int64_t steps_done() const { return steps_done_; }
   std::int64_t epochs_done() const { return steps_done_ / steps_per_epoch_; }
-  nn::SGD& sgd() { return sgd_; }
+  nn::Optimizer& optimizer() { return *optimizer_; }
 
   // The model, the optimizer, the shuffling and the layers' extra state, in
   // one safetensors file (written atomically), at an epoch boundary.
@@ -105,7 +112,7 @@ class Trainer {
   nn::Sequential& net_;
   const io::LabelledImages& train_;
   TrainOptions options_;
-  nn::SGD sgd_;
+  std::unique_ptr<nn::Optimizer> optimizer_;
   nn::Generator shuffle_;
   std::vector<std::int64_t> order_;
   std::int64_t steps_per_epoch_;
