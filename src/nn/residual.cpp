@@ -59,16 +59,8 @@ void ResidualBlock::convert_children(const LayerConverter& convert) {
   // the convolutions stay convolutions.
   for (auto [key, conv] : {std::pair{"conv1", conv1_.get()}, std::pair{"conv2", conv2_.get()}})
     NORMKIT_CHECK(convert(*conv) == nullptr, "ResidualBlock: ", key, ": a convolution cannot be replaced");
-  for (auto [key, norm] : {std::pair{"bn1", &norm1_}, std::pair{"bn2", &norm2_}}) {
-    if (*norm == nullptr) continue;
-    if (std::unique_ptr<Layer> converted = convert(**norm)) {
-      replace_module(key, converted.get());
-      converted->train(is_training());
-      *norm = std::move(converted);
-    } else {
-      (*norm)->convert_children(convert);
-    }
-  }
+  convert_child(convert, "bn1", norm1_);
+  convert_child(convert, "bn2", norm2_);
   if (downsample_) downsample_->convert_children(convert);
 }
 

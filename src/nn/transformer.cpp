@@ -121,16 +121,8 @@ void TransformerBlock::convert_children(const LayerConverter& convert) {
   self_attn_->convert_children(convert);
   keep(convert, *linear1_, name().c_str(), "linear1");
   keep(convert, *linear2_, name().c_str(), "linear2");
-  for (auto [key, norm] : {std::pair{"norm1", &norm1_}, std::pair{"norm2", &norm2_}}) {
-    if (*norm == nullptr) continue;
-    if (std::unique_ptr<Layer> converted = convert(**norm)) {
-      replace_module(key, converted.get());
-      converted->train(is_training());
-      *norm = std::move(converted);
-    } else {
-      (*norm)->convert_children(convert);
-    }
-  }
+  convert_child(convert, "norm1", norm1_);
+  convert_child(convert, "norm2", norm2_);
 }
 
 Tensor TransformerBlock::mlp_forward(const Tensor& x) {

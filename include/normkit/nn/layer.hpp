@@ -40,6 +40,19 @@ class Layer : public Module {
 
  protected:
   explicit Layer(std::string name) : Module(std::move(name)) {}
+  // convert_children's step for an owned child registered under key (null:
+  // none, skipped): replaced by what convert returns (under the same key, in
+  // this layer's mode), or searched in turn when it returns null.
+  void convert_child(const LayerConverter& convert, const std::string& key, std::unique_ptr<Layer>& child) {
+    if (child == nullptr) return;
+    if (std::unique_ptr<Layer> converted = convert(*child)) {
+      replace_module(key, converted.get());
+      converted->train(is_training());
+      child = std::move(converted);
+    } else {
+      child->convert_children(convert);
+    }
+  }
   // Held while a forward stores what backward needs, so that forwards running
   // at once each leave a whole state (the last one's), never a mix.
   std::unique_lock<std::mutex> saved_state_lock() const { return std::unique_lock(saved_state_mutex_); }
