@@ -13,9 +13,9 @@ Tensor add(const TensorView& a, const TensorView& b) {
   NORMKIT_CHECK(a.shape() == b.shape(), "TransformerBlock: the residual's shapes ", shape_string(a.shape()), " and ",
                 shape_string(b.shape()), " differ");
   Tensor out = Tensor::copy_of(a);
-  const Tensor b_copy = Tensor::copy_of(b);
+  Tensor holder;
   float* sum = out.data<float>();
-  const float* other = b_copy.data<float>();
+  const float* other = contiguous_values(b, holder);
   parallel_for_elements(out.numel(), [=](std::int64_t i) { sum[i] += other[i]; });
   return out;
 }
