@@ -20,6 +20,20 @@ void check_like(const TensorView& dy, const Tensor& saved, const char* layer) {
   check_output_gradient(dy, saved.shape(), layer);
 }
 
+// An elementwise layer's backward: dx = dy * slope(saved), saved what its
+// forward kept (its input or its output), element by element.
+template <typename Slope>
+Tensor times_slope(const TensorView& dy, const Tensor& saved, const char* layer, Slope slope) {
+  check_like(dy, saved, layer);
+  Tensor holder;
+  const float* g = contiguous_values(dy, holder);
+  Tensor dx(saved.shape());
+  float* out = dx.data<float>();
+  const float* s = saved.data<float>();
+  parallel_for_elements(dx.numel(), [=](std::int64_t i) { out[i] = g[i] * slope(s[i]); });
+  return dx;
+}
+
 }  // namespace
 
 Tensor ReLU::forward(const TensorView& x) {
@@ -60,14 +74,7 @@ Tensor Sigmoid::forward(const TensorView& x) {
 }
 
 Tensor Sigmoid::backward(const TensorView& dy) {
-  check_like(dy, saved_y_, "Sigmoid");
-  Tensor holder;
-  const float* g = contiguous_values(dy, holder);
-  Tensor dx(saved_y_.shape());
-  float* out = dx.data<float>();
-  const float* y = saved_y_.data<float>();
-  parallel_for_elements(dx.numel(), [=](std::int64_t i) { out[i] = g[i] * (y[i] * (1.0f - y[i])); });
-  return dx;
+  return times_slope(dy, saved_y_, "Sigmoid", [](float y) { return y * (1.0f - y); });
 }
 
 Tensor GELU::forward(const TensorView& x) {
@@ -82,20 +89,13 @@ Tensor GELU::forward(const TensorView& x) {
 }
 
 Tensor GELU::backward(const TensorView& dy) {
-  check_like(dy, saved_x_, "GELU");
-  Tensor holder;
-  const float* g = contiguous_values(dy, holder);
-  Tensor dx(saved_x_.shape());
-  float* out = dx.data<float>();
-  const float* x = saved_x_.data<float>();
   // As ATen's GeluBackward: cdf + x * pdf, pdf = (2 / sqrt(pi)) * (1 / sqrt(2)) * 0.5 * exp(-x^2 / 2).
   constexpr auto kAlpha = static_cast<float>(M_2_SQRTPI * M_SQRT1_2 * 0.5);
-  parallel_for_elements(dx.numel(), [=](std::int64_t i) {
-    const float cdf = 0.5f * (1.0f + std::erf(x[i] * static_cast<float>(M_SQRT1_2)));
-    const float pdf = kAlpha * std::exp(x[i] * x[i] * -0.5f);
-    out[i] = g[i] * (cdf + x[i] * pdf);
+  return times_slope(dy, saved_x_, "GELU", [](float x) {
+    const float cdf = 0.5f * (1.0f + std::erf(x * static_cast<float>(M_SQRT1_2)));
+    const float pdf = kAlpha * std::exp(x * x * -0.5f);
+    return cdf + x * pdf;
   });
-  return dx;
 }
 
 Tensor Flatten::forward(const TensorView& x) {

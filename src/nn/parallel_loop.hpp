@@ -5,8 +5,11 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "kernels/parallel.hpp"
+#include "layer_checks.hpp"
+#include "normkit/error.hpp"
 
 namespace normkit::nn {
 
@@ -21,6 +24,19 @@ void parallel_for_items(std::int64_t items, std::int64_t elements_per_item, Body
 template <typename Body>
 void parallel_for_elements(std::int64_t n, Body body) {
   parallel_for_items(n, 1, body);
+}
+
+// a + b, element by element (a residual connection's sum); an Error names
+// `what` ("ResidualBlock: the branches'") when the shapes differ.
+inline Tensor sum_of(const TensorView& a, const TensorView& b, const std::string& what) {
+  NORMKIT_CHECK(a.shape() == b.shape(), what, " shapes ", shape_string(a.shape()), " and ", shape_string(b.shape()),
+                " differ");
+  Tensor out = Tensor::copy_of(a);
+  Tensor holder;
+  float* sum = out.data<float>();
+  const float* other = contiguous_values(b, holder);
+  parallel_for_elements(out.numel(), [=](std::int64_t i) { sum[i] += other[i]; });
+  return out;
 }
 
 }  // namespace normkit::nn

@@ -6,15 +6,7 @@
 namespace normkit::nn {
 namespace {
 
-Tensor sum(const Tensor& a, const Tensor& b) {
-  NORMKIT_CHECK(a.shape() == b.shape(), "ResidualBlock: the branches' shapes ", shape_string(a.shape()), " and ",
-                shape_string(b.shape()), " differ");
-  Tensor out = Tensor::copy_of(a);
-  float* sum = out.data<float>();
-  const float* add = b.data<float>();
-  parallel_for_elements(out.numel(), [=](std::int64_t i) { sum[i] += add[i]; });
-  return out;
-}
+Tensor sum(const Tensor& a, const Tensor& b) { return sum_of(a, b, "ResidualBlock: the branches'"); }
 
 // A norm layer's forward and backward, or the identity for "none" (null).
 Tensor through_norm(const std::unique_ptr<Layer>& norm, const Tensor& x) { return norm ? norm->forward(x) : x; }

@@ -9,16 +9,7 @@
 namespace normkit::nn {
 namespace {
 
-Tensor add(const TensorView& a, const TensorView& b) {
-  NORMKIT_CHECK(a.shape() == b.shape(), "TransformerBlock: the residual's shapes ", shape_string(a.shape()), " and ",
-                shape_string(b.shape()), " differ");
-  Tensor out = Tensor::copy_of(a);
-  Tensor holder;
-  float* sum = out.data<float>();
-  const float* other = contiguous_values(b, holder);
-  parallel_for_elements(out.numel(), [=](std::int64_t i) { sum[i] += other[i]; });
-  return out;
-}
+Tensor add(const TensorView& a, const TensorView& b) { return sum_of(a, b, "TransformerBlock: the residual's"); }
 
 // Part `part` (0: q, 1: k) of qkv (N, T, 3D) as a (N, T, H, Dh) view.
 TensorView head_view(const Tensor& qkv, int part, std::int64_t heads) {
