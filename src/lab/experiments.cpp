@@ -25,6 +25,12 @@ const std::vector<Experiment>& experiments() {
       {"placement-and-bias", "BN before or after ReLU; a bias before BN gets no gradient", &run_placement},
       {"rmsnorm", "RMSNorm against LayerNorm: the op's time, the step's time and the accuracy (Zhang and Sennrich)",
        &run_rmsnorm},
+      {"pre-post-norm", "pre- against post-norm transformers at two depths over learning rates, with and without warm-up",
+       &run_pre_post_norm},
+      {"transformer-norms", "LayerNorm, RMSNorm, DyT, BatchNorm over tokens and none in a ViT: accuracy, time, batch 1",
+       &run_transformer_norms},
+      {"qk-norm", "attention logit growth and stability at high learning rates with and without QK-norm",
+       &run_qk_norm},
       {"sync", "4 ranks x 2 samples: per-rank BN, Synchronized BN and GroupNorm, and what SyncBN's exchanges cost",
        &run_sync, 4},
   };

@@ -77,6 +77,9 @@ Section run_rmsnorm(const Context& ctx);
 Section run_dropout(const Context& ctx);
 Section run_ghost(const Context& ctx);
 Section run_resnet(const Context& ctx);
+Section run_pre_post_norm(const Context& ctx);
+Section run_transformer_norms(const Context& ctx);
+Section run_qk_norm(const Context& ctx);
 Section run_sync(const Context& ctx);
 
 }  // namespace normkit::lab

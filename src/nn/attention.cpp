@@ -58,6 +58,8 @@ Tensor Attention::forward(const TensorView& qkv) {
   float* out = o.data<float>();
   float* p = saved_p_.data<float>();
   const auto scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(s.head_dim)));
+  std::vector<float> sample_max_logit(static_cast<std::size_t>(s.n), 0.0f);
+  float* max_logits = sample_max_logit.data();
   for_each_block(s.n, kSamplesPerBlock, [=](std::int64_t, std::int64_t first, std::int64_t samples) {
     for (std::int64_t n = first; n < first + samples; ++n)
       for (std::int64_t h = 0; h < heads; ++h) {
@@ -66,11 +68,14 @@ Tensor Attention::forward(const TensorView& qkv) {
         const float* v = q + 2 * s.d;
         float* ph = p + (n * heads + h) * s.t * s.t;
         sgemm('N', 'T', s.t, s.t, s.head_dim, scale, q, 3 * s.d, k, 3 * s.d, 0.0f, ph, s.t);
+        for (std::int64_t i = 0; i < s.t * s.t; ++i) max_logits[n] = std::max(max_logits[n], std::fabs(ph[i]));
         softmax_rows(ph, s.t);
         sgemm('N', 'N', s.t, s.head_dim, s.t, 1.0f, ph, s.t, v, 3 * s.d, 0.0f, out + n * s.t * s.d + h * s.head_dim,
               s.d);
       }
   });
+  max_logit_ = 0.0f;
+  for (const float m : sample_max_logit) max_logit_ = std::max(max_logit_, m);
   return o;
 }
 

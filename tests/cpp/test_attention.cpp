@@ -9,9 +9,10 @@
 namespace normkit::test {
 namespace {
 
-// o (N, T, D) of qkv (N, T, 3D) with `heads` heads, in double.
+// o (N, T, D) of qkv (N, T, 3D) with `heads` heads, in double; the largest
+// |logit| into *max_logit when given.
 std::vector<double> attention_in_double(const std::vector<double>& qkv, std::int64_t n_, std::int64_t t_,
-                                        std::int64_t d, std::int64_t heads) {
+                                        std::int64_t d, std::int64_t heads, double* max_logit = nullptr) {
   const std::int64_t dh = d / heads;
   std::vector<double> o(static_cast<std::size_t>(n_ * t_ * d));
   const auto at = [&](std::int64_t n, std::int64_t t, std::int64_t c) {
@@ -27,6 +28,7 @@ std::vector<double> attention_in_double(const std::vector<double>& qkv, std::int
           for (std::int64_t c = 0; c < dh; ++c) dot += at(n, i, h * dh + c) * at(n, j, d + h * dh + c);
           s[static_cast<std::size_t>(j)] = dot / std::sqrt(static_cast<double>(dh));
           top = std::max(top, s[static_cast<std::size_t>(j)]);
+          if (max_logit) *max_logit = std::max(*max_logit, std::fabs(s[static_cast<std::size_t>(j)]));
         }
         for (double& v : s) sum += (v = std::exp(v - top));
         for (std::int64_t c = 0; c < dh; ++c) {
@@ -48,8 +50,11 @@ TEST(Attention, MatchesTheFormulasAndCentralDifferences) {
   const Tensor o = attention.forward(x);
   const Tensor dx = attention.backward(dy);
   std::vector<double> xd(x.data<float>(), x.data<float>() + x.numel()), pd(dy.data<float>(), dy.data<float>() + dy.numel());
-  const std::vector<double> want = attention_in_double(xd, N, T, D, H);
+  double max_logit = 0;
+  const std::vector<double> want = attention_in_double(xd, N, T, D, H, &max_logit);
   for (std::size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(o.data<float>()[i], want[i], 1e-5) << i;
+  ASSERT_GT(max_logit, 0.1);
+  EXPECT_NEAR(attention.max_logit(), max_logit, 1e-5);
   const auto loss = [&] { return probe_loss(pd, attention_in_double(xd, N, T, D, H)); };
   for (std::size_t i = 0; i < xd.size(); ++i)
     EXPECT_NEAR(dx.data<float>()[i], central_difference(xd, i, loss), 1e-4) << "d qkv " << i;

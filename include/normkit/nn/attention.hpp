@@ -27,10 +27,14 @@ class Attention : public Layer {
   std::int64_t heads() const { return heads_; }
   // The last forward's attention probabilities, (N, heads, T, T).
   const Tensor& probabilities() const { return saved_p_; }
+  // The last forward's largest attention logit |q k^T / sqrt(Dh)| over every
+  // sample, head and pair (the logit growth that QK-norm is meant to stop).
+  float max_logit() const { return max_logit_; }
 
  private:
   std::int64_t heads_;
   Tensor saved_qkv_, saved_p_;
+  float max_logit_ = 0.0f;
 };
 
 }  // namespace normkit::nn
