@@ -1,6 +1,6 @@
 // normkit step-time: the time of one training step (forward, loss,
-// backward, SGD update) of a lab network on Fashion-MNIST batches, for
-// bench/train_step.py to set beside PyTorch's. Prints one line:
+// backward, SGD or AdamW update) of a lab network on Fashion-MNIST batches,
+// for bench/train_step.py to set beside PyTorch's. Prints one line:
 //   step_ms median=M min=M steps=N threads=T
 #include <algorithm>
 #include <chrono>
@@ -14,24 +14,26 @@
 #include "normkit/threading.hpp"
 #include "normkit/train/models.hpp"
 #include "normkit/train/trainer.hpp"
+#include "model_flags.hpp"
 #include "options.hpp"
 
 namespace normkit::cli {
 namespace {
 
 struct StepTimeArgs {
-  std::string model = "cnn", norm = "bn";
-  std::int64_t batch = 128, steps = 20, threads = 0, width = 1;
+  ModelFlags net{.model = "cnn"};
+  std::string optimizer = "sgd";
+  std::int64_t batch = 128, steps = 20, threads = 0;
 };
 
 int run_step_time(const StepTimeArgs& a) {
   if (a.threads > 0) set_num_threads(static_cast<int>(a.threads));
   const io::FashionMnist data = io::load_fashion_mnist();
   nn::Generator init(1);
-  train::ModelOptions model_options;
-  model_options.width = a.width;
-  const auto net = train::make_model(a.model, a.norm, init, model_options);
-  train::Trainer trainer(*net, data.train, {.batch_size = a.batch, .sgd = {.lr = 0.01, .momentum = 0.9}, .seed = 1});
+  const auto net = train::make_model(a.net.model, a.net.norm, init, a.net.options);
+  train::TrainOptions options{.batch_size = a.batch, .optimizer = a.optimizer, .sgd = {.lr = 0.01, .momentum = 0.9},
+                              .seed = 1};
+  train::Trainer trainer(*net, data.train, options);
   for (int warm = 0; warm < 3; ++warm) trainer.step();  // primitives made, memory touched
   std::vector<double> ms;
   for (std::int64_t s = 0; s < a.steps; ++s) {
@@ -50,13 +52,15 @@ int run_step_time(const StepTimeArgs& a) {
 Command add_step_time(CLI::App& app) {
   CLI::App* sub = app.add_subcommand("step-time", "the time of one training step (for bench/train_step.py)");
   auto args = std::make_shared<StepTimeArgs>();
-  sub->add_option("--model", args->model, "the network")->capture_default_str();
-  sub->add_option("--norm", args->norm, "the normalization in it")->capture_default_str();
+  add_model_flags(*sub, args->net);
+  add_choice(*sub, "--optimizer", args->optimizer, {"sgd", "adamw"}, "SGD with momentum (lr 0.01), or AdamW (lr 1e-3)");
   add_integer(*sub, "--batch-size", args->batch, "samples per batch");
   add_integer(*sub, "--steps", args->steps, "steps timed (after 3 to warm up)", AtLeast{1});
   add_integer(*sub, "--threads", args->threads, "threads (0: the default)");
-  add_integer(*sub, "--width", args->width, "cnn: channels times K");
-  return {sub, [args] { return run_step_time(*args); }};
+  return {sub, [args] {
+    args->net.finish();
+    return run_step_time(*args);
+  }};
 }
 
 }  // namespace normkit::cli

@@ -19,23 +19,23 @@
 #include "normkit/io/fashion_mnist.hpp"
 #include "normkit/train/models.hpp"
 #include "normkit/train/trainer.hpp"
+#include "model_flags.hpp"
 #include "options.hpp"
 
 namespace normkit::cli {
 namespace {
 
 struct TrainArgs {
-  std::string model = "mlp", norm = "bn", data = io::kDefaultFashionMnistDir;
-  std::string form = "post";      // resnet: post- or pre-activation blocks; vit: pre- or post-norm (default pre)
+  ModelFlags net;
+  std::string data = io::kDefaultFashionMnistDir;
   std::string schedule = "constant";
   std::string distributed;        // "", "sync" or "per-rank"
   std::string step_log;           // a file for every step's loss ("": none)
   std::string metrics;            // a file for JSON lines of metrics ("": none)
   std::int64_t metrics_every = 0;  // also a line every N steps (0: per epoch only)
-  train::ModelOptions model_options;
   train::TrainOptions options;
-  // Flags whose default depends on --model or --optimizer: given or not.
-  const CLI::Option *form_flag = nullptr, *depth_flag = nullptr, *lr_flag = nullptr, *decay_flag = nullptr;
+  // Flags whose default depends on --optimizer: given or not.
+  const CLI::Option *lr_flag = nullptr, *decay_flag = nullptr;
 };
 
 // The library names its options' fields in its errors (TrainOptions,
@@ -101,27 +101,15 @@ std::string value_text(double v) {
 // Settles what the flags leave to be derived: defaults that depend on the
 // model or the optimizer, and the checkpoint's model name.
 void finish(TrainArgs& a) {
-  const bool vit = a.model == "vit";
-  if (vit && a.form_flag->count() == 0) a.form = "pre";
-  a.model_options.form = a.form == "pre" ? nn::ResidualForm::pre_activation : nn::ResidualForm::post_activation;
-  train::VitOptions& v = a.model_options.vit;
-  v.placement = a.form == "pre" ? nn::NormPlacement::pre : nn::NormPlacement::post;
-  if (a.depth_flag->count() > 0) v.depth = a.model_options.depth;
+  a.net.finish();
   if (a.options.optimizer == "adamw") {  // --lr and --weight-decay are AdamW's when given
     if (a.lr_flag->count() > 0) a.options.adamw.lr = a.options.sgd.lr;
     if (a.decay_flag->count() > 0) a.options.adamw.weight_decay = a.options.sgd.weight_decay;
   }
   a.options.schedule.kind = train::schedule_kind(a.schedule);
   // Recorded in checkpoints: what --resume must match.
-  a.options.model_name = a.model;
-  if (a.model == "resnet") a.options.model_name += std::to_string(a.model_options.depth) + "-" + a.form;
-  if (a.model == "cnn" && a.model_options.width != 1) a.options.model_name += "-w" + std::to_string(a.model_options.width);
-  if (vit)
-    a.options.model_name += std::to_string(v.depth) + "-d" + std::to_string(v.dim) + "-h" + std::to_string(v.heads) + "-p" +
-                            std::to_string(v.patch) + "-m" + std::to_string(v.mlp_ratio) + "-" + a.form +
-                            (v.qk_norm ? "-qk" : "");
-  if (a.model_options.dropout > 0) a.options.model_name += "-dropout" + value_text(a.model_options.dropout);
-  a.options.norm_name = a.norm;
+  a.options.model_name = a.net.recorded_name();
+  a.options.norm_name = a.net.norm;
 }
 
 // JSON lines for --metrics: one object per epoch and, with --metrics-every
@@ -186,10 +174,10 @@ class MetricsLog {
 int train_model(const TrainArgs& parsed) {
   TrainArgs args = parsed;
   nn::Generator init(args.options.seed);
-  const auto net = naming_flags([&] { return train::make_model(args.model, args.norm, init, args.model_options); });
+  const auto net = naming_flags([&] { return train::make_model(args.net.model, args.net.norm, init, args.net.options); });
   std::unique_ptr<train::BatchShare> share;
   if (!args.distributed.empty()) {
-    NORMKIT_CHECK(args.model_options.dropout == 0,
+    NORMKIT_CHECK(args.net.options.dropout == 0,
                   "--dropout: not available with --distributed (masks are drawn per element of a rank's slice)");
     share = data_parallel(*net, args.distributed == "sync");
     args.options.share = share.get();
@@ -213,8 +201,8 @@ int train_model(const TrainArgs& parsed) {
         o.optimizer == "adamw"
             ? "adamw lr " + value_text(o.adamw.lr) + ", weight decay " + value_text(o.adamw.weight_decay)
             : "lr " + value_text(o.sgd.lr) + ", momentum " + value_text(o.sgd.momentum);
-    std::printf("normkit train: %s with norm=%s, %lld epochs, batch %lld, %s, seed %llu", args.model.c_str(),
-                args.norm.c_str(), static_cast<long long>(o.epochs), static_cast<long long>(o.batch_size),
+    std::printf("normkit train: %s with norm=%s, %lld epochs, batch %lld, %s, seed %llu", args.net.model.c_str(),
+                args.net.norm.c_str(), static_cast<long long>(o.epochs), static_cast<long long>(o.batch_size),
                 optimizer.c_str(), static_cast<unsigned long long>(o.seed));
     if (share != nullptr)
       std::printf(", data-parallel over %d ranks (%s)", share->parts(),
@@ -279,21 +267,7 @@ Command add_train(CLI::App& app) {
   auto args = std::make_shared<TrainArgs>();
   TrainArgs& a = *args;
   train::TrainOptions& o = a.options;
-  train::ModelOptions& m = a.model_options;
-  add_choice(*sub, "--model", a.model, {"mlp", "cnn", "resnet", "vit"}, "the network (train/models.hpp)");
-  add_choice(*sub, "--norm", a.norm, {"none", "bn", "gn", "ln", "in", "rms", "ghost", "renorm", "dyt"},
-             "the normalization in it (vit: none, bn, ln, rms, dyt)");
-  a.depth_flag = add_integer(*sub, "--depth", m.depth, "resnet: layers, 6n+2 (default 20); vit: blocks (default 6)");
-  a.form_flag = add_choice(*sub, "--form", a.form, {"post", "pre"},
-                           "resnet: post- or pre-activation blocks (default post); vit: post- or pre-norm (default pre)");
-  add_integer(*sub, "--dim", m.vit.dim, "vit: features per token");
-  add_integer(*sub, "--heads", m.vit.heads, "vit: attention heads");
-  add_integer(*sub, "--patch", m.vit.patch, "vit: patch side in pixels (a divisor of 28)");
-  add_integer(*sub, "--mlp-ratio", m.vit.mlp_ratio, "vit: the MLP's width, times --dim");
-  add_switch(*sub, "--qk-norm", m.vit.qk_norm, "vit: LayerNorm of each head's queries and keys");
-  add_integer(*sub, "--width", m.width, "cnn: channels times K (16K and 32K)");
-  add_number(*sub, "--dropout", m.dropout, "drop probability (0: no Dropout layers)");
-  add_integer(*sub, "--ghost-batch", m.ghost_batch, "--norm ghost: samples per virtual batch (must divide B)");
+  add_model_flags(*sub, a.net);
   add_integer(*sub, "--epochs", o.epochs, "epochs to train");
   add_integer(*sub, "--batch-size", o.batch_size, "samples per batch B");
   add_choice(*sub, "--optimizer", o.optimizer, {"sgd", "adamw"}, "SGD with momentum, or AdamW (torch.optim's)");
