@@ -14,6 +14,11 @@ message("${out}")
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "normkit lab ${EXPERIMENTS} --quick failed (${rc}):\n${err}")
 endif()
+# The report says what produced it: the command, the commit and the machine.
+file(READ "${OUT}/report.md" report)
+if(NOT report MATCHES "Produced by `normkit lab ${EXPERIMENTS} --quick[^`]*` \\(quick mode\\) with normkit [0-9.]+, commit [^,]+, in [0-9]+ s on .+ kernels, [0-9]+ threads")
+  message(FATAL_ERROR "report.md does not say what produced it:\n${report}")
+endif()
 # A plot that gnuplot refused is reported in the section instead of drawn.
 file(READ "${OUT}/report.md" report)
 string(FIND "${report}" "(no plot: gnuplot failed" failed)

@@ -13,15 +13,37 @@
 
 #include "commands.hpp"
 #include "distributed.hpp"
+#include "bench/harness.hpp"
 #include "lab/lab.hpp"
 #include "normkit/error.hpp"
 #include "normkit/threading.hpp"
+#include "normkit/version.hpp"
 #include "options.hpp"
 
 namespace normkit::cli {
+
+extern const char* const kCommit;  // generated/commit.cpp (cmake/commit.cmake)
+
 namespace {
 
-int run_experiments(const std::string& name, const std::vector<lab::Experiment>& chosen,
+// What produced a report, for its first lines: the command, normkit's
+// version and commit, the machine, threads, ranks, seed, mode and wall time.
+std::string provenance(const std::string& command, const lab::LabOptions& options, int ranks, double seconds) {
+  const bench::Machine machine = bench::Machine::this_one();
+  const auto mib = [](std::int64_t bytes) { return std::to_string(bytes >> 20) + " MiB"; };
+  std::string text = "Produced by `" + command + "` (" + std::string(options.quick ? "quick" : "full") +
+                     " mode) with normkit " + kVersion + ", commit " + kCommit + ", in " +
+                     std::to_string(static_cast<long long>(seconds + 0.5)) + " s on " + machine.cpu + " (L2 " +
+                     mib(machine.l2) + " per core, L3 " + mib(machine.l3) + "), " + machine.simd_path + " kernels, " +
+                     std::to_string(normkit::num_threads()) + " threads" +
+                     (ranks > 1 ? " on each of " + std::to_string(ranks) + " MPI ranks" : "") + "; seed " +
+                     std::to_string(options.seed);
+  if (options.limit > 0) text += "; at most " + std::to_string(options.limit) + " training images per run";
+  if (options.test_limit > 0) text += "; at most " + std::to_string(options.test_limit) + " test images";
+  return text + ".\n\n";
+}
+
+int run_experiments(const std::string& command, const std::vector<lab::Experiment>& chosen,
                     const lab::LabOptions& options, const std::string& data_dir,
                     const std::function<std::unique_ptr<train::BatchShare>(nn::Sequential&, bool)>& parallel,
                     int rank, int ranks) {
@@ -36,13 +58,7 @@ int run_experiments(const std::string& name, const std::vector<lab::Experiment>&
                            std::fflush(stdout);
                          },
                          parallel, rank, ranks};
-  std::string report = "# normkit lab report\n\n";
-  report += std::string("Mode: ") + (options.quick ? "quick" : "full") + "; " + std::to_string(normkit::num_threads()) +
-            " threads" + (ranks > 1 ? " on each of " + std::to_string(ranks) + " MPI ranks" : "") + "; seed " +
-            std::to_string(options.seed) +
-            (options.limit > 0 ? "; at most " + std::to_string(options.limit) + " training images per run" : "") +
-            (options.test_limit > 0 ? "; at most " + std::to_string(options.test_limit) + " test images" : "") +
-            ". Written by `normkit lab " + name + (options.quick ? " --quick" : "") + "`.\n\n";
+  std::string sections;
   const auto start = std::chrono::steady_clock::now();
   for (const lab::Experiment& e : chosen) {
     if (lead) std::printf("normkit lab %s%s\n", e.name, options.quick ? " (quick)" : "");
@@ -50,14 +66,14 @@ int run_experiments(const std::string& name, const std::vector<lab::Experiment>&
     const auto t0 = std::chrono::steady_clock::now();
     const lab::Section section = e.run(ctx);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    report += section.markdown + "(" + e.name + ": " + std::to_string(static_cast<long long>(seconds + 0.5)) + " s)\n\n";
+    sections += section.markdown + "(" + e.name + ": " + std::to_string(static_cast<long long>(seconds + 0.5)) + " s)\n\n";
     if (lead) std::printf("\n%s\n(%s: %.0f s)\n\n", section.printed.c_str(), e.name, seconds);
     std::fflush(stdout);
   }
   const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!lead) return 0;
   const std::string report_path = options.out_dir + "/report.md";
-  std::ofstream(report_path) << report;
+  std::ofstream(report_path) << "# normkit lab report\n\n" << provenance(command, options, ranks, total) << sections;
   std::printf("report: %s (%.0f s in all)\n", report_path.c_str(), total);
   return 0;
 }
@@ -87,15 +103,23 @@ std::vector<lab::Experiment> chosen_experiments(const std::string& name) {
   return chosen;
 }
 
+// The command line as typed, the program named "normkit".
+std::string command_line(const std::vector<std::string>& argv) {
+  std::string text = "normkit";
+  for (std::size_t i = 1; i < argv.size(); ++i) text += " " + argv[i];
+  return text;
+}
+
 int run_lab(const LabArgs& a, const std::vector<std::string>& argv) {
   const std::vector<lab::Experiment> chosen = chosen_experiments(a.name);
+  const std::string command = command_line(argv);
   // One process: no MPI is started.
-  if (chosen.front().ranks == 0) return run_experiments(a.name, chosen, a.options, a.data_dir, {}, 0, 1);
+  if (chosen.front().ranks == 0) return run_experiments(command, chosen, a.options, a.data_dir, {}, 0, 1);
   const lab::Experiment& on_ranks = chosen.front();
   if (!built_with_mpi()) throw Error(without_mpi_message("lab " + std::string(on_ranks.name)));
   if (!under_mpirun()) return start_on_ranks(on_ranks.ranks, std::vector<std::string>(argv.begin() + 1, argv.end()));
   return run_as_rank("lab", [&] {
-    return run_experiments(a.name, chosen, a.options, a.data_dir, data_parallel, rank(), ranks());
+    return run_experiments(command, chosen, a.options, a.data_dir, data_parallel, rank(), ranks());
   });
 }
 
