@@ -267,7 +267,11 @@ std::int64_t convert_sync_batchnorm(nn::Layer& model, Communicator& comm, std::i
   model.convert_children([&](nn::Layer& layer) -> std::unique_ptr<nn::Layer> {
     auto* bn = dynamic_cast<nn::BatchNorm*>(layer.name() == "SyncBatchNorm" ? nullptr : &layer);
     if (bn == nullptr) return nullptr;
-    auto sync = std::make_unique<SyncBatchNorm>(bn->num_features(), comm, next++, bn->options());
+    std::unique_ptr<SyncBatchNorm> sync;
+    if (dynamic_cast<nn::TokenBatchNorm*>(bn) != nullptr)
+      sync = std::make_unique<SyncTokenBatchNorm>(bn->num_features(), comm, next++, bn->options());
+    else
+      sync = std::make_unique<SyncBatchNorm>(bn->num_features(), comm, next++, bn->options());
     sync->load_state_dict(bn->state_dict());
     sync->train(bn->is_training());
     return sync;

@@ -112,21 +112,16 @@ Tensor ClassToken::backward(const TensorView& dy) {
   return dx;
 }
 
-TokenBatchNorm::TokenBatchNorm(std::int64_t features, BatchNormModuleOptions options)
-    : BatchNorm("TokenBatchNorm", features, options, 2, 2) {}
-
-Tensor TokenBatchNorm::forward(const TensorView& x) {
-  NORMKIT_CHECK(x.defined() && x.dim() == 3, name(), ": x: expected (N, T, D), got ", shape_or_none(x));
-  saved_shape_ = x.shape();
-  const Tensor rows = reshaped(x, {x.size(0) * x.size(1), x.size(2)});
-  return reshaped(BatchNorm::forward(rows), saved_shape_);
+Tensor tokens_as_rows(const TensorView& x, const std::string& layer) {
+  NORMKIT_CHECK(x.defined() && x.dim() == 3, layer, ": expected tokens (N, T, D), got ", shape_or_none(x));
+  return reshaped(x, {x.size(0) * x.size(1), x.size(2)});
 }
 
-Tensor TokenBatchNorm::backward(const TensorView& dy) {
-  NORMKIT_CHECK(!saved_shape_.empty(), name(), ": backward before forward");
-  check_output_gradient(dy, saved_shape_, name());
-  const Tensor rows = reshaped(dy, {saved_shape_[0] * saved_shape_[1], saved_shape_[2]});
-  return reshaped(BatchNorm::backward(rows), saved_shape_);
+Tensor gradient_as_rows(const TensorView& dy, const Shape& tokens, const std::string& layer) {
+  check_output_gradient(dy, tokens, layer);
+  return reshaped(dy, {tokens[0] * tokens[1], tokens[2]});
 }
+
+Tensor rows_as_tokens(const TensorView& rows, const Shape& tokens) { return reshaped(rows, tokens); }
 
 }  // namespace normkit::nn

@@ -22,6 +22,7 @@
 #include "normkit/dist/communicator.hpp"
 #include "normkit/nn/batch_norm.hpp"
 #include "normkit/nn/layer.hpp"
+#include "normkit/nn/vit.hpp"
 
 namespace normkit::dist {
 
@@ -64,8 +65,17 @@ class SyncBatchNorm : public nn::BatchNorm {
   double seconds_ = 0;
 };
 
+// SyncBatchNorm over tokens (N, T, D), TokenBatchNorm's synchronized form:
+// each rank's rows are its samples' tokens, and the statistics are those of
+// every token of the whole batch, with the bits of one process.
+class SyncTokenBatchNorm : public nn::OverTokens<SyncBatchNorm> {
+ public:
+  using nn::OverTokens<SyncBatchNorm>::OverTokens;
+};
+
 // torch.nn.SyncBatchNorm.convert_sync_batchnorm: every BatchNorm of `model`
-// (at any depth) becomes a SyncBatchNorm with its options, parameters,
+// (at any depth) becomes a SyncBatchNorm (a TokenBatchNorm a
+// SyncTokenBatchNorm) with its options, parameters,
 // running statistics and mode; the layers are numbered first_layer, ... in
 // model order. Returns how many were converted.
 std::int64_t convert_sync_batchnorm(nn::Layer& model, Communicator& comm, std::int64_t first_layer = 0);

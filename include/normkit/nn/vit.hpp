@@ -12,10 +12,12 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "normkit/nn/batch_norm.hpp"
 #include "normkit/nn/block_gradients.hpp"
 #include "normkit/nn/conv2d.hpp"
+#include "normkit/error.hpp"
 
 namespace normkit::nn {
 
@@ -49,14 +51,40 @@ class ClassToken : public Layer {
   Shape saved_shape_;
 };
 
-class TokenBatchNorm : public BatchNorm {
+// (N, T, D) tokens as the (N * T, D) rows a BatchNorm normalizes, and back;
+// a gradient checked against the forward's tokens' shape.
+Tensor tokens_as_rows(const TensorView& x, const std::string& layer);
+Tensor gradient_as_rows(const TensorView& dy, const Shape& tokens, const std::string& layer);
+Tensor rows_as_tokens(const TensorView& rows, const Shape& tokens);
+
+// A BatchNorm class Base run over tokens: every token of the batch is a row
+// of Base's (N * T, D) input. TokenBatchNorm is BatchNorm over tokens;
+// dist::SyncTokenBatchNorm, SyncBatchNorm over tokens.
+template <typename Base>
+class OverTokens : public Base {
  public:
-  explicit TokenBatchNorm(std::int64_t features, BatchNormModuleOptions options = {});
-  Tensor forward(const TensorView& x) override;    // (N, T, D)
-  Tensor backward(const TensorView& dy) override;
+  using Base::Base;
+  Tensor forward(const TensorView& x) override {  // (N, T, D)
+    const Tensor rows = tokens_as_rows(x, this->name());
+    {
+      auto lock = this->saved_state_lock();  // eval forwards may run at once
+      saved_shape_ = x.shape();
+    }
+    return rows_as_tokens(Base::forward(rows), x.shape());
+  }
+  Tensor backward(const TensorView& dy) override {
+    NORMKIT_CHECK(!saved_shape_.empty(), this->name(), ": backward before forward");
+    return rows_as_tokens(Base::backward(gradient_as_rows(dy, saved_shape_, this->name())), saved_shape_);
+  }
 
  private:
   Shape saved_shape_;
+};
+
+class TokenBatchNorm : public OverTokens<BatchNorm> {
+ public:
+  explicit TokenBatchNorm(std::int64_t features, BatchNormModuleOptions options = {})
+      : OverTokens<BatchNorm>("TokenBatchNorm", features, options, 2, 2) {}
 };
 
 }  // namespace normkit::nn
