@@ -2,11 +2,13 @@
 // detection, micro-batch gradient accumulation, and layer replacement.
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "lab/curves.hpp"
+#include "lab/statistics.hpp"
 #include "normkit/io/fashion_mnist.hpp"
 #include "normkit/nn/activation.hpp"
 #include "normkit/nn/frozen_batch_norm.hpp"
@@ -39,6 +41,39 @@ TEST(Table, TextMarkdownAndQuotedCsv) {
   report::Table norms({"||w||"});
   norms.add({"a|b"});
   EXPECT_EQ(norms.markdown(), "| \\|\\|w\\|\\| |\n|---|\n| a\\|b |\n");  // pipes escaped in cells
+}
+
+TEST(Statistics, TIntervalAndVerdicts) {
+  EXPECT_DOUBLE_EQ(lab::t_quantile_975(1), 12.706);
+  EXPECT_DOUBLE_EQ(lab::t_quantile_975(4), 2.776);
+  // Past the table: exact values 2.0211 (40), 2.0003 (60), 1.9799 (120).
+  EXPECT_NEAR(lab::t_quantile_975(40), 2.0211, 5e-4);
+  EXPECT_NEAR(lab::t_quantile_975(60), 2.0003, 5e-4);
+  EXPECT_NEAR(lab::t_quantile_975(120), 1.9799, 5e-4);
+  EXPECT_THROW(lab::t_quantile_975(0), Error);
+
+  // 1..5: mean 3, sd sqrt(2.5), half-width 2.776 sd / sqrt(5).
+  const lab::Interval i = lab::t_interval({1, 2, 3, 4, 5});
+  EXPECT_DOUBLE_EQ(i.mean, 3);
+  EXPECT_NEAR(i.half_width, 2.776 * std::sqrt(2.5) / std::sqrt(5.0), 1e-12);
+  EXPECT_EQ(i.n, 5);
+  EXPECT_EQ(i.text("%.2f"), "3.00 ± 1.96");
+  const lab::Interval one = lab::t_interval({0.9});
+  EXPECT_EQ(one.text("%.2f"), "0.90");
+  EXPECT_THROW(lab::t_interval({}), Error);
+
+  // Paired by seed: b is a plus 0.019 to 0.021, an interval well below zero;
+  // differences of -0.01 to -0.03 over 3 seeds would hold zero (t = 4.303).
+  const std::vector<double> a{0.80, 0.82, 0.81}, b{0.82, 0.841, 0.829};
+  const lab::Interval d = lab::t_interval(lab::paired_differences(a, b));
+  EXPECT_LT(d.high(), 0);
+  EXPECT_EQ(lab::judge(d, false), lab::Finding::agrees);
+  EXPECT_EQ(lab::judge(d, true), lab::Finding::disagrees);
+  EXPECT_EQ(lab::judge(lab::t_interval({-0.01, -0.02, -0.03}), false), lab::Finding::inconclusive);
+  EXPECT_EQ(lab::judge(one, true), lab::Finding::inconclusive);  // one seed cannot tell
+  EXPECT_THROW(lab::paired_differences(a, {0.1}), Error);
+  EXPECT_EQ(lab::verdict(lab::Finding::inconclusive, 3, "x"), "Measured here: inconclusive (3 seeds): x\n\n");
+  EXPECT_EQ(lab::verdict(lab::Finding::disagrees, 3, "x"), "Measured here: DISAGREES with the paper: x\n\n");
 }
 
 TEST(Curve, StepsToTarget) {
