@@ -13,13 +13,13 @@ void bind_models(py::module_& m) {
   m.def("make_model", [](const std::string& model, const std::string& norm, std::uint64_t seed,
                          std::optional<std::int64_t> depth, std::int64_t width, std::optional<std::string> form,
                          std::int64_t dim, std::int64_t heads, std::int64_t patch, std::int64_t mlp_ratio,
-                         bool qk_norm) {
+                         bool qk_norm, double dropout) {
         nn::Generator gen(seed);
         const bool vit = model == "vit";
         const std::string placement = form.value_or(vit ? "pre" : "post");
         NORMKIT_CHECK(placement == "post" || placement == "pre", "form: expected 'post' or 'pre', got '", placement,
                       "'");
-        train::ModelOptions options{.depth = depth.value_or(20), .width = width};
+        train::ModelOptions options{.depth = depth.value_or(20), .width = width, .dropout = dropout};
         options.form = placement == "pre" ? nn::ResidualForm::pre_activation : nn::ResidualForm::post_activation;
         options.vit = {.depth = depth.value_or(6), .dim = dim, .heads = heads, .patch = patch, .mlp_ratio = mlp_ratio,
                        .placement = placement == "pre" ? nn::NormPlacement::pre : nn::NormPlacement::post,
@@ -27,14 +27,15 @@ void bind_models(py::module_& m) {
         return train::make_model(model, norm, gen, options);
       }, py::arg("model"), py::arg("norm"), py::arg("seed") = 0, py::arg("depth") = py::none(), py::arg("width") = 1,
       py::arg("form") = py::none(), py::arg("dim") = 64, py::arg("heads") = 4, py::arg("patch") = 4,
-      py::arg("mlp_ratio") = 2, py::arg("qk_norm") = false,
+      py::arg("mlp_ratio") = 2, py::arg("qk_norm") = false, py::arg("dropout") = 0.0,
       "The lab's networks, initialized from `seed`: 'mlp' (784-100-100-100-10, sigmoid), 'cnn' (two\n"
       "conv blocks of 16 and 32 channels times `width`), 'resnet' (He et al.'s CIFAR ResNet of `depth`\n"
       "(default 20) = 6n + 2 layers, `form` 'post' (default) or 'pre' activation blocks), 'vit' (a Vision\n"
       "Transformer of `depth` (default 6) blocks of `dim` features, `heads` heads, `patch` x `patch`\n"
       "patches, an MLP of mlp_ratio * dim, `form` 'pre' (default) or 'post' norm, optional QK-norm),\n"
       "with the norm named by `norm` (none, bn, gn, ln, in, rms, ghost, renorm, dyt; the vit takes\n"
-      "none, bn, ln, rms, dyt). Input: (N, 1, 28, 28) float32.");
+      "none, bn, ln, rms, dyt). `dropout`: Dropout's probability (0: none; the vit: in each block's four\n"
+      "places, as torch.nn.TransformerEncoderLayer). Input: (N, 1, 28, 28) float32.");
 }
 
 }  // namespace normkit::python

@@ -45,7 +45,8 @@ void add_model_flags(CLI::App& sub, ModelFlags& f) {
   add_integer(sub, "--mlp-ratio", m.vit.mlp_ratio, "vit: the MLP's width, times --dim");
   add_switch(sub, "--qk-norm", m.vit.qk_norm, "vit: LayerNorm of each head's queries and keys");
   add_integer(sub, "--width", m.width, "cnn: channels times K (16K and 32K)");
-  add_number(sub, "--dropout", m.dropout, "drop probability (0: no Dropout layers)");
+  add_number(sub, "--dropout", m.dropout,
+             "drop probability (0: no Dropout layers; vit: torch's four places in each block)");
   add_integer(sub, "--ghost-batch", m.ghost_batch, "--norm ghost: samples per virtual batch (must divide B)");
 }
 

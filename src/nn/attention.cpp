@@ -9,6 +9,7 @@
 #include "fixed_blocks.hpp"
 #include "layer_checks.hpp"
 #include "normkit/error.hpp"
+#include "normkit/nn/dropout.hpp"
 
 namespace normkit::nn {
 namespace {
@@ -45,6 +46,16 @@ Attention::Attention(std::int64_t heads) : Layer("Attention"), heads_(heads) {
   NORMKIT_CHECK(heads > 0, "Attention: heads: expected > 0, got ", heads);
 }
 
+Attention::Attention(std::int64_t heads, double dropout, Generator& gen) : Attention(heads) {
+  NORMKIT_CHECK(dropout >= 0 && dropout < 1, "Attention: dropout: expected a probability in [0, 1), got ", dropout);
+  if (dropout > 0) {
+    dropout_ = std::make_unique<Dropout>(dropout, gen);
+    register_module("dropout", dropout_.get());
+  }
+}
+
+Attention::~Attention() = default;
+
 Tensor Attention::forward(const TensorView& qkv) {
   NORMKIT_CHECK(qkv.defined() && qkv.dtype() == DType::float32 && qkv.dim() == 3 && qkv.size(2) % (3 * heads_) == 0,
                 "Attention: qkv: expected float32 of shape (N, T, 3 * D) with D a multiple of heads = ", heads_,
@@ -60,22 +71,30 @@ Tensor Attention::forward(const TensorView& qkv) {
   const auto scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(s.head_dim)));
   std::vector<float> sample_max_logit(static_cast<std::size_t>(s.n), 0.0f);
   float* max_logits = sample_max_logit.data();
+  // 1. P = softmax(q k^T / sqrt(Dh)) of every sample and head.
   for_each_block(s.n, kSamplesPerBlock, [=](std::int64_t, std::int64_t first, std::int64_t samples) {
     for (std::int64_t n = first; n < first + samples; ++n)
       for (std::int64_t h = 0; h < heads; ++h) {
         const float* q = x + n * s.t * 3 * s.d + h * s.head_dim;
-        const float* k = q + s.d;
-        const float* v = q + 2 * s.d;
         float* ph = p + (n * heads + h) * s.t * s.t;
-        sgemm('N', 'T', s.t, s.t, s.head_dim, scale, q, 3 * s.d, k, 3 * s.d, 0.0f, ph, s.t);
+        sgemm('N', 'T', s.t, s.t, s.head_dim, scale, q, 3 * s.d, q + s.d, 3 * s.d, 0.0f, ph, s.t);
         for (std::int64_t i = 0; i < s.t * s.t; ++i) max_logits[n] = std::max(max_logits[n], std::fabs(ph[i]));
         softmax_rows(ph, s.t);
-        sgemm('N', 'N', s.t, s.head_dim, s.t, 1.0f, ph, s.t, v, 3 * s.d, 0.0f, out + n * s.t * s.d + h * s.head_dim,
-              s.d);
       }
   });
   max_logit_ = 0.0f;
   for (const float m : sample_max_logit) max_logit_ = std::max(max_logit_, m);
+  // 2. Dropout of P in training, then o = P v.
+  saved_dropped_ = dropout_ && is_training() ? dropout_->forward(saved_p_) : Tensor();
+  const float* used = saved_dropped_.defined() ? saved_dropped_.data<float>() : p;
+  for_each_block(s.n, kSamplesPerBlock, [=](std::int64_t, std::int64_t first, std::int64_t samples) {
+    for (std::int64_t n = first; n < first + samples; ++n)
+      for (std::int64_t h = 0; h < heads; ++h) {
+        const float* v = x + n * s.t * 3 * s.d + 2 * s.d + h * s.head_dim;
+        sgemm('N', 'N', s.t, s.head_dim, s.t, 1.0f, used + (n * heads + h) * s.t * s.t, s.t, v, 3 * s.d, 0.0f,
+              out + n * s.t * s.d + h * s.head_dim, s.d);
+      }
+  });
   return o;
 }
 
@@ -88,31 +107,44 @@ Tensor Attention::backward(const TensorView& dy) {
   const float* g = contiguous_values(dy, holder);
   const std::int64_t heads = heads_;
   Tensor dqkv(saved_qkv_.shape());
+  Tensor d_used({s.n, heads, s.t, s.t});  // the gradient of the P that o used
   const float* x = saved_qkv_.data<float>();
   const float* p = saved_p_.data<float>();
+  const float* used = saved_dropped_.defined() ? saved_dropped_.data<float>() : p;
   float* dx = dqkv.data<float>();
-  const auto scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(s.head_dim)));
+  float* du = d_used.data<float>();
+  // 1. dv = P_used^T do; dP_used = do v^T.
   for_each_block(s.n, kSamplesPerBlock, [=](std::int64_t, std::int64_t first, std::int64_t samples) {
-    std::vector<float> ds(static_cast<std::size_t>(s.t * s.t));
+    for (std::int64_t n = first; n < first + samples; ++n)
+      for (std::int64_t h = 0; h < heads; ++h) {
+        const std::int64_t at = n * s.t * 3 * s.d + 2 * s.d + h * s.head_dim, ph = (n * heads + h) * s.t * s.t;
+        const float* go = g + n * s.t * s.d + h * s.head_dim;
+        sgemm('T', 'N', s.t, s.head_dim, s.t, 1.0f, used + ph, s.t, go, s.d, 0.0f, dx + at, 3 * s.d);
+        sgemm('N', 'T', s.t, s.t, s.head_dim, 1.0f, go, s.d, x + at, 3 * s.d, 0.0f, du + ph, s.t);
+      }
+  });
+  // 2. Through the dropout: dP = dP_used * mask / (1 - p).
+  Tensor d_p = saved_dropped_.defined() ? dropout_->backward(d_used) : std::move(d_used);
+  float* dp = d_p.data<float>();
+  const auto scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(s.head_dim)));
+  // 3. dS = P (dP - rowsum(dP P)); dq = dS k * scale; dk = dS^T q * scale.
+  for_each_block(s.n, kSamplesPerBlock, [=](std::int64_t, std::int64_t first, std::int64_t samples) {
     for (std::int64_t n = first; n < first + samples; ++n)
       for (std::int64_t h = 0; h < heads; ++h) {
         const std::int64_t at = n * s.t * 3 * s.d + h * s.head_dim;
-        const float *q = x + at, *k = q + s.d, *v = q + 2 * s.d;
-        float *dq = dx + at, *dk = dq + s.d, *dv = dq + 2 * s.d;
+        const float *q = x + at, *k = q + s.d;
+        float *dq = dx + at, *dk = dq + s.d;
         const float* ph = p + (n * heads + h) * s.t * s.t;
-        const float* go = g + n * s.t * s.d + h * s.head_dim;
-        // dv = P^T do; dP = do v^T; dS = P (dP - rowsum(dP P)); dq = dS k * scale; dk = dS^T q * scale.
-        sgemm('T', 'N', s.t, s.head_dim, s.t, 1.0f, ph, s.t, go, s.d, 0.0f, dv, 3 * s.d);
-        sgemm('N', 'T', s.t, s.t, s.head_dim, 1.0f, go, s.d, v, 3 * s.d, 0.0f, ds.data(), s.t);
+        float* ds = dp + (n * heads + h) * s.t * s.t;
         for (std::int64_t i = 0; i < s.t; ++i) {
-          float* row = ds.data() + i * s.t;
+          float* row = ds + i * s.t;
           const float* prow = ph + i * s.t;
           float dot = 0.0f;
           for (std::int64_t j = 0; j < s.t; ++j) dot += row[j] * prow[j];
           for (std::int64_t j = 0; j < s.t; ++j) row[j] = prow[j] * (row[j] - dot);
         }
-        sgemm('N', 'N', s.t, s.head_dim, s.t, scale, ds.data(), s.t, k, 3 * s.d, 0.0f, dq, 3 * s.d);
-        sgemm('T', 'N', s.t, s.head_dim, s.t, scale, ds.data(), s.t, q, 3 * s.d, 0.0f, dk, 3 * s.d);
+        sgemm('N', 'N', s.t, s.head_dim, s.t, scale, ds, s.t, k, 3 * s.d, 0.0f, dq, 3 * s.d);
+        sgemm('T', 'N', s.t, s.head_dim, s.t, scale, ds, s.t, q, 3 * s.d, 0.0f, dk, 3 * s.d);
       }
   });
   return dqkv;

@@ -4,6 +4,7 @@
 
 #include "layer_checks.hpp"
 #include "normkit/error.hpp"
+#include "normkit/nn/dropout.hpp"
 #include "parallel_loop.hpp"
 
 namespace normkit::nn {
@@ -34,6 +35,13 @@ Tensor through(const std::unique_ptr<Layer>& norm, const TensorView& x) {
 Tensor back_through(const std::unique_ptr<Layer>& norm, const TensorView& dy) {
   return norm ? norm->backward(dy) : Tensor::copy_of(dy);
 }
+// t through an optional layer (a dropout), or t itself.
+Tensor maybe(const std::unique_ptr<Layer>& layer, Tensor t) { return layer ? layer->forward(t) : t; }
+Tensor maybe_back(const std::unique_ptr<Layer>& layer, Tensor dt) { return layer ? layer->backward(dt) : dt; }
+
+std::unique_ptr<Layer> dropout_layer(double p, Generator& gen) {
+  return p > 0 ? std::make_unique<Dropout>(p, gen) : nullptr;
+}
 
 // convert's verdict on a child that must stay what it is.
 void keep(const Layer::LayerConverter& convert, Layer& layer, const char* layer_name, const char* key) {
@@ -42,8 +50,9 @@ void keep(const Layer::LayerConverter& convert, Layer& layer, const char* layer_
 
 }  // namespace
 
-MultiHeadSelfAttention::MultiHeadSelfAttention(std::int64_t dim, std::int64_t heads, Generator& gen, bool qk_norm)
-    : Layer("MultiHeadSelfAttention"), dim_(dim), heads_(heads), attention_(heads) {
+MultiHeadSelfAttention::MultiHeadSelfAttention(std::int64_t dim, std::int64_t heads, Generator& gen, bool qk_norm,
+                                               double dropout)
+    : Layer("MultiHeadSelfAttention"), dim_(dim), heads_(heads), attention_(heads, dropout, gen) {
   NORMKIT_CHECK(dim > 0 && heads > 0 && dim % heads == 0, "MultiHeadSelfAttention: expected dim a multiple of heads, got ",
                 dim, " and ", heads);
   // As torch.nn.MultiheadAttention: in_proj xavier-uniform with zero bias,
@@ -60,6 +69,7 @@ MultiHeadSelfAttention::MultiHeadSelfAttention(std::int64_t dim, std::int64_t he
     register_module("q_norm", q_norm_.get());
     register_module("k_norm", k_norm_.get());
   }
+  if (dropout > 0) register_module("attention", &attention_);  // its dropout's state goes into checkpoints
 }
 
 void MultiHeadSelfAttention::convert_children(const LayerConverter& convert) {
@@ -95,16 +105,24 @@ TransformerBlock::TransformerBlock(std::int64_t dim, const TokenNormFactory& mak
     : Layer("TransformerBlock"), placement_(options.placement) {
   const std::int64_t hidden = options.hidden > 0 ? options.hidden : 4 * dim;
   // torch.nn.TransformerEncoderLayer's order of construction (and draws).
-  self_attn_ = std::make_unique<MultiHeadSelfAttention>(dim, options.heads, gen, options.qk_norm);
+  self_attn_ = std::make_unique<MultiHeadSelfAttention>(dim, options.heads, gen, options.qk_norm, options.dropout);
   linear1_ = std::make_unique<Linear>(dim, hidden, gen);
+  dropout_ = dropout_layer(options.dropout, gen);
   linear2_ = std::make_unique<Linear>(hidden, dim, gen);
   norm1_ = make_norm(dim);
   norm2_ = make_norm(dim);
+  dropout1_ = dropout_layer(options.dropout, gen);
+  dropout2_ = dropout_layer(options.dropout, gen);
   register_module("self_attn", self_attn_.get());
   register_module("linear1", linear1_.get());
   register_module("linear2", linear2_.get());
   if (norm1_) register_module("norm1", norm1_.get());
   if (norm2_) register_module("norm2", norm2_.get());
+  if (dropout_) {
+    register_module("dropout", dropout_.get());
+    register_module("dropout1", dropout1_.get());
+    register_module("dropout2", dropout2_.get());
+  }
 }
 
 void TransformerBlock::convert_children(const LayerConverter& convert) {
@@ -116,32 +134,40 @@ void TransformerBlock::convert_children(const LayerConverter& convert) {
   convert_child(convert, "norm2", norm2_);
 }
 
+Tensor TransformerBlock::attention_forward(const TensorView& x) { return maybe(dropout1_, self_attn_->forward(x)); }
+
+Tensor TransformerBlock::attention_backward(const Tensor& dy) {
+  return self_attn_->backward(maybe_back(dropout1_, dy));
+}
+
 Tensor TransformerBlock::mlp_forward(const Tensor& x) {
-  return linear2_->forward(activation_.forward(linear1_->forward(x)));
+  const Tensor hidden = maybe(dropout_, activation_.forward(linear1_->forward(x)));
+  return maybe(dropout2_, linear2_->forward(hidden));
 }
 
 Tensor TransformerBlock::mlp_backward(const Tensor& dy) {
-  return linear1_->backward(activation_.backward(linear2_->backward(dy)));
+  const Tensor d_hidden = linear2_->backward(maybe_back(dropout2_, dy));
+  return linear1_->backward(activation_.backward(maybe_back(dropout_, d_hidden)));
 }
 
 Tensor TransformerBlock::forward(const TensorView& x) {
   if (placement_ == NormPlacement::pre) {
-    const Tensor x1 = add(x, self_attn_->forward(through(norm1_, x)));
+    const Tensor x1 = add(x, attention_forward(through(norm1_, x)));
     return add(x1, mlp_forward(through(norm2_, x1)));
   }
-  const Tensor x1 = through(norm1_, add(x, self_attn_->forward(x)));
+  const Tensor x1 = through(norm1_, add(x, attention_forward(x)));
   return through(norm2_, add(x1, mlp_forward(x1)));
 }
 
 Tensor TransformerBlock::backward(const TensorView& dy) {
   if (placement_ == NormPlacement::pre) {
     const Tensor dx1 = add(dy, back_through(norm2_, mlp_backward(Tensor::copy_of(dy))));
-    return add(dx1, back_through(norm1_, self_attn_->backward(dx1)));
+    return add(dx1, back_through(norm1_, attention_backward(dx1)));
   }
   const Tensor ds2 = back_through(norm2_, dy);
   const Tensor dx1 = add(ds2, mlp_backward(ds2));
   const Tensor ds1 = back_through(norm1_, dx1);
-  return add(ds1, self_attn_->backward(ds1));
+  return add(ds1, attention_backward(ds1));
 }
 
 }  // namespace normkit::nn

@@ -122,7 +122,7 @@ std::unique_ptr<nn::Sequential> make_vit(const NormChoice& norm, const ModelOpti
     net->add(std::make_unique<nn::TransformerBlock>(
         v.dim, make_norm,
         nn::TransformerBlockOptions{.heads = v.heads, .hidden = v.mlp_ratio * v.dim, .placement = v.placement,
-                                    .qk_norm = v.qk_norm},
+                                    .qk_norm = v.qk_norm, .dropout = o.dropout},
         gen));
   if (v.placement == nn::NormPlacement::pre)
     if (auto n = token_norm(norm, v.dim)) net->add(std::move(n));

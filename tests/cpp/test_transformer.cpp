@@ -111,6 +111,34 @@ TEST(TransformerBlock, HasTorchEncoderLayersKeysAndSameBitsOnAnyThreadCount) {
   for (std::size_t i = 0; i < runs[0].size(); ++i) EXPECT_TRUE(same_bits(runs[0][i], runs[1][i])) << "result " << i;
 }
 
+// With dropout: no new state-dict keys; in eval mode the block without
+// dropout's bits (for the same weights); in training the same bits on 1
+// and 2 threads (each Dropout's mask is a hash of its seed, its forward
+// count and the element), and other values than eval mode's.
+TEST(TransformerBlock, DropoutInTorchsFourPlaces) {
+  const nn::TokenNormFactory layer_norm = [](std::int64_t d) { return std::make_unique<nn::LayerNorm>(Shape{d}); };
+  nn::Generator plain_gen(3);
+  nn::TransformerBlock plain(16, layer_norm, {.heads = 4}, plain_gen);
+  const Tensor x = tokens(33, 7, 16, 21), dy = tokens(33, 7, 16, 22);
+  std::vector<std::vector<float>> runs[2];
+  const int before = num_threads();
+  for (const int threads : {1, 2}) {
+    set_num_threads(threads);
+    nn::Generator gen(3);
+    nn::TransformerBlock block(16, layer_norm, {.heads = 4, .dropout = 0.25}, gen);
+    EXPECT_EQ(block.state_dict().size(), plain.state_dict().size());
+    block.load_state_dict(plain.state_dict());
+    runs[threads - 1] = {values(block.forward(x)), values(block.backward(dy))};
+    block.eval();
+    plain.eval();
+    EXPECT_EQ(values(block.forward(x)), values(plain.forward(x)));
+    EXPECT_NE(values(block.forward(x)), runs[threads - 1][0]);
+    plain.train();
+  }
+  set_num_threads(before);
+  for (std::size_t i = 0; i < runs[0].size(); ++i) EXPECT_TRUE(same_bits(runs[0][i], runs[1][i])) << "result " << i;
+}
+
 TEST(PatchEmbedding, GradientsMatchCentralDifferences) {
   nn::Generator gen(4);
   nn::PatchEmbedding embed(1, 8, 4, 6, gen);  // 2 x 2 patches: 5 tokens of 6 features

@@ -31,6 +31,23 @@ def test_the_twin_gives_the_same_logits_and_gradients(form):
         np.testing.assert_allclose(ours.grad(key), parameter.grad.numpy(), rtol=1e-3, atol=1e-5, err_msg=key)
 
 
+def test_with_dropout_the_twin_agrees_in_eval_mode_and_training_drops():
+    ours = normkit.models.make_model("vit", "ln", seed=3, depth=2, dim=16, heads=2, patch=7, dropout=0.2)
+    twin = torch_vit(2, 16, 2, 7, 2, True, dropout=0.2)
+    state = ours.state_dict()
+    assert list(state) == list(twin.state_dict())  # Dropout holds no tensors, in both
+    twin.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state.items()})
+    images = np.random.default_rng(1).normal(0, 1, (4, 1, 28, 28)).astype(np.float32)
+    ours.eval()
+    twin.eval()
+    with torch.no_grad():
+        want = twin(torch.from_numpy(images)).numpy()
+    np.testing.assert_allclose(ours.forward(images), want, rtol=1e-4, atol=1e-5)
+    ours.train()
+    first, second = ours.forward(images), ours.forward(images)
+    assert not np.array_equal(first, second)  # a new mask each training forward
+
+
 def test_grad_names_the_parameter():
     ours = normkit.models.make_model("vit", "dyt", depth=1, dim=8, heads=2, patch=7)
     assert ours.grad("1.norm1.alpha").shape == (1,)

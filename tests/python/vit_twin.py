@@ -24,10 +24,10 @@ class ClassToken(torch.nn.Module):
         return x[:, 0]
 
 
-def torch_vit(depth, dim, heads, patch, mlp_ratio, pre):
+def torch_vit(depth, dim, heads, patch, mlp_ratio, pre, dropout=0.0):
     layers = [PatchEmbedding(patch, dim, 1 + (28 // patch) ** 2)]
     for _ in range(depth):
-        layers.append(torch.nn.TransformerEncoderLayer(dim, heads, mlp_ratio * dim, dropout=0.0, activation="gelu",
+        layers.append(torch.nn.TransformerEncoderLayer(dim, heads, mlp_ratio * dim, dropout=dropout, activation="gelu",
                                                        batch_first=True, norm_first=pre))
     if pre:
         layers.append(torch.nn.LayerNorm(dim))

@@ -11,6 +11,9 @@
 //   linear2 (hidden -> D), with norm1 and norm2 (any token norm, or none):
 //     pre-norm:  x = x + attn(norm1(x));  x = x + mlp(norm2(x))
 //     post-norm: x = norm1(x + attn(x));  x = norm2(x + mlp(x))
+//   With dropout p > 0, torch's four places: the attention probabilities,
+//   attn's output (dropout1), the MLP's hidden units after GELU (dropout)
+//   and its output (dropout2).
 #pragma once
 
 #include <cstdint>
@@ -26,7 +29,8 @@ namespace normkit::nn {
 
 class MultiHeadSelfAttention : public Layer {
  public:
-  MultiHeadSelfAttention(std::int64_t dim, std::int64_t heads, Generator& gen, bool qk_norm = false);
+  MultiHeadSelfAttention(std::int64_t dim, std::int64_t heads, Generator& gen, bool qk_norm = false,
+                         double dropout = 0);
   Tensor forward(const TensorView& x) override;    // (N, T, D) -> (N, T, D)
   Tensor backward(const TensorView& dy) override;  // accumulates the parameters' gradients
   void convert_children(const LayerConverter& convert) override;
@@ -50,6 +54,7 @@ struct TransformerBlockOptions {
   std::int64_t hidden = 0;  // the MLP's width; 0: 4 * D
   NormPlacement placement = NormPlacement::pre;
   bool qk_norm = false;
+  double dropout = 0;  // torch.nn.TransformerEncoderLayer's dropout (0: no Dropout layers)
 };
 
 class TransformerBlock : public Layer {
@@ -63,14 +68,17 @@ class TransformerBlock : public Layer {
   MultiHeadSelfAttention& self_attn() { return *self_attn_; }
 
  private:
-  Tensor mlp_forward(const Tensor& x);
+  Tensor attention_forward(const TensorView& x);  // self_attn, then dropout1
+  Tensor attention_backward(const Tensor& dy);
+  Tensor mlp_forward(const Tensor& x);  // linear1, GELU, dropout, linear2, dropout2
   Tensor mlp_backward(const Tensor& dy);
 
   NormPlacement placement_;
   std::unique_ptr<MultiHeadSelfAttention> self_attn_;
   std::unique_ptr<Linear> linear1_, linear2_;
   GELU activation_;
-  std::unique_ptr<Layer> norm1_, norm2_;  // null: none
+  std::unique_ptr<Layer> norm1_, norm2_;                  // null: none
+  std::unique_ptr<Layer> dropout_, dropout1_, dropout2_;  // null without dropout
 };
 
 }  // namespace normkit::nn
