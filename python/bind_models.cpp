@@ -19,7 +19,7 @@ void bind_models(py::module_& m) {
         const std::string placement = form.value_or(vit ? "pre" : "post");
         NORMKIT_CHECK(placement == "post" || placement == "pre", "form: expected 'post' or 'pre', got '", placement,
                       "'");
-        train::ModelOptions options{.depth = depth.value_or(20), .width = width, .dropout = dropout};
+        train::ModelOptions options{.depth = depth.value_or(model == "vgg" ? 8 : 20), .width = width, .dropout = dropout};
         options.form = placement == "pre" ? nn::ResidualForm::pre_activation : nn::ResidualForm::post_activation;
         options.vit = {.depth = depth.value_or(6), .dim = dim, .heads = heads, .patch = patch, .mlp_ratio = mlp_ratio,
                        .placement = placement == "pre" ? nn::NormPlacement::pre : nn::NormPlacement::post,
@@ -29,7 +29,8 @@ void bind_models(py::module_& m) {
       py::arg("form") = py::none(), py::arg("dim") = 64, py::arg("heads") = 4, py::arg("patch") = 4,
       py::arg("mlp_ratio") = 2, py::arg("qk_norm") = false, py::arg("dropout") = 0.0,
       "The lab's networks, initialized from `seed`: 'mlp' (784-100-100-100-10, sigmoid), 'cnn' (two\n"
-      "conv blocks of 16 and 32 channels times `width`), 'resnet' (He et al.'s CIFAR ResNet of `depth`\n"
+      "conv blocks of 16 and 32 channels times `width`), 'vgg' (`depth` (default 8) plain 3x3 convolutions\n"
+      "in stages of 32, 64 and 128 channels times `width`), 'resnet' (He et al.'s CIFAR ResNet of `depth`\n"
       "(default 20) = 6n + 2 layers, `form` 'post' (default) or 'pre' activation blocks), 'vit' (a Vision\n"
       "Transformer of `depth` (default 6) blocks of `dim` features, `heads` heads, `patch` x `patch`\n"
       "patches, an MLP of mlp_ratio * dim, `form` 'pre' (default) or 'post' norm, optional QK-norm),\n"

@@ -1,5 +1,7 @@
 #include "normkit/train/models.hpp"
 
+#include <vector>
+
 #include "normkit/error.hpp"
 #include "normkit/nn/activation.hpp"
 #include "normkit/nn/conv2d.hpp"
@@ -58,6 +60,48 @@ std::unique_ptr<nn::Sequential> make_cnn(const NormChoice& norm, const ModelOpti
     net->add(std::make_unique<nn::MaxPool2d>(2));
     channels = width;
     size /= 2;
+  }
+  net->add(std::make_unique<nn::Flatten>());
+  net->add(std::make_unique<nn::Linear>(channels * size * size, 128, gen,
+                                        nn::LinearOptions{.init = nn::Init::kaiming_normal}));
+  net->add(std::make_unique<nn::ReLU>());
+  add_dropout(*net, o.dropout, gen);
+  net->add(std::make_unique<nn::Linear>(128, kClasses, gen));
+  return net;
+}
+
+// A plain VGG-style network: `depth` 3x3 convolutions (conv, norm, ReLU), no
+// residuals, in stages of 32, 64 and 128 channels (times o.width) at 28x28,
+// 14x14 and 7x7 with 2x2 max pooling after the first two; up to 4
+// convolutions, two stages (depth 4: 32, 32, pool, 64, 64, pool). Then a
+// hidden layer of 128 ReLU units and 10 outputs.
+std::unique_ptr<nn::Sequential> make_vgg(const NormChoice& norm, const ModelOptions& o, nn::Generator& gen) {
+  NORMKIT_CHECK(o.depth >= 2 && o.depth <= 16, "depth: expected 2 to 16 convolutions for vgg, got ", o.depth);
+  NORMKIT_CHECK(o.width >= 1, "width: expected >= 1, got ", o.width);
+  std::vector<std::int64_t> stages;  // convolutions per stage
+  if (o.depth <= 4) {
+    stages = {(o.depth + 1) / 2, o.depth / 2};
+  } else {
+    const std::int64_t first = (o.depth + 2) / 3, second = (o.depth - first + 1) / 2;
+    stages = {first, second, o.depth - first - second};
+  }
+  auto net = std::make_unique<nn::Sequential>();
+  std::int64_t channels = 1, size = kImageSize;
+  for (std::size_t stage = 0; stage < stages.size(); ++stage) {
+    const std::int64_t width = (32 << stage) * o.width;
+    for (std::int64_t c = 0; c < stages[stage]; ++c) {
+      net->add(std::make_unique<nn::Conv2d>(
+          channels, width, 3, gen,
+          nn::Conv2dOptions{.padding = 1, .bias = o.bias_before_norm || !norm_centres(norm.name),
+                            .init = nn::Init::kaiming_normal}));
+      if (auto n = map_norm(norm, width, size, size)) net->add(std::move(n));
+      net->add(std::make_unique<nn::ReLU>());
+      channels = width;
+    }
+    if (stage < 2) {
+      net->add(std::make_unique<nn::MaxPool2d>(2));
+      size /= 2;
+    }
   }
   net->add(std::make_unique<nn::Flatten>());
   net->add(std::make_unique<nn::Linear>(channels * size * size, 128, gen,
@@ -140,9 +184,10 @@ std::unique_ptr<nn::Sequential> make_model(const std::string& model, const std::
   const NormChoice choice{.name = norm, .ghost_batch = options.ghost_batch, .renorm = options.renorm};
   if (model == "mlp") return make_mlp(choice, options, gen);
   if (model == "cnn") return make_cnn(choice, options, gen);
+  if (model == "vgg") return make_vgg(choice, options, gen);
   if (model == "resnet") return make_resnet(choice, options, gen);
   if (model == "vit") return make_vit(choice, options, gen);
-  detail::throw_error("model: expected mlp, cnn, resnet or vit, got '", model, "'");
+  detail::throw_error("model: expected mlp, cnn, vgg, resnet or vit, got '", model, "'");
 }
 
 }  // namespace normkit::train

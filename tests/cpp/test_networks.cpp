@@ -114,7 +114,9 @@ TEST(Models, ResNetKeysFollowTorchvision) {
 TEST(Models, RefuseWhatTheyDoNotTake) {
   Generator gen(1);
   EXPECT_THROW(train::make_model("mlp", "in", gen), Error);  // a feature vector has no spatial extent
-  EXPECT_THROW(train::make_model("vgg", "bn", gen), Error);
+  EXPECT_THROW(train::make_model("alexnet", "bn", gen), Error);
+  EXPECT_THROW(train::make_model("vgg", "bn", gen, {.depth = 17}), Error);
+  EXPECT_THROW(train::make_model("vgg", "bn", gen, {.depth = 1}), Error);
   EXPECT_THROW(train::make_model("cnn", "batchnorm", gen), Error);
   EXPECT_THROW(train::make_model("cnn", "bn", gen, {.dropout = 1.0}), Error);
 }
@@ -129,7 +131,7 @@ TEST(Models, TakeEveryNormByName) {
     EXPECT_EQ(logits.shape(), (Shape{32, 10})) << norm;
     EXPECT_EQ(net->backward(logits).shape(), (Shape{32, 784})) << norm;
   }
-  for (const char* model : {"cnn", "resnet"})
+  for (const char* model : {"cnn", "vgg", "resnet"})
     for (const char* norm : {"none", "bn", "gn", "ln", "in", "rms", "ghost", "renorm"}) {
       SCOPED_TRACE(std::string(model) + " " + norm);
       const auto net = train::make_model(model, norm, gen, {.depth = 8, .dropout = 0.1, .ghost_batch = 2});
@@ -145,6 +147,29 @@ TEST(Models, TakeEveryNormByName) {
                 name == "bn" || name == "ghost" || name == "renorm");
       EXPECT_EQ(has([](const auto& e) { return e.second.shape().size() == 3; }), name == "rms");
     }
+}
+
+// The VGG's stages: depth 4 is 32, 32, pool, 64, 64, pool, 3136-128-10 (as
+// PyTorch's 4-conv Fashion-MNIST network); depth 11 is 4, 4 and 3
+// convolutions of 32, 64 and 128 channels, the last stage at 7x7.
+TEST(Models, VggStages) {
+  Generator gen(2);
+  const auto channels_of = [](nn::Sequential& net) {
+    std::vector<std::int64_t> out;
+    for (const auto& [key, value] : net.state_dict())
+      if (key.ends_with(".weight") && value.shape().size() == 4) out.push_back(value.shape()[0]);
+    return out;
+  };
+  const auto four = train::make_model("vgg", "bn", gen, {.depth = 4});
+  EXPECT_EQ(channels_of(*four), (std::vector<std::int64_t>{32, 32, 64, 64}));
+  const Tensor* hidden = four->find_tensor("15.weight");  // after 4 x (conv, BN, ReLU), 2 pools, flatten
+  ASSERT_NE(hidden, nullptr);
+  EXPECT_EQ(hidden->shape(), (Shape{128, 3136}));
+  const auto eleven = train::make_model("vgg", "none", gen, {.depth = 11, .width = 2});
+  EXPECT_EQ(channels_of(*eleven),
+            (std::vector<std::int64_t>{64, 64, 64, 64, 128, 128, 128, 128, 256, 256, 256}));
+  EXPECT_NE(eleven->find_tensor("0.bias"), nullptr);  // no norm after it: the convolution keeps its bias
+  EXPECT_EQ(four->find_tensor("0.bias"), nullptr);    // BN subtracts the mean: no bias
 }
 
 }  // namespace

@@ -5,6 +5,10 @@
 //   (every norm but in, which needs feature maps);
 // - cnn: two 3x3 convolution blocks (conv, norm, ReLU, 2x2 max pool) of 16
 //   and 32 channels (times `width`), then a hidden layer of 128 and 10 outputs;
+// - vgg: a plain VGG-style CNN of `depth` 3x3 convolutions (2 to 16; the
+//   CLI's and Python's default 8) in stages of 32, 64 and 128 channels, no
+//   residuals; depth 4 is the 4-conv network (32, 32, 64, 64) of PyTorch's
+//   Fashion-MNIST recipes;
 // - resnet: He et al.'s CIFAR ResNet of `depth` layers (6n + 2), post- or
 //   pre-activation blocks;
 // - vit: a Vision Transformer (patch embedding with a class token and
@@ -15,7 +19,7 @@
 // A Linear or convolution just before a norm that centres has no bias (unless
 // bias_before_norm: the lab shows that such a bias gets no gradient).
 // With dropout > 0, Dropout follows each hidden layer's activation (mlp) or
-// comes just before the last Linear (cnn, resnet).
+// comes just before the last Linear (cnn, vgg, resnet).
 #pragma once
 
 #include <cstdint>
@@ -38,9 +42,9 @@ struct VitOptions {
 };
 
 struct ModelOptions {
-  std::int64_t depth = 20;                                     // resnet
+  std::int64_t depth = 20;                                     // resnet: layers; vgg: convolutions
   nn::ResidualForm form = nn::ResidualForm::post_activation;  // resnet
-  std::int64_t width = 1;                                      // cnn: channel multiplier
+  std::int64_t width = 1;                                      // cnn, vgg: channel multiplier
   double dropout = 0;                                          // drop probability (0: no Dropout layers)
   std::int64_t ghost_batch = 16;                               // norm "ghost": samples per virtual batch
   nn::BatchRenormSchedule renorm = NormChoice{}.renorm;         // norm "renorm": the limits' schedule
