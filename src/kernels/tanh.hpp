@@ -41,7 +41,9 @@ template <int W>
   p = p * z - 5.37397155531e-2f;
   p = p * z + 1.33314422036e-1f;
   p = p * z - 3.33332819422e-1f;
-  const F near = x + x * z * p;
+  // tanh is odd and near's sum has x's sign, so its sign bit is x's: set,
+  // it also makes tanh(-0) = -0 (the sum alone gives +0).
+  const F near = __builtin_bit_cast(F, __builtin_bit_cast(I, x + x * z * p) | sign);
 
   // Beyond: 1 - 2 / (exp(2|x|) + 1).
   F v = ax + ax;
@@ -61,8 +63,10 @@ template <int W>
   const I far_bits = __builtin_bit_cast(I, far_abs) | sign;
   const F far = __builtin_bit_cast(F, far_bits);
 
-  const F t = ax < 0.625f ? near : far;
-  return x != x || x == 0.0f ? x : t;  // NaN stays NaN; -0 stays -0 (near's sum gives +0)
+  // NaN fails the compare and takes near, which is NaN. (A further select
+  // for NaN and -0 on x made GCC 12 compute this whole function lane by
+  // lane.)
+  return ax >= 0.625f ? far : near;
 }
 
 }  // namespace normkit::kernels
