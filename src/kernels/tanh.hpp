@@ -5,9 +5,8 @@
 // vectorized nor the same function everywhere.
 //
 //   |x| < 0.625: x + x * x^2 * P(x^2), Cephes' tanhf polynomial;
-//   otherwise:   1 - 2 / (exp(2|x|) + 1) with the sign of x, exp(v) as
-//                2^k * Q(v - k ln 2) (Cephes' expf, ln 2 in two parts),
-//                2|x| clamped to 88 (tanh is then 1 in float32);
+//   otherwise:   1 - 2 / (exp(2|x|) + 1) with the sign of x (exp.hpp,
+//                whose clamp at 88 leaves tanh 1 in float32);
 //   NaN stays NaN, -0 stays -0.
 // Within 2 ulp of the correctly rounded tanh over the float range
 // (tests/cpp/test_dyt.cpp checks it against double).
@@ -15,16 +14,10 @@
 
 #include <cstdint>
 
+#include "exp.hpp"
 #include "lanes.hpp"
 
 namespace normkit::kernels {
-
-template <int W>
-struct IntVector {
-  typedef std::int32_t type __attribute__((vector_size(4 * W)));
-};
-template <int W>
-using vint = typename IntVector<W>::type;
 
 template <int W>
 [[gnu::always_inline]] inline vfloat<W> tanh_v(const vfloat<W> x) {
@@ -46,19 +39,7 @@ template <int W>
   const F near = __builtin_bit_cast(F, __builtin_bit_cast(I, x + x * z * p) | sign);
 
   // Beyond: 1 - 2 / (exp(2|x|) + 1).
-  F v = ax + ax;
-  v = v < 88.0f ? v : F{} + 88.0f;  // (NaN takes 88 here; restored below)
-  const I k = __builtin_convertvector(v * 1.44269504088896341f + 0.5f, I);  // v >= 0: truncation is floor
-  const F kf = __builtin_convertvector(k, F);
-  const F r = (v - kf * 0.693359375f) - kf * -2.12194440e-4f;
-  F q = 1.9875691500e-4f * r + 1.3981999507e-3f;
-  q = q * r + 8.3334519073e-3f;
-  q = q * r + 4.1665795894e-2f;
-  q = q * r + 1.6666665459e-1f;
-  q = q * r + 5.0000001201e-1f;
-  q = q * (r * r) + r + 1.0f;
-  const I scale_bits = (k + 127) << 23;
-  const F e = q * __builtin_bit_cast(F, scale_bits);
+  const F e = exp_v<W>(ax + ax);
   const F far_abs = 1.0f - 2.0f / (e + 1.0f);
   const I far_bits = __builtin_bit_cast(I, far_abs) | sign;
   const F far = __builtin_bit_cast(F, far_bits);

@@ -1,8 +1,10 @@
 #include "normkit/nn/activation.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
+#include "kernels/gelu_span.hpp"
 #include "layer_checks.hpp"
 #include "parallel_loop.hpp"
 #include "normkit/error.hpp"
@@ -77,25 +79,40 @@ Tensor Sigmoid::backward(const TensorView& dy) {
   return times_slope(dy, saved_y_, "Sigmoid", [](float y) { return y * (1.0f - y); });
 }
 
+// GELU's kernels (kernels/gelu_span.hpp: vector erf and exp, the same bits
+// on every SIMD path) over chunks of the elements, a chunk per task.
+constexpr std::int64_t kGeluChunk = 4096;
+
+template <typename Chunk>
+void for_each_chunk(std::int64_t n, Chunk chunk) {
+  parallel_for_items((n + kGeluChunk - 1) / kGeluChunk, kGeluChunk, [=](std::int64_t c) {
+    const std::int64_t first = c * kGeluChunk;
+    chunk(first, std::min(kGeluChunk, n - first));
+  });
+}
+
 Tensor GELU::forward(const TensorView& x) {
   saved_x_ = checked_copy(x, "GELU", "x");
   Tensor y(saved_x_.shape());
   const float* in = saved_x_.data<float>();
   float* out = y.data<float>();
-  parallel_for_elements(y.numel(), [=](std::int64_t i) {
-    out[i] = in[i] * 0.5f * (1.0f + std::erf(in[i] * static_cast<float>(M_SQRT1_2)));
+  for_each_chunk(y.numel(), [=](std::int64_t first, std::int64_t n) {
+    kernels::gelu_forward_span(in + first, out + first, n);
   });
   return y;
 }
 
 Tensor GELU::backward(const TensorView& dy) {
-  // As ATen's GeluBackward: cdf + x * pdf, pdf = (2 / sqrt(pi)) * (1 / sqrt(2)) * 0.5 * exp(-x^2 / 2).
-  constexpr auto kAlpha = static_cast<float>(M_2_SQRTPI * M_SQRT1_2 * 0.5);
-  return times_slope(dy, saved_x_, "GELU", [](float x) {
-    const float cdf = 0.5f * (1.0f + std::erf(x * static_cast<float>(M_SQRT1_2)));
-    const float pdf = kAlpha * std::exp(x * x * -0.5f);
-    return cdf + x * pdf;
+  check_like(dy, saved_x_, "GELU");
+  Tensor holder;
+  const float* g = contiguous_values(dy, holder);
+  Tensor dx(saved_x_.shape());
+  const float* in = saved_x_.data<float>();
+  float* out = dx.data<float>();
+  for_each_chunk(dx.numel(), [=](std::int64_t first, std::int64_t n) {
+    kernels::gelu_backward_span(g + first, in + first, out + first, n);
   });
+  return dx;
 }
 
 Tensor Flatten::forward(const TensorView& x) {

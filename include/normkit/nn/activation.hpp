@@ -30,8 +30,10 @@ class Sigmoid : public Layer {
 };
 
 // GELU as torch.nn.GELU() (approximate='none'): y = x * Phi(x) with
-// Phi(x) = 0.5 * (1 + erf(x / sqrt(2))), in float32 with libm's erf (the
-// same bits on every path and thread count).
+// Phi(x) = 0.5 * (1 + erf(x / sqrt(2))), in float32 vectors with normkit's
+// own erf and exp (kernels/gelu_span.hpp; erf to 1.5e-7 as PyTorch's
+// vectorized one; the same bits on every SIMD path and thread count, where
+// libm's erff and expf pick variants by the CPU).
 class GELU : public Layer {
  public:
   GELU() : Layer("GELU") {}
