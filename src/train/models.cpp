@@ -21,6 +21,16 @@ void add_dropout(nn::Sequential& net, double p, nn::Generator& gen) {
   if (p > 0) net.add(std::make_unique<nn::Dropout>(p, gen));
 }
 
+// A convolutional network's head: the maps flattened, a hidden layer of 128
+// ReLU units (with Dropout after it when asked) and 10 outputs.
+void add_conv_classifier(nn::Sequential& net, std::int64_t features, const ModelOptions& o, nn::Generator& gen) {
+  net.add(std::make_unique<nn::Flatten>());
+  net.add(std::make_unique<nn::Linear>(features, 128, gen, nn::LinearOptions{.init = nn::Init::kaiming_normal}));
+  net.add(std::make_unique<nn::ReLU>());
+  add_dropout(net, o.dropout, gen);
+  net.add(std::make_unique<nn::Linear>(128, kClasses, gen));
+}
+
 std::unique_ptr<nn::Sequential> make_mlp(const NormChoice& norm, const ModelOptions& o, nn::Generator& gen) {
   auto net = std::make_unique<nn::Sequential>();
   net->add(std::make_unique<nn::Flatten>());
@@ -61,12 +71,7 @@ std::unique_ptr<nn::Sequential> make_cnn(const NormChoice& norm, const ModelOpti
     channels = width;
     size /= 2;
   }
-  net->add(std::make_unique<nn::Flatten>());
-  net->add(std::make_unique<nn::Linear>(channels * size * size, 128, gen,
-                                        nn::LinearOptions{.init = nn::Init::kaiming_normal}));
-  net->add(std::make_unique<nn::ReLU>());
-  add_dropout(*net, o.dropout, gen);
-  net->add(std::make_unique<nn::Linear>(128, kClasses, gen));
+  add_conv_classifier(*net, channels * size * size, o, gen);
   return net;
 }
 
@@ -103,12 +108,7 @@ std::unique_ptr<nn::Sequential> make_vgg(const NormChoice& norm, const ModelOpti
       size /= 2;
     }
   }
-  net->add(std::make_unique<nn::Flatten>());
-  net->add(std::make_unique<nn::Linear>(channels * size * size, 128, gen,
-                                        nn::LinearOptions{.init = nn::Init::kaiming_normal}));
-  net->add(std::make_unique<nn::ReLU>());
-  add_dropout(*net, o.dropout, gen);
-  net->add(std::make_unique<nn::Linear>(128, kClasses, gen));
+  add_conv_classifier(*net, channels * size * size, o, gen);
   return net;
 }
 
