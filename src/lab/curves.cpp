@@ -24,6 +24,8 @@ std::string verdict(bool agrees, const std::string& what) {
          what + "\n\n";
 }
 
+bool Curve::stable() const { return !diverged() && final_accuracy() >= kStableAccuracy; }
+
 std::int64_t Curve::steps_to(double target) const {
   for (const CurvePoint& p : points)
     if (p.test_accuracy >= target) return p.step;

@@ -48,6 +48,8 @@ struct Curve {
   std::unique_ptr<train::BatchShare> share;  // the data-parallel run's (its communication times)
 
   bool diverged() const { return diverged_at >= 0; }
+  // Stable: it did not diverge and ends at or above kStableAccuracy.
+  bool stable() const;
   double final_accuracy() const { return points.empty() ? 0.0 : points.back().test_accuracy; }
   // The first evaluated step with test accuracy >= target, or -1.
   std::int64_t steps_to(double target) const;
@@ -55,6 +57,8 @@ struct Curve {
 
 // A loss this far above chance (ln 10 = 2.3) means the weights blew up.
 inline constexpr double kDivergedLoss = 100.0;
+// A run that ends below this test accuracy (chance: 0.1) did not really learn.
+inline constexpr double kStableAccuracy = 0.5;
 
 Curve train_curve(const Context& ctx, const RunSpec& spec);
 

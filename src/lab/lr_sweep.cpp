@@ -20,8 +20,6 @@ struct Arm {
   bool warmup;
 };
 
-constexpr double kStableAccuracy = 0.5;
-
 }  // namespace
 
 Section run_lr_sweep(const Context& ctx) {
@@ -53,7 +51,7 @@ Section run_lr_sweep(const Context& ctx) {
                                         .steps = steps,
                                         .eval_every = eval_every,
                                         .test_images = ctx.test_images(quick ? 1000 : 2000)});
-      const bool stable = !c.diverged() && c.final_accuracy() >= kStableAccuracy;
+      const bool stable = c.stable();
       const std::int64_t to_target = c.diverged() ? -1 : c.steps_to(target);
       runs.add({arms[a].label, report::cell("%g", lr), c.diverged() ? "-" : report::cell("%.4f", c.final_accuracy()),
                 c.diverged() ? std::to_string(c.diverged_at) : "-", to_target < 0 ? "not reached" : std::to_string(to_target),

@@ -20,8 +20,6 @@
 namespace normkit::lab {
 namespace {
 
-constexpr double kStableAccuracy = 0.5;  // as lr-sweep: not diverged, and well above chance (0.1)
-
 const char* form_name(nn::NormPlacement p) { return p == nn::NormPlacement::pre ? "pre" : "post"; }
 
 // What one (depth, form) did over the grid, without and with warm-up.
@@ -79,7 +77,7 @@ Section run_pre_post_norm(const Context& ctx) {
                                             .steps = steps,
                                             .eval_every = steps / 2,
                                             .test_images = test_images});
-          const bool stable = !c.diverged() && c.final_accuracy() >= kStableAccuracy;
+          const bool stable = c.stable();
           runs.add({std::to_string(depths[d]), form_name(forms[f]), w ? "yes" : "no", report::cell("%g", lr),
                     c.diverged() ? "-" : report::cell("%.4f", c.final_accuracy()),
                     c.diverged() ? std::to_string(c.diverged_at) : "-", stable ? "yes" : "no"});

@@ -12,11 +12,6 @@
 #include "vit_runs.hpp"
 
 namespace normkit::lab {
-namespace {
-
-constexpr double kStableAccuracy = 0.5;  // as lr-sweep and pre-post-norm
-
-}  // namespace
 
 Section run_qk_norm(const Context& ctx) {
   const bool quick = ctx.options.quick;
@@ -53,7 +48,7 @@ Section run_qk_norm(const Context& ctx) {
                         report::cell("%.5f", p.train_loss), report::cell("%.4f", p.test_accuracy),
                         report::cell("%.4g", logits[i])});
       }
-      const bool stable = !c.diverged() && c.final_accuracy() >= kStableAccuracy;
+      const bool stable = c.stable();
       runs.add({qk ? "on" : "off", report::cell("%g", lr), c.diverged() ? "-" : report::cell("%.4f", c.final_accuracy()),
                 c.diverged() ? std::to_string(c.diverged_at) : "-", report::cell("%.4g", top), stable ? "yes" : "no"});
       if (stable) summary[qk].largest_stable_lr = std::max(summary[qk].largest_stable_lr, lr);

@@ -83,6 +83,12 @@ TEST(Curve, StepsToTarget) {
   EXPECT_EQ(c.steps_to(0.75), 40);
   EXPECT_EQ(c.steps_to(0.9), -1);
   EXPECT_DOUBLE_EQ(c.final_accuracy(), 0.8);
+  EXPECT_TRUE(c.stable());
+  c.points.back().test_accuracy = 0.49;  // below kStableAccuracy
+  EXPECT_FALSE(c.stable());
+  c.points.back().test_accuracy = 0.8;
+  c.diverged_at = 45;
+  EXPECT_FALSE(c.stable());
 }
 
 // A run is evaluated where asked, is the same for the same seed, and a
