@@ -1,10 +1,10 @@
-# `normkit lab sync --quick` on a slice of Fashion-MNIST, started as a plain
+# `normkit lab sync --quick` over 2 seeds on a slice of Fashion-MNIST, started as a plain
 # command: it starts itself on 4 ranks of mpirun, every arm trains, and the
 # first rank writes the section, sync.csv (18 rows: 2 models x 3 arms x
 # evaluations) and the plot. Run as:
 #   cmake -DCLI=build/normkit -DOUT=dir -P tests/lab_sync_smoke.cmake
 file(REMOVE_RECURSE "${OUT}")
-execute_process(COMMAND "${CLI}" lab sync --quick --limit 96 --test-limit 200 --out "${OUT}"
+execute_process(COMMAND "${CLI}" lab sync --quick --seeds 2 --limit 96 --test-limit 200 --out "${OUT}"
                 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 300)
 message("${out}")
 if(NOT rc EQUAL 0)

@@ -4,6 +4,7 @@
 // Markdown report, and a table to print. docs/lab.md says what each runs.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -21,7 +22,16 @@ struct LabOptions {
   std::string out_dir = "lab-report";
   std::int64_t limit = 0;     // at most this many training images per run (0: the experiment's own)
   std::int64_t test_limit = 0;  // at most this many test images per evaluation (0: the experiment's own)
-  std::uint64_t seed = 1;
+  std::uint64_t seed = 1;     // the seed of this run (the first seed of a run over seeds)
+  std::int64_t seeds = 0;     // seeds seed, seed + 1, ... (0: 3 in quick mode, 5 in full mode)
+  std::int64_t jobs = 0;      // seeds run side by side as processes (0: one per thread, at most one per seed)
+
+  std::int64_t seed_count() const { return seeds > 0 ? seeds : quick ? 3 : 5; }
+  // Seeds side by side for a lab of `threads` threads: --jobs, or one per
+  // thread, at most one per seed.
+  std::int64_t jobs_for(int threads) const {
+    return std::max<std::int64_t>(1, std::min<std::int64_t>(jobs > 0 ? jobs : threads, seed_count()));
+  }
 };
 
 struct Context {
@@ -40,12 +50,52 @@ struct Context {
   // `wanted` images, or fewer when --limit / --test-limit say so.
   std::int64_t train_images(std::int64_t wanted) const;
   std::int64_t test_images(std::int64_t wanted) const;
+  // Where this run writes its CSV files: a folder of its own for each seed.
   std::string path(const std::string& file) const { return options.out_dir + "/" + file; }
+  // Where the report's files are once the seeds are merged: a plot script
+  // names its data and image with these (the plot is drawn from the merged
+  // CSV files, seeds.hpp).
+  std::string report_file(const std::string& file) const { return report_dir + "/" + file; }
+  std::string report_dir = options.out_dir;
 };
 
+// A claim an experiment checks: in one seed's run, the value whose sign says
+// whether it held there; once merged, the verdict over the seeds and what
+// was measured (the text after the verdict's head).
+struct Claim {
+  std::string title;  // the claim as users hear it, "BN allows higher learning rates"
+  double value = 0;   // this run's: the claim holds when it is > 0
+  std::string verdict, measured;  // set by merge_sections
+};
+
+// A plot to draw once the seeds' CSV files are merged.
+struct Plot {
+  std::string name, png_file;  // for the report's Markdown
+  std::string script_path, script;
+};
+
+// What one run of an experiment gives. Its numbers vary with the seed: the
+// runs over seeds are merged into one section (seeds.hpp), where a number
+// that differs between seeds becomes its mean and 95% interval, each claim's
+// verdict comes from the interval of its per-seed values, and the plots are
+// drawn from the merged data.
 struct Section {
   std::string markdown;  // "## title", what was run, tables, plots, the published result beside
   std::string printed;   // the table(s) for the terminal
+  std::vector<Claim> claims;
+  std::vector<Plot> plots;
+
+  // The start of the verdict line of claim `title` ("Measured here: agrees
+  // with the paper: "), decided over seeds by the interval of `difference`:
+  // the claim is that it is positive (a difference of means paired by seed,
+  // a log ratio, ...). What was measured follows it, to the blank line.
+  std::string claim(const std::string& title, double difference);
+  // The same for a claim that holds or not in each run (a vote of +1 or -1):
+  // it agrees or disagrees only when every seed says the same.
+  std::string claim_holds(const std::string& title, bool holds) { return claim(title, holds ? 1.0 : -1.0); }
+  // The Markdown for a plot that `script` draws (gnuplot, report/gnuplot.hpp).
+  std::string plot(const std::string& name, const std::string& png_file, const std::string& script_path,
+                   const std::string& script);
 };
 
 struct Experiment {
@@ -54,12 +104,10 @@ struct Experiment {
   Section (*run)(const Context&);
   // Ranks it runs on under mpirun (0: one process, and part of `all`).
   int ranks = 0;
+  // One seed's wall time with 2 threads on this project's 2-core machine
+  // (AMD EPYC, Zen 4), quick and full: what --budget plans with.
+  int quick_seconds = 0, full_seconds = 0;
 };
-
-// The report's plain statement of whether a measurement agrees with the
-// published claim: "Measured here: agrees with the paper: <what>." or
-// "Measured here: DISAGREES with the paper: <what>." (a line of its own).
-std::string verdict(bool agrees, const std::string& what);
 
 // convergence, lr-sweep, batch-size, eval-bug, in the report's order.
 const std::vector<Experiment>& experiments();

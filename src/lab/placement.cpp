@@ -28,6 +28,7 @@ std::int64_t parameter_count(nn::Module& net) {
 }  // namespace
 
 Section run_placement(const Context& ctx) {
+  Section s;
   const bool quick = ctx.options.quick;
   const std::int64_t steps = quick ? 400 : 1872, images = ctx.train_images(60000);
   struct Arm {
@@ -95,12 +96,18 @@ Section run_placement(const Context& ctx) {
 
   const Arm& bias = arms[2];
   const bool zero = bias.max_bias_grad < 1e-4 * bias.weight_grad && bias.zeroed_output_change < 1e-4;
-  const std::string agreement = verdict(
-      zero, "the largest bias gradient seen is " + report::cell("%.2g", bias.max_bias_grad / bias.weight_grad) +
+  const std::string agreement = s.claim_holds("a bias before BN is redundant", zero) + (
+      "the largest bias gradient seen is " + report::cell("%.2g", bias.max_bias_grad / bias.weight_grad) +
                 " of the largest weight gradient, and zeroing the trained biases changes the logits by " +
                 report::cell("%.2g", bias.zeroed_output_change) + " (relative): the same function with " +
-                std::to_string(bias.parameters - arms[0].parameters) + " more parameters.");
-  Section s;
+                std::to_string(bias.parameters - arms[0].parameters) + " more parameters.") + "\n\n";
+  // Before or after the ReLU "about equal": within half a point of each other.
+  const auto final_of = [](const Curve& c) { return c.diverged() ? 0.0 : c.final_accuracy(); };
+  const double after_minus_before = final_of(arms[1].curve) - final_of(arms[0].curve);
+  const std::string placement_agreement =
+      s.claim("BN before or after ReLU: about equal", 0.005 - std::fabs(after_minus_before)) +
+      "BN after the ReLU ends " + report::cell("%+.4f", after_minus_before) +
+      " against BN before it (the claim: about equal; here within 0.005).\n\n";
   s.printed = "placement-and-bias: CNN with BN, SGD lr 0.1 momentum 0.9, batch 128, " + std::to_string(steps) +
               " steps\n" + table.text();
   s.markdown = "## placement-and-bias: BN before or after ReLU, and the bias before BN\n\n"
@@ -115,10 +122,9 @@ Section run_placement(const Context& ctx) {
                "the network computes the same function with or without it: " +
                std::to_string(arms[2].parameters - arms[0].parameters) + " parameters for nothing. Whether BN goes "
                "before or after the ReLU is an empirical question (the original paper puts it before; many "
-               "practitioners report after works as well or better): the table is one seed's answer on this "
-               "network. Data: placement.csv.\n\n";
-  s.printed += agreement;
-  s.markdown += agreement;
+               "practitioners report after works as well or better). Data: placement.csv.\n\n";
+  s.printed += placement_agreement + agreement;
+  s.markdown += placement_agreement + agreement;
   return s;
 }
 

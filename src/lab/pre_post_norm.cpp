@@ -32,6 +32,7 @@ struct Summary {
 }  // namespace
 
 Section run_pre_post_norm(const Context& ctx) {
+  Section s;
   const bool quick = ctx.options.quick;
   const std::vector<std::int64_t> depths = quick ? std::vector<std::int64_t>{2, 4} : std::vector<std::int64_t>{4, 12};
   const std::vector<double> grid = quick ? std::vector<double>{1e-3, 1e-2}
@@ -104,8 +105,8 @@ Section run_pre_post_norm(const Context& ctx) {
     }
 
   // 3. The plots: final accuracy over the grid; gradient norm per block.
-  const std::string runs_file = ctx.path("pre_post_norm.csv"), grad_file = ctx.path("pre_post_norm_gradients.csv");
-  std::string gp = report::png_preamble(ctx.path("pre_post_norm.png"), 1200, 440);
+  const std::string runs_file = ctx.report_file("pre_post_norm.csv"), grad_file = ctx.report_file("pre_post_norm_gradients.csv");
+  std::string gp = report::png_preamble(ctx.report_file("pre_post_norm.png"), 1200, 440);
   gp += "set multiplot layout 1,2\nset logscale x 10\nset xlabel 'learning rate (AdamW)'\nset key bottom left\n"
         "set title 'final test accuracy (diverged at 0)'\nset yrange [0:1]\nplot ";
   bool first = true;
@@ -129,7 +130,7 @@ Section run_pre_post_norm(const Context& ctx) {
       first = false;
     }
   gp += "\nunset multiplot\n";
-  const std::string plot_failure = report::run_gnuplot(ctx.path("pre_post_norm.gp"), gp);
+  const std::string plot = s.plot("pre-post-norm", "pre_post_norm.png", ctx.report_file("pre_post_norm.gp"), gp);
 
   // 4. The claims, judged at the deeper depth (the effects grow with depth)
   // and over both depths for quality.
@@ -137,11 +138,11 @@ Section run_pre_post_norm(const Context& ctx) {
   const Summary &post = summary[deep][0], &pre = summary[deep][1];
   const std::string deep_text = std::to_string(depths[deep]) + " blocks";
   std::string verdicts;
-  verdicts += verdict(pre.largest_stable_lr[0] > post.largest_stable_lr[0],
+  verdicts += s.claim("pre-norm transformers train more stably", pre.largest_stable_lr[0] - post.largest_stable_lr[0]) + (
                       "training stability: without warm-up, the largest stable learning rate at " + deep_text +
                           " is " + lr_text(pre.largest_stable_lr[0]) + " pre-norm against " +
-                          lr_text(post.largest_stable_lr[0]) + " post-norm (the claim: pre-norm tolerates more).");
-  verdicts += verdict(growth[deep][0] > 1 && growth[deep][0] > growth[deep][1],
+                          lr_text(post.largest_stable_lr[0]) + " post-norm (the claim: pre-norm tolerates more).") + "\n\n";
+  verdicts += s.claim("post-norm's gradients grow toward the output (Xiong et al.)", growth[deep][0] - growth[deep][1]) + (
                       "gradient flow: at initialization the last block's MLP gradient norm is " +
                           report::cell("%.2f", growth[deep][0]) + "x the first block's post-norm and " +
                           report::cell("%.2f", growth[deep][1]) + "x pre-norm at " + deep_text +
@@ -151,26 +152,25 @@ Section run_pre_post_norm(const Context& ctx) {
                           report::cell("%.2f", last[deep][0] / last[deep][1]) + "x at " + deep_text +
                           " (Xiong et al.: post-norm's gradients grow toward the output, pre-norm's do not; "
                           "post-norm's last-layer gradient does not shrink with depth, pre-norm's shrinks as "
-                          "1/sqrt(L)).");
+                          "1/sqrt(L)).") + "\n\n";
   double quality_gap = 0;  // post's best minus pre's, averaged over depths, the better of with and without warm-up
   for (std::size_t d = 0; d < depths.size(); ++d) {
     const auto best = [](const Summary& s) { return std::max(s.best_accuracy[0], s.best_accuracy[1]); };
     quality_gap += (best(summary[d][0]) - best(summary[d][1])) / static_cast<double>(depths.size());
   }
-  verdicts += verdict(quality_gap > 0,
+  verdicts += s.claim("post-norm is slightly better when tuned", quality_gap) + (
                       "final quality: post-norm's best accuracy over the grid is " +
                           report::cell("%+.4f", quality_gap) +
                           " against pre-norm's, averaged over the two depths (the claim: post-norm slightly better "
-                          "when tuned).");
+                          "when tuned).") + "\n\n";
   const int post_gain = post.stable_count[1] - post.stable_count[0], pre_gain = pre.stable_count[1] - pre.stable_count[0];
-  verdicts += verdict(post.stable_count[0] < pre.stable_count[0] && post_gain > pre_gain,
+  verdicts += s.claim_holds("post-norm needs warm-up, pre-norm much less", post.stable_count[0] < pre.stable_count[0] && post_gain > pre_gain) + (
                       "learning-rate sensitivity: at " + deep_text + ", " + std::to_string(post.stable_count[0]) +
                           " of the grid's learning rates are stable post-norm without warm-up and " +
                           std::to_string(post.stable_count[1]) + " with it; pre-norm " +
                           std::to_string(pre.stable_count[0]) + " and " + std::to_string(pre.stable_count[1]) +
-                          " (the claim: post-norm is sensitive and needs the warm-up, pre-norm much less).");
+                          " (the claim: post-norm is sensitive and needs the warm-up, pre-norm much less).") + "\n\n";
 
-  Section s;
   s.printed = "pre-post-norm: the ViT, LayerNorm pre or post, AdamW, batch " + std::to_string(batch) + ", " +
               std::to_string(steps) + " steps per run\n" + table.text() + verdicts;
   s.markdown =
@@ -186,7 +186,7 @@ Section run_pre_post_norm(const Context& ctx) {
       report::cell("%.1f", kStableAccuracy) + " test accuracy. The gradient norms are those of each block's "
       "second MLP matrix (linear2.weight, Xiong et al.'s W^2) for one batch of 256 training images at "
       "initialization.\n\n" + table.markdown() + "\n" +
-      report::plot_markdown("pre-post-norm", "pre_post_norm.png", plot_failure) +
+      plot +
       "The claims, as normkit's users hear them: post-norm needs a careful warm-up, pre-norm is more stable and "
       "easier to train; in post-norm LayerNorm sits on the skip path, in pre-norm the skip path is an identity "
       "(Xiong et al.: post-norm's expected gradients at the last layers are large at initialization, pre-norm's "

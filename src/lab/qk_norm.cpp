@@ -14,6 +14,7 @@
 namespace normkit::lab {
 
 Section run_qk_norm(const Context& ctx) {
+  Section s;
   const bool quick = ctx.options.quick;
   const std::vector<double> grid = quick ? std::vector<double>{3e-3, 3e-2}
                                          : std::vector<double>{1e-3, 3e-3, 1e-2, 3e-2, 1e-1};
@@ -57,8 +58,8 @@ Section run_qk_norm(const Context& ctx) {
   curves_csv.write_csv(ctx.path("qk_norm.csv"));
   runs.write_csv(ctx.path("qk_norm_runs.csv"));
 
-  const std::string file = ctx.path("qk_norm.csv");
-  std::string gp = report::png_preamble(ctx.path("qk_norm.png"), 1200, 440);
+  const std::string file = ctx.report_file("qk_norm.csv");
+  std::string gp = report::png_preamble(ctx.report_file("qk_norm.png"), 1200, 440);
   gp += "set multiplot layout 1,2\nset xlabel 'training steps'\nset key top left\nset logscale y 10\n"
         "set title 'largest attention logit (test batch)'\nplot ";
   for (int panel = 0; panel < 2; ++panel) {
@@ -75,23 +76,22 @@ Section run_qk_norm(const Context& ctx) {
     gp += "\n";
   }
   gp += "unset multiplot\n";
-  const std::string plot_failure = report::run_gnuplot(ctx.path("qk_norm.gp"), gp);
+  const std::string plot = s.plot("qk-norm", "qk_norm.png", ctx.report_file("qk_norm.gp"), gp);
 
   // The verdicts: at the largest learning rate, how far the logits grew
   // with and without; and which learning rates stayed stable.
   const auto lr_text = [](double lr) { return lr > 0 ? report::cell("%g", lr) : std::string("none"); };
   const double off_top = summary[0].top_logit.back(), on_top = summary[1].top_logit.back();
   std::string verdicts;
-  verdicts += verdict(off_top > 2 * on_top,
+  verdicts += s.claim("without QK-norm attention logits grow (Dehghani et al.)", std::log(off_top / (2 * on_top))) + (
                       "at lr " + report::cell("%g", grid.back()) + " the largest attention logit reached " +
                           report::cell("%.4g", off_top) + " without QK-norm and " + report::cell("%.4g", on_top) +
-                          " with it (the claim: without QK-norm the logits grow, with it they stay bounded).");
-  verdicts += verdict(summary[1].largest_stable_lr > summary[0].largest_stable_lr,
+                          " with it (the claim: without QK-norm the logits grow, with it they stay bounded; here: more than twice as large without).") + "\n\n";
+  verdicts += s.claim("QK-norm allows higher learning rates", summary[1].largest_stable_lr - summary[0].largest_stable_lr) + (
                       "the largest stable learning rate without warm-up is " +
                           lr_text(summary[0].largest_stable_lr) + " without QK-norm and " +
                           lr_text(summary[1].largest_stable_lr) +
-                          " with it (the claim: QK-norm keeps training stable at higher learning rates).");
-  Section s;
+                          " with it (the claim: QK-norm keeps training stable at higher learning rates).") + "\n\n";
   s.printed = "qk-norm: the ViT (" + std::to_string(depth) + " blocks, pre-norm LayerNorm), AdamW without warm-up, " +
               std::to_string(steps) + " steps at batch " + std::to_string(batch) + "\n" + runs.text() + verdicts;
   s.markdown =
@@ -104,7 +104,7 @@ Section run_qk_norm(const Context& ctx) {
       "accuracy on " + std::to_string(test_images) + " test images and the largest |logit| over every block, "
       "head and token pair of the last test batch. Stable: finite loss below " + report::cell("%g", kDivergedLoss) +
       " and a final accuracy above " + report::cell("%.1f", kStableAccuracy) + ".\n\n" + runs.markdown() + "\n" +
-      report::plot_markdown("qk-norm", "qk_norm.png", plot_failure) +
+      plot +
       "Published: ViT-22B's attention logits grew to tens of thousands and the loss diverged after a few "
       "thousand steps without QK-norm (Dehghani et al. 2023); Wortsman et al. 2023 (\"Small-scale proxies for "
       "large-scale Transformer training instabilities\") saw the same growth in small models once the learning "

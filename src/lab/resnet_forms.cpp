@@ -13,6 +13,7 @@
 namespace normkit::lab {
 
 Section run_resnet(const Context& ctx) {
+  Section s;
   const bool quick = ctx.options.quick;
   // ResNet-20 takes about 0.6 s a step at batch 128 on two cores: quick runs
   // shallower networks, and both modes use batch 64.
@@ -57,8 +58,8 @@ Section run_resnet(const Context& ctx) {
                report::cell("%.4f", loss(post)) + " / " + report::cell("%.4f", loss(pre))});
   }
   csv.write_csv(ctx.path("resnet.csv"));
-  const std::string file = ctx.path("resnet.csv");
-  std::string gp = report::png_preamble(ctx.path("resnet.png"), 1100, 420);
+  const std::string file = ctx.report_file("resnet.csv");
+  std::string gp = report::png_preamble(ctx.report_file("resnet.png"), 1100, 420);
   gp += "set multiplot layout 1,2\nset xlabel 'training steps'\nset key top right\n";
   for (int panel = 0; panel < 2; ++panel) {
     gp += panel ? "set title 'test error %'\nplot " : "set title 'training loss'\nplot ";
@@ -71,14 +72,13 @@ Section run_resnet(const Context& ctx) {
     gp += "\n";
   }
   gp += "unset multiplot\n";
-  const std::string plot_failure = report::run_gnuplot(ctx.path("resnet.gp"), gp);
+  const std::string plot = s.plot("resnet", "resnet.png", ctx.report_file("resnet.gp"), gp);
 
-  const std::string agreement = verdict(
-      gaps.back() > 0 && gaps.back() > gaps.front(),
+  // The claim: at the deeper depth, pre-activation's error is lower.
+  const std::string agreement = s.claim("pre-activation residual networks train better, more so deeper (He et al.)", gaps.back()) + (
       "post minus pre-activation test error is " + report::cell("%+.2f", gaps.front()) + " points at depth " +
           std::to_string(depths[0]) + " and " + report::cell("%+.2f", gaps.back()) + " at depth " +
-          std::to_string(depths[1]) + " (the paper: in pre-activation's favour, more so the deeper).");
-  Section s;
+          std::to_string(depths[1]) + " (the paper: in pre-activation's favour, more so the deeper).") + "\n\n";
   s.printed = "resnet: post- against pre-activation blocks, batch " + std::to_string(batch) + ", " +
               std::to_string(steps) + " steps\n" + table.text();
   s.markdown = "## resnet: pre-activation against post-activation residual blocks (He et al. 2016)\n\n"
@@ -89,7 +89,7 @@ Section run_resnet(const Context& ctx) {
                ", " + std::to_string(steps) + " steps (" + std::to_string(steps * batch) + " images: a fraction of "
                "an epoch, what two cores allow; ResNet-56 takes about 1.9 s a step at batch 64 here), the same "
                "seed for all.\n\n" + table.markdown() + "\n" +
-               report::plot_markdown("resnet", "resnet.png", plot_failure) +
+               plot +
                "Published (CIFAR-10, 164 epochs): test error 6.61% post-activation against 6.37% pre-activation at "
                "110 layers, and the gap grows with depth (at 1001 layers 7.61% against 4.92%). Runs this short "
                "compare early training, not converged error. Data: resnet.csv.\n\n";

@@ -47,6 +47,7 @@ Scaled scaled_response(nn::Sequential& net, const Tensor& x, const Tensor& y, do
 }  // namespace
 
 Section run_scale_invariance(const Context& ctx) {
+  Section s;
   const bool quick = ctx.options.quick;
   const std::int64_t images = ctx.train_images(60000);
   const std::vector<double> scales{0.01, 0.1, 10, 100};
@@ -119,8 +120,8 @@ Section run_scale_invariance(const Context& ctx) {
   }
   curve.write_csv(ctx.path("scale_invariance_training.csv"));
 
-  const std::string file = ctx.path("scale_invariance_training.csv");
-  std::string gp = report::png_preamble(ctx.path("scale_invariance.png"), 1100, 420);
+  const std::string file = ctx.report_file("scale_invariance_training.csv");
+  std::string gp = report::png_preamble(ctx.report_file("scale_invariance.png"), 1100, 420);
   gp += "set multiplot layout 1,2\nset xlabel 'training steps'\nset key top left\n";
   for (int panel = 0; panel < 2; ++panel) {
     gp += panel ? "set title 'effective learning rate ||grad|| / ||w||'\nplot "
@@ -133,17 +134,17 @@ Section run_scale_invariance(const Context& ctx) {
     gp += "\n";
   }
   gp += "unset multiplot\n";
-  const std::string plot_failure = report::run_gnuplot(ctx.path("scale_invariance.gp"), gp);
+  const std::string plot = s.plot("scale-invariance", "scale_invariance.png", ctx.report_file("scale_invariance.gp"), gp);
 
-  const bool decay_raises = effective_lr_growth[1] > 1 && effective_lr_growth[1] > effective_lr_growth[0];
-  const std::string agreement = verdict(
-      invariant && decay_raises,
-      std::string("with BN the logits ") + (invariant ? "do not move (below 1e-3 relative) and the gradient scales as 1/c for c >= 1"
-                                                      : "move or the gradient does not scale as 1/c") +
-          "; over training ||grad|| / ||w|| changed by x" + report::cell("%.2f", effective_lr_growth[0]) +
-          " without weight decay and x" + report::cell("%.2f", effective_lr_growth[1]) + " with it (mean over the "
-          "convolutions).");
-  Section s;
+  // The claims: the layer before BN is scale-invariant (in every seed), and
+  // weight decay makes the effective learning rate grow more than without.
+  const std::string agreement =
+      s.claim_holds("BN makes the layer before it scale-invariant", invariant) +
+      "with BN the logits do not move (below 1e-3 relative) and the gradient scales as 1/c, for c >= 1.\n\n" +
+      s.claim("weight decay raises the effective learning rate before BN", effective_lr_growth[1] - effective_lr_growth[0]) + "over training ||grad|| / ||w|| changed by x" +
+      report::cell("%.2f", effective_lr_growth[0]) + " without weight decay and x" +
+      report::cell("%.2f", effective_lr_growth[1]) + " with it (mean over the convolutions; the claim: weight decay "
+      "raises the effective learning rate).\n\n";
   s.printed = "scale-invariance: CNN, every convolution's weights times c (training-mode logits of 128 images)\n" +
               invariance.text() + "\nover training (SGD lr 0.1, momentum 0.9, " + std::to_string(steps) + " steps):\n" +
               summary.text();
@@ -157,7 +158,7 @@ Section run_scale_invariance(const Context& ctx) {
                std::to_string(steps) + " steps with and without weight decay 5e-4, each convolution's ||w|| and "
                "||grad|| / ||w|| (the relative size of a step, which is what matters for a scale-invariant layer) "
                "every " + std::to_string(every) + " steps:\n\n" + summary.markdown() + "\n" +
-               report::plot_markdown("scale-invariance", "scale_invariance.png", plot_failure) +
+               plot +
                "Published (van Laarhoven 2017; Hoffer et al. 2018; Zhang et al. 2019): for a weight before BN, "
                "weight decay does not regularize the function, it shrinks ||w|| and so raises the effective "
                "learning rate; without it the gradient, orthogonal to w, makes ||w|| grow and the effective "

@@ -57,11 +57,16 @@ Finding judge(const Interval& difference, bool positive) {
   return Finding::inconclusive;
 }
 
-std::string verdict(Finding finding, std::int64_t seeds, const std::string& what) {
+std::string verdict_head(Finding finding, std::int64_t seeds) {
   const std::string head = finding == Finding::agrees      ? "agrees with the paper"
                            : finding == Finding::disagrees ? "DISAGREES with the paper"
-                                                           : "inconclusive (" + std::to_string(seeds) + " seeds)";
-  return "Measured here: " + head + ": " + what + "\n\n";
+                                                           : "inconclusive (" + std::to_string(seeds) +
+                                                                 (seeds == 1 ? " seed)" : " seeds)");
+  return "Measured here: " + head + ": ";
+}
+
+std::string verdict(Finding finding, std::int64_t seeds, const std::string& what) {
+  return verdict_head(finding, seeds) + what + "\n\n";
 }
 
 }  // namespace normkit::lab

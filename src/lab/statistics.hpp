@@ -42,5 +42,7 @@ Finding judge(const Interval& difference, bool positive);
 // the paper: ...", "... DISAGREES with the paper: ..." or "Measured here:
 // inconclusive (n seeds): ...".
 std::string verdict(Finding finding, std::int64_t seeds, const std::string& what);
+// The line's start, "Measured here: agrees with the paper: ".
+std::string verdict_head(Finding finding, std::int64_t seeds);
 
 }  // namespace normkit::lab

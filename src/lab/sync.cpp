@@ -34,6 +34,7 @@ struct Model {
 }  // namespace
 
 Section run_sync(const Context& ctx) {
+  Section s;
   NORMKIT_CHECK(ctx.ranks >= 2 && ctx.data_parallel != nullptr,
                 "lab sync: expected to run on 2 or more ranks of mpirun (normkit lab sync starts 4), got ",
                 ctx.ranks);
@@ -81,11 +82,11 @@ Section run_sync(const Context& ctx) {
                  report::cell("%.2f ms", spent.sync_batch_norm * per_step),
                  report::cell("%.1f ms", c.seconds * per_step)});
     }
-  std::string plot_failure = "not written on this rank";
+  std::string plot = "not written on this rank";
   if (ctx.writes()) {
     csv.write_csv(ctx.path("sync.csv"));
-    const std::string file = ctx.path("sync.csv");
-    std::string gp = report::png_preamble(ctx.path("sync.png"), 1150, 440);
+    const std::string file = ctx.report_file("sync.csv");
+    std::string gp = report::png_preamble(ctx.report_file("sync.png"), 1150, 440);
     gp += "set multiplot layout 1,2\nset xlabel 'training steps'\nset ylabel 'test accuracy'\nset key bottom right\n";
     for (const Model& model : models) {
       gp += std::string("set title '") + model.name + ", " + std::to_string(ctx.ranks) + " ranks x 2 samples'\nplot ";
@@ -95,7 +96,7 @@ Section run_sync(const Context& ctx) {
       gp += "\n";
     }
     gp += "unset multiplot\n";
-    plot_failure = report::run_gnuplot(ctx.path("sync.gp"), gp);
+    plot = s.plot("sync", "sync.png", ctx.report_file("sync.gp"), gp);
   }
   // The claim: BN with 2 samples per worker is poor; SyncBN and GN are not.
   std::string measured;
@@ -107,10 +108,9 @@ Section run_sync(const Context& ctx) {
                 ", SyncBN " + report::cell("%.4f", sync) + " (" + report::cell("%+.1f", 100 * (sync - per_rank)) +
                 " points), GroupNorm " + report::cell("%.4f", group);
   }
-  const std::string agreement = verdict(
-      agrees, measured + " (the paper: BN with 2 samples per worker is poor; synchronizing its statistics, or "
-                         "GroupNorm, restores it; here it holds if it holds for either network).");
-  Section s;
+  const std::string agreement = s.claim_holds("SyncBN or GroupNorm fix BN at 2 samples per rank", agrees) + (
+      measured + " (the paper: BN with 2 samples per worker is poor; synchronizing its statistics, or "
+                         "GroupNorm, restores it; here it holds if it holds for either network).") + "\n\n";
   s.printed = "sync: " + std::to_string(ctx.ranks) + " ranks x " + std::to_string(kSamplesPerRank) + " samples, " +
               std::to_string(steps) + " steps (rank 0's times)\n" + table.text();
   s.markdown =
@@ -126,7 +126,7 @@ Section run_sync(const Context& ctx) {
       "0's wall time per step inside collectives (the ranks share this machine's cores, so waiting for a rank "
       "that is descheduled counts too); SyncBN's share is the time in its layers' exchanges, forward and "
       "backward; the step time includes the evaluations.\n\n" +
-      table.markdown() + "\n" + report::plot_markdown("sync", "sync.png", plot_failure) +
+      table.markdown() + "\n" + plot +
       "Published (ResNet-50 on ImageNet, Wu and He 2018, Figure 1): BN's error grows from 23.6% at 32 samples "
       "per worker to 34.7% at 2; GN stays at 24.1%; synchronized statistics are the other fix (Peng et al. "
       "2018, MegDet). Data: sync.csv.\n\n";

@@ -67,6 +67,7 @@ double norm_microseconds(const train::NormChoice& choice, std::int64_t batch, st
 }  // namespace
 
 Section run_transformer_norms(const Context& ctx) {
+  Section s;
   const bool quick = ctx.options.quick;
   const std::vector<Arm> arms{{"ln", "LayerNorm"}, {"rms", "RMSNorm"}, {"dyt", "DyT"}, {"bn", "BatchNorm (tokens)"},
                               {"none", "none"}};
@@ -147,29 +148,28 @@ Section run_transformer_norms(const Context& ctx) {
   const double rms_saved = 1 - steps_ms[1] / steps_ms[0];
   const double rms_gap = results[1].accuracy - results[0].accuracy, dyt_gap = results[2].accuracy - results[0].accuracy;
   std::string verdicts;
-  verdicts += verdict(rms_saved >= 0.07 && rms_saved <= 0.15 && std::fabs(rms_gap) < 0.01,
-                      "RMSNorm's whole step takes " + report::cell("%.1f%%", 100 * rms_saved) +
-                          " less time than LayerNorm's, its accuracy " + report::cell("%+.4f", rms_gap) +
-                          " against LayerNorm's (the claim: 7-15% faster, the same quality within 0.01).");
-  verdicts += verdict(!results[2].diverged && std::fabs(dyt_gap) < 0.01,
+  verdicts += s.claim("RMSNorm makes a transformer 7-15% faster", rms_saved) + "RMSNorm's whole step takes " + report::cell("%.1f%%", 100 * rms_saved) +
+              " less time than LayerNorm's (the claim: 7-15% faster).\n\n";
+  verdicts += s.claim("RMSNorm matches LayerNorm in a transformer", 0.01 - std::fabs(rms_gap)) + "RMSNorm's accuracy is " + report::cell("%+.4f", rms_gap) +
+              " against LayerNorm's (the claim: the same quality; here within 0.01).\n\n";
+  verdicts += s.claim("DyT matches LayerNorm (Zhu et al.)", results[2].diverged ? -1.0 : 0.01 - std::fabs(dyt_gap)) + (
                       "DyT's accuracy is " + report::cell("%+.4f", dyt_gap) +
-                          " against LayerNorm's (Zhu et al.: DyT matches LayerNorm; here within 0.01).");
+                          " against LayerNorm's (Zhu et al.: DyT matches LayerNorm; here within 0.01).") + "\n\n";
   const Result& ln = results[0];
-  verdicts += verdict(ln.eval_batch_1 == ln.train_mode_batch_1,
+  verdicts += s.claim_holds("LayerNorm works the same at batch 1", ln.eval_batch_1 == ln.train_mode_batch_1) + (
                       "LayerNorm at batch 1: " + report::cell("%.4f", ln.eval_batch_1) + " in eval mode and " +
                           report::cell("%.4f", ln.train_mode_batch_1) +
                           " in training mode (the claim: LayerNorm computes the same thing at batch 1 and in "
-                          "training).");
+                          "training).") + "\n\n";
   const Result& bn = results[3];
-  verdicts += verdict(bn.diverged || (bn.accuracy < ln.accuracy && bn.train_mode_batch_1 < bn.eval_batch_1 - 0.05),
+  verdicts += s.claim_holds("BatchNorm is a poor fit for sequences", bn.diverged || (bn.accuracy < ln.accuracy && bn.train_mode_batch_1 < bn.eval_batch_1 - 0.05)) + (
                       "BatchNorm over tokens reaches " + (bn.diverged ? std::string("nothing (diverged)")
                                                                       : report::cell("%.4f", bn.accuracy)) +
                           " against LayerNorm's " + report::cell("%.4f", ln.accuracy) +
                           ", and at batch 1 in training mode " + report::cell("%.4f", bn.train_mode_batch_1) +
                           " (the claim: BatchNorm is a poor fit for sequences; a batch of one sample's tokens "
-                          "gives other statistics than the running ones).");
+                          "gives other statistics than the running ones).") + "\n\n";
 
-  Section s;
   s.printed = "transformer-norms: the ViT (" + std::to_string(depth) + " blocks, pre-norm) with each token norm, " +
               std::to_string(steps) + " steps of AdamW at batch " + std::to_string(batch) + "\n" + table.text() +
               verdicts;

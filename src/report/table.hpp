@@ -20,6 +20,7 @@ class Table {
   void write_csv(const std::string& path) const;
 
   std::size_t rows() const { return rows_.size(); }
+  std::size_t columns() const { return header_.size(); }
 
  private:
   std::vector<std::string> header_;

@@ -7,7 +7,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "lab/budget.hpp"
 #include "lab/curves.hpp"
+#include "lab/seeds.hpp"
 #include "lab/statistics.hpp"
 #include "normkit/io/fashion_mnist.hpp"
 #include "normkit/nn/activation.hpp"
@@ -74,6 +76,155 @@ TEST(Statistics, TIntervalAndVerdicts) {
   EXPECT_THROW(lab::paired_differences(a, {0.1}), Error);
   EXPECT_EQ(lab::verdict(lab::Finding::inconclusive, 3, "x"), "Measured here: inconclusive (3 seeds): x\n\n");
   EXPECT_EQ(lab::verdict(lab::Finding::disagrees, 3, "x"), "Measured here: DISAGREES with the paper: x\n\n");
+}
+
+// Seeds' texts merge by number: a number that differs becomes its mean and
+// 95% interval at the first seed's precision, numbers inside words stay
+// text, equal numbers stay as they are, and a cell that is not a number in
+// every seed lists the seeds' cells.
+TEST(Seeds, TextsMergeByNumber) {
+  // 0.5 and 0.7: mean 0.6, half-width 12.706 * 0.1414 / sqrt(2) = 1.27.
+  EXPECT_EQ(lab::merge_texts({"L2 784-100 at 3: 0.5 (x2)\n", "L2 784-100 at 3: 0.7 (x2)\n"}, false),
+            "L2 784-100 at 3: 0.6 ± 1.3 (x2)\n");
+  EXPECT_EQ(lab::merge_texts({"-0.25 1e-3", "-0.75 3e-3"}, false), "-0.50 ± 3.18 2.00e-03 ± 1.27e-02");
+  // Signed differences keep their sign; a factor's x is text.
+  EXPECT_EQ(lab::merge_texts({"+1.0 points, x1.5 (3x3)", "-3.0 points, x2.5 (3x3)"}, false),
+            "-1.0 ± 25.4 points, x2.0 ± 6.4 (3x3)");
+  EXPECT_EQ(lab::merge_texts({"-0.5", "+1.5"}, false), "+0.5 ± 12.7");
+  const std::string a = "| arm | acc |\n|---|---:|\n| BN | 0.9000 |\n| GN | 0.8000 |\n";
+  const std::string b = "| arm | acc |\n|---|---:|\n| BN | 0.9200 |\n| GN | diverged |\n";
+  EXPECT_EQ(lab::merge_texts({a, b}, false),
+            "| arm | acc |\n|---|---:|\n| BN | 0.9100 ± 0.1271 |\n| GN | 0.8000 / diverged |\n");
+  // Printed tables are realigned after the merge.
+  EXPECT_EQ(lab::merge_texts({"title\nrun  acc\nBN    0.9\n", "title\nrun  acc\nBN    0.7\n"}, true),
+            "title\nrun        acc\nBN   0.8 ± 1.3\n");
+  // A row whose last cells are empty keeps its columns.
+  EXPECT_EQ(lab::merge_texts({"run  a  b\nx    1  2\ny    3\n", "run  a  b\nx    1  4\ny    5\n"}, true),
+            "run       a       b\nx         1  3 ± 13\ny    4 ± 13\n");
+  // Texts of different shapes: each seed's, said so.
+  EXPECT_NE(lab::merge_texts({"a\n", "a\nb\n"}, false).find("differ in shape"), std::string::npos);
+  EXPECT_EQ(lab::merge_texts({"only 0.123\n"}, false), "only 0.123\n");
+}
+
+// A claim's verdict comes from the interval of its per-seed values; a
+// yes/no claim agrees only when every seed says yes.
+TEST(Seeds, ClaimsAreJudgedOverSeeds) {
+  const auto verdict_of = [](const std::vector<double>& values) {
+    std::vector<lab::Section> runs;
+    for (const double v : values) {
+      lab::Section s;
+      s.markdown = s.claim("c", v) + "x\n\n";
+      s.printed = "p\n";
+      runs.push_back(s);
+    }
+    return lab::merge_sections(runs).markdown;
+  };
+  EXPECT_EQ(verdict_of({0.02, 0.021, 0.019}), "Measured here: agrees with the paper: x\n\n");
+  EXPECT_EQ(verdict_of({-0.02, -0.021, -0.019}), "Measured here: DISAGREES with the paper: x\n\n");
+  EXPECT_EQ(verdict_of({0.02, -0.01, 0.03}), "Measured here: inconclusive (3 seeds): x\n\n");
+  EXPECT_EQ(verdict_of({0.5}), "Measured here: inconclusive (1 seed): x\n\n");
+  EXPECT_EQ(verdict_of({0.5, std::nan("")}), "Measured here: inconclusive (2 seeds): x\n\n");
+  lab::Section yes;
+  yes.markdown = yes.claim_holds("c", true);
+  lab::Section no = yes;
+  no.claims[0].value = -1;
+  EXPECT_EQ(lab::merge_sections({yes, yes, yes}).markdown, "Measured here: agrees with the paper: ");
+  // The merged claim keeps its title, verdict, mean and what was measured.
+  lab::Section measured;
+  measured.markdown = "text\n\n" + measured.claim("BN helps", 0.5) + "0.5 better\n\nmore\n";
+  measured.printed = "p\n";
+  lab::Section other_seed;
+  other_seed.markdown = "text\n\n" + other_seed.claim("BN helps", 0.7) + "0.7 better\n\nmore\n";
+  other_seed.printed = "p\n";
+  const lab::Section both = lab::merge_sections({measured, other_seed});
+  ASSERT_EQ(both.claims.size(), 1u);
+  EXPECT_EQ(both.claims[0].title, "BN helps");
+  EXPECT_EQ(both.claims[0].verdict, "inconclusive");
+  EXPECT_DOUBLE_EQ(both.claims[0].value, 0.6);
+  EXPECT_EQ(both.claims[0].measured, "0.6 ± 1.3 better");
+  EXPECT_EQ(lab::merge_sections({yes, yes, no}).markdown, "Measured here: inconclusive (3 seeds): ");
+  lab::Section other;
+  EXPECT_THROW(lab::merge_sections({yes, other}), Error);  // the runs made different claims
+
+  // A child process hands its section over as JSON; NaN survives as null.
+  lab::Section s;
+  s.markdown = "m " + s.claim("n", std::nan("")) + s.plot("p", "p.png", "/x/p.gp", "plot 1");
+  s.printed = "q";
+  s.claim("q", 0.25);
+  const lab::Section back = lab::section_from_json(lab::section_to_json(s));
+  EXPECT_EQ(back.markdown, s.markdown);
+  EXPECT_EQ(back.printed, "q");
+  ASSERT_EQ(back.claims.size(), 2u);
+  EXPECT_TRUE(std::isnan(back.claims[0].value));
+  EXPECT_EQ(back.claims[1].value, 0.25);
+  EXPECT_EQ(back.claims[1].title, "q");
+  ASSERT_EQ(back.plots.size(), 1u);
+  EXPECT_EQ(back.plots[0].script_path, "/x/p.gp");
+  EXPECT_EQ(back.plots[0].script, "plot 1");
+}
+
+// CSV files merge row by row into means with each column's interval beside
+// them, and every seed's rows are kept; runs of different lengths (one
+// diverged) are matched by their first and non-numeric cells.
+TEST(Seeds, CsvFilesMerge) {
+  const std::string root = ::testing::TempDir() + "normkit_seeds_" + std::to_string(::getpid());
+  std::filesystem::create_directories(root + "/1");
+  std::filesystem::create_directories(root + "/2");
+  std::ofstream(root + "/1/curve.csv") << "step,arm,acc\n10,bn,0.5\n20,bn,0.7\n10,\"a,b\",0.1\n";
+  std::ofstream(root + "/2/curve.csv") << "step,arm,acc\n10,bn,0.7\n20,bn,0.7\n10,\"a,b\",0.3\n";
+  std::ofstream(root + "/1/short.csv") << "step,arm,acc\n10,x,0.5\n20,x,0.6\n";
+  std::ofstream(root + "/2/short.csv") << "step,arm,acc\n10,x,0.7\n";
+  lab::merge_csv_files({root + "/1", root + "/2"}, {1, 2}, root);
+  const auto read = [](const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  };
+  // 0.5 and 0.7: mean 0.6 ± 1.2706; 0.1 and 0.3: 0.2 ± 1.2706.
+  EXPECT_EQ(read(root + "/curve.csv"),
+            "step,arm,acc,step_low,step_high,arm_low,arm_high,acc_low,acc_high\n"
+            "10,bn,0.6,10,10,,,-0.6706,1.8706\n"
+            "20,bn,0.7,20,20,,,0.7,0.7\n"
+            "10,\"a,b\",0.2,10,10,,,-1.0706,1.4706\n");
+  EXPECT_EQ(read(root + "/curve_seeds.csv"),
+            "seed,step,arm,acc\n1,10,bn,0.5\n1,20,bn,0.7\n1,10,\"a,b\",0.1\n2,10,bn,0.7\n2,20,bn,0.7\n2,10,\"a,b\",0.3\n");
+  EXPECT_EQ(read(root + "/short.csv"),
+            "step,arm,acc,step_low,step_high,arm_low,arm_high,acc_low,acc_high\n"
+            "10,x,0.6,10,10,,,-0.6706,1.8706\n"
+            "20,x,0.6,20,20,,,0.6,0.6\n");
+  EXPECT_EQ(lab::interval_columns(3, 3), "8:9");
+  std::ofstream(root + "/2/curve.csv") << "step,arm\n10,bn\n";
+  EXPECT_THROW(lab::merge_csv_files({root + "/1", root + "/2"}, {1, 2}, root), Error);  // headers differ
+  std::filesystem::remove_all(root);
+}
+
+// --budget: every experiment quick, then full where the extra time fits,
+// cheapest first; seeds side by side in processes of one thread each take
+// kOneThreadSlowdown longer per seed.
+TEST(Budget, PlansQuickOrFullToFit) {
+  lab::Experiment a{"a", "", nullptr, 0, 10, 100}, b{"b", "", nullptr, 0, 20, 50};
+  EXPECT_DOUBLE_EQ(lab::expected_seconds(a, true, 3, 1), 30);
+  EXPECT_DOUBLE_EQ(lab::expected_seconds(a, true, 3, 2), 2 * 10 * lab::kOneThreadSlowdown);
+  EXPECT_DOUBLE_EQ(lab::expected_seconds(a, false, 5, 2), 3 * 100 * lab::kOneThreadSlowdown);
+  lab::LabOptions one_job;
+  one_job.jobs = 1;
+  // Quick: 3 seeds each, 30 + 60 s; full: 5 seeds, 500 and 250 s.
+  lab::Plan plan = lab::plan_for_budget({a, b}, one_job, 2, 400);
+  ASSERT_EQ(plan.runs.size(), 2u);
+  EXPECT_TRUE(plan.runs[0].quick);
+  EXPECT_EQ(plan.runs[0].seeds, 3);
+  EXPECT_FALSE(plan.runs[1].quick);
+  EXPECT_EQ(plan.runs[1].seeds, 5);
+  EXPECT_DOUBLE_EQ(plan.seconds, 280);
+  EXPECT_TRUE(plan.fits);
+  plan = lab::plan_for_budget({a, b}, one_job, 2, 800);
+  EXPECT_FALSE(plan.runs[0].quick || plan.runs[1].quick);
+  plan = lab::plan_for_budget({a, b}, one_job, 2, 50);  // not even quick fits: quick, said so
+  EXPECT_TRUE(plan.runs[0].quick && plan.runs[1].quick);
+  EXPECT_FALSE(plan.fits);
+  EXPECT_NE(plan.text().find("more than the budget"), std::string::npos);
+  EXPECT_THROW(lab::plan_for_budget({a}, one_job, 2, 0), Error);
 }
 
 TEST(Curve, StepsToTarget) {
