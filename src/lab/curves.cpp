@@ -32,6 +32,14 @@ std::int64_t Curve::steps_to(double target) const {
   return -1;
 }
 
+double mean_accuracy_gap(const Curve& a, const Curve& b) {
+  const std::size_t points = std::min(a.points.size(), b.points.size());
+  if (points == 0) return NAN;
+  double gap = 0;
+  for (std::size_t i = 0; i < points; ++i) gap += b.points[i].test_accuracy - a.points[i].test_accuracy;
+  return gap / static_cast<double>(points);
+}
+
 io::LabelledImages first_images(const io::LabelledImages& data, std::int64_t count) {
   NORMKIT_CHECK(count >= 1 && count <= data.labels.numel(), "first_images: count: expected 1 to ",
                 data.labels.numel(), ", got ", count);

@@ -62,6 +62,11 @@ inline constexpr double kStableAccuracy = 0.5;
 
 Curve train_curve(const Context& ctx, const RunSpec& spec);
 
+// How far `b`'s test accuracy is above `a`'s on average over the evaluation
+// points both reached (the area between their curves per point; NaN when
+// they share none).
+double mean_accuracy_gap(const Curve& a, const Curve& b);
+
 // The first `count` test images and labels (a copy).
 io::LabelledImages first_images(const io::LabelledImages& data, std::int64_t count);
 

@@ -50,6 +50,9 @@ struct ModelOptions {
   nn::BatchRenormSchedule renorm = NormChoice{}.renorm;         // norm "renorm": the limits' schedule
   bool norm_after_activation = false;  // cnn: the norm after the ReLU instead of before it
   bool bias_before_norm = false;       // mlp, cnn: keep the (redundant) bias before a norm that centres
+  // cnn: a third block (3x3 conv of 64 channels, norm, ReLU) on the 7x7 maps,
+  // where a norm's statistics average the fewest values (ResNet's last stage).
+  bool small_map_stage = false;
   VitOptions vit;                      // vit
 };
 
