@@ -4,16 +4,17 @@ namespace normkit::lab {
 
 // The times (quick, full) are one seed's with 2 threads on this project's
 // 2-core AMD EPYC (Zen 4): quick from `normkit lab all --quick --seeds 1`
-// (578 s in all), full from the reports in docs/lab (lab sync's quick time
-// estimated).
+// (578 s in all), full from the reports in docs/lab; estimated from their
+// parts where an experiment changed since (convergence's VGG-8, batch-size)
+// and for lab sync's quick run.
 const std::vector<Experiment>& experiments() {
   static const std::vector<Experiment> all{
       {"convergence", "Ioffe and Szegedy's sigmoid MLP with and without BN: accuracy and a sigmoid's input over training",
-       &run_convergence, 0, 15, 136},
+       &run_convergence, 0, 25, 700},
       {"lr-sweep", "the largest stable learning rate and the steps to a target accuracy: no norm, BN, BN + warm-up",
        &run_lr_sweep, 0, 22, 342},
       {"batch-size", "BN, GN, LN, IN and Batch Renorm at 32 to 2 samples per normalization group (Wu and He)",
-       &run_batch_size, 0, 18, 329},
+       &run_batch_size, 0, 55, 320},
       {"eval-bug", "a BN network evaluated in train mode at batch 1-32, and frozen-BN fine-tuning", &run_eval_bug, 0, 4, 59},
       {"landscape", "loss variation, gradient predictiveness and beta-smoothness along the gradient, with and without BN",
        &run_landscape, 0, 38, 400},
