@@ -45,6 +45,7 @@ std::int64_t seed_jobs(const lab::LabOptions& options, int ranks) {
 lab::Section run_over_seeds(const lab::Experiment& e, const lab::Context& ctx, std::int64_t jobs) {
   const std::int64_t n = ctx.options.seed_count();
   const std::string seeds_dir = ctx.options.out_dir + "/seeds/" + e.name;
+  if (ctx.writes()) std::filesystem::remove_all(seeds_dir);  // what a stopped run left would be merged
   std::vector<lab::Context> runs;
   std::vector<std::uint64_t> seeds;
   std::vector<std::string> dirs;
@@ -107,7 +108,8 @@ lab::Section run_over_seeds(const lab::Experiment& e, const lab::Context& ctx, s
   lab::merge_csv_files(dirs, seeds, ctx.options.out_dir);
   lab::Section merged = lab::merge_sections(sections);
   std::filesystem::remove_all(seeds_dir);
-  std::filesystem::remove(ctx.options.out_dir + "/seeds");  // only when empty
+  std::error_code kept;  // OUT/seeds stays when it holds something else (a run that was stopped)
+  std::filesystem::remove(ctx.options.out_dir + "/seeds", kept);
   return merged;
 }
 
