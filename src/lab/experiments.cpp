@@ -4,9 +4,9 @@ namespace normkit::lab {
 
 // The times (quick, full) are one seed's with 2 threads on this project's
 // 2-core AMD EPYC (Zen 4): quick from `normkit lab all --quick --seeds 1`
-// (578 s in all), full from the reports in docs/lab; estimated from their
-// parts where an experiment changed since (convergence's VGG-8, batch-size)
-// and for lab sync's quick run.
+// (578 s in all), full from the reports in docs/lab (sync: its 5 seeds took
+// 421 s); estimated from their parts where an experiment changed since
+// (convergence's VGG-8, batch-size) and for lab sync's quick run.
 const std::vector<Experiment>& experiments() {
   static const std::vector<Experiment> all{
       {"convergence", "Ioffe and Szegedy's sigmoid MLP with and without BN: accuracy and a sigmoid's input over training",
@@ -37,7 +37,7 @@ const std::vector<Experiment>& experiments() {
       {"qk-norm", "attention logit growth and stability at high learning rates with and without QK-norm",
        &run_qk_norm, 0, 5, 167},
       {"sync", "4 ranks x 2 samples: per-rank BN, Synchronized BN and GroupNorm, and what SyncBN's exchanges cost",
-       &run_sync, 4, 60, 232},
+       &run_sync, 4, 20, 85},
   };
   return all;
 }

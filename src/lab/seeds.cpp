@@ -12,6 +12,7 @@
 
 #include "normkit/error.hpp"
 #include "report/gnuplot.hpp"
+#include "report/table.hpp"
 #include "statistics.hpp"
 
 namespace normkit::lab {
@@ -272,25 +273,6 @@ CsvRows read_csv(const std::string& path) {
   return rows;
 }
 
-void write_csv(const std::string& path, const CsvRows& rows) {
-  std::ofstream out(path);
-  NORMKIT_CHECK(out.good(), "cannot write ", path);
-  for (const auto& row : rows) {
-    for (std::size_t c = 0; c < row.size(); ++c) {
-      if (c) out << ',';
-      if (row[c].find_first_of(",\"") == std::string::npos) {
-        out << row[c];
-      } else {
-        out << '"';
-        for (const char ch : row[c]) out << (ch == '"' ? std::string("\"\"") : std::string(1, ch));
-        out << '"';
-      }
-    }
-    out << '\n';
-  }
-  NORMKIT_CHECK(out.good(), "writing ", path, " failed");
-}
-
 bool is_number(const std::string& cell, double& value) {
   if (cell.empty()) return false;
   char* end = nullptr;
@@ -358,24 +340,27 @@ void merge_csv_file(const std::vector<std::string>& seed_dirs, const std::vector
   const std::vector<std::string>& header = tables[0][0];
   const std::string stem = file.substr(0, file.size() - 4);
 
-  CsvRows per_seed{header};
-  per_seed[0].insert(per_seed[0].begin(), "seed");
+  std::vector<std::string> seed_header{"seed"};
+  seed_header.insert(seed_header.end(), header.begin(), header.end());
+  report::Table per_seed(seed_header);
   for (std::size_t s = 0; s < tables.size(); ++s)
     for (std::size_t r = 1; r < tables[s].size(); ++r) {
-      per_seed.push_back(tables[s][r]);
-      per_seed.back().insert(per_seed.back().begin(), std::to_string(seeds[s]));
+      std::vector<std::string> row{std::to_string(seeds[s])};
+      row.insert(row.end(), tables[s][r].begin(), tables[s][r].end());
+      per_seed.add(std::move(row));
     }
-  write_csv(out_dir + "/" + stem + "_seeds.csv", per_seed);
+  per_seed.write_csv(out_dir + "/" + stem + "_seeds.csv");
 
-  CsvRows merged{header};
-  for (const std::string& h : header) merged[0].push_back(h + "_low"), merged[0].push_back(h + "_high");
+  std::vector<std::string> merged_header = header;
+  for (const std::string& h : header) merged_header.push_back(h + "_low"), merged_header.push_back(h + "_high");
+  report::Table merged(merged_header);
   const bool by_position =
       std::all_of(tables.begin(), tables.end(), [&](const CsvRows& t) { return t.size() == tables[0].size(); });
   if (by_position) {
     for (std::size_t r = 1; r < tables[0].size(); ++r) {
       std::vector<const std::vector<std::string>*> versions;
       for (const CsvRows& t : tables) versions.push_back(&t[r]);
-      merged.push_back(merge_row(versions));
+      merged.add(merge_row(versions));
     }
   } else {
     std::vector<std::string> order;
@@ -386,9 +371,9 @@ void merge_csv_file(const std::vector<std::string>& seed_dirs, const std::vector
         if (!groups.count(key)) order.push_back(key);
         groups[key].push_back(&t[r]);
       }
-    for (const std::string& key : order) merged.push_back(merge_row(groups[key]));
+    for (const std::string& key : order) merged.add(merge_row(groups[key]));
   }
-  write_csv(out_dir + "/" + file, merged);
+  merged.write_csv(out_dir + "/" + file);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <cstdio>
 
 #include "curves.hpp"
+#include "seeds.hpp"
 #include "normkit/error.hpp"
 #include "report/gnuplot.hpp"
 #include "report/table.hpp"
@@ -91,8 +92,10 @@ Section run_sync(const Context& ctx) {
     for (const Model& model : models) {
       gp += std::string("set title '") + model.name + ", " + std::to_string(ctx.ranks) + " ranks x 2 samples'\nplot ";
       for (std::size_t a = 0; a < arms.size(); ++a)
-        gp += std::string(a ? ", " : "") + "'" + file + "' using (strcol(1) eq '" + model.name + "' && strcol(2) eq '" +
-              arms[a].label + "' ? $3 : 1/0):5 with linespoints lw 2 title '" + arms[a].label + "'";
+        gp += std::string(a ? ", " : "") +
+              mean_and_interval(file, csv.columns(), 3, 5,
+                                std::string("strcol(1) eq '") + model.name + "' && strcol(2) eq '" + arms[a].label + "'",
+                                arms[a].label, static_cast<int>(a) + 1);
       gp += "\n";
     }
     gp += "unset multiplot\n";

@@ -31,6 +31,18 @@ void add_conv_classifier(nn::Sequential& net, std::int64_t features, const Model
   net.add(std::make_unique<nn::Linear>(128, kClasses, gen));
 }
 
+// A 3x3 convolution (padding 1, Kaiming initialization, no bias before a norm
+// that centres), its norm over `size` x `size` maps, and ReLU.
+void add_conv_norm_relu(nn::Sequential& net, const NormChoice& norm, const ModelOptions& o, std::int64_t in,
+                        std::int64_t out, std::int64_t size, nn::Generator& gen) {
+  net.add(std::make_unique<nn::Conv2d>(in, out, 3, gen,
+                                       nn::Conv2dOptions{.padding = 1,
+                                                         .bias = o.bias_before_norm || !norm_centres(norm.name),
+                                                         .init = nn::Init::kaiming_normal}));
+  if (auto n = map_norm(norm, out, size, size)) net.add(std::move(n));
+  net.add(std::make_unique<nn::ReLU>());
+}
+
 std::unique_ptr<nn::Sequential> make_mlp(const NormChoice& norm, const ModelOptions& o, nn::Generator& gen) {
   auto net = std::make_unique<nn::Sequential>();
   net->add(std::make_unique<nn::Flatten>());
@@ -73,14 +85,8 @@ std::unique_ptr<nn::Sequential> make_cnn(const NormChoice& norm, const ModelOpti
     size /= 2;
   }
   if (o.small_map_stage) {
-    const std::int64_t width = 2 * channels;
-    net->add(std::make_unique<nn::Conv2d>(
-        channels, width, 3, gen,
-        nn::Conv2dOptions{.padding = 1, .bias = o.bias_before_norm || !norm_centres(norm.name),
-                          .init = nn::Init::kaiming_normal}));
-    if (auto n = map_norm(norm, width, size, size)) net->add(std::move(n));
-    net->add(std::make_unique<nn::ReLU>());
-    channels = width;
+    add_conv_norm_relu(*net, norm, o, channels, 2 * channels, size, gen);
+    channels *= 2;
   }
   add_conv_classifier(*net, channels * size * size, o, gen);
   return net;
@@ -106,12 +112,7 @@ std::unique_ptr<nn::Sequential> make_vgg(const NormChoice& norm, const ModelOpti
   for (std::size_t stage = 0; stage < stages.size(); ++stage) {
     const std::int64_t width = (32 << stage) * o.width;
     for (std::int64_t c = 0; c < stages[stage]; ++c) {
-      net->add(std::make_unique<nn::Conv2d>(
-          channels, width, 3, gen,
-          nn::Conv2dOptions{.padding = 1, .bias = o.bias_before_norm || !norm_centres(norm.name),
-                            .init = nn::Init::kaiming_normal}));
-      if (auto n = map_norm(norm, width, size, size)) net->add(std::move(n));
-      net->add(std::make_unique<nn::ReLU>());
+      add_conv_norm_relu(*net, norm, o, channels, width, size, gen);
       channels = width;
     }
     if (stage < 2) {
