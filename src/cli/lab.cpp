@@ -22,6 +22,7 @@
 #include "normkit/threading.hpp"
 #include "normkit/version.hpp"
 #include "options.hpp"
+#include "report/table.hpp"
 
 namespace normkit::cli {
 
@@ -43,13 +44,6 @@ std::string provenance(const std::string& command, const lab::LabOptions& option
   if (options.limit > 0) text += "; at most " + std::to_string(options.limit) + " training images per run";
   if (options.test_limit > 0) text += "; at most " + std::to_string(options.test_limit) + " test images";
   return text + ".\n\n";
-}
-
-// A pipe inside a Markdown table cell ("||w||") would end the cell.
-std::string markdown_cell(const std::string& text) {
-  std::string out;
-  for (const char ch : text) out += ch == '|' ? std::string("\\|") : std::string(1, ch);
-  return out;
 }
 
 // Runs the planned experiments (each in its mode, over its seeds) into one
@@ -90,8 +84,8 @@ int run_experiments(const std::string& command, const std::vector<lab::PlannedRu
                 " s)\n\n";
     if (seeds.empty() || !mixed) seeds = seeds_text(run_ctx.options, jobs);
     for (const lab::Claim& c : section.claims)
-      claims += "| " + markdown_cell(c.title) + " | " + e.name + " | " + c.verdict + " | " + markdown_cell(c.measured) +
-                " |\n";
+      claims += "| " + report::markdown_cell(c.title) + " | " + e.name + " | " + c.verdict + " | " +
+                report::markdown_cell(c.measured) + " |\n";
     if (lead) std::printf("\n%s\n(%s: %.0f s)\n\n", section.printed.c_str(), e.name, seconds);
     std::fflush(stdout);
   }

@@ -41,7 +41,6 @@ std::int64_t seed_jobs(const lab::LabOptions& options, int ranks) {
   return ranks > 1 ? 1 : options.jobs_for(normkit::num_threads());
 }
 
-
 lab::Section run_over_seeds(const lab::Experiment& e, const lab::Context& ctx, std::int64_t jobs) {
   const std::int64_t n = ctx.options.seed_count();
   const std::string seeds_dir = ctx.options.out_dir + "/seeds/" + e.name;

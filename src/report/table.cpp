@@ -33,8 +33,7 @@ std::string Table::text() const {
   return out;
 }
 
-// A pipe inside a Markdown table cell ("||w||") would end the cell.
-static std::string markdown_cell(const std::string& text) {
+std::string markdown_cell(const std::string& text) {
   std::string out;
   for (const char ch : text) out += ch == '|' ? std::string("\\|") : std::string(1, ch);
   return out;

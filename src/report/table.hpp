@@ -27,6 +27,9 @@ class Table {
   std::vector<std::vector<std::string>> rows_;
 };
 
+// `text` for a Markdown table cell: a pipe ("||w||") escaped, as it would end the cell.
+std::string markdown_cell(const std::string& text);
+
 // printf-style formatting of one cell ("%.4f", ...).
 std::string cell(const char* format, double value);
 
