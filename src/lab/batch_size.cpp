@@ -109,13 +109,14 @@ Section run_batch_size(const Context& ctx) {
   const auto growth = [&](std::size_t arm) { return 100 * (error[arm].back() - error[arm].front()); };
   const std::string groups = " from " + std::to_string(per_group.front()) + " to " +
                              std::to_string(per_group.back()) + " samples per group";
-  const std::string agreement =
+  // One claim a statement: their order is the text's (operands of + are unsequenced).
+  std::string agreement =
       s.claim("BN fails at small batches (Wu and He)", growth(0)) + "the CNN's BN test error changes by " +
-      report::cell("%+.1f", growth(0)) + " points" + groups + " (the paper: +11.1 points on ImageNet).\n\n" +
-      s.claim("GroupNorm fixes BN's small-batch failure", growth(0) - growth(1)) + "the CNN's GN error changes by " +
+      report::cell("%+.1f", growth(0)) + " points" + groups + " (the paper: +11.1 points on ImageNet).\n\n";
+  agreement += s.claim("GroupNorm fixes BN's small-batch failure", growth(0) - growth(1)) + "the CNN's GN error changes by " +
       report::cell("%+.1f", growth(1)) + " points, " + report::cell("%+.1f", growth(0) - growth(1)) +
-      " less than BN's (the paper: GN's error does not depend on the batch, 0.0 points).\n\n" +
-      s.claim("BatchNorm1d fails at small batches", growth(5)) + "the MLP's BN test error changes by " +
+      " less than BN's (the paper: GN's error does not depend on the batch, 0.0 points).\n\n";
+  agreement += s.claim("BatchNorm1d fails at small batches", growth(5)) + "the MLP's BN test error changes by " +
       report::cell("%+.1f", growth(5)) + " points" + groups + "; LN's by " + report::cell("%+.1f", growth(6)) +
       ".\n\n";
   s.printed = "batch-size: the CNN with a 7x7 stage and the sigmoid MLP, batch 64 in micro-batches of g, each normalized "

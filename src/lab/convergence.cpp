@@ -166,10 +166,11 @@ Section run_convergence(const Context& ctx) {
   // no BN's on average over the evaluation points (the area between the
   // curves), and at the first point.
   const double above = mean_accuracy_gap(arms[0].curve, arms[1].curve), vgg_above = mean_accuracy_gap(vgg[0], vgg[1]);
-  const std::string agreement =
+  // One claim a statement: their order is the text's (operands of + are unsequenced).
+  std::string agreement =
       s.claim("BN converges faster (Ioffe and Szegedy)", above) + "over the run the MLP's test accuracy with BN is " +
-      report::cell("%+.4f", above) + " against without on average (the paper: higher, sooner).\n\n" +
-      s.claim("BN converges faster in a deep plain network", vgg_above) +
+      report::cell("%+.4f", above) + " against without on average (the paper: higher, sooner).\n\n";
+  agreement += s.claim("BN converges faster in a deep plain network", vgg_above) +
       "over the run VGG-8's test accuracy with BN is " + report::cell("%+.4f", vgg_above) +
       " against without on average.\n\n";
   s.printed = "convergence: test accuracy over training (MLP 784-100-100-100-10, sigmoid, batch 60, SGD lr 0.5)\n" +

@@ -118,11 +118,12 @@ Section run_eval_bug(const Context& ctx) {
   finetune_csv.write_csv(ctx.path("eval_bug_finetune.csv"));
   // The claims: forgetting eval() costs the MLP's BatchNorm1d at test batch 2;
   // at batch 2, fine-tuning with BN frozen ends better than with BN training.
-  const std::string agreement =
+  // One claim a statement: their order is the text's (operands of + are unsequenced).
+  std::string agreement =
       s.claim("forgetting eval() ruins BN at small test batches", mlp_eval_accuracy - mlp_batch_2) +
       "the MLP with BatchNorm1d scores " + report::cell("%.4f", mlp_batch_2) + " in train mode at test batch 2 "
-      "against " + report::cell("%.4f", mlp_eval_accuracy) + " in eval mode.\n\n" +
-      s.claim("freeze BN when fine-tuning with tiny batches", finetuned[1] - finetuned[0]) + "fine-tuned at batch 2, BN frozen ends at " +
+      "against " + report::cell("%.4f", mlp_eval_accuracy) + " in eval mode.\n\n";
+  agreement += s.claim("freeze BN when fine-tuning with tiny batches", finetuned[1] - finetuned[0]) + "fine-tuned at batch 2, BN frozen ends at " +
       report::cell("%.4f", finetuned[1]) + " and BN training at " + report::cell("%.4f", finetuned[0]) + " (" +
       report::cell("%+.4f", finetuned[1] - finetuned[0]) + "; the practice: freeze BN when batches are this small).\n\n";
 

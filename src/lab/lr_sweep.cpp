@@ -104,11 +104,12 @@ Section run_lr_sweep(const Context& ctx) {
       "fewer steps for Inception).";
   // Measured: arms 0 no norm, 1 BN, 2 BN + warm-up.
   const auto lr_text = [](double lr) { return lr > 0 ? report::cell("%g", lr) : std::string("none"); };
-  const std::string agreement =
+  // One claim a statement: their order is the text's (operands of + are unsequenced).
+  std::string agreement =
       s.claim("BN allows higher learning rates", best[1].largest_stable_lr - best[0].largest_stable_lr) + "the largest stable learning rate is " +
       lr_text(best[1].largest_stable_lr) + " with BN against " + lr_text(best[0].largest_stable_lr) +
-      " without normalization (the claim: BN allows higher learning rates).\n\n" +
-      s.claim("warm-up allows higher learning rates still", best[2].largest_stable_lr - best[1].largest_stable_lr) + "with warm-up BN's is " +
+      " without normalization (the claim: BN allows higher learning rates).\n\n";
+  agreement += s.claim("warm-up allows higher learning rates still", best[2].largest_stable_lr - best[1].largest_stable_lr) + "with warm-up BN's is " +
       lr_text(best[2].largest_stable_lr) + " (the claim: warm-up allows higher still).\n\n";
   s.printed = "lr-sweep: CNN, batch " + std::to_string(batch) + ", momentum 0.9, " + std::to_string(steps) +
               " steps per run\n" + runs.text() + "\n" + summary.text() + claim + "\n" + agreement;

@@ -123,8 +123,8 @@ Section run_placement(const Context& ctx) {
                std::to_string(arms[2].parameters - arms[0].parameters) + " parameters for nothing. Whether BN goes "
                "before or after the ReLU is an empirical question (the original paper puts it before; many "
                "practitioners report after works as well or better). Data: placement.csv.\n\n";
-  s.printed += placement_agreement + agreement;
-  s.markdown += placement_agreement + agreement;
+  s.printed += agreement + placement_agreement;
+  s.markdown += agreement + placement_agreement;
   return s;
 }
 

@@ -138,10 +138,11 @@ Section run_scale_invariance(const Context& ctx) {
 
   // The claims: the layer before BN is scale-invariant (in every seed), and
   // weight decay makes the effective learning rate grow more than without.
-  const std::string agreement =
+  // One claim a statement: their order is the text's (operands of + are unsequenced).
+  std::string agreement =
       s.claim_holds("BN makes the layer before it scale-invariant", invariant) +
-      "with BN the logits do not move (below 1e-3 relative) and the gradient scales as 1/c, for c >= 1.\n\n" +
-      s.claim("weight decay raises the effective learning rate before BN", effective_lr_growth[1] - effective_lr_growth[0]) + "over training ||grad|| / ||w|| changed by x" +
+      "with BN the logits do not move (below 1e-3 relative) and the gradient scales as 1/c, for c >= 1.\n\n";
+  agreement += s.claim("weight decay raises the effective learning rate before BN", effective_lr_growth[1] - effective_lr_growth[0]) + "over training ||grad|| / ||w|| changed by x" +
       report::cell("%.2f", effective_lr_growth[0]) + " without weight decay and x" +
       report::cell("%.2f", effective_lr_growth[1]) + " with it (mean over the convolutions; the claim: weight decay "
       "raises the effective learning rate).\n\n";
