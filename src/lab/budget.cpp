@@ -30,18 +30,21 @@ Plan plan_for_budget(const std::vector<Experiment>& chosen, const LabOptions& op
                      double budget_seconds) {
   NORMKIT_CHECK(budget_seconds > 0, "--budget: expected a positive number of minutes");
   Plan plan;
-  for (const Experiment& e : chosen) plan.runs.push_back(planned(e, true, options, threads));
-  for (const PlannedRun& r : plan.runs) plan.seconds += r.seconds;
+  std::vector<PlannedRun> full;
+  for (const Experiment& e : chosen) {
+    plan.runs.push_back(planned(e, true, options, threads));
+    full.push_back(planned(e, false, options, threads));
+    plan.seconds += plan.runs.back().seconds;
+  }
   plan.fits = plan.seconds <= budget_seconds;
+  const auto extra = [&](std::size_t i) { return full[i].seconds - plan.runs[i].seconds; };
   std::vector<std::size_t> order(chosen.size());
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-  const auto extra = [&](std::size_t i) { return planned(chosen[i], false, options, threads).seconds - plan.runs[i].seconds; };
   std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return extra(a) < extra(b); });
   for (const std::size_t i : order) {
-    const PlannedRun full = planned(chosen[i], false, options, threads);
-    if (plan.seconds - plan.runs[i].seconds + full.seconds > budget_seconds) continue;
-    plan.seconds += full.seconds - plan.runs[i].seconds;
-    plan.runs[i] = full;
+    if (plan.seconds + extra(i) > budget_seconds) continue;
+    plan.seconds += extra(i);
+    plan.runs[i] = full[i];
   }
   return plan;
 }

@@ -19,11 +19,6 @@ std::int64_t Context::test_images(std::int64_t wanted) const {
   return std::min(wanted, cap);
 }
 
-std::string verdict(bool agrees, const std::string& what) {
-  return std::string("Measured here: ") + (agrees ? "agrees with the paper" : "DISAGREES with the paper") + ": " +
-         what + "\n\n";
-}
-
 bool Curve::stable() const { return !diverged() && final_accuracy() >= kStableAccuracy; }
 
 std::int64_t Curve::steps_to(double target) const {

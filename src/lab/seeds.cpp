@@ -426,8 +426,9 @@ Section merge_sections(const std::vector<Section>& runs) {
     std::vector<double> values;
     for (const Section& r : runs) values.push_back(r.claims[c].value);
     Claim& claim = merged.claims[c];
-    claim.value = t_interval(values).mean;
-    const Finding finding = judge(t_interval(values), true);
+    const Interval interval = t_interval(values);
+    claim.value = interval.mean;
+    const Finding finding = judge(interval, true);
     claim.verdict = finding == Finding::agrees ? "agrees" : finding == Finding::disagrees ? "disagrees" : "inconclusive";
     const std::string marker = claim_marker(c);
     const std::size_t at = merged.markdown.find(marker);
