@@ -34,6 +34,8 @@ std::string seeds_text(const lab::LabOptions& options, std::int64_t jobs) {
                             : "seeds " + std::to_string(options.seed) + " to " +
                                   std::to_string(options.seed + static_cast<std::uint64_t>(n) - 1);
   if (jobs > 1) text += ", " + std::to_string(jobs) + " at a time as processes of 1 thread";
+  if (lab::LabOptions::last_seed_alone(n, jobs))
+    text += ", seed " + std::to_string(options.seed + static_cast<std::uint64_t>(n) - 1) + " alone in the main process";
   return text;
 }
 
@@ -70,8 +72,9 @@ lab::Section run_over_seeds(const lab::Experiment& e, const lab::Context& ctx, s
     std::map<pid_t, std::size_t> running;
     std::string failed;
     std::size_t next = 0;
-    while (next < runs.size() || !running.empty()) {
-      while (next < runs.size() && static_cast<std::int64_t>(running.size()) < jobs) {
+    const std::size_t forked = runs.size() - (lab::LabOptions::last_seed_alone(n, jobs) ? 1 : 0);
+    while (next < forked || !running.empty()) {
+      while (next < forked && static_cast<std::int64_t>(running.size()) < jobs) {
         std::fflush(stdout);
         std::fflush(stderr);
         const pid_t child = ::fork();
@@ -102,6 +105,7 @@ lab::Section run_over_seeds(const lab::Experiment& e, const lab::Context& ctx, s
         failed += " " + std::to_string(runs[i].options.seed);
     }
     NORMKIT_CHECK(failed.empty(), "lab ", e.name, ": the run of seed(s)", failed, " failed");
+    if (forked < runs.size()) sections[forked] = e.run(runs[forked]);
   }
   if (!ctx.writes()) return sections[0];
   lab::merge_csv_files(dirs, seeds, ctx.options.out_dir);

@@ -10,6 +10,8 @@ namespace normkit::lab {
 double expected_seconds(const Experiment& e, bool quick, std::int64_t seeds, std::int64_t jobs) {
   const double one = quick ? e.quick_seconds : e.full_seconds;
   if (jobs <= 1) return one * static_cast<double>(seeds);
+  if (LabOptions::last_seed_alone(seeds, jobs))
+    return one * kOneThreadSlowdown * static_cast<double>(seeds / jobs) + one;
   const std::int64_t rounds = (seeds + jobs - 1) / jobs;
   return one * kOneThreadSlowdown * static_cast<double>(rounds);
 }

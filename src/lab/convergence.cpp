@@ -88,7 +88,7 @@ Section run_convergence(const Context& ctx) {
     vgg[b] = train_curve(ctx, {.label = std::string("convergence, vgg8 norm=") + (b ? "bn" : "none"),
                                .model = "vgg",
                                .norm = b ? "bn" : "none",
-                               .model_options = {.depth = 8},
+                               .model_options = kVgg8,
                                .train = {.batch_size = 64, .sgd = {.lr = kVggLr, .momentum = 0.9},
                                          .seed = ctx.options.seed, .limit = ctx.train_images(60000)},
                                .steps = vgg_steps,
@@ -186,9 +186,8 @@ Section run_convergence(const Context& ctx) {
                " steps; the 15th, 50th and 85th percentiles of one last-hidden-layer sigmoid's input over " +
                std::to_string(probe.labels.numel()) + " test images.\n\n" + summary.markdown() + "\n" +
                spread.markdown() + "\n" +
-               "The deep plain network: VGG-8 (3x3 convolutions of 32, 32, 32, 64, 64, 64, 128 and 128 channels, "
-               "no residuals, 2x2 max pooling after the third and sixth) with and without BN after every "
-               "convolution, batch 64, SGD with momentum 0.9 at lr " + report::cell("%g", kVggLr) + " for both, " +
+               "The deep plain network: " + std::string(kVgg8Text) + " with and without BN, batch 64, SGD with "
+               "momentum 0.9 at lr " + report::cell("%g", kVggLr) + " for both, " +
                std::to_string(vgg_steps) + " steps, test accuracy on " + std::to_string(vgg_test_images) +
                " test images every " + std::to_string(vgg_every) + " steps:\n\n" + vgg_summary.markdown() + "\n" +
                plot +

@@ -67,6 +67,13 @@ Curve train_curve(const Context& ctx, const RunSpec& spec);
 // they share none).
 double mean_accuracy_gap(const Curve& a, const Curve& b);
 
+// The lab's deep plain network (train/models.cpp): VGG-8, 3x3 convolutions of
+// 32, 32, 32, 64, 64, 64, 128 and 128 channels with the norm after each.
+inline const train::ModelOptions kVgg8{.depth = 8};
+inline constexpr const char* kVgg8Text =
+    "VGG-8 (3x3 convolutions of 32, 32, 32, 64, 64, 64, 128 and 128 channels, each followed by the norm and a "
+    "ReLU, no residuals, 2x2 max pooling after the third and sixth, then 128 hidden units)";
+
 // The first `count` test images and labels (a copy).
 io::LabelledImages first_images(const io::LabelledImages& data, std::int64_t count);
 

@@ -32,6 +32,11 @@ struct LabOptions {
   std::int64_t jobs_for(int threads) const {
     return std::max<std::int64_t>(1, std::min<std::int64_t>(jobs > 0 ? jobs : threads, seed_count()));
   }
+  // Whether the last seed runs alone in the main process with all its
+  // threads, after the others ran `jobs` at a time: when it would otherwise
+  // run beside fewer than jobs - 1 others (5 seeds 2 at a time: seed 5 would
+  // use 1 of 2 threads while the other idled). The bits are the same.
+  static bool last_seed_alone(std::int64_t seeds, std::int64_t jobs) { return jobs > 1 && seeds > 1 && seeds % jobs == 1; }
 };
 
 struct Context {

@@ -201,12 +201,17 @@ TEST(Seeds, CsvFilesMerge) {
 
 // --budget: every experiment quick, then full where the extra time fits,
 // cheapest first; seeds side by side in processes of one thread each take
-// kOneThreadSlowdown longer per seed.
+// kOneThreadSlowdown longer per seed; a last seed alone runs with all threads.
 TEST(Budget, PlansQuickOrFullToFit) {
   lab::Experiment a{"a", "", nullptr, 0, 10, 100}, b{"b", "", nullptr, 0, 20, 50};
   EXPECT_DOUBLE_EQ(lab::expected_seconds(a, true, 3, 1), 30);
-  EXPECT_DOUBLE_EQ(lab::expected_seconds(a, true, 3, 2), 2 * 10 * lab::kOneThreadSlowdown);
-  EXPECT_DOUBLE_EQ(lab::expected_seconds(a, false, 5, 2), 3 * 100 * lab::kOneThreadSlowdown);
+  EXPECT_DOUBLE_EQ(lab::expected_seconds(a, true, 3, 2), 10 * lab::kOneThreadSlowdown + 10);
+  EXPECT_DOUBLE_EQ(lab::expected_seconds(a, false, 5, 2), 2 * 100 * lab::kOneThreadSlowdown + 100);
+  EXPECT_DOUBLE_EQ(lab::expected_seconds(a, false, 4, 2), 2 * 100 * lab::kOneThreadSlowdown);
+  EXPECT_DOUBLE_EQ(lab::expected_seconds(a, false, 5, 3), 2 * 100 * lab::kOneThreadSlowdown);  // 3 then 2 side by side
+  EXPECT_TRUE(lab::LabOptions::last_seed_alone(5, 2));
+  EXPECT_FALSE(lab::LabOptions::last_seed_alone(5, 1) || lab::LabOptions::last_seed_alone(1, 2) ||
+               lab::LabOptions::last_seed_alone(4, 2));
   lab::LabOptions one_job;
   one_job.jobs = 1;
   // Quick: 3 seeds each, 30 + 60 s; full: 5 seeds, 500 and 250 s.
