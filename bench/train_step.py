@@ -3,7 +3,10 @@
 
 --model cnn: the lab's CNN (two 3x3 conv blocks of 16 and 32 channels with
 BatchNorm, ReLU and 2x2 max pooling, then 1568-128-10) takes one SGD step
-(forward, cross-entropy, backward, momentum update) in both. --model vit: the
+(forward, cross-entropy, backward, momentum update) in both. --model vgg4:
+the README's CNN recipe network (`--model vgg --depth 4`: 3x3 convolutions of
+32, 32, 64 and 64 channels with BatchNorm, two 2x2 poolings, 3136-128-10) and
+its PyTorch twin (tests/python/vgg_twin.py), one SGD step. --model vit: the
 README's ViT recipe network (7x7 patches, 6 pre-norm blocks of 64 features,
 4 heads, MLP 128, LayerNorm) and its PyTorch twin (tests/python/vit_twin.py:
 torch.nn.TransformerEncoderLayer blocks, the same state-dict keys) take one
@@ -13,7 +16,7 @@ installed: run this with .venv-bench/bin/python for PyPI's current release
 are timed in alternating rounds (normkit's in a child process,
 `normkit step-time`), and the medians of the rounds' medians are compared.
 
-usage: bench/train_step.py [--model cnn|vit] [--threads 2] [--rounds 5] [--steps 20] [--cli build/normkit]
+usage: bench/train_step.py [--model cnn|vgg4|vit] [--threads 2] [--rounds 5] [--steps 20] [--cli build/normkit]
 """
 import argparse
 import pathlib
@@ -28,6 +31,7 @@ from torch import nn
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "python"))
+from vgg_twin import torch_vgg  # noqa: E402
 from vit_twin import torch_vit  # noqa: E402
 
 # The ViT of the README's recipe, as step-time's flags and torch_vit's arguments.
@@ -55,8 +59,8 @@ def torch_step_ms(net, opt, x, y, steps):
 
 def torch_model(model):
     """The network and its optimizer, as step-time builds normkit's."""
-    if model == "cnn":
-        net = torch_cnn().train()
+    if model in ("cnn", "vgg4"):
+        net = (torch_cnn() if model == "cnn" else torch_vgg(4)).train()
         return net, torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
     net = torch_vit(VIT["depth"], VIT["dim"], VIT["heads"], VIT["patch"], VIT["mlp_ratio"], pre=True).train()
     return net, torch.optim.AdamW(net.parameters(), lr=1e-3)
@@ -64,6 +68,8 @@ def torch_model(model):
 
 def normkit_step_ms(cli, model, threads, steps, batch):
     flags = ["--model", "cnn", "--norm", "bn"]
+    if model == "vgg4":
+        flags = ["--model", "vgg", "--depth", "4", "--norm", "bn"]
     if model == "vit":
         flags = ["--model", "vit", "--norm", "ln", "--optimizer", "adamw"]
         for key in ("depth", "dim", "heads", "patch", "mlp_ratio"):
@@ -76,7 +82,7 @@ def normkit_step_ms(cli, model, threads, steps, batch):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", choices=["cnn", "vit"], default="cnn")
+    parser.add_argument("--model", choices=["cnn", "vgg4", "vit"], default="cnn")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--steps", type=int, default=20)
