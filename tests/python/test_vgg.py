@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-import normkit
 import normkit.models
+from twin_checks import assert_same_logits_and_gradients, load_ours_into
 from vgg_twin import torch_vgg
 
 
@@ -17,19 +17,11 @@ def test_the_twin_gives_the_same_logits_gradients_and_statistics(depth, norm):
     torch.set_num_threads(2)
     ours = normkit.models.make_model("vgg", norm, seed=4, depth=depth)
     twin = torch_vgg(depth, norm)
-    state = ours.state_dict()
-    assert list(state) == list(twin.state_dict())
-    twin.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state.items()})
+    load_ours_into(twin, ours)
     rng = np.random.default_rng(depth)
     images = rng.random((6, 1, 28, 28), dtype=np.float32)
     dy = rng.normal(0, 1, (6, 10)).astype(np.float32)
-    logits = ours.forward(images)
-    want = twin(torch.from_numpy(images))
-    np.testing.assert_allclose(logits, want.detach().numpy(), rtol=1e-4, atol=1e-5)
-    ours.backward(dy)
-    want.backward(torch.from_numpy(dy))
-    for key, parameter in twin.named_parameters():
-        np.testing.assert_allclose(ours.grad(key), parameter.grad.numpy(), rtol=1e-3, atol=1e-5, err_msg=key)
+    assert_same_logits_and_gradients(ours, twin, images, dy)
     for key, buffer in twin.named_buffers():  # the running statistics one training forward moved
         if buffer.dtype == torch.float32:
             np.testing.assert_allclose(np.array(ours.state_dict()[key]), buffer.numpy(), rtol=1e-5, atol=1e-6,

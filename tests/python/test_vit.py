@@ -9,6 +9,7 @@ import torch
 
 import normkit
 import normkit.models
+from twin_checks import assert_same_logits_and_gradients, load_ours_into
 from vit_twin import torch_vit
 
 
@@ -16,27 +17,17 @@ from vit_twin import torch_vit
 def test_the_twin_gives_the_same_logits_and_gradients(form):
     ours = normkit.models.make_model("vit", "ln", seed=3, depth=2, dim=16, heads=2, patch=7, form=form)
     twin = torch_vit(2, 16, 2, 7, 2, form == "pre")
-    state = ours.state_dict()
-    assert list(state) == list(twin.state_dict())
-    twin.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state.items()})
+    load_ours_into(twin, ours)
     rng = np.random.default_rng(0)
     images = rng.normal(0, 1, (5, 1, 28, 28)).astype(np.float32)
     dy = rng.normal(0, 1, (5, 10)).astype(np.float32)
-    logits = ours.forward(images)
-    want = twin(torch.from_numpy(images))
-    np.testing.assert_allclose(logits, want.detach().numpy(), rtol=1e-4, atol=1e-5)
-    ours.backward(dy)
-    want.backward(torch.from_numpy(dy))
-    for key, parameter in twin.named_parameters():
-        np.testing.assert_allclose(ours.grad(key), parameter.grad.numpy(), rtol=1e-3, atol=1e-5, err_msg=key)
+    assert_same_logits_and_gradients(ours, twin, images, dy)
 
 
 def test_with_dropout_the_twin_agrees_in_eval_mode_and_training_drops():
     ours = normkit.models.make_model("vit", "ln", seed=3, depth=2, dim=16, heads=2, patch=7, dropout=0.2)
     twin = torch_vit(2, 16, 2, 7, 2, True, dropout=0.2)
-    state = ours.state_dict()
-    assert list(state) == list(twin.state_dict())  # Dropout holds no tensors, in both
-    twin.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in state.items()})
+    load_ours_into(twin, ours)  # Dropout holds no tensors, in both
     images = np.random.default_rng(1).normal(0, 1, (4, 1, 28, 28)).astype(np.float32)
     ours.eval()
     twin.eval()
