@@ -64,7 +64,10 @@ Tensor ReLU::backward(const TensorView& dy) {
   Tensor dx(saved_shape_);
   float* out = dx.data<float>();
   const std::uint8_t* positive = positive_.data();
-  parallel_for_elements(dx.numel(), [=](std::int64_t i) { out[i] = positive[i] ? g[i] : 0.0f; });
+  parallel_for_elements(dx.numel(), [=](std::int64_t i) {
+    const float gradient = g[i];  // read unconditionally, so that the select vectorizes
+    out[i] = positive[i] ? gradient : 0.0f;
+  });
   return dx;
 }
 

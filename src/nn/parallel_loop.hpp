@@ -21,9 +21,21 @@ void parallel_for_items(std::int64_t items, std::int64_t elements_per_item, Body
   for (std::int64_t i = 0; i < items; ++i) body(i);
 }
 
+// body(i) for i in [0, n), element by element: each thread takes one
+// contiguous range and runs a plain loop over it with its own copy of the
+// body, whose captured pointers then live in registers. (Called through the
+// OpenMP region's shared closure, a store through a byte pointer, such as
+// ReLU's mask, made the compiler reload every pointer after it: a scalar,
+// branching loop that took 14% of a VGG step. Now it vectorizes.)
 template <typename Body>
 void parallel_for_elements(std::int64_t n, Body body) {
-  parallel_for_items(n, 1, body);
+  const int threads = kernels::threads_for(n);
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int t = 0; t < threads; ++t) {
+    Body local = body;
+    const std::int64_t end = n * (t + 1) / threads;
+    for (std::int64_t i = n * t / threads; i < end; ++i) local(i);
+  }
 }
 
 // a + b, element by element (a residual connection's sum); an Error names

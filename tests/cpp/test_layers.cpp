@@ -250,6 +250,43 @@ TEST(Activations, ForwardAndBackward) {
   EXPECT_EQ(flatten.backward(flat).shape(), images.shape());
 }
 
+// ReLU over more elements than one thread takes, an odd count (vector loops
+// and their tails), with NaN, infinities and signed zeros: the formula's
+// bits on 1 and 2 threads. (NaN is not above 0: ReLU gives 0, as the
+// comparison says; PyTorch's relu passes NaN through.)
+TEST(Activations, ReLUOnManyElementsAndSpecialValues) {
+  const std::int64_t n = 3 * 32768 + 5;
+  Generator gen(7);
+  Tensor x = nn::normal_tensor({n}, 1.0, gen), dy = nn::normal_tensor({n}, 1.0, gen);
+  const float specials[] = {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                            -std::numeric_limits<float>::infinity(), 0.0f, -0.0f};
+  for (std::int64_t i = 0; i < 5; ++i) {
+    x.data<float>()[i * 20011] = specials[i];
+    dy.data<float>()[i * 20011 + 1] = specials[i];
+    x.data<float>()[i * 20011 + 1] = 1.0f;  // passes dy's special value back
+  }
+  const int before = num_threads();
+  std::vector<std::vector<float>> runs[2];
+  for (const int threads : {1, 2}) {
+    set_num_threads(threads);
+    nn::ReLU relu;
+    const Tensor y = relu.forward(x), dx = relu.backward(dy);
+    runs[threads - 1] = {values(y), values(dx)};
+  }
+  set_num_threads(before);
+  EXPECT_TRUE(same_bits(runs[0][0], runs[1][0]));
+  EXPECT_TRUE(same_bits(runs[0][1], runs[1][1]));
+  std::vector<float> y(static_cast<std::size_t>(n)), dx(static_cast<std::size_t>(n));
+  for (std::int64_t i = 0; i < n; ++i) {
+    const float v = x.data<float>()[i];
+    y[i] = v > 0.0f ? v : 0.0f;
+    dx[i] = v > 0.0f ? dy.data<float>()[i] : 0.0f;
+  }
+  EXPECT_TRUE(same_bits(runs[0][0], y));
+  EXPECT_TRUE(same_bits(runs[0][1], dx));
+  EXPECT_TRUE(std::isnan(runs[0][1][1]));  // dy's NaN where x > 0
+}
+
 TEST(CrossEntropy, ValueGradientAndAccuracy) {
   const Tensor logits = matrix(3, 4, 8, 2.0);
   const Tensor labels = cyclic_labels(3, 3);  // 0, 1, 2
