@@ -25,6 +25,7 @@ set(cases
   "--epochs^1.5|--epochs: expected an integer, got '1.5'"
   "--augment^on^--shift^1000000|--shift: expected 0 to 27 pixels"
   "--gamma^0|--gamma: expected a finite number > 0, got 0"
+  "--label-smoothing^1.5|--label-smoothing: expected 0 to 1, got 1.5"
   "--checkpoint^/proc/forbidden/ck.st|--checkpoint: /proc/forbidden/ck.st: directory /proc/forbidden does not exist"
   "--checkpoint^/dev/null|--checkpoint: /dev/null: not a regular file \\(a device\\)"
   "--checkpoint^${WORK}|not a regular file \\(a directory\\)"

@@ -58,6 +58,7 @@ const std::pair<const char*, const char*> kFlagOfField[] = {
     {"schedule", "--schedule"},
     {"augmentation.shift", "--shift"},
     {"augmentation.erase", "--erase"},
+    {"label_smoothing", "--label-smoothing"},
     {"checkpoint", "--checkpoint"},
     {"resume", "--resume"},
     {"model", "--model"},
@@ -277,6 +278,8 @@ Command add_train(CLI::App& app) {
                             "weight decay (default: SGD 0, AdamW 0.01, decoupled)");
   sub->add_flag_callback("--no-decay-norms", [&o] { o.decay_all = false; },
                          "AdamW: no weight decay on biases and norms' parameters (those of fewer than 2 dims)");
+  add_number(*sub, "--label-smoothing", o.label_smoothing,
+             "the training loss's label smoothing, as torch.nn.CrossEntropyLoss's (0 to 1)");
   add_integer(*sub, "--seed", o.seed, "seeds initialization, shuffling, augmentation and dropout");
   sub->add_option("--data", a.data, "the Fashion-MNIST directory")->type_name("DIR")->capture_default_str();
   add_choice(*sub, "--schedule", a.schedule, {"constant", "step", "cosine"}, "the learning-rate schedule");

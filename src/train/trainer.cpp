@@ -113,6 +113,8 @@ Trainer::Trainer(nn::Sequential& net, const io::LabelledImages& train, const Tra
   NORMKIT_CHECK(!options.augment || (options.augmentation.shift >= 0 && options.augmentation.shift < side),
                 "augmentation.shift: expected 0 to ", side - 1, " pixels (the images are ", side, " wide), got ",
                 options.augmentation.shift);
+  NORMKIT_CHECK(options.label_smoothing >= 0 && options.label_smoothing <= 1,
+                "label_smoothing: expected 0 to 1, got ", options.label_smoothing);
   NORMKIT_CHECK(options.augmentation.erase >= 0 && options.augmentation.erase <= 1,
                 "augmentation.erase: expected a probability in [0, 1], got ", options.augmentation.erase);
   const std::int64_t n = training_images(train, options.limit);
@@ -157,7 +159,7 @@ StepReport Trainer::step() {
     auto [x, y] = gather(train_, order_.data() + within * options_.batch_size + m * micro + first, count);
     if (options_.augment) augment_images(x, options_.seed, steps_done_, m * micro + first, options_.augmentation);
     // The loss is the mean over the whole micro-batch.
-    nn::CrossEntropy ce = nn::softmax_cross_entropy(net_.forward(x), y, micro);
+    nn::CrossEntropy ce = nn::softmax_cross_entropy(net_.forward(x), y, micro, options_.label_smoothing);
     if (options_.micro_batches > 1) {  // the batch's loss is the micro-batches' mean
       const float share_of_batch = 1.0f / static_cast<float>(options_.micro_batches);
       float* g = ce.grad.data<float>();

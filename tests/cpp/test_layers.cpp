@@ -317,6 +317,36 @@ TEST(CrossEntropy, ValueGradientAndAccuracy) {
 
 // Every parameter gradient of residual blocks (both forms, with a strided
 // projection shortcut and with the identity), by central differences.
+// torch.nn.CrossEntropyLoss(label_smoothing=s): the target is
+// (1 - s) onehot + s / K and a sample's loss -sum_j target_j log p_j; the
+// gradient (p - target) / N. s = 0 gives the unsmoothed bits.
+TEST(CrossEntropy, LabelSmoothingAsTorchDefinesIt) {
+  const Tensor logits = matrix(3, 4, 8, 2.0);
+  const Tensor labels = cyclic_labels(3, 3);
+  const double s = 0.1;
+  const nn::CrossEntropy ce = nn::softmax_cross_entropy(logits, labels, 0, s);
+  double loss = 0;
+  for (int i = 0; i < 3; ++i) {
+    const float* z = logits.data<float>() + i * 4;
+    double sum = 0;
+    for (int j = 0; j < 4; ++j) sum += std::exp(static_cast<double>(z[j]));
+    double sample = 0;
+    for (int j = 0; j < 4; ++j) {
+      const double p = std::exp(static_cast<double>(z[j])) / sum, target = (1 - s) * (j == i) + s / 4;
+      sample -= target * std::log(p);
+      EXPECT_NEAR(ce.grad.data<float>()[i * 4 + j], (p - target) / 3, 1e-7);
+    }
+    EXPECT_NEAR(ce.losses[static_cast<std::size_t>(i)], sample, 1e-9);
+    loss += sample;
+  }
+  EXPECT_NEAR(ce.loss, loss / 3, 1e-9);
+  const nn::CrossEntropy plain = nn::softmax_cross_entropy(logits, labels), zero = nn::softmax_cross_entropy(logits, labels, 0, 0.0);
+  EXPECT_EQ(plain.loss, zero.loss);
+  EXPECT_TRUE(same_bits(values(plain.grad), values(zero.grad)));
+  EXPECT_EQ(error_of([&] { nn::softmax_cross_entropy(logits, labels, 0, 1.5); }),
+            "softmax_cross_entropy: label_smoothing: expected 0 to 1, got 1.5");
+}
+
 TEST(ResidualBlock, GradientsMatchFiniteDifferences) {
   for (const nn::ResidualForm form : {nn::ResidualForm::post_activation, nn::ResidualForm::pre_activation}) {
     SCOPED_TRACE(form == nn::ResidualForm::pre_activation ? "pre-activation" : "post-activation");

@@ -36,6 +36,9 @@ struct TrainOptions {
   // only on those of 2 dims and more (not on biases and norms' parameters).
   bool decay_all = true;
   LrSchedule schedule;
+  // The training loss's label smoothing, as torch.nn.CrossEntropyLoss's
+  // (0 to 1; evaluation reports the unsmoothed loss).
+  double label_smoothing = 0;
   std::uint64_t seed = 0;
   bool augment = false;         // random shifts, left-right flips, erasing (train/augment.hpp)
   AugmentOptions augmentation;  // what augment does
