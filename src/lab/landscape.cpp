@@ -120,8 +120,9 @@ Section run_landscape(const Context& ctx) {
   std::string gp = report::png_preamble(ctx.report_file("landscape.png"), 1350, 760);
   gp += "set multiplot layout 2,3\nset xlabel 'training steps'\nset key top right\n";
   const char* titles[] = {"variation of loss", "gradient predictiveness: ||grad L(w) - grad L(w - eta g)||", "effective beta-smoothness"};
-  for (const char* lr : {"0.03", "0.1"})
+  for (const double rate : kLearningRates)
     for (int panel = 0; panel < 3; ++panel) {
+      const std::string lr = report::cell("%g", rate);  // as the CSV's lr column
       gp += std::string("set title '") + titles[panel] + ", lr " + lr + "'\n";
       gp += panel == 0 ? "set logscale y\n" : "unset logscale y\n";
       gp += "plot ";
@@ -164,7 +165,7 @@ Section run_landscape(const Context& ctx) {
               " steps (eta 0.05..0.4)\n" + summary.text() + agreement;
   s.markdown = "## landscape: the loss landscape with and without BN (Santurkar et al. 2018, Figure 4)\n\n" +
                std::string(kVgg8Text) + " with and without BN, plain SGD (batch 128, no momentum) at learning "
-               "rates 0.03 and 0.1 for " +
+               "rates " + report::cell("%g", kLearningRates[0]) + " and " + report::cell("%g", kLearningRates[1]) + " for " +
                std::to_string(steps) + " steps, the same seed for all. Every " + std::to_string(every) +
                " steps, on a probe batch of 128 training images, with g the gradient at the weights w: the loss "
                "and gradient at w - eta g for eta = 0.05, 0.10, ..., 0.40 (BN uses the probe batch's statistics). "
