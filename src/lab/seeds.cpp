@@ -68,16 +68,24 @@ Cut cut(const std::string& s) {
   return c;
 }
 
-// Mean ± half-width with the precision of `like`, one seed's text of it;
-// with a sign when `signed_text` (the seeds wrote "+0.5").
-std::string interval_text(const std::vector<double>& values, const std::string& like, bool signed_text) {
+// Mean ± half-width with the precision the seeds printed it (the most
+// decimals any seed's text has), and at least enough decimals for the
+// half-width's first significant digit: seeds that printed 0.1, 0.1, 0.1,
+// 0.03 and 0.1 give "0.086 ± 0.039", not "0.1 ± 0.0". With a sign when
+// `signed_text` (the seeds wrote "+0.5").
+std::string interval_text(const std::vector<double>& values, const std::vector<std::string>& texts, bool signed_text) {
   const Interval interval = t_interval(values);
   char format[16];
-  if (like.find_first_of("eE") != std::string::npos) {
+  if (std::any_of(texts.begin(), texts.end(), [](const std::string& t) { return t.find_first_of("eE") != std::string::npos; })) {
     std::snprintf(format, sizeof format, "%%.2e");
   } else {
-    const std::size_t dot = like.find('.');
-    const int decimals = dot == std::string::npos ? 0 : static_cast<int>(like.size() - dot - 1);
+    int decimals = 0;
+    for (const std::string& t : texts) {
+      const std::size_t dot = t.find('.');
+      if (dot != std::string::npos) decimals = std::max(decimals, static_cast<int>(t.size() - dot - 1));
+    }
+    const double hw = interval.half_width;
+    while (std::isfinite(hw) && hw > 0 && decimals < 8 && hw * std::pow(10.0, decimals) < 0.5) ++decimals;
     std::snprintf(format, sizeof format, "%%.%df", decimals);
   }
   std::string text = interval.text(format);
@@ -112,13 +120,15 @@ std::string merge_field(const std::vector<std::string>& fields) {
   std::string out = cuts[0].text[0];
   for (std::size_t slot = 0; slot < cuts[0].number.size(); ++slot) {
     std::vector<double> values;
+    std::vector<std::string> texts;
     bool same = true, signed_text = false;
     for (const Cut& c : cuts) {
       values.push_back(std::strtod(c.number[slot].c_str(), nullptr));
+      texts.push_back(c.number[slot]);
       same = same && c.number[slot] == cuts[0].number[slot];
       signed_text = signed_text || c.number[slot][0] == '+';
     }
-    out += same ? cuts[0].number[slot] : interval_text(values, cuts[0].number[slot], signed_text);
+    out += same ? cuts[0].number[slot] : interval_text(values, texts, signed_text);
     out += cuts[0].text[slot + 1];
   }
   return out;

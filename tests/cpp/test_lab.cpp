@@ -91,6 +91,12 @@ TEST(Seeds, TextsMergeByNumber) {
   EXPECT_EQ(lab::merge_texts({"+1.0 points, x1.5 (3x3)", "-3.0 points, x2.5 (3x3)"}, false),
             "-1.0 ± 25.4 points, x2.0 ± 6.4 (3x3)");
   EXPECT_EQ(lab::merge_texts({"-0.5", "+1.5"}, false), "+0.5 ± 12.7");
+  // The most decimals any seed printed (0.09 ± 0.04, not 0.1 ± 0.0), and
+  // enough for the half-width's first digit.
+  EXPECT_EQ(lab::merge_texts({"lr 0.1", "lr 0.1", "lr 0.1", "lr 0.03", "lr 0.1"}, false), "lr 0.09 ± 0.04");
+  std::vector<std::string> twenty(19, "2.00");
+  twenty.push_back("2.01");  // half-width 0.00105: one more decimal shows it
+  EXPECT_EQ(lab::merge_texts(twenty, false), "2.000 ± 0.001");
   const std::string a = "| arm | acc |\n|---|---:|\n| BN | 0.9000 |\n| GN | 0.8000 |\n";
   const std::string b = "| arm | acc |\n|---|---:|\n| BN | 0.9200 |\n| GN | diverged |\n";
   EXPECT_EQ(lab::merge_texts({a, b}, false),
