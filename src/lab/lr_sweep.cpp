@@ -17,7 +17,6 @@ namespace {
 
 struct Arm {
   const char* label;
-  const char* model;
   const char* norm;
   bool warmup;
 };
@@ -26,6 +25,8 @@ struct Arm {
 // baseline of the speed-up), its grid and its run length.
 struct Sweep {
   const char* name;
+  const char* model;
+  train::ModelOptions model_options;
   std::vector<Arm> arms;
   std::vector<double> grid;
   std::int64_t steps, eval_every, test_images;
@@ -46,7 +47,9 @@ Section run_lr_sweep(const Context& ctx) {
   const std::int64_t batch = 64;
   const std::vector<Sweep> sweeps{
       {"CNN",
-       {{"no norm", "cnn", "none", false}, {"BN", "cnn", "bn", false}, {"BN + warm-up", "cnn", "bn", true}},
+       "cnn",
+       {},
+       {{"no norm", "none", false}, {"BN", "bn", false}, {"BN + warm-up", "bn", true}},
        quick ? std::vector<double>{0.01, 0.1, 1.0} : std::vector<double>{0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0},
        quick ? 100 : 600,
        quick ? 10 : 25,
@@ -55,7 +58,9 @@ Section run_lr_sweep(const Context& ctx) {
       // VGG-8 does about 20 times the CNN's work a step: a shorter run,
       // which still separates the rates it trains at from those it does not.
       {"VGG-8",
-       {{"VGG-8 no norm", "vgg", "none", false}, {"VGG-8 BN", "vgg", "bn", false}},
+       "vgg",
+       kVgg8,
+       {{"VGG-8 no norm", "none", false}, {"VGG-8 BN", "bn", false}},
        quick ? std::vector<double>{0.03, 0.3} : std::vector<double>{0.003, 0.01, 0.03, 0.1, 0.3, 1.0},
        quick ? 20 : 150,
        quick ? 10 : 25,
@@ -75,9 +80,9 @@ Section run_lr_sweep(const Context& ctx) {
                                     .limit = ctx.train_images(60000)};
         options.schedule.warmup_steps = arm.warmup ? sweep.steps / 5 : 0;
         const Curve c = train_curve(ctx, {.label = std::string("lr-sweep, ") + arm.label + " lr=" + report::cell("%g", lr),
-                                          .model = arm.model,
+                                          .model = sweep.model,
                                           .norm = arm.norm,
-                                          .model_options = std::string(arm.model) == "vgg" ? kVgg8 : train::ModelOptions{},
+                                          .model_options = sweep.model_options,
                                           .train = options,
                                           .steps = sweep.steps,
                                           .eval_every = sweep.eval_every,
