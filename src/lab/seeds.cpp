@@ -71,7 +71,7 @@ Cut cut(const std::string& s) {
 // Mean ± half-width with the precision the seeds printed it (the most
 // decimals any seed's text has), and at least enough decimals for the
 // half-width's first significant digit: seeds that printed 0.1, 0.1, 0.1,
-// 0.03 and 0.1 give "0.086 ± 0.039", not "0.1 ± 0.0". With a sign when
+// 0.03 and 0.1 give "0.09 ± 0.04", not "0.1 ± 0.0". With a sign when
 // `signed_text` (the seeds wrote "+0.5").
 std::string interval_text(const std::vector<double>& values, const std::vector<std::string>& texts, bool signed_text) {
   const Interval interval = t_interval(values);
