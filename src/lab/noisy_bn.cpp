@@ -85,6 +85,7 @@ Section run_noisy_bn(const Context& ctx) {
   // comparison with no BN say nothing about the noise.
   const std::int64_t steps = quick ? 40 : 800, every = quick ? 20 : 100, batch = 64;
   const double lr = 0.02;
+  const std::int64_t test_images = ctx.test_images(quick ? 300 : 2000);
   struct Arm {
     const char* label;
     const char* norm;
@@ -104,7 +105,7 @@ Section run_noisy_bn(const Context& ctx) {
                            .limit = ctx.train_images(60000)},
                  .steps = steps,
                  .eval_every = every,
-                 .test_images = ctx.test_images(quick ? 300 : 2000)};
+                 .test_images = test_images};
     if (arm.noisy) spec.prepare = [&](nn::Sequential& net) { add_noise_after_batch_norm(net, ctx.options.seed ^ 0x4e015eULL); };
     arm.curve = train_curve(ctx, spec);
   }
@@ -146,7 +147,7 @@ Section run_noisy_bn(const Context& ctx) {
                "activations' distribution at every step (per step and layer mu ~ U(-0.5, 0.5), sigma ~ "
                "U(1, 1.25); per element m ~ U(mu - 0.1, mu + 0.1), s ~ N(sigma, 0.1); a <- s a + m in training, "
                "nothing in evaluation), and without BN; the same seed, " + recipe + "; test accuracy on " +
-               std::to_string(ctx.test_images(quick ? 300 : 2000)) + " test images every " + std::to_string(every) +
+               std::to_string(test_images) + " test images every " + std::to_string(every) +
                " steps.\n\n" + summary.markdown() + "\n" +
                plot +
                "Published (VGG on CIFAR-10): the noisy-BN network's activations are visibly less stable than "
