@@ -8,6 +8,7 @@
 #include "normkit/nn/batch_norm.hpp"
 #include "normkit/nn/dyt.hpp"
 #include "normkit/nn/fold.hpp"
+#include "normkit/nn/grad_mode.hpp"
 #include "normkit/nn/frozen_batch_norm.hpp"
 #include "normkit/nn/group_norm.hpp"
 #include "normkit/nn/layer_norm.hpp"

@@ -1,5 +1,7 @@
 #include "normkit/nn/activation.hpp"
 
+#include "normkit/nn/grad_mode.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -18,7 +20,7 @@ Tensor checked_copy(const TensorView& t, const char* layer, const char* name) {
 }
 
 void check_like(const TensorView& dy, const Tensor& saved, const char* layer) {
-  NORMKIT_CHECK(saved.defined(), layer, ": backward before forward");
+  NORMKIT_CHECK(saved.defined(), layer, ": backward before forward (or after a forward under nn::NoGrad)");
   check_output_gradient(dy, saved.shape(), layer);
 }
 
@@ -43,10 +45,15 @@ Tensor ReLU::forward(const TensorView& x) {
   Tensor holder;
   const float* in = contiguous_values(x, holder);
   Tensor y(x.shape());
+  float* out = y.data<float>();
+  if (!grad_enabled()) {
+    saved_shape_.clear();
+    parallel_for_elements(y.numel(), [=](std::int64_t i) { out[i] = in[i] > 0.0f ? in[i] : 0.0f; });
+    return y;
+  }
   // Backward needs only where x > 0: a byte per element, not a copy of y.
   saved_shape_ = x.shape();
   positive_.resize(static_cast<std::size_t>(y.numel()));
-  float* out = y.data<float>();
   std::uint8_t* positive = positive_.data();
   parallel_for_elements(y.numel(), [=](std::int64_t i) {
     const bool above = in[i] > 0.0f;
@@ -57,7 +64,7 @@ Tensor ReLU::forward(const TensorView& x) {
 }
 
 Tensor ReLU::backward(const TensorView& dy) {
-  NORMKIT_CHECK(!saved_shape_.empty(), "ReLU: backward before forward");
+  NORMKIT_CHECK(!saved_shape_.empty(), "ReLU: backward before forward (or after a forward under nn::NoGrad)");
   check_output_gradient(dy, saved_shape_, "ReLU");
   Tensor holder;
   const float* g = contiguous_values(dy, holder);
@@ -72,10 +79,12 @@ Tensor ReLU::backward(const TensorView& dy) {
 }
 
 Tensor Sigmoid::forward(const TensorView& x) {
-  saved_y_ = checked_copy(x, "Sigmoid", "x");
-  float* y = saved_y_.data<float>();
-  parallel_for_elements(saved_y_.numel(), [=](std::int64_t i) { y[i] = 1.0f / (1.0f + std::exp(-y[i])); });
-  return Tensor::copy_of(saved_y_);
+  Tensor y = checked_copy(x, "Sigmoid", "x");
+  float* v = y.data<float>();
+  parallel_for_elements(y.numel(), [=](std::int64_t i) { v[i] = 1.0f / (1.0f + std::exp(-v[i])); });
+  // Backward's slope is y(1 - y): a copy of y (the caller may change the one returned).
+  saved_y_ = grad_enabled() ? Tensor::copy_of(y) : Tensor();
+  return y;
 }
 
 Tensor Sigmoid::backward(const TensorView& dy) {
@@ -95,9 +104,11 @@ void for_each_chunk(std::int64_t n, Chunk chunk) {
 }
 
 Tensor GELU::forward(const TensorView& x) {
-  saved_x_ = checked_copy(x, "GELU", "x");
-  Tensor y(saved_x_.shape());
-  const float* in = saved_x_.data<float>();
+  NORMKIT_CHECK(x.defined() && x.dtype() == DType::float32, "GELU: x: expected a float32 tensor");
+  Tensor holder;
+  const float* in = contiguous_values(x, holder);
+  saved_x_ = grad_enabled() ? Tensor::copy_of(x) : Tensor();
+  Tensor y(x.shape());
   float* out = y.data<float>();
   for_each_chunk(y.numel(), [=](std::int64_t first, std::int64_t n) {
     kernels::gelu_forward_span(in + first, out + first, n);
@@ -120,7 +131,7 @@ Tensor GELU::backward(const TensorView& dy) {
 
 Tensor Flatten::forward(const TensorView& x) {
   NORMKIT_CHECK(x.defined() && x.dim() >= 1, "Flatten: x: expected a tensor of rank >= 1");
-  input_shape_ = x.shape();
+  input_shape_ = grad_enabled() ? x.shape() : Shape{};
   const Tensor c = Tensor::copy_of(x);
   Tensor y({x.size(0), x.size(0) > 0 ? x.numel() / x.size(0) : 0}, x.dtype());
   copy_into(TensorView(c.view().raw(), y.shape(), {y.shape()[1], 1}, x.dtype()), y);
@@ -128,7 +139,7 @@ Tensor Flatten::forward(const TensorView& x) {
 }
 
 Tensor Flatten::backward(const TensorView& dy) {
-  NORMKIT_CHECK(!input_shape_.empty(), "Flatten: backward before forward");
+  NORMKIT_CHECK(!input_shape_.empty(), "Flatten: backward before forward (or after a forward under nn::NoGrad)");
   const Tensor c = Tensor::copy_of(dy);
   NORMKIT_CHECK(c.numel() == shape_numel(input_shape_), "Flatten: dy: expected ", shape_numel(input_shape_),
                 " values, got ", c.numel());

@@ -1,5 +1,7 @@
 #include "normkit/nn/adain.hpp"
 
+#include "normkit/nn/grad_mode.hpp"
+
 namespace normkit::nn {
 
 AdaIN::AdaIN(double eps) : Module("AdaIN"), eps_(eps) {
@@ -8,14 +10,15 @@ AdaIN::AdaIN(double eps) : Module("AdaIN"), eps_(eps) {
 
 Tensor AdaIN::forward(const TensorView& content, const TensorView& style) {
   AdaINForwardResult r = adain_forward(content, style, {.eps = eps_});
-  saved_content_ = Tensor::copy_of(content, content.memory_format());
-  saved_style_ = Tensor::copy_of(style, style.memory_format());
+  const bool keep = grad_enabled();
+  saved_content_ = keep ? Tensor::copy_of(content, content.memory_format()) : Tensor();
+  saved_style_ = keep ? Tensor::copy_of(style, style.memory_format()) : Tensor();
   saved_stats_ = std::move(r.stats);
   return std::move(r.y);
 }
 
 std::pair<Tensor, Tensor> AdaIN::backward(const TensorView& dy) {
-  NORMKIT_CHECK(saved_content_.defined(), name(), ": backward: call forward first");
+  NORMKIT_CHECK(saved_content_.defined(), name(), ": backward: call forward first (a forward under nn::NoGrad keeps nothing)");
   AdaINBackwardResult g = adain_backward(dy, saved_content_, saved_style_, saved_stats_, {.eps = eps_});
   return {std::move(g.dcontent), std::move(g.dstyle)};
 }

@@ -1,5 +1,7 @@
 #include "normkit/nn/add_norm.hpp"
 
+#include "normkit/nn/grad_mode.hpp"
+
 #include "layer_checks.hpp"
 
 namespace normkit::nn {
@@ -17,13 +19,13 @@ std::pair<Tensor, Tensor> AddRMSNorm::forward(const TensorView& x, const TensorV
       {x, residual, normalized_shape_, weight.value}, {.eps = options_.eps, .weight_offset = options_.weight_offset});
   // The stream is what backward differentiates at: a copy is kept (the
   // caller may change the one returned), with the statistics.
-  saved_sum_ = Tensor::copy_of(r.residual_out);
+  saved_sum_ = grad_enabled() ? Tensor::copy_of(r.residual_out) : Tensor();
   saved_rstd_ = std::move(r.rstd);
   return {std::move(r.y), std::move(r.residual_out)};
 }
 
 Tensor AddRMSNorm::backward(const TensorView& dy, const TensorView& dresidual_out) {
-  NORMKIT_CHECK(saved_sum_.defined(), name(), ": backward: call forward first");
+  NORMKIT_CHECK(saved_sum_.defined(), name(), ": backward: call forward first (a forward under nn::NoGrad keeps nothing)");
   AddNormBackwardResult g =
       add_rms_norm_backward({dy, dresidual_out, saved_sum_, normalized_shape_, {}, saved_rstd_, weight.value},
                             {.eps = options_.eps, .weight_offset = options_.weight_offset});
@@ -46,14 +48,14 @@ AddLayerNorm::AddLayerNorm(Shape normalized_shape, AddLayerNormModuleOptions opt
 std::pair<Tensor, Tensor> AddLayerNorm::forward(const TensorView& x, const TensorView& residual) {
   AddLayerNormForwardResult r =
       add_layer_norm_forward({x, residual, normalized_shape_, weight.value, bias.value}, {.eps = options_.eps});
-  saved_sum_ = Tensor::copy_of(r.residual_out);
+  saved_sum_ = grad_enabled() ? Tensor::copy_of(r.residual_out) : Tensor();
   saved_mean_ = std::move(r.mean);
   saved_rstd_ = std::move(r.rstd);
   return {std::move(r.y), std::move(r.residual_out)};
 }
 
 Tensor AddLayerNorm::backward(const TensorView& dy, const TensorView& dresidual_out) {
-  NORMKIT_CHECK(saved_sum_.defined(), name(), ": backward: call forward first");
+  NORMKIT_CHECK(saved_sum_.defined(), name(), ": backward: call forward first (a forward under nn::NoGrad keeps nothing)");
   AddNormBackwardResult g = add_layer_norm_backward(
       {dy, dresidual_out, saved_sum_, normalized_shape_, saved_mean_, saved_rstd_, weight.value},
       {.eps = options_.eps}, bias.value.defined());

@@ -1,5 +1,7 @@
 #include "normkit/nn/attention.hpp"
 
+#include "normkit/nn/grad_mode.hpp"
+
 #include <oneapi/dnnl/dnnl.h>
 
 #include <algorithm>
@@ -60,12 +62,15 @@ Tensor Attention::forward(const TensorView& qkv) {
   NORMKIT_CHECK(qkv.defined() && qkv.dtype() == DType::float32 && qkv.dim() == 3 && qkv.size(2) % (3 * heads_) == 0,
                 "Attention: qkv: expected float32 of shape (N, T, 3 * D) with D a multiple of heads = ", heads_,
                 ", got ", shape_or_none(qkv));
-  saved_qkv_ = Tensor::copy_of(qkv);
+  // Kept for backward, or read where it is under NoGrad.
+  const bool keep = grad_enabled();
+  saved_qkv_ = keep ? Tensor::copy_of(qkv) : Tensor();
+  Tensor holder;
+  const float* const x = keep ? saved_qkv_.data<float>() : contiguous_values(qkv, holder);
   const Shape3 s{qkv.size(0), qkv.size(1), qkv.size(2) / 3, qkv.size(2) / 3 / heads_};
   const std::int64_t heads = heads_;
   Tensor o({s.n, s.t, s.d});
   saved_p_ = Tensor({s.n, heads, s.t, s.t});
-  const float* x = saved_qkv_.data<float>();
   float* out = o.data<float>();
   float* p = saved_p_.data<float>();
   const auto scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(s.head_dim)));
@@ -99,7 +104,7 @@ Tensor Attention::forward(const TensorView& qkv) {
 }
 
 Tensor Attention::backward(const TensorView& dy) {
-  NORMKIT_CHECK(saved_qkv_.defined(), "Attention: backward before forward");
+  NORMKIT_CHECK(saved_qkv_.defined(), "Attention: backward before forward (or after a forward under nn::NoGrad)");
   const Shape& shape = saved_qkv_.shape();
   const Shape3 s{shape[0], shape[1], shape[2] / 3, shape[2] / 3 / heads_};
   check_output_gradient(dy, {s.n, s.t, s.d}, "Attention");

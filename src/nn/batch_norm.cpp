@@ -1,5 +1,7 @@
 #include "normkit/nn/batch_norm.hpp"
 
+#include "normkit/nn/grad_mode.hpp"
+
 #include <cmath>
 #include <algorithm>
 #include <cstring>
@@ -73,7 +75,7 @@ Tensor BatchNorm::forward(const TensorView& x) {
        options_.track_running_stats ? running_var.view() : TensorView{}},
       functional);
   if (tracked != nullptr) ++*tracked;
-  Tensor x_copy = Tensor::copy_of(x, x.memory_format());
+  Tensor x_copy = grad_enabled() ? Tensor::copy_of(x, x.memory_format()) : Tensor();
   const auto saved = saved_state_lock();
   saved_x_ = std::move(x_copy);
   saved_mean_ = std::move(r.save_mean);
@@ -85,7 +87,7 @@ Tensor BatchNorm::forward(const TensorView& x) {
 }
 
 Tensor BatchNorm::backward(const TensorView& dy) {
-  NORMKIT_CHECK(saved_x_.defined(), name(), ": backward: call forward first");
+  NORMKIT_CHECK(saved_x_.defined(), name(), ": backward: call forward first (a forward under nn::NoGrad keeps nothing)");
   const bool batch_stats = saved_options_.training;
   BatchNormBackwardResult g = run_backward(
       {dy, saved_x_, weight.value, running_mean, running_var,

@@ -1,5 +1,7 @@
 #include "normkit/nn/conv2d.hpp"
 
+#include "normkit/nn/grad_mode.hpp"
+
 #include <oneapi/dnnl/dnnl.hpp>
 #include <oneapi/dnnl/dnnl_version.h>
 
@@ -226,7 +228,10 @@ Tensor Conv2d::forward(const TensorView& x) {
   NORMKIT_CHECK(h + 2 * p >= k && w + 2 * p >= k, "Conv2d: x: the padded input (", h + 2 * p, "x", w + 2 * p,
                 ") is smaller than the kernel (", k, "x", k, ")");
   const std::int64_t ho = (h + 2 * p - k) / s + 1, wo = (w + 2 * p - k) / s + 1;
-  saved_x_ = Tensor::copy_of(x);
+  // The input, contiguous: kept for backward, or read where it is under NoGrad.
+  saved_x_ = grad_enabled() ? Tensor::copy_of(x) : Tensor();
+  Tensor holder;
+  const float* const input = saved_x_.defined() ? saved_x_.data<float>() : contiguous_values(x, holder);
   Tensor y({n, out_, ho, wo});
   if (n == 0) return y;
   // The weights in each block size's layout.
@@ -241,7 +246,8 @@ Tensor Conv2d::forward(const TensorView& x) {
   const std::int64_t in_sample = in_ * h * w, out_sample = out_ * ho * wo;
   for_each_block(n, kSamplesPerBlock, [&](std::int64_t, std::int64_t first, std::int64_t samples) {
     const BlockPrimitives& prim = samples == full.samples ? full : tail;
-    float* const x_block = saved_x_.data<float>() + first * in_sample;
+    // (oneDNN's source memory takes a float*; the forward only reads it.)
+    float* const x_block = const_cast<float*>(input) + first * in_sample;
     float* const y_block = y.data<float>() + first * out_sample;
     dnnl::stream stream(cpu_engine());
     dnnl::memory dst = prim.fwd_dst.output(y_block, Buffer::dst);
@@ -261,7 +267,7 @@ Tensor Conv2d::forward(const TensorView& x) {
 }
 
 Tensor Conv2d::backward(const TensorView& dy) {
-  NORMKIT_CHECK(saved_x_.defined() && !blocks_.empty(), "Conv2d: backward before forward");
+  NORMKIT_CHECK(saved_x_.defined() && !blocks_.empty(), "Conv2d: backward before forward (or after a forward under nn::NoGrad)");
   const std::int64_t n = saved_x_.shape()[0], h = saved_x_.shape()[2], w = saved_x_.shape()[3];
   // (References, not a structured binding: clang 14, the fuzzers' compiler,
   // cannot capture one in a lambda.)

@@ -1,5 +1,7 @@
 #include "normkit/nn/dropout.hpp"
 
+#include "normkit/nn/grad_mode.hpp"
+
 #include <charconv>
 
 #include "layer_checks.hpp"
@@ -15,7 +17,7 @@ Tensor Dropout::forward(const TensorView& x) {
   NORMKIT_CHECK(x.defined() && x.dtype() == DType::float32, "Dropout: x: expected a float32 tensor, got ",
                 shape_or_none(x));
   Tensor y = Tensor::copy_of(x);
-  saved_shape_ = y.shape();
+  saved_shape_ = grad_enabled() ? y.shape() : Shape{};
   if (!is_training() || p_ == 0.0) {
     saved_scale_ = Tensor();
     return y;
@@ -35,7 +37,7 @@ Tensor Dropout::forward(const TensorView& x) {
 }
 
 Tensor Dropout::backward(const TensorView& dy) {
-  NORMKIT_CHECK(!saved_shape_.empty(), "Dropout: backward before forward");
+  NORMKIT_CHECK(!saved_shape_.empty(), "Dropout: backward before forward (or after a forward under nn::NoGrad)");
   check_output_gradient(dy, saved_shape_, "Dropout");
   if (!saved_scale_.defined()) return Tensor::copy_of(dy);
   Tensor holder;

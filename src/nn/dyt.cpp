@@ -1,5 +1,7 @@
 #include "normkit/nn/dyt.hpp"
 
+#include "normkit/nn/grad_mode.hpp"
+
 #include <cmath>
 
 namespace normkit::nn {
@@ -23,14 +25,14 @@ Tensor DyT::forward(const TensorView& x) {
   NORMKIT_CHECK(x.dim() >= 1 && x.shape().back() == features_, name(), ": expected input with last dimension ",
                 features_, ", got shape ", shape_string(x.shape()));
   Tensor y = dyt_forward({x, alpha.value, weight.value, bias.value});
-  Tensor x_copy = Tensor::copy_of(x);
+  Tensor x_copy = grad_enabled() ? Tensor::copy_of(x) : Tensor();
   const auto saved = saved_state_lock();
   saved_x_ = std::move(x_copy);
   return y;
 }
 
 Tensor DyT::backward(const TensorView& dy) {
-  NORMKIT_CHECK(saved_x_.defined(), name(), ": backward: call forward first");
+  NORMKIT_CHECK(saved_x_.defined(), name(), ": backward: call forward first (a forward under nn::NoGrad keeps nothing)");
   DyTBackwardResult g = dyt_backward({dy, saved_x_, alpha.value, weight.value});
   alpha.accumulate(g.dalpha);
   weight.accumulate(g.dweight);

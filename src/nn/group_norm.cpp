@@ -1,5 +1,7 @@
 #include "normkit/nn/group_norm.hpp"
 
+#include "normkit/nn/grad_mode.hpp"
+
 #include "layer_checks.hpp"
 #include "normkit/batch_norm.hpp"
 
@@ -25,7 +27,7 @@ Tensor GroupNorm::forward(const TensorView& x) {
                 shape_or_none(x));
   GroupNormForwardResult r = group_norm_forward(
       {x, weight.value, bias.value}, {.num_groups = num_groups_, .eps = options_.eps});
-  Tensor x_copy = Tensor::copy_of(x, x.memory_format());
+  Tensor x_copy = grad_enabled() ? Tensor::copy_of(x, x.memory_format()) : Tensor();
   const auto saved = saved_state_lock();
   saved_x_ = std::move(x_copy);
   saved_mean_ = std::move(r.mean);
@@ -34,7 +36,7 @@ Tensor GroupNorm::forward(const TensorView& x) {
 }
 
 Tensor GroupNorm::backward(const TensorView& dy) {
-  NORMKIT_CHECK(saved_x_.defined(), name(), ": backward: call forward first");
+  NORMKIT_CHECK(saved_x_.defined(), name(), ": backward: call forward first (a forward under nn::NoGrad keeps nothing)");
   GroupNormBackwardResult g =
       group_norm_backward({dy, saved_x_, saved_mean_, saved_rstd_, weight.value},
                           {.num_groups = num_groups_, .eps = options_.eps});
@@ -61,7 +63,7 @@ Tensor InstanceNorm::forward(const TensorView& x) {
   InstanceNormForwardResult r = instance_norm_forward(
       {x, weight.value, bias.value, running_mean, running_var},
       {.use_input_stats = input_stats, .momentum = options_.momentum, .eps = options_.eps});
-  Tensor x_copy = Tensor::copy_of(x, x.memory_format());
+  Tensor x_copy = grad_enabled() ? Tensor::copy_of(x, x.memory_format()) : Tensor();
   const auto saved = saved_state_lock();
   saved_x_ = std::move(x_copy);
   saved_mean_ = std::move(r.mean);
@@ -71,7 +73,7 @@ Tensor InstanceNorm::forward(const TensorView& x) {
 }
 
 Tensor InstanceNorm::backward(const TensorView& dy) {
-  NORMKIT_CHECK(saved_x_.defined(), name(), ": backward: call forward first");
+  NORMKIT_CHECK(saved_x_.defined(), name(), ": backward: call forward first (a forward under nn::NoGrad keeps nothing)");
   if (saved_input_stats_) {
     GroupNormBackwardResult g = instance_norm_backward(
         {dy, saved_x_, weight.value, saved_mean_, saved_rstd_}, {.eps = options_.eps});

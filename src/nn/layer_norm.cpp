@@ -1,5 +1,7 @@
 #include "normkit/nn/layer_norm.hpp"
 
+#include "normkit/nn/grad_mode.hpp"
+
 #include "layer_checks.hpp"
 
 namespace normkit::nn {
@@ -26,7 +28,7 @@ LayerNorm::LayerNorm(Shape normalized_shape, LayerNormModuleOptions options)
 Tensor LayerNorm::forward(const TensorView& x) {
   LayerNormForwardResult r =
       layer_norm_forward({x, normalized_shape_, weight.value, bias.value}, {.eps = options_.eps});
-  Tensor x_copy = Tensor::copy_of(x);
+  Tensor x_copy = grad_enabled() ? Tensor::copy_of(x) : Tensor();
   const auto saved = saved_state_lock();
   saved_x_ = std::move(x_copy);
   saved_mean_ = std::move(r.mean);
@@ -35,7 +37,7 @@ Tensor LayerNorm::forward(const TensorView& x) {
 }
 
 Tensor LayerNorm::backward(const TensorView& dy) {
-  NORMKIT_CHECK(saved_x_.defined(), name(), ": backward: call forward first");
+  NORMKIT_CHECK(saved_x_.defined(), name(), ": backward: call forward first (a forward under nn::NoGrad keeps nothing)");
   LayerNormBackwardResult g = layer_norm_backward(
       {dy, saved_x_, normalized_shape_, saved_mean_, saved_rstd_, weight.value},
       {.eps = options_.eps}, weight.value.defined(), bias.value.defined());
@@ -54,7 +56,7 @@ RMSNorm::RMSNorm(Shape normalized_shape, RMSNormModuleOptions options)
 
 Tensor RMSNorm::forward(const TensorView& x) {
   RMSNormForwardResult r = rms_norm_forward({x, normalized_shape_, weight.value}, {.eps = options_.eps});
-  Tensor x_copy = Tensor::copy_of(x);
+  Tensor x_copy = grad_enabled() ? Tensor::copy_of(x) : Tensor();
   const auto saved = saved_state_lock();
   saved_x_ = std::move(x_copy);
   saved_rstd_ = std::move(r.rstd);
@@ -62,7 +64,7 @@ Tensor RMSNorm::forward(const TensorView& x) {
 }
 
 Tensor RMSNorm::backward(const TensorView& dy) {
-  NORMKIT_CHECK(saved_x_.defined(), name(), ": backward: call forward first");
+  NORMKIT_CHECK(saved_x_.defined(), name(), ": backward: call forward first (a forward under nn::NoGrad keeps nothing)");
   RMSNormBackwardResult g = rms_norm_backward(
       {dy, saved_x_, normalized_shape_, saved_rstd_, weight.value}, {.eps = options_.eps});
   weight.accumulate(g.dweight);

@@ -1,5 +1,7 @@
 #include "normkit/nn/linear.hpp"
 
+#include "normkit/nn/grad_mode.hpp"
+
 #include <oneapi/dnnl/dnnl.h>
 
 #include "fixed_blocks.hpp"
@@ -34,14 +36,15 @@ void sgemm(char trans_a, char trans_b, std::int64_t m, std::int64_t n, std::int6
 Tensor Linear::forward(const TensorView& x) {
   NORMKIT_CHECK(x.defined() && x.dtype() == DType::float32 && x.dim() >= 2 && x.shape().back() == in_,
                 "Linear: x: expected float32 of shape (N, ", in_, ") or (N, *, ", in_, "), got ", shape_or_none(x));
-  saved_x_ = Tensor::copy_of(x);
+  saved_x_ = grad_enabled() ? Tensor::copy_of(x) : Tensor();  // contiguous: also what the product reads
+  Tensor holder;
+  const float* const xp = saved_x_.defined() ? saved_x_.data<float>() : contiguous_values(x, holder);
   // Samples (x's first dim) of `per` rows each (a token sequence: (N, T, in)).
   const std::int64_t n = x.size(0), per = n > 0 ? x.numel() / (n * in_) : 0, in = in_, out = out_;
   Shape y_shape = x.shape();
   y_shape.back() = out_;
   Tensor y(y_shape);
   float* yp = y.data<float>();
-  const float* xp = saved_x_.data<float>();
   const float* wp = weight.value.data<float>();
   const float* bp = bias.value.defined() ? bias.value.data<float>() : nullptr;
   // y = x W^T (+ b), in fixed blocks of samples.
@@ -56,7 +59,7 @@ Tensor Linear::forward(const TensorView& x) {
 }
 
 Tensor Linear::backward(const TensorView& dy) {
-  NORMKIT_CHECK(saved_x_.defined(), "Linear: backward before forward");
+  NORMKIT_CHECK(saved_x_.defined(), "Linear: backward before forward (or after a forward under nn::NoGrad)");
   const Shape& x_shape = saved_x_.shape();
   const std::int64_t n = x_shape[0], per = n > 0 ? saved_x_.numel() / (n * in_) : 0, in = in_, out = out_;
   Shape y_shape = x_shape;

@@ -1,5 +1,7 @@
 #include "normkit/nn/pooling.hpp"
 
+#include "normkit/nn/grad_mode.hpp"
+
 #include <cmath>
 #include <cstdint>
 
@@ -79,7 +81,7 @@ Tensor MaxPool2d::forward(const TensorView& x) {
   // A contiguous input is read where it is; any other is copied first.
   const Tensor src = x.is_contiguous() ? Tensor() : Tensor::copy_of(x);
   Tensor y({n, c, ho, wo});
-  input_shape_ = x.shape();
+  input_shape_ = grad_enabled() ? x.shape() : Shape{};
   output_shape_ = y.shape();
   argmax_.resize(static_cast<std::size_t>(y.numel()));
   const float* in = src.defined() ? src.data<float>() : x.data<float>();
@@ -100,7 +102,7 @@ Tensor MaxPool2d::forward(const TensorView& x) {
 }
 
 Tensor MaxPool2d::backward(const TensorView& dy) {
-  NORMKIT_CHECK(!input_shape_.empty(), "MaxPool2d: backward before forward");
+  NORMKIT_CHECK(!input_shape_.empty(), "MaxPool2d: backward before forward (or after a forward under nn::NoGrad)");
   check_output_gradient(dy, output_shape_, "MaxPool2d");
   Tensor holder;
   const float* grad_out = contiguous_values(dy, holder);
@@ -120,7 +122,7 @@ Tensor MaxPool2d::backward(const TensorView& dy) {
 
 Tensor GlobalAvgPool2d::forward(const TensorView& x) {
   check_images(x, "GlobalAvgPool2d");
-  input_shape_ = x.shape();
+  input_shape_ = grad_enabled() ? x.shape() : Shape{};
   const Tensor c = Tensor::copy_of(x);
   const std::int64_t rows = x.size(0) * x.size(1), area = x.size(2) * x.size(3);
   Tensor y({x.size(0), x.size(1)});
@@ -135,7 +137,7 @@ Tensor GlobalAvgPool2d::forward(const TensorView& x) {
 }
 
 Tensor GlobalAvgPool2d::backward(const TensorView& dy) {
-  NORMKIT_CHECK(!input_shape_.empty(), "GlobalAvgPool2d: backward before forward");
+  NORMKIT_CHECK(!input_shape_.empty(), "GlobalAvgPool2d: backward before forward (or after a forward under nn::NoGrad)");
   const Shape expected{input_shape_[0], input_shape_[1]};
   check_output_gradient(dy, expected, "GlobalAvgPool2d");
   const Tensor g = Tensor::copy_of(dy);

@@ -1,5 +1,7 @@
 #include "normkit/nn/vit.hpp"
 
+#include "normkit/nn/grad_mode.hpp"
+
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -47,7 +49,7 @@ Tensor PatchEmbedding::forward(const TensorView& images) {
   const std::int64_t n = maps.shape()[0], patches = grid_ * grid_, t = tokens(), d = dim_;
   NORMKIT_CHECK(maps.shape()[2] == grid_ && maps.shape()[3] == grid_, name(), ": expected images of ", image_size_,
                 " x ", image_size_, " pixels, got shape ", shape_string(images.shape()));
-  saved_n_ = n;
+  saved_n_ = grad_enabled() ? n : -1;
   Tensor out({n, t, d});
   const float* m = maps.data<float>();
   const float* cls = class_token.value.data<float>();
@@ -63,7 +65,7 @@ Tensor PatchEmbedding::forward(const TensorView& images) {
 }
 
 Tensor PatchEmbedding::backward(const TensorView& dy) {
-  NORMKIT_CHECK(saved_n_ >= 0, name(), ": backward before forward");
+  NORMKIT_CHECK(saved_n_ >= 0, name(), ": backward before forward (or after a forward under nn::NoGrad)");
   const std::int64_t n = saved_n_, patches = grid_ * grid_, t = tokens(), d = dim_;
   check_output_gradient(dy, {n, t, d}, name());
   Tensor holder;
@@ -95,7 +97,7 @@ Tensor PatchEmbedding::backward(const TensorView& dy) {
 Tensor ClassToken::forward(const TensorView& x) {
   NORMKIT_CHECK(x.defined() && x.dim() == 3 && x.size(1) >= 1, "ClassToken: x: expected (N, T, D), got ",
                 shape_or_none(x));
-  saved_shape_ = x.shape();
+  saved_shape_ = grad_enabled() ? x.shape() : Shape{};
   Tensor out({x.size(0), x.size(2)});
   copy_into(TensorView(const_cast<void*>(x.raw()), {x.size(0), x.size(2)}, {x.strides()[0], x.strides()[2]},
                        x.dtype()),
@@ -104,7 +106,7 @@ Tensor ClassToken::forward(const TensorView& x) {
 }
 
 Tensor ClassToken::backward(const TensorView& dy) {
-  NORMKIT_CHECK(!saved_shape_.empty(), "ClassToken: backward before forward");
+  NORMKIT_CHECK(!saved_shape_.empty(), "ClassToken: backward before forward (or after a forward under nn::NoGrad)");
   check_output_gradient(dy, {saved_shape_[0], saved_shape_[2]}, "ClassToken");
   Tensor dx = Tensor::zeros(saved_shape_);
   const std::int64_t t = saved_shape_[1], d = saved_shape_[2];

@@ -8,6 +8,7 @@
 #include "checkpoint.hpp"
 #include "normkit/error.hpp"
 #include "normkit/io/safetensors.hpp"
+#include "normkit/nn/grad_mode.hpp"
 #include "normkit/nn/init.hpp"
 #include "normkit/nn/loss.hpp"
 #include "normkit/train/augment.hpp"
@@ -45,6 +46,9 @@ Evaluation evaluate(nn::Sequential& net, const io::LabelledImages& data, std::in
   parts.share_buffers();
   const bool was_training = net.is_training();
   net.eval();
+  // No backward follows: the layers keep no copies (at batch 1000 those
+  // outgrew the storage cache, and each batch paid for fresh pages).
+  const nn::NoGrad no_grad;
   const std::int64_t n = data.labels.numel(), batches = (n + batch_size - 1) / batch_size;
   std::vector<std::int64_t> all(static_cast<std::size_t>(n));
   std::iota(all.begin(), all.end(), 0);

@@ -34,7 +34,8 @@ class Attention : public Layer {
   Tensor backward(const TensorView& dy) override;  // (N, T, D) -> (N, T, 3D)
 
   std::int64_t heads() const { return heads_; }
-  // The last forward's attention probabilities, (N, heads, T, T).
+  // The last forward's attention probabilities, (N, heads, T, T) (kept under
+  // nn::NoGrad too: the forward computes them in place).
   const Tensor& probabilities() const { return saved_p_; }
   // The last forward's largest attention logit |q k^T / sqrt(Dh)| over every
   // sample, head and pair (the logit growth that QK-norm is meant to stop).

@@ -17,6 +17,7 @@
 #include "normkit/nn/batch_norm.hpp"
 #include "normkit/nn/block_gradients.hpp"
 #include "normkit/nn/conv2d.hpp"
+#include "normkit/nn/grad_mode.hpp"
 #include "normkit/error.hpp"
 
 namespace normkit::nn {
@@ -68,12 +69,12 @@ class OverTokens : public Base {
     const Tensor rows = tokens_as_rows(x, this->name());
     {
       auto lock = this->saved_state_lock();  // eval forwards may run at once
-      saved_shape_ = x.shape();
+      saved_shape_ = grad_enabled() ? x.shape() : Shape{};
     }
     return rows_as_tokens(Base::forward(rows), x.shape());
   }
   Tensor backward(const TensorView& dy) override {
-    NORMKIT_CHECK(!saved_shape_.empty(), this->name(), ": backward before forward");
+    NORMKIT_CHECK(!saved_shape_.empty(), this->name(), ": backward before forward (or after a forward under nn::NoGrad)");
     return rows_as_tokens(Base::backward(gradient_as_rows(dy, saved_shape_, this->name())), saved_shape_);
   }
 
