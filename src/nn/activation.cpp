@@ -20,7 +20,7 @@ Tensor checked_copy(const TensorView& t, const char* layer, const char* name) {
 }
 
 void check_like(const TensorView& dy, const Tensor& saved, const char* layer) {
-  NORMKIT_CHECK(saved.defined(), layer, ": backward before forward (or after a forward under nn::NoGrad)");
+  NORMKIT_CHECK(saved.defined(), layer, ": backward before forward", kNoGradHint);
   check_output_gradient(dy, saved.shape(), layer);
 }
 
@@ -64,7 +64,7 @@ Tensor ReLU::forward(const TensorView& x) {
 }
 
 Tensor ReLU::backward(const TensorView& dy) {
-  NORMKIT_CHECK(!saved_shape_.empty(), "ReLU: backward before forward (or after a forward under nn::NoGrad)");
+  NORMKIT_CHECK(!saved_shape_.empty(), "ReLU: backward before forward", kNoGradHint);
   check_output_gradient(dy, saved_shape_, "ReLU");
   Tensor holder;
   const float* g = contiguous_values(dy, holder);
@@ -139,7 +139,7 @@ Tensor Flatten::forward(const TensorView& x) {
 }
 
 Tensor Flatten::backward(const TensorView& dy) {
-  NORMKIT_CHECK(!input_shape_.empty(), "Flatten: backward before forward (or after a forward under nn::NoGrad)");
+  NORMKIT_CHECK(!input_shape_.empty(), "Flatten: backward before forward", kNoGradHint);
   const Tensor c = Tensor::copy_of(dy);
   NORMKIT_CHECK(c.numel() == shape_numel(input_shape_), "Flatten: dy: expected ", shape_numel(input_shape_),
                 " values, got ", c.numel());

@@ -18,7 +18,7 @@ Tensor AdaIN::forward(const TensorView& content, const TensorView& style) {
 }
 
 std::pair<Tensor, Tensor> AdaIN::backward(const TensorView& dy) {
-  NORMKIT_CHECK(saved_content_.defined(), name(), ": backward: call forward first (a forward under nn::NoGrad keeps nothing)");
+  NORMKIT_CHECK(saved_content_.defined(), name(), ": backward: call forward first", kNoGradHint);
   AdaINBackwardResult g = adain_backward(dy, saved_content_, saved_style_, saved_stats_, {.eps = eps_});
   return {std::move(g.dcontent), std::move(g.dstyle)};
 }

@@ -25,7 +25,7 @@ std::pair<Tensor, Tensor> AddRMSNorm::forward(const TensorView& x, const TensorV
 }
 
 Tensor AddRMSNorm::backward(const TensorView& dy, const TensorView& dresidual_out) {
-  NORMKIT_CHECK(saved_sum_.defined(), name(), ": backward: call forward first (a forward under nn::NoGrad keeps nothing)");
+  NORMKIT_CHECK(saved_sum_.defined(), name(), ": backward: call forward first", kNoGradHint);
   AddNormBackwardResult g =
       add_rms_norm_backward({dy, dresidual_out, saved_sum_, normalized_shape_, {}, saved_rstd_, weight.value},
                             {.eps = options_.eps, .weight_offset = options_.weight_offset});
@@ -55,7 +55,7 @@ std::pair<Tensor, Tensor> AddLayerNorm::forward(const TensorView& x, const Tenso
 }
 
 Tensor AddLayerNorm::backward(const TensorView& dy, const TensorView& dresidual_out) {
-  NORMKIT_CHECK(saved_sum_.defined(), name(), ": backward: call forward first (a forward under nn::NoGrad keeps nothing)");
+  NORMKIT_CHECK(saved_sum_.defined(), name(), ": backward: call forward first", kNoGradHint);
   AddNormBackwardResult g = add_layer_norm_backward(
       {dy, dresidual_out, saved_sum_, normalized_shape_, saved_mean_, saved_rstd_, weight.value},
       {.eps = options_.eps}, bias.value.defined());

@@ -104,7 +104,7 @@ Tensor Attention::forward(const TensorView& qkv) {
 }
 
 Tensor Attention::backward(const TensorView& dy) {
-  NORMKIT_CHECK(saved_qkv_.defined(), "Attention: backward before forward (or after a forward under nn::NoGrad)");
+  NORMKIT_CHECK(saved_qkv_.defined(), "Attention: backward before forward", kNoGradHint);
   const Shape& shape = saved_qkv_.shape();
   const Shape3 s{shape[0], shape[1], shape[2] / 3, shape[2] / 3 / heads_};
   check_output_gradient(dy, {s.n, s.t, s.d}, "Attention");

@@ -87,7 +87,7 @@ Tensor BatchNorm::forward(const TensorView& x) {
 }
 
 Tensor BatchNorm::backward(const TensorView& dy) {
-  NORMKIT_CHECK(saved_x_.defined(), name(), ": backward: call forward first (a forward under nn::NoGrad keeps nothing)");
+  NORMKIT_CHECK(saved_x_.defined(), name(), ": backward: call forward first", kNoGradHint);
   const bool batch_stats = saved_options_.training;
   BatchNormBackwardResult g = run_backward(
       {dy, saved_x_, weight.value, running_mean, running_var,

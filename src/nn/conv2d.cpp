@@ -267,7 +267,7 @@ Tensor Conv2d::forward(const TensorView& x) {
 }
 
 Tensor Conv2d::backward(const TensorView& dy) {
-  NORMKIT_CHECK(saved_x_.defined() && !blocks_.empty(), "Conv2d: backward before forward (or after a forward under nn::NoGrad)");
+  NORMKIT_CHECK(saved_x_.defined() && !blocks_.empty(), "Conv2d: backward before forward", kNoGradHint);
   const std::int64_t n = saved_x_.shape()[0], h = saved_x_.shape()[2], w = saved_x_.shape()[3];
   // (References, not a structured binding: clang 14, the fuzzers' compiler,
   // cannot capture one in a lambda.)

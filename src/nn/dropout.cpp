@@ -37,7 +37,7 @@ Tensor Dropout::forward(const TensorView& x) {
 }
 
 Tensor Dropout::backward(const TensorView& dy) {
-  NORMKIT_CHECK(!saved_shape_.empty(), "Dropout: backward before forward (or after a forward under nn::NoGrad)");
+  NORMKIT_CHECK(!saved_shape_.empty(), "Dropout: backward before forward", kNoGradHint);
   check_output_gradient(dy, saved_shape_, "Dropout");
   if (!saved_scale_.defined()) return Tensor::copy_of(dy);
   Tensor holder;

@@ -32,7 +32,7 @@ Tensor DyT::forward(const TensorView& x) {
 }
 
 Tensor DyT::backward(const TensorView& dy) {
-  NORMKIT_CHECK(saved_x_.defined(), name(), ": backward: call forward first (a forward under nn::NoGrad keeps nothing)");
+  NORMKIT_CHECK(saved_x_.defined(), name(), ": backward: call forward first", kNoGradHint);
   DyTBackwardResult g = dyt_backward({dy, saved_x_, alpha.value, weight.value});
   alpha.accumulate(g.dalpha);
   weight.accumulate(g.dweight);

@@ -36,7 +36,7 @@ Tensor GroupNorm::forward(const TensorView& x) {
 }
 
 Tensor GroupNorm::backward(const TensorView& dy) {
-  NORMKIT_CHECK(saved_x_.defined(), name(), ": backward: call forward first (a forward under nn::NoGrad keeps nothing)");
+  NORMKIT_CHECK(saved_x_.defined(), name(), ": backward: call forward first", kNoGradHint);
   GroupNormBackwardResult g =
       group_norm_backward({dy, saved_x_, saved_mean_, saved_rstd_, weight.value},
                           {.num_groups = num_groups_, .eps = options_.eps});
@@ -73,7 +73,7 @@ Tensor InstanceNorm::forward(const TensorView& x) {
 }
 
 Tensor InstanceNorm::backward(const TensorView& dy) {
-  NORMKIT_CHECK(saved_x_.defined(), name(), ": backward: call forward first (a forward under nn::NoGrad keeps nothing)");
+  NORMKIT_CHECK(saved_x_.defined(), name(), ": backward: call forward first", kNoGradHint);
   if (saved_input_stats_) {
     GroupNormBackwardResult g = instance_norm_backward(
         {dy, saved_x_, weight.value, saved_mean_, saved_rstd_}, {.eps = options_.eps});

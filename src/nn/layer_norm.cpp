@@ -37,7 +37,7 @@ Tensor LayerNorm::forward(const TensorView& x) {
 }
 
 Tensor LayerNorm::backward(const TensorView& dy) {
-  NORMKIT_CHECK(saved_x_.defined(), name(), ": backward: call forward first (a forward under nn::NoGrad keeps nothing)");
+  NORMKIT_CHECK(saved_x_.defined(), name(), ": backward: call forward first", kNoGradHint);
   LayerNormBackwardResult g = layer_norm_backward(
       {dy, saved_x_, normalized_shape_, saved_mean_, saved_rstd_, weight.value},
       {.eps = options_.eps}, weight.value.defined(), bias.value.defined());
@@ -64,7 +64,7 @@ Tensor RMSNorm::forward(const TensorView& x) {
 }
 
 Tensor RMSNorm::backward(const TensorView& dy) {
-  NORMKIT_CHECK(saved_x_.defined(), name(), ": backward: call forward first (a forward under nn::NoGrad keeps nothing)");
+  NORMKIT_CHECK(saved_x_.defined(), name(), ": backward: call forward first", kNoGradHint);
   RMSNormBackwardResult g = rms_norm_backward(
       {dy, saved_x_, normalized_shape_, saved_rstd_, weight.value}, {.eps = options_.eps});
   weight.accumulate(g.dweight);

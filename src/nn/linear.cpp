@@ -59,7 +59,7 @@ Tensor Linear::forward(const TensorView& x) {
 }
 
 Tensor Linear::backward(const TensorView& dy) {
-  NORMKIT_CHECK(saved_x_.defined(), "Linear: backward before forward (or after a forward under nn::NoGrad)");
+  NORMKIT_CHECK(saved_x_.defined(), "Linear: backward before forward", kNoGradHint);
   const Shape& x_shape = saved_x_.shape();
   const std::int64_t n = x_shape[0], per = n > 0 ? saved_x_.numel() / (n * in_) : 0, in = in_, out = out_;
   Shape y_shape = x_shape;

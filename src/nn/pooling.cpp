@@ -102,7 +102,7 @@ Tensor MaxPool2d::forward(const TensorView& x) {
 }
 
 Tensor MaxPool2d::backward(const TensorView& dy) {
-  NORMKIT_CHECK(!input_shape_.empty(), "MaxPool2d: backward before forward (or after a forward under nn::NoGrad)");
+  NORMKIT_CHECK(!input_shape_.empty(), "MaxPool2d: backward before forward", kNoGradHint);
   check_output_gradient(dy, output_shape_, "MaxPool2d");
   Tensor holder;
   const float* grad_out = contiguous_values(dy, holder);
@@ -137,7 +137,7 @@ Tensor GlobalAvgPool2d::forward(const TensorView& x) {
 }
 
 Tensor GlobalAvgPool2d::backward(const TensorView& dy) {
-  NORMKIT_CHECK(!input_shape_.empty(), "GlobalAvgPool2d: backward before forward (or after a forward under nn::NoGrad)");
+  NORMKIT_CHECK(!input_shape_.empty(), "GlobalAvgPool2d: backward before forward", kNoGradHint);
   const Shape expected{input_shape_[0], input_shape_[1]};
   check_output_gradient(dy, expected, "GlobalAvgPool2d");
   const Tensor g = Tensor::copy_of(dy);

@@ -65,7 +65,7 @@ Tensor PatchEmbedding::forward(const TensorView& images) {
 }
 
 Tensor PatchEmbedding::backward(const TensorView& dy) {
-  NORMKIT_CHECK(saved_n_ >= 0, name(), ": backward before forward (or after a forward under nn::NoGrad)");
+  NORMKIT_CHECK(saved_n_ >= 0, name(), ": backward before forward", kNoGradHint);
   const std::int64_t n = saved_n_, patches = grid_ * grid_, t = tokens(), d = dim_;
   check_output_gradient(dy, {n, t, d}, name());
   Tensor holder;
@@ -106,7 +106,7 @@ Tensor ClassToken::forward(const TensorView& x) {
 }
 
 Tensor ClassToken::backward(const TensorView& dy) {
-  NORMKIT_CHECK(!saved_shape_.empty(), "ClassToken: backward before forward (or after a forward under nn::NoGrad)");
+  NORMKIT_CHECK(!saved_shape_.empty(), "ClassToken: backward before forward", kNoGradHint);
   check_output_gradient(dy, {saved_shape_[0], saved_shape_[2]}, "ClassToken");
   Tensor dx = Tensor::zeros(saved_shape_);
   const std::int64_t t = saved_shape_[1], d = saved_shape_[2];

@@ -240,7 +240,7 @@ TEST(Activations, ForwardAndBackward) {
     const double slope = (gelu_of(v + 1e-6) - gelu_of(v - 1e-6)) / 2e-6;
     EXPECT_NEAR(dge.data<float>()[i], g * slope, 1e-5 * (1 + std::fabs(g)));
   }
-  EXPECT_EQ(error_of([] { nn::GELU().backward(Tensor({2})); }), "GELU: backward before forward (or after a forward under nn::NoGrad)");
+  EXPECT_EQ(error_of([] { nn::GELU().backward(Tensor({2})); }), "GELU: backward before forward (a forward under nn::NoGrad keeps nothing)");
   nn::Flatten flatten;
   Generator gen(3);
   const Tensor images = nn::normal_tensor({2, 1, 3, 3}, 1.0, gen);

@@ -11,6 +11,9 @@ namespace normkit::nn {
 
 bool grad_enabled();
 
+// What a refused backward's message adds: why its layer may hold nothing.
+inline constexpr const char* kNoGradHint = " (a forward under nn::NoGrad keeps nothing)";
+
 class NoGrad {
  public:
   NoGrad();

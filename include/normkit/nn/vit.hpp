@@ -74,7 +74,7 @@ class OverTokens : public Base {
     return rows_as_tokens(Base::forward(rows), x.shape());
   }
   Tensor backward(const TensorView& dy) override {
-    NORMKIT_CHECK(!saved_shape_.empty(), this->name(), ": backward before forward (or after a forward under nn::NoGrad)");
+    NORMKIT_CHECK(!saved_shape_.empty(), this->name(), ": backward before forward", kNoGradHint);
     return rows_as_tokens(Base::backward(gradient_as_rows(dy, saved_shape_, this->name())), saved_shape_);
   }
 
