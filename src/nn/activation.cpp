@@ -106,8 +106,7 @@ void for_each_chunk(std::int64_t n, Chunk chunk) {
 Tensor GELU::forward(const TensorView& x) {
   NORMKIT_CHECK(x.defined() && x.dtype() == DType::float32, "GELU: x: expected a float32 tensor");
   Tensor holder;
-  const float* in = contiguous_values(x, holder);
-  saved_x_ = grad_enabled() ? Tensor::copy_of(x) : Tensor();
+  const float* in = forward_input(x, saved_x_, holder);
   Tensor y(x.shape());
   float* out = y.data<float>();
   for_each_chunk(y.numel(), [=](std::int64_t first, std::int64_t n) {

@@ -63,10 +63,8 @@ Tensor Attention::forward(const TensorView& qkv) {
                 "Attention: qkv: expected float32 of shape (N, T, 3 * D) with D a multiple of heads = ", heads_,
                 ", got ", shape_or_none(qkv));
   // Kept for backward, or read where it is under NoGrad.
-  const bool keep = grad_enabled();
-  saved_qkv_ = keep ? Tensor::copy_of(qkv) : Tensor();
   Tensor holder;
-  const float* const x = keep ? saved_qkv_.data<float>() : contiguous_values(qkv, holder);
+  const float* const x = forward_input(qkv, saved_qkv_, holder);
   const Shape3 s{qkv.size(0), qkv.size(1), qkv.size(2) / 3, qkv.size(2) / 3 / heads_};
   const std::int64_t heads = heads_;
   Tensor o({s.n, s.t, s.d});

@@ -229,9 +229,8 @@ Tensor Conv2d::forward(const TensorView& x) {
                 ") is smaller than the kernel (", k, "x", k, ")");
   const std::int64_t ho = (h + 2 * p - k) / s + 1, wo = (w + 2 * p - k) / s + 1;
   // The input, contiguous: kept for backward, or read where it is under NoGrad.
-  saved_x_ = grad_enabled() ? Tensor::copy_of(x) : Tensor();
   Tensor holder;
-  const float* const input = saved_x_.defined() ? saved_x_.data<float>() : contiguous_values(x, holder);
+  const float* const input = forward_input(x, saved_x_, holder);
   Tensor y({n, out_, ho, wo});
   if (n == 0) return y;
   // The weights in each block size's layout.

@@ -3,6 +3,8 @@
 
 #include <string>
 
+#include "normkit/nn/grad_mode.hpp"
+
 #include "normkit/error.hpp"
 #include "normkit/tensor.hpp"
 
@@ -28,6 +30,14 @@ inline const float* contiguous_values(const TensorView& v, Tensor& holder) {
   if (v.is_contiguous()) return v.data<float>();
   holder = Tensor::copy_of(v);
   return holder.data<float>();
+}
+
+// A forward's float32 input as one contiguous array, copied once: into
+// `saved` for backward when gradients are on, else read where it is (into
+// `holder` only when not contiguous) under nn::NoGrad.
+inline const float* forward_input(const TensorView& x, Tensor& saved, Tensor& holder) {
+  saved = grad_enabled() ? Tensor::copy_of(x) : Tensor();
+  return saved.defined() ? saved.data<float>() : contiguous_values(x, holder);
 }
 
 }  // namespace normkit::nn

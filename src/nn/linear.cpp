@@ -36,9 +36,8 @@ void sgemm(char trans_a, char trans_b, std::int64_t m, std::int64_t n, std::int6
 Tensor Linear::forward(const TensorView& x) {
   NORMKIT_CHECK(x.defined() && x.dtype() == DType::float32 && x.dim() >= 2 && x.shape().back() == in_,
                 "Linear: x: expected float32 of shape (N, ", in_, ") or (N, *, ", in_, "), got ", shape_or_none(x));
-  saved_x_ = grad_enabled() ? Tensor::copy_of(x) : Tensor();  // contiguous: also what the product reads
   Tensor holder;
-  const float* const xp = saved_x_.defined() ? saved_x_.data<float>() : contiguous_values(x, holder);
+  const float* const xp = forward_input(x, saved_x_, holder);  // also what the product reads
   // Samples (x's first dim) of `per` rows each (a token sequence: (N, T, in)).
   const std::int64_t n = x.size(0), per = n > 0 ? x.numel() / (n * in_) : 0, in = in_, out = out_;
   Shape y_shape = x.shape();
