@@ -10,10 +10,12 @@
 #   sync         sync (4 ranks of mpirun)                      -> docs/lab/sync
 #   all          every set, in that order
 # Each set is sized to run in the background of one working session on the
-# project's 2-core machine (docs/lab.md gives the times). Needs build/normkit.
+# project's 2-core machine (docs/lab.md gives the times). Needs build/normkit,
+# or the binary named by NORMKIT_CLI: a copy outside build/ lets the build go
+# on while a set runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cli=build/normkit
+cli=${NORMKIT_CLI:-build/normkit}
 [[ -x $cli ]] || { echo "scripts/lab-reports.sh: build normkit first ($cli is missing)" >&2; exit 2; }
 (( $# > 0 )) || { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 2; }
 sets=("$@")

@@ -1,6 +1,7 @@
 #include "curves.hpp"
 
 #include <chrono>
+#include <algorithm>
 #include <cmath>
 #include <numeric>
 
@@ -20,6 +21,13 @@ std::int64_t Context::test_images(std::int64_t wanted) const {
 }
 
 bool Curve::stable() const { return !diverged() && final_accuracy() >= kStableAccuracy; }
+
+double lr_log_ratio(double a, double b, const std::vector<double>& grid) {
+  if (grid.empty() || grid.front() <= 0) throw Error("lr_log_ratio: grid: expected ascending positive learning rates");
+  const double step = grid.size() > 1 ? grid[1] / grid[0] : std::sqrt(10.0);
+  const double none = grid.front() / step;
+  return std::log10(std::max(a, none) / std::max(b, none));
+}
 
 std::int64_t Curve::steps_to(double target) const {
   for (const CurvePoint& p : points)

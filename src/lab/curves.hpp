@@ -62,6 +62,14 @@ inline constexpr double kStableAccuracy = 0.5;
 
 Curve train_curve(const Context& ctx, const RunSpec& spec);
 
+// The claim "learning rate `a` is higher than `b`" as a number whose sign
+// says it: log10(a / b). The rates are the largest stable ones on a
+// log-spaced `grid` (ascending), so the log counts each grid step alike (a
+// plain difference on 0.03, 0.1, 0.3 makes 0.3 against 0.1 weigh three
+// times 0.1 against 0.03, and its interval over seeds wide). A rate of 0 (no
+// stable rate on the grid) counts as one grid step below the smallest.
+double lr_log_ratio(double a, double b, const std::vector<double>& grid);
+
 // How far `b`'s test accuracy is above `a`'s on average over the evaluation
 // points both reached (the area between their curves per point; NaN when
 // they share none).

@@ -143,19 +143,26 @@ Section run_lr_sweep(const Context& ctx) {
       "fewer steps for Inception).";
   // Measured: the CNN's arms are 0 no norm, 1 BN, 2 BN + warm-up; VGG-8's 0
   // no norm, 1 BN.
+  // Judged on the log of their ratio (lr_log_ratio: each grid step alike).
   const std::vector<Best>&cnn = best[0], &vgg = best[1];
+  const std::vector<double>& cnn_grid = sweeps[0].grid;
   const auto lr_text = [](double lr) { return lr > 0 ? report::cell("%g", lr) : std::string("none"); };
+  const double bn_ratio = lr_log_ratio(cnn[1].largest_stable_lr, cnn[0].largest_stable_lr, cnn_grid);
+  const double warmup_ratio = lr_log_ratio(cnn[2].largest_stable_lr, cnn[1].largest_stable_lr, cnn_grid);
+  const double vgg_ratio = lr_log_ratio(vgg[1].largest_stable_lr, vgg[0].largest_stable_lr, sweeps[1].grid);
   // One claim a statement: their order is the text's (operands of + are unsequenced).
-  std::string agreement = s.claim("BN allows higher learning rates", cnn[1].largest_stable_lr - cnn[0].largest_stable_lr) +
+  std::string agreement = s.claim("BN allows higher learning rates", bn_ratio) +
                           "the CNN's largest stable learning rate is " + lr_text(cnn[1].largest_stable_lr) +
                           " with BN against " + lr_text(cnn[0].largest_stable_lr) +
-                          " without normalization (the claim: BN allows higher learning rates).\n\n";
-  agreement += s.claim("warm-up allows higher learning rates still", cnn[2].largest_stable_lr - cnn[1].largest_stable_lr) +
-               "with warm-up BN's is " + lr_text(cnn[2].largest_stable_lr) + " (the claim: warm-up allows higher still).\n\n";
-  agreement += s.claim("BN allows higher learning rates in a deep plain network",
-                       vgg[1].largest_stable_lr - vgg[0].largest_stable_lr) +
+                          " without normalization, log10 of their ratio " + report::cell("%+.2f", bn_ratio) +
+                          " (the claim: BN allows higher learning rates).\n\n";
+  agreement += s.claim("warm-up allows higher learning rates still", warmup_ratio) + "with warm-up BN's is " +
+               lr_text(cnn[2].largest_stable_lr) + ", log10 of the ratio " + report::cell("%+.2f", warmup_ratio) +
+               " (the claim: warm-up allows higher still).\n\n";
+  agreement += s.claim("BN allows higher learning rates in a deep plain network", vgg_ratio) +
                "VGG-8's largest stable learning rate is " + lr_text(vgg[1].largest_stable_lr) + " with BN against " +
-               lr_text(vgg[0].largest_stable_lr) + " without.\n\n";
+               lr_text(vgg[0].largest_stable_lr) + " without, log10 of their ratio " +
+               report::cell("%+.2f", vgg_ratio) + ".\n\n";
 
   std::string setup;
   for (const Sweep& sweep : sweeps)

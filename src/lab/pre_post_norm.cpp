@@ -138,10 +138,13 @@ Section run_pre_post_norm(const Context& ctx) {
   const Summary &post = summary[deep][0], &pre = summary[deep][1];
   const std::string deep_text = std::to_string(depths[deep]) + " blocks";
   std::string verdicts;
-  verdicts += s.claim("pre-norm transformers train more stably", pre.largest_stable_lr[0] - post.largest_stable_lr[0]) + (
+  // Learning rates are compared by the log of their ratio (lr_log_ratio).
+  const double stable_ratio = lr_log_ratio(pre.largest_stable_lr[0], post.largest_stable_lr[0], grid);
+  verdicts += s.claim("pre-norm transformers train more stably", stable_ratio) + (
                       "training stability: without warm-up, the largest stable learning rate at " + deep_text +
                           " is " + lr_text(pre.largest_stable_lr[0]) + " pre-norm against " +
-                          lr_text(post.largest_stable_lr[0]) + " post-norm (the claim: pre-norm tolerates more).") + "\n\n";
+                          lr_text(post.largest_stable_lr[0]) + " post-norm, log10 of their ratio " +
+                          report::cell("%+.2f", stable_ratio) + " (the claim: pre-norm tolerates more).") + "\n\n";
   verdicts += s.claim("post-norm's gradients grow toward the output (Xiong et al.)", growth[deep][0] - growth[deep][1]) + (
                       "gradient flow: at initialization the last block's MLP gradient norm is " +
                           report::cell("%.2f", growth[deep][0]) + "x the first block's post-norm and " +

@@ -87,11 +87,12 @@ Section run_qk_norm(const Context& ctx) {
                       "at lr " + report::cell("%g", grid.back()) + " the largest attention logit reached " +
                           report::cell("%.4g", off_top) + " without QK-norm and " + report::cell("%.4g", on_top) +
                           " with it (the claim: without QK-norm the logits grow, with it they stay bounded; here: more than twice as large without).") + "\n\n";
-  verdicts += s.claim("QK-norm allows higher learning rates", summary[1].largest_stable_lr - summary[0].largest_stable_lr) + (
+  const double stable_ratio = lr_log_ratio(summary[1].largest_stable_lr, summary[0].largest_stable_lr, grid);
+  verdicts += s.claim("QK-norm allows higher learning rates", stable_ratio) + (
                       "the largest stable learning rate without warm-up is " +
                           lr_text(summary[0].largest_stable_lr) + " without QK-norm and " +
-                          lr_text(summary[1].largest_stable_lr) +
-                          " with it (the claim: QK-norm keeps training stable at higher learning rates).") + "\n\n";
+                          lr_text(summary[1].largest_stable_lr) + " with it, log10 of their ratio " +
+                          report::cell("%+.2f", stable_ratio) + " (the claim: QK-norm keeps training stable at higher learning rates).") + "\n\n";
   s.printed = "qk-norm: the ViT (" + std::to_string(depth) + " blocks, pre-norm LayerNorm), AdamW without warm-up, " +
               std::to_string(steps) + " steps at batch " + std::to_string(batch) + "\n" + runs.text() + verdicts;
   s.markdown =

@@ -253,6 +253,22 @@ TEST(Curve, StepsToTarget) {
   EXPECT_FALSE(c.stable());
 }
 
+// Learning rates compare by the log of their ratio, each grid step alike;
+// no stable rate counts as one step below the grid.
+TEST(Curve, LearningRatesCompareByLogRatio) {
+  const std::vector<double> grid{0.003, 0.01, 0.03, 0.1, 0.3, 1.0};
+  EXPECT_NEAR(lab::lr_log_ratio(0.3, 0.03, grid), 1.0, 1e-12);
+  EXPECT_NEAR(lab::lr_log_ratio(0.03, 0.3, grid), -1.0, 1e-12);
+  EXPECT_NEAR(lab::lr_log_ratio(0.1, 0.1, grid), 0.0, 1e-12);
+  // 0.3 against 0.1 weighs about as much as 0.1 against 0.03 (a grid step
+  // each, x3 and x3.3); their plain differences are 0.2 and 0.07.
+  EXPECT_NEAR(lab::lr_log_ratio(0.3, 0.1, grid), lab::lr_log_ratio(0.1, 0.03, grid), 0.05);
+  // None stable: one step (0.01 / 0.003) below 0.003.
+  EXPECT_NEAR(lab::lr_log_ratio(0.003, 0.0, grid), std::log10(0.01 / 0.003), 1e-12);
+  EXPECT_NEAR(lab::lr_log_ratio(0.0, 0.0, grid), 0.0, 1e-12);
+  EXPECT_THROW(lab::lr_log_ratio(0.1, 0.1, {}), Error);
+}
+
 // A run is evaluated where asked, is the same for the same seed, and a
 // learning rate far too large is caught as divergence, which stops the run.
 TEST(TrainCurve, EvaluatesRepeatsAndDetectsDivergence) {
