@@ -221,7 +221,7 @@ TEST(Simd, EveryPathOfTheBlockKernelsGivesThePortableBits) {
     ++paths;
     SCOPED_TRACE(simd_path_name(path));
     const bool avx2 = path == SimdPath::avx2;
-    for (std::int64_t n : {1, 5, 16, 17, 31, 768, 4096, 4097}) {
+    for (std::int64_t n : {1, 5, 16, 17, 31, 32, 33, 47, 768, 4096, 4097}) {
       std::vector<float> x = normal_values(static_cast<std::size_t>(n), 100 + n, 1e3f, 3.0f);
       if (n > 3) x[3] = -0.0f;
       const Moments a = kernels::run_moments_portable(x.data(), n, 0);
@@ -269,7 +269,7 @@ TEST(Simd, EveryPathOfTheBlockKernelsGivesThePortableBits) {
 // kernels give it, on every path (through the dispatch), whatever the
 // length (tails of every size among them) and the stride between the rows.
 TEST_P(MomentsKernel, InterleavedRowsGiveEachRowTheSingleRunBits) {
-  for (std::int64_t n : {1, 5, 16, 17, 31, 768, 4097}) {
+  for (std::int64_t n : {1, 5, 16, 17, 31, 32, 47, 63, 768, 4097}) {
     const std::int64_t stride = n + 3;
     std::vector<float> x =
         normal_values(static_cast<std::size_t>(kernels::kInterleavedRows * stride), 300 + n, 1e4f, 2.0f);
@@ -291,7 +291,7 @@ TEST_P(MomentsKernel, InterleavedRowsGiveEachRowTheSingleRunBits) {
 // taken kGradSumsRuns at a time (reduce_each_slice) get the single-run bits,
 // centred or not, weighted or not.
 TEST_P(MomentsKernel, InterleavedGradSumsGiveEachRunTheSingleRunBits) {
-  for (std::int64_t n : {1, 4, 5, 16, 17, 64, 768, 4097}) {
+  for (std::int64_t n : {1, 4, 5, 16, 17, 33, 47, 64, 768, 4097}) {
     const std::int64_t stride = n + 5;
     const auto count = static_cast<std::size_t>(kernels::kGradSumsRuns * stride);
     const std::vector<float> dy = normal_values(count, 400 + n, 0.0f, 1.5f), x = normal_values(count, 500 + n, 3.0f, 2.0f);
