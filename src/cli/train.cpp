@@ -250,7 +250,8 @@ int train_model(const TrainArgs& parsed) {
   const std::vector<train::EpochReport> reports =
       naming_flags([&] { return train::fit(*net, data, args.options, on_step, on_epoch); });
   // (A resumed run whose epochs were all done evaluates what it loaded.)
-  const double accuracy = reports.empty() ? train::evaluate(*net, data.test, 1000, share.get()).accuracy
+  const double accuracy = reports.empty()
+                              ? train::evaluate(*net, data.test, 1000, share.get(), args.options.test_flip_average).accuracy
                                           : reports.back().test_accuracy;
   if (lead) std::printf("test_accuracy=%.4f\n", accuracy);
   return 0;
@@ -293,6 +294,8 @@ Command add_train(CLI::App& app) {
   add_switch(*sub, "--augment", o.augment, "random shifts and left-right flips (seeded)");
   add_integer(*sub, "--shift", o.augmentation.shift, "--augment: the largest shift in pixels (0: flips only)");
   add_number(*sub, "--erase", o.augmentation.erase, "--augment: probability of random erasing");
+  add_switch(*sub, "--test-flips", o.test_flip_average,
+             "evaluate on each test image and its mirror, averaging the logits (test-time augmentation)");
   add_choice(*sub, "--distributed", a.distributed, {"sync", "per-rank"},
              "data-parallel over the ranks of mpirun -np R (docs/distributed.md): each rank trains on its\n"
              "slice of every batch; sync: BatchNorm becomes Synchronized BN (the loss of one process, bit\n"

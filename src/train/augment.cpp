@@ -74,4 +74,17 @@ void augment_images(Tensor& images, std::uint64_t seed, std::int64_t step, std::
   }
 }
 
+Tensor mirrored_images(const Tensor& images) {
+  NORMKIT_CHECK(images.shape().size() == 4 && images.dtype() == DType::float32 && images.view().is_contiguous(),
+                "mirrored_images: images: expected contiguous float32 (N, C, H, W), got ",
+                shape_string(images.shape()));
+  Tensor out(images.shape());
+  const std::int64_t w = images.shape()[3], rows = images.numel() / std::max<std::int64_t>(w, 1);
+  const float* in = images.data<float>();
+  float* o = out.data<float>();
+  for (std::int64_t r = 0; r < rows; ++r)
+    std::reverse_copy(in + r * w, in + (r + 1) * w, o + r * w);
+  return out;
+}
+
 }  // namespace normkit::train

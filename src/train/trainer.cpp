@@ -38,7 +38,8 @@ std::pair<Tensor, Tensor> gather(const io::LabelledImages& data, const std::int6
   return {std::move(x), std::move(y)};
 }
 
-Evaluation evaluate(nn::Sequential& net, const io::LabelledImages& data, std::int64_t batch_size, BatchShare* share) {
+Evaluation evaluate(nn::Sequential& net, const io::LabelledImages& data, std::int64_t batch_size, BatchShare* share,
+                    bool flip_average) {
   NORMKIT_CHECK(batch_size >= 1, "evaluate: batch_size: expected >= 1, got ", batch_size);
   NORMKIT_CHECK(data.labels.numel() > 0, "evaluate: data: expected at least one image, got an empty set");
   BatchShare one_process;
@@ -58,7 +59,14 @@ Evaluation evaluate(nn::Sequential& net, const io::LabelledImages& data, std::in
   for (std::int64_t b = parts.part(); b < batches; b += parts.parts()) {
     const std::int64_t count = std::min(batch_size, n - b * batch_size);
     const auto [x, y] = gather(data, all.data() + b * batch_size, count);
-    const nn::CrossEntropy ce = nn::softmax_cross_entropy(net.forward(x), y);
+    Tensor logits = net.forward(x);
+    if (flip_average) {
+      const Tensor mirrored = net.forward(mirrored_images(x));
+      float* l = logits.data<float>();
+      const float* m = mirrored.data<float>();
+      for (std::int64_t i = 0; i < logits.numel(); ++i) l[i] = (l[i] + m[i]) * 0.5f;
+    }
+    const nn::CrossEntropy ce = nn::softmax_cross_entropy(logits, y);
     mine[static_cast<std::size_t>(2 * b)] = ce.loss * static_cast<double>(count);
     mine[static_cast<std::size_t>(2 * b + 1)] = static_cast<double>(ce.correct);
   }
@@ -227,7 +235,7 @@ std::vector<EpochReport> fit(nn::Sequential& net, const io::FashionMnist& data, 
       if (on_step) on_step(report);
     }
     const double training_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    const Evaluation test = evaluate(net, data.test, 1000, options.share);
+    const Evaluation test = evaluate(net, data.test, 1000, options.share, options.test_flip_average);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const auto steps = static_cast<double>(trainer.steps_per_epoch());
     const double images = steps * static_cast<double>(options.batch_size);

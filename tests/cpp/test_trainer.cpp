@@ -251,5 +251,48 @@ TEST(Augment, ErasesOneRectangleWithTheAskedProbability) {
   EXPECT_LT(erased, 240);
 }
 
+// The mirror reverses each image row; twice is the identity; bad input is refused.
+TEST(Augment, MirroredImagesReverseEveryRow) {
+  Tensor images({2, 3, 4, 5});
+  for (std::int64_t i = 0; i < images.numel(); ++i) images.data<float>()[i] = static_cast<float>(i);
+  const Tensor m = train::mirrored_images(images);
+  for (std::int64_t row = 0; row < 2 * 3 * 4; ++row)
+    for (std::int64_t q = 0; q < 5; ++q)
+      EXPECT_EQ(m.data<float>()[row * 5 + q], images.data<float>()[row * 5 + 4 - q]);
+  const Tensor back = train::mirrored_images(m);
+  EXPECT_TRUE(std::equal(back.data<float>(), back.data<float>() + back.numel(), images.data<float>()));
+  EXPECT_THROW(train::mirrored_images(Tensor({3, 4})), Error);
+}
+
+// Evaluation with flip averaging scores the mean of the logits on each image
+// and on its mirror: the same as computing that mean by hand.
+TEST(Trainer, FlipAveragedEvaluationScoresTheMeanLogits) {
+  const io::FashionMnist data = io::load_fashion_mnist();
+  io::LabelledImages test;
+  const std::int64_t n = 300;
+  test.images = Tensor({n, 1, 28, 28});
+  test.labels = Tensor({n}, DType::int64);
+  std::copy_n(data.test.images.data<float>(), test.images.numel(), test.images.data<float>());
+  std::copy_n(data.test.labels.data<std::int64_t>(), n, test.labels.data<std::int64_t>());
+  Generator gen(3);
+  auto net = train::make_model("cnn", "bn", gen);
+  train::fit(*net, data, {.epochs = 1, .batch_size = 50, .sgd = {.lr = 0.05, .momentum = 0.9}, .seed = 3, .limit = 2000},
+             {}, {});
+  // One batch of all n, as the forward below.
+  const train::Evaluation plain = train::evaluate(*net, test, n), averaged = train::evaluate(*net, test, n, nullptr, true);
+  net->eval();
+  Tensor logits = net->forward(test.images);
+  const Tensor mirrored = net->forward(train::mirrored_images(test.images));
+  for (std::int64_t i = 0; i < logits.numel(); ++i)
+    logits.data<float>()[i] = (logits.data<float>()[i] + mirrored.data<float>()[i]) * 0.5f;
+  std::int64_t correct = 0;
+  for (std::int64_t j = 0; j < n; ++j) {
+    const float* row = logits.data<float>() + j * 10;
+    correct += std::max_element(row, row + 10) - row == test.labels.data<std::int64_t>()[j];
+  }
+  EXPECT_DOUBLE_EQ(averaged.accuracy, static_cast<double>(correct) / n);
+  EXPECT_NE(averaged.loss, plain.loss);  // the mirrors changed the scores
+}
+
 }  // namespace
 }  // namespace normkit::test

@@ -24,4 +24,8 @@ struct AugmentOptions {
 void augment_images(Tensor& images, std::uint64_t seed, std::int64_t step, std::int64_t first_sample,
                     const AugmentOptions& options = {});
 
+// Each image of (N, C, H, W) mirrored left-right (torch.flip(x, [3])): test-
+// time augmentation averages a network's outputs on an image and on this.
+Tensor mirrored_images(const Tensor& images);
+
 }  // namespace normkit::train

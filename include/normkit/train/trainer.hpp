@@ -42,6 +42,9 @@ struct TrainOptions {
   std::uint64_t seed = 0;
   bool augment = false;         // random shifts, left-right flips, erasing (train/augment.hpp)
   AugmentOptions augmentation;  // what augment does
+  // Evaluation averages each test image's logits with its mirror's
+  // (test-time augmentation; useful after training with flips).
+  bool test_flip_average = false;
   std::int64_t limit = 0;  // use the first `limit` training images (0: all)
   // After every epoch, the model, the optimizer and the trainer's own state
   // (epochs done, shuffling) are saved here, atomically ("": not saved).
@@ -83,9 +86,12 @@ std::pair<Tensor, Tensor> gather(const io::LabelledImages& data, const std::int6
 // Loss and accuracy of `net` (in eval mode, restored after) on `data`, in
 // batches of batch_size. With a share of several parts, each process
 // evaluates every parts()-th batch (after share_buffers()) and the results
-// are combined in batch order: the same numbers as one process.
+// are combined in batch order: the same numbers as one process. With
+// flip_average, an image's logits are the mean of the network's on it and on
+// its mirror (mirrored_images), and the loss and accuracy are those of the
+// mean.
 Evaluation evaluate(nn::Sequential& net, const io::LabelledImages& data, std::int64_t batch_size = 1000,
-                    BatchShare* share = nullptr);
+                    BatchShare* share = nullptr, bool flip_average = false);
 
 // The images a run trains on: the first `limit` of `train` (0: all).
 std::int64_t training_images(const io::LabelledImages& train, std::int64_t limit);
