@@ -26,6 +26,7 @@ set(cases
   "--augment^on^--shift^1000000|--shift: expected 0 to 27 pixels"
   "--gamma^0|--gamma: expected a finite number > 0, got 0"
   "--label-smoothing^1.5|--label-smoothing: expected 0 to 1, got 1.5"
+  "--eval-every^-1|--eval-every: expected >= 0 epochs"
   "--checkpoint^/proc/forbidden/ck.st|--checkpoint: /proc/forbidden/ck.st: directory /proc/forbidden does not exist"
   "--checkpoint^/dev/null|--checkpoint: /dev/null: not a regular file \\(a device\\)"
   "--checkpoint^${WORK}|not a regular file \\(a directory\\)"

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -59,6 +60,7 @@ const std::pair<const char*, const char*> kFlagOfField[] = {
     {"augmentation.shift", "--shift"},
     {"augmentation.erase", "--erase"},
     {"label_smoothing", "--label-smoothing"},
+    {"eval_every", "--eval-every"},
     {"checkpoint", "--checkpoint"},
     {"resume", "--resume"},
     {"model", "--model"},
@@ -146,7 +148,7 @@ class MetricsLog {
            {"lr", lr},
            {"train_loss", e.train_loss},
            {"train_accuracy", e.train_accuracy},
-           {"test_accuracy", e.test_accuracy},
+           {"test_accuracy", std::isnan(e.test_accuracy) ? nlohmann::json() : nlohmann::json(e.test_accuracy)},
            {"images_per_second", e.images_per_second},
            {"wall_seconds", seconds()}});
   }
@@ -242,9 +244,11 @@ int train_model(const TrainArgs& parsed) {
   const auto on_epoch = [&](const train::EpochReport& e) {
     if (!lead) return;
     metrics.epoch(e, global_step, last_lr);
-    std::printf("%sepoch %lld/%lld  loss %.4f  train_acc %.4f  test_acc %.4f  %.1f s\n", terminal ? "\r\033[K" : "",
+    char test[16] = "-";  // an epoch not evaluated (--eval-every)
+    if (!std::isnan(e.test_accuracy)) std::snprintf(test, sizeof test, "%.4f", e.test_accuracy);
+    std::printf("%sepoch %lld/%lld  loss %.4f  train_acc %.4f  test_acc %s  %.1f s\n", terminal ? "\r\033[K" : "",
                 static_cast<long long>(e.epoch), static_cast<long long>(args.options.epochs), e.train_loss,
-                e.train_accuracy, e.test_accuracy, e.seconds);
+                e.train_accuracy, test, e.seconds);
     std::fflush(stdout);
   };
   const std::vector<train::EpochReport> reports =
@@ -294,6 +298,8 @@ Command add_train(CLI::App& app) {
   add_switch(*sub, "--augment", o.augment, "random shifts and left-right flips (seeded)");
   add_integer(*sub, "--shift", o.augmentation.shift, "--augment: the largest shift in pixels (0: flips only)");
   add_number(*sub, "--erase", o.augmentation.erase, "--augment: probability of random erasing");
+  add_integer(*sub, "--eval-every", o.eval_every,
+              "evaluate on the test set every N epochs and after the last (0: after the last only)");
   add_switch(*sub, "--test-flips", o.test_flip_average,
              "evaluate on each test image and its mirror, averaging the logits (test-time augmentation)");
   add_choice(*sub, "--distributed", a.distributed, {"sync", "per-rank"},

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <numeric>
 
 #include "checkpoint.hpp"
@@ -221,6 +222,8 @@ void Trainer::load_checkpoint(const std::string& path) {
 std::vector<EpochReport> fit(nn::Sequential& net, const io::FashionMnist& data, const TrainOptions& options,
                              const std::function<void(const StepReport&)>& on_step,
                              const std::function<void(const EpochReport&)>& on_epoch) {
+  NORMKIT_CHECK(options.eval_every >= 0, "eval_every: expected >= 0 epochs (0: after the last only), got ",
+                options.eval_every);
   Trainer trainer(net, data.train, options);
   if (!options.resume.empty()) trainer.load_checkpoint(options.resume);
   std::vector<EpochReport> reports;
@@ -235,14 +238,19 @@ std::vector<EpochReport> fit(nn::Sequential& net, const io::FashionMnist& data, 
       if (on_step) on_step(report);
     }
     const double training_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    const Evaluation test = evaluate(net, data.test, 1000, options.share, options.test_flip_average);
+    const bool tested = epoch == options.epochs || (options.eval_every > 0 && epoch % options.eval_every == 0);
+    const double test_accuracy = tested ? evaluate(net, data.test, 1000, options.share, options.test_flip_average).accuracy
+                                        : std::numeric_limits<double>::quiet_NaN();
+    // A checkpoint needs every process's buffers alike, which evaluate's
+    // sharing otherwise makes so.
+    if (!tested && options.share != nullptr) options.share->share_buffers();
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const auto steps = static_cast<double>(trainer.steps_per_epoch());
     const double images = steps * static_cast<double>(options.batch_size);
     reports.push_back({.epoch = epoch,
                        .train_loss = loss_sum / steps,
                        .train_accuracy = static_cast<double>(correct) / images,
-                       .test_accuracy = test.accuracy,
+                       .test_accuracy = test_accuracy,
                        .seconds = seconds,
                        .images_per_second = training_seconds > 0 ? images / training_seconds : 0.0});
     // In data-parallel training every process holds the same state after

@@ -1,5 +1,6 @@
 // The training loop: the seeded generator, the trainer's determinism (seeds,
 // thread counts, checkpoints) and augmentation.
+#include <cmath>
 #include <filesystem>
 #include <set>
 #include <tuple>
@@ -249,6 +250,30 @@ TEST(Augment, ErasesOneRectangleWithTheAskedProbability) {
   }
   EXPECT_GT(erased, 160);
   EXPECT_LT(erased, 240);
+}
+
+// --eval-every: the test set is evaluated every N epochs and after the last;
+// the epochs between report NaN; the weights are those of evaluating always.
+TEST(Trainer, EvaluatesEveryNEpochsAndAfterTheLast) {
+  const io::FashionMnist data = io::load_fashion_mnist();
+  auto run = [&](std::int64_t every, std::vector<float>* weights) {
+    Generator gen(4);
+    auto net = train::make_model("mlp", "bn", gen);
+    const auto reports = train::fit(
+        *net, data,
+        {.epochs = 3, .batch_size = 50, .sgd = {.lr = 0.1, .momentum = 0.9}, .seed = 4, .eval_every = every, .limit = 500},
+        {}, {});
+    if (weights != nullptr) *weights = float_state(*net);
+    std::vector<bool> tested;
+    for (const auto& r : reports) tested.push_back(!std::isnan(r.test_accuracy));
+    return tested;
+  };
+  std::vector<float> always, sometimes;
+  EXPECT_EQ(run(1, &always), (std::vector<bool>{true, true, true}));
+  EXPECT_EQ(run(2, &sometimes), (std::vector<bool>{false, true, true}));
+  EXPECT_EQ(run(0, nullptr), (std::vector<bool>{false, false, true}));
+  EXPECT_TRUE(same_bits(always, sometimes));
+  EXPECT_THROW(run(-1, nullptr), Error);
 }
 
 // The mirror reverses each image row; twice is the identity; bad input is refused.

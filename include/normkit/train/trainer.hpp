@@ -45,6 +45,9 @@ struct TrainOptions {
   // Evaluation averages each test image's logits with its mirror's
   // (test-time augmentation; useful after training with flips).
   bool test_flip_average = false;
+  // Evaluate on the test set after every this many epochs, and always after
+  // the last (0: after the last only). An epoch not evaluated reports NaN.
+  std::int64_t eval_every = 1;
   std::int64_t limit = 0;  // use the first `limit` training images (0: all)
   // After every epoch, the model, the optimizer and the trainer's own state
   // (epochs done, shuffling) are saved here, atomically ("": not saved).
@@ -70,7 +73,8 @@ struct StepReport {
 
 struct EpochReport {
   std::int64_t epoch;
-  double train_loss, train_accuracy, test_accuracy;
+  double train_loss, train_accuracy;
+  double test_accuracy;      // NaN when this epoch was not evaluated (TrainOptions::eval_every)
   double seconds;            // the epoch's wall time, its evaluation included
   double images_per_second;  // training images over the training steps' wall time
 };
