@@ -4,7 +4,8 @@
 // c10::Half do:
 //
 //   bfloat16: subnormal results kept (not flushed: AVX-512's VCVTNEPS2BF16
-//             flushes them, so normkit does not use it), overflow to +-inf,
+//             flushes them, so normkit uses it only on vectors that hold
+//             no subnormal and no NaN), overflow to +-inf,
 //             NaN to 0x7FC0 (a positive quiet NaN, as PyTorch);
 //   float16:  subnormals kept, overflow to +-inf, NaN to a quiet NaN with
 //             the sign and the payload's upper bits (what F16C's VCVTPS2PH

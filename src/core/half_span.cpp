@@ -20,7 +20,6 @@
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
-#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -141,17 +140,6 @@ __attribute__((target("avx512f,avx512bf16"))) inline __m256i bfloat16_bits_avx51
   return reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(v));
 }
 
-// CPUID leaf 7 sub-leaf 1, EAX bit 5 (read directly: not every compiler's
-// __builtin_cpu_supports knows the feature). Called on the AVX-512 path
-// only, where the OS saves the AVX-512 state.
-bool cpu_has_avx512bf16() {
-  static const bool has = [] {
-    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
-    return __get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) != 0 && (eax & (1u << 5)) != 0;
-  }();
-  return has;
-}
-
 __attribute__((target("avx512f,avx512bf16"))) void narrow_bfloat16_avx512bf16(const float* src, std::uint16_t* dst,
                                                                              std::int64_t n, bool stream) {
   std::int64_t i = stream_head(dst, n, stream);
@@ -167,7 +155,7 @@ __attribute__((target("avx512f,avx512bf16"))) void narrow_bfloat16_avx512bf16(co
 
 __attribute__((target("avx512f"))) void narrow_span_avx512(const float* src, std::uint16_t* dst, std::int64_t n,
                                                            DType dtype, bool stream) {
-  if (dtype == DType::bfloat16 && cpu_has_avx512bf16()) {
+  if (dtype == DType::bfloat16 && kCpuRoundsBfloat16) {
     narrow_bfloat16_avx512bf16(src, dst, n, stream);
     return;
   }

@@ -23,6 +23,14 @@ bool cpu_has_f16c() {
   unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
   return __get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 && (ecx & (1u << 29)) != 0;
 }
+
+
+// CPUID leaf 7 sub-leaf 1, EAX bit 5 (read directly: not every compiler's
+// __builtin_cpu_supports knows the feature).
+bool cpu_has_avx512bf16() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  return __get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) != 0 && (eax & (1u << 5)) != 0;
+}
 #endif
 
 bool cpu_has(SimdPath path) {
@@ -55,6 +63,11 @@ std::atomic<SimdPath>& current() {
 }
 
 }  // namespace
+
+#if NORMKIT_X86_DISPATCH
+const bool kCpuRoundsBfloat16 =
+    __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") && cpu_has_avx512bf16();
+#endif
 
 const char* simd_path_name(SimdPath path) {
   switch (path) {

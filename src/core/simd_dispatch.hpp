@@ -25,6 +25,15 @@
 #define NORMKIT_X86_DISPATCH 0
 #endif
 
+#if NORMKIT_X86_DISPATCH
+namespace normkit {
+// AVX512_BF16's VCVTNEPS2BF16 and AVX512DQ's VFPCLASSPS are there (the
+// AVX-512 path's bfloat16 rounding uses them: core/half_span.cpp,
+// kernels/lanes.hpp). Set once, before main.
+extern const bool kCpuRoundsBfloat16;
+}  // namespace normkit
+#endif
+
 // Calls name_portable(), name_avx2() or name_avx512() (each a wrapper compiled
 // for its target) as current_simd_path() says.
 #if NORMKIT_X86_DISPATCH

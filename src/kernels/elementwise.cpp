@@ -33,18 +33,18 @@ template <int W>
   }
 }
 
-template <int W>
-[[gnu::always_inline]] inline void add_span_w(const float* a, const float* b, float* out, std::int64_t n) {
+template <int W, typename T>
+[[gnu::always_inline]] inline void add_span_w(const T* a, const T* b, T* out, std::int64_t n) {
   write_elements<W>(
       out, n, false, [&](std::int64_t i) __attribute__((always_inline)) { return loadv<W>(a + i) + loadv<W>(b + i); },
-      [&](std::int64_t i) __attribute__((always_inline)) { return a[i] + b[i]; });
+      [&](std::int64_t i) __attribute__((always_inline)) { return load1(a + i) + load1(b + i); });
 }
 
-template <int W>
-[[gnu::always_inline]] inline void copy_span_w(const float* src, float* dst, std::int64_t n, bool stream) {
+template <int W, typename T>
+[[gnu::always_inline]] inline void copy_span_w(const T* src, T* dst, std::int64_t n, bool stream) {
   write_elements<W>(
       dst, n, stream, [&](std::int64_t i) __attribute__((always_inline)) { return loadv<W>(src + i); },
-      [&](std::int64_t i) __attribute__((always_inline)) { return src[i]; });
+      [&](std::int64_t i) __attribute__((always_inline)) { return load1(src + i); });
 }
 
 template <int W>
@@ -96,10 +96,11 @@ template <int W>
   }
 }
 
-template <int W, bool kCentred>
-[[gnu::always_inline]] inline void row_normalize_span_body(const RowNormalizeSpan& s, bool stream) {
+template <int W, bool kCentred, typename T>
+[[gnu::always_inline]] inline void row_normalize_span_body(const RowNormalizeSpanOf<T>& s, bool stream) {
   const float hi = s.hi, lo = s.lo, rs = s.rstd;
-  const float *x = s.x, *g = s.gamma, *b = s.beta;
+  const T* x = s.x;
+  const float *g = s.gamma, *b = s.beta;
   write_elements<W>(
       s.y, s.n, stream,
       [&](std::int64_t d) __attribute__((always_inline)) {
@@ -109,7 +110,7 @@ template <int W, bool kCentred>
         return v;
       },
       [&](std::int64_t d) __attribute__((always_inline)) {
-        float v = centred<kCentred>(x[d], hi, lo) * rs;
+        float v = centred<kCentred>(load1(x + d), hi, lo) * rs;
         if (g != nullptr) v *= g[d];
         if (b != nullptr) v += b[d];
         return v;
@@ -117,18 +118,18 @@ template <int W, bool kCentred>
 }
 
 // (hi, lo) both +0 (RMSNorm): the version without the centring subtractions.
-template <int W>
-[[gnu::always_inline]] inline void row_normalize_span_w(const RowNormalizeSpan& s, bool stream) {
+template <int W, typename T>
+[[gnu::always_inline]] inline void row_normalize_span_w(const RowNormalizeSpanOf<T>& s, bool stream) {
   if (has_centre(s.hi, s.lo))
     row_normalize_span_body<W, true>(s, stream);
   else
     row_normalize_span_body<W, false>(s, stream);
 }
 
-template <int W, bool kCentred>
-[[gnu::always_inline]] inline void accumulate_column_sums_body(const ColumnSumsSpan& s) {
+template <int W, bool kCentred, typename T>
+[[gnu::always_inline]] inline void accumulate_column_sums_body(const ColumnSumsSpanOf<T>& s) {
   const float hi = s.hi, lo = s.lo, rs = s.rstd;
-  const float *dy = s.dy, *x = s.x;
+  const T *dy = s.dy, *x = s.x;
   std::int64_t d = 0;
   for (; d + W <= s.n; d += W) {
     const vfloat<W> g = loadv<W>(dy + d);
@@ -136,24 +137,26 @@ template <int W, bool kCentred>
     storev<W>(s.col_gx + d, loadv<W>(s.col_gx + d) + g * (centred<kCentred>(loadv<W>(x + d), hi, lo) * rs));
   }
   for (; d < s.n; ++d) {
-    s.col_g[d] += dy[d];
-    s.col_gx[d] += dy[d] * (centred<kCentred>(x[d], hi, lo) * rs);
+    const float g = load1(dy + d);
+    s.col_g[d] += g;
+    s.col_gx[d] += g * (centred<kCentred>(load1(x + d), hi, lo) * rs);
   }
 }
 
 // (hi, lo) both +0 (RMSNorm): the version without the centring subtractions.
-template <int W>
-[[gnu::always_inline]] inline void accumulate_column_sums_w(const ColumnSumsSpan& s) {
+template <int W, typename T>
+[[gnu::always_inline]] inline void accumulate_column_sums_w(const ColumnSumsSpanOf<T>& s) {
   if (has_centre(s.hi, s.lo))
     accumulate_column_sums_body<W, true>(s);
   else
     accumulate_column_sums_body<W, false>(s);
 }
 
-template <int W, bool kCentred>
-[[gnu::always_inline]] inline void row_backward_span_body(const RowBackwardSpan& s, bool stream) {
+template <int W, bool kCentred, typename T>
+[[gnu::always_inline]] inline void row_backward_span_body(const RowBackwardSpanOf<T>& s, bool stream) {
   const float hi = s.hi, lo = s.lo, rs = s.rstd, k_x = s.k_x, k_0 = s.k_0;
-  const float *dy = s.dy, *x = s.x, *g = s.gamma, *addend = s.addend;
+  const T *dy = s.dy, *x = s.x, *addend = s.addend;
+  const float* g = s.gamma;
   float *col_g = s.col_g, *col_gx = s.col_gx;
   // Each index is visited once, by the vector or the scalar form (which
   // compute the same values lane by lane): its dx is returned and its column
@@ -172,20 +175,20 @@ template <int W, bool kCentred>
         return addend != nullptr ? v + loadv<W>(addend + d) : v;
       },
       [&](std::int64_t d) __attribute__((always_inline)) {
-        const float xc = centred<kCentred>(x[d], hi, lo);
+        const float dyd = load1(dy + d), xc = centred<kCentred>(load1(x + d), hi, lo);
         if (columns) {
-          col_g[d] += dy[d];
-          col_gx[d] += dy[d] * (xc * rs);
+          col_g[d] += dyd;
+          col_gx[d] += dyd * (xc * rs);
         }
-        const float gd = g != nullptr ? dy[d] * g[d] : dy[d];
+        const float gd = g != nullptr ? dyd * g[d] : dyd;
         const float v = gd * rs + xc * k_x + k_0;
-        return addend != nullptr ? v + addend[d] : v;
+        return addend != nullptr ? v + load1(addend + d) : v;
       });
 }
 
 // (hi, lo) both +0 (RMSNorm): the version without the centring subtractions.
-template <int W>
-[[gnu::always_inline]] inline void row_backward_span_w(const RowBackwardSpan& s, bool stream) {
+template <int W, typename T>
+[[gnu::always_inline]] inline void row_backward_span_w(const RowBackwardSpanOf<T>& s, bool stream) {
   if (has_centre(s.hi, s.lo))
     row_backward_span_body<W, true>(s, stream);
   else
@@ -261,6 +264,50 @@ NORMKIT_TARGET_AVX512 void row_normalize_span_avx512(const RowNormalizeSpan& s, 
 }
 #endif
 
+void row_backward_span_portable(const RowBackwardSpanOf<Bf16>& s, bool stream) { row_backward_span_w<4>(s, stream); }
+void accumulate_column_sums_portable(const ColumnSumsSpanOf<Bf16>& s) { accumulate_column_sums_w<4>(s); }
+#if NORMKIT_X86_DISPATCH
+NORMKIT_TARGET_AVX2 void row_backward_span_avx2(const RowBackwardSpanOf<Bf16>& s, bool stream) {
+  row_backward_span_w<8>(s, stream);
+}
+NORMKIT_TARGET_AVX2 void accumulate_column_sums_avx2(const ColumnSumsSpanOf<Bf16>& s) {
+  accumulate_column_sums_w<8>(s);
+}
+NORMKIT_TARGET_AVX512 void row_backward_span_avx512(const RowBackwardSpanOf<Bf16>& s, bool stream) {
+  row_backward_span_w<16>(s, stream);
+}
+NORMKIT_TARGET_AVX512 void accumulate_column_sums_avx512(const ColumnSumsSpanOf<Bf16>& s) {
+  accumulate_column_sums_w<16>(s);
+}
+#endif
+void row_normalize_span_portable(const RowNormalizeSpanOf<Bf16>& s, bool stream) {
+  row_normalize_span_w<4>(s, stream);
+}
+void add_span_portable(const Bf16* a, const Bf16* b, Bf16* out, std::int64_t n) { add_span_w<4>(a, b, out, n); }
+void copy_span_portable(const Bf16* src, Bf16* dst, std::int64_t n, bool stream) {
+  copy_span_w<4>(src, dst, n, stream);
+}
+#if NORMKIT_X86_DISPATCH
+NORMKIT_TARGET_AVX2 void row_normalize_span_avx2(const RowNormalizeSpanOf<Bf16>& s, bool stream) {
+  row_normalize_span_w<8>(s, stream);
+}
+NORMKIT_TARGET_AVX2 void add_span_avx2(const Bf16* a, const Bf16* b, Bf16* out, std::int64_t n) {
+  add_span_w<8>(a, b, out, n);
+}
+NORMKIT_TARGET_AVX2 void copy_span_avx2(const Bf16* src, Bf16* dst, std::int64_t n, bool stream) {
+  copy_span_w<8>(src, dst, n, stream);
+}
+NORMKIT_TARGET_AVX512 void row_normalize_span_avx512(const RowNormalizeSpanOf<Bf16>& s, bool stream) {
+  row_normalize_span_w<16>(s, stream);
+}
+NORMKIT_TARGET_AVX512 void add_span_avx512(const Bf16* a, const Bf16* b, Bf16* out, std::int64_t n) {
+  add_span_w<16>(a, b, out, n);
+}
+NORMKIT_TARGET_AVX512 void copy_span_avx512(const Bf16* src, Bf16* dst, std::int64_t n, bool stream) {
+  copy_span_w<16>(src, dst, n, stream);
+}
+#endif
+
 }  // namespace
 
 void normalize_span(const NormalizeSpan& s, bool stream, std::int64_t prefetch) {
@@ -278,7 +325,18 @@ void copy_span(const float* src, float* dst, std::int64_t n, bool stream) {
 void row_normalize_span(const RowNormalizeSpan& s, bool stream) {
   NORMKIT_DISPATCH(row_normalize_span, s, stream);
 }
+void row_normalize_span(const RowNormalizeSpanOf<Bf16>& s, bool stream) {
+  NORMKIT_DISPATCH(row_normalize_span, s, stream);
+}
+void add_span(const Bf16* a, const Bf16* b, Bf16* out, std::int64_t n) { NORMKIT_DISPATCH(add_span, a, b, out, n); }
+void copy_span(const Bf16* src, Bf16* dst, std::int64_t n, bool stream) {
+  NORMKIT_DISPATCH(copy_span, src, dst, n, stream);
+}
 void accumulate_column_sums(const ColumnSumsSpan& s) { NORMKIT_DISPATCH(accumulate_column_sums, s); }
 void row_backward_span(const RowBackwardSpan& s, bool stream) { NORMKIT_DISPATCH(row_backward_span, s, stream); }
+void row_backward_span(const RowBackwardSpanOf<Bf16>& s, bool stream) {
+  NORMKIT_DISPATCH(row_backward_span, s, stream);
+}
+void accumulate_column_sums(const ColumnSumsSpanOf<Bf16>& s) { NORMKIT_DISPATCH(accumulate_column_sums, s); }
 
 }  // namespace normkit::kernels

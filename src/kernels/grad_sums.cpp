@@ -14,8 +14,10 @@ namespace {
 // One contiguous run of n elements at vector width W (a run never crosses a
 // d-row, so w, when given, is the run's slice of the per-d weight).
 // Scalar math: g = dy * w[d];  sum_g += g;  sum_gx += g * ((x - hi) - lo)
-template <int W, bool kCentred>
-[[gnu::always_inline]] inline GradSums run_grad_sums_body(const float* dy, const float* x, const float* w, float hi,
+// T: float, or Bf16 for bfloat16 dy and x (widened as loaded: the bits of
+// the runs widened).
+template <int W, bool kCentred, typename T = float>
+[[gnu::always_inline]] inline GradSums run_grad_sums_body(const T* dy, const T* x, const float* w, float hi,
                                                           float lo, std::int64_t n) {
   using V = vfloat<W>;
   constexpr int K = kLanes / W;
@@ -103,12 +105,26 @@ template <int W>
 }
 
 // (hi, lo) both +0 (RMSNorm): the version without the centring subtractions.
-template <int W>
-[[gnu::always_inline]] inline GradSums run_grad_sums_w(const float* dy, const float* x, const float* w, float hi,
+template <int W, typename T = float>
+[[gnu::always_inline]] inline GradSums run_grad_sums_w(const T* dy, const T* x, const float* w, float hi,
                                                        float lo, std::int64_t n) {
-  return has_centre(hi, lo) ? run_grad_sums_body<W, true>(dy, x, w, hi, lo, n)
-                            : run_grad_sums_body<W, false>(dy, x, w, hi, lo, n);
+  return has_centre(hi, lo) ? run_grad_sums_body<W, true, T>(dy, x, w, hi, lo, n)
+                            : run_grad_sums_body<W, false, T>(dy, x, w, hi, lo, n);
 }
+
+GradSums run_grad_sums_portable(const Bf16* dy, const Bf16* x, const float* w, float hi, float lo, std::int64_t n) {
+  return run_grad_sums_w<4>(dy, x, w, hi, lo, n);
+}
+#if NORMKIT_X86_DISPATCH
+NORMKIT_TARGET_AVX2 GradSums run_grad_sums_avx2(const Bf16* dy, const Bf16* x, const float* w, float hi, float lo,
+                                                std::int64_t n) {
+  return run_grad_sums_w<8>(dy, x, w, hi, lo, n);
+}
+NORMKIT_TARGET_AVX512 GradSums run_grad_sums_avx512(const Bf16* dy, const Bf16* x, const float* w, float hi,
+                                                    float lo, std::int64_t n) {
+  return run_grad_sums_w<16>(dy, x, w, hi, lo, n);
+}
+#endif
 
 // 16 * G contiguous channels over `rows` rows of stride C (per channel over
 // the rows in order), at vector width W; hi, lo: the channels' centres. G
@@ -219,6 +235,9 @@ NORMKIT_TARGET_AVX512 void rows256_grad_sums_avx512(const float* dy, const float
 }  // namespace
 
 GradSums run_grad_sums(const float* dy, const float* x, const float* w, float hi, float lo, std::int64_t n) {
+  return NORMKIT_DISPATCH(run_grad_sums, dy, x, w, hi, lo, n);
+}
+GradSums run_grad_sums(const Bf16* dy, const Bf16* x, const float* w, float hi, float lo, std::int64_t n) {
   return NORMKIT_DISPATCH(run_grad_sums, dy, x, w, hi, lo, n);
 }
 

@@ -55,6 +55,9 @@ void grad_sums_each_slice(const GradSumsArgs& args, const std::function<void(std
 // (w null: g = dy), sums of g and g * ((x - hi) - lo).
 GradSums run_grad_sums(const float* dy, const float* x, const float* w, float hi, float lo,
                        std::int64_t n);
+// The same over bfloat16 dy and x (lanes.hpp's Bf16), widened as loaded.
+struct Bf16;
+GradSums run_grad_sums(const Bf16* dy, const Bf16* x, const float* w, float hi, float lo, std::int64_t n);
 // The same for kGradSumsRuns runs of n, `stride` apart, of one centre and
 // weight (a channel's runs of consecutive samples), each with run_grad_sums'
 // bits: out[kGradSumsRuns].

@@ -96,8 +96,10 @@ template <int W, int G>
 // keeps the adders busy where one run's chain waits on each add's latency
 // (one 16-wide vector per sum on AVX-512); each run gets the bits it gets
 // alone (the same operations, element for element and lane for lane).
-template <int W, int R>
-[[gnu::always_inline]] inline void rows_moments_w(const float* x, std::int64_t stride, std::int64_t n,
+// T: float, or Bf16 (each element widened as it is loaded: the bits of the
+// same run widened into float32 first).
+template <int W, int R, typename T = float>
+[[gnu::always_inline]] inline void rows_moments_w(const T* x, std::int64_t stride, std::int64_t n,
                                                   std::int64_t prefetch, Moments* out) {
   using V = vfloat<W>;
   constexpr int K = kLanes / W;
@@ -108,8 +110,9 @@ template <int W, int R>
   const LaneSet<W> mask = rest > 0 ? LaneSet<W>::tail_mask(rest) : LaneSet<W>{};
   LaneSet<W> tail[R], sum[R];
   float shift[R];
+#pragma GCC unroll 4  // the runs' sums stay in registers only if unrolled
   for (int r = 0; r < R; ++r) {
-    shift[r] = x[r * stride];
+    shift[r] = load1(x + r * stride);
     if (rest > 0) tail[r] = LaneSet<W>::load_tail(x + r * stride + body, rest);
   }
   for (std::int64_t i = 0; i < body; i += kLanes) {
@@ -120,6 +123,7 @@ template <int W, int R>
   }
   const double dn = static_cast<double>(n), inv_n = 1.0 / dn;
   float m[R];
+#pragma GCC unroll 4  // the runs' sums stay in registers only if unrolled
   for (int r = 0; r < R; ++r) {
     if (rest > 0) {
 #pragma GCC unroll 4
@@ -139,6 +143,7 @@ template <int W, int R>
         s2[r].v[k] += d * d;
       }
   }
+#pragma GCC unroll 4  // the runs' sums stay in registers only if unrolled
   for (int r = 0; r < R; ++r) {
     if (rest > 0) {
 #pragma GCC unroll 4
@@ -154,8 +159,8 @@ template <int W, int R>
 }
 
 // Sum of squares of R runs (as above; R = 1: run_square_sum). Scalar math: s += x * x
-template <int W, int R>
-[[gnu::always_inline]] inline void rows_square_sums_w(const float* x, std::int64_t stride, std::int64_t n,
+template <int W, int R, typename T = float>
+[[gnu::always_inline]] inline void rows_square_sums_w(const T* x, std::int64_t stride, std::int64_t n,
                                                       double* out) {
   using V = vfloat<W>;
   constexpr int K = kLanes / W;
@@ -170,6 +175,7 @@ template <int W, int R>
         s[r].v[k] += v * v;
       }
   }
+#pragma GCC unroll 4  // the runs' sums stay in registers only if unrolled
   for (int r = 0; r < R; ++r) {
     if (rest > 0) {
       const LaneSet<W> t = LaneSet<W>::load_tail(x + r * stride + body, rest);
@@ -190,18 +196,60 @@ template <int W, int G>
 }
 
 // The single-run kernels: R = 1.
-template <int W>
-[[gnu::always_inline]] inline Moments run_moments_w(const float* x, std::int64_t n, std::int64_t prefetch) {
+template <int W, typename T = float>
+[[gnu::always_inline]] inline Moments run_moments_w(const T* x, std::int64_t n, std::int64_t prefetch) {
   Moments m;
-  rows_moments_w<W, 1>(x, n, n, prefetch, &m);
+  rows_moments_w<W, 1, T>(x, n, n, prefetch, &m);
   return m;
 }
-template <int W>
-[[gnu::always_inline]] inline double run_square_sum_w(const float* x, std::int64_t n) {
+template <int W, typename T = float>
+[[gnu::always_inline]] inline double run_square_sum_w(const T* x, std::int64_t n) {
   double s;
-  rows_square_sums_w<W, 1>(x, n, n, &s);
+  rows_square_sums_w<W, 1, T>(x, n, n, &s);
   return s;
 }
+
+// The bfloat16 row kernels.
+void rows4_moments_portable(const Bf16* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch,
+                            Moments* out) {
+  rows_moments_w<4, kInterleavedRows, Bf16>(x, stride, n, prefetch, out);
+}
+void rows4_square_sums_portable(const Bf16* x, std::int64_t stride, std::int64_t n, double* out) {
+  rows_square_sums_w<4, kInterleavedRows, Bf16>(x, stride, n, out);
+}
+Moments run_moments_portable(const Bf16* x, std::int64_t n, std::int64_t prefetch) {
+  return run_moments_w<4, Bf16>(x, n, prefetch);
+}
+double run_square_sum_portable(const Bf16* x, std::int64_t n) { return run_square_sum_w<4, Bf16>(x, n); }
+#if NORMKIT_X86_DISPATCH
+NORMKIT_TARGET_AVX2 void rows4_moments_avx2(const Bf16* x, std::int64_t stride, std::int64_t n,
+                                            std::int64_t prefetch, Moments* out) {
+  rows_moments_w<8, kInterleavedRows, Bf16>(x, stride, n, prefetch, out);
+}
+NORMKIT_TARGET_AVX2 void rows4_square_sums_avx2(const Bf16* x, std::int64_t stride, std::int64_t n, double* out) {
+  rows_square_sums_w<8, kInterleavedRows, Bf16>(x, stride, n, out);
+}
+NORMKIT_TARGET_AVX2 Moments run_moments_avx2(const Bf16* x, std::int64_t n, std::int64_t prefetch) {
+  return run_moments_w<8, Bf16>(x, n, prefetch);
+}
+NORMKIT_TARGET_AVX2 double run_square_sum_avx2(const Bf16* x, std::int64_t n) {
+  return run_square_sum_w<8, Bf16>(x, n);
+}
+NORMKIT_TARGET_AVX512 void rows4_moments_avx512(const Bf16* x, std::int64_t stride, std::int64_t n,
+                                                std::int64_t prefetch, Moments* out) {
+  rows_moments_w<16, kInterleavedRows, Bf16>(x, stride, n, prefetch, out);
+}
+NORMKIT_TARGET_AVX512 void rows4_square_sums_avx512(const Bf16* x, std::int64_t stride, std::int64_t n,
+                                                    double* out) {
+  rows_square_sums_w<16, kInterleavedRows, Bf16>(x, stride, n, out);
+}
+NORMKIT_TARGET_AVX512 Moments run_moments_avx512(const Bf16* x, std::int64_t n, std::int64_t prefetch) {
+  return run_moments_w<16, Bf16>(x, n, prefetch);
+}
+NORMKIT_TARGET_AVX512 double run_square_sum_avx512(const Bf16* x, std::int64_t n) {
+  return run_square_sum_w<16, Bf16>(x, n);
+}
+#endif
 
 }  // namespace
 
@@ -296,6 +344,16 @@ void rows4_moments(const float* x, std::int64_t stride, std::int64_t n, std::int
   NORMKIT_DISPATCH(rows4_moments, x, stride, n, prefetch, out);
 }
 void rows4_square_sums(const float* x, std::int64_t stride, std::int64_t n, double* out) {
+  NORMKIT_DISPATCH(rows4_square_sums, x, stride, n, out);
+}
+Moments run_moments(const Bf16* x, std::int64_t n, std::int64_t prefetch) {
+  return NORMKIT_DISPATCH(run_moments, x, n, prefetch);
+}
+double run_square_sum(const Bf16* x, std::int64_t n) { return NORMKIT_DISPATCH(run_square_sum, x, n); }
+void rows4_moments(const Bf16* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch, Moments* out) {
+  NORMKIT_DISPATCH(rows4_moments, x, stride, n, prefetch, out);
+}
+void rows4_square_sums(const Bf16* x, std::int64_t stride, std::int64_t n, double* out) {
   NORMKIT_DISPATCH(rows4_square_sums, x, stride, n, out);
 }
 

@@ -98,6 +98,13 @@ void rows64_moments(const float* x0, std::int64_t C, std::int64_t rows, std::int
 // And for 256: sixteen groups of 16, each with rows16's bits.
 void rows256_moments(const float* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch, Moments* out);
 double run_square_sum(const float* x, std::int64_t n);
+// The row kernels over bfloat16 runs (lanes.hpp's Bf16), widened as they
+// are loaded: the bits the float kernels give the runs widened.
+struct Bf16;
+Moments run_moments(const Bf16* x, std::int64_t n, std::int64_t prefetch);
+double run_square_sum(const Bf16* x, std::int64_t n);
+void rows4_moments(const Bf16* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch, Moments* out);
+void rows4_square_sums(const Bf16* x, std::int64_t stride, std::int64_t n, double* out);
 
 Moments run_moments_portable(const float* x, std::int64_t n, std::int64_t prefetch);
 void rows16_moments_portable(const float* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch,

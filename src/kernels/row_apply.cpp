@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "blocked_reduce.hpp"
@@ -24,15 +25,18 @@ constexpr std::int64_t kColumnBlockRows = 64;
 // (rows, 1, 1, cols): chunks of kRunChunk merged in order. (No software
 // prefetch in the row kernels: the rows are read in order, which the
 // hardware prefetcher follows, and asking for the next rows as well made
-// DRAM-sized rows 10-25% slower on Zen 4.)
-Moments row_moments(const float* x, std::int64_t cols) {
+// DRAM-sized rows 10-25% slower on Zen 4.) T: float, or Bf16 (lanes.hpp)
+// for bfloat16 rows read in place, with the bits of the rows widened.
+template <typename T>
+Moments row_moments(const T* x, std::int64_t cols) {
   Moments acc{};
   for (std::int64_t d0 = 0; d0 < cols; d0 += kRunChunk)
     acc = Moments::merge(acc, run_moments(x + d0, std::min(kRunChunk, cols - d0), 0));
   return acc;
 }
 
-double row_mean_square(const float* x, std::int64_t cols) {
+template <typename T>
+double row_mean_square(const T* x, std::int64_t cols) {
   double sum = 0;
   for (std::int64_t d0 = 0; d0 < cols; d0 += kRunChunk)
     sum += run_square_sum(x + d0, std::min(kRunChunk, cols - d0));
@@ -42,7 +46,8 @@ double row_mean_square(const float* x, std::int64_t cols) {
 // The statistics of kInterleavedRows consecutive rows from r0, each as
 // row_moments / row_mean_square gives it (the same chunks, merged in the
 // same order), with the rows interleaved.
-void group_moments(const float* x0, std::int64_t cols, Moments* out) {
+template <typename T>
+void group_moments(const T* x0, std::int64_t cols, Moments* out) {
   std::fill(out, out + kInterleavedRows, Moments{});
   for (std::int64_t d0 = 0; d0 < cols; d0 += kRunChunk) {
     Moments chunk[kInterleavedRows];
@@ -51,7 +56,8 @@ void group_moments(const float* x0, std::int64_t cols, Moments* out) {
   }
 }
 
-void group_mean_squares(const float* x0, std::int64_t cols, double* out) {
+template <typename T>
+void group_mean_squares(const T* x0, std::int64_t cols, double* out) {
   std::fill(out, out + kInterleavedRows, 0.0);
   for (std::int64_t d0 = 0; d0 < cols; d0 += kRunChunk) {
     double chunk[kInterleavedRows];
@@ -59,6 +65,68 @@ void group_mean_squares(const float* x0, std::int64_t cols, double* out) {
     for (int r = 0; r < kInterleavedRows; ++r) out[r] += chunk[r];
   }
   for (int r = 0; r < kInterleavedRows; ++r) out[r] /= static_cast<double>(cols);
+}
+
+// Where the kernels read and write the rows: in place, float32 or bfloat16
+// (every matrix of the call in that dtype, at consecutive rows), or through
+// the thread's float32 buffers (row_storage.hpp: float16, mixed dtypes, rows
+// at offsets of their own, an int8 output of bfloat16 rows).
+enum class RowsIn { float32, bfloat16, staged };
+
+RowsIn rows_in(const RowForwardArgs& a) {
+  if (a.plain()) return RowsIn::float32;
+  const auto bf16 = [](const RowStorage& at) { return at.dtype == DType::bfloat16 && at.row_offsets == nullptr; };
+  const bool all_bf16 = bf16(a.x_at) && bf16(a.y_at) &&
+                        (a.residual == nullptr || (bf16(a.residual_at) && bf16(a.residual_out_at)));
+  return all_bf16 && a.q == nullptr ? RowsIn::bfloat16 : RowsIn::staged;
+}
+
+// The statistics and the normalize pass of `count` rows from r0: their
+// values at gx, their outputs to gy (row stride cols; null when quantized),
+// streamed when `stream`. `together`: the rows' statistics reduced at once.
+template <typename T>
+void forward_group(const RowForwardArgs& a, std::int64_t r0, std::int64_t count, const T* gx, T* gy, bool together,
+                   bool stream) {
+  const std::int64_t cols = a.cols;
+  double mean[kInterleavedRows] = {}, var[kInterleavedRows];
+  if (a.kind == RowNorm::layer) {
+    Moments m[kInterleavedRows];
+    if (together) group_moments(gx, cols, m);
+    else
+      for (std::int64_t r = 0; r < count; ++r) m[r] = row_moments(gx + r * cols, cols);
+    for (std::int64_t r = 0; r < count; ++r) {
+      mean[r] = cols > 0 ? m[r].mean : std::numeric_limits<double>::quiet_NaN();
+      var[r] = cols > 0 ? m[r].biased_var() : mean[r];
+      a.mean[r0 + r] = mean[r];
+    }
+  } else if (together) {
+    group_mean_squares(gx, cols, var);
+  } else {
+    for (std::int64_t r = 0; r < count; ++r)
+      var[r] = cols > 0 ? row_mean_square(gx + r * cols, cols) : std::numeric_limits<double>::quiet_NaN();
+  }
+  for (std::int64_t r = 0; r < count; ++r) {
+    const double rstd = 1.0 / std::sqrt(var[r] + a.eps);
+    a.rstd[r0 + r] = rstd;
+    // Scalar math: y = ((x - hi) - lo) * rstd * gamma + beta (gamma 1, beta 0 when absent)
+    const float hi = static_cast<float>(mean[r]), lo = static_cast<float>(mean[r] - hi);
+    RowNormalizeSpanOf<T> span{
+        .x = gx + r * cols, .n = cols, .hi = hi, .lo = lo, .rstd = static_cast<float>(rstd), .gamma = a.gamma, .beta = a.beta};
+    if constexpr (std::is_same_v<T, float>) {
+      if (a.q != nullptr) {
+        // A quantized row is normalized into the thread's buffer, in cache.
+        thread_local std::vector<float> row;
+        row.resize(static_cast<std::size_t>(cols));
+        span.y = row.data();
+        row_normalize_span(span, false);
+        const float used = quantize_row(row.data(), a.q + (r0 + r) * cols, cols, a.quant_scale);
+        if (a.row_scales != nullptr) a.row_scales[r0 + r] = used;
+        continue;
+      }
+    }
+    span.y = gy + r * cols;
+    row_normalize_span(span, stream);
+  }
 }
 
 }  // namespace
@@ -80,9 +148,8 @@ float quantize_row(const float* y, std::int8_t* q, std::int64_t n, float scale) 
 
 void row_norm_forward(const RowForwardArgs& a) {
   const std::int64_t cols = a.cols;
-  // Storage other than contiguous float32 goes through the thread's buffers,
-  // a group of rows at a time (row_storage.hpp).
-  const bool staged = !a.plain();
+  const RowsIn in = rows_in(a);
+  const bool staged = in == RowsIn::staged;
   const std::int64_t y_bytes = a.rows * cols * static_cast<std::int64_t>(dtype_size(a.y_at.dtype));
   const bool stream = a.q == nullptr && stream_output(y_bytes / static_cast<std::int64_t>(sizeof(float))) && a.y != a.x;
   // Rows in groups of kInterleavedRows, whose statistics are reduced together
@@ -98,13 +165,33 @@ void row_norm_forward(const RowForwardArgs& a) {
   // and 2048x4096 0.94x (RMSNorm 0.90x). A staged group is in the thread's
   // buffer, in cache. Every row gets the same bits either way.
   constexpr std::int64_t kShortRowBytes = 4096;
-  const std::int64_t group_rows =
-      stream && !staged && cols * static_cast<std::int64_t>(sizeof(float)) <= kShortRowBytes ? 1 : kInterleavedRows;
+  const std::int64_t row_bytes = cols * static_cast<std::int64_t>(dtype_size(a.x_at.dtype));
+  const std::int64_t group_rows = stream && !staged && row_bytes <= kShortRowBytes ? 1 : kInterleavedRows;
   const std::int64_t groups = (a.rows + group_rows - 1) / group_rows;
   parallel_region(threads_for(a.rows * cols), [&] {
 #pragma omp for schedule(static) nowait
     for (std::int64_t g = 0; g < groups; ++g) {
       const std::int64_t r0 = g * group_rows, count = std::min<std::int64_t>(group_rows, a.rows - r0);
+      const bool together = count == kInterleavedRows && cols > 0 && (staged || !stream);
+      if (in == RowsIn::bfloat16) {
+        // In place, as the float32 rows below; a residual's sums are
+        // rounded as they are stored, and normalized as stored.
+        const Bf16* gx = static_cast<const Bf16*>(a.x) + r0 * cols;
+        if (a.residual != nullptr) {
+          Bf16* const residual_out = static_cast<Bf16*>(a.residual_out) + r0 * cols;
+          thread_local std::vector<Bf16> streamed_sums;
+          Bf16* sums = residual_out;
+          if (stream) {
+            streamed_sums.resize(static_cast<std::size_t>(count * cols));
+            sums = streamed_sums.data();
+          }
+          add_span(gx, static_cast<const Bf16*>(a.residual) + r0 * cols, sums, count * cols);
+          if (stream) copy_span(sums, residual_out, count * cols, true);
+          gx = sums;
+        }
+        forward_group(a, r0, count, gx, static_cast<Bf16*>(a.y) + r0 * cols, together, stream);
+        continue;
+      }
       // The group's rows, gx: x's, or with a residual their sums; and where
       // their y goes, gy (row stride cols; null when quantized).
       const float* gx = nullptr;
@@ -147,47 +234,7 @@ void row_norm_forward(const RowForwardArgs& a) {
         }
         if (a.q == nullptr) gy = static_cast<float*>(a.y) + r0 * cols;
       }
-      double mean[kInterleavedRows] = {}, var[kInterleavedRows];
-      const bool together = count == kInterleavedRows && cols > 0 && (staged || !stream);
-      if (a.kind == RowNorm::layer) {
-        Moments m[kInterleavedRows];
-        if (together) group_moments(gx, cols, m);
-        else
-          for (std::int64_t r = 0; r < count; ++r) m[r] = row_moments(gx + r * cols, cols);
-        for (std::int64_t r = 0; r < count; ++r) {
-          mean[r] = cols > 0 ? m[r].mean : std::numeric_limits<double>::quiet_NaN();
-          var[r] = cols > 0 ? m[r].biased_var() : mean[r];
-          a.mean[r0 + r] = mean[r];
-        }
-      } else if (together) {
-        group_mean_squares(gx, cols, var);
-      } else {
-        for (std::int64_t r = 0; r < count; ++r)
-          var[r] = cols > 0 ? row_mean_square(gx + r * cols, cols) : std::numeric_limits<double>::quiet_NaN();
-      }
-      for (std::int64_t r = 0; r < count; ++r) {
-        const double rstd = 1.0 / std::sqrt(var[r] + a.eps);
-        a.rstd[r0 + r] = rstd;
-        // Scalar math: y = ((x - hi) - lo) * rstd * gamma + beta (gamma 1, beta 0 when absent)
-        const float hi = static_cast<float>(mean[r]), lo = static_cast<float>(mean[r] - hi);
-        // A quantized row is normalized into the thread's buffer, in cache.
-        thread_local std::vector<float> row;
-        if (a.q != nullptr) row.resize(static_cast<std::size_t>(cols));
-        float* const y = a.q != nullptr ? row.data() : gy + r * cols;
-        row_normalize_span({.x = gx + r * cols,
-                            .y = y,
-                            .n = cols,
-                            .hi = hi,
-                            .lo = lo,
-                            .rstd = static_cast<float>(rstd),
-                            .gamma = a.gamma,
-                            .beta = a.beta},
-                           stream && !staged);
-        if (a.q != nullptr) {
-          const float used = quantize_row(y, a.q + (r0 + r) * cols, cols, a.quant_scale);
-          if (a.row_scales != nullptr) a.row_scales[r0 + r] = used;
-        }
-      }
+      forward_group(a, r0, count, gx, gy, together, stream && !staged);
       if (staged && gy != nullptr) write_rows(gy, a.y, a.y_at, cols, r0, count, 0, cols, stream);
     }
     stream_fence(stream);
@@ -204,6 +251,8 @@ struct RowCoefficients {
   float hi = 0, lo = 0, rs = 0, k_x = 0, k_0 = 0;
 };
 
+// T: the rows' element type, float or Bf16, read in place.
+template <typename T>
 RowCoefficients row_coefficients(const RowBackwardArgs& a, std::int64_t r) {
   const std::int64_t cols = a.cols;
   const double mean = a.kind == RowNorm::layer ? a.mean[r] : 0.0;
@@ -212,8 +261,8 @@ RowCoefficients row_coefficients(const RowBackwardArgs& a, std::int64_t r) {
   k.lo = static_cast<float>(mean - k.hi);
   if (a.dx == nullptr) return k;
   double sum_g = 0, sum_gx = 0;
-  const float* const dy = static_cast<const float*>(a.dy) + a.dy_at.offset(r, cols);
-  const float* const x = static_cast<const float*>(a.x) + a.x_at.offset(r, cols);
+  const T* const dy = static_cast<const T*>(a.dy) + a.dy_at.offset(r, cols);
+  const T* const x = static_cast<const T*>(a.x) + a.x_at.offset(r, cols);
   for (std::int64_t d0 = 0; d0 < cols; d0 += kRunChunk) {
     const GradSums s = run_grad_sums(dy + d0, x + d0, a.gamma ? a.gamma + d0 : nullptr,
                                      k.hi, k.lo, std::min(kRunChunk, cols - d0));
@@ -226,41 +275,43 @@ RowCoefficients row_coefficients(const RowBackwardArgs& a, std::int64_t r) {
   return k;
 }
 
-// Columns [c0, c1) of float32 row r asked for, where the storage puts rows
-// at offsets of their own (nothing otherwise: consecutive rows are one
-// stream, which the hardware prefetcher follows).
+// Columns [c0, c1) of row r (elements of type T) asked for, where the
+// storage puts rows at offsets of their own (nothing otherwise: consecutive
+// rows are one stream, which the hardware prefetcher follows).
+template <typename T>
 void prefetch_row(const void* data, const RowStorage& at, std::int64_t r, std::int64_t cols, std::int64_t c0,
                   std::int64_t c1) {
   if (at.row_offsets == nullptr) return;
-  const auto* row = reinterpret_cast<const char*>(static_cast<const float*>(data) + at.offset(r, cols));
-  for (std::int64_t b = c0 * 4; b < c1 * 4; b += 64) __builtin_prefetch(row + b);
+  const auto* row = reinterpret_cast<const char*>(static_cast<const T*>(data) + at.offset(r, cols));
+  constexpr std::int64_t kBytes = sizeof(T);
+  for (std::int64_t b = c0 * kBytes; b < c1 * kBytes; b += 64) __builtin_prefetch(row + b);
 }
 
 // Rows [r0, r1) over the columns [c0, c1): dx, and the column sums into
 // col_g, col_gx (indexed from c0; null: not wanted), each row's values from
 // its coefficients k(r). Every element's arithmetic is the same whatever
-// the column range. (float32 storage: the rows in place, at their offsets.)
-template <typename Coefficients>
+// the column range. (The rows in place, at their offsets, of element type T.)
+template <typename T, typename Coefficients>
 void apply_rows(const RowBackwardArgs& a, std::int64_t r0, std::int64_t r1, std::int64_t c0, std::int64_t c1,
                 const Coefficients& k, float* col_g, float* col_gx, bool stream) {
   const std::int64_t cols = a.cols;
-  const auto* const dy = static_cast<const float*>(a.dy);
-  const auto* const x = static_cast<const float*>(a.x);
-  auto* const dx = static_cast<float*>(a.dx);
-  const auto* const addend = static_cast<const float*>(a.dx_addend);
+  const auto* const dy = static_cast<const T*>(a.dy);
+  const auto* const x = static_cast<const T*>(a.x);
+  auto* const dx = static_cast<T*>(a.dx);
+  const auto* const addend = static_cast<const T*>(a.dx_addend);
   for (std::int64_t r = r0; r < r1; ++r) {
     // Rows at offsets of their own (a permuted view's) each start a new
     // stream, which the hardware prefetcher only finds after its first
     // misses: the rows two ahead are asked for by hand.
     if (r + 2 < a.rows) {
-      prefetch_row(a.dy, a.dy_at, r + 2, cols, c0, c1);
-      prefetch_row(a.x, a.x_at, r + 2, cols, c0, c1);
+      prefetch_row<T>(a.dy, a.dy_at, r + 2, cols, c0, c1);
+      prefetch_row<T>(a.x, a.x_at, r + 2, cols, c0, c1);
     }
     const RowCoefficients c = k(r);
     const std::int64_t dy_at = a.dy_at.offset(r, cols) + c0, x_at = a.x_at.offset(r, cols) + c0;
     if (a.dx != nullptr) {
       // dx, and the column sums in the same pass when they are wanted.
-      row_backward_span({.dy = dy + dy_at,
+      row_backward_span(RowBackwardSpanOf<T>{.dy = dy + dy_at,
                          .x = x + x_at,
                          .dx = dx + a.dx_at.offset(r, cols) + c0,
                          .col_g = col_g,
@@ -275,7 +326,7 @@ void apply_rows(const RowBackwardArgs& a, std::int64_t r0, std::int64_t r1, std:
                          .addend = addend != nullptr ? addend + a.dx_addend_at.offset(r, cols) + c0 : nullptr},
                         stream);
     } else if (col_g != nullptr) {
-      accumulate_column_sums({.dy = dy + dy_at,
+      accumulate_column_sums(ColumnSumsSpanOf<T>{.dy = dy + dy_at,
                               .x = x + x_at,
                               .col_g = col_g,
                               .col_gx = col_gx,
@@ -323,10 +374,39 @@ void apply_staged_rows(const RowBackwardArgs& a, std::int64_t r0, std::int64_t r
                        bool stream) {
   for (std::int64_t r = r0; r < r1; ++r) {
     const RowBackwardArgs row = stage_row(a, r, 0, a.cols);
-    const RowCoefficients k = row_coefficients(row, 0);
-    apply_rows(row, 0, 1, 0, a.cols, [&](std::int64_t) { return k; }, col_g, col_gx, false);
+    const RowCoefficients k = row_coefficients<float>(row, 0);
+    apply_rows<float>(row, 0, 1, 0, a.cols, [&](std::int64_t) { return k; }, col_g, col_gx, false);
     store_staged_dx(a, row, r, 0, stream);
   }
+}
+
+// Where the backward reads and writes the rows: in place (float32 or
+// bfloat16 at their offsets: every matrix of the call in that dtype), or a
+// row at a time through the thread's float32 buffers (stage_row).
+RowsIn rows_in(const RowBackwardArgs& a) {
+  if (a.in_place()) return RowsIn::float32;
+  const auto bf16 = [](const RowStorage& at) { return at.dtype == DType::bfloat16; };
+  const bool all_bf16 = bf16(a.dy_at) && bf16(a.x_at) && (a.dx == nullptr || bf16(a.dx_at)) &&
+                        (a.dx_addend == nullptr || bf16(a.dx_addend_at));
+  return all_bf16 ? RowsIn::bfloat16 : RowsIn::staged;
+}
+
+// Row r's coefficients, in place or through the buffers.
+RowCoefficients coefficients_of(const RowBackwardArgs& a, RowsIn in, std::int64_t r) {
+  switch (in) {
+    case RowsIn::float32: return row_coefficients<float>(a, r);
+    case RowsIn::bfloat16: return row_coefficients<Bf16>(a, r);
+    case RowsIn::staged: break;
+  }
+  return row_coefficients<float>(stage_row(a, r, 0, a.cols), 0);
+}
+
+// apply_rows on rows read in place (in: float32 or bfloat16).
+template <typename Coefficients>
+void apply_rows_in_place(const RowBackwardArgs& a, RowsIn in, std::int64_t r0, std::int64_t r1, std::int64_t c0,
+                         std::int64_t c1, const Coefficients& k, float* col_g, float* col_gx, bool stream) {
+  if (in == RowsIn::bfloat16) apply_rows<Bf16>(a, r0, r1, c0, c1, k, col_g, col_gx, stream);
+  else apply_rows<float>(a, r0, r1, c0, c1, k, col_g, col_gx, stream);
 }
 
 // At most kColumnBlockRows rows (one block) on several threads: each row's
@@ -342,10 +422,10 @@ void one_block_on_threads(const RowBackwardArgs& a, int threads, bool stream) {
   if (a.columns != nullptr) sums_storage.assign(static_cast<std::size_t>(2 * cols), 0.0f);
   RowCoefficients* const k = k_storage.data();
   float* const sums = a.columns != nullptr ? sums_storage.data() : nullptr;
+  const RowsIn in = rows_in(a);
   parallel_region(threads, [&] {
 #pragma omp for schedule(static)
-    for (std::int64_t r = 0; r < rows; ++r)
-      k[r] = a.in_place() ? row_coefficients(a, r) : row_coefficients(stage_row(a, r, 0, cols), 0);
+    for (std::int64_t r = 0; r < rows; ++r) k[r] = coefficients_of(a, in, r);
     // Column ranges of whole cache lines (16 floats), one per thread.
     const std::int64_t t = omp_get_thread_num(), n = omp_get_num_threads();
     const std::int64_t lines = (cols + 15) / 16;
@@ -353,12 +433,12 @@ void one_block_on_threads(const RowBackwardArgs& a, int threads, bool stream) {
     if (c0 < c1) {
       float* const col_g = sums != nullptr ? sums + c0 : nullptr;
       float* const col_gx = sums != nullptr ? sums + cols + c0 : nullptr;
-      if (a.in_place()) {
-        apply_rows(a, 0, rows, c0, c1, [&](std::int64_t r) { return k[r]; }, col_g, col_gx, stream);
+      if (in != RowsIn::staged) {
+        apply_rows_in_place(a, in, 0, rows, c0, c1, [&](std::int64_t r) { return k[r]; }, col_g, col_gx, stream);
       } else {
         for (std::int64_t r = 0; r < rows; ++r) {
           const RowBackwardArgs row = stage_row(a, r, c0, c1 - c0);
-          apply_rows(row, 0, 1, 0, c1 - c0, [&](std::int64_t) { return k[r]; }, col_g, col_gx, false);
+          apply_rows<float>(row, 0, 1, 0, c1 - c0, [&](std::int64_t) { return k[r]; }, col_g, col_gx, false);
           store_staged_dx(a, row, r, c0, stream);
         }
       }
@@ -388,6 +468,7 @@ void row_norm_backward(const RowBackwardArgs& a) {
   // Every block writes all its columns: sized, not cleared.
   if (a.columns != nullptr && blocks > 1) per_block_storage.resize(static_cast<std::size_t>(blocks * cols));
   GradSums* const per_block = per_block_storage.data();
+  const RowsIn in = rows_in(a);
   parallel_region(threads, [&] {
     // (cols): this block's column sums, in float; each thread's own, kept
     // across calls (cleared per block below), so that a small call allocates
@@ -406,9 +487,9 @@ void row_norm_backward(const RowBackwardArgs& a) {
       const std::int64_t r0 = b * kColumnBlockRows, r1 = std::min(rows, (b + 1) * kColumnBlockRows);
       float* const block_g = a.columns != nullptr ? col_g.data() : nullptr;
       float* const block_gx = a.columns != nullptr ? col_gx.data() : nullptr;
-      if (a.in_place())
-        apply_rows(a, r0, r1, 0, cols, [&](std::int64_t r) { return row_coefficients(a, r); }, block_g, block_gx,
-                   stream);
+      if (in != RowsIn::staged)
+        apply_rows_in_place(a, in, r0, r1, 0, cols, [&](std::int64_t r) { return coefficients_of(a, in, r); },
+                            block_g, block_gx, stream);
       else
         apply_staged_rows(a, r0, r1, block_g, block_gx, stream);
       if (a.columns != nullptr) {

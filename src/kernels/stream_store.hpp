@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <type_traits>
 
 #include "core/cpu_cache.hpp"
 #include "core/simd_dispatch.hpp"
@@ -60,57 +61,86 @@ inline bool stream_single_pass_output(std::int64_t elements, int threads) {
 
 // dst[i] = value(i) for i in [0, n), W at a time through vec(i) (which must
 // compute, lane by lane, exactly what scalar(i) computes) and with streaming
-// stores when `stream`. Always inlines: it takes the target of its caller.
-template <int W, typename Vec, typename Scalar>
-[[gnu::always_inline]] inline void write_elements(float* dst, std::int64_t n, bool stream, const Vec& vec,
+// stores when `stream`; dst float or Bf16 (each value rounded, lanes.hpp).
+// Always inlines: it takes the target of its caller.
+template <int W, typename T, typename Vec, typename Scalar>
+[[gnu::always_inline]] inline void write_elements(T* dst, std::int64_t n, bool stream, const Vec& vec,
                                                   const Scalar& scalar) {
   std::int64_t i = 0;
 #if NORMKIT_X86_DISPATCH
   if (stream) {
-    // Every store of a streamed output bypasses the cache, the unaligned head
-    // and the tail too (4-byte movnti): a line written partly by ordinary
-    // stores and partly by streaming ones is flushed and re-read, which made
-    // short runs (196 floats, BatchNorm on 14x14 maps) 1.5x slower. The body
-    // goes in whole vectors from an address aligned to their width: one
-    // 64-byte store per AVX-512 vector (four 16-byte ones made the stores the
-    // bound of a normalize pass: LayerNorm forward 8192x768 2.0 against 1.5
-    // ms in a one-thread loop on Zen 4); the portable path in 4-float pieces
-    // (_mm_stream_ps is baseline x86-64).
-    auto stream_one = [&](std::int64_t k) __attribute__((always_inline)) {
-      const float v = scalar(k);
-      int bits;
-      std::memcpy(&bits, &v, sizeof bits);
-      _mm_stream_si32(reinterpret_cast<int*>(dst + k), bits);
-    };
-    constexpr std::uintptr_t kAlign = W >= 8 ? 4 * W : 16;
-    for (; i < n && (reinterpret_cast<std::uintptr_t>(dst + i) & (kAlign - 1)) != 0; ++i) stream_one(i);
-    for (; i + W <= n; i += W) {
-      const vfloat<W> v = vec(i);
-      if constexpr (W >= 8) {
-        // A vmovntps of the whole ymm or zmm register. Not through the
-        // intrinsics: they carry a target that this template, compiled for
-        // no target of its own, cannot inline (it is only ever expanded
-        // inside a wider wrapper). GCC takes it as asm, clang as its
-        // generic builtin (which it would not take as asm).
+    if constexpr (std::is_same_v<T, Bf16>) {
+      // Whole vectors of bfloat16 (2W bytes) from an address aligned to
+      // their width; the few elements before and after it with ordinary
+      // stores (no streaming store is narrower than 4 bytes).
+      constexpr std::uintptr_t kAlign = 2 * W;
+      for (; i < n && (reinterpret_cast<std::uintptr_t>(dst + i) & (kAlign - 1)) != 0; ++i) store1(dst + i, scalar(i));
+      for (; i + W <= n; i += W) {
+        const vbf16<W> h = bfloat16_bits<W>(vec(i));
+        if constexpr (W == 16) {
 #if defined(__clang__)
-        __builtin_nontemporal_store(v, reinterpret_cast<vfloat<W>*>(dst + i));
+          __builtin_nontemporal_store(h, reinterpret_cast<vbf16<W>*>(dst + i));
 #else
-        asm("vmovntps %1, %0" : "=m"(*reinterpret_cast<vfloat<W>*>(dst + i)) : "v"(v));
+          asm("vmovntdq %1, %0" : "=m"(*reinterpret_cast<vbf16<W>*>(dst + i)) : "x"(h));
 #endif
-      } else {
-        __m128 m;
-        std::memcpy(&m, &v, sizeof m);
-        _mm_stream_ps(dst + i, m);
+        } else if constexpr (W == 8) {
+          __m128i m;
+          std::memcpy(&m, &h, sizeof m);
+          _mm_stream_si128(reinterpret_cast<__m128i*>(dst + i), m);
+        } else {
+          long long bits;
+          std::memcpy(&bits, &h, sizeof bits);
+          _mm_stream_si64(reinterpret_cast<long long*>(dst + i), bits);
+        }
       }
+      for (; i < n; ++i) store1(dst + i, scalar(i));
+      return;
+    } else {
+      // Every store of a streamed output bypasses the cache, the unaligned head
+      // and the tail too (4-byte movnti): a line written partly by ordinary
+      // stores and partly by streaming ones is flushed and re-read, which made
+      // short runs (196 floats, BatchNorm on 14x14 maps) 1.5x slower. The body
+      // goes in whole vectors from an address aligned to their width: one
+      // 64-byte store per AVX-512 vector (four 16-byte ones made the stores the
+      // bound of a normalize pass: LayerNorm forward 8192x768 2.0 against 1.5
+      // ms in a one-thread loop on Zen 4); the portable path in 4-float pieces
+      // (_mm_stream_ps is baseline x86-64).
+      auto stream_one = [&](std::int64_t k) __attribute__((always_inline)) {
+        const float v = scalar(k);
+        int bits;
+        std::memcpy(&bits, &v, sizeof bits);
+        _mm_stream_si32(reinterpret_cast<int*>(dst + k), bits);
+      };
+      constexpr std::uintptr_t kAlign = W >= 8 ? 4 * W : 16;
+      for (; i < n && (reinterpret_cast<std::uintptr_t>(dst + i) & (kAlign - 1)) != 0; ++i) stream_one(i);
+      for (; i + W <= n; i += W) {
+        const vfloat<W> v = vec(i);
+        if constexpr (W >= 8) {
+          // A vmovntps of the whole ymm or zmm register. Not through the
+          // intrinsics: they carry a target that this template, compiled for
+          // no target of its own, cannot inline (it is only ever expanded
+          // inside a wider wrapper). GCC takes it as asm, clang as its
+          // generic builtin (which it would not take as asm).
+#if defined(__clang__)
+          __builtin_nontemporal_store(v, reinterpret_cast<vfloat<W>*>(dst + i));
+#else
+          asm("vmovntps %1, %0" : "=m"(*reinterpret_cast<vfloat<W>*>(dst + i)) : "v"(v));
+#endif
+        } else {
+          __m128 m;
+          std::memcpy(&m, &v, sizeof m);
+          _mm_stream_ps(dst + i, m);
+        }
+      }
+      for (; i < n; ++i) stream_one(i);
+      return;
     }
-    for (; i < n; ++i) stream_one(i);
-    return;
   }
 #else
   (void)stream;
 #endif
   for (; i + W <= n; i += W) storev<W>(dst + i, vec(i));
-  for (; i < n; ++i) dst[i] = scalar(i);
+  for (; i < n; ++i) store1(dst + i, scalar(i));
 }
 
 // Makes this thread's streaming stores visible before the parallel region ends.

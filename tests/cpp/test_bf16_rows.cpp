@@ -1,0 +1,129 @@
+// LayerNorm and RMSNorm read and write bfloat16 rows in registers
+// (kernels/row_apply.cpp, lanes.hpp's Bf16): every result is the float32
+// kernels' result on the rows widened, rounded once to bfloat16 where it is
+// stored in bfloat16, on every SIMD path and at 1 and 2 threads, forward
+// and backward. The rows have a tail (77), are longer than one run chunk
+// (4100), or are so many that the output is streamed past the caches
+// (2049x2050: 8 MiB of output); some hold NaN, infinities, subnormals or a
+// large mean, and some columns' weights make subnormal outputs.
+#include <cmath>
+#include <limits>
+
+#include "normkit/add_norm.hpp"
+#include "normkit/half.hpp"
+#include "normkit/layer_norm.hpp"
+#include "test_util.hpp"
+
+namespace normkit::test {
+namespace {
+
+class Bf16Rows : public EverySimdPath {};
+INSTANTIATE_TEST_SUITE_P(Simd, Bf16Rows, every_simd_path(), simd_path_param_name);
+
+// A (rows, cols) bfloat16 tensor of random values; row 1 holds a NaN, row 2
+// an infinity, row 3 subnormals and row 4 values around 1e4.
+Tensor bf16_rows(std::int64_t rows, std::int64_t cols, std::uint64_t seed) {
+  Tensor t32({rows, cols});
+  std::vector<float> v = normal_values<float>(static_cast<std::size_t>(rows * cols), seed, 0.25f, 1.5f);
+  const auto at = [&](std::int64_t r, std::int64_t c) -> float& { return v[static_cast<std::size_t>(r * cols + c)]; };
+  if (rows > 4 && cols > 3) {
+    at(1, cols / 2) = std::numeric_limits<float>::quiet_NaN();
+    at(2, cols - 1) = -std::numeric_limits<float>::infinity();
+    for (std::int64_t c = 0; c < cols; ++c) at(3, c) *= 1e-39f;  // below float's smallest normal
+    for (std::int64_t c = 0; c < cols; ++c) at(4, c) += 1e4f;
+  }
+  std::copy(v.begin(), v.end(), t32.data<float>());
+  Tensor t(t32.shape(), DType::bfloat16);
+  copy_into(t32, t);
+  return t;
+}
+
+Tensor widened(const TensorView& t) {
+  Tensor w(t.shape());
+  copy_into(t, w);
+  return w;
+}
+
+// Each element of `half` (bfloat16) is the float32 value rounded once.
+void expect_rounded(const TensorView& half, const TensorView& float32) {
+  ASSERT_EQ(half.dtype(), DType::bfloat16);
+  const std::vector<float> h = values(half), f = values(float32);
+  ASSERT_EQ(h.size(), f.size());
+  for (std::size_t k = 0; k < h.size(); ++k)
+    ASSERT_EQ(std::bit_cast<std::uint32_t>(h[k]), std::bit_cast<std::uint32_t>(bfloat16_to_float(float_to_bfloat16(f[k]))))
+        << "element " << k << ": " << h[k] << " is not " << f[k] << " rounded once";
+}
+
+TEST_P(Bf16Rows, AreTheFloat32RowsRoundedOnce) {
+  for (const auto& [rows, cols] : std::vector<std::pair<std::int64_t, std::int64_t>>{{6, 77}, {9, 4100}, {2049, 2050}})
+    for (int threads : {1, 2}) {
+      SCOPED_TRACE(std::to_string(rows) + "x" + std::to_string(cols) + ", " + std::to_string(threads) + " threads");
+      set_num_threads(threads);
+      const Shape ns{cols};
+      const Tensor x = bf16_rows(rows, cols, 11), residual = bf16_rows(rows, cols, 12);
+      const Tensor x32 = widened(x);
+      Tensor weight({cols}), bias({cols});
+      const std::vector<float> w = normal_values<float>(static_cast<std::size_t>(cols), 13, 1.0f, 0.2f);
+      const std::vector<float> b = normal_values<float>(static_cast<std::size_t>(cols), 14, 0.0f, 0.2f);
+      std::copy(w.begin(), w.end(), weight.data<float>());
+      // Columns whose outputs are subnormal (which the AVX512_BF16
+      // rounding instruction would flush).
+      for (std::int64_t c = 0; c < cols; c += 7) weight.data<float>()[c] *= 1e-38f;
+      std::copy(b.begin(), b.end(), bias.data<float>());
+
+      const LayerNormForwardResult ln = layer_norm_forward({x, ns, weight, bias});
+      const LayerNormForwardResult ln32 = layer_norm_forward({x32, ns, weight, bias});
+      expect_rounded(ln.y, ln32.y);
+      EXPECT_TRUE(same_bits(values(ln.mean), values(ln32.mean)));
+      EXPECT_TRUE(same_bits(values(ln.rstd), values(ln32.rstd)));
+
+      const RMSNormForwardResult rms = rms_norm_forward({x, ns, weight}, {.eps = 1e-6});
+      const RMSNormForwardResult rms32 = rms_norm_forward({x32, ns, weight}, {.eps = 1e-6});
+      expect_rounded(rms.y, rms32.y);
+      EXPECT_TRUE(same_bits(values(rms.rstd), values(rms32.rstd)));
+
+      // The fused add: residual_out is x + residual rounded once, y the
+      // float32 norm of the stored sums, rounded once.
+      Tensor sum32({rows, cols});
+      const std::vector<float> xv = values(x), rv = values(residual);
+      for (std::size_t k = 0; k < xv.size(); ++k) sum32.data<float>()[k] = xv[k] + rv[k];
+      const AddLayerNormForwardResult aln = add_layer_norm_forward({x, residual, ns, weight, bias});
+      expect_rounded(aln.residual_out, sum32);
+      const Tensor stored = widened(aln.residual_out);
+      const LayerNormForwardResult aln32 = layer_norm_forward({stored, ns, weight, bias});
+      expect_rounded(aln.y, aln32.y);
+      EXPECT_TRUE(same_bits(values(aln.rstd), values(aln32.rstd)));
+      const AddRMSNormForwardResult arms = add_rms_norm_forward({x, residual, ns, weight}, {.eps = 1e-6});
+      expect_rounded(arms.residual_out, sum32);
+      const RMSNormForwardResult arms32 = rms_norm_forward({stored, ns, weight}, {.eps = 1e-6});
+      expect_rounded(arms.y, arms32.y);
+
+      // Backward: dx rounded once, the parameter gradients the float32 bits.
+      const Tensor dy = bf16_rows(rows, cols, 15), dy32 = widened(dy);
+      const LayerNormBackwardResult lg = layer_norm_backward({dy, x, ns, ln.mean, ln.rstd, weight}, {}, true, true);
+      const LayerNormBackwardResult lg32 =
+          layer_norm_backward({dy32, x32, ns, ln.mean, ln.rstd, weight}, {}, true, true);
+      expect_rounded(lg.dx, lg32.dx);
+      EXPECT_TRUE(same_bits(values(lg.dweight), values(lg32.dweight)));
+      EXPECT_TRUE(same_bits(values(lg.dbias), values(lg32.dbias)));
+      const RMSNormBackwardResult rg = rms_norm_backward({dy, x, ns, rms.rstd, weight}, {.eps = 1e-6});
+      const RMSNormBackwardResult rg32 = rms_norm_backward({dy32, x32, ns, rms.rstd, weight}, {.eps = 1e-6});
+      expect_rounded(rg.dx, rg32.dx);
+      EXPECT_TRUE(same_bits(values(rg.dweight), values(rg32.dweight)));
+      // The fused add's backward: dsum = the norm's dx at the stored sums
+      // plus dresidual_out, rounded once.
+      const Tensor dres = bf16_rows(rows, cols, 16);
+      const AddNormBackwardResult ag =
+          add_rms_norm_backward({dy, dres, arms.residual_out, ns, {}, arms.rstd, weight}, {.eps = 1e-6});
+      const RMSNormBackwardResult ag32 = rms_norm_backward({dy32, stored, ns, arms.rstd, weight}, {.eps = 1e-6});
+      Tensor dsum32({rows, cols});
+      const std::vector<float> dx32 = values(ag32.dx), dv = values(dres);
+      for (std::size_t k = 0; k < dx32.size(); ++k) dsum32.data<float>()[k] = dx32[k] + dv[k];
+      expect_rounded(ag.dsum, dsum32);
+      EXPECT_TRUE(same_bits(values(ag.dweight), values(ag32.dweight)));
+    }
+  set_num_threads(2);
+}
+
+}  // namespace
+}  // namespace normkit::test
