@@ -11,12 +11,15 @@
 
 #include <algorithm>
 #include <cmath>
+#include <initializer_list>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "batch_reduction.hpp"
 #include "channel_apply.hpp"
 #include "grad_sums.hpp"
+#include "lanes.hpp"
 #include "moments.hpp"
 #include "planned_view.hpp"
 #include "ref/batch_norm_ref.hpp"
@@ -165,16 +168,36 @@ kernels::Layout layout_for(const TensorView& x, const Across& across) {
   return across.reduction != nullptr ? across.slice.layout : kernels::layout_of(x);
 }
 
-void fast_forward(const BatchNormInputs& in, const BatchNormOptions& o, const Problem& p,
-                  const BatchNormForwardOutputs& out, const Across& across = {}) {
-  const kernels::PlannedInput x(in.x, layout_for(in.x, across));
+// Where the data is read and written in bfloat16 in place (lanes.hpp's
+// Bf16: each load widened, each store rounded, the float32 arithmetic
+// between): every listed tensor bfloat16 in x's layout (contiguous or
+// channels-last), and no reduction across ranks (which takes float32).
+// Otherwise the data goes through float32 (planned_view.hpp).
+bool bfloat16_in_place(const Across& across, const TensorView& x, std::initializer_list<const TensorView*> others) {
+  if (across.reduction != nullptr || x.dtype() != DType::bfloat16 || x.numel() == 0) return false;
+  const kernels::Layout layout = kernels::layout_of(x);
+  const auto in_layout = [&](const TensorView& t) {
+    return t.dtype() == DType::bfloat16 &&
+           (layout == kernels::Layout::contiguous ? t.is_contiguous() : t.is_channels_last());
+  };
+  if (!in_layout(x)) return false;
+  for (const TensorView* t : others)
+    if (t->defined() && !in_layout(*t)) return false;
+  return true;
+}
+
+// The forward pass on x and y of element type T (float, or Bf16 in place)
+// in `layout`.
+template <typename T>
+void forward_on(const BatchNormInputs& in, const BatchNormOptions& o, const Problem& p,
+                const BatchNormForwardOutputs& out, const Across& across, const T* x, T* y,
+                kernels::Layout layout) {
   const std::int64_t G = o.training ? p.groups : 1, C = p.C;
-  const NormPlan plan = batch_norm_plan(p, x.layout(), G);
+  const NormPlan plan = batch_norm_plan(p, layout, G);
   const std::vector<float> gamma = read_channels(in.weight, C, 1.0f);
   const std::vector<float> beta = read_channels(in.bias, C, 0.0f);
   kernels::NormalizeCoefficients k(G * C);
-  kernels::PlannedOutput y(out.y, x);
-  const kernels::NormalizeArgs apply = k.applied_to({.x = x.data(), .y = y.data(), .plan = plan});
+  const kernels::NormalizeArgsOf<T> apply = k.applied_to_data(kernels::NormalizeArgsOf<T>{.x = x, .y = y, .plan = plan});
   if (o.training) {
     const double m = static_cast<double>(across.reduction != nullptr ? across.slice.batch * p.S : p.group_m());
     std::vector<double> mean(G * C), var(G * C), invstd(G * C);
@@ -200,14 +223,18 @@ void fast_forward(const BatchNormInputs& in, const BatchNormOptions& o, const Pr
     if (across.reduction == nullptr && kernels::slice_fusion_fits(plan, 1)) {
       // Each channel's statistics, then its normalize pass while it is in cache.
       kernels::moments_each_slice(
-          x.data(), plan, set_channel,
+          x, plan, set_channel,
           [&](std::int64_t i, std::int64_t s0, std::int64_t s1) { kernels::normalize_slice(apply, i, s0, s1); });
     } else {
       std::vector<kernels::Moments> stats(G * C);
-      if (across.reduction != nullptr)  // the whole batch's, from every rank (G == 1)
-        across.reduction->moments(x.data(), plan, stats.data());
-      else
-        kernels::moments({.x = x.data(), .plan = plan, .out = stats.data()});
+      if constexpr (std::is_same_v<T, float>) {
+        if (across.reduction != nullptr)  // the whole batch's, from every rank (G == 1)
+          across.reduction->moments(x, plan, stats.data());
+        else
+          kernels::moments({.x = x, .plan = plan, .out = stats.data()});
+      } else {
+        kernels::moments(x, plan, stats.data());
+      }
       for (std::int64_t i = 0; i < G * C; ++i) set_channel(i, stats[i]);
       kernels::normalize_apply(apply);
     }
@@ -226,10 +253,22 @@ void fast_forward(const BatchNormInputs& in, const BatchNormOptions& o, const Pr
       k.scale[c] = static_cast<float>(gamma[c] / std::sqrt(rv[c] + o.eps));
       k.shift[c] = beta[c];
     }
-    kernels::NormalizeArgs eval = apply;
+    kernels::NormalizeArgsOf<T> eval = apply;
     eval.single_pass = true;
     kernels::normalize_apply(eval);
   }
+}
+
+void fast_forward(const BatchNormInputs& in, const BatchNormOptions& o, const Problem& p,
+                  const BatchNormForwardOutputs& out, const Across& across = {}) {
+  if (bfloat16_in_place(across, in.x, {&out.y})) {
+    forward_on(in, o, p, out, across, static_cast<const kernels::Bf16*>(in.x.raw()),
+               static_cast<kernels::Bf16*>(out.y.raw()), kernels::layout_of(in.x));
+    return;
+  }
+  const kernels::PlannedInput x(in.x, layout_for(in.x, across));
+  kernels::PlannedOutput y(out.y, x);
+  forward_on(in, o, p, out, across, x.data(), y.data(), x.layout());
   y.finish();
 }
 

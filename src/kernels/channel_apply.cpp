@@ -39,9 +39,10 @@ void for_each_run(const NormPlan& p, bool stream, const RunBody& run, const RowB
 
 // The forward pass over `runs` contiguous runs of n of (a, c) = ac, `stride`
 // apart, in one call (prefetch: see elementwise.hpp).
-void normalize_run(const NormalizeArgs& args, bool stream, std::int64_t ac, std::int64_t offset, std::int64_t n,
+template <typename T>
+void normalize_run(const NormalizeArgsOf<T>& args, bool stream, std::int64_t ac, std::int64_t offset, std::int64_t n,
                    std::int64_t prefetch, std::int64_t runs = 1, std::int64_t stride = 0) {
-  normalize_span({.x = args.x + offset,
+  normalize_span(NormalizeSpanOf<T>{.x = args.x + offset,
                   .y = args.y + offset,
                   .n = n,
                   .hi = args.center_hi[ac],
@@ -80,7 +81,8 @@ void runs_of_slice(const NormPlan& p, std::int64_t ac, std::int64_t s0, std::int
   if (b0 < b1) runs(((a * p.B + b0) * p.C + c) * p.D, b1 - b0, p.C * p.D);
 }
 
-bool stream_y(const NormalizeArgs& args) {
+template <typename T>
+bool stream_y(const NormalizeArgsOf<T>& args) {
   const std::int64_t n = args.plan.numel();
   return (args.single_pass ? stream_single_pass_output(n, threads_for(n)) : stream_output(n)) && args.y != args.x;
 }
@@ -88,16 +90,15 @@ bool stream_dx(const InputGradArgs& args) {
   return stream_output(args.plan.numel()) && args.dx != args.dy && args.dx != args.x;
 }
 
-}  // namespace
-
-void normalize_apply(const NormalizeArgs& args) {
+template <typename T>
+void normalize_apply_to(const NormalizeArgsOf<T>& args) {
   const std::int64_t C = args.plan.C;
   const bool stream = stream_y(args);
   for_each_run(
       args.plan, stream,
       [&](std::int64_t ac, std::int64_t offset, std::int64_t n) { normalize_run(args, stream, ac, offset, n, n); },
       [&](std::int64_t a, std::int64_t offset, std::int64_t rows) {
-        normalize_rows({.x = args.x + offset,
+        normalize_rows(NormalizeRowsOf<T>{.x = args.x + offset,
                         .y = args.y + offset,
                         .rows = rows,
                         .n = C,
@@ -108,6 +109,20 @@ void normalize_apply(const NormalizeArgs& args) {
                        stream);
       });
 }
+
+template <typename T>
+void normalize_slice_of(const NormalizeArgsOf<T>& args, std::int64_t ac, std::int64_t s0, std::int64_t s1) {
+  const bool stream = stream_y(args);
+  runs_of_slice(args.plan, ac, s0, s1, [&](std::int64_t offset, std::int64_t count, std::int64_t stride) {
+    normalize_run(args, stream, ac, offset, args.plan.D, args.plan.D, count, stride);
+  });
+  if (s1 >= args.plan.samples()) stream_fence(stream);
+}
+
+}  // namespace
+
+void normalize_apply(const NormalizeArgs& args) { normalize_apply_to(args); }
+void normalize_apply(const NormalizeArgsOf<Bf16>& args) { normalize_apply_to(args); }
 
 void input_grad_apply(const InputGradArgs& args) {
   const std::int64_t C = args.plan.C;
@@ -134,11 +149,10 @@ void input_grad_apply(const InputGradArgs& args) {
 // run of the next channel, D elements on: the slice this thread reduces next.
 // The streamed stores are fenced once the slice's last sample is written.
 void normalize_slice(const NormalizeArgs& args, std::int64_t ac, std::int64_t s0, std::int64_t s1) {
-  const bool stream = stream_y(args);
-  runs_of_slice(args.plan, ac, s0, s1, [&](std::int64_t offset, std::int64_t count, std::int64_t stride) {
-    normalize_run(args, stream, ac, offset, args.plan.D, args.plan.D, count, stride);
-  });
-  if (s1 >= args.plan.samples()) stream_fence(stream);
+  normalize_slice_of(args, ac, s0, s1);
+}
+void normalize_slice(const NormalizeArgsOf<Bf16>& args, std::int64_t ac, std::int64_t s0, std::int64_t s1) {
+  normalize_slice_of(args, ac, s0, s1);
 }
 
 void input_grad_slice(const InputGradArgs& args, std::int64_t ac, std::int64_t s0, std::int64_t s1) {

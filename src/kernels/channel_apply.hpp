@@ -15,9 +15,13 @@
 
 namespace normkit::kernels {
 
-struct NormalizeArgs {
-  const float* x = nullptr;  // (A, B, C, D)
-  float* y = nullptr;        // (A, B, C, D)
+struct Bf16;  // a bfloat16 as stored (lanes.hpp)
+
+// x and y float, or both bfloat16 (widened as read, rounded as stored).
+template <typename T>
+struct NormalizeArgsOf {
+  const T* x = nullptr;  // (A, B, C, D)
+  T* y = nullptr;        // (A, B, C, D)
   const float* center_hi = nullptr;  // (A, C), and each below
   const float* center_lo = nullptr;
   const float* scale = nullptr;
@@ -27,7 +31,9 @@ struct NormalizeArgs {
   // shift): y may stay in cache (stream_single_pass_output).
   bool single_pass = false;
 };
+using NormalizeArgs = NormalizeArgsOf<float>;
 void normalize_apply(const NormalizeArgs& args);
+void normalize_apply(const NormalizeArgsOf<Bf16>& args);
 
 struct InputGradArgs {
   const float* dy = nullptr;  // (A, B, C, D)
@@ -68,13 +74,15 @@ struct NormalizeCoefficients {
 
   explicit NormalizeCoefficients(std::int64_t n) : center(n), scale(n), shift(n) {}
   // The pass's arguments (x, y, plan) with these coefficients.
-  NormalizeArgs applied_to(NormalizeArgs pass) const {
+  template <typename T>
+  NormalizeArgsOf<T> applied_to_data(NormalizeArgsOf<T> pass) const {
     pass.center_hi = center.hi.data();
     pass.center_lo = center.lo.data();
     pass.scale = scale.data();
     pass.shift = shift.data();
     return pass;
   }
+  NormalizeArgs applied_to(const NormalizeArgs& pass) const { return applied_to_data(pass); }
 };
 
 // The backward pass's per (a, c): dx = dy * k_dy + (x - mean) * k_x + k_0.
@@ -100,6 +108,7 @@ struct InputGradCoefficients {
 // threads on different slices; a slice's streamed stores are fenced by the
 // call that reaches its last sample.
 void normalize_slice(const NormalizeArgs& args, std::int64_t ac, std::int64_t s0, std::int64_t s1);
+void normalize_slice(const NormalizeArgsOf<Bf16>& args, std::int64_t ac, std::int64_t s0, std::int64_t s1);
 void input_grad_slice(const InputGradArgs& args, std::int64_t ac, std::int64_t s0, std::int64_t s1);
 
 }  // namespace normkit::kernels

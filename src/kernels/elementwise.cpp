@@ -13,23 +13,23 @@ namespace normkit::kernels {
 namespace {
 
 // Asks for the input `prefetch` elements ahead, once per cache line.
-template <int W>
-[[gnu::always_inline]] inline void prefetch_line(const float* p, std::int64_t prefetch) {
-  if (prefetch != 0 && (reinterpret_cast<std::uintptr_t>(p) & 63) < sizeof(float) * W) prefetch_ahead(p, prefetch);
+template <int W, typename T>
+[[gnu::always_inline]] inline void prefetch_line(const T* p, std::int64_t prefetch) {
+  if (prefetch != 0 && (reinterpret_cast<std::uintptr_t>(p) & 63) < sizeof(T) * W) prefetch_ahead(p, prefetch);
 }
 
-template <int W>
-[[gnu::always_inline]] inline void normalize_span_w(const NormalizeSpan& s, bool stream, std::int64_t prefetch) {
+template <int W, typename T>
+[[gnu::always_inline]] inline void normalize_span_w(const NormalizeSpanOf<T>& s, bool stream, std::int64_t prefetch) {
   const float hi = s.hi, lo = s.lo, scale = s.scale, shift = s.shift;
   for (std::int64_t r = 0; r < s.runs; ++r) {
-    const float* x = s.x + r * s.stride;
+    const T* x = s.x + r * s.stride;
     write_elements<W>(
         s.y + r * s.stride, s.n, stream,
         [&](std::int64_t i) __attribute__((always_inline)) {
           prefetch_line<W>(x + i, prefetch);
           return ((loadv<W>(x + i) - hi) - lo) * scale + shift;
         },
-        [&](std::int64_t i) __attribute__((always_inline)) { return ((x[i] - hi) - lo) * scale + shift; });
+        [&](std::int64_t i) __attribute__((always_inline)) { return ((load1(x + i) - hi) - lo) * scale + shift; });
   }
 }
 
@@ -47,18 +47,20 @@ template <int W, typename T>
       [&](std::int64_t i) __attribute__((always_inline)) { return load1(src + i); });
 }
 
-template <int W>
-[[gnu::always_inline]] inline void normalize_rows_w(const NormalizeRows& s, bool stream) {
+template <int W, typename T>
+[[gnu::always_inline]] inline void normalize_rows_w(const NormalizeRowsOf<T>& s, bool stream) {
   const float *hi = s.hi, *lo = s.lo, *scale = s.scale, *shift = s.shift;
   for (std::int64_t r = 0; r < s.rows; ++r) {
-    const float* x = s.x + r * s.n;
+    const T* x = s.x + r * s.n;
     write_elements<W>(
         s.y + r * s.n, s.n, stream,
         [&](std::int64_t c) __attribute__((always_inline)) {
           return ((loadv<W>(x + c) - loadv<W>(hi + c)) - loadv<W>(lo + c)) * loadv<W>(scale + c) +
                  loadv<W>(shift + c);
         },
-        [&](std::int64_t c) __attribute__((always_inline)) { return ((x[c] - hi[c]) - lo[c]) * scale[c] + shift[c]; });
+        [&](std::int64_t c) __attribute__((always_inline)) {
+          return ((load1(x + c) - hi[c]) - lo[c]) * scale[c] + shift[c];
+        });
   }
 }
 
@@ -264,6 +266,25 @@ NORMKIT_TARGET_AVX512 void row_normalize_span_avx512(const RowNormalizeSpan& s, 
 }
 #endif
 
+void normalize_span_portable(const NormalizeSpanOf<Bf16>& s, bool stream, std::int64_t prefetch) {
+  normalize_span_w<4>(s, stream, prefetch);
+}
+void normalize_rows_portable(const NormalizeRowsOf<Bf16>& s, bool stream) { normalize_rows_w<4>(s, stream); }
+#if NORMKIT_X86_DISPATCH
+NORMKIT_TARGET_AVX2 void normalize_span_avx2(const NormalizeSpanOf<Bf16>& s, bool stream, std::int64_t prefetch) {
+  normalize_span_w<8>(s, stream, prefetch);
+}
+NORMKIT_TARGET_AVX2 void normalize_rows_avx2(const NormalizeRowsOf<Bf16>& s, bool stream) {
+  normalize_rows_w<8>(s, stream);
+}
+NORMKIT_TARGET_AVX512 void normalize_span_avx512(const NormalizeSpanOf<Bf16>& s, bool stream,
+                                                 std::int64_t prefetch) {
+  normalize_span_w<16>(s, stream, prefetch);
+}
+NORMKIT_TARGET_AVX512 void normalize_rows_avx512(const NormalizeRowsOf<Bf16>& s, bool stream) {
+  normalize_rows_w<16>(s, stream);
+}
+#endif
 void row_backward_span_portable(const RowBackwardSpanOf<Bf16>& s, bool stream) { row_backward_span_w<4>(s, stream); }
 void accumulate_column_sums_portable(const ColumnSumsSpanOf<Bf16>& s) { accumulate_column_sums_w<4>(s); }
 #if NORMKIT_X86_DISPATCH
@@ -314,6 +335,10 @@ void normalize_span(const NormalizeSpan& s, bool stream, std::int64_t prefetch) 
   NORMKIT_DISPATCH(normalize_span, s, stream, prefetch);
 }
 void normalize_rows(const NormalizeRows& s, bool stream) { NORMKIT_DISPATCH(normalize_rows, s, stream); }
+void normalize_span(const NormalizeSpanOf<Bf16>& s, bool stream, std::int64_t prefetch) {
+  NORMKIT_DISPATCH(normalize_span, s, stream, prefetch);
+}
+void normalize_rows(const NormalizeRowsOf<Bf16>& s, bool stream) { NORMKIT_DISPATCH(normalize_rows, s, stream); }
 void input_grad_rows(const InputGradRows& s, bool stream) { NORMKIT_DISPATCH(input_grad_rows, s, stream); }
 void input_grad_span(const InputGradSpan& s, bool stream, std::int64_t prefetch) {
   NORMKIT_DISPATCH(input_grad_span, s, stream, prefetch);

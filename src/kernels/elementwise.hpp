@@ -15,24 +15,31 @@ struct Bf16;  // a bfloat16 as stored (lanes.hpp)
 // y = ((x - hi) - lo) * scale + shift, one (hi, lo, scale, shift) for the span;
 // or for `runs` spans of n, `stride` elements apart, with the same
 // coefficients (a channel's runs of consecutive samples, one call).
-struct NormalizeSpan {
-  const float* x;
-  float* y;
+// x and y float, or both bfloat16 (Bf16: widened as read, rounded as stored).
+template <typename T>
+struct NormalizeSpanOf {
+  const T* x;
+  T* y;
   std::int64_t n;
   float hi, lo, scale, shift;
   std::int64_t runs = 1, stride = 0;
 };
+using NormalizeSpan = NormalizeSpanOf<float>;
 void normalize_span(const NormalizeSpan& s, bool stream, std::int64_t prefetch);
+void normalize_span(const NormalizeSpanOf<Bf16>& s, bool stream, std::int64_t prefetch);
 
 // The same with per-channel coefficients, for `rows` contiguous rows of n
 // channels (channels-last BatchNorm).
-struct NormalizeRows {
-  const float* x;
-  float* y;
+template <typename T>
+struct NormalizeRowsOf {
+  const T* x;
+  T* y;
   std::int64_t rows, n;
   const float *hi, *lo, *scale, *shift;
 };
+using NormalizeRows = NormalizeRowsOf<float>;
 void normalize_rows(const NormalizeRows& s, bool stream);
+void normalize_rows(const NormalizeRowsOf<Bf16>& s, bool stream);
 
 // dx = dy * k_dy + ((x - hi) - lo) * k_x + k_0, one set of coefficients;
 // runs and stride as NormalizeSpan's.

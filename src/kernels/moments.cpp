@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "blocked_reduce.hpp"
@@ -27,8 +28,10 @@ namespace {
 // The second pass asks for the same channels `prefetch` elements ahead (the
 // next block; 0: none), as strided rows get no hardware prefetch. (Only where
 // that block exists: a prefetch of an unmapped address costs a page walk.)
-template <int W, int G>
-[[gnu::always_inline]] inline void rows16_moments_w(const float* x0, std::int64_t C, std::int64_t rows,
+// T: float, or Bf16 (widened as loaded, and always packed: the second pass
+// reads the widened copy).
+template <int W, int G, typename T = float>
+[[gnu::always_inline]] inline void rows16_moments_w(const T* x0, std::int64_t C, std::int64_t rows,
                                                     std::int64_t prefetch, Moments* out, float* packed) {
   using V = vfloat<W>;
   constexpr int K = kLanes / W;
@@ -40,7 +43,7 @@ template <int W, int G>
   // copied: the second pass reads them again in place. (The copy's stores
   // cost BatchNorm 64x256x14x14 channels-last training forward a sixth of
   // its time: 1.19 to 1.01 ms, 1 thread, Zen 4.)
-  const bool whole_rows = C == kWidth;
+  const bool whole_rows = std::is_same_v<T, float> && C == kWidth;
   for (std::int64_t r = 0; r < rows; ++r) {
 #pragma GCC unroll 16
     for (int g = 0; g < G; ++g) {
@@ -50,7 +53,8 @@ template <int W, int G>
       for (int k = 0; k < K; ++k) sum[g].v[k] += v.v[k] - shift[g].v[k];
     }
   }
-  const float* second = whole_rows ? x0 : packed;
+  const float* second = packed;
+  if constexpr (std::is_same_v<T, float>) second = whole_rows ? x0 : packed;
   LaneSet<W> mv[G], s1[G], s2[G];
   float m[G][kLanes];
   for (int g = 0; g < G; ++g) {
@@ -187,12 +191,12 @@ template <int W, int R, typename T = float>
 }
 
 // rows16_moments_w with a packed buffer on the stack (G <= 4: at most 64 KiB).
-template <int W, int G>
-[[gnu::always_inline]] inline void rows_moments_on_stack(const float* x0, std::int64_t C, std::int64_t rows,
+template <int W, int G, typename T = float>
+[[gnu::always_inline]] inline void rows_moments_on_stack(const T* x0, std::int64_t C, std::int64_t rows,
                                                          std::int64_t prefetch, Moments* out) {
   static_assert(G <= 4);
   alignas(64) float packed[kRowChunk * kLanes * G];
-  rows16_moments_w<W, G>(x0, C, rows, prefetch, out, packed);
+  rows16_moments_w<W, G, T>(x0, C, rows, prefetch, out, packed);
 }
 
 // The single-run kernels: R = 1.
@@ -250,6 +254,57 @@ NORMKIT_TARGET_AVX512 double run_square_sum_avx512(const Bf16* x, std::int64_t n
   return run_square_sum_w<16, Bf16>(x, n);
 }
 #endif
+
+// The channel kernels over bfloat16 (channels-last BatchNorm).
+void rows16_moments_portable(const Bf16* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch,
+                             Moments* out) {
+  rows_moments_on_stack<4, 1>(x0, C, rows, prefetch, out);
+}
+void rows64_moments_portable(const Bf16* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch,
+                             Moments* out) {
+  rows_moments_on_stack<4, 4>(x0, C, rows, prefetch, out);
+}
+void rows256_moments_portable(const Bf16* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch,
+                              Moments* out) {
+  for (int q = 0; q < 4; ++q) rows64_moments_portable(x0 + 64 * q, C, rows, prefetch, out + 64 * q);
+}
+#if NORMKIT_X86_DISPATCH
+NORMKIT_TARGET_AVX2 void rows16_moments_avx2(const Bf16* x0, std::int64_t C, std::int64_t rows,
+                                             std::int64_t prefetch, Moments* out) {
+  rows_moments_on_stack<8, 1>(x0, C, rows, prefetch, out);
+}
+NORMKIT_TARGET_AVX2 void rows64_moments_avx2(const Bf16* x0, std::int64_t C, std::int64_t rows,
+                                             std::int64_t prefetch, Moments* out) {
+  rows_moments_on_stack<8, 4>(x0, C, rows, prefetch, out);
+}
+NORMKIT_TARGET_AVX2 void rows256_moments_avx2(const Bf16* x0, std::int64_t C, std::int64_t rows,
+                                              std::int64_t prefetch, Moments* out) {
+  for (int q = 0; q < 4; ++q) rows64_moments_avx2(x0 + 64 * q, C, rows, prefetch, out + 64 * q);
+}
+NORMKIT_TARGET_AVX512 void rows16_moments_avx512(const Bf16* x0, std::int64_t C, std::int64_t rows,
+                                                 std::int64_t prefetch, Moments* out) {
+  rows_moments_on_stack<16, 1>(x0, C, rows, prefetch, out);
+}
+NORMKIT_TARGET_AVX512 void rows64_moments_avx512(const Bf16* x0, std::int64_t C, std::int64_t rows,
+                                                 std::int64_t prefetch, Moments* out) {
+  rows_moments_on_stack<16, 4>(x0, C, rows, prefetch, out);
+}
+NORMKIT_TARGET_AVX512 void rows256_moments_avx512(const Bf16* x0, std::int64_t C, std::int64_t rows,
+                                                  std::int64_t /*prefetch: none, as the float kernel's*/,
+                                                  Moments* out) {
+  thread_local std::vector<float> packed(static_cast<std::size_t>(kRowChunk * 256));
+  rows16_moments_w<16, 16, Bf16>(x0, C, rows, 0, out, packed.data());
+}
+#endif
+void rows16_moments(const Bf16* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch, Moments* out) {
+  NORMKIT_DISPATCH(rows16_moments, x0, C, rows, prefetch, out);
+}
+void rows64_moments(const Bf16* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch, Moments* out) {
+  NORMKIT_DISPATCH(rows64_moments, x0, C, rows, prefetch, out);
+}
+void rows256_moments(const Bf16* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch, Moments* out) {
+  NORMKIT_DISPATCH(rows256_moments, x0, C, rows, prefetch, out);
+}
 
 }  // namespace
 
@@ -359,8 +414,10 @@ void rows4_square_sums(const Bf16* x, std::int64_t stride, std::int64_t n, doubl
 
 namespace {
 
+// T: float, or Bf16 (bfloat16 data, widened as loaded: the same bits).
+template <typename T>
 struct MomentsOps {
-  const float* x;
+  const T* x;
   std::int64_t C, numel;
 
   Moments run(std::int64_t, std::int64_t, std::int64_t offset, std::int64_t n) const {
@@ -379,9 +436,9 @@ struct MomentsOps {
   // same arithmetic), so every channel gets the same bits either way.
   void rows(std::int64_t, std::int64_t offset, std::int64_t rows, std::int64_t c0, std::int64_t n,
             Moments* out) const {
-    const float* x0 = x + offset + c0;  // (rows, C), from channel c0
+    const T* x0 = x + offset + c0;  // (rows, C), from channel c0
     if (rows == 1) {  // one value per channel: its statistics are the value itself
-      for (std::int64_t j = 0; j < n; ++j) out[j] = {1.0, x0[j], 0.0};
+      for (std::int64_t j = 0; j < n; ++j) out[j] = {1.0, load1(x0 + j), 0.0};
       return;
     }
     const double dn = static_cast<double>(rows), inv_n = 1.0 / dn;
@@ -393,14 +450,14 @@ struct MomentsOps {
     for (; j < n; ++j) out[j] = rows1(x0 + j, rows, dn, inv_n);
   }
 
-  Moments rows1(const float* x0, std::int64_t rows, double dn, double inv_n) const {
-    const float shift = x0[0];
+  Moments rows1(const T* x0, std::int64_t rows, double dn, double inv_n) const {
+    const float shift = load1(x0);
     float sum = 0;
-    for (std::int64_t r = 0; r < rows; ++r) sum += x0[r * C] - shift;
+    for (std::int64_t r = 0; r < rows; ++r) sum += load1(x0 + r * C) - shift;
     const float m = static_cast<float>(shift + sum * inv_n);
     float s1 = 0, s2 = 0;
     for (std::int64_t r = 0; r < rows; ++r) {
-      const float d = x0[r * C] - m;
+      const float d = load1(x0 + r * C) - m;
       s1 += d;
       s2 += d * d;
     }
@@ -411,17 +468,24 @@ struct MomentsOps {
 }  // namespace
 
 void moments(const MomentsArgs& args) {
-  blocked_reduce(args.plan, MomentsOps{args.x, args.plan.C, args.plan.numel()}, args.out);
+  blocked_reduce(args.plan, MomentsOps<float>{args.x, args.plan.C, args.plan.numel()}, args.out);
+}
+void moments(const Bf16* x, const NormPlan& plan, Moments* out) {
+  blocked_reduce(plan, MomentsOps<Bf16>{x, plan.C, plan.numel()}, out);
 }
 
 void moments_of_whole_nodes(const float* x, const NormPlan& local, const SampleTree& tree, std::int64_t first,
                             const LeafList& nodes, Moments* out) {
-  reduce_whole_nodes(local, MomentsOps{x, local.C, local.numel()}, tree, first, nodes, out);
+  reduce_whole_nodes(local, MomentsOps<float>{x, local.C, local.numel()}, tree, first, nodes, out);
 }
 
 void moments_each_slice(const float* x, const NormPlan& plan,
                         const std::function<void(std::int64_t, const Moments&)>& finish, const SlicePass& pass) {
-  reduce_each_slice<Moments>(plan, MomentsOps{x, plan.C, plan.numel()}, finish, pass);
+  reduce_each_slice<Moments>(plan, MomentsOps<float>{x, plan.C, plan.numel()}, finish, pass);
+}
+void moments_each_slice(const Bf16* x, const NormPlan& plan,
+                        const std::function<void(std::int64_t, const Moments&)>& finish, const SlicePass& pass) {
+  reduce_each_slice<Moments>(plan, MomentsOps<Bf16>{x, plan.C, plan.numel()}, finish, pass);
 }
 
 namespace {

@@ -51,6 +51,9 @@ struct MomentsArgs {
   Moments* out = nullptr;
 };
 void moments(const MomentsArgs& args);
+struct Bf16;  // a bfloat16 as stored (lanes.hpp)
+// The same over bfloat16 x, widened as it is loaded: the bits of x widened.
+void moments(const Bf16* x, const NormPlan& plan, Moments* out);
 
 struct SampleTree;
 // A rank's share of the statistics of a batch split along its samples
@@ -66,6 +69,8 @@ void moments_of_whole_nodes(const float* x, const NormPlan& local, const SampleT
 // (between the reductions of the thread's next slice), so that a pass over
 // the slice finds it in cache (reduce_each_slice).
 void moments_each_slice(const float* x, const NormPlan& plan,
+                        const std::function<void(std::int64_t, const Moments&)>& finish, const SlicePass& pass);
+void moments_each_slice(const Bf16* x, const NormPlan& plan,
                         const std::function<void(std::int64_t, const Moments&)>& finish, const SlicePass& pass);
 
 // Mean of squares per (a, c), for RMSNorm: out (A, C). x: (A, B, C, D).
@@ -100,7 +105,6 @@ void rows256_moments(const float* x0, std::int64_t C, std::int64_t rows, std::in
 double run_square_sum(const float* x, std::int64_t n);
 // The row kernels over bfloat16 runs (lanes.hpp's Bf16), widened as they
 // are loaded: the bits the float kernels give the runs widened.
-struct Bf16;
 Moments run_moments(const Bf16* x, std::int64_t n, std::int64_t prefetch);
 double run_square_sum(const Bf16* x, std::int64_t n);
 void rows4_moments(const Bf16* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch, Moments* out);

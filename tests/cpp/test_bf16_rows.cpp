@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "normkit/add_norm.hpp"
+#include "normkit/batch_norm.hpp"
 #include "normkit/half.hpp"
 #include "normkit/layer_norm.hpp"
 #include "test_util.hpp"
@@ -39,7 +40,7 @@ Tensor bf16_rows(std::int64_t rows, std::int64_t cols, std::uint64_t seed) {
 }
 
 Tensor widened(const TensorView& t) {
-  Tensor w(t.shape());
+  Tensor w(t.shape(), DType::float32, t.memory_format());  // the same layout: the same plan
   copy_into(t, w);
   return w;
 }
@@ -122,6 +123,63 @@ TEST_P(Bf16Rows, AreTheFloat32RowsRoundedOnce) {
       expect_rounded(ag.dsum, dsum32);
       EXPECT_TRUE(same_bits(values(ag.dweight), values(ag32.dweight)));
     }
+  set_num_threads(2);
+}
+
+// A bfloat16 tensor of `shape` in `format`, random values; sample 1 holds
+// a NaN in channel 0, and channel 1 values around 1e4.
+Tensor bf16_tensor(const Shape& shape, MemoryFormat format, std::uint64_t seed) {
+  Tensor t32(shape);
+  std::vector<float> v = normal_values<float>(static_cast<std::size_t>(t32.numel()), seed, 0.25f, 1.5f);
+  const std::int64_t C = shape[1], inner = t32.numel() / (shape[0] * C);
+  for (std::int64_t n = 0; n < shape[0]; ++n)
+    for (std::int64_t i = 0; i < inner; ++i) v[static_cast<std::size_t>((n * C + 1 % C) * inner + i)] += 1e4f;
+  if (shape[0] > 1 && C > 1) v[static_cast<std::size_t>(1 * C * inner)] = std::numeric_limits<float>::quiet_NaN();
+  std::copy(v.begin(), v.end(), t32.data<float>());
+  Tensor t(shape, DType::bfloat16, format);
+  copy_into(t32, t);
+  return t;
+}
+
+// BatchNorm reads and writes bfloat16 in place too (contiguous and
+// channels-last, train and eval, Ghost BN): y the float32 result on the
+// widened x rounded once, the statistics the float32 bits. Channel counts
+// that take the 256-, 64- and 16-channel kernels and the one-by-one rest;
+// the last shape's output is streamed.
+TEST_P(Bf16Rows, BatchNormIsTheFloat32PathRoundedOnce) {
+  const std::vector<Shape> shapes{{4, 256, 5, 5}, {3, 83, 6, 7}, {5, 3, 97}, {16, 64, 64, 64}};
+  for (const Shape& shape : shapes)
+    for (MemoryFormat format : {MemoryFormat::contiguous, MemoryFormat::channels_last})
+      for (int threads : {1, 2}) {
+        if (format == MemoryFormat::channels_last && shape.size() != 4) continue;
+        SCOPED_TRACE(shape_string(shape) + (format == MemoryFormat::channels_last ? " channels-last, " : ", ") +
+                     std::to_string(threads) + " threads");
+        set_num_threads(threads);
+        const std::int64_t C = shape[1];
+        const Tensor x = bf16_tensor(shape, format, 21), x32 = widened(x);
+        Tensor weight({C}), bias({C});
+        for (std::int64_t c = 0; c < C; ++c) {
+          weight.data<float>()[c] = c % 7 == 0 ? 1e-38f : 1.0f + 0.01f * static_cast<float>(c);  // subnormal outputs
+          bias.data<float>()[c] = 0.1f * static_cast<float>(c % 5);
+        }
+        for (bool training : {true, false})
+          for (std::int64_t ghost : {std::int64_t{0}, shape[0] % 2 == 0 ? std::int64_t{2} : std::int64_t{0}}) {
+            if (ghost != 0 && !training) continue;
+            SCOPED_TRACE(std::string(training ? "train" : "eval") + (ghost != 0 ? ", ghost" : ""));
+            Tensor rm = Tensor::full({C}, 0.5f), rv = Tensor::full({C}, 2.0f);
+            Tensor rm32 = Tensor::full({C}, 0.5f), rv32 = Tensor::full({C}, 2.0f);
+            BatchNormOptions o{.training = training};
+            if (ghost != 0) o.virtual_batch_size = ghost;
+            const BatchNormForwardResult f = batch_norm_forward({x, weight, bias, rm, rv}, o);
+            const BatchNormForwardResult f32 = batch_norm_forward({x32, weight, bias, rm32, rv32}, o);
+            ASSERT_EQ(f.y.view().memory_format(), format);
+            expect_rounded(f.y, f32.y);
+            EXPECT_TRUE(same_bits(values(f.save_mean), values(f32.save_mean)));
+            EXPECT_TRUE(same_bits(values(f.save_invstd), values(f32.save_invstd)));
+            EXPECT_TRUE(same_bits(values(rm), values(rm32)));
+            EXPECT_TRUE(same_bits(values(rv), values(rv32)));
+          }
+      }
   set_num_threads(2);
 }
 
