@@ -272,12 +272,14 @@ void fast_forward(const BatchNormInputs& in, const BatchNormOptions& o, const Pr
   y.finish();
 }
 
-void fast_backward(const BatchNormBackwardInputs& in, const BatchNormOptions& o, const Problem& p,
-                   const BatchNormGrads& g, const Across& across = {}) {
-  const kernels::PlannedInput x(in.x, layout_for(in.x, across));
-  const kernels::PlannedInput dy(in.dy, x);  // in x's layout
+// The backward pass on dy, x and dx of element type T (float, or Bf16 in
+// place) in `layout`; dx_data is where dx goes (null when it is not wanted).
+template <typename T>
+void backward_on(const BatchNormBackwardInputs& in, const BatchNormOptions& o, const Problem& p,
+                 const BatchNormGrads& g, const Across& across, const T* x, const T* dy, T* dx_data,
+                 kernels::Layout layout) {
   const std::int64_t G = o.training ? p.groups : 1, C = p.C;
-  const NormPlan plan = batch_norm_plan(p, x.layout(), G);
+  const NormPlan plan = batch_norm_plan(p, layout, G);
   const std::vector<float> gamma = read_channels(in.weight, C, 1.0f);
   const bool renorm = renorm_active(o);
   const std::vector<double> r = renorm ? read_values(in.renorm_r) : std::vector<double>(C, 1.0);
@@ -309,18 +311,20 @@ void fast_backward(const BatchNormBackwardInputs& in, const BatchNormOptions& o,
     k.k_x[i] = batch_stats ? static_cast<float>(-scale * invstd[i] * invstd[i] * channel_sums.sum_dy_xc / m) : 0.0f;
     k.k_0[i] = batch_stats ? static_cast<float>(-scale * channel_sums.sum_dy / m) : 0.0f;
   };
-  const kernels::GradSumsArgs sum_args =
-      k.center.centering({.dy = dy.data(), .x = x.data(), .plan = plan, .out = sums.data()});
+  const kernels::GradSumsArgsOf<T> sum_args =
+      k.center.centering_data(kernels::GradSumsArgsOf<T>{.dy = dy, .x = x, .plan = plan, .out = sums.data()});
   const bool need_sums = o.training || g.dweight.defined() || g.dbias.defined();
   auto reduce_sums = [&] {
-    if (across.reduction != nullptr)  // the whole batch's, from every rank (G == 1)
-      across.reduction->grad_sums(sum_args, sums.data());
-    else
-      kernels::grad_sums(sum_args);
+    if constexpr (std::is_same_v<T, float>)
+      if (across.reduction != nullptr) {  // the whole batch's, from every rank (G == 1)
+        across.reduction->grad_sums(sum_args, sums.data());
+        return;
+      }
+    kernels::grad_sums(sum_args);
   };
-  if (g.dx.defined()) {
-    kernels::PlannedOutput dx(g.dx, x);
-    const kernels::InputGradArgs apply = k.applied_to({.dy = dy.data(), .x = x.data(), .dx = dx.data(), .plan = plan});
+  if (dx_data != nullptr) {
+    const kernels::InputGradArgsOf<T> apply =
+        k.applied_to_data(kernels::InputGradArgsOf<T>{.dy = dy, .x = x, .dx = dx_data, .plan = plan});
     if (need_sums && across.reduction == nullptr && kernels::slice_fusion_fits(plan, 2)) {
       // Each channel's sums, then its dx pass while dy and x are in cache.
       kernels::grad_sums_each_slice(
@@ -331,7 +335,6 @@ void fast_backward(const BatchNormBackwardInputs& in, const BatchNormOptions& o,
       for (std::int64_t i = 0; i < G * C; ++i) set_channel(i, sums[i]);
       kernels::input_grad_apply(apply);
     }
-    dx.finish();
   } else if (need_sums) {
     reduce_sums();
   }
@@ -345,6 +348,25 @@ void fast_backward(const BatchNormBackwardInputs& in, const BatchNormOptions& o,
   }
   write_values(dweight, g.dweight);
   write_values(dbias, g.dbias);
+}
+
+void fast_backward(const BatchNormBackwardInputs& in, const BatchNormOptions& o, const Problem& p,
+                   const BatchNormGrads& g, const Across& across = {}) {
+  if (bfloat16_in_place(across, in.x, {&in.dy, &g.dx}) && in.dy.defined()) {
+    backward_on(in, o, p, g, across, static_cast<const kernels::Bf16*>(in.x.raw()),
+                static_cast<const kernels::Bf16*>(in.dy.raw()),
+                g.dx.defined() ? static_cast<kernels::Bf16*>(g.dx.raw()) : nullptr, kernels::layout_of(in.x));
+    return;
+  }
+  const kernels::PlannedInput x(in.x, layout_for(in.x, across));
+  const kernels::PlannedInput dy(in.dy, x);  // in x's layout
+  if (!g.dx.defined()) {
+    backward_on<float>(in, o, p, g, across, x.data(), dy.data(), nullptr, x.layout());
+    return;
+  }
+  kernels::PlannedOutput dx(g.dx, x);
+  backward_on(in, o, p, g, across, x.data(), dy.data(), dx.data(), x.layout());
+  dx.finish();
 }
 
 // The count check: across ranks it is the whole batch's count, checked once

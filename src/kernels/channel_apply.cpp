@@ -55,9 +55,10 @@ void normalize_run(const NormalizeArgsOf<T>& args, bool stream, std::int64_t ac,
 }
 
 // The backward pass over runs of (a, c) = ac, as normalize_run.
-void input_grad_run(const InputGradArgs& args, bool stream, std::int64_t ac, std::int64_t offset, std::int64_t n,
+template <typename T>
+void input_grad_run(const InputGradArgsOf<T>& args, bool stream, std::int64_t ac, std::int64_t offset, std::int64_t n,
                     std::int64_t prefetch, std::int64_t runs = 1, std::int64_t stride = 0) {
-  input_grad_span({.dy = args.dy + offset,
+  input_grad_span(InputGradSpanOf<T>{.dy = args.dy + offset,
                    .x = args.x + offset,
                    .dx = args.dx + offset,
                    .n = n,
@@ -86,7 +87,8 @@ bool stream_y(const NormalizeArgsOf<T>& args) {
   const std::int64_t n = args.plan.numel();
   return (args.single_pass ? stream_single_pass_output(n, threads_for(n)) : stream_output(n)) && args.y != args.x;
 }
-bool stream_dx(const InputGradArgs& args) {
+template <typename T>
+bool stream_dx(const InputGradArgsOf<T>& args) {
   return stream_output(args.plan.numel()) && args.dx != args.dy && args.dx != args.x;
 }
 
@@ -119,19 +121,15 @@ void normalize_slice_of(const NormalizeArgsOf<T>& args, std::int64_t ac, std::in
   if (s1 >= args.plan.samples()) stream_fence(stream);
 }
 
-}  // namespace
-
-void normalize_apply(const NormalizeArgs& args) { normalize_apply_to(args); }
-void normalize_apply(const NormalizeArgsOf<Bf16>& args) { normalize_apply_to(args); }
-
-void input_grad_apply(const InputGradArgs& args) {
+template <typename T>
+void input_grad_apply_to(const InputGradArgsOf<T>& args) {
   const std::int64_t C = args.plan.C;
   const bool stream = stream_dx(args);
   for_each_run(
       args.plan, stream,
       [&](std::int64_t ac, std::int64_t offset, std::int64_t n) { input_grad_run(args, stream, ac, offset, n, n); },
       [&](std::int64_t a, std::int64_t offset, std::int64_t rows) {
-        input_grad_rows({.dy = args.dy + offset,
+        input_grad_rows(InputGradRowsOf<T>{.dy = args.dy + offset,
                          .x = args.x + offset,
                          .dx = args.dx + offset,
                          .rows = rows,
@@ -145,6 +143,22 @@ void input_grad_apply(const InputGradArgs& args) {
       });
 }
 
+template <typename T>
+void input_grad_slice_of(const InputGradArgsOf<T>& args, std::int64_t ac, std::int64_t s0, std::int64_t s1) {
+  const bool stream = stream_dx(args);
+  runs_of_slice(args.plan, ac, s0, s1, [&](std::int64_t offset, std::int64_t count, std::int64_t stride) {
+    input_grad_run(args, stream, ac, offset, args.plan.D, args.plan.D, count, stride);
+  });
+  if (s1 >= args.plan.samples()) stream_fence(stream);
+}
+
+}  // namespace
+
+void normalize_apply(const NormalizeArgs& args) { normalize_apply_to(args); }
+void normalize_apply(const NormalizeArgsOf<Bf16>& args) { normalize_apply_to(args); }
+void input_grad_apply(const InputGradArgs& args) { input_grad_apply_to(args); }
+void input_grad_apply(const InputGradArgsOf<Bf16>& args) { input_grad_apply_to(args); }
+
 // While a slice (in cache) is written, each run asks for the same sample's
 // run of the next channel, D elements on: the slice this thread reduces next.
 // The streamed stores are fenced once the slice's last sample is written.
@@ -156,11 +170,10 @@ void normalize_slice(const NormalizeArgsOf<Bf16>& args, std::int64_t ac, std::in
 }
 
 void input_grad_slice(const InputGradArgs& args, std::int64_t ac, std::int64_t s0, std::int64_t s1) {
-  const bool stream = stream_dx(args);
-  runs_of_slice(args.plan, ac, s0, s1, [&](std::int64_t offset, std::int64_t count, std::int64_t stride) {
-    input_grad_run(args, stream, ac, offset, args.plan.D, args.plan.D, count, stride);
-  });
-  if (s1 >= args.plan.samples()) stream_fence(stream);
+  input_grad_slice_of(args, ac, s0, s1);
+}
+void input_grad_slice(const InputGradArgsOf<Bf16>& args, std::int64_t ac, std::int64_t s0, std::int64_t s1) {
+  input_grad_slice_of(args, ac, s0, s1);
 }
 
 }  // namespace normkit::kernels

@@ -35,10 +35,12 @@ using NormalizeArgs = NormalizeArgsOf<float>;
 void normalize_apply(const NormalizeArgs& args);
 void normalize_apply(const NormalizeArgsOf<Bf16>& args);
 
-struct InputGradArgs {
-  const float* dy = nullptr;  // (A, B, C, D)
-  const float* x = nullptr;   // (A, B, C, D)
-  float* dx = nullptr;        // (A, B, C, D)
+// dy, x and dx float, or all bfloat16.
+template <typename T>
+struct InputGradArgsOf {
+  const T* dy = nullptr;  // (A, B, C, D)
+  const T* x = nullptr;   // (A, B, C, D)
+  T* dx = nullptr;        // (A, B, C, D)
   const float* center_hi = nullptr;  // (A, C), and each below
   const float* center_lo = nullptr;
   const float* k_dy = nullptr;
@@ -46,7 +48,9 @@ struct InputGradArgs {
   const float* k_0 = nullptr;
   NormPlan plan;
 };
+using InputGradArgs = InputGradArgsOf<float>;
 void input_grad_apply(const InputGradArgs& args);
+void input_grad_apply(const InputGradArgsOf<Bf16>& args);
 
 // x - mean per (a, c), n = A * C, computed as (x - hi) - lo: the mean as a
 // float pair (hi = float(mean), lo = float(mean - hi)), so that x - mean stays
@@ -60,11 +64,13 @@ struct ChannelCenters {
     lo[i] = static_cast<float>(mean - hi[i]);
   }
   // The sums' arguments (dy, x, plan, out) centred on these means.
-  GradSumsArgs centering(GradSumsArgs sums) const {
+  template <typename T>
+  GradSumsArgsOf<T> centering_data(GradSumsArgsOf<T> sums) const {
     sums.center_hi = hi.data();
     sums.center_lo = lo.data();
     return sums;
   }
+  GradSumsArgs centering(const GradSumsArgs& sums) const { return centering_data(sums); }
 };
 
 // The forward pass's coefficients per (a, c): y = (x - mean) * scale + shift.
@@ -92,7 +98,8 @@ struct InputGradCoefficients {
 
   explicit InputGradCoefficients(std::int64_t n) : center(n), k_dy(n), k_x(n), k_0(n) {}
   // The pass's arguments (dy, x, dx, plan) with these coefficients.
-  InputGradArgs applied_to(InputGradArgs pass) const {
+  template <typename T>
+  InputGradArgsOf<T> applied_to_data(InputGradArgsOf<T> pass) const {
     pass.center_hi = center.hi.data();
     pass.center_lo = center.lo.data();
     pass.k_dy = k_dy.data();
@@ -100,6 +107,7 @@ struct InputGradCoefficients {
     pass.k_0 = k_0.data();
     return pass;
   }
+  InputGradArgs applied_to(const InputGradArgs& pass) const { return applied_to_data(pass); }
 };
 
 // The same passes over samples [s0, s1) of the (a, c) slice only (D > 1),
@@ -110,5 +118,6 @@ struct InputGradCoefficients {
 void normalize_slice(const NormalizeArgs& args, std::int64_t ac, std::int64_t s0, std::int64_t s1);
 void normalize_slice(const NormalizeArgsOf<Bf16>& args, std::int64_t ac, std::int64_t s0, std::int64_t s1);
 void input_grad_slice(const InputGradArgs& args, std::int64_t ac, std::int64_t s0, std::int64_t s1);
+void input_grad_slice(const InputGradArgsOf<Bf16>& args, std::int64_t ac, std::int64_t s0, std::int64_t s1);
 
 }  // namespace normkit::kernels

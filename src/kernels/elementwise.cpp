@@ -64,12 +64,12 @@ template <int W, typename T>
   }
 }
 
-template <int W>
-[[gnu::always_inline]] inline void input_grad_rows_w(const InputGradRows& s, bool stream) {
+template <int W, typename T>
+[[gnu::always_inline]] inline void input_grad_rows_w(const InputGradRowsOf<T>& s, bool stream) {
   const float *hi = s.hi, *lo = s.lo, *k_dy = s.k_dy, *k_x = s.k_x, *k_0 = s.k_0;
   for (std::int64_t r = 0; r < s.rows; ++r) {
-    const float* dy = s.dy + r * s.n;
-    const float* x = s.x + r * s.n;
+    const T* dy = s.dy + r * s.n;
+    const T* x = s.x + r * s.n;
     write_elements<W>(
         s.dx + r * s.n, s.n, stream,
         [&](std::int64_t c) __attribute__((always_inline)) {
@@ -77,16 +77,17 @@ template <int W>
                  loadv<W>(k_0 + c);
         },
         [&](std::int64_t c) __attribute__((always_inline)) {
-          return dy[c] * k_dy[c] + ((x[c] - hi[c]) - lo[c]) * k_x[c] + k_0[c];
+          return load1(dy + c) * k_dy[c] + ((load1(x + c) - hi[c]) - lo[c]) * k_x[c] + k_0[c];
         });
   }
 }
 
-template <int W>
-[[gnu::always_inline]] inline void input_grad_span_w(const InputGradSpan& s, bool stream, std::int64_t prefetch) {
+template <int W, typename T>
+[[gnu::always_inline]] inline void input_grad_span_w(const InputGradSpanOf<T>& s, bool stream,
+                                                     std::int64_t prefetch) {
   const float hi = s.hi, lo = s.lo, k_dy = s.k_dy, k_x = s.k_x, k_0 = s.k_0;
   for (std::int64_t r = 0; r < s.runs; ++r) {
-    const float *dy = s.dy + r * s.stride, *x = s.x + r * s.stride;
+    const T *dy = s.dy + r * s.stride, *x = s.x + r * s.stride;
     write_elements<W>(
         s.dx + r * s.stride, s.n, stream,
         [&](std::int64_t i) __attribute__((always_inline)) {
@@ -94,7 +95,9 @@ template <int W>
           prefetch_line<W>(x + i, prefetch);
           return loadv<W>(dy + i) * k_dy + ((loadv<W>(x + i) - hi) - lo) * k_x + k_0;
         },
-        [&](std::int64_t i) __attribute__((always_inline)) { return dy[i] * k_dy + ((x[i] - hi) - lo) * k_x + k_0; });
+        [&](std::int64_t i) __attribute__((always_inline)) {
+          return load1(dy + i) * k_dy + ((load1(x + i) - hi) - lo) * k_x + k_0;
+        });
   }
 }
 
@@ -285,6 +288,25 @@ NORMKIT_TARGET_AVX512 void normalize_rows_avx512(const NormalizeRowsOf<Bf16>& s,
   normalize_rows_w<16>(s, stream);
 }
 #endif
+void input_grad_span_portable(const InputGradSpanOf<Bf16>& s, bool stream, std::int64_t prefetch) {
+  input_grad_span_w<4>(s, stream, prefetch);
+}
+void input_grad_rows_portable(const InputGradRowsOf<Bf16>& s, bool stream) { input_grad_rows_w<4>(s, stream); }
+#if NORMKIT_X86_DISPATCH
+NORMKIT_TARGET_AVX2 void input_grad_span_avx2(const InputGradSpanOf<Bf16>& s, bool stream, std::int64_t prefetch) {
+  input_grad_span_w<8>(s, stream, prefetch);
+}
+NORMKIT_TARGET_AVX2 void input_grad_rows_avx2(const InputGradRowsOf<Bf16>& s, bool stream) {
+  input_grad_rows_w<8>(s, stream);
+}
+NORMKIT_TARGET_AVX512 void input_grad_span_avx512(const InputGradSpanOf<Bf16>& s, bool stream,
+                                                  std::int64_t prefetch) {
+  input_grad_span_w<16>(s, stream, prefetch);
+}
+NORMKIT_TARGET_AVX512 void input_grad_rows_avx512(const InputGradRowsOf<Bf16>& s, bool stream) {
+  input_grad_rows_w<16>(s, stream);
+}
+#endif
 void row_backward_span_portable(const RowBackwardSpanOf<Bf16>& s, bool stream) { row_backward_span_w<4>(s, stream); }
 void accumulate_column_sums_portable(const ColumnSumsSpanOf<Bf16>& s) { accumulate_column_sums_w<4>(s); }
 #if NORMKIT_X86_DISPATCH
@@ -340,6 +362,10 @@ void normalize_span(const NormalizeSpanOf<Bf16>& s, bool stream, std::int64_t pr
 }
 void normalize_rows(const NormalizeRowsOf<Bf16>& s, bool stream) { NORMKIT_DISPATCH(normalize_rows, s, stream); }
 void input_grad_rows(const InputGradRows& s, bool stream) { NORMKIT_DISPATCH(input_grad_rows, s, stream); }
+void input_grad_rows(const InputGradRowsOf<Bf16>& s, bool stream) { NORMKIT_DISPATCH(input_grad_rows, s, stream); }
+void input_grad_span(const InputGradSpanOf<Bf16>& s, bool stream, std::int64_t prefetch) {
+  NORMKIT_DISPATCH(input_grad_span, s, stream, prefetch);
+}
 void input_grad_span(const InputGradSpan& s, bool stream, std::int64_t prefetch) {
   NORMKIT_DISPATCH(input_grad_span, s, stream, prefetch);
 }

@@ -43,26 +43,33 @@ void normalize_rows(const NormalizeRowsOf<Bf16>& s, bool stream);
 
 // dx = dy * k_dy + ((x - hi) - lo) * k_x + k_0, one set of coefficients;
 // runs and stride as NormalizeSpan's.
-struct InputGradSpan {
-  const float* dy;
-  const float* x;
-  float* dx;
+// dy, x and dx float, or all bfloat16 (Bf16).
+template <typename T>
+struct InputGradSpanOf {
+  const T* dy;
+  const T* x;
+  T* dx;
   std::int64_t n;
   float hi, lo, k_dy, k_x, k_0;
   std::int64_t runs = 1, stride = 0;
 };
+using InputGradSpan = InputGradSpanOf<float>;
 void input_grad_span(const InputGradSpan& s, bool stream, std::int64_t prefetch);
+void input_grad_span(const InputGradSpanOf<Bf16>& s, bool stream, std::int64_t prefetch);
 
 // The same with per-channel coefficients, for `rows` contiguous rows of n
 // channels.
-struct InputGradRows {
-  const float* dy;
-  const float* x;
-  float* dx;
+template <typename T>
+struct InputGradRowsOf {
+  const T* dy;
+  const T* x;
+  T* dx;
   std::int64_t rows, n;
   const float *hi, *lo, *k_dy, *k_x, *k_0;
 };
+using InputGradRows = InputGradRowsOf<float>;
 void input_grad_rows(const InputGradRows& s, bool stream);
+void input_grad_rows(const InputGradRowsOf<Bf16>& s, bool stream);
 
 // out[i] = a[i] + b[i]: the residual add before a norm (add_norm.hpp).
 void add_span(const float* a, const float* b, float* out, std::int64_t n);

@@ -60,8 +60,8 @@ template <int W, bool kCentred, typename T = float>
 // call per 16-float run.
 constexpr int kRunsAtOnce = kGradSumsRuns;
 
-template <int W, bool kCentred>
-[[gnu::always_inline]] inline void runs_grad_sums_body(const float* dy, const float* x, std::int64_t stride,
+template <int W, bool kCentred, typename T>
+[[gnu::always_inline]] inline void runs_grad_sums_body(const T* dy, const T* x, std::int64_t stride,
                                                        const float* w, float hi, float lo, std::int64_t n,
                                                        GradSums* out) {
   using V = vfloat<W>;
@@ -96,8 +96,8 @@ template <int W, bool kCentred>
   for (int r = 0; r < kRunsAtOnce; ++r) out[r] = {g[r].total(), gx[r].total()};
 }
 
-template <int W>
-[[gnu::always_inline]] inline void runs_grad_sums_w(const float* dy, const float* x, std::int64_t stride,
+template <int W, typename T>
+[[gnu::always_inline]] inline void runs_grad_sums_w(const T* dy, const T* x, std::int64_t stride,
                                                     const float* w, float hi, float lo, std::int64_t n,
                                                     GradSums* out) {
   if (has_centre(hi, lo)) runs_grad_sums_body<W, true>(dy, x, stride, w, hi, lo, n, out);
@@ -131,8 +131,8 @@ NORMKIT_TARGET_AVX512 GradSums run_grad_sums_avx512(const Bf16* dy, const Bf16* 
 // groups of 16 side by side, each with the bits of G = 1, a row's channels
 // read as one run.
 // Scalar math: g = dy * w;  sum_g += g;  sum_gx += g * ((x - hi) - lo)
-template <int W, int G>
-[[gnu::always_inline]] inline void rows16_grad_sums_w(const float* dy, const float* x, const float* hi_c,
+template <int W, int G, typename T = float>
+[[gnu::always_inline]] inline void rows16_grad_sums_w(const T* dy, const T* x, const float* hi_c,
                                                       const float* lo_c, std::int64_t C, std::int64_t rows,
                                                       const float* w, GradSums* out) {
   constexpr int K = kLanes / W;
@@ -160,6 +160,67 @@ template <int W, int G>
     gx[q].store(tgx);
     for (int l = 0; l < kLanes; ++l) out[q * kLanes + l] = {tg[l], tgx[l]};
   }
+}
+
+// The channel kernels over bfloat16 dy and x.
+void runs_grad_sums_portable(const Bf16* dy, const Bf16* x, std::int64_t stride, const float* w, float hi, float lo,
+                             std::int64_t n, GradSums* out) {
+  runs_grad_sums_w<4>(dy, x, stride, w, hi, lo, n, out);
+}
+void rows16_grad_sums_portable(const Bf16* dy, const Bf16* x, const float* hi, const float* lo, std::int64_t C,
+                               std::int64_t rows, const float* w, GradSums* out) {
+  rows16_grad_sums_w<4, 1>(dy, x, hi, lo, C, rows, w, out);
+}
+void rows64_grad_sums_portable(const Bf16* dy, const Bf16* x, const float* hi, const float* lo, std::int64_t C,
+                               std::int64_t rows, const float* w, GradSums* out) {
+  rows16_grad_sums_w<4, 4>(dy, x, hi, lo, C, rows, w, out);
+}
+void rows256_grad_sums_portable(const Bf16* dy, const Bf16* x, const float* hi, const float* lo, std::int64_t C,
+                                std::int64_t rows, const float* w, GradSums* out) {
+  for (int q = 0; q < 4; ++q)
+    rows64_grad_sums_portable(dy + 64 * q, x + 64 * q, hi + 64 * q, lo + 64 * q, C, rows, w, out + 64 * q);
+}
+#if NORMKIT_X86_DISPATCH
+NORMKIT_TARGET_AVX2 void runs_grad_sums_avx2(const Bf16* dy, const Bf16* x, std::int64_t stride, const float* w,
+                                             float hi, float lo, std::int64_t n, GradSums* out) {
+  runs_grad_sums_w<8>(dy, x, stride, w, hi, lo, n, out);
+}
+NORMKIT_TARGET_AVX2 void rows16_grad_sums_avx2(const Bf16* dy, const Bf16* x, const float* hi, const float* lo,
+                                               std::int64_t C, std::int64_t rows, const float* w, GradSums* out) {
+  rows16_grad_sums_w<8, 1>(dy, x, hi, lo, C, rows, w, out);
+}
+NORMKIT_TARGET_AVX2 void rows64_grad_sums_avx2(const Bf16* dy, const Bf16* x, const float* hi, const float* lo,
+                                               std::int64_t C, std::int64_t rows, const float* w, GradSums* out) {
+  rows16_grad_sums_w<8, 4>(dy, x, hi, lo, C, rows, w, out);
+}
+NORMKIT_TARGET_AVX2 void rows256_grad_sums_avx2(const Bf16* dy, const Bf16* x, const float* hi, const float* lo,
+                                                std::int64_t C, std::int64_t rows, const float* w, GradSums* out) {
+  for (int q = 0; q < 4; ++q)
+    rows64_grad_sums_avx2(dy + 64 * q, x + 64 * q, hi + 64 * q, lo + 64 * q, C, rows, w, out + 64 * q);
+}
+NORMKIT_TARGET_AVX512 void runs_grad_sums_avx512(const Bf16* dy, const Bf16* x, std::int64_t stride,
+                                                 const float* w, float hi, float lo, std::int64_t n, GradSums* out) {
+  runs_grad_sums_w<16>(dy, x, stride, w, hi, lo, n, out);
+}
+NORMKIT_TARGET_AVX512 void rows16_grad_sums_avx512(const Bf16* dy, const Bf16* x, const float* hi, const float* lo,
+                                                   std::int64_t C, std::int64_t rows, const float* w,
+                                                   GradSums* out) {
+  rows16_grad_sums_w<16, 1>(dy, x, hi, lo, C, rows, w, out);
+}
+NORMKIT_TARGET_AVX512 void rows64_grad_sums_avx512(const Bf16* dy, const Bf16* x, const float* hi, const float* lo,
+                                                   std::int64_t C, std::int64_t rows, const float* w,
+                                                   GradSums* out) {
+  rows16_grad_sums_w<16, 4>(dy, x, hi, lo, C, rows, w, out);
+}
+NORMKIT_TARGET_AVX512 void rows256_grad_sums_avx512(const Bf16* dy, const Bf16* x, const float* hi,
+                                                    const float* lo, std::int64_t C, std::int64_t rows,
+                                                    const float* w, GradSums* out) {
+  rows16_grad_sums_w<16, 16>(dy, x, hi, lo, C, rows, w, out);
+}
+#endif
+void runs_grad_sums(const Bf16* dy, const Bf16* x, std::int64_t stride, const float* w, float hi, float lo,
+                    std::int64_t n, GradSums* out) {
+  NORMKIT_DISPATCH(runs_grad_sums, dy, x, stride, w, hi, lo, n, out);
 }
 
 GradSums run_grad_sums_portable(const float* dy, const float* x, const float* w, float hi, float lo,
@@ -248,8 +309,10 @@ void runs_grad_sums(const float* dy, const float* x, std::int64_t stride, const 
 
 namespace {
 
+// T: float, or Bf16 (dy and x in bfloat16, widened as loaded: the same bits).
+template <typename T>
 struct GradSumsOps {
-  const GradSumsArgs& args;
+  const GradSumsArgsOf<T>& args;
 
   // Scalar math: g = dy * w[d];  sum_g += g;  sum_gx += g * ((x - hi) - lo)
   GradSums run(std::int64_t a, std::int64_t c, std::int64_t offset, std::int64_t n) const {
@@ -300,9 +363,10 @@ struct GradSumsOps {
       const float hi = args.center_hi[a * C + c], lo = args.center_lo[a * C + c];
       float g = 0, gx = 0;
       for (std::int64_t r = 0; r < rows; ++r) {
-        const float d = weighted ? args.dy[offset + r * C + c] * w : args.dy[offset + r * C + c];
+        const float dy = load1(args.dy + offset + r * C + c);
+        const float d = weighted ? dy * w : dy;
         g += d;
-        gx += d * ((args.x[offset + r * C + c] - hi) - lo);
+        gx += d * ((load1(args.x + offset + r * C + c) - hi) - lo);
       }
       out[j] = {g, gx};
     }
@@ -312,17 +376,22 @@ struct GradSumsOps {
 }  // namespace
 
 void grad_sums(const GradSumsArgs& args) {
-  blocked_reduce(args.plan, GradSumsOps{args}, args.out);
+  blocked_reduce(args.plan, GradSumsOps<float>{args}, args.out);
 }
+void grad_sums(const GradSumsArgsOf<Bf16>& args) { blocked_reduce(args.plan, GradSumsOps<Bf16>{args}, args.out); }
 
 void grad_sums_of_whole_nodes(const GradSumsArgs& local, const SampleTree& tree, std::int64_t first,
                               const LeafList& nodes, GradSums* out) {
-  reduce_whole_nodes(local.plan, GradSumsOps{local}, tree, first, nodes, out);
+  reduce_whole_nodes(local.plan, GradSumsOps<float>{local}, tree, first, nodes, out);
 }
 
 void grad_sums_each_slice(const GradSumsArgs& args, const std::function<void(std::int64_t, const GradSums&)>& finish,
                           const SlicePass& pass) {
-  reduce_each_slice<GradSums>(args.plan, GradSumsOps{args}, finish, pass);
+  reduce_each_slice<GradSums>(args.plan, GradSumsOps<float>{args}, finish, pass);
+}
+void grad_sums_each_slice(const GradSumsArgsOf<Bf16>& args,
+                          const std::function<void(std::int64_t, const GradSums&)>& finish, const SlicePass& pass) {
+  reduce_each_slice<GradSums>(args.plan, GradSumsOps<Bf16>{args}, finish, pass);
 }
 
 }  // namespace normkit::kernels

@@ -25,16 +25,22 @@ struct GradSums {
 
 // center = center_hi + center_lo (a float pair, so that x - center stays
 // accurate when the mean is large); all per (a, c). out: (A, C).
-struct GradSumsArgs {
-  const float* dy = nullptr;  // (A, B, C, D)
-  const float* x = nullptr;   // (A, B, C, D)
+// dy and x float, or both bfloat16 (lanes.hpp's Bf16, widened as loaded:
+// the bits of the data widened).
+struct Bf16;
+template <typename T>
+struct GradSumsArgsOf {
+  const T* dy = nullptr;  // (A, B, C, D)
+  const T* x = nullptr;   // (A, B, C, D)
   const float* center_hi = nullptr;
   const float* center_lo = nullptr;
   const float* d_weight = nullptr;  // (D) or null
   NormPlan plan;
   GradSums* out = nullptr;
 };
+using GradSumsArgs = GradSumsArgsOf<float>;
 void grad_sums(const GradSumsArgs& args);
+void grad_sums(const GradSumsArgsOf<Bf16>& args);
 
 struct SampleTree;
 // A rank's share of the sums of a batch split along its samples
@@ -50,13 +56,14 @@ void grad_sums_of_whole_nodes(const GradSumsArgs& local, const SampleTree& tree,
 // moments_each_slice.
 void grad_sums_each_slice(const GradSumsArgs& args, const std::function<void(std::int64_t, const GradSums&)>& finish,
                           const SlicePass& pass);
+void grad_sums_each_slice(const GradSumsArgsOf<Bf16>& args,
+                          const std::function<void(std::int64_t, const GradSums&)>& finish, const SlicePass& pass);
 
 // The engine's block kernel: one contiguous run of n elements, g = dy * w
 // (w null: g = dy), sums of g and g * ((x - hi) - lo).
 GradSums run_grad_sums(const float* dy, const float* x, const float* w, float hi, float lo,
                        std::int64_t n);
 // The same over bfloat16 dy and x (lanes.hpp's Bf16), widened as loaded.
-struct Bf16;
 GradSums run_grad_sums(const Bf16* dy, const Bf16* x, const float* w, float hi, float lo, std::int64_t n);
 // The same for kGradSumsRuns runs of n, `stride` apart, of one centre and
 // weight (a channel's runs of consecutive samples), each with run_grad_sums'

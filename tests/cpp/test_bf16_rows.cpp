@@ -142,8 +142,9 @@ Tensor bf16_tensor(const Shape& shape, MemoryFormat format, std::uint64_t seed) 
 }
 
 // BatchNorm reads and writes bfloat16 in place too (contiguous and
-// channels-last, train and eval, Ghost BN): y the float32 result on the
-// widened x rounded once, the statistics the float32 bits. Channel counts
+// channels-last, train and eval, Ghost BN, forward and backward): y and dx
+// the float32 results on the widened data rounded once, the statistics and
+// parameter gradients the float32 bits. Channel counts
 // that take the 256-, 64- and 16-channel kernels and the one-by-one rest;
 // the last shape's output is streamed.
 TEST_P(Bf16Rows, BatchNormIsTheFloat32PathRoundedOnce) {
@@ -178,6 +179,15 @@ TEST_P(Bf16Rows, BatchNormIsTheFloat32PathRoundedOnce) {
             EXPECT_TRUE(same_bits(values(f.save_invstd), values(f32.save_invstd)));
             EXPECT_TRUE(same_bits(values(rm), values(rm32)));
             EXPECT_TRUE(same_bits(values(rv), values(rv32)));
+            // Backward: dx rounded once, dweight and dbias the float32 bits.
+            const Tensor dy = bf16_tensor(shape, format, 22), dy32 = widened(dy);
+            const BatchNormBackwardResult b =
+                batch_norm_backward({dy, x, weight, rm, rv, f.save_mean, f.save_invstd}, o);
+            const BatchNormBackwardResult b32 =
+                batch_norm_backward({dy32, x32, weight, rm, rv, f.save_mean, f.save_invstd}, o);
+            expect_rounded(b.dx, b32.dx);
+            EXPECT_TRUE(same_bits(values(b.dweight), values(b32.dweight)));
+            EXPECT_TRUE(same_bits(values(b.dbias), values(b32.dbias)));
           }
       }
   set_num_threads(2);
