@@ -112,6 +112,9 @@ void normalize_apply_to(const NormalizeArgsOf<T>& args) {
       });
 }
 
+// While a slice (in cache) is written, each run asks for the same sample's
+// run of the next channel, D elements on: the slice this thread reduces next.
+// The streamed stores are fenced once the slice's last sample is written.
 template <typename T>
 void normalize_slice_of(const NormalizeArgsOf<T>& args, std::int64_t ac, std::int64_t s0, std::int64_t s1) {
   const bool stream = stream_y(args);
@@ -159,9 +162,6 @@ void normalize_apply(const NormalizeArgsOf<Bf16>& args) { normalize_apply_to(arg
 void input_grad_apply(const InputGradArgs& args) { input_grad_apply_to(args); }
 void input_grad_apply(const InputGradArgsOf<Bf16>& args) { input_grad_apply_to(args); }
 
-// While a slice (in cache) is written, each run asks for the same sample's
-// run of the next channel, D elements on: the slice this thread reduces next.
-// The streamed stores are fenced once the slice's last sample is written.
 void normalize_slice(const NormalizeArgs& args, std::int64_t ac, std::int64_t s0, std::int64_t s1) {
   normalize_slice_of(args, ac, s0, s1);
 }
