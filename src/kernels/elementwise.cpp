@@ -200,154 +200,116 @@ template <int W, typename T>
     row_backward_span_body<W, false>(s, stream);
 }
 
-void row_backward_span_portable(const RowBackwardSpan& s, bool stream) { row_backward_span_w<4>(s, stream); }
-#if NORMKIT_X86_DISPATCH
-NORMKIT_TARGET_AVX2 void row_backward_span_avx2(const RowBackwardSpan& s, bool stream) {
-  row_backward_span_w<8>(s, stream);
-}
-NORMKIT_TARGET_AVX512 void row_backward_span_avx512(const RowBackwardSpan& s, bool stream) {
-  row_backward_span_w<16>(s, stream);
-}
-#endif
-
-void normalize_span_portable(const NormalizeSpan& s, bool stream, std::int64_t prefetch) {
+// The wrappers: one per instruction set, each a template over the element
+// type (float, Bf16: the span structs' T) compiled for its target.
+template <typename T>
+void normalize_span_portable(const NormalizeSpanOf<T>& s, bool stream, std::int64_t prefetch) {
   normalize_span_w<4>(s, stream, prefetch);
 }
-void normalize_rows_portable(const NormalizeRows& s, bool stream) { normalize_rows_w<4>(s, stream); }
-void input_grad_rows_portable(const InputGradRows& s, bool stream) { input_grad_rows_w<4>(s, stream); }
-void input_grad_span_portable(const InputGradSpan& s, bool stream, std::int64_t prefetch) {
+template <typename T>
+void normalize_rows_portable(const NormalizeRowsOf<T>& s, bool stream) {
+  normalize_rows_w<4>(s, stream);
+}
+template <typename T>
+void input_grad_span_portable(const InputGradSpanOf<T>& s, bool stream, std::int64_t prefetch) {
   input_grad_span_w<4>(s, stream, prefetch);
 }
-void add_span_portable(const float* a, const float* b, float* out, std::int64_t n) { add_span_w<4>(a, b, out, n); }
-void copy_span_portable(const float* src, float* dst, std::int64_t n, bool stream) { copy_span_w<4>(src, dst, n, stream); }
-void row_normalize_span_portable(const RowNormalizeSpan& s, bool stream) {
-  row_normalize_span_w<4>(s, stream);
+template <typename T>
+void input_grad_rows_portable(const InputGradRowsOf<T>& s, bool stream) {
+  input_grad_rows_w<4>(s, stream);
 }
-void accumulate_column_sums_portable(const ColumnSumsSpan& s) { accumulate_column_sums_w<4>(s); }
-#if NORMKIT_X86_DISPATCH
-NORMKIT_TARGET_AVX2 void accumulate_column_sums_avx2(const ColumnSumsSpan& s) { accumulate_column_sums_w<8>(s); }
-NORMKIT_TARGET_AVX512 void accumulate_column_sums_avx512(const ColumnSumsSpan& s) {
-  accumulate_column_sums_w<16>(s);
+template <typename T>
+void add_span_portable(const T* a, const T* b, T* out, std::int64_t n) {
+  add_span_w<4>(a, b, out, n);
 }
-NORMKIT_TARGET_AVX2 void normalize_span_avx2(const NormalizeSpan& s, bool stream, std::int64_t prefetch) {
-  normalize_span_w<8>(s, stream, prefetch);
-}
-NORMKIT_TARGET_AVX2 void normalize_rows_avx2(const NormalizeRows& s, bool stream) { normalize_rows_w<8>(s, stream); }
-NORMKIT_TARGET_AVX2 void input_grad_rows_avx2(const InputGradRows& s, bool stream) { input_grad_rows_w<8>(s, stream); }
-NORMKIT_TARGET_AVX2 void input_grad_span_avx2(const InputGradSpan& s, bool stream, std::int64_t prefetch) {
-  input_grad_span_w<8>(s, stream, prefetch);
-}
-NORMKIT_TARGET_AVX2 void add_span_avx2(const float* a, const float* b, float* out, std::int64_t n) {
-  add_span_w<8>(a, b, out, n);
-}
-NORMKIT_TARGET_AVX2 void copy_span_avx2(const float* src, float* dst, std::int64_t n, bool stream) {
-  copy_span_w<8>(src, dst, n, stream);
-}
-NORMKIT_TARGET_AVX2 void row_normalize_span_avx2(const RowNormalizeSpan& s, bool stream) {
-  row_normalize_span_w<8>(s, stream);
-}
-NORMKIT_TARGET_AVX512 void normalize_span_avx512(const NormalizeSpan& s, bool stream, std::int64_t prefetch) {
-  normalize_span_w<16>(s, stream, prefetch);
-}
-NORMKIT_TARGET_AVX512 void normalize_rows_avx512(const NormalizeRows& s, bool stream) {
-  normalize_rows_w<16>(s, stream);
-}
-NORMKIT_TARGET_AVX512 void input_grad_rows_avx512(const InputGradRows& s, bool stream) {
-  input_grad_rows_w<16>(s, stream);
-}
-NORMKIT_TARGET_AVX512 void input_grad_span_avx512(const InputGradSpan& s, bool stream, std::int64_t prefetch) {
-  input_grad_span_w<16>(s, stream, prefetch);
-}
-NORMKIT_TARGET_AVX512 void add_span_avx512(const float* a, const float* b, float* out, std::int64_t n) {
-  add_span_w<16>(a, b, out, n);
-}
-NORMKIT_TARGET_AVX512 void copy_span_avx512(const float* src, float* dst, std::int64_t n, bool stream) {
-  copy_span_w<16>(src, dst, n, stream);
-}
-NORMKIT_TARGET_AVX512 void row_normalize_span_avx512(const RowNormalizeSpan& s, bool stream) {
-  row_normalize_span_w<16>(s, stream);
-}
-#endif
-
-void normalize_span_portable(const NormalizeSpanOf<Bf16>& s, bool stream, std::int64_t prefetch) {
-  normalize_span_w<4>(s, stream, prefetch);
-}
-void normalize_rows_portable(const NormalizeRowsOf<Bf16>& s, bool stream) { normalize_rows_w<4>(s, stream); }
-#if NORMKIT_X86_DISPATCH
-NORMKIT_TARGET_AVX2 void normalize_span_avx2(const NormalizeSpanOf<Bf16>& s, bool stream, std::int64_t prefetch) {
-  normalize_span_w<8>(s, stream, prefetch);
-}
-NORMKIT_TARGET_AVX2 void normalize_rows_avx2(const NormalizeRowsOf<Bf16>& s, bool stream) {
-  normalize_rows_w<8>(s, stream);
-}
-NORMKIT_TARGET_AVX512 void normalize_span_avx512(const NormalizeSpanOf<Bf16>& s, bool stream,
-                                                 std::int64_t prefetch) {
-  normalize_span_w<16>(s, stream, prefetch);
-}
-NORMKIT_TARGET_AVX512 void normalize_rows_avx512(const NormalizeRowsOf<Bf16>& s, bool stream) {
-  normalize_rows_w<16>(s, stream);
-}
-#endif
-void input_grad_span_portable(const InputGradSpanOf<Bf16>& s, bool stream, std::int64_t prefetch) {
-  input_grad_span_w<4>(s, stream, prefetch);
-}
-void input_grad_rows_portable(const InputGradRowsOf<Bf16>& s, bool stream) { input_grad_rows_w<4>(s, stream); }
-#if NORMKIT_X86_DISPATCH
-NORMKIT_TARGET_AVX2 void input_grad_span_avx2(const InputGradSpanOf<Bf16>& s, bool stream, std::int64_t prefetch) {
-  input_grad_span_w<8>(s, stream, prefetch);
-}
-NORMKIT_TARGET_AVX2 void input_grad_rows_avx2(const InputGradRowsOf<Bf16>& s, bool stream) {
-  input_grad_rows_w<8>(s, stream);
-}
-NORMKIT_TARGET_AVX512 void input_grad_span_avx512(const InputGradSpanOf<Bf16>& s, bool stream,
-                                                  std::int64_t prefetch) {
-  input_grad_span_w<16>(s, stream, prefetch);
-}
-NORMKIT_TARGET_AVX512 void input_grad_rows_avx512(const InputGradRowsOf<Bf16>& s, bool stream) {
-  input_grad_rows_w<16>(s, stream);
-}
-#endif
-void row_backward_span_portable(const RowBackwardSpanOf<Bf16>& s, bool stream) { row_backward_span_w<4>(s, stream); }
-void accumulate_column_sums_portable(const ColumnSumsSpanOf<Bf16>& s) { accumulate_column_sums_w<4>(s); }
-#if NORMKIT_X86_DISPATCH
-NORMKIT_TARGET_AVX2 void row_backward_span_avx2(const RowBackwardSpanOf<Bf16>& s, bool stream) {
-  row_backward_span_w<8>(s, stream);
-}
-NORMKIT_TARGET_AVX2 void accumulate_column_sums_avx2(const ColumnSumsSpanOf<Bf16>& s) {
-  accumulate_column_sums_w<8>(s);
-}
-NORMKIT_TARGET_AVX512 void row_backward_span_avx512(const RowBackwardSpanOf<Bf16>& s, bool stream) {
-  row_backward_span_w<16>(s, stream);
-}
-NORMKIT_TARGET_AVX512 void accumulate_column_sums_avx512(const ColumnSumsSpanOf<Bf16>& s) {
-  accumulate_column_sums_w<16>(s);
-}
-#endif
-void row_normalize_span_portable(const RowNormalizeSpanOf<Bf16>& s, bool stream) {
-  row_normalize_span_w<4>(s, stream);
-}
-void add_span_portable(const Bf16* a, const Bf16* b, Bf16* out, std::int64_t n) { add_span_w<4>(a, b, out, n); }
-void copy_span_portable(const Bf16* src, Bf16* dst, std::int64_t n, bool stream) {
+template <typename T>
+void copy_span_portable(const T* src, T* dst, std::int64_t n, bool stream) {
   copy_span_w<4>(src, dst, n, stream);
 }
-#if NORMKIT_X86_DISPATCH
-NORMKIT_TARGET_AVX2 void row_normalize_span_avx2(const RowNormalizeSpanOf<Bf16>& s, bool stream) {
-  row_normalize_span_w<8>(s, stream);
+template <typename T>
+void row_normalize_span_portable(const RowNormalizeSpanOf<T>& s, bool stream) {
+  row_normalize_span_w<4>(s, stream);
 }
-NORMKIT_TARGET_AVX2 void add_span_avx2(const Bf16* a, const Bf16* b, Bf16* out, std::int64_t n) {
+template <typename T>
+void accumulate_column_sums_portable(const ColumnSumsSpanOf<T>& s) {
+  accumulate_column_sums_w<4>(s);
+}
+template <typename T>
+void row_backward_span_portable(const RowBackwardSpanOf<T>& s, bool stream) {
+  row_backward_span_w<4>(s, stream);
+}
+#if NORMKIT_X86_DISPATCH
+template <typename T>
+NORMKIT_TARGET_AVX2 void normalize_span_avx2(const NormalizeSpanOf<T>& s, bool stream, std::int64_t prefetch) {
+  normalize_span_w<8>(s, stream, prefetch);
+}
+template <typename T>
+NORMKIT_TARGET_AVX2 void normalize_rows_avx2(const NormalizeRowsOf<T>& s, bool stream) {
+  normalize_rows_w<8>(s, stream);
+}
+template <typename T>
+NORMKIT_TARGET_AVX2 void input_grad_span_avx2(const InputGradSpanOf<T>& s, bool stream, std::int64_t prefetch) {
+  input_grad_span_w<8>(s, stream, prefetch);
+}
+template <typename T>
+NORMKIT_TARGET_AVX2 void input_grad_rows_avx2(const InputGradRowsOf<T>& s, bool stream) {
+  input_grad_rows_w<8>(s, stream);
+}
+template <typename T>
+NORMKIT_TARGET_AVX2 void add_span_avx2(const T* a, const T* b, T* out, std::int64_t n) {
   add_span_w<8>(a, b, out, n);
 }
-NORMKIT_TARGET_AVX2 void copy_span_avx2(const Bf16* src, Bf16* dst, std::int64_t n, bool stream) {
+template <typename T>
+NORMKIT_TARGET_AVX2 void copy_span_avx2(const T* src, T* dst, std::int64_t n, bool stream) {
   copy_span_w<8>(src, dst, n, stream);
 }
-NORMKIT_TARGET_AVX512 void row_normalize_span_avx512(const RowNormalizeSpanOf<Bf16>& s, bool stream) {
-  row_normalize_span_w<16>(s, stream);
+template <typename T>
+NORMKIT_TARGET_AVX2 void row_normalize_span_avx2(const RowNormalizeSpanOf<T>& s, bool stream) {
+  row_normalize_span_w<8>(s, stream);
 }
-NORMKIT_TARGET_AVX512 void add_span_avx512(const Bf16* a, const Bf16* b, Bf16* out, std::int64_t n) {
+template <typename T>
+NORMKIT_TARGET_AVX2 void accumulate_column_sums_avx2(const ColumnSumsSpanOf<T>& s) {
+  accumulate_column_sums_w<8>(s);
+}
+template <typename T>
+NORMKIT_TARGET_AVX2 void row_backward_span_avx2(const RowBackwardSpanOf<T>& s, bool stream) {
+  row_backward_span_w<8>(s, stream);
+}
+template <typename T>
+NORMKIT_TARGET_AVX512 void normalize_span_avx512(const NormalizeSpanOf<T>& s, bool stream, std::int64_t prefetch) {
+  normalize_span_w<16>(s, stream, prefetch);
+}
+template <typename T>
+NORMKIT_TARGET_AVX512 void normalize_rows_avx512(const NormalizeRowsOf<T>& s, bool stream) {
+  normalize_rows_w<16>(s, stream);
+}
+template <typename T>
+NORMKIT_TARGET_AVX512 void input_grad_span_avx512(const InputGradSpanOf<T>& s, bool stream, std::int64_t prefetch) {
+  input_grad_span_w<16>(s, stream, prefetch);
+}
+template <typename T>
+NORMKIT_TARGET_AVX512 void input_grad_rows_avx512(const InputGradRowsOf<T>& s, bool stream) {
+  input_grad_rows_w<16>(s, stream);
+}
+template <typename T>
+NORMKIT_TARGET_AVX512 void add_span_avx512(const T* a, const T* b, T* out, std::int64_t n) {
   add_span_w<16>(a, b, out, n);
 }
-NORMKIT_TARGET_AVX512 void copy_span_avx512(const Bf16* src, Bf16* dst, std::int64_t n, bool stream) {
+template <typename T>
+NORMKIT_TARGET_AVX512 void copy_span_avx512(const T* src, T* dst, std::int64_t n, bool stream) {
   copy_span_w<16>(src, dst, n, stream);
+}
+template <typename T>
+NORMKIT_TARGET_AVX512 void row_normalize_span_avx512(const RowNormalizeSpanOf<T>& s, bool stream) {
+  row_normalize_span_w<16>(s, stream);
+}
+template <typename T>
+NORMKIT_TARGET_AVX512 void accumulate_column_sums_avx512(const ColumnSumsSpanOf<T>& s) {
+  accumulate_column_sums_w<16>(s);
+}
+template <typename T>
+NORMKIT_TARGET_AVX512 void row_backward_span_avx512(const RowBackwardSpanOf<T>& s, bool stream) {
+  row_backward_span_w<16>(s, stream);
 }
 #endif
 

@@ -112,20 +112,6 @@ template <int W, typename T = float>
                             : run_grad_sums_body<W, false, T>(dy, x, w, hi, lo, n);
 }
 
-GradSums run_grad_sums_portable(const Bf16* dy, const Bf16* x, const float* w, float hi, float lo, std::int64_t n) {
-  return run_grad_sums_w<4>(dy, x, w, hi, lo, n);
-}
-#if NORMKIT_X86_DISPATCH
-NORMKIT_TARGET_AVX2 GradSums run_grad_sums_avx2(const Bf16* dy, const Bf16* x, const float* w, float hi, float lo,
-                                                std::int64_t n) {
-  return run_grad_sums_w<8>(dy, x, w, hi, lo, n);
-}
-NORMKIT_TARGET_AVX512 GradSums run_grad_sums_avx512(const Bf16* dy, const Bf16* x, const float* w, float hi,
-                                                    float lo, std::int64_t n) {
-  return run_grad_sums_w<16>(dy, x, w, hi, lo, n);
-}
-#endif
-
 // 16 * G contiguous channels over `rows` rows of stride C (per channel over
 // the rows in order), at vector width W; hi, lo: the channels' centres. G
 // groups of 16 side by side, each with the bits of G = 1, a row's channels
@@ -162,131 +148,85 @@ template <int W, int G, typename T = float>
   }
 }
 
-// The channel kernels over bfloat16 dy and x.
-void runs_grad_sums_portable(const Bf16* dy, const Bf16* x, std::int64_t stride, const float* w, float hi, float lo,
-                             std::int64_t n, GradSums* out) {
-  runs_grad_sums_w<4>(dy, x, stride, w, hi, lo, n, out);
-}
-void rows16_grad_sums_portable(const Bf16* dy, const Bf16* x, const float* hi, const float* lo, std::int64_t C,
-                               std::int64_t rows, const float* w, GradSums* out) {
-  rows16_grad_sums_w<4, 1>(dy, x, hi, lo, C, rows, w, out);
-}
-void rows64_grad_sums_portable(const Bf16* dy, const Bf16* x, const float* hi, const float* lo, std::int64_t C,
-                               std::int64_t rows, const float* w, GradSums* out) {
-  rows16_grad_sums_w<4, 4>(dy, x, hi, lo, C, rows, w, out);
-}
-void rows256_grad_sums_portable(const Bf16* dy, const Bf16* x, const float* hi, const float* lo, std::int64_t C,
-                                std::int64_t rows, const float* w, GradSums* out) {
-  for (int q = 0; q < 4; ++q)
-    rows64_grad_sums_portable(dy + 64 * q, x + 64 * q, hi + 64 * q, lo + 64 * q, C, rows, w, out + 64 * q);
-}
-#if NORMKIT_X86_DISPATCH
-NORMKIT_TARGET_AVX2 void runs_grad_sums_avx2(const Bf16* dy, const Bf16* x, std::int64_t stride, const float* w,
-                                             float hi, float lo, std::int64_t n, GradSums* out) {
-  runs_grad_sums_w<8>(dy, x, stride, w, hi, lo, n, out);
-}
-NORMKIT_TARGET_AVX2 void rows16_grad_sums_avx2(const Bf16* dy, const Bf16* x, const float* hi, const float* lo,
-                                               std::int64_t C, std::int64_t rows, const float* w, GradSums* out) {
-  rows16_grad_sums_w<8, 1>(dy, x, hi, lo, C, rows, w, out);
-}
-NORMKIT_TARGET_AVX2 void rows64_grad_sums_avx2(const Bf16* dy, const Bf16* x, const float* hi, const float* lo,
-                                               std::int64_t C, std::int64_t rows, const float* w, GradSums* out) {
-  rows16_grad_sums_w<8, 4>(dy, x, hi, lo, C, rows, w, out);
-}
-NORMKIT_TARGET_AVX2 void rows256_grad_sums_avx2(const Bf16* dy, const Bf16* x, const float* hi, const float* lo,
-                                                std::int64_t C, std::int64_t rows, const float* w, GradSums* out) {
-  for (int q = 0; q < 4; ++q)
-    rows64_grad_sums_avx2(dy + 64 * q, x + 64 * q, hi + 64 * q, lo + 64 * q, C, rows, w, out + 64 * q);
-}
-NORMKIT_TARGET_AVX512 void runs_grad_sums_avx512(const Bf16* dy, const Bf16* x, std::int64_t stride,
-                                                 const float* w, float hi, float lo, std::int64_t n, GradSums* out) {
-  runs_grad_sums_w<16>(dy, x, stride, w, hi, lo, n, out);
-}
-NORMKIT_TARGET_AVX512 void rows16_grad_sums_avx512(const Bf16* dy, const Bf16* x, const float* hi, const float* lo,
-                                                   std::int64_t C, std::int64_t rows, const float* w,
-                                                   GradSums* out) {
-  rows16_grad_sums_w<16, 1>(dy, x, hi, lo, C, rows, w, out);
-}
-NORMKIT_TARGET_AVX512 void rows64_grad_sums_avx512(const Bf16* dy, const Bf16* x, const float* hi, const float* lo,
-                                                   std::int64_t C, std::int64_t rows, const float* w,
-                                                   GradSums* out) {
-  rows16_grad_sums_w<16, 4>(dy, x, hi, lo, C, rows, w, out);
-}
-NORMKIT_TARGET_AVX512 void rows256_grad_sums_avx512(const Bf16* dy, const Bf16* x, const float* hi,
-                                                    const float* lo, std::int64_t C, std::int64_t rows,
-                                                    const float* w, GradSums* out) {
-  rows16_grad_sums_w<16, 16>(dy, x, hi, lo, C, rows, w, out);
-}
-#endif
-void runs_grad_sums(const Bf16* dy, const Bf16* x, std::int64_t stride, const float* w, float hi, float lo,
-                    std::int64_t n, GradSums* out) {
-  NORMKIT_DISPATCH(runs_grad_sums, dy, x, stride, w, hi, lo, n, out);
-}
-
-GradSums run_grad_sums_portable(const float* dy, const float* x, const float* w, float hi, float lo,
+template <typename T>
+GradSums run_grad_sums_portable(const T* dy, const T* x, const float* w, float hi, float lo,
                                 std::int64_t n) {
   return run_grad_sums_w<4>(dy, x, w, hi, lo, n);
 }
-void runs_grad_sums_portable(const float* dy, const float* x, std::int64_t stride, const float* w, float hi,
+template <typename T>
+void runs_grad_sums_portable(const T* dy, const T* x, std::int64_t stride, const float* w, float hi,
                              float lo, std::int64_t n, GradSums* out) {
   runs_grad_sums_w<4>(dy, x, stride, w, hi, lo, n, out);
 }
-void rows16_grad_sums_portable(const float* dy, const float* x, const float* hi, const float* lo, std::int64_t C,
+template <typename T>
+void rows16_grad_sums_portable(const T* dy, const T* x, const float* hi, const float* lo, std::int64_t C,
                                std::int64_t rows, const float* w, GradSums* out) {
   rows16_grad_sums_w<4, 1>(dy, x, hi, lo, C, rows, w, out);
 }
-void rows64_grad_sums_portable(const float* dy, const float* x, const float* hi, const float* lo, std::int64_t C,
+template <typename T>
+void rows64_grad_sums_portable(const T* dy, const T* x, const float* hi, const float* lo, std::int64_t C,
                                std::int64_t rows, const float* w, GradSums* out) {
   rows16_grad_sums_w<4, 4>(dy, x, hi, lo, C, rows, w, out);
 }
 // 256 channels: four groups of 64 where registers are few; AVX-512 reads the
 // 256 channels of each row at once (see rows256_moments).
-void rows256_grad_sums_portable(const float* dy, const float* x, const float* hi, const float* lo, std::int64_t C,
+template <typename T>
+void rows256_grad_sums_portable(const T* dy, const T* x, const float* hi, const float* lo, std::int64_t C,
                                 std::int64_t rows, const float* w, GradSums* out) {
   for (int q = 0; q < 4; ++q)
     rows64_grad_sums_portable(dy + 64 * q, x + 64 * q, hi + 64 * q, lo + 64 * q, C, rows, w, out + 64 * q);
 }
 #if NORMKIT_X86_DISPATCH
-NORMKIT_TARGET_AVX2 GradSums run_grad_sums_avx2(const float* dy, const float* x, const float* w, float hi,
+template <typename T>
+NORMKIT_TARGET_AVX2 GradSums run_grad_sums_avx2(const T* dy, const T* x, const float* w, float hi,
                                                 float lo, std::int64_t n) {
   return run_grad_sums_w<8>(dy, x, w, hi, lo, n);
 }
-NORMKIT_TARGET_AVX2 void runs_grad_sums_avx2(const float* dy, const float* x, std::int64_t stride, const float* w,
+template <typename T>
+NORMKIT_TARGET_AVX2 void runs_grad_sums_avx2(const T* dy, const T* x, std::int64_t stride, const float* w,
                                              float hi, float lo, std::int64_t n, GradSums* out) {
   runs_grad_sums_w<8>(dy, x, stride, w, hi, lo, n, out);
 }
-NORMKIT_TARGET_AVX2 void rows16_grad_sums_avx2(const float* dy, const float* x, const float* hi, const float* lo,
+template <typename T>
+NORMKIT_TARGET_AVX2 void rows16_grad_sums_avx2(const T* dy, const T* x, const float* hi, const float* lo,
                                                std::int64_t C, std::int64_t rows, const float* w, GradSums* out) {
   rows16_grad_sums_w<8, 1>(dy, x, hi, lo, C, rows, w, out);
 }
-NORMKIT_TARGET_AVX2 void rows64_grad_sums_avx2(const float* dy, const float* x, const float* hi, const float* lo,
+template <typename T>
+NORMKIT_TARGET_AVX2 void rows64_grad_sums_avx2(const T* dy, const T* x, const float* hi, const float* lo,
                                                std::int64_t C, std::int64_t rows, const float* w, GradSums* out) {
   rows16_grad_sums_w<8, 4>(dy, x, hi, lo, C, rows, w, out);
 }
-NORMKIT_TARGET_AVX2 void rows256_grad_sums_avx2(const float* dy, const float* x, const float* hi, const float* lo,
+template <typename T>
+NORMKIT_TARGET_AVX2 void rows256_grad_sums_avx2(const T* dy, const T* x, const float* hi, const float* lo,
                                                 std::int64_t C, std::int64_t rows, const float* w, GradSums* out) {
   for (int q = 0; q < 4; ++q)
     rows64_grad_sums_avx2(dy + 64 * q, x + 64 * q, hi + 64 * q, lo + 64 * q, C, rows, w, out + 64 * q);
 }
-NORMKIT_TARGET_AVX512 GradSums run_grad_sums_avx512(const float* dy, const float* x, const float* w, float hi,
+template <typename T>
+NORMKIT_TARGET_AVX512 GradSums run_grad_sums_avx512(const T* dy, const T* x, const float* w, float hi,
                                                     float lo, std::int64_t n) {
   return run_grad_sums_w<16>(dy, x, w, hi, lo, n);
 }
-NORMKIT_TARGET_AVX512 void runs_grad_sums_avx512(const float* dy, const float* x, std::int64_t stride,
+template <typename T>
+NORMKIT_TARGET_AVX512 void runs_grad_sums_avx512(const T* dy, const T* x, std::int64_t stride,
                                                  const float* w, float hi, float lo, std::int64_t n, GradSums* out) {
   runs_grad_sums_w<16>(dy, x, stride, w, hi, lo, n, out);
 }
-NORMKIT_TARGET_AVX512 void rows16_grad_sums_avx512(const float* dy, const float* x, const float* hi,
+template <typename T>
+NORMKIT_TARGET_AVX512 void rows16_grad_sums_avx512(const T* dy, const T* x, const float* hi,
                                                    const float* lo, std::int64_t C, std::int64_t rows,
                                                    const float* w, GradSums* out) {
   rows16_grad_sums_w<16, 1>(dy, x, hi, lo, C, rows, w, out);
 }
-NORMKIT_TARGET_AVX512 void rows64_grad_sums_avx512(const float* dy, const float* x, const float* hi,
+template <typename T>
+NORMKIT_TARGET_AVX512 void rows64_grad_sums_avx512(const T* dy, const T* x, const float* hi,
                                                    const float* lo, std::int64_t C, std::int64_t rows,
                                                    const float* w, GradSums* out) {
   rows16_grad_sums_w<16, 4>(dy, x, hi, lo, C, rows, w, out);
 }
-NORMKIT_TARGET_AVX512 void rows256_grad_sums_avx512(const float* dy, const float* x, const float* hi,
+template <typename T>
+NORMKIT_TARGET_AVX512 void rows256_grad_sums_avx512(const T* dy, const T* x, const float* hi,
                                                     const float* lo, std::int64_t C, std::int64_t rows,
                                                     const float* w, GradSums* out) {
   rows16_grad_sums_w<16, 16>(dy, x, hi, lo, C, rows, w, out);
@@ -300,6 +240,10 @@ GradSums run_grad_sums(const float* dy, const float* x, const float* w, float hi
 }
 GradSums run_grad_sums(const Bf16* dy, const Bf16* x, const float* w, float hi, float lo, std::int64_t n) {
   return NORMKIT_DISPATCH(run_grad_sums, dy, x, w, hi, lo, n);
+}
+void runs_grad_sums(const Bf16* dy, const Bf16* x, std::int64_t stride, const float* w, float hi, float lo,
+                    std::int64_t n, GradSums* out) {
+  NORMKIT_DISPATCH(runs_grad_sums, dy, x, stride, w, hi, lo, n, out);
 }
 
 void runs_grad_sums(const float* dy, const float* x, std::int64_t stride, const float* w, float hi, float lo,

@@ -71,5 +71,7 @@ GradSums run_grad_sums(const Bf16* dy, const Bf16* x, const float* w, float hi, 
 inline constexpr int kGradSumsRuns = 4;
 void runs_grad_sums(const float* dy, const float* x, std::int64_t stride, const float* w, float hi, float lo,
                     std::int64_t n, GradSums* out);
+void runs_grad_sums(const Bf16* dy, const Bf16* x, std::int64_t stride, const float* w, float hi, float lo,
+                    std::int64_t n, GradSums* out);
 
 }  // namespace normkit::kernels

@@ -219,115 +219,32 @@ template <int W, typename T = float>
   return s;
 }
 
-// The bfloat16 row kernels.
-void rows4_moments_portable(const Bf16* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch,
-                            Moments* out) {
-  rows_moments_w<4, kInterleavedRows, Bf16>(x, stride, n, prefetch, out);
-}
-void rows4_square_sums_portable(const Bf16* x, std::int64_t stride, std::int64_t n, double* out) {
-  rows_square_sums_w<4, kInterleavedRows, Bf16>(x, stride, n, out);
-}
-Moments run_moments_portable(const Bf16* x, std::int64_t n, std::int64_t prefetch) {
-  return run_moments_w<4, Bf16>(x, n, prefetch);
-}
-double run_square_sum_portable(const Bf16* x, std::int64_t n) { return run_square_sum_w<4, Bf16>(x, n); }
-#if NORMKIT_X86_DISPATCH
-NORMKIT_TARGET_AVX2 void rows4_moments_avx2(const Bf16* x, std::int64_t stride, std::int64_t n,
-                                            std::int64_t prefetch, Moments* out) {
-  rows_moments_w<8, kInterleavedRows, Bf16>(x, stride, n, prefetch, out);
-}
-NORMKIT_TARGET_AVX2 void rows4_square_sums_avx2(const Bf16* x, std::int64_t stride, std::int64_t n, double* out) {
-  rows_square_sums_w<8, kInterleavedRows, Bf16>(x, stride, n, out);
-}
-NORMKIT_TARGET_AVX2 Moments run_moments_avx2(const Bf16* x, std::int64_t n, std::int64_t prefetch) {
-  return run_moments_w<8, Bf16>(x, n, prefetch);
-}
-NORMKIT_TARGET_AVX2 double run_square_sum_avx2(const Bf16* x, std::int64_t n) {
-  return run_square_sum_w<8, Bf16>(x, n);
-}
-NORMKIT_TARGET_AVX512 void rows4_moments_avx512(const Bf16* x, std::int64_t stride, std::int64_t n,
-                                                std::int64_t prefetch, Moments* out) {
-  rows_moments_w<16, kInterleavedRows, Bf16>(x, stride, n, prefetch, out);
-}
-NORMKIT_TARGET_AVX512 void rows4_square_sums_avx512(const Bf16* x, std::int64_t stride, std::int64_t n,
-                                                    double* out) {
-  rows_square_sums_w<16, kInterleavedRows, Bf16>(x, stride, n, out);
-}
-NORMKIT_TARGET_AVX512 Moments run_moments_avx512(const Bf16* x, std::int64_t n, std::int64_t prefetch) {
-  return run_moments_w<16, Bf16>(x, n, prefetch);
-}
-NORMKIT_TARGET_AVX512 double run_square_sum_avx512(const Bf16* x, std::int64_t n) {
-  return run_square_sum_w<16, Bf16>(x, n);
-}
-#endif
-
-// The channel kernels over bfloat16 (channels-last BatchNorm).
-void rows16_moments_portable(const Bf16* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch,
-                             Moments* out) {
-  rows_moments_on_stack<4, 1>(x0, C, rows, prefetch, out);
-}
-void rows64_moments_portable(const Bf16* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch,
-                             Moments* out) {
-  rows_moments_on_stack<4, 4>(x0, C, rows, prefetch, out);
-}
-void rows256_moments_portable(const Bf16* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch,
-                              Moments* out) {
-  for (int q = 0; q < 4; ++q) rows64_moments_portable(x0 + 64 * q, C, rows, prefetch, out + 64 * q);
-}
-#if NORMKIT_X86_DISPATCH
-NORMKIT_TARGET_AVX2 void rows16_moments_avx2(const Bf16* x0, std::int64_t C, std::int64_t rows,
-                                             std::int64_t prefetch, Moments* out) {
-  rows_moments_on_stack<8, 1>(x0, C, rows, prefetch, out);
-}
-NORMKIT_TARGET_AVX2 void rows64_moments_avx2(const Bf16* x0, std::int64_t C, std::int64_t rows,
-                                             std::int64_t prefetch, Moments* out) {
-  rows_moments_on_stack<8, 4>(x0, C, rows, prefetch, out);
-}
-NORMKIT_TARGET_AVX2 void rows256_moments_avx2(const Bf16* x0, std::int64_t C, std::int64_t rows,
-                                              std::int64_t prefetch, Moments* out) {
-  for (int q = 0; q < 4; ++q) rows64_moments_avx2(x0 + 64 * q, C, rows, prefetch, out + 64 * q);
-}
-NORMKIT_TARGET_AVX512 void rows16_moments_avx512(const Bf16* x0, std::int64_t C, std::int64_t rows,
-                                                 std::int64_t prefetch, Moments* out) {
-  rows_moments_on_stack<16, 1>(x0, C, rows, prefetch, out);
-}
-NORMKIT_TARGET_AVX512 void rows64_moments_avx512(const Bf16* x0, std::int64_t C, std::int64_t rows,
-                                                 std::int64_t prefetch, Moments* out) {
-  rows_moments_on_stack<16, 4>(x0, C, rows, prefetch, out);
-}
-NORMKIT_TARGET_AVX512 void rows256_moments_avx512(const Bf16* x0, std::int64_t C, std::int64_t rows,
-                                                  std::int64_t /*prefetch: none, as the float kernel's*/,
-                                                  Moments* out) {
-  thread_local std::vector<float> packed(static_cast<std::size_t>(kRowChunk * 256));
-  rows16_moments_w<16, 16, Bf16>(x0, C, rows, 0, out, packed.data());
-}
-#endif
-void rows16_moments(const Bf16* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch, Moments* out) {
-  NORMKIT_DISPATCH(rows16_moments, x0, C, rows, prefetch, out);
-}
-void rows64_moments(const Bf16* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch, Moments* out) {
-  NORMKIT_DISPATCH(rows64_moments, x0, C, rows, prefetch, out);
-}
-void rows256_moments(const Bf16* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch, Moments* out) {
-  NORMKIT_DISPATCH(rows256_moments, x0, C, rows, prefetch, out);
-}
-
 }  // namespace
 
-Moments run_moments_portable(const float* x, std::int64_t n, std::int64_t prefetch) { return run_moments_w<4>(x, n, prefetch); }
-void rows16_moments_portable(const float* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch,
-                             Moments* out) {
-  rows_moments_on_stack<4, 1>(x0, C, rows, prefetch, out);
+// The wrappers: one per instruction set, each a template over the element
+// type (float, Bf16) compiled for its target, instantiated below.
+template <typename T>
+Moments run_moments_portable(const T* x, std::int64_t n, std::int64_t prefetch) {
+  return run_moments_w<4>(x, n, prefetch);
 }
-double run_square_sum_portable(const float* x, std::int64_t n) { return run_square_sum_w<4>(x, n); }
-void rows4_moments_portable(const float* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch, Moments* out) {
+template <typename T>
+double run_square_sum_portable(const T* x, std::int64_t n) {
+  return run_square_sum_w<4>(x, n);
+}
+template <typename T>
+void rows4_moments_portable(const T* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch, Moments* out) {
   rows_moments_w<4, kInterleavedRows>(x, stride, n, prefetch, out);
 }
-void rows4_square_sums_portable(const float* x, std::int64_t stride, std::int64_t n, double* out) {
+template <typename T>
+void rows4_square_sums_portable(const T* x, std::int64_t stride, std::int64_t n, double* out) {
   rows_square_sums_w<4, kInterleavedRows>(x, stride, n, out);
 }
-void rows64_moments_portable(const float* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch,
-                             Moments* out) {
+template <typename T>
+void rows16_moments_portable(const T* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch, Moments* out) {
+  rows_moments_on_stack<4, 1>(x0, C, rows, prefetch, out);
+}
+template <typename T>
+void rows64_moments_portable(const T* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch, Moments* out) {
   rows_moments_on_stack<4, 4>(x0, C, rows, prefetch, out);
 }
 // 256 channels: four groups of 64 where registers are few; AVX-512 reads the
@@ -337,86 +254,126 @@ void rows64_moments_portable(const float* x0, std::int64_t C, std::int64_t rows,
 // channels-last training forward after a cache eviction, 1 thread, Zen 4:
 // 2.29-2.44 to 1.83-1.87 ms). It asks for nothing ahead: the next block is
 // the next rows, which the hardware prefetcher follows.
-void rows256_moments_portable(const float* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch,
-                              Moments* out) {
+template <typename T>
+void rows256_moments_portable(const T* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch, Moments* out) {
   for (int q = 0; q < 4; ++q) rows64_moments_portable(x0 + 64 * q, C, rows, prefetch, out + 64 * q);
 }
 #if NORMKIT_X86_DISPATCH
-NORMKIT_TARGET_AVX2 void rows256_moments_avx2(const float* x0, std::int64_t C, std::int64_t rows,
+template <typename T>
+NORMKIT_TARGET_AVX2 Moments run_moments_avx2(const T* x, std::int64_t n, std::int64_t prefetch) {
+  return run_moments_w<8>(x, n, prefetch);
+}
+template <typename T>
+NORMKIT_TARGET_AVX2 double run_square_sum_avx2(const T* x, std::int64_t n) {
+  return run_square_sum_w<8>(x, n);
+}
+template <typename T>
+NORMKIT_TARGET_AVX2 void rows4_moments_avx2(const T* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch,
+                                            Moments* out) {
+  rows_moments_w<8, kInterleavedRows>(x, stride, n, prefetch, out);
+}
+template <typename T>
+NORMKIT_TARGET_AVX2 void rows4_square_sums_avx2(const T* x, std::int64_t stride, std::int64_t n, double* out) {
+  rows_square_sums_w<8, kInterleavedRows>(x, stride, n, out);
+}
+template <typename T>
+NORMKIT_TARGET_AVX2 void rows16_moments_avx2(const T* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch,
+                                             Moments* out) {
+  rows_moments_on_stack<8, 1>(x0, C, rows, prefetch, out);
+}
+template <typename T>
+NORMKIT_TARGET_AVX2 void rows64_moments_avx2(const T* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch,
+                                             Moments* out) {
+  rows_moments_on_stack<8, 4>(x0, C, rows, prefetch, out);
+}
+template <typename T>
+NORMKIT_TARGET_AVX2 void rows256_moments_avx2(const T* x0, std::int64_t C, std::int64_t rows,
                                               std::int64_t prefetch, Moments* out) {
   for (int q = 0; q < 4; ++q) rows64_moments_avx2(x0 + 64 * q, C, rows, prefetch, out + 64 * q);
 }
-NORMKIT_TARGET_AVX512 void rows256_moments_avx512(const float* x0, std::int64_t C, std::int64_t rows,
+template <typename T>
+NORMKIT_TARGET_AVX512 Moments run_moments_avx512(const T* x, std::int64_t n, std::int64_t prefetch) {
+  return run_moments_w<16>(x, n, prefetch);
+}
+template <typename T>
+NORMKIT_TARGET_AVX512 double run_square_sum_avx512(const T* x, std::int64_t n) {
+  return run_square_sum_w<16>(x, n);
+}
+template <typename T>
+NORMKIT_TARGET_AVX512 void rows4_moments_avx512(const T* x, std::int64_t stride, std::int64_t n,
+                                                std::int64_t prefetch, Moments* out) {
+  rows_moments_w<16, kInterleavedRows>(x, stride, n, prefetch, out);
+}
+template <typename T>
+NORMKIT_TARGET_AVX512 void rows4_square_sums_avx512(const T* x, std::int64_t stride, std::int64_t n, double* out) {
+  rows_square_sums_w<16, kInterleavedRows>(x, stride, n, out);
+}
+template <typename T>
+NORMKIT_TARGET_AVX512 void rows16_moments_avx512(const T* x0, std::int64_t C, std::int64_t rows,
+                                                 std::int64_t prefetch, Moments* out) {
+  rows_moments_on_stack<16, 1>(x0, C, rows, prefetch, out);
+}
+template <typename T>
+NORMKIT_TARGET_AVX512 void rows64_moments_avx512(const T* x0, std::int64_t C, std::int64_t rows,
+                                                 std::int64_t prefetch, Moments* out) {
+  rows_moments_on_stack<16, 4>(x0, C, rows, prefetch, out);
+}
+template <typename T>
+NORMKIT_TARGET_AVX512 void rows256_moments_avx512(const T* x0, std::int64_t C, std::int64_t rows,
                                                   std::int64_t /*prefetch: none, see above*/, Moments* out) {
   thread_local std::vector<float> packed(static_cast<std::size_t>(kRowChunk * 256));
   rows16_moments_w<16, 16>(x0, C, rows, 0, out, packed.data());
 }
 #endif
-#if NORMKIT_X86_DISPATCH
-NORMKIT_TARGET_AVX2 void rows64_moments_avx2(const float* x0, std::int64_t C, std::int64_t rows,
-                                             std::int64_t prefetch, Moments* out) {
-  rows_moments_on_stack<8, 4>(x0, C, rows, prefetch, out);
-}
-NORMKIT_TARGET_AVX512 void rows64_moments_avx512(const float* x0, std::int64_t C, std::int64_t rows,
-                                                 std::int64_t prefetch, Moments* out) {
-  rows_moments_on_stack<16, 4>(x0, C, rows, prefetch, out);
-}
-NORMKIT_TARGET_AVX2 void rows4_moments_avx2(const float* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch, Moments* out) {
-  rows_moments_w<8, kInterleavedRows>(x, stride, n, prefetch, out);
-}
-NORMKIT_TARGET_AVX2 void rows4_square_sums_avx2(const float* x, std::int64_t stride, std::int64_t n, double* out) {
-  rows_square_sums_w<8, kInterleavedRows>(x, stride, n, out);
-}
-NORMKIT_TARGET_AVX512 void rows4_moments_avx512(const float* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch, Moments* out) {
-  rows_moments_w<16, kInterleavedRows>(x, stride, n, prefetch, out);
-}
-NORMKIT_TARGET_AVX512 void rows4_square_sums_avx512(const float* x, std::int64_t stride, std::int64_t n,
-                                                    double* out) {
-  rows_square_sums_w<16, kInterleavedRows>(x, stride, n, out);
-}
-NORMKIT_TARGET_AVX2 Moments run_moments_avx2(const float* x, std::int64_t n, std::int64_t prefetch) { return run_moments_w<8>(x, n, prefetch); }
-NORMKIT_TARGET_AVX2 void rows16_moments_avx2(const float* x0, std::int64_t C, std::int64_t rows,
-                                             std::int64_t prefetch, Moments* out) {
-  rows_moments_on_stack<8, 1>(x0, C, rows, prefetch, out);
-}
-NORMKIT_TARGET_AVX2 double run_square_sum_avx2(const float* x, std::int64_t n) { return run_square_sum_w<8>(x, n); }
-NORMKIT_TARGET_AVX512 Moments run_moments_avx512(const float* x, std::int64_t n, std::int64_t prefetch) { return run_moments_w<16>(x, n, prefetch); }
-NORMKIT_TARGET_AVX512 void rows16_moments_avx512(const float* x0, std::int64_t C, std::int64_t rows,
-                                                 std::int64_t prefetch, Moments* out) {
-  rows_moments_on_stack<16, 1>(x0, C, rows, prefetch, out);
-}
-NORMKIT_TARGET_AVX512 double run_square_sum_avx512(const float* x, std::int64_t n) {
-  return run_square_sum_w<16>(x, n);
-}
-#endif
 
-Moments run_moments(const float* x, std::int64_t n, std::int64_t prefetch) { return NORMKIT_DISPATCH(run_moments, x, n, prefetch); }
-void rows16_moments(const float* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch, Moments* out) {
-  NORMKIT_DISPATCH(rows16_moments, x0, C, rows, prefetch, out);
-}
-void rows64_moments(const float* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch, Moments* out) {
-  NORMKIT_DISPATCH(rows64_moments, x0, C, rows, prefetch, out);
-}
-void rows256_moments(const float* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch, Moments* out) {
-  NORMKIT_DISPATCH(rows256_moments, x0, C, rows, prefetch, out);
-}
-double run_square_sum(const float* x, std::int64_t n) { return NORMKIT_DISPATCH(run_square_sum, x, n); }
-void rows4_moments(const float* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch, Moments* out) {
-  NORMKIT_DISPATCH(rows4_moments, x, stride, n, prefetch, out);
-}
-void rows4_square_sums(const float* x, std::int64_t stride, std::int64_t n, double* out) {
-  NORMKIT_DISPATCH(rows4_square_sums, x, stride, n, out);
-}
-Moments run_moments(const Bf16* x, std::int64_t n, std::int64_t prefetch) {
+template <typename T>
+Moments run_moments(const T* x, std::int64_t n, std::int64_t prefetch) {
   return NORMKIT_DISPATCH(run_moments, x, n, prefetch);
 }
-double run_square_sum(const Bf16* x, std::int64_t n) { return NORMKIT_DISPATCH(run_square_sum, x, n); }
-void rows4_moments(const Bf16* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch, Moments* out) {
+template <typename T>
+double run_square_sum(const T* x, std::int64_t n) {
+  return NORMKIT_DISPATCH(run_square_sum, x, n);
+}
+template <typename T>
+void rows4_moments(const T* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch, Moments* out) {
   NORMKIT_DISPATCH(rows4_moments, x, stride, n, prefetch, out);
 }
-void rows4_square_sums(const Bf16* x, std::int64_t stride, std::int64_t n, double* out) {
+template <typename T>
+void rows4_square_sums(const T* x, std::int64_t stride, std::int64_t n, double* out) {
   NORMKIT_DISPATCH(rows4_square_sums, x, stride, n, out);
 }
+template <typename T>
+void rows16_moments(const T* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch, Moments* out) {
+  NORMKIT_DISPATCH(rows16_moments, x0, C, rows, prefetch, out);
+}
+template <typename T>
+void rows64_moments(const T* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch, Moments* out) {
+  NORMKIT_DISPATCH(rows64_moments, x0, C, rows, prefetch, out);
+}
+template <typename T>
+void rows256_moments(const T* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch, Moments* out) {
+  NORMKIT_DISPATCH(rows256_moments, x0, C, rows, prefetch, out);
+}
+
+#define NORMKIT_MOMENTS_KERNELS(path, T)                                                                       \
+  template Moments run_moments##path<T>(const T*, std::int64_t, std::int64_t);                                 \
+  template double run_square_sum##path<T>(const T*, std::int64_t);                                             \
+  template void rows4_moments##path<T>(const T*, std::int64_t, std::int64_t, std::int64_t, Moments*);          \
+  template void rows4_square_sums##path<T>(const T*, std::int64_t, std::int64_t, double*);                     \
+  template void rows16_moments##path<T>(const T*, std::int64_t, std::int64_t, std::int64_t, Moments*);         \
+  template void rows64_moments##path<T>(const T*, std::int64_t, std::int64_t, std::int64_t, Moments*);         \
+  template void rows256_moments##path<T>(const T*, std::int64_t, std::int64_t, std::int64_t, Moments*);
+#define NORMKIT_MOMENTS_ALL_PATHS(T) NORMKIT_MOMENTS_KERNELS(, T) NORMKIT_MOMENTS_KERNELS(_portable, T)
+NORMKIT_MOMENTS_ALL_PATHS(float)
+NORMKIT_MOMENTS_ALL_PATHS(Bf16)
+#if NORMKIT_X86_DISPATCH
+NORMKIT_MOMENTS_KERNELS(_avx2, float)
+NORMKIT_MOMENTS_KERNELS(_avx2, Bf16)
+NORMKIT_MOMENTS_KERNELS(_avx512, float)
+NORMKIT_MOMENTS_KERNELS(_avx512, Bf16)
+#endif
+#undef NORMKIT_MOMENTS_ALL_PATHS
+#undef NORMKIT_MOMENTS_KERNELS
 
 namespace {
 

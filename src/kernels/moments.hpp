@@ -82,68 +82,92 @@ struct MeanSquaresArgs {
 void mean_squares(const MeanSquaresArgs& args);
 
 // The engine's block kernels, each with one variant per instruction set
-// (core/simd_dispatch.hpp; all give the same bits) and a dispatching entry point:
-// - statistics of one contiguous run of n > 0 floats (prefetch: how many
-//   floats after the run's start to ask for, that is the data the caller
+// (core/simd_dispatch.hpp; all give the same bits) and a dispatching entry
+// point, each a template over the element type T: float, or Bf16 (a
+// bfloat16 as stored, lanes.hpp: widened as it is loaded, so that the
+// result has the bits of the data widened), instantiated for both:
+// - statistics of one contiguous run of n > 0 elements (prefetch: how many
+//   elements after the run's start to ask for, that is the data the caller
 //   reads next, during the second pass; 0: none);
 // - statistics of 16 contiguous channels over `rows` <= kRowChunk rows of
 //   stride C (prefetch: how far ahead to ask for the next block, 0: none);
 // - the sum of squares of one contiguous run (float lanes, double total).
-Moments run_moments(const float* x, std::int64_t n, std::int64_t prefetch);
-// run_moments and run_square_sum of kInterleavedRows runs of n > 0 floats,
-// `stride` floats apart, at once: out[r] is what the single-run kernel gives
-// run r, bit for bit (interleaved only to hide the adds' latency); prefetch
-// as run_moments', from each run.
+template <typename T>
+Moments run_moments(const T* x, std::int64_t n, std::int64_t prefetch);
+// run_moments and run_square_sum of kInterleavedRows runs of n > 0
+// elements, `stride` apart, at once: out[r] is what the single-run kernel
+// gives run r, bit for bit (interleaved only to hide the adds' latency);
+// prefetch as run_moments', from each run.
 inline constexpr int kInterleavedRows = 4;
-void rows4_moments(const float* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch, Moments* out);
-void rows4_square_sums(const float* x, std::int64_t stride, std::int64_t n, double* out);
-void rows16_moments(const float* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch, Moments* out);
+template <typename T>
+void rows4_moments(const T* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch, Moments* out);
+template <typename T>
+void rows4_square_sums(const T* x, std::int64_t stride, std::int64_t n, double* out);
+template <typename T>
+void rows16_moments(const T* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch, Moments* out);
 // The same for 64 channels: four groups of 16, each with rows16's bits.
-void rows64_moments(const float* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch, Moments* out);
+template <typename T>
+void rows64_moments(const T* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch, Moments* out);
 // And for 256: sixteen groups of 16, each with rows16's bits.
-void rows256_moments(const float* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch, Moments* out);
-double run_square_sum(const float* x, std::int64_t n);
-// The row kernels over bfloat16 runs (lanes.hpp's Bf16), widened as they
-// are loaded: the bits the float kernels give the runs widened.
-Moments run_moments(const Bf16* x, std::int64_t n, std::int64_t prefetch);
-double run_square_sum(const Bf16* x, std::int64_t n);
-void rows4_moments(const Bf16* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch, Moments* out);
-void rows4_square_sums(const Bf16* x, std::int64_t stride, std::int64_t n, double* out);
+template <typename T>
+void rows256_moments(const T* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch, Moments* out);
+template <typename T>
+double run_square_sum(const T* x, std::int64_t n);
 
-Moments run_moments_portable(const float* x, std::int64_t n, std::int64_t prefetch);
-void rows16_moments_portable(const float* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch,
-                             Moments* out);
-double run_square_sum_portable(const float* x, std::int64_t n);
-void rows64_moments_portable(const float* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch,
-                             Moments* out);
-void rows256_moments_portable(const float* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch,
-                              Moments* out);
-void rows4_moments_portable(const float* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch, Moments* out);
-void rows4_square_sums_portable(const float* x, std::int64_t stride, std::int64_t n, double* out);
+// The variants, for the tests that hold them against each other.
+template <typename T>
+Moments run_moments_portable(const T* x, std::int64_t n, std::int64_t prefetch);
+template <typename T>
+double run_square_sum_portable(const T* x, std::int64_t n);
+template <typename T>
+void rows4_moments_portable(const T* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch, Moments* out);
+template <typename T>
+void rows4_square_sums_portable(const T* x, std::int64_t stride, std::int64_t n, double* out);
+template <typename T>
+void rows16_moments_portable(const T* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch, Moments* out);
+template <typename T>
+void rows64_moments_portable(const T* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch, Moments* out);
+template <typename T>
+void rows256_moments_portable(const T* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch, Moments* out);
 #if NORMKIT_X86_DISPATCH
-NORMKIT_TARGET_AVX2 void rows64_moments_avx2(const float* x0, std::int64_t C, std::int64_t rows,
-                                             std::int64_t prefetch, Moments* out);
-NORMKIT_TARGET_AVX2 void rows256_moments_avx2(const float* x0, std::int64_t C, std::int64_t rows,
-                                              std::int64_t prefetch, Moments* out);
-NORMKIT_TARGET_AVX512 void rows256_moments_avx512(const float* x0, std::int64_t C, std::int64_t rows,
-                                                  std::int64_t prefetch, Moments* out);
-NORMKIT_TARGET_AVX512 void rows64_moments_avx512(const float* x0, std::int64_t C, std::int64_t rows,
-                                                 std::int64_t prefetch, Moments* out);
-NORMKIT_TARGET_AVX2 void rows4_moments_avx2(const float* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch, Moments* out);
-NORMKIT_TARGET_AVX2 void rows4_square_sums_avx2(const float* x, std::int64_t stride, std::int64_t n, double* out);
-NORMKIT_TARGET_AVX512 void rows4_moments_avx512(const float* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch, Moments* out);
-NORMKIT_TARGET_AVX512 void rows4_square_sums_avx512(const float* x, std::int64_t stride, std::int64_t n,
-                                                    double* out);
 // (The attribute is part of the declaration: GCC treats functions that
 // differ only in target attributes as versions of one function.)
-NORMKIT_TARGET_AVX2 Moments run_moments_avx2(const float* x, std::int64_t n, std::int64_t prefetch);
-NORMKIT_TARGET_AVX2 void rows16_moments_avx2(const float* x0, std::int64_t C, std::int64_t rows,
-                                             std::int64_t prefetch, Moments* out);
-NORMKIT_TARGET_AVX2 double run_square_sum_avx2(const float* x, std::int64_t n);
-NORMKIT_TARGET_AVX512 Moments run_moments_avx512(const float* x, std::int64_t n, std::int64_t prefetch);
-NORMKIT_TARGET_AVX512 void rows16_moments_avx512(const float* x0, std::int64_t C, std::int64_t rows,
+template <typename T>
+NORMKIT_TARGET_AVX2 Moments run_moments_avx2(const T* x, std::int64_t n, std::int64_t prefetch);
+template <typename T>
+NORMKIT_TARGET_AVX2 double run_square_sum_avx2(const T* x, std::int64_t n);
+template <typename T>
+NORMKIT_TARGET_AVX2 void rows4_moments_avx2(const T* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch,
+                                            Moments* out);
+template <typename T>
+NORMKIT_TARGET_AVX2 void rows4_square_sums_avx2(const T* x, std::int64_t stride, std::int64_t n, double* out);
+template <typename T>
+NORMKIT_TARGET_AVX2 void rows16_moments_avx2(const T* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch,
+                                             Moments* out);
+template <typename T>
+NORMKIT_TARGET_AVX2 void rows64_moments_avx2(const T* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch,
+                                             Moments* out);
+template <typename T>
+NORMKIT_TARGET_AVX2 void rows256_moments_avx2(const T* x0, std::int64_t C, std::int64_t rows,
+                                              std::int64_t prefetch, Moments* out);
+template <typename T>
+NORMKIT_TARGET_AVX512 Moments run_moments_avx512(const T* x, std::int64_t n, std::int64_t prefetch);
+template <typename T>
+NORMKIT_TARGET_AVX512 double run_square_sum_avx512(const T* x, std::int64_t n);
+template <typename T>
+NORMKIT_TARGET_AVX512 void rows4_moments_avx512(const T* x, std::int64_t stride, std::int64_t n,
+                                                std::int64_t prefetch, Moments* out);
+template <typename T>
+NORMKIT_TARGET_AVX512 void rows4_square_sums_avx512(const T* x, std::int64_t stride, std::int64_t n, double* out);
+template <typename T>
+NORMKIT_TARGET_AVX512 void rows16_moments_avx512(const T* x0, std::int64_t C, std::int64_t rows,
                                                  std::int64_t prefetch, Moments* out);
-NORMKIT_TARGET_AVX512 double run_square_sum_avx512(const float* x, std::int64_t n);
+template <typename T>
+NORMKIT_TARGET_AVX512 void rows64_moments_avx512(const T* x0, std::int64_t C, std::int64_t rows,
+                                                 std::int64_t prefetch, Moments* out);
+template <typename T>
+NORMKIT_TARGET_AVX512 void rows256_moments_avx512(const T* x0, std::int64_t C, std::int64_t rows,
+                                                  std::int64_t prefetch, Moments* out);
 #endif
 
 }  // namespace normkit::kernels
