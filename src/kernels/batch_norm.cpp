@@ -19,7 +19,7 @@
 #include "batch_reduction.hpp"
 #include "channel_apply.hpp"
 #include "grad_sums.hpp"
-#include "lanes.hpp"
+#include "vectors.hpp"
 #include "moments.hpp"
 #include "planned_view.hpp"
 #include "ref/batch_norm_ref.hpp"
@@ -168,16 +168,18 @@ kernels::Layout layout_for(const TensorView& x, const Across& across) {
   return across.reduction != nullptr ? across.slice.layout : kernels::layout_of(x);
 }
 
-// Where the data is read and written in bfloat16 in place (lanes.hpp's
-// Bf16: each load widened, each store rounded, the float32 arithmetic
-// between): every listed tensor bfloat16 in x's layout (contiguous or
-// channels-last), and no reduction across ranks (which takes float32).
-// Otherwise the data goes through float32 (planned_view.hpp).
-bool bfloat16_in_place(const Across& across, const TensorView& x, std::initializer_list<const TensorView*> others) {
-  if (across.reduction != nullptr || x.dtype() != DType::bfloat16 || x.numel() == 0) return false;
+// Where the data is read and written in 16 bits in place (vectors.hpp's
+// Bf16 and F16: each load widened, each store rounded, the float32
+// arithmetic between): x bfloat16 or float16 and every other listed tensor
+// in its dtype and layout (contiguous or channels-last), and no reduction
+// across ranks (which takes float32). Otherwise the data goes through
+// float32 (planned_view.hpp).
+bool sixteen_bits_in_place(const Across& across, const TensorView& x,
+                           std::initializer_list<const TensorView*> others) {
+  if (across.reduction != nullptr || x.dtype() == DType::float32 || x.numel() == 0) return false;
   const kernels::Layout layout = kernels::layout_of(x);
   const auto in_layout = [&](const TensorView& t) {
-    return t.dtype() == DType::bfloat16 &&
+    return t.dtype() == x.dtype() &&
            (layout == kernels::Layout::contiguous ? t.is_contiguous() : t.is_channels_last());
   };
   if (!in_layout(x)) return false;
@@ -186,8 +188,8 @@ bool bfloat16_in_place(const Across& across, const TensorView& x, std::initializ
   return true;
 }
 
-// The forward pass on x and y of element type T (float, or Bf16 in place)
-// in `layout`.
+// The forward pass on x and y of element type T (float, or Bf16 or F16 in
+// place) in `layout`.
 template <typename T>
 void forward_on(const BatchNormInputs& in, const BatchNormOptions& o, const Problem& p,
                 const BatchNormForwardOutputs& out, const Across& across, const T* x, T* y,
@@ -261,9 +263,13 @@ void forward_on(const BatchNormInputs& in, const BatchNormOptions& o, const Prob
 
 void fast_forward(const BatchNormInputs& in, const BatchNormOptions& o, const Problem& p,
                   const BatchNormForwardOutputs& out, const Across& across = {}) {
-  if (bfloat16_in_place(across, in.x, {&out.y})) {
-    forward_on(in, o, p, out, across, static_cast<const kernels::Bf16*>(in.x.raw()),
-               static_cast<kernels::Bf16*>(out.y.raw()), kernels::layout_of(in.x));
+  if (sixteen_bits_in_place(across, in.x, {&out.y})) {
+    const auto in_place = [&](auto* x) {
+      using T = std::remove_const_t<std::remove_pointer_t<decltype(x)>>;
+      forward_on(in, o, p, out, across, x, static_cast<T*>(out.y.raw()), kernels::layout_of(in.x));
+    };
+    if (in.x.dtype() == DType::bfloat16) in_place(static_cast<const kernels::Bf16*>(in.x.raw()));
+    else in_place(static_cast<const kernels::F16*>(in.x.raw()));
     return;
   }
   const kernels::PlannedInput x(in.x, layout_for(in.x, across));
@@ -272,8 +278,8 @@ void fast_forward(const BatchNormInputs& in, const BatchNormOptions& o, const Pr
   y.finish();
 }
 
-// The backward pass on dy, x and dx of element type T (float, or Bf16 in
-// place) in `layout`; dx_data is where dx goes (null when it is not wanted).
+// The backward pass on dy, x and dx of element type T (float, or Bf16 or
+// F16 in place) in `layout`; dx_data is where dx goes (null when it is not wanted).
 template <typename T>
 void backward_on(const BatchNormBackwardInputs& in, const BatchNormOptions& o, const Problem& p,
                  const BatchNormGrads& g, const Across& across, const T* x, const T* dy, T* dx_data,
@@ -352,10 +358,14 @@ void backward_on(const BatchNormBackwardInputs& in, const BatchNormOptions& o, c
 
 void fast_backward(const BatchNormBackwardInputs& in, const BatchNormOptions& o, const Problem& p,
                    const BatchNormGrads& g, const Across& across = {}) {
-  if (bfloat16_in_place(across, in.x, {&in.dy, &g.dx}) && in.dy.defined()) {
-    backward_on(in, o, p, g, across, static_cast<const kernels::Bf16*>(in.x.raw()),
-                static_cast<const kernels::Bf16*>(in.dy.raw()),
-                g.dx.defined() ? static_cast<kernels::Bf16*>(g.dx.raw()) : nullptr, kernels::layout_of(in.x));
+  if (sixteen_bits_in_place(across, in.x, {&in.dy, &g.dx}) && in.dy.defined()) {
+    const auto in_place = [&](auto* x) {
+      using T = std::remove_const_t<std::remove_pointer_t<decltype(x)>>;
+      backward_on(in, o, p, g, across, x, static_cast<const T*>(in.dy.raw()),
+                  g.dx.defined() ? static_cast<T*>(g.dx.raw()) : nullptr, kernels::layout_of(in.x));
+    };
+    if (in.x.dtype() == DType::bfloat16) in_place(static_cast<const kernels::Bf16*>(in.x.raw()));
+    else in_place(static_cast<const kernels::F16*>(in.x.raw()));
     return;
   }
   const kernels::PlannedInput x(in.x, layout_for(in.x, across));
@@ -532,7 +542,7 @@ void channel_scale_shift(const TensorView& x, const TensorView& scale, const Ten
   const std::vector<float> shifts = read_channels(shift, p.C, 0.0f);
   const std::vector<float> zero(p.C, 0.0f);
   kernels::PlannedOutput yp(y, xp);
-  kernels::normalize_apply({.x = xp.data(),
+  kernels::normalize_apply(kernels::NormalizeArgs{.x = xp.data(),
                             .y = yp.data(),
                             .center_hi = zero.data(),
                             .center_lo = zero.data(),

@@ -157,23 +157,31 @@ void input_grad_slice_of(const InputGradArgsOf<T>& args, std::int64_t ac, std::i
 
 }  // namespace
 
-void normalize_apply(const NormalizeArgs& args) { normalize_apply_to(args); }
-void normalize_apply(const NormalizeArgsOf<Bf16>& args) { normalize_apply_to(args); }
-void input_grad_apply(const InputGradArgs& args) { input_grad_apply_to(args); }
-void input_grad_apply(const InputGradArgsOf<Bf16>& args) { input_grad_apply_to(args); }
-
-void normalize_slice(const NormalizeArgs& args, std::int64_t ac, std::int64_t s0, std::int64_t s1) {
+template <typename T>
+void normalize_apply(const NormalizeArgsOf<T>& args) {
+  normalize_apply_to(args);
+}
+template <typename T>
+void input_grad_apply(const InputGradArgsOf<T>& args) {
+  input_grad_apply_to(args);
+}
+template <typename T>
+void normalize_slice(const NormalizeArgsOf<T>& args, std::int64_t ac, std::int64_t s0, std::int64_t s1) {
   normalize_slice_of(args, ac, s0, s1);
 }
-void normalize_slice(const NormalizeArgsOf<Bf16>& args, std::int64_t ac, std::int64_t s0, std::int64_t s1) {
-  normalize_slice_of(args, ac, s0, s1);
+template <typename T>
+void input_grad_slice(const InputGradArgsOf<T>& args, std::int64_t ac, std::int64_t s0, std::int64_t s1) {
+  input_grad_slice_of(args, ac, s0, s1);
 }
 
-void input_grad_slice(const InputGradArgs& args, std::int64_t ac, std::int64_t s0, std::int64_t s1) {
-  input_grad_slice_of(args, ac, s0, s1);
-}
-void input_grad_slice(const InputGradArgsOf<Bf16>& args, std::int64_t ac, std::int64_t s0, std::int64_t s1) {
-  input_grad_slice_of(args, ac, s0, s1);
-}
+#define NORMKIT_CHANNEL_PASSES(T)                                                                   \
+  template void normalize_apply<T>(const NormalizeArgsOf<T>&);                                      \
+  template void input_grad_apply<T>(const InputGradArgsOf<T>&);                                     \
+  template void normalize_slice<T>(const NormalizeArgsOf<T>&, std::int64_t, std::int64_t, std::int64_t); \
+  template void input_grad_slice<T>(const InputGradArgsOf<T>&, std::int64_t, std::int64_t, std::int64_t);
+NORMKIT_CHANNEL_PASSES(float)
+NORMKIT_CHANNEL_PASSES(Bf16)
+NORMKIT_CHANNEL_PASSES(F16)
+#undef NORMKIT_CHANNEL_PASSES
 
 }  // namespace normkit::kernels

@@ -15,9 +15,12 @@
 
 namespace normkit::kernels {
 
-struct Bf16;  // a bfloat16 as stored (lanes.hpp)
+// The passes are templates over the element type T of the data,
+// instantiated for float, Bf16 and F16 (the 16-bit floats as stored,
+// vectors.hpp: widened as read, rounded as stored).
+struct Bf16;
+struct F16;
 
-// x and y float, or both bfloat16 (widened as read, rounded as stored).
 template <typename T>
 struct NormalizeArgsOf {
   const T* x = nullptr;  // (A, B, C, D)
@@ -32,10 +35,9 @@ struct NormalizeArgsOf {
   bool single_pass = false;
 };
 using NormalizeArgs = NormalizeArgsOf<float>;
-void normalize_apply(const NormalizeArgs& args);
-void normalize_apply(const NormalizeArgsOf<Bf16>& args);
+template <typename T>
+void normalize_apply(const NormalizeArgsOf<T>& args);
 
-// dy, x and dx float, or all bfloat16.
 template <typename T>
 struct InputGradArgsOf {
   const T* dy = nullptr;  // (A, B, C, D)
@@ -49,8 +51,8 @@ struct InputGradArgsOf {
   NormPlan plan;
 };
 using InputGradArgs = InputGradArgsOf<float>;
-void input_grad_apply(const InputGradArgs& args);
-void input_grad_apply(const InputGradArgsOf<Bf16>& args);
+template <typename T>
+void input_grad_apply(const InputGradArgsOf<T>& args);
 
 // x - mean per (a, c), n = A * C, computed as (x - hi) - lo: the mean as a
 // float pair (hi = float(mean), lo = float(mean - hi)), so that x - mean stays
@@ -115,9 +117,9 @@ struct InputGradCoefficients {
 // (reduce_each_slice) and still has it in cache. Safe to call from several
 // threads on different slices; a slice's streamed stores are fenced by the
 // call that reaches its last sample.
-void normalize_slice(const NormalizeArgs& args, std::int64_t ac, std::int64_t s0, std::int64_t s1);
-void normalize_slice(const NormalizeArgsOf<Bf16>& args, std::int64_t ac, std::int64_t s0, std::int64_t s1);
-void input_grad_slice(const InputGradArgs& args, std::int64_t ac, std::int64_t s0, std::int64_t s1);
-void input_grad_slice(const InputGradArgsOf<Bf16>& args, std::int64_t ac, std::int64_t s0, std::int64_t s1);
+template <typename T>
+void normalize_slice(const NormalizeArgsOf<T>& args, std::int64_t ac, std::int64_t s0, std::int64_t s1);
+template <typename T>
+void input_grad_slice(const InputGradArgsOf<T>& args, std::int64_t ac, std::int64_t s0, std::int64_t s1);
 
 }  // namespace normkit::kernels

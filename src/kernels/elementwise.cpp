@@ -315,41 +315,56 @@ NORMKIT_TARGET_AVX512 void row_backward_span_avx512(const RowBackwardSpanOf<T>& 
 
 }  // namespace
 
-void normalize_span(const NormalizeSpan& s, bool stream, std::int64_t prefetch) {
+template <typename T>
+void normalize_span(const NormalizeSpanOf<T>& s, bool stream, std::int64_t prefetch) {
   NORMKIT_DISPATCH(normalize_span, s, stream, prefetch);
 }
-void normalize_rows(const NormalizeRows& s, bool stream) { NORMKIT_DISPATCH(normalize_rows, s, stream); }
-void normalize_span(const NormalizeSpanOf<Bf16>& s, bool stream, std::int64_t prefetch) {
-  NORMKIT_DISPATCH(normalize_span, s, stream, prefetch);
+template <typename T>
+void normalize_rows(const NormalizeRowsOf<T>& s, bool stream) {
+  NORMKIT_DISPATCH(normalize_rows, s, stream);
 }
-void normalize_rows(const NormalizeRowsOf<Bf16>& s, bool stream) { NORMKIT_DISPATCH(normalize_rows, s, stream); }
-void input_grad_rows(const InputGradRows& s, bool stream) { NORMKIT_DISPATCH(input_grad_rows, s, stream); }
-void input_grad_rows(const InputGradRowsOf<Bf16>& s, bool stream) { NORMKIT_DISPATCH(input_grad_rows, s, stream); }
-void input_grad_span(const InputGradSpanOf<Bf16>& s, bool stream, std::int64_t prefetch) {
+template <typename T>
+void input_grad_span(const InputGradSpanOf<T>& s, bool stream, std::int64_t prefetch) {
   NORMKIT_DISPATCH(input_grad_span, s, stream, prefetch);
 }
-void input_grad_span(const InputGradSpan& s, bool stream, std::int64_t prefetch) {
-  NORMKIT_DISPATCH(input_grad_span, s, stream, prefetch);
+template <typename T>
+void input_grad_rows(const InputGradRowsOf<T>& s, bool stream) {
+  NORMKIT_DISPATCH(input_grad_rows, s, stream);
 }
-void add_span(const float* a, const float* b, float* out, std::int64_t n) { NORMKIT_DISPATCH(add_span, a, b, out, n); }
-void copy_span(const float* src, float* dst, std::int64_t n, bool stream) {
+template <typename T>
+void add_span(const T* a, const T* b, T* out, std::int64_t n) {
+  NORMKIT_DISPATCH(add_span, a, b, out, n);
+}
+template <typename T>
+void copy_span(const T* src, T* dst, std::int64_t n, bool stream) {
   NORMKIT_DISPATCH(copy_span, src, dst, n, stream);
 }
-void row_normalize_span(const RowNormalizeSpan& s, bool stream) {
+template <typename T>
+void row_normalize_span(const RowNormalizeSpanOf<T>& s, bool stream) {
   NORMKIT_DISPATCH(row_normalize_span, s, stream);
 }
-void row_normalize_span(const RowNormalizeSpanOf<Bf16>& s, bool stream) {
-  NORMKIT_DISPATCH(row_normalize_span, s, stream);
+template <typename T>
+void accumulate_column_sums(const ColumnSumsSpanOf<T>& s) {
+  NORMKIT_DISPATCH(accumulate_column_sums, s);
 }
-void add_span(const Bf16* a, const Bf16* b, Bf16* out, std::int64_t n) { NORMKIT_DISPATCH(add_span, a, b, out, n); }
-void copy_span(const Bf16* src, Bf16* dst, std::int64_t n, bool stream) {
-  NORMKIT_DISPATCH(copy_span, src, dst, n, stream);
-}
-void accumulate_column_sums(const ColumnSumsSpan& s) { NORMKIT_DISPATCH(accumulate_column_sums, s); }
-void row_backward_span(const RowBackwardSpan& s, bool stream) { NORMKIT_DISPATCH(row_backward_span, s, stream); }
-void row_backward_span(const RowBackwardSpanOf<Bf16>& s, bool stream) {
+template <typename T>
+void row_backward_span(const RowBackwardSpanOf<T>& s, bool stream) {
   NORMKIT_DISPATCH(row_backward_span, s, stream);
 }
-void accumulate_column_sums(const ColumnSumsSpanOf<Bf16>& s) { NORMKIT_DISPATCH(accumulate_column_sums, s); }
+
+#define NORMKIT_ELEMENTWISE_SPANS(T)                                                       \
+  template void normalize_span<T>(const NormalizeSpanOf<T>&, bool, std::int64_t);          \
+  template void normalize_rows<T>(const NormalizeRowsOf<T>&, bool);                        \
+  template void input_grad_span<T>(const InputGradSpanOf<T>&, bool, std::int64_t);         \
+  template void input_grad_rows<T>(const InputGradRowsOf<T>&, bool);                       \
+  template void add_span<T>(const T*, const T*, T*, std::int64_t);                         \
+  template void copy_span<T>(const T*, T*, std::int64_t, bool);                            \
+  template void row_normalize_span<T>(const RowNormalizeSpanOf<T>&, bool);                 \
+  template void accumulate_column_sums<T>(const ColumnSumsSpanOf<T>&);                     \
+  template void row_backward_span<T>(const RowBackwardSpanOf<T>&, bool);
+NORMKIT_ELEMENTWISE_SPANS(float)
+NORMKIT_ELEMENTWISE_SPANS(Bf16)
+NORMKIT_ELEMENTWISE_SPANS(F16)
+#undef NORMKIT_ELEMENTWISE_SPANS
 
 }  // namespace normkit::kernels

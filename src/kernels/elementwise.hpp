@@ -10,12 +10,15 @@
 
 namespace normkit::kernels {
 
-struct Bf16;  // a bfloat16 as stored (lanes.hpp)
+// Each span is a template over the element type T of its data, instantiated
+// for float, Bf16 and F16 (the 16-bit floats as stored, vectors.hpp: widened
+// as read, rounded as stored, the float32 arithmetic between).
+struct Bf16;
+struct F16;
 
 // y = ((x - hi) - lo) * scale + shift, one (hi, lo, scale, shift) for the span;
 // or for `runs` spans of n, `stride` elements apart, with the same
 // coefficients (a channel's runs of consecutive samples, one call).
-// x and y float, or both bfloat16 (Bf16: widened as read, rounded as stored).
 template <typename T>
 struct NormalizeSpanOf {
   const T* x;
@@ -25,8 +28,8 @@ struct NormalizeSpanOf {
   std::int64_t runs = 1, stride = 0;
 };
 using NormalizeSpan = NormalizeSpanOf<float>;
-void normalize_span(const NormalizeSpan& s, bool stream, std::int64_t prefetch);
-void normalize_span(const NormalizeSpanOf<Bf16>& s, bool stream, std::int64_t prefetch);
+template <typename T>
+void normalize_span(const NormalizeSpanOf<T>& s, bool stream, std::int64_t prefetch);
 
 // The same with per-channel coefficients, for `rows` contiguous rows of n
 // channels (channels-last BatchNorm).
@@ -38,12 +41,11 @@ struct NormalizeRowsOf {
   const float *hi, *lo, *scale, *shift;
 };
 using NormalizeRows = NormalizeRowsOf<float>;
-void normalize_rows(const NormalizeRows& s, bool stream);
-void normalize_rows(const NormalizeRowsOf<Bf16>& s, bool stream);
+template <typename T>
+void normalize_rows(const NormalizeRowsOf<T>& s, bool stream);
 
 // dx = dy * k_dy + ((x - hi) - lo) * k_x + k_0, one set of coefficients;
 // runs and stride as NormalizeSpan's.
-// dy, x and dx float, or all bfloat16 (Bf16).
 template <typename T>
 struct InputGradSpanOf {
   const T* dy;
@@ -54,8 +56,8 @@ struct InputGradSpanOf {
   std::int64_t runs = 1, stride = 0;
 };
 using InputGradSpan = InputGradSpanOf<float>;
-void input_grad_span(const InputGradSpan& s, bool stream, std::int64_t prefetch);
-void input_grad_span(const InputGradSpanOf<Bf16>& s, bool stream, std::int64_t prefetch);
+template <typename T>
+void input_grad_span(const InputGradSpanOf<T>& s, bool stream, std::int64_t prefetch);
 
 // The same with per-channel coefficients, for `rows` contiguous rows of n
 // channels.
@@ -68,17 +70,18 @@ struct InputGradRowsOf {
   const float *hi, *lo, *k_dy, *k_x, *k_0;
 };
 using InputGradRows = InputGradRowsOf<float>;
-void input_grad_rows(const InputGradRows& s, bool stream);
-void input_grad_rows(const InputGradRowsOf<Bf16>& s, bool stream);
+template <typename T>
+void input_grad_rows(const InputGradRowsOf<T>& s, bool stream);
 
 // out[i] = a[i] + b[i]: the residual add before a norm (add_norm.hpp).
-void add_span(const float* a, const float* b, float* out, std::int64_t n);
+template <typename T>
+void add_span(const T* a, const T* b, T* out, std::int64_t n);
 // dst[i] = src[i], with streaming stores when `stream`.
-void copy_span(const float* src, float* dst, std::int64_t n, bool stream);
+template <typename T>
+void copy_span(const T* src, T* dst, std::int64_t n, bool stream);
 
 // LayerNorm/RMSNorm rows: y = ((x - hi) - lo) * rstd * gamma + beta (gamma
-// and beta per element, either may be null: 1 and 0); x and y float, or
-// both bfloat16 (lanes.hpp's Bf16: widened as read, y rounded as stored).
+// and beta per element, either may be null: 1 and 0).
 template <typename T>
 struct RowNormalizeSpanOf {
   const T* x;
@@ -88,15 +91,11 @@ struct RowNormalizeSpanOf {
   const float *gamma, *beta;
 };
 using RowNormalizeSpan = RowNormalizeSpanOf<float>;
-void row_normalize_span(const RowNormalizeSpan& s, bool stream);
-void row_normalize_span(const RowNormalizeSpanOf<Bf16>& s, bool stream);
-// The residual add and the copy of bfloat16 rows: each sum rounded once.
-void add_span(const Bf16* a, const Bf16* b, Bf16* out, std::int64_t n);
-void copy_span(const Bf16* src, Bf16* dst, std::int64_t n, bool stream);
+template <typename T>
+void row_normalize_span(const RowNormalizeSpanOf<T>& s, bool stream);
 
 // The parameter gradients' column sums of one row, accumulated:
 // col_g[d] += dy[d];  col_gx[d] += dy[d] * (((x[d] - hi) - lo) * rstd).
-// dy and x float, or both bfloat16 (Bf16).
 template <typename T>
 struct ColumnSumsSpanOf {
   const T* dy;
@@ -107,8 +106,8 @@ struct ColumnSumsSpanOf {
   float hi, lo, rstd;
 };
 using ColumnSumsSpan = ColumnSumsSpanOf<float>;
-void accumulate_column_sums(const ColumnSumsSpan& s);
-void accumulate_column_sums(const ColumnSumsSpanOf<Bf16>& s);
+template <typename T>
+void accumulate_column_sums(const ColumnSumsSpanOf<T>& s);
 
 // LayerNorm/RMSNorm backward rows: dx = dy * gamma * rstd + xc * k_x + k_0
 // with xc = (x - hi) - lo (gamma per element, null: 1), and, when col_g and
@@ -128,7 +127,7 @@ struct RowBackwardSpanOf {
   const T* addend = nullptr;  // or null: dx += addend (the fused add's dresidual_out)
 };
 using RowBackwardSpan = RowBackwardSpanOf<float>;
-void row_backward_span(const RowBackwardSpan& s, bool stream);
-void row_backward_span(const RowBackwardSpanOf<Bf16>& s, bool stream);
+template <typename T>
+void row_backward_span(const RowBackwardSpanOf<T>& s, bool stream);
 
 }  // namespace normkit::kernels

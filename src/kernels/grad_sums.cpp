@@ -245,6 +245,13 @@ void runs_grad_sums(const Bf16* dy, const Bf16* x, std::int64_t stride, const fl
                     std::int64_t n, GradSums* out) {
   NORMKIT_DISPATCH(runs_grad_sums, dy, x, stride, w, hi, lo, n, out);
 }
+GradSums run_grad_sums(const F16* dy, const F16* x, const float* w, float hi, float lo, std::int64_t n) {
+  return NORMKIT_DISPATCH(run_grad_sums, dy, x, w, hi, lo, n);
+}
+void runs_grad_sums(const F16* dy, const F16* x, std::int64_t stride, const float* w, float hi, float lo,
+                    std::int64_t n, GradSums* out) {
+  NORMKIT_DISPATCH(runs_grad_sums, dy, x, stride, w, hi, lo, n, out);
+}
 
 void runs_grad_sums(const float* dy, const float* x, std::int64_t stride, const float* w, float hi, float lo,
                     std::int64_t n, GradSums* out) {
@@ -253,7 +260,7 @@ void runs_grad_sums(const float* dy, const float* x, std::int64_t stride, const 
 
 namespace {
 
-// T: float, or Bf16 (dy and x in bfloat16, widened as loaded: the same bits).
+// T: float, or a 16-bit type (dy and x widened as loaded: the same bits).
 template <typename T>
 struct GradSumsOps {
   const GradSumsArgsOf<T>& args;
@@ -323,6 +330,7 @@ void grad_sums(const GradSumsArgs& args) {
   blocked_reduce(args.plan, GradSumsOps<float>{args}, args.out);
 }
 void grad_sums(const GradSumsArgsOf<Bf16>& args) { blocked_reduce(args.plan, GradSumsOps<Bf16>{args}, args.out); }
+void grad_sums(const GradSumsArgsOf<F16>& args) { blocked_reduce(args.plan, GradSumsOps<F16>{args}, args.out); }
 
 void grad_sums_of_whole_nodes(const GradSumsArgs& local, const SampleTree& tree, std::int64_t first,
                               const LeafList& nodes, GradSums* out) {
@@ -336,6 +344,10 @@ void grad_sums_each_slice(const GradSumsArgs& args, const std::function<void(std
 void grad_sums_each_slice(const GradSumsArgsOf<Bf16>& args,
                           const std::function<void(std::int64_t, const GradSums&)>& finish, const SlicePass& pass) {
   reduce_each_slice<GradSums>(args.plan, GradSumsOps<Bf16>{args}, finish, pass);
+}
+void grad_sums_each_slice(const GradSumsArgsOf<F16>& args,
+                          const std::function<void(std::int64_t, const GradSums&)>& finish, const SlicePass& pass) {
+  reduce_each_slice<GradSums>(args.plan, GradSumsOps<F16>{args}, finish, pass);
 }
 
 }  // namespace normkit::kernels

@@ -25,9 +25,10 @@ struct GradSums {
 
 // center = center_hi + center_lo (a float pair, so that x - center stays
 // accurate when the mean is large); all per (a, c). out: (A, C).
-// dy and x float, or both bfloat16 (lanes.hpp's Bf16, widened as loaded:
-// the bits of the data widened).
+// dy and x float, or both 16-bit (vectors.hpp's Bf16, F16: widened as
+// loaded, the bits of the data widened).
 struct Bf16;
+struct F16;
 template <typename T>
 struct GradSumsArgsOf {
   const T* dy = nullptr;  // (A, B, C, D)
@@ -41,6 +42,7 @@ struct GradSumsArgsOf {
 using GradSumsArgs = GradSumsArgsOf<float>;
 void grad_sums(const GradSumsArgs& args);
 void grad_sums(const GradSumsArgsOf<Bf16>& args);
+void grad_sums(const GradSumsArgsOf<F16>& args);
 
 struct SampleTree;
 // A rank's share of the sums of a batch split along its samples
@@ -58,6 +60,8 @@ void grad_sums_each_slice(const GradSumsArgs& args, const std::function<void(std
                           const SlicePass& pass);
 void grad_sums_each_slice(const GradSumsArgsOf<Bf16>& args,
                           const std::function<void(std::int64_t, const GradSums&)>& finish, const SlicePass& pass);
+void grad_sums_each_slice(const GradSumsArgsOf<F16>& args,
+                          const std::function<void(std::int64_t, const GradSums&)>& finish, const SlicePass& pass);
 
 // The engine's block kernel: one contiguous run of n elements, g = dy * w
 // (w null: g = dy), sums of g and g * ((x - hi) - lo).
@@ -65,6 +69,7 @@ GradSums run_grad_sums(const float* dy, const float* x, const float* w, float hi
                        std::int64_t n);
 // The same over bfloat16 dy and x (lanes.hpp's Bf16), widened as loaded.
 GradSums run_grad_sums(const Bf16* dy, const Bf16* x, const float* w, float hi, float lo, std::int64_t n);
+GradSums run_grad_sums(const F16* dy, const F16* x, const float* w, float hi, float lo, std::int64_t n);
 // The same for kGradSumsRuns runs of n, `stride` apart, of one centre and
 // weight (a channel's runs of consecutive samples), each with run_grad_sums'
 // bits: out[kGradSumsRuns].
@@ -72,6 +77,8 @@ inline constexpr int kGradSumsRuns = 4;
 void runs_grad_sums(const float* dy, const float* x, std::int64_t stride, const float* w, float hi, float lo,
                     std::int64_t n, GradSums* out);
 void runs_grad_sums(const Bf16* dy, const Bf16* x, std::int64_t stride, const float* w, float hi, float lo,
+                    std::int64_t n, GradSums* out);
+void runs_grad_sums(const F16* dy, const F16* x, std::int64_t stride, const float* w, float hi, float lo,
                     std::int64_t n, GradSums* out);
 
 }  // namespace normkit::kernels

@@ -87,7 +87,7 @@ void fused_group_norm(const FusedGroupArgs& a) {
         const float scale = static_cast<float>(rstd * a.gamma[c0 + j]), shift = a.beta[c0 + j];
         // While this group (in cache) is written, ask for the next group:
         // the same channel, Cg * S elements on, read next by this thread.
-        normalize_span({.x = x + j * S, .y = y + j * S, .n = S, .hi = hi, .lo = lo, .scale = scale, .shift = shift},
+        normalize_span(NormalizeSpan{.x = x + j * S, .y = y + j * S, .n = S, .hi = hi, .lo = lo, .scale = scale, .shift = shift},
                        stream, Cg * S);
       }
     }

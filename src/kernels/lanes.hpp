@@ -7,8 +7,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "core/simd_dispatch.hpp"
-#include "normkit/half.hpp"
+#include "vectors.hpp"
 
 namespace normkit::kernels {
 
@@ -21,130 +20,6 @@ template <typename T>
 [[gnu::always_inline]] inline void prefetch_ahead(const T* p, std::int64_t distance) {
   __builtin_prefetch(reinterpret_cast<const void*>(reinterpret_cast<std::uintptr_t>(p) +
                                                   static_cast<std::uintptr_t>(distance) * sizeof(T)));
-}
-
-// W-wide float vectors (W = 4, 8 or 16) for kernels written once for every
-// instruction set (core/simd_dispatch.hpp). Their helpers always inline, so that they are
-// generated with the target of the wrapper that uses them.
-// (Through a struct: GCC drops vector_size on an alias template.)
-template <int W>
-struct FloatVector {
-  typedef float type __attribute__((vector_size(4 * W)));
-};
-template <int W>
-using vfloat = typename FloatVector<W>::type;
-static_assert(sizeof(vfloat<8>) == 32 && sizeof(vfloat<16>) == 64);
-
-template <int W>
-[[gnu::always_inline]] inline vfloat<W> loadv(const float* p) {
-  vfloat<W> v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-template <int W>
-[[gnu::always_inline]] inline void storev(float* p, const vfloat<W>& v) {
-  std::memcpy(p, &v, sizeof v);
-}
-
-// A bfloat16 as stored (the upper half of a float32's bits): a type of its
-// own, so that a kernel written over its element type T reads and writes
-// bfloat16 rows in registers through the overloads below: loadv widens
-// exactly (the bits shifted up), storev rounds to nearest even with
-// half.hpp's bits (NaN to 0x7FC0, subnormals kept). The float32 arithmetic
-// between them is the float kernels', so a bfloat16 row gets the bits of the
-// same row widened into float32 buffers and rounded once on the way out.
-struct Bf16 {
-  std::uint16_t bits;
-};
-static_assert(sizeof(Bf16) == 2);
-
-[[gnu::always_inline]] inline float load1(const float* p) { return *p; }
-[[gnu::always_inline]] inline float load1(const Bf16* p) { return bfloat16_to_float(p->bits); }
-[[gnu::always_inline]] inline void store1(float* p, float v) { *p = v; }
-[[gnu::always_inline]] inline void store1(Bf16* p, float v) { p->bits = float_to_bfloat16(v); }
-
-template <int W>
-struct Bf16Vector {
-  typedef std::uint16_t type __attribute__((vector_size(2 * W)));
-};
-template <int W>
-using vbf16 = typename Bf16Vector<W>::type;
-
-template <int W>
-[[gnu::always_inline]] inline vfloat<W> loadv(const Bf16* p) {
-  typedef std::uint32_t u32 __attribute__((vector_size(4 * W)));
-  u32 wide;
-#if defined(__x86_64__)
-  if constexpr (W == 16) {
-    // GCC 12 widens a 16-lane vector of 16-bit integers in two 8-lane halves
-    // and joins them (four instructions); one VPMOVZXWD does it (AVX-512F).
-    asm("vpmovzxwd %1, %0" : "=v"(wide) : "m"(*reinterpret_cast<const vbf16<16>*>(p)));
-    wide <<= 16;
-  } else if constexpr (W == 8) {
-    asm("vpmovzxwd %1, %0" : "=x"(wide) : "m"(*reinterpret_cast<const vbf16<8>*>(p)));  // the same for AVX2
-    wide <<= 16;
-  } else
-#endif
-  {
-    vbf16<W> bits;
-    std::memcpy(&bits, p, sizeof bits);
-    wide = __builtin_convertvector(bits, u32) << 16;
-  }
-  vfloat<W> v;
-  std::memcpy(&v, &wide, sizeof v);
-  return v;
-}
-// float_to_bfloat16 lane by lane: (u + 0x7FFF + ((u >> 16) & 1)) >> 16 on
-// the bits u, a NaN lane 0x7FC0.
-template <int W>
-[[gnu::always_inline]] inline vbf16<W> bfloat16_bits(const vfloat<W>& v) {
-  typedef std::uint32_t u32 __attribute__((vector_size(4 * W)));
-#if defined(__x86_64__)
-  if constexpr (W == 16) {
-    // Where the CPU has AVX512_BF16, one VCVTNEPS2BF16 rounds the vector
-    // (the integer rounding below took 11 instructions and bound the
-    // normalize pass: LayerNorm forward 512x768, 1 thread, Zen 4). It gives
-    // the integer rounding's bits for every input but a subnormal one (which
-    // it flushes) and a NaN (whose payload it keeps): VFPCLASSPS finds those
-    // (0xA1: quiet NaN, subnormal, signalling NaN), and such a vector takes
-    // the integer rounding instead. Through asm: this template has no
-    // target of its own.
-    if (kCpuRoundsBfloat16) {
-      unsigned special;
-      asm("vfpclassps $0xa1, %1, %%k0\n\tkmovw %%k0, %0" : "=r"(special) : "v"(v) : "k0");
-      if (special == 0) {
-        vbf16<16> h;
-        asm("vcvtneps2bf16 %1, %0" : "=x"(h) : "v"(v));
-        return h;
-      }
-    }
-  }
-#endif
-  u32 u;
-  std::memcpy(&u, &v, sizeof u);
-  const u32 rounded = (u + (0x7FFFu + ((u >> 16) & 1u))) >> 16;
-  const u32 bits = v != v ? u32{} + 0x7FC0u : rounded;  // a NaN lane: 0x7FC0
-#if defined(__x86_64__)
-  if constexpr (W == 16) {
-    // One VPMOVDW (AVX-512F), where GCC 12 masks, packs and permutes halves.
-    vbf16<16> h;
-    asm("vpmovdw %1, %0" : "=x"(h) : "v"(bits));
-    return h;
-  }
-  if constexpr (W == 8) {
-    // AVX2 has no VPMOVDW: the upper half packed beside the lower (two
-    // instructions, where GCC 12 masks, packs and permutes).
-    vbf16<8> h;
-    asm("vextracti128 $1, %t1, %x0\n\tvpackusdw %x0, %x1, %x0" : "=&x"(h) : "x"(bits));
-    return h;
-  }
-#endif
-  return __builtin_convertvector(bits, vbf16<W>);
-}
-template <int W>
-[[gnu::always_inline]] inline void storev(Bf16* p, const vfloat<W>& v) {
-  const vbf16<W> bits = bfloat16_bits<W>(v);
-  std::memcpy(p, &bits, sizeof bits);
 }
 
 // The 16 lanes as kLanes / W vectors of W: lane l is element l % W of
@@ -192,8 +67,9 @@ struct LaneSet {
 #endif
     return load_tail_copied(p, n);
   }
-  // A bfloat16 tail, widened into a buffer.
+  // A 16-bit tail, widened into a buffer.
   [[gnu::always_inline]] static LaneSet load_tail(const Bf16* p, std::int64_t n) { return load_tail_copied(p, n); }
+  [[gnu::always_inline]] static LaneSet load_tail(const F16* p, std::int64_t n) { return load_tail_copied(p, n); }
   template <typename T>
   [[gnu::always_inline]] static LaneSet load_tail_copied(const T* p, std::int64_t n) {
     float t[kLanes];  // a loop of fixed length, not memcpy: a call per run cost short runs a seventh of their time

@@ -366,18 +366,21 @@ void rows256_moments(const T* x0, std::int64_t C, std::int64_t rows, std::int64_
 #define NORMKIT_MOMENTS_ALL_PATHS(T) NORMKIT_MOMENTS_KERNELS(, T) NORMKIT_MOMENTS_KERNELS(_portable, T)
 NORMKIT_MOMENTS_ALL_PATHS(float)
 NORMKIT_MOMENTS_ALL_PATHS(Bf16)
+NORMKIT_MOMENTS_ALL_PATHS(F16)
 #if NORMKIT_X86_DISPATCH
 NORMKIT_MOMENTS_KERNELS(_avx2, float)
 NORMKIT_MOMENTS_KERNELS(_avx2, Bf16)
+NORMKIT_MOMENTS_KERNELS(_avx2, F16)
 NORMKIT_MOMENTS_KERNELS(_avx512, float)
 NORMKIT_MOMENTS_KERNELS(_avx512, Bf16)
+NORMKIT_MOMENTS_KERNELS(_avx512, F16)
 #endif
 #undef NORMKIT_MOMENTS_ALL_PATHS
 #undef NORMKIT_MOMENTS_KERNELS
 
 namespace {
 
-// T: float, or Bf16 (bfloat16 data, widened as loaded: the same bits).
+// T: float, or a 16-bit type (vectors.hpp; widened as loaded: the same bits).
 template <typename T>
 struct MomentsOps {
   const T* x;
@@ -436,6 +439,9 @@ void moments(const MomentsArgs& args) {
 void moments(const Bf16* x, const NormPlan& plan, Moments* out) {
   blocked_reduce(plan, MomentsOps<Bf16>{x, plan.C, plan.numel()}, out);
 }
+void moments(const F16* x, const NormPlan& plan, Moments* out) {
+  blocked_reduce(plan, MomentsOps<F16>{x, plan.C, plan.numel()}, out);
+}
 
 void moments_of_whole_nodes(const float* x, const NormPlan& local, const SampleTree& tree, std::int64_t first,
                             const LeafList& nodes, Moments* out) {
@@ -449,6 +455,10 @@ void moments_each_slice(const float* x, const NormPlan& plan,
 void moments_each_slice(const Bf16* x, const NormPlan& plan,
                         const std::function<void(std::int64_t, const Moments&)>& finish, const SlicePass& pass) {
   reduce_each_slice<Moments>(plan, MomentsOps<Bf16>{x, plan.C, plan.numel()}, finish, pass);
+}
+void moments_each_slice(const F16* x, const NormPlan& plan,
+                        const std::function<void(std::int64_t, const Moments&)>& finish, const SlicePass& pass) {
+  reduce_each_slice<Moments>(plan, MomentsOps<F16>{x, plan.C, plan.numel()}, finish, pass);
 }
 
 namespace {

@@ -51,9 +51,11 @@ struct MomentsArgs {
   Moments* out = nullptr;
 };
 void moments(const MomentsArgs& args);
-struct Bf16;  // a bfloat16 as stored (lanes.hpp)
-// The same over bfloat16 x, widened as it is loaded: the bits of x widened.
+struct Bf16;  // the 16-bit floats as stored (vectors.hpp)
+struct F16;
+// The same over 16-bit x, widened as it is loaded: the bits of x widened.
 void moments(const Bf16* x, const NormPlan& plan, Moments* out);
+void moments(const F16* x, const NormPlan& plan, Moments* out);
 
 struct SampleTree;
 // A rank's share of the statistics of a batch split along its samples
@@ -72,6 +74,8 @@ void moments_each_slice(const float* x, const NormPlan& plan,
                         const std::function<void(std::int64_t, const Moments&)>& finish, const SlicePass& pass);
 void moments_each_slice(const Bf16* x, const NormPlan& plan,
                         const std::function<void(std::int64_t, const Moments&)>& finish, const SlicePass& pass);
+void moments_each_slice(const F16* x, const NormPlan& plan,
+                        const std::function<void(std::int64_t, const Moments&)>& finish, const SlicePass& pass);
 
 // Mean of squares per (a, c), for RMSNorm: out (A, C). x: (A, B, C, D).
 struct MeanSquaresArgs {
@@ -83,9 +87,9 @@ void mean_squares(const MeanSquaresArgs& args);
 
 // The engine's block kernels, each with one variant per instruction set
 // (core/simd_dispatch.hpp; all give the same bits) and a dispatching entry
-// point, each a template over the element type T: float, or Bf16 (a
-// bfloat16 as stored, lanes.hpp: widened as it is loaded, so that the
-// result has the bits of the data widened), instantiated for both:
+// point, each a template over the element type T: float, Bf16 or F16 (the
+// 16-bit floats as stored, vectors.hpp: widened as they are loaded, so that
+// the result has the bits of the data widened), instantiated for each:
 // - statistics of one contiguous run of n > 0 elements (prefetch: how many
 //   elements after the run's start to ask for, that is the data the caller
 //   reads next, during the second pass; 0: none);

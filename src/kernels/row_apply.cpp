@@ -25,8 +25,9 @@ constexpr std::int64_t kColumnBlockRows = 64;
 // (rows, 1, 1, cols): chunks of kRunChunk merged in order. (No software
 // prefetch in the row kernels: the rows are read in order, which the
 // hardware prefetcher follows, and asking for the next rows as well made
-// DRAM-sized rows 10-25% slower on Zen 4.) T: float, or Bf16 (lanes.hpp)
-// for bfloat16 rows read in place, with the bits of the rows widened.
+// DRAM-sized rows 10-25% slower on Zen 4.) T: float, or Bf16 or F16
+// (vectors.hpp) for 16-bit rows read in place, with the bits of the rows
+// widened.
 template <typename T>
 Moments row_moments(const T* x, std::int64_t cols) {
   Moments acc{};
@@ -67,19 +68,24 @@ void group_mean_squares(const T* x0, std::int64_t cols, double* out) {
   for (int r = 0; r < kInterleavedRows; ++r) out[r] /= static_cast<double>(cols);
 }
 
-// Where the kernels read and write the rows: in place, float32 or bfloat16
-// (every matrix of the call in that dtype, at consecutive rows), or through
-// the thread's float32 buffers (row_storage.hpp: float16, mixed dtypes, rows
-// at offsets of their own, an int8 output of bfloat16 rows).
-enum class RowsIn { float32, bfloat16, staged };
+// Where the kernels read and write the rows: in place, float32, bfloat16 or
+// float16 (every matrix of the call in that dtype, at consecutive rows), or
+// through the thread's float32 buffers (row_storage.hpp: mixed dtypes, rows
+// at offsets of their own, an int8 output of 16-bit rows).
+enum class RowsIn { float32, bfloat16, float16, staged };
+
+// A 16-bit dtype's RowsIn.
+RowsIn rows_in_place(DType dtype) { return dtype == DType::bfloat16 ? RowsIn::bfloat16 : RowsIn::float16; }
 
 RowsIn rows_in(const RowForwardArgs& a) {
   if (a.plain()) return RowsIn::float32;
-  const auto bf16 = [](const RowStorage& at) { return at.dtype == DType::bfloat16 && at.row_offsets == nullptr; };
-  const bool all_bf16 = bf16(a.x_at) && bf16(a.y_at) &&
-                        (a.residual == nullptr || (bf16(a.residual_at) && bf16(a.residual_out_at)));
-  return all_bf16 && a.q == nullptr ? RowsIn::bfloat16 : RowsIn::staged;
+  const DType dtype = a.x_at.dtype;
+  const auto same = [&](const RowStorage& at) { return at.dtype == dtype && at.row_offsets == nullptr; };
+  const bool all_same = dtype != DType::float32 && same(a.x_at) && same(a.y_at) &&
+                        (a.residual == nullptr || (same(a.residual_at) && same(a.residual_out_at)));
+  return all_same && a.q == nullptr ? rows_in_place(dtype) : RowsIn::staged;
 }
+
 
 // The statistics and the normalize pass of `count` rows from r0: their
 // values at gx, their outputs to gy (row stride cols; null when quantized),
@@ -129,6 +135,29 @@ void forward_group(const RowForwardArgs& a, std::int64_t r0, std::int64_t count,
   }
 }
 
+// The group's rows read in place in 16 bits (T: Bf16 or F16), as the
+// float32 rows are; a residual's sums are rounded as they are stored, and
+// normalized as stored.
+template <typename T>
+void forward_group_in_place(const RowForwardArgs& a, std::int64_t r0, std::int64_t count, bool together,
+                            bool stream) {
+  const std::int64_t cols = a.cols;
+  const T* gx = static_cast<const T*>(a.x) + r0 * cols;
+  if (a.residual != nullptr) {
+    T* const residual_out = static_cast<T*>(a.residual_out) + r0 * cols;
+    thread_local std::vector<T> streamed_sums;
+    T* sums = residual_out;
+    if (stream) {
+      streamed_sums.resize(static_cast<std::size_t>(count * cols));
+      sums = streamed_sums.data();
+    }
+    add_span(gx, static_cast<const T*>(a.residual) + r0 * cols, sums, count * cols);
+    if (stream) copy_span(sums, residual_out, count * cols, true);
+    gx = sums;
+  }
+  forward_group(a, r0, count, gx, static_cast<T*>(a.y) + r0 * cols, together, stream);
+}
+
 }  // namespace
 
 float quantize_row(const float* y, std::int8_t* q, std::int64_t n, float scale) {
@@ -173,23 +202,9 @@ void row_norm_forward(const RowForwardArgs& a) {
     for (std::int64_t g = 0; g < groups; ++g) {
       const std::int64_t r0 = g * group_rows, count = std::min<std::int64_t>(group_rows, a.rows - r0);
       const bool together = count == kInterleavedRows && cols > 0 && (staged || !stream);
-      if (in == RowsIn::bfloat16) {
-        // In place, as the float32 rows below; a residual's sums are
-        // rounded as they are stored, and normalized as stored.
-        const Bf16* gx = static_cast<const Bf16*>(a.x) + r0 * cols;
-        if (a.residual != nullptr) {
-          Bf16* const residual_out = static_cast<Bf16*>(a.residual_out) + r0 * cols;
-          thread_local std::vector<Bf16> streamed_sums;
-          Bf16* sums = residual_out;
-          if (stream) {
-            streamed_sums.resize(static_cast<std::size_t>(count * cols));
-            sums = streamed_sums.data();
-          }
-          add_span(gx, static_cast<const Bf16*>(a.residual) + r0 * cols, sums, count * cols);
-          if (stream) copy_span(sums, residual_out, count * cols, true);
-          gx = sums;
-        }
-        forward_group(a, r0, count, gx, static_cast<Bf16*>(a.y) + r0 * cols, together, stream);
+      if (in == RowsIn::bfloat16 || in == RowsIn::float16) {
+        if (in == RowsIn::bfloat16) forward_group_in_place<Bf16>(a, r0, count, together, stream);
+        else forward_group_in_place<F16>(a, r0, count, together, stream);
         continue;
       }
       // The group's rows, gx: x's, or with a residual their sums; and where
@@ -251,7 +266,7 @@ struct RowCoefficients {
   float hi = 0, lo = 0, rs = 0, k_x = 0, k_0 = 0;
 };
 
-// T: the rows' element type, float or Bf16, read in place.
+// T: the rows' element type, float, Bf16 or F16, read in place.
 template <typename T>
 RowCoefficients row_coefficients(const RowBackwardArgs& a, std::int64_t r) {
   const std::int64_t cols = a.cols;
@@ -380,15 +395,16 @@ void apply_staged_rows(const RowBackwardArgs& a, std::int64_t r0, std::int64_t r
   }
 }
 
-// Where the backward reads and writes the rows: in place (float32 or
-// bfloat16 at their offsets: every matrix of the call in that dtype), or a
-// row at a time through the thread's float32 buffers (stage_row).
+// Where the backward reads and writes the rows: in place (float32, bfloat16
+// or float16 at their offsets: every matrix of the call in that dtype), or
+// a row at a time through the thread's float32 buffers (stage_row).
 RowsIn rows_in(const RowBackwardArgs& a) {
   if (a.in_place()) return RowsIn::float32;
-  const auto bf16 = [](const RowStorage& at) { return at.dtype == DType::bfloat16; };
-  const bool all_bf16 = bf16(a.dy_at) && bf16(a.x_at) && (a.dx == nullptr || bf16(a.dx_at)) &&
-                        (a.dx_addend == nullptr || bf16(a.dx_addend_at));
-  return all_bf16 ? RowsIn::bfloat16 : RowsIn::staged;
+  const DType dtype = a.x_at.dtype;
+  const auto same = [&](const RowStorage& at) { return at.dtype == dtype; };
+  const bool all_same = dtype != DType::float32 && same(a.dy_at) && (a.dx == nullptr || same(a.dx_at)) &&
+                        (a.dx_addend == nullptr || same(a.dx_addend_at));
+  return all_same ? rows_in_place(dtype) : RowsIn::staged;
 }
 
 // Row r's coefficients, in place or through the buffers.
@@ -396,16 +412,18 @@ RowCoefficients coefficients_of(const RowBackwardArgs& a, RowsIn in, std::int64_
   switch (in) {
     case RowsIn::float32: return row_coefficients<float>(a, r);
     case RowsIn::bfloat16: return row_coefficients<Bf16>(a, r);
+    case RowsIn::float16: return row_coefficients<F16>(a, r);
     case RowsIn::staged: break;
   }
   return row_coefficients<float>(stage_row(a, r, 0, a.cols), 0);
 }
 
-// apply_rows on rows read in place (in: float32 or bfloat16).
+// apply_rows on rows read in place (in: not staged).
 template <typename Coefficients>
 void apply_rows_in_place(const RowBackwardArgs& a, RowsIn in, std::int64_t r0, std::int64_t r1, std::int64_t c0,
                          std::int64_t c1, const Coefficients& k, float* col_g, float* col_gx, bool stream) {
   if (in == RowsIn::bfloat16) apply_rows<Bf16>(a, r0, r1, c0, c1, k, col_g, col_gx, stream);
+  else if (in == RowsIn::float16) apply_rows<F16>(a, r0, r1, c0, c1, k, col_g, col_gx, stream);
   else apply_rows<float>(a, r0, r1, c0, c1, k, col_g, col_gx, stream);
 }
 

@@ -61,7 +61,8 @@ inline bool stream_single_pass_output(std::int64_t elements, int threads) {
 
 // dst[i] = value(i) for i in [0, n), W at a time through vec(i) (which must
 // compute, lane by lane, exactly what scalar(i) computes) and with streaming
-// stores when `stream`; dst float or Bf16 (each value rounded, lanes.hpp).
+// stores when `stream`; dst float, Bf16 or F16 (each value rounded:
+// vectors.hpp).
 // Always inlines: it takes the target of its caller.
 template <int W, typename T, typename Vec, typename Scalar>
 [[gnu::always_inline]] inline void write_elements(T* dst, std::int64_t n, bool stream, const Vec& vec,
@@ -69,19 +70,19 @@ template <int W, typename T, typename Vec, typename Scalar>
   std::int64_t i = 0;
 #if NORMKIT_X86_DISPATCH
   if (stream) {
-    if constexpr (std::is_same_v<T, Bf16>) {
-      // Whole vectors of bfloat16 (2W bytes) from an address aligned to
+    if constexpr (kSixteenBits<T>) {
+      // Whole vectors of 16-bit values (2W bytes) from an address aligned to
       // their width; the few elements before and after it with ordinary
       // stores (no streaming store is narrower than 4 bytes).
       constexpr std::uintptr_t kAlign = 2 * W;
       for (; i < n && (reinterpret_cast<std::uintptr_t>(dst + i) & (kAlign - 1)) != 0; ++i) store1(dst + i, scalar(i));
       for (; i + W <= n; i += W) {
-        const vbf16<W> h = bfloat16_bits<W>(vec(i));
+        const vbits16<W> h = bits16<W, T>(vec(i));
         if constexpr (W == 16) {
 #if defined(__clang__)
-          __builtin_nontemporal_store(h, reinterpret_cast<vbf16<W>*>(dst + i));
+          __builtin_nontemporal_store(h, reinterpret_cast<vbits16<W>*>(dst + i));
 #else
-          asm("vmovntdq %1, %0" : "=m"(*reinterpret_cast<vbf16<W>*>(dst + i)) : "x"(h));
+          asm("vmovntdq %1, %0" : "=m"(*reinterpret_cast<vbits16<W>*>(dst + i)) : "x"(h));
 #endif
         } else if constexpr (W == 8) {
           __m128i m;

@@ -1,11 +1,12 @@
-// LayerNorm and RMSNorm read and write bfloat16 rows in registers
-// (kernels/row_apply.cpp, lanes.hpp's Bf16): every result is the float32
-// kernels' result on the rows widened, rounded once to bfloat16 where it is
-// stored in bfloat16, on every SIMD path and at 1 and 2 threads, forward
-// and backward. The rows have a tail (77), are longer than one run chunk
-// (4100), or are so many that the output is streamed past the caches
-// (2049x2050: 8 MiB of output); some hold NaN, infinities, subnormals or a
-// large mean, and some columns' weights make subnormal outputs.
+// The row norms (LayerNorm, RMSNorm, the fused add) and BatchNorm read and
+// write bfloat16 and float16 in registers (kernels/vectors.hpp's Bf16 and
+// F16): every result is the float32 kernels' result on the data widened,
+// rounded once where it is stored in 16 bits, on every SIMD path and at 1
+// and 2 threads, forward and backward. The rows have a tail (77), are
+// longer than one run chunk (4100), or are so many that the output is
+// streamed past the caches (2049x2050: 8 MiB of output); some hold NaN,
+// infinities, subnormals or a large mean, and some columns' weights make
+// subnormal outputs.
 #include <cmath>
 #include <limits>
 
@@ -18,12 +19,14 @@
 namespace normkit::test {
 namespace {
 
-class Bf16Rows : public EverySimdPath {};
-INSTANTIATE_TEST_SUITE_P(Simd, Bf16Rows, every_simd_path(), simd_path_param_name);
+class HalfInPlace : public EverySimdPath {};
+INSTANTIATE_TEST_SUITE_P(Simd, HalfInPlace, every_simd_path(), simd_path_param_name);
 
-// A (rows, cols) bfloat16 tensor of random values; row 1 holds a NaN, row 2
-// an infinity, row 3 subnormals and row 4 values around 1e4.
-Tensor bf16_rows(std::int64_t rows, std::int64_t cols, std::uint64_t seed) {
+constexpr DType kSixteenBitTypes[] = {DType::bfloat16, DType::float16};
+
+// A (rows, cols) tensor of random values in `dtype`; row 1 holds a NaN, row
+// 2 an infinity, row 3 subnormals and row 4 values around 1e4.
+Tensor half_rows(std::int64_t rows, std::int64_t cols, std::uint64_t seed, DType dtype) {
   Tensor t32({rows, cols});
   std::vector<float> v = normal_values<float>(static_cast<std::size_t>(rows * cols), seed, 0.25f, 1.5f);
   const auto at = [&](std::int64_t r, std::int64_t c) -> float& { return v[static_cast<std::size_t>(r * cols + c)]; };
@@ -34,7 +37,7 @@ Tensor bf16_rows(std::int64_t rows, std::int64_t cols, std::uint64_t seed) {
     for (std::int64_t c = 0; c < cols; ++c) at(4, c) += 1e4f;
   }
   std::copy(v.begin(), v.end(), t32.data<float>());
-  Tensor t(t32.shape(), DType::bfloat16);
+  Tensor t(t32.shape(), dtype);
   copy_into(t32, t);
   return t;
 }
@@ -45,23 +48,30 @@ Tensor widened(const TensorView& t) {
   return w;
 }
 
-// Each element of `half` (bfloat16) is the float32 value rounded once.
+// v rounded once to `dtype` (half.hpp), widened back.
+float rounded(float v, DType dtype) {
+  return dtype == DType::bfloat16 ? bfloat16_to_float(float_to_bfloat16(v)) : float16_to_float(float_to_float16(v));
+}
+
+// Each element of `half` (16-bit) is the float32 value rounded once.
 void expect_rounded(const TensorView& half, const TensorView& float32) {
-  ASSERT_EQ(half.dtype(), DType::bfloat16);
+  ASSERT_NE(half.dtype(), DType::float32);
   const std::vector<float> h = values(half), f = values(float32);
   ASSERT_EQ(h.size(), f.size());
   for (std::size_t k = 0; k < h.size(); ++k)
-    ASSERT_EQ(std::bit_cast<std::uint32_t>(h[k]), std::bit_cast<std::uint32_t>(bfloat16_to_float(float_to_bfloat16(f[k]))))
+    ASSERT_EQ(std::bit_cast<std::uint32_t>(h[k]), std::bit_cast<std::uint32_t>(rounded(f[k], half.dtype())))
         << "element " << k << ": " << h[k] << " is not " << f[k] << " rounded once";
 }
 
-TEST_P(Bf16Rows, AreTheFloat32RowsRoundedOnce) {
+TEST_P(HalfInPlace, RowNormsAreTheFloat32RowsRoundedOnce) {
   for (const auto& [rows, cols] : std::vector<std::pair<std::int64_t, std::int64_t>>{{6, 77}, {9, 4100}, {2049, 2050}})
-    for (int threads : {1, 2}) {
-      SCOPED_TRACE(std::to_string(rows) + "x" + std::to_string(cols) + ", " + std::to_string(threads) + " threads");
+    for (int threads : {1, 2})
+    for (DType dtype : kSixteenBitTypes) {
+      SCOPED_TRACE(std::to_string(rows) + "x" + std::to_string(cols) + ", " + std::to_string(threads) + " threads, " +
+                   dtype_name(dtype));
       set_num_threads(threads);
       const Shape ns{cols};
-      const Tensor x = bf16_rows(rows, cols, 11), residual = bf16_rows(rows, cols, 12);
+      const Tensor x = half_rows(rows, cols, 11, dtype), residual = half_rows(rows, cols, 12, dtype);
       const Tensor x32 = widened(x);
       Tensor weight({cols}), bias({cols});
       const std::vector<float> w = normal_values<float>(static_cast<std::size_t>(cols), 13, 1.0f, 0.2f);
@@ -100,7 +110,7 @@ TEST_P(Bf16Rows, AreTheFloat32RowsRoundedOnce) {
       expect_rounded(arms.y, arms32.y);
 
       // Backward: dx rounded once, the parameter gradients the float32 bits.
-      const Tensor dy = bf16_rows(rows, cols, 15), dy32 = widened(dy);
+      const Tensor dy = half_rows(rows, cols, 15, dtype), dy32 = widened(dy);
       const LayerNormBackwardResult lg = layer_norm_backward({dy, x, ns, ln.mean, ln.rstd, weight}, {}, true, true);
       const LayerNormBackwardResult lg32 =
           layer_norm_backward({dy32, x32, ns, ln.mean, ln.rstd, weight}, {}, true, true);
@@ -113,7 +123,7 @@ TEST_P(Bf16Rows, AreTheFloat32RowsRoundedOnce) {
       EXPECT_TRUE(same_bits(values(rg.dweight), values(rg32.dweight)));
       // The fused add's backward: dsum = the norm's dx at the stored sums
       // plus dresidual_out, rounded once.
-      const Tensor dres = bf16_rows(rows, cols, 16);
+      const Tensor dres = half_rows(rows, cols, 16, dtype);
       const AddNormBackwardResult ag =
           add_rms_norm_backward({dy, dres, arms.residual_out, ns, {}, arms.rstd, weight}, {.eps = 1e-6});
       const RMSNormBackwardResult ag32 = rms_norm_backward({dy32, stored, ns, arms.rstd, weight}, {.eps = 1e-6});
@@ -126,9 +136,9 @@ TEST_P(Bf16Rows, AreTheFloat32RowsRoundedOnce) {
   set_num_threads(2);
 }
 
-// A bfloat16 tensor of `shape` in `format`, random values; sample 1 holds
+// A tensor of `shape` in `dtype` and `format`, random values; sample 1 holds
 // a NaN in channel 0, and channel 1 values around 1e4.
-Tensor bf16_tensor(const Shape& shape, MemoryFormat format, std::uint64_t seed) {
+Tensor half_tensor(const Shape& shape, MemoryFormat format, std::uint64_t seed, DType dtype) {
   Tensor t32(shape);
   std::vector<float> v = normal_values<float>(static_cast<std::size_t>(t32.numel()), seed, 0.25f, 1.5f);
   const std::int64_t C = shape[1], inner = t32.numel() / (shape[0] * C);
@@ -136,28 +146,29 @@ Tensor bf16_tensor(const Shape& shape, MemoryFormat format, std::uint64_t seed) 
     for (std::int64_t i = 0; i < inner; ++i) v[static_cast<std::size_t>((n * C + 1 % C) * inner + i)] += 1e4f;
   if (shape[0] > 1 && C > 1) v[static_cast<std::size_t>(1 * C * inner)] = std::numeric_limits<float>::quiet_NaN();
   std::copy(v.begin(), v.end(), t32.data<float>());
-  Tensor t(shape, DType::bfloat16, format);
+  Tensor t(shape, dtype, format);
   copy_into(t32, t);
   return t;
 }
 
-// BatchNorm reads and writes bfloat16 in place too (contiguous and
+// BatchNorm reads and writes 16 bits in place too (contiguous and
 // channels-last, train and eval, Ghost BN, forward and backward): y and dx
 // the float32 results on the widened data rounded once, the statistics and
 // parameter gradients the float32 bits. Channel counts
 // that take the 256-, 64- and 16-channel kernels and the one-by-one rest;
 // the last shape's output is streamed.
-TEST_P(Bf16Rows, BatchNormIsTheFloat32PathRoundedOnce) {
+TEST_P(HalfInPlace, BatchNormIsTheFloat32PathRoundedOnce) {
   const std::vector<Shape> shapes{{4, 256, 5, 5}, {3, 83, 6, 7}, {5, 3, 97}, {16, 64, 64, 64}};
   for (const Shape& shape : shapes)
     for (MemoryFormat format : {MemoryFormat::contiguous, MemoryFormat::channels_last})
-      for (int threads : {1, 2}) {
+      for (int threads : {1, 2})
+      for (DType dtype : kSixteenBitTypes) {
         if (format == MemoryFormat::channels_last && shape.size() != 4) continue;
         SCOPED_TRACE(shape_string(shape) + (format == MemoryFormat::channels_last ? " channels-last, " : ", ") +
-                     std::to_string(threads) + " threads");
+                     std::to_string(threads) + " threads, " + dtype_name(dtype));
         set_num_threads(threads);
         const std::int64_t C = shape[1];
-        const Tensor x = bf16_tensor(shape, format, 21), x32 = widened(x);
+        const Tensor x = half_tensor(shape, format, 21, dtype), x32 = widened(x);
         Tensor weight({C}), bias({C});
         for (std::int64_t c = 0; c < C; ++c) {
           weight.data<float>()[c] = c % 7 == 0 ? 1e-38f : 1.0f + 0.01f * static_cast<float>(c);  // subnormal outputs
@@ -180,7 +191,7 @@ TEST_P(Bf16Rows, BatchNormIsTheFloat32PathRoundedOnce) {
             EXPECT_TRUE(same_bits(values(rm), values(rm32)));
             EXPECT_TRUE(same_bits(values(rv), values(rv32)));
             // Backward: dx rounded once, dweight and dbias the float32 bits.
-            const Tensor dy = bf16_tensor(shape, format, 22), dy32 = widened(dy);
+            const Tensor dy = half_tensor(shape, format, 22, dtype), dy32 = widened(dy);
             const BatchNormBackwardResult b =
                 batch_norm_backward({dy, x, weight, rm, rv, f.save_mean, f.save_invstd}, o);
             const BatchNormBackwardResult b32 =
