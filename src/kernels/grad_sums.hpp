@@ -67,7 +67,7 @@ void grad_sums_each_slice(const GradSumsArgsOf<F16>& args,
 // (w null: g = dy), sums of g and g * ((x - hi) - lo).
 GradSums run_grad_sums(const float* dy, const float* x, const float* w, float hi, float lo,
                        std::int64_t n);
-// The same over bfloat16 dy and x (lanes.hpp's Bf16), widened as loaded.
+// The same over 16-bit dy and x (vectors.hpp), widened as loaded.
 GradSums run_grad_sums(const Bf16* dy, const Bf16* x, const float* w, float hi, float lo, std::int64_t n);
 GradSums run_grad_sums(const F16* dy, const F16* x, const float* w, float hi, float lo, std::int64_t n);
 // The same for kGradSumsRuns runs of n, `stride` apart, of one centre and

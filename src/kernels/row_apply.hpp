@@ -70,8 +70,8 @@ struct RowBackwardArgs {
   RowStorage dy_at, x_at, dx_at, dx_addend_at;
 
   // Every matrix float32, read and written in place at its rows' offsets
-  // (all bfloat16 are read in place too; the rest go through the thread's
-  // buffers, a row at a time: row_apply.cpp).
+  // (all bfloat16 or all float16 are read in place too; the rest go through
+  // the thread's buffers, a row at a time: row_apply.cpp).
   bool in_place() const {
     return dy_at.dtype == DType::float32 && x_at.dtype == DType::float32 && dx_at.dtype == DType::float32 &&
            dx_addend_at.dtype == DType::float32;

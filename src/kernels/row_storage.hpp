@@ -2,13 +2,14 @@
 // kernels (row_apply.hpp): contiguous float32 (the plain case, read in place),
 // or bfloat16/float16 storage, or rows at their own offsets (the rows of a
 // strided view whose last dimensions are contiguous: QK-norm over the heads
-// of a (B, T, H, D) view of q). Read in place: float32 or bfloat16 rows of a
-// call all in that dtype (bfloat16 widened in registers as loaded, rounded
-// as stored; the forward needs consecutive rows, the backward takes them at
-// their offsets). Otherwise a matrix is read and written a few rows at a
-// time through the thread's cache-resident float32 buffers: widened exactly
-// on the way in, rounded once on the way out. Either way the kernels'
-// float32 arithmetic, and its bits, are the plain case's.
+// of a (B, T, H, D) view of q). Read in place: float32, bfloat16 or float16
+// rows of a call all in that dtype (16-bit values widened in registers as
+// loaded, rounded as stored; the forward needs consecutive rows, the
+// backward takes them at their offsets). Otherwise a matrix is read and
+// written a few rows at a time through the thread's cache-resident float32
+// buffers: widened exactly on the way in, rounded once on the way out.
+// Either way the kernels' float32 arithmetic, and its bits, are the plain
+// case's.
 #pragma once
 
 #include <cstdint>
