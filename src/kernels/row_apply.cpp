@@ -184,30 +184,24 @@ void row_norm_forward(const RowForwardArgs& a) {
   // Rows in groups of kInterleavedRows, whose statistics are reduced together
   // when the input is cache-resident (the last group may be shorter: its rows
   // one by one), as four independent dependency chains keep the adders busy.
-  // A DRAM-sized float32 input (one whose output is streamed) reads its rows
-  // one by one: four rows read at once were 10-35% slower there (LayerNorm
-  // and RMSNorm, 2048x4096 to 8192x768, one thread, Zen 4). Its groups, the
-  // rows whose statistics come before their normalize passes, are single
-  // rows where rows are at most 4 KiB, and four rows otherwise: measured,
-  // not derived (1 thread, Zen 4, LayerNorm; a single row against four):
+  // A DRAM-sized input (one whose output is streamed) reads its rows one by
+  // one: four rows read at once were 10-35% slower there (LayerNorm and
+  // RMSNorm, 2048x4096 to 8192x768, one thread, Zen 4). Its groups, the rows
+  // whose statistics come before their normalize passes, are single rows
+  // where rows are at most 4 KiB, and four rows otherwise: measured, not
+  // derived (1 thread, Zen 4, LayerNorm; a single row against four):
   // 8192x768 1.13x (RMSNorm 1.27x), 16384x1024 1.26x, but 8192x2048 0.70x
-  // and 2048x4096 0.94x (RMSNorm 0.90x). 16-bit rows read in place go the
-  // other way: four at once, together, against one by one (bfloat16, in
-  // one process, interleaved, median of 150, Zen 4) were 1.2-1.6x faster at
-  // 16384x1024 (LayerNorm and RMSNorm, 1 and 2 threads), 0.89-1.43x at
-  // 8192x768 and 0.99-1.05x at 2048x4096, so they always go four at a time.
-  // A staged group is in the thread's buffer, in cache. Every row gets the
-  // same bits either way.
+  // and 2048x4096 0.94x (RMSNorm 0.90x). A staged group is in the thread's
+  // buffer, in cache. Every row gets the same bits either way.
   constexpr std::int64_t kShortRowBytes = 4096;
   const std::int64_t row_bytes = cols * static_cast<std::int64_t>(dtype_size(a.x_at.dtype));
-  const bool float32_streamed = in == RowsIn::float32 && stream;
-  const std::int64_t group_rows = float32_streamed && row_bytes <= kShortRowBytes ? 1 : kInterleavedRows;
+  const std::int64_t group_rows = stream && !staged && row_bytes <= kShortRowBytes ? 1 : kInterleavedRows;
   const std::int64_t groups = (a.rows + group_rows - 1) / group_rows;
   parallel_region(threads_for(a.rows * cols), [&] {
 #pragma omp for schedule(static) nowait
     for (std::int64_t g = 0; g < groups; ++g) {
       const std::int64_t r0 = g * group_rows, count = std::min<std::int64_t>(group_rows, a.rows - r0);
-      const bool together = count == kInterleavedRows && cols > 0 && !float32_streamed;
+      const bool together = count == kInterleavedRows && cols > 0 && (staged || !stream);
       if (in == RowsIn::bfloat16 || in == RowsIn::float16) {
         if (in == RowsIn::bfloat16) forward_group_in_place<Bf16>(a, r0, count, together, stream);
         else forward_group_in_place<F16>(a, r0, count, together, stream);
