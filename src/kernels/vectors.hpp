@@ -12,10 +12,9 @@
 
 namespace normkit::kernels {
 
-// W-wide float vectors (W = 4, 8 or 16) for kernels written once for every
-// instruction set (core/simd_dispatch.hpp). Their helpers always inline, so that they are
-// generated with the target of the wrapper that uses them.
-// (Through a struct: GCC drops vector_size on an alias template.)
+// W = 4, 8 or 16 floats. The helpers always inline, so that they are
+// generated with the target of the wrapper that uses them. (Through a
+// struct: GCC drops vector_size on an alias template.)
 template <int W>
 struct FloatVector {
   typedef float type __attribute__((vector_size(4 * W)));
