@@ -14,13 +14,6 @@
 namespace normkit::kernels {
 
 template <int W>
-struct IntVector {
-  typedef std::int32_t type __attribute__((vector_size(4 * W)));
-};
-template <int W>
-using vint = typename IntVector<W>::type;
-
-template <int W>
 [[gnu::always_inline]] inline vfloat<W> exp_v(vfloat<W> v) {
   using F = vfloat<W>;
   using I = vint<W>;

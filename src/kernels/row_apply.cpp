@@ -86,7 +86,6 @@ RowsIn rows_in(const RowForwardArgs& a) {
   return all_same && a.q == nullptr ? rows_in_place(dtype) : RowsIn::staged;
 }
 
-
 // The statistics and the normalize pass of `count` rows from r0: their
 // values at gx, their outputs to gy (row stride cols; null when quantized),
 // streamed when `stream`. `together`: the rows' statistics reduced at once.

@@ -12,15 +12,21 @@
 
 namespace normkit::kernels {
 
-// W = 4, 8 or 16 floats. The helpers always inline, so that they are
-// generated with the target of the wrapper that uses them. (Through a
-// struct: GCC drops vector_size on an alias template.)
-template <int W>
-struct FloatVector {
-  typedef float type __attribute__((vector_size(4 * W)));
+// W-lane vectors (W = 4, 8 or 16) of element type E. The helpers always
+// inline, so that they are generated with the target of the wrapper that
+// uses them. (Through a struct: GCC drops vector_size on an alias template.)
+template <typename E, int W>
+struct VectorOf {
+  typedef E type __attribute__((vector_size(sizeof(E) * W)));
 };
 template <int W>
-using vfloat = typename FloatVector<W>::type;
+using vfloat = typename VectorOf<float, W>::type;
+template <int W>
+using vint = typename VectorOf<std::int32_t, W>::type;
+template <int W>
+using vuint = typename VectorOf<std::uint32_t, W>::type;
+template <int W>
+using vbits16 = typename VectorOf<std::uint16_t, W>::type;  // W 16-bit values' bits
 static_assert(sizeof(vfloat<8>) == 32 && sizeof(vfloat<16>) == 64);
 
 template <int W>
@@ -58,17 +64,9 @@ inline constexpr bool kSixteenBits = std::is_same_v<T, Bf16> || std::is_same_v<T
 [[gnu::always_inline]] inline void store1(Bf16* p, float v) { p->bits = float_to_bfloat16(v); }
 [[gnu::always_inline]] inline void store1(F16* p, float v) { p->bits = float_to_float16(v); }
 
-// W 16-bit values' bits.
-template <int W>
-struct Bits16Vector {
-  typedef std::uint16_t type __attribute__((vector_size(2 * W)));
-};
-template <int W>
-using vbits16 = typename Bits16Vector<W>::type;
-
 template <int W>
 [[gnu::always_inline]] inline vfloat<W> loadv(const Bf16* p) {
-  typedef std::uint32_t u32 __attribute__((vector_size(4 * W)));
+  using u32 = vuint<W>;
   u32 wide;
 #if defined(__x86_64__)
   if constexpr (W == 16) {
@@ -94,7 +92,7 @@ template <int W>
 // the bits u, a NaN lane 0x7FC0.
 template <int W>
 [[gnu::always_inline]] inline vbits16<W> bfloat16_bits(const vfloat<W>& v) {
-  typedef std::uint32_t u32 __attribute__((vector_size(4 * W)));
+  using u32 = vuint<W>;
 #if defined(__x86_64__)
   if constexpr (W == 16) {
     // Where the CPU has AVX512_BF16, one VCVTNEPS2BF16 rounds the vector
