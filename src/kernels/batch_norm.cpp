@@ -188,6 +188,14 @@ bool sixteen_bits_in_place(const Across& across, const TensorView& x,
   return true;
 }
 
+// Calls f with x's data as the 16-bit type its dtype names: a const Bf16*
+// or a const F16*.
+template <typename F>
+void with_sixteen_bits(const TensorView& x, const F& f) {
+  if (x.dtype() == DType::bfloat16) f(static_cast<const kernels::Bf16*>(x.raw()));
+  else f(static_cast<const kernels::F16*>(x.raw()));
+}
+
 // The forward pass on x and y of element type T (float, or Bf16 or F16 in
 // place) in `layout`.
 template <typename T>
@@ -229,14 +237,15 @@ void forward_on(const BatchNormInputs& in, const BatchNormOptions& o, const Prob
           [&](std::int64_t i, std::int64_t s0, std::int64_t s1) { kernels::normalize_slice(apply, i, s0, s1); });
     } else {
       std::vector<kernels::Moments> stats(G * C);
-      if constexpr (std::is_same_v<T, float>) {
-        if (across.reduction != nullptr)  // the whole batch's, from every rank (G == 1)
-          across.reduction->moments(x, plan, stats.data());
-        else
-          kernels::moments({.x = x, .plan = plan, .out = stats.data()});
-      } else {
-        kernels::moments(x, plan, stats.data());
-      }
+      const auto reduce_stats = [&] {
+        if constexpr (std::is_same_v<T, float>)
+          if (across.reduction != nullptr) {  // the whole batch's, from every rank (G == 1)
+            across.reduction->moments(x, plan, stats.data());
+            return;
+          }
+        kernels::moments(kernels::MomentsArgsOf<T>{.x = x, .plan = plan, .out = stats.data()});
+      };
+      reduce_stats();
       for (std::int64_t i = 0; i < G * C; ++i) set_channel(i, stats[i]);
       kernels::normalize_apply(apply);
     }
@@ -264,12 +273,10 @@ void forward_on(const BatchNormInputs& in, const BatchNormOptions& o, const Prob
 void fast_forward(const BatchNormInputs& in, const BatchNormOptions& o, const Problem& p,
                   const BatchNormForwardOutputs& out, const Across& across = {}) {
   if (sixteen_bits_in_place(across, in.x, {&out.y})) {
-    const auto in_place = [&](auto* x) {
+    with_sixteen_bits(in.x, [&](auto* x) {
       using T = std::remove_const_t<std::remove_pointer_t<decltype(x)>>;
       forward_on(in, o, p, out, across, x, static_cast<T*>(out.y.raw()), kernels::layout_of(in.x));
-    };
-    if (in.x.dtype() == DType::bfloat16) in_place(static_cast<const kernels::Bf16*>(in.x.raw()));
-    else in_place(static_cast<const kernels::F16*>(in.x.raw()));
+    });
     return;
   }
   const kernels::PlannedInput x(in.x, layout_for(in.x, across));
@@ -359,13 +366,11 @@ void backward_on(const BatchNormBackwardInputs& in, const BatchNormOptions& o, c
 void fast_backward(const BatchNormBackwardInputs& in, const BatchNormOptions& o, const Problem& p,
                    const BatchNormGrads& g, const Across& across = {}) {
   if (sixteen_bits_in_place(across, in.x, {&in.dy, &g.dx}) && in.dy.defined()) {
-    const auto in_place = [&](auto* x) {
+    with_sixteen_bits(in.x, [&](auto* x) {
       using T = std::remove_const_t<std::remove_pointer_t<decltype(x)>>;
       backward_on(in, o, p, g, across, x, static_cast<const T*>(in.dy.raw()),
                   g.dx.defined() ? static_cast<T*>(g.dx.raw()) : nullptr, kernels::layout_of(in.x));
-    };
-    if (in.x.dtype() == DType::bfloat16) in_place(static_cast<const kernels::Bf16*>(in.x.raw()));
-    else in_place(static_cast<const kernels::F16*>(in.x.raw()));
+    });
     return;
   }
   const kernels::PlannedInput x(in.x, layout_for(in.x, across));

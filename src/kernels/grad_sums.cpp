@@ -326,28 +326,30 @@ struct GradSumsOps {
 
 }  // namespace
 
-void grad_sums(const GradSumsArgs& args) {
-  blocked_reduce(args.plan, GradSumsOps<float>{args}, args.out);
+template <typename T>
+void grad_sums(const GradSumsArgsOf<T>& args) {
+  blocked_reduce(args.plan, GradSumsOps<T>{args}, args.out);
 }
-void grad_sums(const GradSumsArgsOf<Bf16>& args) { blocked_reduce(args.plan, GradSumsOps<Bf16>{args}, args.out); }
-void grad_sums(const GradSumsArgsOf<F16>& args) { blocked_reduce(args.plan, GradSumsOps<F16>{args}, args.out); }
+template void grad_sums<float>(const GradSumsArgs&);
+template void grad_sums<Bf16>(const GradSumsArgsOf<Bf16>&);
+template void grad_sums<F16>(const GradSumsArgsOf<F16>&);
 
 void grad_sums_of_whole_nodes(const GradSumsArgs& local, const SampleTree& tree, std::int64_t first,
                               const LeafList& nodes, GradSums* out) {
   reduce_whole_nodes(local.plan, GradSumsOps<float>{local}, tree, first, nodes, out);
 }
 
-void grad_sums_each_slice(const GradSumsArgs& args, const std::function<void(std::int64_t, const GradSums&)>& finish,
-                          const SlicePass& pass) {
-  reduce_each_slice<GradSums>(args.plan, GradSumsOps<float>{args}, finish, pass);
-}
-void grad_sums_each_slice(const GradSumsArgsOf<Bf16>& args,
+template <typename T>
+void grad_sums_each_slice(const GradSumsArgsOf<T>& args,
                           const std::function<void(std::int64_t, const GradSums&)>& finish, const SlicePass& pass) {
-  reduce_each_slice<GradSums>(args.plan, GradSumsOps<Bf16>{args}, finish, pass);
+  reduce_each_slice<GradSums>(args.plan, GradSumsOps<T>{args}, finish, pass);
 }
-void grad_sums_each_slice(const GradSumsArgsOf<F16>& args,
-                          const std::function<void(std::int64_t, const GradSums&)>& finish, const SlicePass& pass) {
-  reduce_each_slice<GradSums>(args.plan, GradSumsOps<F16>{args}, finish, pass);
-}
+#define NORMKIT_GRAD_SUMS_EACH_SLICE(T)                                                                   \
+  template void grad_sums_each_slice<T>(const GradSumsArgsOf<T>&,                                         \
+                                        const std::function<void(std::int64_t, const GradSums&)>&, const SlicePass&);
+NORMKIT_GRAD_SUMS_EACH_SLICE(float)
+NORMKIT_GRAD_SUMS_EACH_SLICE(Bf16)
+NORMKIT_GRAD_SUMS_EACH_SLICE(F16)
+#undef NORMKIT_GRAD_SUMS_EACH_SLICE
 
 }  // namespace normkit::kernels

@@ -40,9 +40,8 @@ struct GradSumsArgsOf {
   GradSums* out = nullptr;
 };
 using GradSumsArgs = GradSumsArgsOf<float>;
-void grad_sums(const GradSumsArgs& args);
-void grad_sums(const GradSumsArgsOf<Bf16>& args);
-void grad_sums(const GradSumsArgsOf<F16>& args);
+template <typename T>
+void grad_sums(const GradSumsArgsOf<T>& args);
 
 struct SampleTree;
 // A rank's share of the sums of a batch split along its samples
@@ -56,11 +55,8 @@ void grad_sums_of_whole_nodes(const GradSumsArgs& local, const SampleTree& tree,
 // unused): finish(a * C + c, sums) runs in the thread that reduced the slice,
 // right after, and pass(a * C + c, s0, s1) soon after, as in
 // moments_each_slice.
-void grad_sums_each_slice(const GradSumsArgs& args, const std::function<void(std::int64_t, const GradSums&)>& finish,
-                          const SlicePass& pass);
-void grad_sums_each_slice(const GradSumsArgsOf<Bf16>& args,
-                          const std::function<void(std::int64_t, const GradSums&)>& finish, const SlicePass& pass);
-void grad_sums_each_slice(const GradSumsArgsOf<F16>& args,
+template <typename T>
+void grad_sums_each_slice(const GradSumsArgsOf<T>& args,
                           const std::function<void(std::int64_t, const GradSums&)>& finish, const SlicePass& pass);
 
 // The engine's block kernel: one contiguous run of n elements, g = dy * w

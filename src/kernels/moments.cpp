@@ -433,33 +433,33 @@ struct MomentsOps {
 
 }  // namespace
 
-void moments(const MomentsArgs& args) {
-  blocked_reduce(args.plan, MomentsOps<float>{args.x, args.plan.C, args.plan.numel()}, args.out);
+namespace {
+template <typename T>
+void reduce_moments(const MomentsArgsOf<T>& args) {
+  blocked_reduce(args.plan, MomentsOps<T>{args.x, args.plan.C, args.plan.numel()}, args.out);
 }
-void moments(const Bf16* x, const NormPlan& plan, Moments* out) {
-  blocked_reduce(plan, MomentsOps<Bf16>{x, plan.C, plan.numel()}, out);
-}
-void moments(const F16* x, const NormPlan& plan, Moments* out) {
-  blocked_reduce(plan, MomentsOps<F16>{x, plan.C, plan.numel()}, out);
-}
+}  // namespace
+
+void moments(const MomentsArgs& args) { reduce_moments(args); }
+void moments(const MomentsArgsOf<Bf16>& args) { reduce_moments(args); }
+void moments(const MomentsArgsOf<F16>& args) { reduce_moments(args); }
 
 void moments_of_whole_nodes(const float* x, const NormPlan& local, const SampleTree& tree, std::int64_t first,
                             const LeafList& nodes, Moments* out) {
   reduce_whole_nodes(local, MomentsOps<float>{x, local.C, local.numel()}, tree, first, nodes, out);
 }
 
-void moments_each_slice(const float* x, const NormPlan& plan,
+template <typename T>
+void moments_each_slice(const T* x, const NormPlan& plan,
                         const std::function<void(std::int64_t, const Moments&)>& finish, const SlicePass& pass) {
-  reduce_each_slice<Moments>(plan, MomentsOps<float>{x, plan.C, plan.numel()}, finish, pass);
+  reduce_each_slice<Moments>(plan, MomentsOps<T>{x, plan.C, plan.numel()}, finish, pass);
 }
-void moments_each_slice(const Bf16* x, const NormPlan& plan,
-                        const std::function<void(std::int64_t, const Moments&)>& finish, const SlicePass& pass) {
-  reduce_each_slice<Moments>(plan, MomentsOps<Bf16>{x, plan.C, plan.numel()}, finish, pass);
-}
-void moments_each_slice(const F16* x, const NormPlan& plan,
-                        const std::function<void(std::int64_t, const Moments&)>& finish, const SlicePass& pass) {
-  reduce_each_slice<Moments>(plan, MomentsOps<F16>{x, plan.C, plan.numel()}, finish, pass);
-}
+template void moments_each_slice<float>(const float*, const NormPlan&,
+                                        const std::function<void(std::int64_t, const Moments&)>&, const SlicePass&);
+template void moments_each_slice<Bf16>(const Bf16*, const NormPlan&,
+                                       const std::function<void(std::int64_t, const Moments&)>&, const SlicePass&);
+template void moments_each_slice<F16>(const F16*, const NormPlan&,
+                                      const std::function<void(std::int64_t, const Moments&)>&, const SlicePass&);
 
 namespace {
 

@@ -44,18 +44,21 @@ struct Moments {
   }
 };
 
-// Statistics per (a, c): out (A, C). x: (A, B, C, D) contiguous.
-struct MomentsArgs {
-  const float* x = nullptr;
+// Statistics per (a, c): out (A, C). x: (A, B, C, D) contiguous; float, or
+// 16-bit (vectors.hpp's Bf16, F16: widened as loaded, the bits of x
+// widened).
+struct Bf16;
+struct F16;
+template <typename T>
+struct MomentsArgsOf {
+  const T* x = nullptr;
   NormPlan plan;
   Moments* out = nullptr;
 };
+using MomentsArgs = MomentsArgsOf<float>;
 void moments(const MomentsArgs& args);
-struct Bf16;  // the 16-bit floats as stored (vectors.hpp)
-struct F16;
-// The same over 16-bit x, widened as it is loaded: the bits of x widened.
-void moments(const Bf16* x, const NormPlan& plan, Moments* out);
-void moments(const F16* x, const NormPlan& plan, Moments* out);
+void moments(const MomentsArgsOf<Bf16>& args);
+void moments(const MomentsArgsOf<F16>& args);
 
 struct SampleTree;
 // A rank's share of the statistics of a batch split along its samples
@@ -70,11 +73,9 @@ void moments_of_whole_nodes(const float* x, const NormPlan& local, const SampleT
 // after, and pass(a * C + c, s0, s1) over its samples [s0, s1) soon after
 // (between the reductions of the thread's next slice), so that a pass over
 // the slice finds it in cache (reduce_each_slice).
-void moments_each_slice(const float* x, const NormPlan& plan,
-                        const std::function<void(std::int64_t, const Moments&)>& finish, const SlicePass& pass);
-void moments_each_slice(const Bf16* x, const NormPlan& plan,
-                        const std::function<void(std::int64_t, const Moments&)>& finish, const SlicePass& pass);
-void moments_each_slice(const F16* x, const NormPlan& plan,
+// (x float, Bf16 or F16.)
+template <typename T>
+void moments_each_slice(const T* x, const NormPlan& plan,
                         const std::function<void(std::int64_t, const Moments&)>& finish, const SlicePass& pass);
 
 // Mean of squares per (a, c), for RMSNorm: out (A, C). x: (A, B, C, D).
