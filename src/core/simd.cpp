@@ -24,7 +24,6 @@ bool cpu_has_f16c() {
   return __get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 && (ecx & (1u << 29)) != 0;
 }
 
-
 // CPUID leaf 7 sub-leaf 1, EAX bit 5 (read directly: not every compiler's
 // __builtin_cpu_supports knows the feature).
 bool cpu_has_avx512bf16() {

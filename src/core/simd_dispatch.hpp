@@ -29,7 +29,7 @@
 namespace normkit {
 // AVX512_BF16's VCVTNEPS2BF16 and AVX512DQ's VFPCLASSPS are there (the
 // AVX-512 path's bfloat16 rounding uses them: core/half_span.cpp,
-// kernels/lanes.hpp). Set once, before main.
+// kernels/vectors.hpp). Set once, before main.
 extern const bool kCpuRoundsBfloat16;
 }  // namespace normkit
 #endif

@@ -62,8 +62,7 @@ inline bool stream_single_pass_output(std::int64_t elements, int threads) {
 // dst[i] = value(i) for i in [0, n), W at a time through vec(i) (which must
 // compute, lane by lane, exactly what scalar(i) computes) and with streaming
 // stores when `stream`; dst float, Bf16 or F16 (each value rounded:
-// vectors.hpp).
-// Always inlines: it takes the target of its caller.
+// vectors.hpp). Always inlines: it takes the target of its caller.
 template <int W, typename T, typename Vec, typename Scalar>
 [[gnu::always_inline]] inline void write_elements(T* dst, std::int64_t n, bool stream, const Vec& vec,
                                                   const Scalar& scalar) {
