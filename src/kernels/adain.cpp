@@ -57,10 +57,10 @@ Tensor nc_tensor(const std::vector<double>& v, const GroupShape& s) {
   return t;
 }
 
-// Runs normalize_apply on x with per-(n, c) centre, scale and shift.
-void apply_per_channel(const kernels::PlannedInput& x, const GroupShape& s,
-                       const std::vector<double>& center, const std::vector<double>& scale,
-                       const std::vector<double>& shift, const TensorView& out) {
+// Runs normalize_apply from x into out with per-(n, c) centre, scale and
+// shift; a 16-bit x and out in place (planned_view.hpp).
+void apply_per_channel(const TensorView& x, const GroupShape& s, const std::vector<double>& center,
+                       const std::vector<double>& scale, const std::vector<double>& shift, const TensorView& out) {
   const auto n = static_cast<std::int64_t>(center.size());
   kernels::NormalizeCoefficients k(n);
   for (std::int64_t i = 0; i < n; ++i) {
@@ -68,10 +68,24 @@ void apply_per_channel(const kernels::PlannedInput& x, const GroupShape& s,
     k.scale[i] = static_cast<float>(scale[i]);
     k.shift[i] = static_cast<float>(shift[i]);
   }
-  kernels::PlannedOutput y(out, x);
-  kernels::normalize_apply(
-      k.applied_to({.x = x.data(), .y = y.data(), .plan = kernels::per_channel_plan(s, x.layout())}));
-  y.finish();
+  kernels::with_input_output(x, out, kernels::sixteen_bits_in_place(x, {&out}), kernels::layout_of(x),
+                             [&](const auto* x_data, auto* y_data, kernels::Layout layout) {
+                               using T = std::remove_const_t<std::remove_pointer_t<decltype(x_data)>>;
+                               kernels::normalize_apply(k.applied_to_data(kernels::NormalizeArgsOf<T>{
+                                   .x = x_data, .y = y_data, .plan = kernels::per_channel_plan(s, layout)}));
+                             });
+}
+
+// mean and rstd per (n, c) of x, read in place when it is 16-bit.
+void channel_statistics(const TensorView& x, const GroupShape& s, double eps, std::vector<double>& mean,
+                        std::vector<double>& rstd) {
+  if (kernels::sixteen_bits_in_place(x, {})) {
+    kernels::with_sixteen_bits(
+        x, [&](const auto* data) { kernels::group_statistics(data, kernels::layout_of(x), s, eps, mean, rstd); });
+    return;
+  }
+  const kernels::PlannedInput x32(x);
+  kernels::group_statistics(x32.data(), x32.layout(), s, eps, mean, rstd);
 }
 
 }  // namespace
@@ -89,11 +103,10 @@ AdaINForwardResult adain_forward(const TensorView& content, const TensorView& st
                nc_tensor(f.style_mean, s.content), nc_tensor(f.style_rstd, s.content)};
     return r;
   }
-  const kernels::PlannedInput c(content), st(style);
   std::vector<double> mean_c, rstd_c, mean_s, rstd_s;
-  kernels::group_statistics(c, s.content, options.eps, mean_c, rstd_c);
-  kernels::group_statistics(st, s.style, options.eps, mean_s, rstd_s);
-  apply_per_channel(c, s.content, mean_c, ratio(rstd_c, rstd_s), mean_s, r.y);  // rstd_c * sigma_s
+  channel_statistics(content, s.content, options.eps, mean_c, rstd_c);
+  channel_statistics(style, s.style, options.eps, mean_s, rstd_s);
+  apply_per_channel(content, s.content, mean_c, ratio(rstd_c, rstd_s), mean_s, r.y);  // rstd_c * sigma_s
   r.stats = {nc_tensor(mean_c, s.content), nc_tensor(rstd_c, s.content), nc_tensor(mean_s, s.content),
              nc_tensor(rstd_s, s.content)};
   return r;
@@ -124,35 +137,37 @@ AdaINBackwardResult adain_backward(const TensorView& dy, const TensorView& conte
     write_values(g.dstyle, r.dstyle);
     return r;
   }
-  const kernels::PlannedInput c(content), st(style);
-  const kernels::PlannedInput g(dy, c);
   const std::vector<double> mean_c = read_values(stats.content_mean), rstd_c = read_values(stats.content_rstd);
   const std::vector<double> mean_s = read_values(stats.style_mean), rstd_s = read_values(stats.style_rstd);
   const auto NC = static_cast<std::int64_t>(mean_c.size());
   kernels::InputGradCoefficients k(NC);
   for (std::int64_t i = 0; i < NC; ++i) k.center.set(i, mean_c[i]);
-  const kernels::NormPlan plan = kernels::per_channel_plan(s.content, c.layout());
   std::vector<kernels::GradSums> sums(NC);  // sum(dy), sum(dy * (c - mu_c)) per (n, c)
-  kernels::grad_sums(k.center.centering({.dy = g.data(), .x = c.data(), .plan = plan, .out = sums.data()}));
   const double Sc = static_cast<double>(s.content.S), Ss = static_cast<double>(s.style.S);
   std::vector<double> style_center(NC), style_scale(NC), style_shift(NC);
-  for (std::int64_t i = 0; i < NC; ++i) {
-    const double scale = rstd_c[i] / rstd_s[i];  // sigma_s * rstd_c
-    const double sum_dy_chat = sums[i].sum_dy_xc * rstd_c[i];
-    k.k_dy[i] = static_cast<float>(scale);
-    k.k_x[i] = static_cast<float>(-scale * rstd_c[i] * sum_dy_chat / Sc);
-    k.k_0[i] = static_cast<float>(-scale * sums[i].sum_dy / Sc);
-    style_center[i] = mean_s[i];
-    style_scale[i] = sum_dy_chat * rstd_s[i] / Ss;
-    style_shift[i] = sums[i].sum_dy / Ss;
-  }
-  {
-    const TensorView dcontent = r.dcontent;
-    kernels::PlannedOutput dc(dcontent, c);
-    kernels::input_grad_apply(k.applied_to({.dy = g.data(), .x = c.data(), .dx = dc.data(), .plan = plan}));
-    dc.finish();
-  }
-  apply_per_channel(st, s.style, style_center, style_scale, style_shift, r.dstyle);
+  // The content's sums, then its gradient's coefficients and pass.
+  const auto content_grads = [&](const auto* c, const auto* g, auto* dc, kernels::Layout layout) {
+    using T = std::remove_const_t<std::remove_pointer_t<decltype(c)>>;
+    const kernels::NormPlan plan = kernels::per_channel_plan(s.content, layout);
+    kernels::grad_sums(
+        k.center.centering_data(kernels::GradSumsArgsOf<T>{.dy = g, .x = c, .plan = plan, .out = sums.data()}));
+    for (std::int64_t i = 0; i < NC; ++i) {
+      const double scale = rstd_c[i] / rstd_s[i];  // sigma_s * rstd_c
+      const double sum_dy_chat = sums[i].sum_dy_xc * rstd_c[i];
+      k.k_dy[i] = static_cast<float>(scale);
+      k.k_x[i] = static_cast<float>(-scale * rstd_c[i] * sum_dy_chat / Sc);
+      k.k_0[i] = static_cast<float>(-scale * sums[i].sum_dy / Sc);
+      style_center[i] = mean_s[i];
+      style_scale[i] = sum_dy_chat * rstd_s[i] / Ss;
+      style_shift[i] = sums[i].sum_dy / Ss;
+    }
+    kernels::input_grad_apply(
+        k.applied_to_data(kernels::InputGradArgsOf<T>{.dy = g, .x = c, .dx = dc, .plan = plan}));
+  };
+  const TensorView dcontent = r.dcontent;
+  kernels::with_input_grads(content, dy, dcontent, kernels::sixteen_bits_in_place(content, {&dy, &dcontent}),
+                            kernels::layout_of(content), content_grads);
+  apply_per_channel(style, s.style, style_center, style_scale, style_shift, r.dstyle);
   return r;
 }
 

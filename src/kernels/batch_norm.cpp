@@ -168,32 +168,11 @@ kernels::Layout layout_for(const TensorView& x, const Across& across) {
   return across.reduction != nullptr ? across.slice.layout : kernels::layout_of(x);
 }
 
-// Where the data is read and written in 16 bits in place (vectors.hpp's
-// Bf16 and F16: each load widened, each store rounded, the float32
-// arithmetic between): x bfloat16 or float16 and every other listed tensor
-// in its dtype and layout (contiguous or channels-last), and no reduction
-// across ranks (which takes float32). Otherwise the data goes through
-// float32 (planned_view.hpp).
+// Where the data is read and written in 16 bits in place
+// (planned_view.hpp): no reduction across ranks, which takes float32.
 bool sixteen_bits_in_place(const Across& across, const TensorView& x,
                            std::initializer_list<const TensorView*> others) {
-  if (across.reduction != nullptr || x.dtype() == DType::float32 || x.numel() == 0) return false;
-  const kernels::Layout layout = kernels::layout_of(x);
-  const auto in_layout = [&](const TensorView& t) {
-    return t.dtype() == x.dtype() &&
-           (layout == kernels::Layout::contiguous ? t.is_contiguous() : t.is_channels_last());
-  };
-  if (!in_layout(x)) return false;
-  for (const TensorView* t : others)
-    if (t->defined() && !in_layout(*t)) return false;
-  return true;
-}
-
-// Calls f with x's data as the 16-bit type its dtype names: a const Bf16*
-// or a const F16*.
-template <typename F>
-void with_sixteen_bits(const TensorView& x, const F& f) {
-  if (x.dtype() == DType::bfloat16) f(static_cast<const kernels::Bf16*>(x.raw()));
-  else f(static_cast<const kernels::F16*>(x.raw()));
+  return across.reduction == nullptr && kernels::sixteen_bits_in_place(x, others);
 }
 
 // The forward pass on x and y of element type T (float, or Bf16 or F16 in
@@ -272,17 +251,10 @@ void forward_on(const BatchNormInputs& in, const BatchNormOptions& o, const Prob
 
 void fast_forward(const BatchNormInputs& in, const BatchNormOptions& o, const Problem& p,
                   const BatchNormForwardOutputs& out, const Across& across = {}) {
-  if (sixteen_bits_in_place(across, in.x, {&out.y})) {
-    with_sixteen_bits(in.x, [&](auto* x) {
-      using T = std::remove_const_t<std::remove_pointer_t<decltype(x)>>;
-      forward_on(in, o, p, out, across, x, static_cast<T*>(out.y.raw()), kernels::layout_of(in.x));
-    });
-    return;
-  }
-  const kernels::PlannedInput x(in.x, layout_for(in.x, across));
-  kernels::PlannedOutput y(out.y, x);
-  forward_on(in, o, p, out, across, x.data(), y.data(), x.layout());
-  y.finish();
+  kernels::with_input_output(in.x, out.y, sixteen_bits_in_place(across, in.x, {&out.y}), layout_for(in.x, across),
+                             [&](const auto* x, auto* y, kernels::Layout layout) {
+                               forward_on(in, o, p, out, across, x, y, layout);
+                             });
 }
 
 // The backward pass on dy, x and dx of element type T (float, or Bf16 or
@@ -365,23 +337,10 @@ void backward_on(const BatchNormBackwardInputs& in, const BatchNormOptions& o, c
 
 void fast_backward(const BatchNormBackwardInputs& in, const BatchNormOptions& o, const Problem& p,
                    const BatchNormGrads& g, const Across& across = {}) {
-  if (sixteen_bits_in_place(across, in.x, {&in.dy, &g.dx}) && in.dy.defined()) {
-    with_sixteen_bits(in.x, [&](auto* x) {
-      using T = std::remove_const_t<std::remove_pointer_t<decltype(x)>>;
-      backward_on(in, o, p, g, across, x, static_cast<const T*>(in.dy.raw()),
-                  g.dx.defined() ? static_cast<T*>(g.dx.raw()) : nullptr, kernels::layout_of(in.x));
-    });
-    return;
-  }
-  const kernels::PlannedInput x(in.x, layout_for(in.x, across));
-  const kernels::PlannedInput dy(in.dy, x);  // in x's layout
-  if (!g.dx.defined()) {
-    backward_on<float>(in, o, p, g, across, x.data(), dy.data(), nullptr, x.layout());
-    return;
-  }
-  kernels::PlannedOutput dx(g.dx, x);
-  backward_on(in, o, p, g, across, x.data(), dy.data(), dx.data(), x.layout());
-  dx.finish();
+  kernels::with_input_grads(in.x, in.dy, g.dx, sixteen_bits_in_place(across, in.x, {&in.dy, &g.dx}) && in.dy.defined(),
+                            layout_for(in.x, across), [&](const auto* x, const auto* dy, auto* dx, kernels::Layout layout) {
+                              backward_on(in, o, p, g, across, x, dy, dx, layout);
+                            });
 }
 
 // The count check: across ranks it is the whole batch's count, checked once

@@ -54,10 +54,14 @@ NormPlan per_channel_plan(const GroupProblem& p, kernels::Layout layout) {
 }
 
 
-// Normalizes with per-(n, group) mean and rstd (both N*G), in x's layout.
-void apply_groups(const kernels::PlannedInput& x, const GroupProblem& p, const std::vector<double>& mean,
-                  const std::vector<double>& rstd, const TensorView& weight, const TensorView& bias,
-                  const TensorView& y_out) {
+// The passes below take the data (x, y, dy, dx) of element type T in
+// `layout`: float32, or bfloat16 or float16 in place
+// (planned_view.hpp's with_input_output and with_input_grads).
+
+// Normalizes with per-(n, group) mean and rstd (both N*G) into y.
+template <typename T>
+void apply_groups(const T* x, T* y, kernels::Layout layout, const GroupProblem& p, const std::vector<double>& mean,
+                  const std::vector<double>& rstd, const TensorView& weight, const TensorView& bias) {
   const std::vector<float> gamma = read_channels(weight, p.C, 1.0f);
   const std::vector<float> beta = read_channels(bias, p.C, 0.0f);
   kernels::NormalizeCoefficients k(p.N * p.C);
@@ -68,33 +72,32 @@ void apply_groups(const kernels::PlannedInput& x, const GroupProblem& p, const s
       k.scale[i] = static_cast<float>(rstd[group] * gamma[c]);
       k.shift[i] = beta[c];
     }
-  kernels::PlannedOutput y(y_out, x);
-  kernels::normalize_apply(k.applied_to({.x = x.data(), .y = y.data(), .plan = per_channel_plan(p, x.layout())}));
-  y.finish();
+  kernels::normalize_apply(
+      k.applied_to_data(kernels::NormalizeArgsOf<T>{.x = x, .y = y, .plan = per_channel_plan(p, layout)}));
 }
 
 // Statistics per (n, group) from the input: mean and rstd, N*G each.
-void group_statistics(const kernels::PlannedInput& x, const GroupProblem& p, double eps,
-                      std::vector<double>& mean, std::vector<double>& rstd,
-                      std::vector<double>* biased_var = nullptr) {
-  kernels::group_statistics(x, shape_of(p), eps, mean, rstd, biased_var);
+template <typename T>
+void group_statistics(const T* x, kernels::Layout layout, const GroupProblem& p, double eps, std::vector<double>& mean,
+                      std::vector<double>& rstd, std::vector<double>* biased_var = nullptr) {
+  kernels::group_statistics(x, layout, shape_of(p), eps, mean, rstd, biased_var);
 }
 
 // Statistics and normalization in one pass over memory when the layout and
 // sizes allow it (group_stats.hpp); false when the caller must use the two
 // passes.
-bool normalize_fused(const kernels::PlannedInput& x, const GroupProblem& p, double eps, const TensorView& weight,
-                     const TensorView& bias, const TensorView& y_out, std::vector<double>& mean,
-                     std::vector<double>& rstd, std::vector<double>* biased_var) {
-  if (!kernels::fuses_groups(shape_of(p), x.layout())) return false;
+template <typename T>
+bool normalize_fused(const T* x, T* y, kernels::Layout layout, const GroupProblem& p, double eps, const TensorView& weight,
+                     const TensorView& bias, std::vector<double>& mean, std::vector<double>& rstd,
+                     std::vector<double>* biased_var) {
+  if (!kernels::fuses_groups(shape_of(p), layout)) return false;
   const std::vector<float> gamma = read_channels(weight, p.C, 1.0f);
   const std::vector<float> beta = read_channels(bias, p.C, 0.0f);
   mean.assign(p.N * p.G, 0.0);
   rstd.assign(p.N * p.G, 0.0);
   if (biased_var != nullptr) biased_var->assign(p.N * p.G, 0.0);
-  kernels::PlannedOutput y(y_out, x);
-  kernels::fused_group_norm({.x = x.data(),
-                             .y = y.data(),
+  kernels::fused_group_norm(kernels::FusedGroupArgs<T>{.x = x,
+                             .y = y,
                              .shape = shape_of(p),
                              .eps = eps,
                              .gamma = gamma.data(),
@@ -102,18 +105,17 @@ bool normalize_fused(const kernels::PlannedInput& x, const GroupProblem& p, doub
                              .mean = mean.data(),
                              .rstd = rstd.data(),
                              .biased_var = biased_var != nullptr ? biased_var->data() : nullptr});
-  y.finish();
   return true;
 }
 
 // The backward pass for input statistics, per (n, group) with g = dy * weight:
 //   dx = rstd * g - rstd * sum(g)/m - (x - mean) * rstd^3 * sum(g * (x - mean))/m
-void backward_groups(const TensorView& dy_view, const TensorView& x_view, const GroupProblem& p,
+// dy in x's layout and dtype; dx_data where dx goes (null when not wanted).
+template <typename T>
+void backward_groups(const T* x, const T* dy, T* dx_data, kernels::Layout layout, const GroupProblem& p,
                      const std::vector<double>& mean, const std::vector<double>& rstd,
                      const TensorView& weight, const GroupNormGrads& g) {
-  const kernels::PlannedInput x(x_view);
-  const kernels::PlannedInput dy(dy_view, x);
-  const NormPlan plan = per_channel_plan(p, x.layout());
+  const NormPlan plan = per_channel_plan(p, layout);
   const std::vector<float> gamma = read_channels(weight, p.C, 1.0f);
   const std::int64_t Cg = p.group_channels(), NC = p.N * p.C;
   kernels::InputGradCoefficients k(NC);
@@ -122,8 +124,9 @@ void backward_groups(const TensorView& dy_view, const TensorView& x_view, const 
     k.center.set(i, mean[group]);
   }
   std::vector<kernels::GradSums> sums(NC);  // per (n, c): sum(dy), sum(dy * (x - mean))
-  kernels::grad_sums(k.center.centering({.dy = dy.data(), .x = x.data(), .plan = plan, .out = sums.data()}));
-  if (g.dx.defined()) {
+  kernels::grad_sums(
+      k.center.centering_data(kernels::GradSumsArgsOf<T>{.dy = dy, .x = x, .plan = plan, .out = sums.data()}));
+  if (dx_data != nullptr) {
     const double m = p.m();
     for (std::int64_t n = 0; n < p.N; ++n)
       for (std::int64_t grp = 0; grp < p.G; ++grp) {
@@ -140,9 +143,8 @@ void backward_groups(const TensorView& dy_view, const TensorView& x_view, const 
           k.k_0[i] = static_cast<float>(-rs * sum_g / m);
         }
       }
-    kernels::PlannedOutput dx(g.dx, x);
-    kernels::input_grad_apply(k.applied_to({.dy = dy.data(), .x = x.data(), .dx = dx.data(), .plan = plan}));
-    dx.finish();
+    kernels::input_grad_apply(
+        k.applied_to_data(kernels::InputGradArgsOf<T>{.dy = dy, .x = x, .dx = dx_data, .plan = plan}));
   }
   std::vector<double> dweight(p.C, 0.0), dbias(p.C, 0.0);
   if (p.S > 0)  // an empty batch has no statistics (NaN) but sums over nothing: 0
@@ -207,12 +209,14 @@ void group_norm_forward(const GroupNormInputs& in, const GroupNormOptions& optio
     write_values(r.rstd, out.rstd);
     return;
   }
-  const kernels::PlannedInput x(in.x);
   std::vector<double> mean, rstd;
-  if (!normalize_fused(x, p, options.eps, in.weight, in.bias, out.y, mean, rstd, nullptr)) {
-    group_statistics(x, p, options.eps, mean, rstd);
-    apply_groups(x, p, mean, rstd, in.weight, in.bias, out.y);
-  }
+  kernels::with_input_output(in.x, out.y, kernels::sixteen_bits_in_place(in.x, {&out.y}), kernels::layout_of(in.x),
+                             [&](const auto* x, auto* y, kernels::Layout layout) {
+                               if (normalize_fused(x, y, layout, p, options.eps, in.weight, in.bias, mean, rstd, nullptr))
+                                 return;
+                               group_statistics(x, layout, p, options.eps, mean, rstd);
+                               apply_groups(x, y, layout, p, mean, rstd, in.weight, in.bias);
+                             });
   write_values(mean, out.mean);
   write_values(rstd, out.rstd);
 }
@@ -234,7 +238,11 @@ template <typename Inputs>
 void checked_backward(const Inputs& in, Impl impl, const GroupProblem& p, const GroupNormGrads& grads) {
   check_backward(in.dy, in.x, in.mean, in.rstd, in.weight, grads, p);
   if (impl == Impl::reference) return reference_backward(in.dy, in.x, in.mean, in.rstd, in.weight, p, grads);
-  backward_groups(in.dy, in.x, p, read_values(in.mean), read_values(in.rstd), in.weight, grads);
+  const std::vector<double> mean = read_values(in.mean), rstd = read_values(in.rstd);
+  kernels::with_input_grads(in.x, in.dy, grads.dx, kernels::sixteen_bits_in_place(in.x, {&in.dy, &grads.dx}),
+                            kernels::layout_of(in.x), [&](const auto* x, const auto* dy, auto* dx, kernels::Layout layout) {
+                              backward_groups(x, dy, dx, layout, p, mean, rstd, in.weight, grads);
+                            });
 }
 
 }  // namespace
@@ -291,27 +299,30 @@ void instance_norm_forward(const InstanceNormInputs& in, const InstanceNormOptio
     }
     return;
   }
-  const kernels::PlannedInput x(in.x);
   std::vector<double> mean, rstd;
-  bool normalized = false;
-  if (options.use_input_stats) {
-    std::vector<double> var;
-    normalized = normalize_fused(x, p, options.eps, in.weight, in.bias, out.y, mean, rstd, &var);
-    if (!normalized) group_statistics(x, p, options.eps, mean, rstd, &var);
-    if (in.running_mean.defined() && p.N > 0 && p.S > 0)  // unbiased per instance, averaged over the batch
-      update_running_stats(in.running_mean, in.running_var, mean, var, p.N, static_cast<double>(p.S), true,
-                           options.momentum);
-  } else {
-    const std::vector<double> rm = read_values(in.running_mean), rv = read_values(in.running_var);
-    mean.resize(p.N * p.C);
-    rstd.resize(p.N * p.C);
-    for (std::int64_t n = 0; n < p.N; ++n)
-      for (std::int64_t c = 0; c < p.C; ++c) {
-        mean[n * p.C + c] = rm[c];
-        rstd[n * p.C + c] = 1.0 / std::sqrt(rv[c] + options.eps);
-      }
-  }
-  if (!normalized) apply_groups(x, p, mean, rstd, in.weight, in.bias, out.y);
+  kernels::with_input_output(
+      in.x, out.y, kernels::sixteen_bits_in_place(in.x, {&out.y}), kernels::layout_of(in.x),
+      [&](const auto* x, auto* y, kernels::Layout layout) {
+        if (options.use_input_stats) {
+          std::vector<double> var;
+          const bool normalized = normalize_fused(x, y, layout, p, options.eps, in.weight, in.bias, mean, rstd, &var);
+          if (!normalized) group_statistics(x, layout, p, options.eps, mean, rstd, &var);
+          if (in.running_mean.defined() && p.N > 0 && p.S > 0)  // unbiased per instance, averaged over the batch
+            update_running_stats(in.running_mean, in.running_var, mean, var, p.N, static_cast<double>(p.S), true,
+                                 options.momentum);
+          if (normalized) return;
+        } else {
+          const std::vector<double> rm = read_values(in.running_mean), rv = read_values(in.running_var);
+          mean.resize(p.N * p.C);
+          rstd.resize(p.N * p.C);
+          for (std::int64_t n = 0; n < p.N; ++n)
+            for (std::int64_t c = 0; c < p.C; ++c) {
+              mean[n * p.C + c] = rm[c];
+              rstd[n * p.C + c] = 1.0 / std::sqrt(rv[c] + options.eps);
+            }
+        }
+        apply_groups(x, y, layout, p, mean, rstd, in.weight, in.bias);
+      });
   write_values(mean, out.mean);
   write_values(rstd, out.rstd);
 }

@@ -8,6 +8,7 @@
 #include "parallel.hpp"
 #include "moments.hpp"
 #include "stream_store.hpp"
+#include "vectors.hpp"
 
 namespace normkit::kernels {
 namespace {
@@ -29,11 +30,11 @@ NormPlan per_channel_plan(const GroupShape& s, Layout layout) {
   return {s.N, 1, s.C, s.S, 1};
 }
 
-void group_statistics(const PlannedInput& x, const GroupShape& s, double eps,
-                      std::vector<double>& mean, std::vector<double>& rstd,
-                      std::vector<double>* biased_var) {
+template <typename T>
+void group_statistics(const T* x, Layout layout, const GroupShape& s, double eps, std::vector<double>& mean,
+                      std::vector<double>& rstd, std::vector<double>* biased_var) {
   std::vector<Moments> per_channel(s.N * s.C);
-  moments({.x = x.data(), .plan = per_channel_plan(s, x.layout()), .out = per_channel.data()});
+  moments(MomentsArgsOf<T>{.x = x, .plan = per_channel_plan(s, layout), .out = per_channel.data()});
   mean.assign(s.N * s.G, 0.0);
   rstd.assign(s.N * s.G, 0.0);
   if (biased_var != nullptr) biased_var->assign(s.N * s.G, 0.0);
@@ -56,7 +57,8 @@ bool fuses_groups(const GroupShape& s, Layout layout) {
          s.group_channels() * s.S * static_cast<std::int64_t>(sizeof(float)) <= kGroupBytes;
 }
 
-void fused_group_norm(const FusedGroupArgs& a) {
+template <typename T>
+void fused_group_norm(const FusedGroupArgs<T>& a) {
   const GroupShape& s = a.shape;
   const std::int64_t Cg = s.group_channels(), S = s.S;
   const bool stream = stream_output(s.N * s.C * S);
@@ -65,8 +67,8 @@ void fused_group_norm(const FusedGroupArgs& a) {
 #pragma omp for schedule(static) nowait
     for (std::int64_t item = 0; item < s.N * s.G; ++item) {
       const std::int64_t n = item / s.G, g = item % s.G, c0 = g * Cg;
-      const float* x = a.x + (n * s.C + c0) * S;  // the group's planes, (Cg, S)
-      float* y = a.y + (n * s.C + c0) * S;
+      const T* x = a.x + (n * s.C + c0) * S;  // the group's planes, (Cg, S)
+      T* y = a.y + (n * s.C + c0) * S;
       // Per channel, the engine's run chunks in order (plan (N, 1, C, S)).
       for (std::int64_t j = 0; j < Cg; ++j) {
         Moments acc{};
@@ -87,12 +89,21 @@ void fused_group_norm(const FusedGroupArgs& a) {
         const float scale = static_cast<float>(rstd * a.gamma[c0 + j]), shift = a.beta[c0 + j];
         // While this group (in cache) is written, ask for the next group:
         // the same channel, Cg * S elements on, read next by this thread.
-        normalize_span(NormalizeSpan{.x = x + j * S, .y = y + j * S, .n = S, .hi = hi, .lo = lo, .scale = scale, .shift = shift},
+        normalize_span(NormalizeSpanOf<T>{.x = x + j * S, .y = y + j * S, .n = S, .hi = hi, .lo = lo, .scale = scale, .shift = shift},
                        stream, Cg * S);
       }
     }
     stream_fence(stream);
   });
 }
+
+#define NORMKIT_GROUP_STATS_FOR(T)                                                                            \
+  template void group_statistics<T>(const T*, Layout, const GroupShape&, double, std::vector<double>&,        \
+                                    std::vector<double>&, std::vector<double>*);                              \
+  template void fused_group_norm<T>(const FusedGroupArgs<T>&);
+NORMKIT_GROUP_STATS_FOR(float)
+NORMKIT_GROUP_STATS_FOR(Bf16)
+NORMKIT_GROUP_STATS_FOR(F16)
+#undef NORMKIT_GROUP_STATS_FOR
 
 }  // namespace normkit::kernels

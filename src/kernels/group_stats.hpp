@@ -22,9 +22,16 @@ struct GroupShape {
 
 NormPlan per_channel_plan(const GroupShape& shape, Layout layout);
 
+// The data's element type T: float, or Bf16 or F16 read in place
+// (vectors.hpp: widened as loaded, so the statistics are the float32 ones of
+// the widened data), instantiated for each.
+struct Bf16;
+struct F16;
+
 // mean and rstd = 1 / sqrt(biased variance + eps), (N, G) each, NaN for empty
-// groups; biased_var too when asked for.
-void group_statistics(const PlannedInput& x, const GroupShape& shape, double eps,
+// groups; biased_var too when asked for. x in `layout`.
+template <typename T>
+void group_statistics(const T* x, Layout layout, const GroupShape& shape, double eps,
                       std::vector<double>& mean, std::vector<double>& rstd,
                       std::vector<double>* biased_var = nullptr);
 
@@ -34,9 +41,10 @@ void group_statistics(const PlannedInput& x, const GroupShape& shape, double eps
 // normalize_apply with scale = float(rstd * gamma[c]) and shift = beta[c].
 // Used when the input is contiguous, non-empty and a group fits in L2.
 bool fuses_groups(const GroupShape& shape, Layout layout);
+template <typename T>
 struct FusedGroupArgs {
-  const float* x = nullptr;  // (N, C, S) contiguous
-  float* y = nullptr;        // (N, C, S) contiguous
+  const T* x = nullptr;  // (N, C, S) contiguous
+  T* y = nullptr;        // (N, C, S) contiguous
   GroupShape shape;
   double eps = 1e-5;
   const float* gamma = nullptr;  // (C)
@@ -45,6 +53,7 @@ struct FusedGroupArgs {
   double* rstd = nullptr;        // (N, G) out
   double* biased_var = nullptr;  // (N, G) out, or null
 };
-void fused_group_norm(const FusedGroupArgs& args);
+template <typename T>
+void fused_group_norm(const FusedGroupArgs<T>& args);
 
 }  // namespace normkit::kernels

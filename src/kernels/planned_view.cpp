@@ -19,6 +19,16 @@ Layout layout_of(const TensorView& x) {
   return !x.is_contiguous() && x.numel() > 0 && x.is_channels_last() ? Layout::channels_last : Layout::contiguous;
 }
 
+bool sixteen_bits_in_place(const TensorView& x, std::initializer_list<const TensorView*> others) {
+  if (x.dtype() == DType::float32 || x.numel() == 0) return false;
+  const Layout layout = layout_of(x);
+  const auto in_layout = [&](const TensorView& t) { return t.dtype() == x.dtype() && has_layout(t, layout); };
+  if (!in_layout(x)) return false;
+  for (const TensorView* t : others)
+    if (t->defined() && !in_layout(*t)) return false;
+  return true;
+}
+
 PlannedInput::PlannedInput(const TensorView& x) : PlannedInput(x, layout_of(x)) {}
 
 PlannedInput::PlannedInput(const TensorView& t, Layout layout) : layout_(layout) {

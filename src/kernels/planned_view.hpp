@@ -6,6 +6,8 @@
 // copies into it (rounded once to a 16-bit output's dtype).
 #pragma once
 
+#include <initializer_list>
+#include <type_traits>
 #include <vector>
 
 #include "normkit/tensor.hpp"
@@ -17,6 +19,23 @@ enum class Layout { contiguous, channels_last };
 // The layout x is read in: channels-last when it is channels-last and not
 // contiguous, else contiguous (an x of other strides is copied into it).
 Layout layout_of(const TensorView& x);
+
+// Where the channel engine reads and writes 16-bit data in place
+// (vectors.hpp's Bf16 and F16: each load widened, each store rounded, the
+// float32 arithmetic between) instead of through float32 buffers: x
+// bfloat16 or float16, not empty, contiguous or channels-last, and every
+// other defined tensor listed in x's dtype and layout.
+bool sixteen_bits_in_place(const TensorView& x, std::initializer_list<const TensorView*> others);
+
+// Calls f with x's data as the 16-bit type its dtype names: a const Bf16*
+// or a const F16*.
+struct Bf16;
+struct F16;
+template <typename F>
+void with_sixteen_bits(const TensorView& x, const F& f) {
+  if (x.dtype() == DType::bfloat16) f(static_cast<const Bf16*>(x.raw()));
+  else f(static_cast<const F16*>(x.raw()));
+}
 
 class PlannedInput {
  public:
@@ -51,6 +70,48 @@ class PlannedOutput {
   Tensor owned_;
   float* data_ = nullptr;
 };
+
+// A pass's tensors as one element type T in one layout: x's dtype in place
+// when `sixteen_bits` (the caller's sixteen_bits_in_place), else float32 in
+// `layout` through PlannedInput and PlannedOutput (an output copied into its
+// tensor after f). Calls
+//   f(const T* x, T* y, Layout)                    (with_input_output)
+//   f(const T* x, const T* dy, T* dx, Layout)      (with_input_grads; dx null
+//                                                   when undefined)
+template <typename F>
+void with_input_output(const TensorView& x, const TensorView& y, bool sixteen_bits, Layout layout, const F& f) {
+  if (sixteen_bits) {
+    with_sixteen_bits(x, [&](auto* x16) {
+      using T = std::remove_const_t<std::remove_pointer_t<decltype(x16)>>;
+      f(x16, static_cast<T*>(y.raw()), layout_of(x));
+    });
+    return;
+  }
+  const PlannedInput x32(x, layout);
+  PlannedOutput y32(y, x32);
+  f(x32.data(), y32.data(), x32.layout());
+  y32.finish();
+}
+template <typename F>
+void with_input_grads(const TensorView& x, const TensorView& dy, const TensorView& dx, bool sixteen_bits,
+                      Layout layout, const F& f) {
+  if (sixteen_bits) {
+    with_sixteen_bits(x, [&](auto* x16) {
+      using T = std::remove_const_t<std::remove_pointer_t<decltype(x16)>>;
+      f(x16, static_cast<const T*>(dy.raw()), dx.defined() ? static_cast<T*>(dx.raw()) : nullptr, layout_of(x));
+    });
+    return;
+  }
+  const PlannedInput x32(x, layout);
+  const PlannedInput dy32(dy, x32);  // in x's layout
+  if (!dx.defined()) {
+    f(x32.data(), dy32.data(), static_cast<float*>(nullptr), x32.layout());
+    return;
+  }
+  PlannedOutput dx32(dx, x32);
+  f(x32.data(), dy32.data(), dx32.data(), x32.layout());
+  dx32.finish();
+}
 
 }  // namespace normkit::kernels
 

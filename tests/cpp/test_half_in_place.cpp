@@ -10,8 +10,10 @@
 #include <cmath>
 #include <limits>
 
+#include "normkit/adain.hpp"
 #include "normkit/add_norm.hpp"
 #include "normkit/batch_norm.hpp"
+#include "normkit/group_norm.hpp"
 #include "normkit/half.hpp"
 #include "normkit/layer_norm.hpp"
 #include "test_util.hpp"
@@ -206,6 +208,85 @@ TEST_P(HalfInPlace, BatchNormIsTheFloat32PathRoundedOnce) {
             EXPECT_TRUE(same_bits(values(b.dweight), values(b32.dweight)));
             EXPECT_TRUE(same_bits(values(b.dbias), values(b32.dbias)));
           }
+      }
+  set_num_threads(2);
+}
+
+// Per-channel weights with subnormal outputs in every seventh channel.
+std::pair<Tensor, Tensor> channel_parameters(std::int64_t C) {
+  Tensor weight({C}), bias({C});
+  for (std::int64_t c = 0; c < C; ++c) {
+    weight.data<float>()[c] = c % 7 == 0 ? 1e-38f : 1.0f + 0.01f * static_cast<float>(c);
+    bias.data<float>()[c] = 0.1f * static_cast<float>(c % 5);
+  }
+  return {weight, bias};
+}
+
+// GroupNorm, InstanceNorm and AdaIN read and write 16 bits in place as
+// BatchNorm does: y and dx the float32 results rounded once, the statistics, running
+// statistics and parameter gradients the float32 bits. Contiguous groups
+// that fit in cache take the fused pass (group_stats.hpp), channels-last and
+// the (2, 4, 128, 160) groups of 320 KiB the two passes (streamed outputs:
+// kernels_with_every_output_streamed).
+TEST_P(HalfInPlace, GroupNormFamilyIsTheFloat32PathRoundedOnce) {
+  const std::vector<std::pair<Shape, std::int64_t>> cases{
+      {{4, 32, 13, 11}, 8}, {{3, 12, 7, 5}, 1}, {{2, 6, 9}, 6}, {{2, 4, 128, 160}, 1}};
+  for (const auto& [shape, groups] : cases)
+    for (MemoryFormat format : {MemoryFormat::contiguous, MemoryFormat::channels_last})
+      for (int threads : {1, 2})
+      for (DType dtype : kSixteenBitTypes) {
+        if (format == MemoryFormat::channels_last && shape.size() != 4) continue;
+        SCOPED_TRACE(shape_string(shape) + " G=" + std::to_string(groups) +
+                     (format == MemoryFormat::channels_last ? " channels-last, " : ", ") + std::to_string(threads) +
+                     " threads, " + dtype_name(dtype));
+        set_num_threads(threads);
+        const std::int64_t C = shape[1];
+        const Tensor x = half_tensor(shape, format, 31, dtype), x32 = widened(x);
+        const Tensor dy = half_tensor(shape, format, 32, dtype), dy32 = widened(dy);
+        const auto [weight, bias] = channel_parameters(C);
+
+        const GroupNormOptions go{.num_groups = groups};
+        const GroupNormForwardResult f = group_norm_forward({x, weight, bias}, go);
+        const GroupNormForwardResult f32 = group_norm_forward({x32, weight, bias}, go);
+        ASSERT_EQ(f.y.view().memory_format(), format);
+        expect_rounded(f.y, f32.y);
+        EXPECT_TRUE(same_bits(values(f.mean), values(f32.mean)));
+        EXPECT_TRUE(same_bits(values(f.rstd), values(f32.rstd)));
+        const GroupNormBackwardResult b = group_norm_backward({dy, x, f.mean, f.rstd, weight}, go);
+        const GroupNormBackwardResult b32 = group_norm_backward({dy32, x32, f.mean, f.rstd, weight}, go);
+        expect_rounded(b.dx, b32.dx);
+        EXPECT_TRUE(same_bits(values(b.dweight), values(b32.dweight)));
+        EXPECT_TRUE(same_bits(values(b.dbias), values(b32.dbias)));
+
+        for (bool use_input_stats : {true, false}) {
+          SCOPED_TRACE(use_input_stats ? "instance statistics" : "running statistics");
+          Tensor rm = Tensor::full({C}, 0.5f), rv = Tensor::full({C}, 2.0f);
+          Tensor rm32 = Tensor::full({C}, 0.5f), rv32 = Tensor::full({C}, 2.0f);
+          const InstanceNormOptions io{.use_input_stats = use_input_stats};
+          const InstanceNormForwardResult i = instance_norm_forward({x, weight, bias, rm, rv}, io);
+          const InstanceNormForwardResult i32 = instance_norm_forward({x32, weight, bias, rm32, rv32}, io);
+          expect_rounded(i.y, i32.y);
+          EXPECT_TRUE(same_bits(values(i.rstd), values(i32.rstd)));
+          EXPECT_TRUE(same_bits(values(rm), values(rm32)));
+          EXPECT_TRUE(same_bits(values(rv), values(rv32)));
+          if (!use_input_stats) continue;
+          const GroupNormBackwardResult ib = instance_norm_backward({dy, x, weight, i.mean, i.rstd}, io);
+          const GroupNormBackwardResult ib32 = instance_norm_backward({dy32, x32, weight, i.mean, i.rstd}, io);
+          expect_rounded(ib.dx, ib32.dx);
+          EXPECT_TRUE(same_bits(values(ib.dweight), values(ib32.dweight)));
+        }
+
+        // AdaIN of x in the style of dy (its statistics its own).
+        const AdaINForwardResult a = adain_forward(x, dy);
+        const AdaINForwardResult a32 = adain_forward(x32, dy32);
+        expect_rounded(a.y, a32.y);
+        EXPECT_TRUE(same_bits(values(a.stats.content_rstd), values(a32.stats.content_rstd)));
+        EXPECT_TRUE(same_bits(values(a.stats.style_mean), values(a32.stats.style_mean)));
+        EXPECT_TRUE(same_bits(values(a.stats.style_rstd), values(a32.stats.style_rstd)));
+        const AdaINBackwardResult ab = adain_backward(x, x, dy, a.stats);
+        const AdaINBackwardResult ab32 = adain_backward(x32, x32, dy32, a.stats);
+        expect_rounded(ab.dcontent, ab32.dcontent);
+        expect_rounded(ab.dstyle, ab32.dstyle);
       }
   set_num_threads(2);
 }
