@@ -3,7 +3,9 @@
 // and copied to a float32 buffer otherwise (a bfloat16 or float16 input is
 // widened, exactly); an output is written in place when it is float32 with
 // the input's layout, and through a float32 buffer otherwise, which finish()
-// copies into it (rounded once to a 16-bit output's dtype).
+// copies into it (rounded once to a 16-bit output's dtype). Tensors that are
+// all bfloat16 or all float16 in one layout skip the buffers: the passes
+// take them in place as 16-bit elements (sixteen_bits_in_place below).
 #pragma once
 
 #include <initializer_list>
