@@ -5,6 +5,9 @@
 // W changes the speed, never the bits.
 #include "elementwise.hpp"
 
+#include <array>
+#include <type_traits>
+
 #include "lanes.hpp"
 #include "core/simd_dispatch.hpp"
 #include "stream_store.hpp"
@@ -47,8 +50,91 @@ template <int W, typename T>
       [&](std::int64_t i) __attribute__((always_inline)) { return load1(src + i); });
 }
 
+// Rows of n channels (channels-last BatchNorm) whose whole vectors are few:
+// K vectors after a head of `start` channels, the same in every row. Their
+// per-channel coefficients (N arrays) are held in registers across the rows
+// instead of loaded again for every row's vectors (N of each vector's N + 1
+// or N + 2 loads). The arithmetic is the same, element by element.
+template <int W, int K, int N>
+struct HeldCoefficients {
+  vfloat<W> v[N][K];
+  HeldCoefficients(const std::array<const float*, N>& arrays, std::int64_t start) {
+    for (int a = 0; a < N; ++a)
+      for (int k = 0; k < K; ++k) v[a][k] = loadv<W>(arrays[a] + start + k * W);
+  }
+};
+
+// y's rows r: vec(r, k, c) for vector k at channel c, scalar(r, c) for the
+// head and the tail.
+template <bool kStream, int W, int K, typename T, typename Vec, typename Scalar>
+[[gnu::always_inline]] inline void write_rows_held(T* y, std::int64_t rows, std::int64_t n, std::int64_t start,
+                                                   const Vec& vec, const Scalar& scalar) {
+  for (std::int64_t r = 0; r < rows; ++r) {
+    T* const row = y + r * n;
+    for (std::int64_t c = 0; c < start; ++c) store_element<kStream>(row + c, scalar(r, c));
+#pragma GCC unroll 4
+    for (int k = 0; k < K; ++k) store_vector<kStream, W>(row + start + k * W, vec(r, k, start + k * W));
+    for (std::int64_t c = start + K * W; c < n; ++c) store_element<kStream>(row + c, scalar(r, c));
+  }
+}
+
+// Calls held(std::integral_constant<int, K>{}, start) where rows of y fit
+// the held form (at least two rows; up to 4 vectors on AVX-512, whose 32
+// registers hold them, 2 elsewhere); false when they do not.
+template <bool kStream, int W, typename T, typename Held>
+[[gnu::always_inline]] inline bool rows_held(const T* y, std::int64_t rows, std::int64_t n, const Held& held) {
+  if (rows < 2 || !rows_share_vector_start<kStream, W, T>(n)) return false;
+  const std::int64_t start = vector_start<kStream, W>(y, n);
+  constexpr std::int64_t kMost = W == 16 ? 4 : 2;
+  const std::int64_t vectors = (n - start) / W;
+  if (vectors < 1 || vectors > kMost) return false;
+  if (vectors == 1) held(std::integral_constant<int, 1>{}, start);
+  else if (vectors == 2) held(std::integral_constant<int, 2>{}, start);
+  else if constexpr (kMost == 4) {
+    if (vectors == 3) held(std::integral_constant<int, 3>{}, start);
+    else held(std::integral_constant<int, 4>{}, start);
+  }
+  return true;
+}
+
+template <bool kStream, int W, typename T>
+[[gnu::always_inline]] inline bool normalize_rows_held(const NormalizeRowsOf<T>& s) {
+  return rows_held<kStream, W>(s.y, s.rows, s.n, [&](auto count, std::int64_t start) __attribute__((always_inline)) {
+    constexpr int K = decltype(count)::value;
+    const HeldCoefficients<W, K, 4> h({s.hi, s.lo, s.scale, s.shift}, start);
+    write_rows_held<kStream, W, K>(
+        s.y, s.rows, s.n, start,
+        [&](std::int64_t r, int k, std::int64_t c) __attribute__((always_inline)) {
+          return ((loadv<W>(s.x + r * s.n + c) - h.v[0][k]) - h.v[1][k]) * h.v[2][k] + h.v[3][k];
+        },
+        [&](std::int64_t r, std::int64_t c) __attribute__((always_inline)) {
+          return ((load1(s.x + r * s.n + c) - s.hi[c]) - s.lo[c]) * s.scale[c] + s.shift[c];
+        });
+  });
+}
+
+template <bool kStream, int W, typename T>
+[[gnu::always_inline]] inline bool input_grad_rows_held(const InputGradRowsOf<T>& s) {
+  return rows_held<kStream, W>(s.dx, s.rows, s.n, [&](auto count, std::int64_t start) __attribute__((always_inline)) {
+    constexpr int K = decltype(count)::value;
+    const HeldCoefficients<W, K, 5> h({s.hi, s.lo, s.k_dy, s.k_x, s.k_0}, start);
+    write_rows_held<kStream, W, K>(
+        s.dx, s.rows, s.n, start,
+        [&](std::int64_t r, int k, std::int64_t c) __attribute__((always_inline)) {
+          const std::int64_t i = r * s.n + c;
+          return loadv<W>(s.dy + i) * h.v[2][k] + ((loadv<W>(s.x + i) - h.v[0][k]) - h.v[1][k]) * h.v[3][k] +
+                 h.v[4][k];
+        },
+        [&](std::int64_t r, std::int64_t c) __attribute__((always_inline)) {
+          const std::int64_t i = r * s.n + c;
+          return load1(s.dy + i) * s.k_dy[c] + ((load1(s.x + i) - s.hi[c]) - s.lo[c]) * s.k_x[c] + s.k_0[c];
+        });
+  });
+}
+
 template <int W, typename T>
 [[gnu::always_inline]] inline void normalize_rows_w(const NormalizeRowsOf<T>& s, bool stream) {
+  if (stream ? normalize_rows_held<true, W>(s) : normalize_rows_held<false, W>(s)) return;
   const float *hi = s.hi, *lo = s.lo, *scale = s.scale, *shift = s.shift;
   for (std::int64_t r = 0; r < s.rows; ++r) {
     const T* x = s.x + r * s.n;
@@ -66,6 +152,7 @@ template <int W, typename T>
 
 template <int W, typename T>
 [[gnu::always_inline]] inline void input_grad_rows_w(const InputGradRowsOf<T>& s, bool stream) {
+  if (stream ? input_grad_rows_held<true, W>(s) : input_grad_rows_held<false, W>(s)) return;
   const float *hi = s.hi, *lo = s.lo, *k_dy = s.k_dy, *k_x = s.k_x, *k_0 = s.k_0;
   for (std::int64_t r = 0; r < s.rows; ++r) {
     const T* dy = s.dy + r * s.n;

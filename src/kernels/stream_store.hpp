@@ -59,88 +59,127 @@ inline bool stream_single_pass_output(std::int64_t elements, int threads) {
   return threads <= 1 || last_level == 0 || working_set > last_level;
 }
 
+// How write_elements stores, one element or one vector of W at a time, to
+// cache (kStream false) or with streaming stores (kStream true, x86-64):
+// - 16-bit outputs stream whole vectors (2W bytes) from an address aligned
+//   to their width; the few elements before and after go with ordinary
+//   stores (no streaming store is narrower than 4 bytes).
+// - float outputs stream every store, the unaligned head and the tail too
+//   (4-byte movnti): a line written partly by ordinary stores and partly by
+//   streaming ones is flushed and re-read, which made short runs (196
+//   floats, BatchNorm on 14x14 maps) 1.5x slower. The body goes in whole
+//   vectors from an address aligned to their width: one 64-byte store per
+//   AVX-512 vector (four 16-byte ones made the stores the bound of a
+//   normalize pass: LayerNorm forward 8192x768 2.0 against 1.5 ms in a
+//   one-thread loop on Zen 4); the portable path in 4-float pieces
+//   (_mm_stream_ps is baseline x86-64).
+// Elsewhere than x86-64 every store is an ordinary one.
+template <bool kStream, typename T>
+[[gnu::always_inline]] inline void store_element(T* p, float v) {
+#if NORMKIT_X86_DISPATCH
+  if constexpr (kStream && !kSixteenBits<T>) {
+    int bits;
+    std::memcpy(&bits, &v, sizeof bits);
+    _mm_stream_si32(reinterpret_cast<int*>(p), bits);
+    return;
+  }
+#endif
+  store1(p, v);
+}
+
+template <bool kStream, int W, typename T>
+[[gnu::always_inline]] inline void store_vector(T* p, const vfloat<W>& v) {
+#if NORMKIT_X86_DISPATCH
+  if constexpr (kStream && kSixteenBits<T>) {
+    const vbits16<W> h = bits16<W, T>(v);
+    if constexpr (W == 16) {
+#if defined(__clang__)
+      __builtin_nontemporal_store(h, reinterpret_cast<vbits16<W>*>(p));
+#else
+      asm("vmovntdq %1, %0" : "=m"(*reinterpret_cast<vbits16<W>*>(p)) : "x"(h));
+#endif
+    } else if constexpr (W == 8) {
+      __m128i m;
+      std::memcpy(&m, &h, sizeof m);
+      _mm_stream_si128(reinterpret_cast<__m128i*>(p), m);
+    } else {
+      long long bits;
+      std::memcpy(&bits, &h, sizeof bits);
+      _mm_stream_si64(reinterpret_cast<long long*>(p), bits);
+    }
+    return;
+  } else if constexpr (kStream) {
+    if constexpr (W >= 8) {
+      // A vmovntps of the whole ymm or zmm register. Not through the
+      // intrinsics: they carry a target that this template, compiled for no
+      // target of its own, cannot inline (it is only ever expanded inside a
+      // wider wrapper). GCC takes it as asm, clang as its generic builtin
+      // (which it would not take as asm).
+#if defined(__clang__)
+      __builtin_nontemporal_store(v, reinterpret_cast<vfloat<W>*>(p));
+#else
+      asm("vmovntps %1, %0" : "=m"(*reinterpret_cast<vfloat<W>*>(p)) : "v"(v));
+#endif
+    } else {
+      __m128 m;
+      std::memcpy(&m, &v, sizeof m);
+      _mm_stream_ps(p, m);
+    }
+    return;
+  }
+#endif
+  storev<W>(p, v);
+}
+
+// The alignment in bytes of the whole vectors that store_vector streams.
+template <int W, typename T>
+inline constexpr std::int64_t kStreamAlignment = kSixteenBits<T> ? 2 * W : W >= 8 ? 4 * W : 16;
+
+// Where write_elements' whole vectors start in dst[0, n): 0, or, streamed,
+// after the head that aligns them (at most n).
+template <bool kStream, int W, typename T>
+[[gnu::always_inline]] inline std::int64_t vector_start(const T* dst, std::int64_t n) {
+#if NORMKIT_X86_DISPATCH
+  if constexpr (kStream) {
+    constexpr auto kAlign = static_cast<std::uintptr_t>(kStreamAlignment<W, T>);
+    std::int64_t i = 0;
+    while (i < n && (reinterpret_cast<std::uintptr_t>(dst + i) & (kAlign - 1)) != 0) ++i;
+    return i;
+  }
+#endif
+  (void)dst;
+  (void)n;
+  return 0;
+}
+
+// Whether rows of n elements, one after another from dst, all have their
+// whole vectors start at the same element (vector_start of row 0).
+template <bool kStream, int W, typename T>
+[[gnu::always_inline]] inline bool rows_share_vector_start(std::int64_t n) {
+#if NORMKIT_X86_DISPATCH
+  if constexpr (kStream) return n * static_cast<std::int64_t>(sizeof(T)) % kStreamAlignment<W, T> == 0;
+#endif
+  (void)n;
+  return true;
+}
+
 // dst[i] = value(i) for i in [0, n), W at a time through vec(i) (which must
 // compute, lane by lane, exactly what scalar(i) computes) and with streaming
 // stores when `stream`; dst float, Bf16 or F16 (each value rounded:
 // vectors.hpp). Always inlines: it takes the target of its caller.
+template <bool kStream, int W, typename T, typename Vec, typename Scalar>
+[[gnu::always_inline]] inline void write_elements_to(T* dst, std::int64_t n, const Vec& vec, const Scalar& scalar) {
+  const std::int64_t start = vector_start<kStream, W>(dst, n);
+  std::int64_t i = 0;
+  for (; i < start; ++i) store_element<kStream>(dst + i, scalar(i));
+  for (; i + W <= n; i += W) store_vector<kStream, W>(dst + i, vec(i));
+  for (; i < n; ++i) store_element<kStream>(dst + i, scalar(i));
+}
 template <int W, typename T, typename Vec, typename Scalar>
 [[gnu::always_inline]] inline void write_elements(T* dst, std::int64_t n, bool stream, const Vec& vec,
                                                   const Scalar& scalar) {
-  std::int64_t i = 0;
-#if NORMKIT_X86_DISPATCH
-  if (stream) {
-    if constexpr (kSixteenBits<T>) {
-      // Whole vectors of 16-bit values (2W bytes) from an address aligned to
-      // their width; the few elements before and after it with ordinary
-      // stores (no streaming store is narrower than 4 bytes).
-      constexpr std::uintptr_t kAlign = 2 * W;
-      for (; i < n && (reinterpret_cast<std::uintptr_t>(dst + i) & (kAlign - 1)) != 0; ++i) store1(dst + i, scalar(i));
-      for (; i + W <= n; i += W) {
-        const vbits16<W> h = bits16<W, T>(vec(i));
-        if constexpr (W == 16) {
-#if defined(__clang__)
-          __builtin_nontemporal_store(h, reinterpret_cast<vbits16<W>*>(dst + i));
-#else
-          asm("vmovntdq %1, %0" : "=m"(*reinterpret_cast<vbits16<W>*>(dst + i)) : "x"(h));
-#endif
-        } else if constexpr (W == 8) {
-          __m128i m;
-          std::memcpy(&m, &h, sizeof m);
-          _mm_stream_si128(reinterpret_cast<__m128i*>(dst + i), m);
-        } else {
-          long long bits;
-          std::memcpy(&bits, &h, sizeof bits);
-          _mm_stream_si64(reinterpret_cast<long long*>(dst + i), bits);
-        }
-      }
-      for (; i < n; ++i) store1(dst + i, scalar(i));
-      return;
-    } else {
-      // Every store of a streamed output bypasses the cache, the unaligned head
-      // and the tail too (4-byte movnti): a line written partly by ordinary
-      // stores and partly by streaming ones is flushed and re-read, which made
-      // short runs (196 floats, BatchNorm on 14x14 maps) 1.5x slower. The body
-      // goes in whole vectors from an address aligned to their width: one
-      // 64-byte store per AVX-512 vector (four 16-byte ones made the stores the
-      // bound of a normalize pass: LayerNorm forward 8192x768 2.0 against 1.5
-      // ms in a one-thread loop on Zen 4); the portable path in 4-float pieces
-      // (_mm_stream_ps is baseline x86-64).
-      auto stream_one = [&](std::int64_t k) __attribute__((always_inline)) {
-        const float v = scalar(k);
-        int bits;
-        std::memcpy(&bits, &v, sizeof bits);
-        _mm_stream_si32(reinterpret_cast<int*>(dst + k), bits);
-      };
-      constexpr std::uintptr_t kAlign = W >= 8 ? 4 * W : 16;
-      for (; i < n && (reinterpret_cast<std::uintptr_t>(dst + i) & (kAlign - 1)) != 0; ++i) stream_one(i);
-      for (; i + W <= n; i += W) {
-        const vfloat<W> v = vec(i);
-        if constexpr (W >= 8) {
-          // A vmovntps of the whole ymm or zmm register. Not through the
-          // intrinsics: they carry a target that this template, compiled for
-          // no target of its own, cannot inline (it is only ever expanded
-          // inside a wider wrapper). GCC takes it as asm, clang as its
-          // generic builtin (which it would not take as asm).
-#if defined(__clang__)
-          __builtin_nontemporal_store(v, reinterpret_cast<vfloat<W>*>(dst + i));
-#else
-          asm("vmovntps %1, %0" : "=m"(*reinterpret_cast<vfloat<W>*>(dst + i)) : "v"(v));
-#endif
-        } else {
-          __m128 m;
-          std::memcpy(&m, &v, sizeof m);
-          _mm_stream_ps(dst + i, m);
-        }
-      }
-      for (; i < n; ++i) stream_one(i);
-      return;
-    }
-  }
-#else
-  (void)stream;
-#endif
-  for (; i + W <= n; i += W) storev<W>(dst + i, vec(i));
-  for (; i < n; ++i) store1(dst + i, scalar(i));
+  if (stream) write_elements_to<true, W>(dst, n, vec, scalar);
+  else write_elements_to<false, W>(dst, n, vec, scalar);
 }
 
 // Makes this thread's streaming stores visible before the parallel region ends.
