@@ -45,9 +45,10 @@ struct LaneSet {
   // can fault); the portable path copies them into a buffer and loads that,
   // which stalls on store forwarding. (BatchNorm forward 64x256x14x14 NCHW,
   // 1 thread on Zen 4: 1.48 to 1.41 ms with AVX-512's.) Through asm, as
-  // stream_store.hpp's stores: this template has no target of its own.
+  // stream_store.hpp's stores: this template has no target of its own
+  // (GCC's asm only: vectors.hpp's NORMKIT_VECTOR_ASM).
   [[gnu::always_inline]] static LaneSet load_tail(const float* p, std::int64_t n) {
-#if defined(__x86_64__)
+#if NORMKIT_VECTOR_ASM
     if constexpr (W == 16) {
       LaneSet s;
       const auto mask = static_cast<unsigned short>((1u << n) - 1);

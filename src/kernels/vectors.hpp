@@ -15,6 +15,17 @@ namespace normkit::kernels {
 // W-lane vectors (W = 4, 8 or 16) of element type E. The helpers always
 // inline, so that they are generated with the target of the wrapper that
 // uses them. (Through a struct: GCC drops vector_size on an alias template.)
+// The asm below is GCC's. clang checks an asm operand's size against the
+// target of the template that holds it (none: these helpers take their
+// caller's), not of the wrapper they are inlined into, and refuses 256- and
+// 512-bit operands; built with clang (the fuzzers), the helpers take their
+// generic code: the same bits, slower.
+#if defined(__x86_64__) && !defined(__clang__)
+#define NORMKIT_VECTOR_ASM 1
+#else
+#define NORMKIT_VECTOR_ASM 0
+#endif
+
 template <typename E, int W>
 struct VectorOf {
   typedef E type __attribute__((vector_size(sizeof(E) * W)));
@@ -68,7 +79,7 @@ template <int W>
 [[gnu::always_inline]] inline vfloat<W> loadv(const Bf16* p) {
   using u32 = vuint<W>;
   u32 wide;
-#if defined(__x86_64__)
+#if NORMKIT_VECTOR_ASM
   if constexpr (W == 16) {
     // GCC 12 widens a 16-lane vector of 16-bit integers in two 8-lane halves
     // and joins them (four instructions); one VPMOVZXWD does it (AVX-512F).
@@ -93,7 +104,7 @@ template <int W>
 template <int W>
 [[gnu::always_inline]] inline vbits16<W> bfloat16_bits(const vfloat<W>& v) {
   using u32 = vuint<W>;
-#if defined(__x86_64__)
+#if NORMKIT_VECTOR_ASM
   if constexpr (W == 16) {
     // Where the CPU has AVX512_BF16, one VCVTNEPS2BF16 rounds the vector
     // (the integer rounding below took 11 instructions and bound the
@@ -118,7 +129,7 @@ template <int W>
   std::memcpy(&u, &v, sizeof u);
   const u32 rounded = (u + (0x7FFFu + ((u >> 16) & 1u))) >> 16;
   const u32 bits = v != v ? u32{} + 0x7FC0u : rounded;  // a NaN lane: 0x7FC0
-#if defined(__x86_64__)
+#if NORMKIT_VECTOR_ASM
   if constexpr (W == 16) {
     // One VPMOVDW (AVX-512F), where GCC 12 masks, packs and permutes halves.
     vbits16<16> h;
@@ -148,7 +159,7 @@ template <int W>
 template <int W>
 [[gnu::always_inline]] inline vfloat<W> loadv(const F16* p) {
   vfloat<W> v;
-#if defined(__x86_64__)
+#if NORMKIT_VECTOR_ASM
   if constexpr (W == 16) {
     asm("vcvtph2ps %1, %0" : "=v"(v) : "m"(*reinterpret_cast<const vbits16<16>*>(p)));
     return v;
@@ -163,7 +174,7 @@ template <int W>
 template <int W>
 [[gnu::always_inline]] inline vbits16<W> float16_bits(const vfloat<W>& v) {
   vbits16<W> h;
-#if defined(__x86_64__)
+#if NORMKIT_VECTOR_ASM
   if constexpr (W == 16) {
     asm("vcvtps2ph $8, %1, %0" : "=x"(h) : "v"(v));
     return h;
