@@ -176,6 +176,24 @@ const Partial* merge_tree(const IsGiven& is_given, const Partial* given, std::in
   return scratch;
 }
 
+inline constexpr std::int64_t kMergeChannelBlock = 256;  // work split only: bits do not depend on it
+
+// The partials merge_tree needs for one block of channels of `tree`.
+inline std::int64_t merge_scratch_size(const SampleTree& tree) {
+  return kMergeChannelBlock * (2 * tree.depth() + 1);
+}
+
+// out[c] (c < n <= kMergeChannelBlock) = merge of the node [lo, hi) from the
+// partials of its given nodes at `given` (row stride C, offset to the first
+// channel), on the calling thread.
+template <typename Partial, typename IsGiven>
+void merge_channel_block(const IsGiven& is_given, std::int64_t lo, std::int64_t hi, std::int64_t C, std::int64_t n,
+                         const Partial* given, Partial* scratch, Partial* out) {
+  std::int64_t next = 0;
+  const Partial* merged = merge_tree(is_given, given, C, n, lo, hi, next, scratch);
+  std::copy(merged, merged + n, out);
+}
+
 // Stage 2: out[a*C + c] = merge of the node [lo, hi) of `tree` from the
 // A x L x C partials of its given nodes (is_given; the tree's leaves by
 // default), in the tree.
@@ -186,24 +204,31 @@ void merge_given(const SampleTree& tree, const IsGiven& is_given, std::int64_t l
     std::fill(out, out + A * C, Partial{});
     return;
   }
-  constexpr std::int64_t kChannelBlock = 256;  // work split only: bits do not depend on it
-  const std::int64_t blocks = (C + kChannelBlock - 1) / kChannelBlock;
-  const std::int64_t scratch_size = kChannelBlock * (2 * tree.depth() + 1);
+  const std::int64_t blocks = (C + kMergeChannelBlock - 1) / kMergeChannelBlock;
   parallel_region(threads_for(A * L * C * 4), [&] {  // a merge costs about four elements' work
     // Reused across calls. (A pointer, not the thread_local's name, inside
     // the loop: see blocked_reduce.)
     thread_local std::vector<Partial> scratch_buffer;
-    scratch_buffer.resize(static_cast<std::size_t>(scratch_size));
+    scratch_buffer.resize(static_cast<std::size_t>(merge_scratch_size(tree)));
     Partial* scratch = scratch_buffer.data();
 #pragma omp for schedule(static)
     for (std::int64_t item = 0; item < A * blocks; ++item) {
-      const std::int64_t a = item / blocks, c0 = (item % blocks) * kChannelBlock;
-      const std::int64_t n = std::min(kChannelBlock, C - c0);
-      std::int64_t next = 0;
-      const Partial* merged = merge_tree(is_given, per_given + a * L * C + c0, C, n, lo, hi, next, scratch);
-      std::copy(merged, merged + n, out + a * C + c0);
+      const std::int64_t a = item / blocks, c0 = (item % blocks) * kMergeChannelBlock;
+      merge_channel_block(is_given, lo, hi, C, std::min(kMergeChannelBlock, C - c0), per_given + a * L * C + c0,
+                          scratch, out + a * C + c0);
     }
   });
+}
+
+// merge_given for A = 1 on the calling thread alone (inside a parallel
+// region: a thread merging its own nodes), with the caller's scratch of
+// merge_scratch_size(tree) partials.
+template <typename Partial, typename IsGiven>
+void merge_given_here(const IsGiven& is_given, std::int64_t lo, std::int64_t hi, std::int64_t C,
+                      const Partial* per_given, Partial* scratch, Partial* out) {
+  for (std::int64_t c0 = 0; c0 < C; c0 += kMergeChannelBlock)
+    merge_channel_block(is_given, lo, hi, C, std::min(kMergeChannelBlock, C - c0), per_given + c0, scratch,
+                        out + c0);
 }
 
 template <typename Partial>

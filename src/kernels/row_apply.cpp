@@ -13,6 +13,7 @@
 #include "parallel.hpp"
 #include "lanes.hpp"
 #include "moments.hpp"
+#include "slice_reduce.hpp"
 #include "stream_store.hpp"
 
 namespace normkit::kernels {
@@ -479,53 +480,104 @@ void row_norm_backward(const RowBackwardArgs& a) {
     one_block_on_threads(a, threads, stream);
     return;
   }
-  // Reused across calls. Used through a pointer: inside the parallel region
-  // the name would denote each worker thread's own (empty) thread_local.
-  thread_local std::vector<GradSums> per_block_storage;  // (blocks, cols)
-  // Every block writes all its columns: sized, not cleared.
-  if (a.columns != nullptr && blocks > 1) per_block_storage.resize(static_cast<std::size_t>(blocks * cols));
-  GradSums* const per_block = per_block_storage.data();
+  // The column sums are the fixed pairwise tree over the blocks (each block
+  // a leaf). Each thread takes a contiguous range of blocks and merges the
+  // largest nodes of the tree inside it itself, as a rank of Synchronized BN
+  // does (slice_reduce.hpp): only those nodes' sums, a few rows of columns,
+  // go to the calling thread, which merges them into the root. The bits are
+  // those of merging every leaf in one place; the calling thread no longer
+  // reads every block's sums written by the others (on 2 threads over
+  // (2048, 256), 32 blocks: 2 nodes instead of 32 leaves).
+  const SampleTree tree = SampleTree::one_leaf_per_sample(blocks);
+  const bool columns = a.columns != nullptr && blocks > 0;
+  const std::int64_t most_nodes = 2 * tree.depth();  // whole nodes inside one range, at most
+  // Reused across calls. Used through pointers: inside the parallel region
+  // the names would denote each worker thread's own (empty) thread_locals.
+  thread_local std::vector<GradSums> node_sums_storage;              // (threads, most_nodes, cols)
+  thread_local std::vector<std::pair<std::int64_t, std::int64_t>> node_storage;  // (threads, most_nodes)
+  thread_local std::vector<std::int64_t> node_count_storage;          // (threads)
+  if (columns) {
+    node_sums_storage.resize(static_cast<std::size_t>(threads * most_nodes * cols));
+    node_storage.resize(static_cast<std::size_t>(threads * most_nodes));
+    node_count_storage.assign(static_cast<std::size_t>(threads), 0);
+  }
+  GradSums* const node_sums = node_sums_storage.data();
+  std::pair<std::int64_t, std::int64_t>* const nodes = node_storage.data();
+  std::int64_t* const node_count = node_count_storage.data();
+  bool merged_on_one_thread = false;  // a one-thread region's thread merged the whole tree
   const RowsIn in = rows_in(a);
   parallel_region(threads, [&] {
-    // (cols): this block's column sums, in float; each thread's own, kept
-    // across calls (cleared per block below), so that a small call allocates
-    // nothing.
+    const std::int64_t t = omp_get_thread_num(), n = omp_get_num_threads();
+    const std::int64_t b0 = blocks * t / n, b1 = blocks * (t + 1) / n;
+    // This thread's blocks' column sums (the leaves), and one block's in
+    // float; each thread's own, kept across calls so that a small call
+    // allocates nothing.
+    thread_local std::vector<GradSums> leaves;
     thread_local std::vector<float> col_g, col_gx;
-    if (a.columns != nullptr) {
+    // The whole tree on this thread (a region of one thread): it merges the
+    // result itself, and a lone block is the result.
+    const bool whole_tree = b0 == 0 && b1 == blocks;
+    if (columns) {
+      leaves.resize(static_cast<std::size_t>((b1 - b0) * cols));
       col_g.resize(static_cast<std::size_t>(cols));
       col_gx.resize(static_cast<std::size_t>(cols));
     }
-#pragma omp for schedule(static) nowait
-    for (std::int64_t b = 0; b < blocks; ++b) {
-      if (a.columns != nullptr) {
+    for (std::int64_t b = b0; b < b1; ++b) {
+      if (columns) {
         std::fill(col_g.begin(), col_g.end(), 0.0f);
         std::fill(col_gx.begin(), col_gx.end(), 0.0f);
       }
       const std::int64_t r0 = b * kColumnBlockRows, r1 = std::min(rows, (b + 1) * kColumnBlockRows);
-      float* const block_g = a.columns != nullptr ? col_g.data() : nullptr;
-      float* const block_gx = a.columns != nullptr ? col_gx.data() : nullptr;
+      float* const block_g = columns ? col_g.data() : nullptr;
+      float* const block_gx = columns ? col_gx.data() : nullptr;
       if (in != RowsIn::staged)
         apply_rows_in_place(a, in, r0, r1, 0, cols, [&](std::int64_t r) { return coefficients_of(a, in, r); },
                             block_g, block_gx, stream);
       else
         apply_staged_rows(a, r0, r1, block_g, block_gx, stream);
-      if (a.columns != nullptr) {
-        // A lone block is the whole tree: its sums are the result.
-        GradSums* const to = blocks == 1 ? a.columns : per_block + b * cols;
-        for (std::int64_t d = 0; d < cols; ++d) to[d] = {col_g[d], col_gx[d]};
+      if (columns) {
+        GradSums* const leaf = whole_tree && blocks == 1 ? a.columns : leaves.data() + (b - b0) * cols;
+        for (std::int64_t d = 0; d < cols; ++d) leaf[d] = {col_g[d], col_gx[d]};
+      }
+    }
+    if (columns && b1 > b0) {
+      thread_local SliceNodes slice;
+      thread_local std::vector<GradSums> scratch;
+      scratch.resize(static_cast<std::size_t>(merge_scratch_size(tree)));
+      if (whole_tree) {
+        if (blocks > 1) merge_given_here(tree.leaf_test(), 0, blocks, cols, leaves.data(), scratch.data(), a.columns);
+        merged_on_one_thread = true;
+      } else {
+        slice.whole.clear();
+        slice.cut.clear();  // stays empty: every leaf is one block
+        collect_slice_nodes(tree, 0, blocks, b0, b1, slice);
+        const std::int64_t count = static_cast<std::int64_t>(slice.whole.size());
+        for (std::int64_t i = 0; i < count; ++i) {
+          const auto [lo, hi] = slice.whole[static_cast<std::size_t>(i)];
+          nodes[t * most_nodes + i] = {lo, hi};
+          merge_given_here(tree.leaf_test(), lo, hi, cols, leaves.data() + (lo - b0) * cols, scratch.data(),
+                           node_sums + (t * most_nodes + i) * cols);
+        }
+        node_count[t] = count;
       }
     }
     stream_fence(stream);
   });
-  if (a.columns != nullptr && blocks != 1) {
-    if (blocks == 0) {
-      std::fill(a.columns, a.columns + cols, GradSums{});
-      return;
-    }
-    // The blocks are the leaves: the same fixed pairwise tree as every other
-    // reduction.
-    merge_leaves(SampleTree::one_leaf_per_sample(blocks), 1, blocks, cols, per_block, a.columns);
+  if (a.columns == nullptr || merged_on_one_thread) return;
+  if (blocks == 0) {
+    std::fill(a.columns, a.columns + cols, GradSums{});
+    return;
   }
+  // Every thread's nodes, in order, packed together: they tile the blocks.
+  thread_local LeafList all_nodes;
+  all_nodes.clear();
+  for (std::int64_t t = 0; t < threads; ++t)
+    for (std::int64_t i = 0; i < node_count[t]; ++i) {
+      if (t * most_nodes + i != static_cast<std::int64_t>(all_nodes.size()))
+        std::copy_n(node_sums + (t * most_nodes + i) * cols, cols, node_sums + static_cast<std::int64_t>(all_nodes.size()) * cols);
+      all_nodes.push_back(nodes[t * most_nodes + i]);
+    }
+  merge_nodes(tree, all_nodes, 1, cols, node_sums, a.columns);
 }
 
 }  // namespace normkit::kernels
