@@ -9,6 +9,7 @@
 #include "normkit/add_norm.hpp"
 
 #include <cmath>
+#include <optional>
 #include <type_traits>
 #include <vector>
 
@@ -103,7 +104,11 @@ void add_norm_forward(NormKind kind, const AddNormInputs& in, const Options& opt
   RowOperand y_rows(y, p.rows, p.cols, RowOperand::Role::output);
   RowOperand residual_out_rows(residual_out, p.rows, p.cols, RowOperand::Role::output);
   const kernels::PlannedInput gamma(weight, kernels::Layout::contiguous), beta(in.bias, kernels::Layout::contiguous);
-  std::vector<double> means(static_cast<std::size_t>(p.rows)), rstds(static_cast<std::size_t>(p.rows));
+  // The kernel writes the statistics into their tensors (through a buffer
+  // when they are not contiguous); RMSNorm has no mean.
+  std::optional<kernels::PlannedOutput> means;
+  if (mean.defined()) means.emplace(mean, kernels::Layout::contiguous);
+  kernels::PlannedOutput rstds(rstd, kernels::Layout::contiguous);
   kernels::row_norm_forward({.kind = kind == NormKind::layer ? kernels::RowNorm::layer : kernels::RowNorm::rms,
                              .x = x.data(),
                              .y = y_rows.mutable_data(),
@@ -112,7 +117,7 @@ void add_norm_forward(NormKind kind, const AddNormInputs& in, const Options& opt
                              .gamma = gamma.data(),
                              .beta = beta.data(),
                              .eps = eps,
-                             .mean = means.data(),
+                             .mean = means ? means->data() : nullptr,
                              .rstd = rstds.data(),
                              .residual = residual.data(),
                              .residual_out = residual_out_rows.mutable_data(),
@@ -122,8 +127,8 @@ void add_norm_forward(NormKind kind, const AddNormInputs& in, const Options& opt
                              .residual_out_at = residual_out_rows.at()});
   y_rows.finish();
   residual_out_rows.finish();
-  if (mean.defined()) write_values(means, mean);
-  write_values(rstds, rstd);
+  if (means) means->finish();
+  rstds.finish();
 }
 
 // One pass: the row kernels' backward at residual_out, dresidual_out added
@@ -139,8 +144,9 @@ void fused_backward(NormKind kind, const AddNormBackwardInputs& in, const Option
   if constexpr (std::is_same_v<Options, RMSNormOptions>)
     if (options.weight_offset != 0) weight = offset = offset_weight(in.weight, options.weight_offset, in.normalized_shape);
   const kernels::PlannedInput gamma(weight, kernels::Layout::contiguous);
-  const std::vector<double> mean = kind == NormKind::layer ? read_values(in.mean) : std::vector<double>{};
-  const std::vector<double> rstd = read_values(in.rstd);
+  // Read in place (copied when not contiguous).
+  const kernels::PlannedInput mean(kind == NormKind::layer ? in.mean : TensorView{}, kernels::Layout::contiguous);
+  const kernels::PlannedInput rstd(in.rstd, kernels::Layout::contiguous);
   const bool columns = g.dweight.defined() || g.dbias.defined();
   std::vector<kernels::GradSums> sums(static_cast<std::size_t>(columns ? p.cols : 0));
   using kernels::RowOperand;
@@ -153,7 +159,7 @@ void fused_backward(NormKind kind, const AddNormBackwardInputs& in, const Option
                               .x = rows.data(),
                               .rows = p.rows,
                               .cols = p.cols,
-                              .mean = mean.empty() ? nullptr : mean.data(),
+                              .mean = mean.data(),
                               .rstd = rstd.data(),
                               .gamma = gamma.data(),
                               .dx = dsum.mutable_data(),

@@ -23,10 +23,9 @@ void fast_forward(const LayerNormInputs& in, const LayerNormOptions& o, const Ro
                   const LayerNormForwardOutputs& out) {
   const RowOperand x(in.x, p.rows, p.cols, RowOperand::Role::input);
   const kernels::PlannedInput gamma(in.weight, Layout::contiguous), beta(in.bias, Layout::contiguous);
-  // Kept across calls, so that a small call allocates nothing.
-  thread_local std::vector<double> mean, rstd;
-  mean.resize(static_cast<std::size_t>(p.rows));
-  rstd.resize(static_cast<std::size_t>(p.rows));
+  // The kernel writes the statistics into their tensors (through a buffer
+  // when they are not contiguous).
+  kernels::PlannedOutput mean(out.mean, Layout::contiguous), rstd(out.rstd, Layout::contiguous);
   RowOperand y(out.y, p.rows, p.cols, RowOperand::Role::output);
   kernels::row_norm_forward({.kind = kernels::RowNorm::layer,
                              .x = x.data(),
@@ -41,14 +40,15 @@ void fast_forward(const LayerNormInputs& in, const LayerNormOptions& o, const Ro
                              .x_at = x.at(),
                              .y_at = y.at()});
   y.finish();
-  write_values(mean, out.mean);
-  write_values(rstd, out.rstd);
+  mean.finish();
+  rstd.finish();
 }
 
 void fast_backward(const LayerNormBackwardInputs& in, const RowProblem& p, const LayerNormGrads& g) {
   const RowOperand x(in.x, p.rows, p.cols, RowOperand::Role::input);
   const RowOperand dy(in.dy, p.rows, p.cols, RowOperand::Role::input);
-  const std::vector<double> mean = read_values(in.mean), rstd = read_values(in.rstd);
+  // Read in place (copied when not contiguous): no per-call conversion.
+  const kernels::PlannedInput mean(in.mean, Layout::contiguous), rstd(in.rstd, Layout::contiguous);
   const kernels::PlannedInput gamma(in.weight, Layout::contiguous);
   const bool columns = g.dweight.defined() || g.dbias.defined();
   // Every column is written by the kernel; kept across calls, so that a small

@@ -43,8 +43,7 @@ void allocate(Result& r, const RowProblem& p, const TensorView& x, float scale) 
 
 template <typename Inputs>
 void run_fast(kernels::RowNorm kind, const Inputs& in, const TensorView& weight, const TensorView& bias,
-              const RowProblem& p, double eps, float scale, Tensor& q, Tensor& scales, std::vector<double>& mean,
-              std::vector<double>& rstd) {
+              const RowProblem& p, double eps, float scale, Tensor& q, Tensor& scales, float* mean, float* rstd) {
   const kernels::RowOperand x(in.x, p.rows, p.cols, kernels::RowOperand::Role::input);
   const kernels::PlannedInput gamma(weight, kernels::Layout::contiguous), beta(bias, kernels::Layout::contiguous);
   std::vector<float> row_scales(static_cast<std::size_t>(scale > 0 ? 0 : p.rows));
@@ -55,8 +54,8 @@ void run_fast(kernels::RowNorm kind, const Inputs& in, const TensorView& weight,
                              .gamma = gamma.data(),
                              .beta = beta.data(),
                              .eps = eps,
-                             .mean = mean.data(),
-                             .rstd = rstd.data(),
+                             .mean = mean,
+                             .rstd = rstd,
                              .q = q.data<std::int8_t>(),
                              .quant_scale = scale,
                              .row_scales = row_scales.empty() ? nullptr : row_scales.data(),
@@ -77,17 +76,14 @@ RMSNormQuantResult rms_norm_quant_forward(const RMSNormInputs& in, const RMSNorm
   if (options.weight_offset != 0) weight = offset = offset_weight(in.weight, options.weight_offset, in.normalized_shape);
   RMSNormQuantResult r;
   allocate(r, p, in.x, s);
-  std::vector<double> rstd(static_cast<std::size_t>(p.rows));
   if (options.impl == Impl::reference) {
     const ref::RMSNormForwardResult f = ref::rms_norm_forward({p.rows, p.cols}, read_values(in.x), read_values(weight), eps);
     const std::vector<double> scales = quantize_reference(f.y, p, s, r.q.data<std::int8_t>());
     if (s <= 0) write_values(scales, r.scales);
-    rstd = f.rstd;
+    write_values(f.rstd, r.rstd);
   } else {
-    std::vector<double> unused;
-    run_fast(kernels::RowNorm::rms, in, weight, {}, p, eps, s, r.q, r.scales, unused, rstd);
+    run_fast(kernels::RowNorm::rms, in, weight, {}, p, eps, s, r.q, r.scales, nullptr, r.rstd.data<float>());
   }
-  write_values(rstd, r.rstd);
   return r;
 }
 
@@ -101,19 +97,18 @@ LayerNormQuantResult layer_norm_quant_forward(const LayerNormInputs& in, const L
   LayerNormQuantResult r;
   allocate(r, p, in.x, s);
   r.mean = Tensor(p.stats_shape);
-  std::vector<double> mean(static_cast<std::size_t>(p.rows)), rstd(static_cast<std::size_t>(p.rows));
   if (options.impl == Impl::reference) {
     const ref::LayerNormForwardResult f = ref::layer_norm_forward(
         {p.rows, p.cols}, read_values(in.x), read_values(in.weight), read_values(in.bias), options.eps);
     const std::vector<double> scales = quantize_reference(f.y, p, s, r.q.data<std::int8_t>());
     if (s <= 0) write_values(scales, r.scales);
-    mean = f.mean;
-    rstd = f.rstd;
+    write_values(f.mean, r.mean);
+    write_values(f.rstd, r.rstd);
   } else {
-    run_fast(kernels::RowNorm::layer, in, in.weight, in.bias, p, options.eps, s, r.q, r.scales, mean, rstd);
+    // The statistics straight into their new (contiguous) tensors.
+    run_fast(kernels::RowNorm::layer, in, in.weight, in.bias, p, options.eps, s, r.q, r.scales, r.mean.data<float>(),
+             r.rstd.data<float>());
   }
-  write_values(mean, r.mean);
-  write_values(rstd, r.rstd);
   return r;
 }
 

@@ -41,11 +41,11 @@ PlannedInput::PlannedInput(const TensorView& t, Layout layout) : layout_(layout)
   }
 }
 
-PlannedOutput::PlannedOutput(const TensorView& out, const PlannedInput& like) : out_(&out) {
-  if (out.dtype() == DType::float32 && has_layout(out, like.layout())) {
+PlannedOutput::PlannedOutput(const TensorView& out, Layout layout) : out_(&out) {
+  if (out.dtype() == DType::float32 && has_layout(out, layout)) {
     data_ = out.data<float>();
   } else {
-    owned_ = Tensor(out.shape(), DType::float32, format_of(like.layout()));
+    owned_ = Tensor(out.shape(), DType::float32, format_of(layout));
     data_ = owned_.data<float>();
   }
 }

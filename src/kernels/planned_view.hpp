@@ -62,7 +62,9 @@ class PlannedOutput {
  public:
   // `out` must outlive this (it is referred to, not copied: a copy of a
   // view allocates its shape and strides, a cost a decode-sized call feels).
-  PlannedOutput(const TensorView& out, const PlannedInput& like);
+  PlannedOutput(const TensorView& out, Layout layout);
+  PlannedOutput(const TensorView& out, const PlannedInput& like) : PlannedOutput(out, like.layout()) {}
+  PlannedOutput(const TensorView&& out, Layout layout) = delete;
   PlannedOutput(const TensorView&& out, const PlannedInput& like) = delete;
   float* data() const { return data_; }
   void finish();  // copies the buffer into `out` when one was used

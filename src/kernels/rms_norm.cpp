@@ -20,8 +20,9 @@ using kernels::RowOperand;
 void fast_forward(const RMSNormInputs& in, double eps, const RowProblem& p, const RMSNormForwardOutputs& out) {
   const RowOperand x(in.x, p.rows, p.cols, RowOperand::Role::input);
   const kernels::PlannedInput gamma(in.weight, Layout::contiguous);
-  thread_local std::vector<double> rstd;  // kept across calls: a small call allocates nothing
-  rstd.resize(static_cast<std::size_t>(p.rows));
+  // The kernel writes the statistics into their tensors (through a buffer
+  // when they are not contiguous).
+  kernels::PlannedOutput rstd(out.rstd, Layout::contiguous);
   RowOperand y(out.y, p.rows, p.cols, RowOperand::Role::output);
   kernels::row_norm_forward({.kind = kernels::RowNorm::rms,
                              .x = x.data(),
@@ -34,14 +35,14 @@ void fast_forward(const RMSNormInputs& in, double eps, const RowProblem& p, cons
                              .x_at = x.at(),
                              .y_at = y.at()});
   y.finish();
-  write_values(rstd, out.rstd);
+  rstd.finish();
 }
 
 void fast_backward(const RMSNormBackwardInputs& in, const RowProblem& p, const RMSNormGrads& g) {
   const RowOperand x(in.x, p.rows, p.cols, RowOperand::Role::input);
   const RowOperand dy(in.dy, p.rows, p.cols, RowOperand::Role::input);
-  const std::vector<double> rstd = read_values(in.rstd);
-  const kernels::PlannedInput gamma(in.weight, Layout::contiguous);
+  // Read in place (copied when not contiguous): no per-call conversion.
+  const kernels::PlannedInput rstd(in.rstd, Layout::contiguous), gamma(in.weight, Layout::contiguous);
   // Every column is written by the kernel; kept across calls, so that a small
   // call allocates nothing.
   thread_local std::vector<kernels::GradSums> sums;

@@ -103,7 +103,7 @@ void forward_group(const RowForwardArgs& a, std::int64_t r0, std::int64_t count,
     for (std::int64_t r = 0; r < count; ++r) {
       mean[r] = cols > 0 ? m[r].mean : std::numeric_limits<double>::quiet_NaN();
       var[r] = cols > 0 ? m[r].biased_var() : mean[r];
-      a.mean[r0 + r] = mean[r];
+      a.mean[r0 + r] = static_cast<float>(mean[r]);
     }
   } else if (together) {
     group_mean_squares(gx, cols, var);
@@ -113,7 +113,7 @@ void forward_group(const RowForwardArgs& a, std::int64_t r0, std::int64_t count,
   }
   for (std::int64_t r = 0; r < count; ++r) {
     const double rstd = 1.0 / std::sqrt(var[r] + a.eps);
-    a.rstd[r0 + r] = rstd;
+    a.rstd[r0 + r] = static_cast<float>(rstd);
     // Scalar math: y = ((x - hi) - lo) * rstd * gamma + beta (gamma 1, beta 0 when absent)
     const float hi = static_cast<float>(mean[r]), lo = static_cast<float>(mean[r] - hi);
     RowNormalizeSpanOf<T> span{

@@ -32,8 +32,8 @@ struct RowForwardArgs {
   const float* gamma = nullptr;  // (cols) or null
   const float* beta = nullptr;   // (cols) or null
   double eps = 1e-5;
-  double* mean = nullptr;  // (rows), LayerNorm only
-  double* rstd = nullptr;  // (rows)
+  float* mean = nullptr;  // (rows), LayerNorm only: the double statistics rounded to float
+  float* rstd = nullptr;  // (rows)
   // With a residual: each row of x + residual is written to residual_out,
   // and that row is normalized, while it is in cache (add_norm.hpp).
   // A 16-bit residual_out holds the sums rounded, and y is the norm of
@@ -61,8 +61,8 @@ struct RowBackwardArgs {
   const void* dy = nullptr;  // (rows, cols)
   const void* x = nullptr;   // (rows, cols)
   std::int64_t rows = 0, cols = 0;
-  const double* mean = nullptr;  // (rows), LayerNorm only
-  const double* rstd = nullptr;  // (rows)
+  const float* mean = nullptr;  // (rows), LayerNorm only
+  const float* rstd = nullptr;  // (rows)
   const float* gamma = nullptr;  // (cols) or null
   void* dx = nullptr;            // (rows, cols) or null: not wanted
   GradSums* columns = nullptr;   // (cols) or null: sum(dy), sum(dy * xhat) per column

@@ -2,7 +2,8 @@
 // per-head QK-norm over a strided (B, T, H, D) view of q inside a packed
 // (B, T, 3, H, D) qkv tensor, in float32 and 16 bits, forward and backward,
 // gives the bits of the same call on contiguous copies, on every SIMD path
-// and thread count, and writes nothing outside its output view.
+// and thread count, and writes nothing outside its output view; so do
+// statistics in strided views.
 #include "normkit/add_norm.hpp"
 #include "normkit/layer_norm.hpp"
 #include "kernels/row_operand.hpp"
@@ -90,6 +91,76 @@ TEST_P(RowStorage, QkNormOnAStridedViewIsTheContiguousCall) {
       EXPECT_TRUE(same_bits(values(af.y), values(af_want.y)));
       EXPECT_TRUE(same_bits(values(af.residual_out), values(af_want.residual_out)));
     }
+  set_num_threads(2);
+}
+
+// The statistics written into strided views (every other float of a
+// buffer) and read back from them give the bits of contiguous ones, and
+// nothing between the view's elements is written: the kernels write and read
+// contiguous statistics in place, and go through a buffer otherwise.
+TensorView every_other(Tensor& buffer, std::int64_t rows) {
+  return TensorView(buffer.data<float>(), {rows, 1}, {2, 1}, DType::float32);
+}
+
+TEST_P(RowStorage, StatisticsInStridedViewsAreTheContiguousCall) {
+  const std::int64_t rows = 130, cols = 96;  // more than two blocks of 64 rows
+  const Shape shape{rows, cols}, ns{cols};
+  Tensor x(shape), dy(shape), residual(shape);
+  for (auto [t, seed] : {std::pair{&x, 11}, {&dy, 12}, {&residual, 13}}) {
+    const std::vector<float> v = normal_values<float>(static_cast<std::size_t>(rows * cols), seed, 0.5f, 1.5f);
+    std::copy(v.begin(), v.end(), t->data<float>());
+  }
+  const Tensor weight = Tensor::full(ns, 0.75f), bias = Tensor::full(ns, 0.25f);
+  const auto untouched_between = [](const Tensor& buffer) {
+    for (std::int64_t i = 1; i < buffer.numel(); i += 2) ASSERT_EQ(buffer.data<float>()[i], -7.0f) << i;
+  };
+  for (int threads : {1, 2}) {
+    SCOPED_TRACE(std::to_string(threads) + " threads");
+    set_num_threads(threads);
+    Tensor mean_buffer = Tensor::full({2 * rows}, -7.0f), rstd_buffer = Tensor::full({2 * rows}, -7.0f);
+    const TensorView mean = every_other(mean_buffer, rows), rstd = every_other(rstd_buffer, rows);
+
+    // LayerNorm.
+    Tensor y(shape);
+    layer_norm_forward({x, ns, weight, bias}, {}, {y, mean, rstd});
+    const LayerNormForwardResult want = layer_norm_forward({x, ns, weight, bias});
+    EXPECT_TRUE(same_bits(values(y), values(want.y)));
+    EXPECT_TRUE(same_bits(values(mean), values(want.mean)));
+    EXPECT_TRUE(same_bits(values(rstd), values(want.rstd)));
+    untouched_between(mean_buffer);
+    untouched_between(rstd_buffer);
+    const LayerNormBackwardResult g = layer_norm_backward({dy, x, ns, mean, rstd, weight}, {}, true, true);
+    const LayerNormBackwardResult g_want = layer_norm_backward({dy, x, ns, want.mean, want.rstd, weight}, {}, true, true);
+    EXPECT_TRUE(same_bits(values(g.dx), values(g_want.dx)));
+    EXPECT_TRUE(same_bits(values(g.dweight), values(g_want.dweight)));
+    EXPECT_TRUE(same_bits(values(g.dbias), values(g_want.dbias)));
+
+    // RMSNorm.
+    rms_norm_forward({x, ns, weight}, {.eps = 1e-6}, {y, rstd});
+    const RMSNormForwardResult rf = rms_norm_forward({x, ns, weight}, {.eps = 1e-6});
+    EXPECT_TRUE(same_bits(values(y), values(rf.y)));
+    EXPECT_TRUE(same_bits(values(rstd), values(rf.rstd)));
+    untouched_between(rstd_buffer);
+    const RMSNormBackwardResult rb = rms_norm_backward({dy, x, ns, rstd, weight}, {.eps = 1e-6});
+    const RMSNormBackwardResult rb_want = rms_norm_backward({dy, x, ns, rf.rstd, weight}, {.eps = 1e-6});
+    EXPECT_TRUE(same_bits(values(rb.dx), values(rb_want.dx)));
+    EXPECT_TRUE(same_bits(values(rb.dweight), values(rb_want.dweight)));
+
+    // The fused add + LayerNorm.
+    Tensor residual_out(shape);
+    add_layer_norm_forward({x, residual, ns, weight, bias}, {}, {y, residual_out, mean, rstd});
+    const AddLayerNormForwardResult af = add_layer_norm_forward({x, residual, ns, weight, bias});
+    EXPECT_TRUE(same_bits(values(y), values(af.y)));
+    EXPECT_TRUE(same_bits(values(mean), values(af.mean)));
+    EXPECT_TRUE(same_bits(values(rstd), values(af.rstd)));
+    untouched_between(mean_buffer);
+    const AddNormBackwardResult ab =
+        add_layer_norm_backward({dy, {}, af.residual_out, ns, mean, rstd, weight}, {}, true);
+    const AddNormBackwardResult ab_want =
+        add_layer_norm_backward({dy, {}, af.residual_out, ns, af.mean, af.rstd, weight}, {}, true);
+    EXPECT_TRUE(same_bits(values(ab.dsum), values(ab_want.dsum)));
+    EXPECT_TRUE(same_bits(values(ab.dweight), values(ab_want.dweight)));
+  }
   set_num_threads(2);
 }
 
