@@ -8,13 +8,14 @@ by side in one process (issue 21's benchmark):
 A step is forward, loss, backward and an SGD update. The two models (one
 converted) start from the same weights and alternate step by step; each
 figure is the median over the steps. The norms' time per step is measured
-two ways, over a few more steps of each:
+two ways, over more steps of each:
 
   - in the step, by a clock around each norm call's kernels, forward and
     backward, without the profiler: normkit's autograd functions timed
     inside, and torch's own kernels (native_batch_norm, native_layer_norm
     and their backward) run in an autograd function of the same shape and
-    timed the same way;
+    timed the same way; the two models' clocked steps alternate too, and
+    each figure is the median of --clock-steps steps;
   - by torch.profiler, as the share of the step: the total time of each
     norm layer's outermost events (aten::batch_norm, aten::layer_norm and
     their Native*Backward0 nodes; normkit's autograd functions). The
@@ -120,12 +121,19 @@ class NormClock:
             setattr(owner, name, value)
 
 
-def clocked_norm_ms(step, steps):
-    """The norm kernels' milliseconds per step, by NormClock."""
+def clocked_norm_ms(steps, count):
+    """Each model's norm kernels' milliseconds per step, by NormClock: the
+    models' steps alternate, as the timed steps do (a burst of the machine's
+    noise then falls on both), and each figure is the median over `count`
+    steps."""
+    per_step = {k: [] for k in steps}
     with NormClock() as clock:
-        for _ in range(steps):
-            step()
-    return clock.seconds * 1e3 / steps
+        for _ in range(count):
+            for k, step in steps.items():
+                before = clock.seconds
+                step()
+                per_step[k].append((clock.seconds - before) * 1e3)
+    return {k: statistics.median(v) for k, v in per_step.items()}
 
 
 def resnet18():
@@ -169,7 +177,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--steps", type=int, default=12, help="timed steps of each model")
-    parser.add_argument("--profile-steps", type=int, default=3, help="clocked and profiled steps of each model")
+    parser.add_argument("--clock-steps", type=int, default=12, help="steps of each model with the norms clocked")
+    parser.add_argument("--profile-steps", type=int, default=3, help="profiled steps of each model")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -189,10 +198,10 @@ def main():
                 step()
                 times[k].append((time.perf_counter() - t0) * 1e3)
         row = {"model": name, "threads": args.threads, "torch_version": torch.__version__}
+        norm_ms = clocked_norm_ms(steps, args.clock_steps)
         for k in steps:
-            norm_ms = statistics.median(clocked_norm_ms(steps[k], 1) for _ in range(args.profile_steps))
             profile_norm_ms, profiled_ms = norm_share(steps[k], args.profile_steps)
-            row[k] = {"step_ms": statistics.median(times[k]), "norm_ms": norm_ms,
+            row[k] = {"step_ms": statistics.median(times[k]), "norm_ms": norm_ms[k],
                       "profile_norm_ms": profile_norm_ms, "profiled_step_ms": profiled_ms}
         row["step_speedup"] = row["torch"]["step_ms"] / row["normkit"]["step_ms"]
         row["norm_speedup"] = row["torch"]["norm_ms"] / max(row["normkit"]["norm_ms"], 1e-9)
