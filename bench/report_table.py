@@ -3,7 +3,7 @@ issue 19's targets: normkit at least 1.5x the fastest peer, or at least 80%
 of the limit for its working-set size (the copy bandwidth measured at that
 size: L1, L2, L3 or DRAM), whichever is lower; and never slower than a peer.
 
-    /usr/bin/python3 bench/report_table.py docs/bench/epyc-zen4/bench.csv [--threads 2]
+    /usr/bin/python3 bench/report_table.py docs/bench/epyc-zen4/bench.csv [--threads 2] [--dtype float32]
 
 A peer timed from Python (ONNX Runtime) is compared with normkit's Python
 call timed beside it; its column says so.
@@ -14,16 +14,24 @@ import csv
 from collections import OrderedDict
 
 
+def dtype_of(shape):
+    """The element type a case's shape names ("8192x768 bf16"), float32 when none."""
+    last = shape.split()[-1]
+    return last if last in ("bf16", "f16") else "float32"
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("csv")
     parser.add_argument("--threads", default="2")
+    parser.add_argument("--dtype", choices=("all", "float32", "bf16", "f16"), default="all",
+                        help="only the rows of this element type (a 16-bit case names it at the end of its shape)")
     args = parser.parse_args()
     rows = OrderedDict()
     peers = []
     with open(args.csv) as f:
         for r in csv.DictReader(f):
-            if r["threads"] != args.threads:
+            if r["threads"] != args.threads or args.dtype not in ("all", dtype_of(r["shape"])):
                 continue
             rows.setdefault((r["op"], r["shape"]), {})[r["impl"]] = r
             if not r["impl"].startswith("normkit") and r["impl"] not in peers:
