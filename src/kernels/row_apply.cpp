@@ -490,7 +490,8 @@ void row_norm_backward(const RowBackwardArgs& a) {
   // (2048, 256), 32 blocks: 2 nodes instead of 32 leaves).
   const SampleTree tree = SampleTree::one_leaf_per_sample(blocks);
   const bool columns = a.columns != nullptr && blocks > 0;
-  const std::int64_t most_nodes = 2 * tree.depth();  // whole nodes inside one range, at most
+  // Whole nodes inside one range: at most two on each of the tree's depth() levels.
+  const std::int64_t most_nodes = 2 * tree.depth();
   // Reused across calls. Used through pointers: inside the parallel region
   // the names would denote each worker thread's own (empty) thread_locals.
   thread_local std::vector<GradSums> node_sums_storage;              // (threads, most_nodes, cols)
