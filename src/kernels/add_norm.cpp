@@ -144,8 +144,9 @@ void fused_backward(NormKind kind, const AddNormBackwardInputs& in, const Option
   if constexpr (std::is_same_v<Options, RMSNormOptions>)
     if (options.weight_offset != 0) weight = offset = offset_weight(in.weight, options.weight_offset, in.normalized_shape);
   const kernels::PlannedInput gamma(weight, kernels::Layout::contiguous);
-  // Read in place (copied when not contiguous).
-  const kernels::PlannedInput mean(kind == NormKind::layer ? in.mean : TensorView{}, kernels::Layout::contiguous);
+  // Read in place (copied when not contiguous); RMSNorm reads no mean.
+  const TensorView no_mean;
+  const kernels::PlannedInput mean(kind == NormKind::layer ? in.mean : no_mean, kernels::Layout::contiguous);
   const kernels::PlannedInput rstd(in.rstd, kernels::Layout::contiguous);
   const bool columns = g.dweight.defined() || g.dbias.defined();
   std::vector<kernels::GradSums> sums(static_cast<std::size_t>(columns ? p.cols : 0));
