@@ -48,7 +48,8 @@ struct Row {
 
 // Times every implementation of the case (at least min_reps runs each, in
 // about budget_s seconds in all; medians per impl). Long calls are
-// interleaved run by run, each run after the others have left the caches.
+// interleaved run by run, each run after a read of a buffer twice the
+// last-level cache, which leaves the same caches for every impl.
 // When some impl is a short call (under kShortCallSeconds), the case is
 // timed in blocks instead: each impl's runs back to back after
 // kUntimedRuns untimed ones, the impls alternating over kRounds rounds.
