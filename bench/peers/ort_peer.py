@@ -186,9 +186,25 @@ def session(model_bytes, feeds, threads):
 SHORT_CALL_SECONDS, ROUNDS, UNTIMED_RUNS, MOST_RUNS = 1e-3, 8, 3, 200
 
 
+def leave_caches(buffer=[]):
+    """Reads a buffer of at least 64 MiB (twice a 32 MiB L3), as the C++
+    harness does before each interleaved call, so that neither call
+    inherits the other's data or dirty lines in the caches."""
+    if not buffer:
+        buffer.append(np.ones(max(2 * l3_bytes(), 64 << 20) // 4, dtype=np.float32))
+    return float(buffer[0][::16].sum())
+
+
+def l3_bytes():
+    try:
+        return os.sysconf("SC_LEVEL3_CACHE_SIZE") or 0
+    except (ValueError, OSError):
+        return 0
+
+
 def time_pair(runs, budget_s, min_reps=5):
     """Medians in seconds, timed as the C++ harness times a case: long calls
-    interleaved run by run; when one is short, in blocks of back-to-back runs
+    interleaved run by run, each after leave_caches(); when one is short, in blocks of back-to-back runs
     (after untimed ones) alternating over rounds (two thread pools, ORT's
     and normkit's OpenMP, must not spin against each other)."""
     short = False
@@ -219,6 +235,7 @@ def time_pair(runs, budget_s, min_reps=5):
         rep = 0
         while rep < MOST_RUNS and (rep < min_reps or time.perf_counter() - start < budget_s):
             for i in range(len(runs)):
+                leave_caches()
                 time_one(i)
             rep += 1
     return [statistics.median(s) for s in samples]
