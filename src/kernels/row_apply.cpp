@@ -179,8 +179,16 @@ void row_norm_forward(const RowForwardArgs& a) {
   const std::int64_t cols = a.cols;
   const RowsIn in = rows_in(a);
   const bool staged = in == RowsIn::staged;
-  const std::int64_t y_bytes = a.rows * cols * static_cast<std::int64_t>(dtype_size(a.y_at.dtype));
-  const bool stream = a.q == nullptr && stream_output(y_bytes / static_cast<std::int64_t>(sizeof(float))) && a.y != a.x;
+  // x is read once from memory (a row's later passes find it in L1 or L2),
+  // y written once: a single pass (stream_store.hpp), with the residual's
+  // two matrices beside them.
+  const std::int64_t elements = a.rows * cols;
+  const auto bytes_of = [&](const RowStorage& at) { return elements * static_cast<std::int64_t>(dtype_size(at.dtype)); };
+  const std::int64_t y_bytes = bytes_of(a.y_at);
+  const std::int64_t working_set =
+      bytes_of(a.x_at) + y_bytes + (a.residual != nullptr ? bytes_of(a.residual_at) + bytes_of(a.residual_out_at) : 0);
+  const bool stream =
+      a.q == nullptr && stream_single_pass_bytes(y_bytes, working_set, threads_for(elements)) && a.y != a.x;
   // Rows in groups of kInterleavedRows, whose statistics are reduced together
   // when the input is cache-resident (the last group may be shorter: its rows
   // one by one), as four independent dependency chains keep the adders busy.
@@ -197,7 +205,7 @@ void row_norm_forward(const RowForwardArgs& a) {
   const std::int64_t row_bytes = cols * static_cast<std::int64_t>(dtype_size(a.x_at.dtype));
   const std::int64_t group_rows = stream && !staged && row_bytes <= kShortRowBytes ? 1 : kInterleavedRows;
   const std::int64_t groups = (a.rows + group_rows - 1) / group_rows;
-  parallel_region(threads_for(a.rows * cols), [&] {
+  parallel_region(threads_for(elements), [&] {
 #pragma omp for schedule(static) nowait
     for (std::int64_t g = 0; g < groups; ++g) {
       const std::int64_t r0 = g * group_rows, count = std::min<std::int64_t>(group_rows, a.rows - r0);
