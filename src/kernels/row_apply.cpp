@@ -23,10 +23,9 @@ namespace {
 constexpr std::int64_t kColumnBlockRows = 64;
 
 // A row's statistics exactly as the engine computes them for the plan
-// (rows, 1, 1, cols): chunks of kRunChunk merged in order. (No software
-// prefetch in the row kernels: the rows are read in order, which the
-// hardware prefetcher follows, and asking for the next rows as well made
-// DRAM-sized rows 10-25% slower on Zen 4.) T: float, or Bf16 or F16
+// (rows, 1, 1, cols): chunks of kRunChunk merged in order. (Software
+// prefetch only where row_norm_forward says: the rows are read in order,
+// which the hardware prefetcher follows.) T: float, or Bf16 or F16
 // (vectors.hpp) for 16-bit rows read in place, with the bits of the rows
 // widened.
 template <typename T>
@@ -205,11 +204,26 @@ void row_norm_forward(const RowForwardArgs& a) {
   const std::int64_t row_bytes = cols * static_cast<std::int64_t>(dtype_size(a.x_at.dtype));
   const std::int64_t group_rows = stream && !staged && row_bytes <= kShortRowBytes ? 1 : kInterleavedRows;
   const std::int64_t groups = (a.rows + group_rows - 1) / group_rows;
+  // LayerNorm reads such a row from memory in its first pass, then makes
+  // two more passes over it in L1, while nothing is read ahead; it asks for
+  // the next row first. 1 thread, Zen 5, after a 96 MiB read between calls:
+  // 8192x768 2.85 to 1.72 ms, 16384x1024 7.2 to 4.8 ms (2 threads: 1.71 to
+  // 1.27, 3.71 to 3.21). Not RMSNorm, whose two passes gained nothing
+  // (1.27 and 1.27 ms; 16384x1024 3.4 against 4.1), nor four-row groups
+  // (2048x4096: 2.34 against 2.74 ms), nor bfloat16 rows (8192x768, warm:
+  // 1.44-1.46 against 1.38-1.41 ms). On Zen 4 the same prefetch was
+  // 0.94-0.96x at 8192x768 (docs/benchmarks.md).
+  const bool prefetch_next_row =
+      group_rows == 1 && a.kind == RowNorm::layer && in == RowsIn::float32 && a.residual == nullptr;
   parallel_region(threads_for(elements), [&] {
 #pragma omp for schedule(static) nowait
     for (std::int64_t g = 0; g < groups; ++g) {
       const std::int64_t r0 = g * group_rows, count = std::min<std::int64_t>(group_rows, a.rows - r0);
       const bool together = count == kInterleavedRows && cols > 0 && (staged || !stream);
+      if (prefetch_next_row && r0 + 1 < a.rows) {
+        const char* next = static_cast<const char*>(a.x) + (r0 + 1) * row_bytes;
+        for (std::int64_t b = 0; b < row_bytes; b += 64) __builtin_prefetch(next + b);
+      }
       if (in == RowsIn::bfloat16 || in == RowsIn::float16) {
         if (in == RowsIn::bfloat16) forward_group_in_place<Bf16>(a, r0, count, together, stream);
         else forward_group_in_place<F16>(a, r0, count, together, stream);
