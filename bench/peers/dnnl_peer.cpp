@@ -112,18 +112,12 @@ class DnnlPeer : public normkit::bench::Peer {
     limit_ = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, n);
 #endif
     omp_set_num_threads(n);
-    for (const std::shared_ptr<Prepared>& p : prepared_) p->run = prepare_case(p->c.view());
+    for (const std::shared_ptr<Prepared>& p : prepared_)
+      if (std::function<void()> run = try_prepare(p->c.view())) p->run = std::move(run);
   }
 
-  // A case this oneDNN has no implementation for (a dtype on this CPU, an
-  // op in this version) is declined.
   std::function<void()> prepare(const PeerCase& c) override {
-    std::function<void()> run;
-    try {
-      run = prepare_case(c);
-    } catch (const dnnl::error&) {
-      return {};
-    }
+    std::function<void()> run = try_prepare(c);
     if (!run) return {};
     auto prepared = std::make_shared<Prepared>(Prepared{OwnedCase(c), std::move(run)});
     prepared_.push_back(prepared);
@@ -131,6 +125,16 @@ class DnnlPeer : public normkit::bench::Peer {
   }
 
  private:
+  // A case this oneDNN has no implementation for (a dtype on this CPU, an
+  // op in this version) is declined: an empty function.
+  std::function<void()> try_prepare(const PeerCase& c) {
+    try {
+      return prepare_case(c);
+    } catch (const dnnl::error&) {
+      return {};
+    }
+  }
+
   std::function<void()> prepare_case(const PeerCase& c) {
     const dnnl::memory::dims dims(c.shape, c.shape + c.rank);
     // The data tensors in the case's dtype; scale, shift and statistics in

@@ -18,6 +18,7 @@ exported half-precision model has them. OUT.json is a child report in the
 format of bench.json: rows with timings [normkit, onnxruntime-VERSION].
 """
 
+import functools
 import json
 import os
 import statistics
@@ -186,27 +187,29 @@ def session(model_bytes, feeds, threads):
 SHORT_CALL_SECONDS, ROUNDS, UNTIMED_RUNS, MOST_RUNS = 1e-3, 8, 3, 200
 
 
-def leave_caches(buffer=[]):
-    """Reads a buffer of at least 64 MiB (twice a 32 MiB L3), as the C++
+@functools.lru_cache(maxsize=1)
+def cache_sized_buffer():
+    """At least 64 MiB, and twice the L3 where sysconf knows it."""
+    try:
+        l3 = os.sysconf("SC_LEVEL3_CACHE_SIZE") or 0
+    except (ValueError, OSError):
+        l3 = 0
+    return np.ones(max(2 * l3, 64 << 20) // 4, dtype=np.float32)
+
+
+def leave_caches():
+    """Reads a line of every 64 bytes of cache_sized_buffer(), as the C++
     harness does before each interleaved call, so that neither call
     inherits the other's data or dirty lines in the caches."""
-    if not buffer:
-        buffer.append(np.ones(max(2 * l3_bytes(), 64 << 20) // 4, dtype=np.float32))
-    return float(buffer[0][::16].sum())
-
-
-def l3_bytes():
-    try:
-        return os.sysconf("SC_LEVEL3_CACHE_SIZE") or 0
-    except (ValueError, OSError):
-        return 0
+    return float(cache_sized_buffer()[::16].sum())
 
 
 def time_pair(runs, budget_s, min_reps=5):
     """Medians in seconds, timed as the C++ harness times a case: long calls
-    interleaved run by run, each after leave_caches(); when one is short, in blocks of back-to-back runs
-    (after untimed ones) alternating over rounds (two thread pools, ORT's
-    and normkit's OpenMP, must not spin against each other)."""
+    interleaved run by run, each after leave_caches(); when one is short, in
+    blocks of back-to-back runs (after untimed ones) alternating over rounds
+    (two thread pools, ORT's and normkit's OpenMP, must not spin against
+    each other)."""
     short = False
     for run in runs:
         t0 = time.perf_counter()

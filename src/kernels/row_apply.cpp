@@ -207,8 +207,8 @@ void row_norm_forward(const RowForwardArgs& a) {
   // LayerNorm reads such a row from memory in its first pass, then makes
   // two more passes over it in L1, while nothing is read ahead; it asks for
   // the next row first. 1 thread, Zen 5, after a 96 MiB read between calls:
-  // 8192x768 2.85 to 1.72 ms, 16384x1024 7.2 to 4.8 ms (2 threads: 1.71 to
-  // 1.27, 3.71 to 3.21). Not RMSNorm, whose two passes gained nothing
+  // 8192x768 2.85 to 1.72 ms, 16384x1024 7.2 to 4.8 ms (2 threads: level to
+  // 1.3x, within the noise). Not RMSNorm, whose two passes gained nothing
   // (1.27 and 1.27 ms; 16384x1024 3.4 against 4.1), nor four-row groups
   // (2048x4096: 2.34 against 2.74 ms), nor bfloat16 rows (8192x768, warm:
   // 1.44-1.46 against 1.38-1.41 ms). On Zen 4 the same prefetch was
