@@ -168,10 +168,11 @@ template <int W, int R, typename T = float>
   }
 }
 
-// Sum of squares of R runs (as above; R = 1: run_square_sum). Scalar math: s += x * x
+// Sum of squares of R runs (as above; R = 1: run_square_sum), asking for
+// the element `prefetch` after each one read (0: none). Scalar math: s += x * x
 template <int W, int R, typename T = float>
 [[gnu::always_inline]] inline void rows_square_sums_w(const T* x, std::int64_t stride, std::int64_t n,
-                                                      double* out) {
+                                                      std::int64_t prefetch, double* out) {
   using V = vfloat<W>;
   constexpr int K = kLanes / W;
   const std::int64_t body = n / kLanes * kLanes, rest = n - body;
@@ -181,6 +182,7 @@ template <int W, int R, typename T = float>
     for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
       for (int k = 0; k < K; ++k) {
+        if (k == 0 && prefetch != 0) prefetch_ahead(x + r * stride + i, prefetch);
         const V v = loadv<W>(x + r * stride + i + k * W);
         s[r].v[k] += v * v;
       }
@@ -215,7 +217,7 @@ template <int W, typename T = float>
 template <int W, typename T = float>
 [[gnu::always_inline]] inline double run_square_sum_w(const T* x, std::int64_t n) {
   double s;
-  rows_square_sums_w<W, 1, T>(x, n, n, &s);
+  rows_square_sums_w<W, 1, T>(x, n, n, 0, &s);
   return s;
 }
 
@@ -236,8 +238,9 @@ void rows4_moments_portable(const T* x, std::int64_t stride, std::int64_t n, std
   rows_moments_w<4, kInterleavedRows>(x, stride, n, prefetch, out);
 }
 template <typename T>
-void rows4_square_sums_portable(const T* x, std::int64_t stride, std::int64_t n, double* out) {
-  rows_square_sums_w<4, kInterleavedRows>(x, stride, n, out);
+void rows4_square_sums_portable(const T* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch,
+                                double* out) {
+  rows_square_sums_w<4, kInterleavedRows>(x, stride, n, prefetch, out);
 }
 template <typename T>
 void rows16_moments_portable(const T* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch, Moments* out) {
@@ -273,8 +276,9 @@ NORMKIT_TARGET_AVX2 void rows4_moments_avx2(const T* x, std::int64_t stride, std
   rows_moments_w<8, kInterleavedRows>(x, stride, n, prefetch, out);
 }
 template <typename T>
-NORMKIT_TARGET_AVX2 void rows4_square_sums_avx2(const T* x, std::int64_t stride, std::int64_t n, double* out) {
-  rows_square_sums_w<8, kInterleavedRows>(x, stride, n, out);
+NORMKIT_TARGET_AVX2 void rows4_square_sums_avx2(const T* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch,
+                                                double* out) {
+  rows_square_sums_w<8, kInterleavedRows>(x, stride, n, prefetch, out);
 }
 template <typename T>
 NORMKIT_TARGET_AVX2 void rows16_moments_avx2(const T* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch,
@@ -305,8 +309,9 @@ NORMKIT_TARGET_AVX512 void rows4_moments_avx512(const T* x, std::int64_t stride,
   rows_moments_w<16, kInterleavedRows>(x, stride, n, prefetch, out);
 }
 template <typename T>
-NORMKIT_TARGET_AVX512 void rows4_square_sums_avx512(const T* x, std::int64_t stride, std::int64_t n, double* out) {
-  rows_square_sums_w<16, kInterleavedRows>(x, stride, n, out);
+NORMKIT_TARGET_AVX512 void rows4_square_sums_avx512(const T* x, std::int64_t stride, std::int64_t n,
+                                                    std::int64_t prefetch, double* out) {
+  rows_square_sums_w<16, kInterleavedRows>(x, stride, n, prefetch, out);
 }
 template <typename T>
 NORMKIT_TARGET_AVX512 void rows16_moments_avx512(const T* x0, std::int64_t C, std::int64_t rows,
@@ -339,8 +344,8 @@ void rows4_moments(const T* x, std::int64_t stride, std::int64_t n, std::int64_t
   NORMKIT_DISPATCH(rows4_moments, x, stride, n, prefetch, out);
 }
 template <typename T>
-void rows4_square_sums(const T* x, std::int64_t stride, std::int64_t n, double* out) {
-  NORMKIT_DISPATCH(rows4_square_sums, x, stride, n, out);
+void rows4_square_sums(const T* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch, double* out) {
+  NORMKIT_DISPATCH(rows4_square_sums, x, stride, n, prefetch, out);
 }
 template <typename T>
 void rows16_moments(const T* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch, Moments* out) {
@@ -359,7 +364,7 @@ void rows256_moments(const T* x0, std::int64_t C, std::int64_t rows, std::int64_
   template Moments run_moments##path<T>(const T*, std::int64_t, std::int64_t);                                 \
   template double run_square_sum##path<T>(const T*, std::int64_t);                                             \
   template void rows4_moments##path<T>(const T*, std::int64_t, std::int64_t, std::int64_t, Moments*);          \
-  template void rows4_square_sums##path<T>(const T*, std::int64_t, std::int64_t, double*);                     \
+  template void rows4_square_sums##path<T>(const T*, std::int64_t, std::int64_t, std::int64_t, double*);       \
   template void rows16_moments##path<T>(const T*, std::int64_t, std::int64_t, std::int64_t, Moments*);         \
   template void rows64_moments##path<T>(const T*, std::int64_t, std::int64_t, std::int64_t, Moments*);         \
   template void rows256_moments##path<T>(const T*, std::int64_t, std::int64_t, std::int64_t, Moments*);

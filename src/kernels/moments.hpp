@@ -107,7 +107,7 @@ inline constexpr int kInterleavedRows = 4;
 template <typename T>
 void rows4_moments(const T* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch, Moments* out);
 template <typename T>
-void rows4_square_sums(const T* x, std::int64_t stride, std::int64_t n, double* out);
+void rows4_square_sums(const T* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch, double* out);
 template <typename T>
 void rows16_moments(const T* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch, Moments* out);
 // The same for 64 channels: four groups of 16, each with rows16's bits.
@@ -127,7 +127,8 @@ double run_square_sum_portable(const T* x, std::int64_t n);
 template <typename T>
 void rows4_moments_portable(const T* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch, Moments* out);
 template <typename T>
-void rows4_square_sums_portable(const T* x, std::int64_t stride, std::int64_t n, double* out);
+void rows4_square_sums_portable(const T* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch,
+                                double* out);
 template <typename T>
 void rows16_moments_portable(const T* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch, Moments* out);
 template <typename T>
@@ -145,7 +146,8 @@ template <typename T>
 NORMKIT_TARGET_AVX2 void rows4_moments_avx2(const T* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch,
                                             Moments* out);
 template <typename T>
-NORMKIT_TARGET_AVX2 void rows4_square_sums_avx2(const T* x, std::int64_t stride, std::int64_t n, double* out);
+NORMKIT_TARGET_AVX2 void rows4_square_sums_avx2(const T* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch,
+                                                double* out);
 template <typename T>
 NORMKIT_TARGET_AVX2 void rows16_moments_avx2(const T* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch,
                                              Moments* out);
@@ -163,7 +165,8 @@ template <typename T>
 NORMKIT_TARGET_AVX512 void rows4_moments_avx512(const T* x, std::int64_t stride, std::int64_t n,
                                                 std::int64_t prefetch, Moments* out);
 template <typename T>
-NORMKIT_TARGET_AVX512 void rows4_square_sums_avx512(const T* x, std::int64_t stride, std::int64_t n, double* out);
+NORMKIT_TARGET_AVX512 void rows4_square_sums_avx512(const T* x, std::int64_t stride, std::int64_t n,
+                                                    std::int64_t prefetch, double* out);
 template <typename T>
 NORMKIT_TARGET_AVX512 void rows16_moments_avx512(const T* x0, std::int64_t C, std::int64_t rows,
                                                  std::int64_t prefetch, Moments* out);

@@ -53,23 +53,24 @@ double row_mean_square(const T* x, std::int64_t cols) {
 
 // The statistics of kInterleavedRows consecutive rows from r0, each as
 // row_moments / row_mean_square gives it (the same chunks, merged in the
-// same order), with the rows interleaved.
+// same order), with the rows interleaved; asking, as they read (LayerNorm:
+// in the second pass), for the element `prefetch` after each (0: none).
 template <typename T>
-void group_moments(const T* x0, std::int64_t cols, Moments* out) {
+void group_moments(const T* x0, std::int64_t cols, std::int64_t prefetch, Moments* out) {
   std::fill(out, out + kInterleavedRows, Moments{});
   for (std::int64_t d0 = 0; d0 < cols; d0 += kRunChunk) {
     Moments chunk[kInterleavedRows];
-    rows4_moments(x0 + d0, cols, std::min(kRunChunk, cols - d0), 0, chunk);
+    rows4_moments(x0 + d0, cols, std::min(kRunChunk, cols - d0), prefetch, chunk);
     for (int r = 0; r < kInterleavedRows; ++r) out[r] = Moments::merge(out[r], chunk[r]);
   }
 }
 
 template <typename T>
-void group_mean_squares(const T* x0, std::int64_t cols, double* out) {
+void group_mean_squares(const T* x0, std::int64_t cols, std::int64_t prefetch, double* out) {
   std::fill(out, out + kInterleavedRows, 0.0);
   for (std::int64_t d0 = 0; d0 < cols; d0 += kRunChunk) {
     double chunk[kInterleavedRows];
-    rows4_square_sums(x0 + d0, cols, std::min(kRunChunk, cols - d0), chunk);
+    rows4_square_sums(x0 + d0, cols, std::min(kRunChunk, cols - d0), prefetch, chunk);
     for (int r = 0; r < kInterleavedRows; ++r) out[r] += chunk[r];
   }
   for (int r = 0; r < kInterleavedRows; ++r) out[r] /= static_cast<double>(cols);
@@ -95,15 +96,16 @@ RowsIn rows_in(const RowForwardArgs& a) {
 
 // The statistics and the normalize pass of `count` rows from r0: their
 // values at gx, their outputs to gy (row stride cols; null when quantized),
-// streamed when `stream`. `together`: the rows' statistics reduced at once.
+// streamed when `stream`. `together`: the rows' statistics reduced at once,
+// asking for the element `prefetch` after each (0: none).
 template <typename T>
 void forward_group(const RowForwardArgs& a, std::int64_t r0, std::int64_t count, const T* gx, T* gy, bool together,
-                   bool stream) {
+                   std::int64_t prefetch, bool stream) {
   const std::int64_t cols = a.cols;
   double mean[kInterleavedRows] = {}, var[kInterleavedRows];
   if (a.kind == RowNorm::layer) {
     Moments m[kInterleavedRows];
-    if (together) group_moments(gx, cols, m);
+    if (together) group_moments(gx, cols, prefetch, m);
     else
       for (std::int64_t r = 0; r < count; ++r) m[r] = row_moments(gx + r * cols, cols);
     for (std::int64_t r = 0; r < count; ++r) {
@@ -112,7 +114,7 @@ void forward_group(const RowForwardArgs& a, std::int64_t r0, std::int64_t count,
       a.mean[r0 + r] = static_cast<float>(mean[r]);
     }
   } else if (together) {
-    group_mean_squares(gx, cols, var);
+    group_mean_squares(gx, cols, prefetch, var);
   } else {
     for (std::int64_t r = 0; r < count; ++r)
       var[r] = cols > 0 ? row_mean_square(gx + r * cols, cols) : std::numeric_limits<double>::quiet_NaN();
@@ -146,7 +148,7 @@ void forward_group(const RowForwardArgs& a, std::int64_t r0, std::int64_t count,
 // normalized as stored.
 template <typename T>
 void forward_group_in_place(const RowForwardArgs& a, std::int64_t r0, std::int64_t count, bool together,
-                            bool stream) {
+                            std::int64_t prefetch, bool stream) {
   const std::int64_t cols = a.cols;
   const T* gx = static_cast<const T*>(a.x) + r0 * cols;
   if (a.residual != nullptr) {
@@ -161,7 +163,7 @@ void forward_group_in_place(const RowForwardArgs& a, std::int64_t r0, std::int64
     if (stream) copy_span(sums, residual_out, count * cols, true);
     gx = sums;
   }
-  forward_group(a, r0, count, gx, static_cast<T*>(a.y) + r0 * cols, together, stream);
+  forward_group(a, r0, count, gx, static_cast<T*>(a.y) + r0 * cols, together, prefetch, stream);
 }
 
 }  // namespace
@@ -196,29 +198,43 @@ void row_norm_forward(const RowForwardArgs& a) {
   const bool stream =
       a.q == nullptr && stream_single_pass_bytes(y_bytes, working_set, threads_for(elements)) && a.y != a.x;
   // Rows in groups of kInterleavedRows, whose statistics are reduced together
-  // when the input is cache-resident (the last group may be shorter: its rows
-  // one by one), as four independent dependency chains keep the adders busy.
-  // A DRAM-sized input (one whose output is streamed) reads its rows one by
-  // one: four rows read at once were 10-35% slower there (LayerNorm and
-  // RMSNorm, 2048x4096 to 8192x768, one thread, Zen 4). Its groups, the rows
-  // whose statistics come before their normalize passes, are single rows
-  // where rows are at most 4 KiB, and four rows otherwise: measured, not
-  // derived (1 thread, Zen 4, LayerNorm; a single row against four):
-  // 8192x768 1.13x (RMSNorm 1.27x), 16384x1024 1.26x, but 8192x2048 0.70x
-  // and 2048x4096 0.94x (RMSNorm 0.90x). A staged group is in the thread's
-  // buffer, in cache. Every row gets the same bits either way.
+  // (the last group may be shorter: its rows one by one), as four
+  // independent dependency chains keep the adders busy. A streamed float32
+  // input (a DRAM-sized one) reads its rows one by one instead: four rows
+  // read at once were 10-35% slower there (LayerNorm and RMSNorm, 2048x4096
+  // to 8192x768, one thread, Zen 4). Its groups, the rows whose statistics
+  // come before their normalize passes, are single rows where rows are at
+  // most 4 KiB, and four rows otherwise: measured, not derived (1 thread,
+  // Zen 4, LayerNorm; a single row against four): 8192x768 1.13x (RMSNorm
+  // 1.27x), 16384x1024 1.26x, but 8192x2048 0.70x and 2048x4096 0.94x
+  // (RMSNorm 0.90x). 16-bit rows are reduced four at a time streamed too,
+  // asking for the next group as below: LayerNorm 8192x768 bfloat16, 1
+  // thread, Zen 5, 1.39 against 2.00 ms (after a 96 MiB read: 1.40 against
+  // 1.94), 2048x4096 1.27 against 1.76; RMSNorm 0.67 against 0.85 and 0.85
+  // against 0.94. A staged group is in the thread's buffer, in cache. Every
+  // row gets the same bits either way.
   constexpr std::int64_t kShortRowBytes = 4096;
   const std::int64_t row_bytes = cols * static_cast<std::int64_t>(dtype_size(a.x_at.dtype));
-  const std::int64_t group_rows = stream && !staged && row_bytes <= kShortRowBytes ? 1 : kInterleavedRows;
+  const bool single_rows = stream && in == RowsIn::float32;
+  const std::int64_t group_rows = single_rows && row_bytes <= kShortRowBytes ? 1 : kInterleavedRows;
   const std::int64_t groups = (a.rows + group_rows - 1) / group_rows;
+  // A group reduced together asks for the next group's rows as it reads its
+  // own for the statistics (LayerNorm: in its second pass, which reads L1),
+  // where the rows are x's, in place: four rows read side by side are four
+  // short streams, which the hardware prefetcher picks up late. 2 threads,
+  // Zen 5, LayerNorm, against none: bfloat16 8192x768 (in L3) 1.16-1.27x,
+  // 1.40x after a 96 MiB read between calls; float32 3072x768 1.12x,
+  // 2048x256 after that read 1.17-1.26x; level in L2. Not float32 RMSNorm,
+  // whose one pass reads the group while it asks: 2048x1024 0.94-0.97x.
+  const bool prefetch_next_group =
+      in != RowsIn::staged && a.residual == nullptr && (a.kind == RowNorm::layer || in != RowsIn::float32);
   // LayerNorm reads such a row from memory in its first pass, then makes
   // two more passes over it in L1, while nothing is read ahead; it asks for
   // the next row first. 1 thread, Zen 5, after a 96 MiB read between calls:
   // 8192x768 2.85 to 1.72 ms, 16384x1024 7.2 to 4.8 ms (2 threads: level to
   // 1.3x, within the noise). Not RMSNorm, whose two passes gained nothing
   // (1.27 and 1.27 ms; 16384x1024 3.4 against 4.1), nor four-row groups
-  // (2048x4096: 2.34 against 2.74 ms), nor bfloat16 rows (8192x768, warm:
-  // 1.44-1.46 against 1.38-1.41 ms). On Zen 4 the same prefetch was
+  // (2048x4096: 2.34 against 2.74 ms). On Zen 4 the same prefetch was
   // 0.94-0.96x at 8192x768 (docs/benchmarks.md).
   const bool prefetch_next_row =
       group_rows == 1 && a.kind == RowNorm::layer && in == RowsIn::float32 && a.residual == nullptr;
@@ -226,12 +242,15 @@ void row_norm_forward(const RowForwardArgs& a) {
 #pragma omp for schedule(static) nowait
     for (std::int64_t g = 0; g < groups; ++g) {
       const std::int64_t r0 = g * group_rows, count = std::min<std::int64_t>(group_rows, a.rows - r0);
-      const bool together = count == kInterleavedRows && cols > 0 && (staged || !stream);
+      const bool together = count == kInterleavedRows && cols > 0 && !single_rows;
+      // (Only a group that exists: a prefetch of an unmapped address costs a page walk.)
+      const std::int64_t prefetch =
+          together && prefetch_next_group && r0 + 2 * kInterleavedRows <= a.rows ? kInterleavedRows * cols : 0;
       if (prefetch_next_row && r0 + 1 < a.rows)
         prefetch_lines(static_cast<const char*>(a.x) + (r0 + 1) * row_bytes, row_bytes);
       if (in == RowsIn::bfloat16 || in == RowsIn::float16) {
-        if (in == RowsIn::bfloat16) forward_group_in_place<Bf16>(a, r0, count, together, stream);
-        else forward_group_in_place<F16>(a, r0, count, together, stream);
+        if (in == RowsIn::bfloat16) forward_group_in_place<Bf16>(a, r0, count, together, prefetch, stream);
+        else forward_group_in_place<F16>(a, r0, count, together, prefetch, stream);
         continue;
       }
       // The group's rows, gx: x's, or with a residual their sums; and where
@@ -276,7 +295,7 @@ void row_norm_forward(const RowForwardArgs& a) {
         }
         if (a.q == nullptr) gy = static_cast<float*>(a.y) + r0 * cols;
       }
-      forward_group(a, r0, count, gx, gy, together, stream && !staged);
+      forward_group(a, r0, count, gx, gy, together, prefetch, stream && !staged);
       if (staged && gy != nullptr) write_rows(gy, a.y, a.y_at, cols, r0, count, 0, cols, stream);
     }
     stream_fence(stream);

@@ -277,7 +277,7 @@ TEST_P(MomentsKernel, InterleavedRowsGiveEachRowTheSingleRunBits) {
     Moments together[kernels::kInterleavedRows];
     double squares[kernels::kInterleavedRows];
     kernels::rows4_moments(x.data(), stride, n, kernels::kInterleavedRows * stride, together);
-    kernels::rows4_square_sums(x.data(), stride, n, squares);
+    kernels::rows4_square_sums(x.data(), stride, n, kernels::kInterleavedRows * stride, squares);
     for (int r = 0; r < kernels::kInterleavedRows; ++r) {
       const Moments alone = kernels::run_moments(x.data() + r * stride, n, n);
       EXPECT_EQ(std::memcmp(&alone, &together[r], sizeof alone), 0) << "rows4_moments n=" << n << " row " << r;
