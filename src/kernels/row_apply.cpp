@@ -228,16 +228,16 @@ void row_norm_forward(const RowForwardArgs& a) {
   // whose one pass reads the group while it asks: 2048x1024 0.94-0.97x.
   const bool prefetch_next_group =
       in != RowsIn::staged && a.residual == nullptr && (a.kind == RowNorm::layer || in != RowsIn::float32);
-  // LayerNorm reads such a row from memory in its first pass, then makes
-  // two more passes over it in L1, while nothing is read ahead; it asks for
-  // the next row first. 1 thread, Zen 5, after a 96 MiB read between calls:
-  // 8192x768 2.85 to 1.72 ms, 16384x1024 7.2 to 4.8 ms (2 threads: level to
-  // 1.3x, within the noise). Not RMSNorm, whose two passes gained nothing
-  // (1.27 and 1.27 ms; 16384x1024 3.4 against 4.1), nor four-row groups
-  // (2048x4096: 2.34 against 2.74 ms). On Zen 4 the same prefetch was
-  // 0.94-0.96x at 8192x768 (docs/benchmarks.md).
-  const bool prefetch_next_row =
-      group_rows == 1 && a.kind == RowNorm::layer && in == RowsIn::float32 && a.residual == nullptr;
+  // Such a row is read from memory in its first pass, then passed over in
+  // L1 (LayerNorm twice, RMSNorm once), while nothing is read ahead; it asks
+  // for the next row first. 1 thread, Zen 5, after a 96 MiB read between
+  // calls: LayerNorm 8192x768 2.85 to 1.72 ms, 16384x1024 7.2 to 4.8 ms (2
+  // threads: level to 1.3x, within the noise); RMSNorm 8192x768 1.14-1.25
+  // to 1.07-1.17 ms (2 threads 0.63 to 0.58, 16384x1024 1.74 to 1.69; a
+  // first measurement, alternating builds, read level: 1.27 and 1.27). Not
+  // four-row groups (LayerNorm 2048x4096: 2.34 against 2.74 ms). On Zen 4
+  // the same prefetch was 0.94-0.96x at 8192x768 (docs/benchmarks.md).
+  const bool prefetch_next_row = group_rows == 1 && in == RowsIn::float32 && a.residual == nullptr;
   parallel_region(threads_for(elements), [&] {
 #pragma omp for schedule(static) nowait
     for (std::int64_t g = 0; g < groups; ++g) {
