@@ -11,7 +11,7 @@ call per run and the ratio is side by side.
 
 CASES.json is what `normkit bench` writes: a list of {"op" (the peers' name:
 ln_fwd, rms_fwd, bn_eval_fwd, bn_train_fwd, gn_fwd, in_fwd), "title", "label",
-"shape", "channels_last", "groups", "dtype"}. A bfloat16 or float16 case runs
+"shape", "channels_last", "groups", "dtype", "in_cache" (how to time it)}. A bfloat16 or float16 case runs
 ORT's row norms (LayerNormalization, SimplifiedLayerNormalization and the Skip
 ops, whose CPU kernels take them) with every input in that dtype, as an
 exported half-precision model has them. OUT.json is a child report in the
@@ -184,7 +184,7 @@ def session(model_bytes, feeds, threads):
 
 
 # As in src/bench/harness.hpp.
-SHORT_CALL_SECONDS, ROUNDS, UNTIMED_RUNS, MOST_RUNS = 1e-3, 8, 3, 200
+ROUNDS, UNTIMED_RUNS, MOST_RUNS = 8, 3, 200
 
 
 @functools.lru_cache(maxsize=1)
@@ -204,17 +204,15 @@ def leave_caches():
     return float(cache_sized_buffer()[::16].sum())
 
 
-def time_pair(runs, budget_s, min_reps=5):
-    """Medians in seconds, timed as the C++ harness times a case: long calls
-    interleaved run by run, each after leave_caches(); when one is short, in
-    blocks of back-to-back runs (after untimed ones) alternating over rounds
-    (two thread pools, ORT's and normkit's OpenMP, must not spin against
-    each other)."""
-    short = False
+def time_pair(runs, budget_s, in_cache, min_reps=5):
+    """Medians in seconds, timed as the C++ harness times a case: a case
+    that fits a cache (the case's "in_cache", from normkit bench) in blocks
+    of back-to-back runs (after untimed ones) alternating over rounds (two
+    thread pools, ORT's and normkit's OpenMP, must not spin against each
+    other); a DRAM-sized one interleaved run by run, each after
+    leave_caches()."""
     for run in runs:
-        t0 = time.perf_counter()
-        run()
-        short = short or time.perf_counter() - t0 < SHORT_CALL_SECONDS
+        run()  # warm-up
     samples = [[] for _ in runs]
 
     def time_one(i):
@@ -222,7 +220,7 @@ def time_pair(runs, budget_s, min_reps=5):
         runs[i]()
         samples[i].append(time.perf_counter() - t0)
 
-    if short:
+    if in_cache:
         block_s = budget_s / (ROUNDS * len(runs))
         for _ in range(ROUNDS):
             for i, run in enumerate(runs):
@@ -269,7 +267,7 @@ def main():
         except Exception as e:  # an op this build of ORT lacks (BN training mode, ...)
             notes.append(f"{name}: {case['title']} {case['label']} not supported: {str(e).splitlines()[0][:160]}")
             continue
-        ours, theirs = time_pair([normkit_call(case, x), ort_run], budget_s)
+        ours, theirs = time_pair([normkit_call(case, x), ort_run], budget_s, case.get("in_cache", True))
         bytes_moved = 2 * x.nbytes
         rows.append({"op": case["title"], "shape": case["label"], "threads": threads, "timings": [
             {"impl": "normkit (Python)", "median_ms": ours * 1e3, "gbps": bytes_moved / ours / 1e9,

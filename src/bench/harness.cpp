@@ -56,20 +56,15 @@ void leave_caches() {
 
 Row time_case(const Case& c, int threads, int min_reps, double budget_s) {
   set_num_threads(threads);
-  // Warm-up (first touch, caches, JIT), and whether any impl is a short call.
-  bool short_calls = false;
-  for (const Impl& impl : c.impls) {
-    const auto t0 = std::chrono::steady_clock::now();
-    impl.run();
-    short_calls = short_calls || seconds_since(t0) < kShortCallSeconds;
-  }
+  for (const Impl& impl : c.impls) impl.run();  // warm-up: first touch, caches, JIT
+  const bool in_cache = fits_a_cache(c.working_set);
   std::vector<std::vector<double>> samples(c.impls.size());
   const auto time_one = [&](std::size_t i) {
     const auto t0 = std::chrono::steady_clock::now();
     c.impls[i].run();
     samples[i].push_back(seconds_since(t0));
   };
-  if (short_calls) {
+  if (in_cache) {
     // In blocks: each impl's runs back to back, after untimed ones, in
     // rounds that alternate the impls.
     const double block_s = budget_s / (kRounds * static_cast<double>(c.impls.size()));
@@ -95,6 +90,11 @@ Row time_case(const Case& c, int threads, int min_reps, double budget_s) {
     row.timings.push_back({c.impls[i].name, t * 1e3, static_cast<double>(c.min_bytes) / t / 1e9, t / ours});
   }
   return row;
+}
+
+bool fits_a_cache(std::int64_t working_set_bytes) {
+  static const Machine machine = Machine::this_one();
+  return machine.level_of(working_set_bytes) != "DRAM";
 }
 
 double copy_bandwidth_gbps(std::int64_t working_set) {

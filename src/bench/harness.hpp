@@ -47,12 +47,12 @@ struct Row {
 };
 
 // Times every implementation of the case (at least min_reps runs each, in
-// about budget_s seconds in all; medians per impl). Long calls are
-// interleaved run by run, each run after a read of a buffer twice the
-// last-level cache, which leaves the same caches for every impl.
-// When some impl is a short call (under kShortCallSeconds), the case is
-// timed in blocks instead: each impl's runs back to back after
-// kUntimedRuns untimed ones, the impls alternating over kRounds rounds.
+// about budget_s seconds in all; medians per impl). A case whose working
+// set fits no cache (Machine::level_of: "DRAM") is timed interleaved run by
+// run, each run after a read of a buffer twice the last-level cache, which
+// leaves the same caches for every impl. A case that fits a cache is timed
+// in blocks: each impl's runs back to back after kUntimedRuns untimed ones,
+// the impls alternating over kRounds rounds.
 // Each library has its own thread pool (normkit's and PyTorch 1.13's
 // OpenMP, PyTorch 2's, oneDNN 3's SYCL runtime, ONNX Runtime's); run by
 // run, a pool still spinning after its call took the cores of the next
@@ -62,9 +62,17 @@ struct Row {
 // one impl's block moves few of its samples: with four, a row read 0.72x
 // where the same call had been 1.8x ahead in the run before (normkit's
 // LayerNorm fwd+bwd 32x4096 took 0.169 ms in place of 0.053).
-inline constexpr double kShortCallSeconds = 1e-3;
+// The working set decides, not the calls' length: chosen by whether some
+// impl's first call took under a millisecond, the regime of a case near
+// that length changed from run to run, and with it its figures (Zen 5,
+// float32 LayerNorm forward 8192x768 at 2 threads, 48 MiB: 1.19 ms cold in
+// one run, 0.67 ms in blocks in the next, while RMSNorm on the same rows
+// stayed cold).
 inline constexpr int kRounds = 8, kUntimedRuns = 3, kMostRuns = 200;
 Row time_case(const Case& c, int threads, int min_reps, double budget_s);
+// Whether time_case times a case of this working set in blocks: it fits some
+// cache of this machine (Machine::level_of is not "DRAM").
+bool fits_a_cache(std::int64_t working_set_bytes);
 
 // STREAM-style copy bandwidth (bytes read + written per second, GB/s) with
 // the current thread count, of a copy whose source and destination together

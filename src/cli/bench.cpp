@@ -162,7 +162,8 @@ void run_command_peer(const BenchArgs& args, const fs::path& peer, const std::ve
   nlohmann::json list = nlohmann::json::array();
   for (const bench::Case& c : cases)
     list.push_back({{"op", c.peer_op}, {"title", c.op}, {"label", c.shape}, {"shape", c.dims},
-                    {"channels_last", c.channels_last}, {"groups", c.groups}, {"dtype", c.dtype}});
+                    {"channels_last", c.channels_last}, {"groups", c.groups}, {"dtype", c.dtype},
+                    {"in_cache", bench::fits_a_cache(c.working_set)}});
   std::ofstream(cases_path) << list.dump() << '\n';
   command += " " + shell_quote(cases_path.string()) + " " + std::to_string(threads) + " " +
              std::to_string(args.budget_s) + " " + shell_quote(out.string());
