@@ -11,4 +11,16 @@ namespace normkit {
 // unknown (no sysfs and no sysconf value).
 std::int64_t cache_bytes(int level);
 
+// Whether a working set of `bytes` stays in a cache of `cache_size` bytes:
+// it takes at most seven eighths of it (the rest holds code, stacks and
+// other data). False when the size is unknown (0). The kernels keep a
+// single pass's output in the last level by this rule
+// (kernels/stream_store.hpp, where the fraction was measured), and
+// `normkit bench` times a case that fits some level warm.
+constexpr bool fits_in(std::int64_t bytes, std::int64_t cache_size) {
+  return cache_size > 0 && bytes <= cache_size / 8 * 7;
+}
+// The same for this CPU's level-`level` cache.
+inline bool fits_cache(std::int64_t bytes, int level) { return fits_in(bytes, cache_bytes(level)); }
+
 }  // namespace normkit

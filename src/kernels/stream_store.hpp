@@ -62,8 +62,7 @@ inline bool stream_output(std::int64_t elements) {
 // 0.73-0.75 streamed, while BatchNorm eval's 24.5 MiB above gains.
 inline bool stream_single_pass_bytes(std::int64_t output_bytes, std::int64_t working_set_bytes, int threads) {
   if (output_bytes < stream_threshold_bytes()) return false;
-  const std::int64_t last_level = cache_bytes(3);
-  return threads <= 1 || last_level == 0 || working_set_bytes > last_level / 8 * 7;
+  return threads <= 1 || !fits_cache(working_set_bytes, 3);
 }
 inline bool stream_single_pass_output(std::int64_t elements, int threads) {
   const std::int64_t bytes = elements * static_cast<std::int64_t>(sizeof(float));
