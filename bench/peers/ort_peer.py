@@ -11,11 +11,12 @@ call per run and the ratio is side by side.
 
 CASES.json is what `normkit bench` writes: a list of {"op" (the peers' name:
 ln_fwd, rms_fwd, bn_eval_fwd, bn_train_fwd, gn_fwd, in_fwd), "title", "label",
-"shape", "channels_last", "groups", "dtype", "in_cache" (how to time it)}. A bfloat16 or float16 case runs
-ORT's row norms (LayerNormalization, SimplifiedLayerNormalization and the Skip
-ops, whose CPU kernels take them) with every input in that dtype, as an
-exported half-precision model has them. OUT.json is a child report in the
-format of bench.json: rows with timings [normkit, onnxruntime-VERSION].
+"shape", "channels_last", "groups", "dtype", "in_cache" (how to time it)}.
+A bfloat16 or float16 case runs ORT's row norms (LayerNormalization,
+SimplifiedLayerNormalization and the Skip ops, whose CPU kernels take them)
+with every input in that dtype, as an exported half-precision model has them.
+OUT.json is a child report in the format of bench.json: rows with timings
+[normkit, onnxruntime-VERSION].
 """
 
 import functools
