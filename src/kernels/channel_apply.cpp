@@ -10,19 +10,30 @@
 namespace normkit::kernels {
 namespace {
 
-// Calls body(ac, offset, n) for each contiguous run of one (a, c) when D > 1,
-// or rows(a, offset, count) for blocks of up to kRowsPerCall rows of C
-// channels of one a when D == 1; in parallel, each thread fencing its
-// streaming stores before the region ends.
-template <typename RunBody, typename RowBody>
-void for_each_run(const NormPlan& p, bool stream, const RunBody& run, const RowBody& row) {
+// Software prefetch of the next run pays only for inputs read from memory:
+// those of the sizes whose outputs are streamed. Over a cache-resident
+// input it only added requests: BatchNorm eval 64x256x14x14 NCHW, 2
+// threads, 0.222 against 0.265 ms without it (after a 96 MiB read 1 thread
+// 0.54 against 0.62 ms), while 32x64x56x56 from memory kept its gain (0.50
+// against 0.55 ms).
+inline std::int64_t run_prefetch(bool stream, std::int64_t D) { return stream ? D : 0; }
+
+// Calls runs(view_runs) for blocks of consecutive runs of D elements when
+// D > 1 (about kElementsPerCall elements, at least one run: one dispatch for
+// many short runs), or rows(a, offset, count) for blocks of up to
+// kRowsPerCall rows of C channels of one a when D == 1; in parallel, each
+// thread fencing its streaming stores before the region ends.
+template <typename RunsBody, typename RowBody>
+void for_each_run(const NormPlan& p, bool stream, const RunsBody& runs, const RowBody& row) {
   if (p.numel() == 0) return;
   parallel_region(threads_for(p.numel()), [&] {
     if (p.D > 1) {
+      constexpr std::int64_t kElementsPerCall = 4096;
+      const std::int64_t items = p.A * p.B * p.C, per_call = std::max<std::int64_t>(1, kElementsPerCall / p.D);
 #pragma omp for schedule(static) nowait
-      for (std::int64_t item = 0; item < p.A * p.B * p.C; ++item) {
-        const std::int64_t c = item % p.C, a = item / (p.B * p.C);
-        run(a * p.C + c, item * p.D, p.D);
+      for (std::int64_t block = 0; block < (items + per_call - 1) / per_call; ++block) {
+        const std::int64_t first = block * per_call;
+        runs(ViewRuns{.first = first, .count = std::min(per_call, items - first), .B = p.B, .C = p.C, .D = p.D});
       }
     } else {
       constexpr std::int64_t kRowsPerCall = 64;  // one dispatch for many short rows
@@ -37,11 +48,13 @@ void for_each_run(const NormPlan& p, bool stream, const RunBody& run, const RowB
   });
 }
 
-// The forward pass over `runs` contiguous runs of n of (a, c) = ac, `stride`
-// apart, in one call (prefetch: see elementwise.hpp).
+// The forward pass over `runs` runs of D elements of (a, c) = ac, `stride`
+// apart from offset, in one call; each asks for the D elements after it
+// (prefetch: see elementwise.hpp).
 template <typename T>
-void normalize_run(const NormalizeArgsOf<T>& args, bool stream, std::int64_t ac, std::int64_t offset, std::int64_t n,
-                   std::int64_t prefetch, std::int64_t runs = 1, std::int64_t stride = 0) {
+void normalize_run(const NormalizeArgsOf<T>& args, bool stream, std::int64_t ac, std::int64_t offset,
+                   std::int64_t runs, std::int64_t stride) {
+  const std::int64_t n = args.plan.D, prefetch = args.plan.D;
   normalize_span(NormalizeSpanOf<T>{.x = args.x + offset,
                   .y = args.y + offset,
                   .n = n,
@@ -56,8 +69,9 @@ void normalize_run(const NormalizeArgsOf<T>& args, bool stream, std::int64_t ac,
 
 // The backward pass over runs of (a, c) = ac, as normalize_run.
 template <typename T>
-void input_grad_run(const InputGradArgsOf<T>& args, bool stream, std::int64_t ac, std::int64_t offset, std::int64_t n,
-                    std::int64_t prefetch, std::int64_t runs = 1, std::int64_t stride = 0) {
+void input_grad_run(const InputGradArgsOf<T>& args, bool stream, std::int64_t ac, std::int64_t offset,
+                    std::int64_t runs, std::int64_t stride) {
+  const std::int64_t n = args.plan.D, prefetch = args.plan.D;
   input_grad_span(InputGradSpanOf<T>{.dy = args.dy + offset,
                    .x = args.x + offset,
                    .dx = args.dx + offset,
@@ -98,7 +112,16 @@ void normalize_apply_to(const NormalizeArgsOf<T>& args) {
   const bool stream = stream_y(args);
   for_each_run(
       args.plan, stream,
-      [&](std::int64_t ac, std::int64_t offset, std::int64_t n) { normalize_run(args, stream, ac, offset, n, n); },
+      [&](const ViewRuns& runs) {
+        normalize_runs(NormalizeRunsOf<T>{.x = args.x,
+                                          .y = args.y,
+                                          .runs = runs,
+                                          .hi = args.center_hi,
+                                          .lo = args.center_lo,
+                                          .scale = args.scale,
+                                          .shift = args.shift},
+                       stream, run_prefetch(stream, runs.D));
+      },
       [&](std::int64_t a, std::int64_t offset, std::int64_t rows) {
         normalize_rows(NormalizeRowsOf<T>{.x = args.x + offset,
                         .y = args.y + offset,
@@ -119,7 +142,7 @@ template <typename T>
 void normalize_slice_of(const NormalizeArgsOf<T>& args, std::int64_t ac, std::int64_t s0, std::int64_t s1) {
   const bool stream = stream_y(args);
   runs_of_slice(args.plan, ac, s0, s1, [&](std::int64_t offset, std::int64_t count, std::int64_t stride) {
-    normalize_run(args, stream, ac, offset, args.plan.D, args.plan.D, count, stride);
+    normalize_run(args, stream, ac, offset, count, stride);
   });
   if (s1 >= args.plan.samples()) stream_fence(stream);
 }
@@ -130,7 +153,18 @@ void input_grad_apply_to(const InputGradArgsOf<T>& args) {
   const bool stream = stream_dx(args);
   for_each_run(
       args.plan, stream,
-      [&](std::int64_t ac, std::int64_t offset, std::int64_t n) { input_grad_run(args, stream, ac, offset, n, n); },
+      [&](const ViewRuns& runs) {
+        input_grad_runs(InputGradRunsOf<T>{.dy = args.dy,
+                                           .x = args.x,
+                                           .dx = args.dx,
+                                           .runs = runs,
+                                           .hi = args.center_hi,
+                                           .lo = args.center_lo,
+                                           .k_dy = args.k_dy,
+                                           .k_x = args.k_x,
+                                           .k_0 = args.k_0},
+                        stream, run_prefetch(stream, runs.D));
+      },
       [&](std::int64_t a, std::int64_t offset, std::int64_t rows) {
         input_grad_rows(InputGradRowsOf<T>{.dy = args.dy + offset,
                          .x = args.x + offset,
@@ -150,7 +184,7 @@ template <typename T>
 void input_grad_slice_of(const InputGradArgsOf<T>& args, std::int64_t ac, std::int64_t s0, std::int64_t s1) {
   const bool stream = stream_dx(args);
   runs_of_slice(args.plan, ac, s0, s1, [&](std::int64_t offset, std::int64_t count, std::int64_t stride) {
-    input_grad_run(args, stream, ac, offset, args.plan.D, args.plan.D, count, stride);
+    input_grad_run(args, stream, ac, offset, count, stride);
   });
   if (s1 >= args.plan.samples()) stream_fence(stream);
 }

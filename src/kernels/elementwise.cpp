@@ -36,6 +36,38 @@ template <int W, typename T>
   }
 }
 
+// Calls run(item, ac) for each run of r, ac = a * C + c its coefficients'
+// index: (a, b, c) counted on from the first run's, without a division per run.
+template <typename Run>
+[[gnu::always_inline]] inline void for_each_view_run(const ViewRuns& r, const Run& run) {
+  std::int64_t c = r.first % r.C, b = r.first / r.C % r.B, a = r.first / (r.C * r.B);
+  for (std::int64_t item = r.first; item < r.first + r.count; ++item) {
+    run(item, a * r.C + c);
+    if (++c == r.C) {
+      c = 0;
+      if (++b == r.B) {
+        b = 0;
+        ++a;
+      }
+    }
+  }
+}
+
+template <int W, typename T>
+[[gnu::always_inline]] inline void normalize_runs_w(const NormalizeRunsOf<T>& s, bool stream, std::int64_t prefetch) {
+  const std::int64_t D = s.runs.D;
+  for_each_view_run(s.runs, [&](std::int64_t item, std::int64_t ac) __attribute__((always_inline)) {
+    normalize_span_w<W>(NormalizeSpanOf<T>{.x = s.x + item * D,
+                                           .y = s.y + item * D,
+                                           .n = D,
+                                           .hi = s.hi[ac],
+                                           .lo = s.lo[ac],
+                                           .scale = s.scale[ac],
+                                           .shift = s.shift[ac]},
+                        stream, prefetch);
+  });
+}
+
 template <int W, typename T>
 [[gnu::always_inline]] inline void add_span_w(const T* a, const T* b, T* out, std::int64_t n) {
   write_elements<W>(
@@ -188,6 +220,24 @@ template <int W, typename T>
   }
 }
 
+template <int W, typename T>
+[[gnu::always_inline]] inline void input_grad_runs_w(const InputGradRunsOf<T>& s, bool stream,
+                                                     std::int64_t prefetch) {
+  const std::int64_t D = s.runs.D;
+  for_each_view_run(s.runs, [&](std::int64_t item, std::int64_t ac) __attribute__((always_inline)) {
+    input_grad_span_w<W>(InputGradSpanOf<T>{.dy = s.dy + item * D,
+                                            .x = s.x + item * D,
+                                            .dx = s.dx + item * D,
+                                            .n = D,
+                                            .hi = s.hi[ac],
+                                            .lo = s.lo[ac],
+                                            .k_dy = s.k_dy[ac],
+                                            .k_x = s.k_x[ac],
+                                            .k_0 = s.k_0[ac]},
+                         stream, prefetch);
+  });
+}
+
 template <int W, bool kCentred, typename T>
 [[gnu::always_inline]] inline void row_normalize_span_body(const RowNormalizeSpanOf<T>& s, bool stream) {
   const float hi = s.hi, lo = s.lo, rs = s.rstd;
@@ -294,6 +344,14 @@ void normalize_span_portable(const NormalizeSpanOf<T>& s, bool stream, std::int6
   normalize_span_w<4>(s, stream, prefetch);
 }
 template <typename T>
+void normalize_runs_portable(const NormalizeRunsOf<T>& s, bool stream, std::int64_t prefetch) {
+  normalize_runs_w<4>(s, stream, prefetch);
+}
+template <typename T>
+void input_grad_runs_portable(const InputGradRunsOf<T>& s, bool stream, std::int64_t prefetch) {
+  input_grad_runs_w<4>(s, stream, prefetch);
+}
+template <typename T>
 void normalize_rows_portable(const NormalizeRowsOf<T>& s, bool stream) {
   normalize_rows_w<4>(s, stream);
 }
@@ -331,6 +389,14 @@ NORMKIT_TARGET_AVX2 void normalize_span_avx2(const NormalizeSpanOf<T>& s, bool s
   normalize_span_w<8>(s, stream, prefetch);
 }
 template <typename T>
+NORMKIT_TARGET_AVX2 void normalize_runs_avx2(const NormalizeRunsOf<T>& s, bool stream, std::int64_t prefetch) {
+  normalize_runs_w<8>(s, stream, prefetch);
+}
+template <typename T>
+NORMKIT_TARGET_AVX2 void input_grad_runs_avx2(const InputGradRunsOf<T>& s, bool stream, std::int64_t prefetch) {
+  input_grad_runs_w<8>(s, stream, prefetch);
+}
+template <typename T>
 NORMKIT_TARGET_AVX2 void normalize_rows_avx2(const NormalizeRowsOf<T>& s, bool stream) {
   normalize_rows_w<8>(s, stream);
 }
@@ -365,6 +431,14 @@ NORMKIT_TARGET_AVX2 void row_backward_span_avx2(const RowBackwardSpanOf<T>& s, b
 template <typename T>
 NORMKIT_TARGET_AVX512 void normalize_span_avx512(const NormalizeSpanOf<T>& s, bool stream, std::int64_t prefetch) {
   normalize_span_w<16>(s, stream, prefetch);
+}
+template <typename T>
+NORMKIT_TARGET_AVX512 void normalize_runs_avx512(const NormalizeRunsOf<T>& s, bool stream, std::int64_t prefetch) {
+  normalize_runs_w<16>(s, stream, prefetch);
+}
+template <typename T>
+NORMKIT_TARGET_AVX512 void input_grad_runs_avx512(const InputGradRunsOf<T>& s, bool stream, std::int64_t prefetch) {
+  input_grad_runs_w<16>(s, stream, prefetch);
 }
 template <typename T>
 NORMKIT_TARGET_AVX512 void normalize_rows_avx512(const NormalizeRowsOf<T>& s, bool stream) {
@@ -407,6 +481,14 @@ void normalize_span(const NormalizeSpanOf<T>& s, bool stream, std::int64_t prefe
   NORMKIT_DISPATCH(normalize_span, s, stream, prefetch);
 }
 template <typename T>
+void normalize_runs(const NormalizeRunsOf<T>& s, bool stream, std::int64_t prefetch) {
+  NORMKIT_DISPATCH(normalize_runs, s, stream, prefetch);
+}
+template <typename T>
+void input_grad_runs(const InputGradRunsOf<T>& s, bool stream, std::int64_t prefetch) {
+  NORMKIT_DISPATCH(input_grad_runs, s, stream, prefetch);
+}
+template <typename T>
 void normalize_rows(const NormalizeRowsOf<T>& s, bool stream) {
   NORMKIT_DISPATCH(normalize_rows, s, stream);
 }
@@ -441,6 +523,8 @@ void row_backward_span(const RowBackwardSpanOf<T>& s, bool stream) {
 
 #define NORMKIT_ELEMENTWISE_SPANS(T)                                                       \
   template void normalize_span<T>(const NormalizeSpanOf<T>&, bool, std::int64_t);          \
+  template void normalize_runs<T>(const NormalizeRunsOf<T>&, bool, std::int64_t);          \
+  template void input_grad_runs<T>(const InputGradRunsOf<T>&, bool, std::int64_t);         \
   template void normalize_rows<T>(const NormalizeRowsOf<T>&, bool);                        \
   template void input_grad_span<T>(const InputGradSpanOf<T>&, bool, std::int64_t);         \
   template void input_grad_rows<T>(const InputGradRowsOf<T>&, bool);                       \
