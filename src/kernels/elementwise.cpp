@@ -130,13 +130,14 @@ template <bool kStream, int W, typename T, typename Held>
 }
 
 template <bool kStream, int W, typename T>
-[[gnu::always_inline]] inline bool normalize_rows_held(const NormalizeRowsOf<T>& s) {
+[[gnu::always_inline]] inline bool normalize_rows_held(const NormalizeRowsOf<T>& s, std::int64_t prefetch) {
   return rows_held<kStream, W>(s.y, s.rows, s.n, [&](auto count, std::int64_t start) __attribute__((always_inline)) {
     constexpr int K = decltype(count)::value;
     const HeldCoefficients<W, K, 4> h({s.hi, s.lo, s.scale, s.shift}, start);
     write_rows_held<kStream, W, K>(
         s.y, s.rows, s.n, start,
         [&](std::int64_t r, int k, std::int64_t c) __attribute__((always_inline)) {
+          prefetch_line<W>(s.x + r * s.n + c, prefetch);
           return ((loadv<W>(s.x + r * s.n + c) - h.v[0][k]) - h.v[1][k]) * h.v[2][k] + h.v[3][k];
         },
         [&](std::int64_t r, std::int64_t c) __attribute__((always_inline)) {
@@ -146,7 +147,7 @@ template <bool kStream, int W, typename T>
 }
 
 template <bool kStream, int W, typename T>
-[[gnu::always_inline]] inline bool input_grad_rows_held(const InputGradRowsOf<T>& s) {
+[[gnu::always_inline]] inline bool input_grad_rows_held(const InputGradRowsOf<T>& s, std::int64_t prefetch) {
   return rows_held<kStream, W>(s.dx, s.rows, s.n, [&](auto count, std::int64_t start) __attribute__((always_inline)) {
     constexpr int K = decltype(count)::value;
     const HeldCoefficients<W, K, 5> h({s.hi, s.lo, s.k_dy, s.k_x, s.k_0}, start);
@@ -154,6 +155,8 @@ template <bool kStream, int W, typename T>
         s.dx, s.rows, s.n, start,
         [&](std::int64_t r, int k, std::int64_t c) __attribute__((always_inline)) {
           const std::int64_t i = r * s.n + c;
+          prefetch_line<W>(s.dy + i, prefetch);
+          prefetch_line<W>(s.x + i, prefetch);
           return loadv<W>(s.dy + i) * h.v[2][k] + ((loadv<W>(s.x + i) - h.v[0][k]) - h.v[1][k]) * h.v[3][k] +
                  h.v[4][k];
         },
@@ -165,14 +168,15 @@ template <bool kStream, int W, typename T>
 }
 
 template <int W, typename T>
-[[gnu::always_inline]] inline void normalize_rows_w(const NormalizeRowsOf<T>& s, bool stream) {
-  if (stream ? normalize_rows_held<true, W>(s) : normalize_rows_held<false, W>(s)) return;
+[[gnu::always_inline]] inline void normalize_rows_w(const NormalizeRowsOf<T>& s, bool stream, std::int64_t prefetch) {
+  if (stream ? normalize_rows_held<true, W>(s, prefetch) : normalize_rows_held<false, W>(s, prefetch)) return;
   const float *hi = s.hi, *lo = s.lo, *scale = s.scale, *shift = s.shift;
   for (std::int64_t r = 0; r < s.rows; ++r) {
     const T* x = s.x + r * s.n;
     write_elements<W>(
         s.y + r * s.n, s.n, stream,
         [&](std::int64_t c) __attribute__((always_inline)) {
+          prefetch_line<W>(x + c, prefetch);
           return ((loadv<W>(x + c) - loadv<W>(hi + c)) - loadv<W>(lo + c)) * loadv<W>(scale + c) +
                  loadv<W>(shift + c);
         },
@@ -183,8 +187,8 @@ template <int W, typename T>
 }
 
 template <int W, typename T>
-[[gnu::always_inline]] inline void input_grad_rows_w(const InputGradRowsOf<T>& s, bool stream) {
-  if (stream ? input_grad_rows_held<true, W>(s) : input_grad_rows_held<false, W>(s)) return;
+[[gnu::always_inline]] inline void input_grad_rows_w(const InputGradRowsOf<T>& s, bool stream, std::int64_t prefetch) {
+  if (stream ? input_grad_rows_held<true, W>(s, prefetch) : input_grad_rows_held<false, W>(s, prefetch)) return;
   const float *hi = s.hi, *lo = s.lo, *k_dy = s.k_dy, *k_x = s.k_x, *k_0 = s.k_0;
   for (std::int64_t r = 0; r < s.rows; ++r) {
     const T* dy = s.dy + r * s.n;
@@ -192,6 +196,8 @@ template <int W, typename T>
     write_elements<W>(
         s.dx + r * s.n, s.n, stream,
         [&](std::int64_t c) __attribute__((always_inline)) {
+          prefetch_line<W>(dy + c, prefetch);
+          prefetch_line<W>(x + c, prefetch);
           return loadv<W>(dy + c) * loadv<W>(k_dy + c) + ((loadv<W>(x + c) - loadv<W>(hi + c)) - loadv<W>(lo + c)) * loadv<W>(k_x + c) +
                  loadv<W>(k_0 + c);
         },
@@ -352,16 +358,16 @@ void input_grad_runs_portable(const InputGradRunsOf<T>& s, bool stream, std::int
   input_grad_runs_w<4>(s, stream, prefetch);
 }
 template <typename T>
-void normalize_rows_portable(const NormalizeRowsOf<T>& s, bool stream) {
-  normalize_rows_w<4>(s, stream);
+void normalize_rows_portable(const NormalizeRowsOf<T>& s, bool stream, std::int64_t prefetch) {
+  normalize_rows_w<4>(s, stream, prefetch);
 }
 template <typename T>
 void input_grad_span_portable(const InputGradSpanOf<T>& s, bool stream, std::int64_t prefetch) {
   input_grad_span_w<4>(s, stream, prefetch);
 }
 template <typename T>
-void input_grad_rows_portable(const InputGradRowsOf<T>& s, bool stream) {
-  input_grad_rows_w<4>(s, stream);
+void input_grad_rows_portable(const InputGradRowsOf<T>& s, bool stream, std::int64_t prefetch) {
+  input_grad_rows_w<4>(s, stream, prefetch);
 }
 template <typename T>
 void add_span_portable(const T* a, const T* b, T* out, std::int64_t n) {
@@ -397,16 +403,16 @@ NORMKIT_TARGET_AVX2 void input_grad_runs_avx2(const InputGradRunsOf<T>& s, bool 
   input_grad_runs_w<8>(s, stream, prefetch);
 }
 template <typename T>
-NORMKIT_TARGET_AVX2 void normalize_rows_avx2(const NormalizeRowsOf<T>& s, bool stream) {
-  normalize_rows_w<8>(s, stream);
+NORMKIT_TARGET_AVX2 void normalize_rows_avx2(const NormalizeRowsOf<T>& s, bool stream, std::int64_t prefetch) {
+  normalize_rows_w<8>(s, stream, prefetch);
 }
 template <typename T>
 NORMKIT_TARGET_AVX2 void input_grad_span_avx2(const InputGradSpanOf<T>& s, bool stream, std::int64_t prefetch) {
   input_grad_span_w<8>(s, stream, prefetch);
 }
 template <typename T>
-NORMKIT_TARGET_AVX2 void input_grad_rows_avx2(const InputGradRowsOf<T>& s, bool stream) {
-  input_grad_rows_w<8>(s, stream);
+NORMKIT_TARGET_AVX2 void input_grad_rows_avx2(const InputGradRowsOf<T>& s, bool stream, std::int64_t prefetch) {
+  input_grad_rows_w<8>(s, stream, prefetch);
 }
 template <typename T>
 NORMKIT_TARGET_AVX2 void add_span_avx2(const T* a, const T* b, T* out, std::int64_t n) {
@@ -441,16 +447,16 @@ NORMKIT_TARGET_AVX512 void input_grad_runs_avx512(const InputGradRunsOf<T>& s, b
   input_grad_runs_w<16>(s, stream, prefetch);
 }
 template <typename T>
-NORMKIT_TARGET_AVX512 void normalize_rows_avx512(const NormalizeRowsOf<T>& s, bool stream) {
-  normalize_rows_w<16>(s, stream);
+NORMKIT_TARGET_AVX512 void normalize_rows_avx512(const NormalizeRowsOf<T>& s, bool stream, std::int64_t prefetch) {
+  normalize_rows_w<16>(s, stream, prefetch);
 }
 template <typename T>
 NORMKIT_TARGET_AVX512 void input_grad_span_avx512(const InputGradSpanOf<T>& s, bool stream, std::int64_t prefetch) {
   input_grad_span_w<16>(s, stream, prefetch);
 }
 template <typename T>
-NORMKIT_TARGET_AVX512 void input_grad_rows_avx512(const InputGradRowsOf<T>& s, bool stream) {
-  input_grad_rows_w<16>(s, stream);
+NORMKIT_TARGET_AVX512 void input_grad_rows_avx512(const InputGradRowsOf<T>& s, bool stream, std::int64_t prefetch) {
+  input_grad_rows_w<16>(s, stream, prefetch);
 }
 template <typename T>
 NORMKIT_TARGET_AVX512 void add_span_avx512(const T* a, const T* b, T* out, std::int64_t n) {
@@ -489,16 +495,16 @@ void input_grad_runs(const InputGradRunsOf<T>& s, bool stream, std::int64_t pref
   NORMKIT_DISPATCH(input_grad_runs, s, stream, prefetch);
 }
 template <typename T>
-void normalize_rows(const NormalizeRowsOf<T>& s, bool stream) {
-  NORMKIT_DISPATCH(normalize_rows, s, stream);
+void normalize_rows(const NormalizeRowsOf<T>& s, bool stream, std::int64_t prefetch) {
+  NORMKIT_DISPATCH(normalize_rows, s, stream, prefetch);
 }
 template <typename T>
 void input_grad_span(const InputGradSpanOf<T>& s, bool stream, std::int64_t prefetch) {
   NORMKIT_DISPATCH(input_grad_span, s, stream, prefetch);
 }
 template <typename T>
-void input_grad_rows(const InputGradRowsOf<T>& s, bool stream) {
-  NORMKIT_DISPATCH(input_grad_rows, s, stream);
+void input_grad_rows(const InputGradRowsOf<T>& s, bool stream, std::int64_t prefetch) {
+  NORMKIT_DISPATCH(input_grad_rows, s, stream, prefetch);
 }
 template <typename T>
 void add_span(const T* a, const T* b, T* out, std::int64_t n) {
@@ -525,9 +531,9 @@ void row_backward_span(const RowBackwardSpanOf<T>& s, bool stream) {
   template void normalize_span<T>(const NormalizeSpanOf<T>&, bool, std::int64_t);          \
   template void normalize_runs<T>(const NormalizeRunsOf<T>&, bool, std::int64_t);          \
   template void input_grad_runs<T>(const InputGradRunsOf<T>&, bool, std::int64_t);         \
-  template void normalize_rows<T>(const NormalizeRowsOf<T>&, bool);                        \
+  template void normalize_rows<T>(const NormalizeRowsOf<T>&, bool, std::int64_t);          \
   template void input_grad_span<T>(const InputGradSpanOf<T>&, bool, std::int64_t);         \
-  template void input_grad_rows<T>(const InputGradRowsOf<T>&, bool);                       \
+  template void input_grad_rows<T>(const InputGradRowsOf<T>&, bool, std::int64_t);         \
   template void add_span<T>(const T*, const T*, T*, std::int64_t);                         \
   template void copy_span<T>(const T*, T*, std::int64_t, bool);                            \
   template void row_normalize_span<T>(const RowNormalizeSpanOf<T>&, bool);                 \

@@ -54,7 +54,7 @@ template <typename T>
 void normalize_runs(const NormalizeRunsOf<T>& s, bool stream, std::int64_t prefetch);
 
 // The same with per-channel coefficients, for `rows` contiguous rows of n
-// channels (channels-last BatchNorm).
+// channels (channels-last BatchNorm); prefetch: elements ahead of each read.
 template <typename T>
 struct NormalizeRowsOf {
   const T* x;
@@ -64,7 +64,7 @@ struct NormalizeRowsOf {
 };
 using NormalizeRows = NormalizeRowsOf<float>;
 template <typename T>
-void normalize_rows(const NormalizeRowsOf<T>& s, bool stream);
+void normalize_rows(const NormalizeRowsOf<T>& s, bool stream, std::int64_t prefetch);
 
 // dx = dy * k_dy + ((x - hi) - lo) * k_x + k_0, one set of coefficients;
 // runs and stride as NormalizeSpan's.
@@ -105,7 +105,7 @@ struct InputGradRowsOf {
 };
 using InputGradRows = InputGradRowsOf<float>;
 template <typename T>
-void input_grad_rows(const InputGradRowsOf<T>& s, bool stream);
+void input_grad_rows(const InputGradRowsOf<T>& s, bool stream, std::int64_t prefetch);
 
 // out[i] = a[i] + b[i]: the residual add before a norm (add_norm.hpp).
 template <typename T>
