@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "normkit/dims.hpp"
 #include "normkit/error.hpp"
 
 namespace normkit {
@@ -25,8 +26,9 @@ bool is_floating(DType dtype);
 std::size_t dtype_size(DType dtype);
 const char* dtype_name(DType dtype);
 
-using Shape = std::vector<std::int64_t>;
-using Strides = std::vector<std::int64_t>;
+// Small lists, kept inline (dims.hpp): a call copies them many times.
+using Shape = Dims;
+using Strides = Dims;
 
 std::string shape_string(const Shape& shape);  // "(2, 3, 4)"
 std::int64_t shape_numel(const Shape& shape);
