@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstring>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "blocked_reduce.hpp"
@@ -36,7 +37,21 @@ template <int W, int G, typename T = float>
   constexpr int K = kLanes / W;
   constexpr std::int64_t kWidth = kLanes * G;
   const double dn = static_cast<double>(rows), inv_n = 1.0 / dn;
-  LaneSet<W> shift[G], sum[G];
+  // Each pass keeps its running sums in arrays of its own and returns
+  // them. Sums of this function that a pass captured by reference GCC 12
+  // kept on the stack, stored at every step (the first pass) or stored and
+  // loaded again, a store-to-load forwarding in the chain of every add (the
+  // second): BatchNorm training forward 32x64x56x56 channels-last bfloat16,
+  // Zen 5, 1.27 against 1.14 ms at 1 thread, 0.63 against 0.56 at 2.
+  struct Sums {
+    LaneSet<W> v[G];
+  };
+  const auto returned = [](const LaneSet<W>(&sums)[G]) __attribute__((always_inline)) {
+    Sums out;
+    std::copy(sums, sums + G, out.v);
+    return out;
+  };
+  LaneSet<W> shift[G];
   for (int g = 0; g < G; ++g) shift[g] = LaneSet<W>::load(x0 + g * kLanes);  // first row
   // Rows that are whole (C == 16 * G: the block is contiguous) are not
   // copied: the second pass reads them again in place. (The copy's stores
@@ -45,20 +60,24 @@ template <int W, int G, typename T = float>
   // again rather than copied: 32x64x56x56 bf16, 3.18 to 2.76 ms at 1
   // thread, 1.66 to 1.43 at 2.)
   const bool whole_rows = C == kWidth;
-  for (std::int64_t r = 0; r < rows; ++r) {
+  const Sums sum = [&] __attribute__((always_inline)) {
+    LaneSet<W> acc[G];
+    for (std::int64_t r = 0; r < rows; ++r) {
 #pragma GCC unroll 16
-    for (int g = 0; g < G; ++g) {
-      const LaneSet<W> v = LaneSet<W>::load(x0 + r * C + g * kLanes);
-      if (!whole_rows) v.store(packed + r * kWidth + g * kLanes);
+      for (int g = 0; g < G; ++g) {
+        const LaneSet<W> v = LaneSet<W>::load(x0 + r * C + g * kLanes);
+        if (!whole_rows) v.store(packed + r * kWidth + g * kLanes);
 #pragma GCC unroll 4
-      for (int k = 0; k < K; ++k) sum[g].v[k] += v.v[k] - shift[g].v[k];
+        for (int k = 0; k < K; ++k) acc[g].v[k] += v.v[k] - shift[g].v[k];
+      }
     }
-  }
-  LaneSet<W> mv[G], s1[G], s2[G];
+    return returned(acc);
+  }();
+  LaneSet<W> mv[G];
   float m[G][kLanes];
   for (int g = 0; g < G; ++g) {
     float sums[kLanes], shifts[kLanes];
-    sum[g].store(sums);
+    sum.v[g].store(sums);
     shift[g].store(shifts);
     for (int l = 0; l < kLanes; ++l) m[g][l] = static_cast<float>(shifts[l] + sums[l] * inv_n);
     mv[g] = LaneSet<W>::load(m[g]);
@@ -66,6 +85,7 @@ template <int W, int G, typename T = float>
   // The second pass over `second`: x0 itself (whole rows) or the packed
   // copy, rows kWidth apart either way.
   const auto second_pass = [&](const auto* second) __attribute__((always_inline)) {
+    LaneSet<W> s1[G], s2[G];
     for (std::int64_t r = 0; r < rows; ++r) {
       if (prefetch != 0)
         for (int g = 0; g < G; ++g) prefetch_ahead(x0 + r * C + g * kLanes, prefetch);
@@ -78,14 +98,16 @@ template <int W, int G, typename T = float>
           s2[g].v[k] += d * d;
         }
     }
+    return std::pair{returned(s1), returned(s2)};
   };
-  if constexpr (std::is_same_v<T, float>) second_pass(whole_rows ? x0 : packed);  // one loop
-  else if (whole_rows) second_pass(x0);
-  else second_pass(static_cast<const float*>(packed));
+  std::pair<Sums, Sums> s;
+  if constexpr (std::is_same_v<T, float>) s = second_pass(whole_rows ? x0 : packed);  // one loop
+  else if (whole_rows) s = second_pass(x0);
+  else s = second_pass(static_cast<const float*>(packed));
   for (int g = 0; g < G; ++g) {
     float t1[kLanes], t2[kLanes];
-    s1[g].store(t1);
-    s2[g].store(t2);
+    s.first.v[g].store(t1);
+    s.second.v[g].store(t2);
     for (int l = 0; l < kLanes; ++l)
       out[g * kLanes + l] = {dn, m[g][l] + t1[l] * inv_n,
                              std::max(static_cast<double>(t2[l]) - static_cast<double>(t1[l]) * t1[l] * inv_n, 0.0)};
