@@ -1,5 +1,6 @@
 #include "group_stats.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -69,8 +70,26 @@ void fused_group_norm(const FusedGroupArgs<T>& a) {
       const std::int64_t n = item / s.G, g = item % s.G, c0 = g * Cg;
       const T* x = a.x + (n * s.C + c0) * S;  // the group's planes, (Cg, S)
       T* y = a.y + (n * s.C + c0) * S;
-      // Per channel, the engine's run chunks in order (plan (N, 1, C, S)).
-      for (std::int64_t j = 0; j < Cg; ++j) {
+      // Per channel, the engine's run chunks in order (plan (N, 1, C, S)),
+      // four channels at a time while there are four: rows4_moments gives
+      // each the bits run_moments gives it, its four chains of adds side by
+      // side where one channel's waits on each add's latency (GroupNorm
+      // forward 8x256x28x28, G = 32, warm, Zen 5: 1 thread 0.360 to 0.313
+      // ms, 2 threads 0.161 to 0.124; 8x256x56x56 from memory level). They
+      // ask for nothing ahead: the previous group's normalize pass asked for
+      // this group.
+      std::int64_t j = 0;
+      for (; j + kInterleavedRows <= Cg; j += kInterleavedRows) {
+        Moments acc[kInterleavedRows] = {};
+        for (std::int64_t d0 = 0; d0 < S; d0 += kRunChunk) {
+          const std::int64_t n = std::min(kRunChunk, S - d0);
+          Moments chunk[kInterleavedRows];
+          rows4_moments(x + j * S + d0, S, n, 0, chunk);
+          for (int r = 0; r < kInterleavedRows; ++r) acc[r] = Moments::merge(acc[r], chunk[r]);
+        }
+        std::copy(acc, acc + kInterleavedRows, per_channel.begin() + j);
+      }
+      for (; j < Cg; ++j) {
         Moments acc{};
         for (std::int64_t d0 = 0; d0 < S; d0 += kRunChunk) {
           const std::int64_t n = std::min(kRunChunk, S - d0);

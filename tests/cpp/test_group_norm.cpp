@@ -61,6 +61,9 @@ TEST_P(GroupNorm, FastMatchesReference) {
   const std::vector<std::pair<Shape, std::int64_t>> shapes = {
       {{2, 6, 5}, 3},   {{4, 8, 3, 3}, 2},   {{2, 32, 7, 7}, 32}, {{3, 4, 2, 3, 2}, 1},
       {{1, 12, 127}, 4}, {{2, 6}, 3},        {{5, 4, 1, 1}, 2},   {{2, 64, 8, 8}, 32},
+      // Groups reduced four channels at a time, with one or two left over,
+      // and channels longer than one run chunk (4096).
+      {{2, 12, 70}, 2},  {{1, 10, 9}, 1},    {{1, 8, 5000}, 1},
   };
   std::uint64_t seed = 300;
   for (const auto& [shape, groups] : shapes)
