@@ -62,8 +62,10 @@ TEST_P(GroupNorm, FastMatchesReference) {
       {{2, 6, 5}, 3},   {{4, 8, 3, 3}, 2},   {{2, 32, 7, 7}, 32}, {{3, 4, 2, 3, 2}, 1},
       {{1, 12, 127}, 4}, {{2, 6}, 3},        {{5, 4, 1, 1}, 2},   {{2, 64, 8, 8}, 32},
       // Groups reduced four channels at a time, with one or two left over,
-      // and channels longer than one run chunk (4096).
-      {{2, 12, 70}, 2},  {{1, 10, 9}, 1},    {{1, 8, 5000}, 1},
+      // and channels longer than one run chunk (4096); groups of one and two
+      // channels taken in blocks of four channels, the last block short.
+      {{2, 12, 70}, 2},  {{1, 10, 9}, 1},    {{1, 8, 5000}, 1},   {{1, 6, 9}, 6},
+      {{3, 10, 9}, 5},
   };
   std::uint64_t seed = 300;
   for (const auto& [shape, groups] : shapes)
