@@ -59,33 +59,17 @@ bool fuses_groups(const GroupShape& s, Layout layout) {
 }
 
 // The moments of `channels` consecutive planes of S elements from x (in
-// cache), each over the engine's run chunks in order (plan (N, 1, C, S)),
-// four planes at a time while there are four: rows4_moments gives each the
-// bits run_moments gives it, its four chains of adds side by side where one
-// plane's waits on each add's latency (GroupNorm forward 8x256x28x28, G =
-// 32, warm, Zen 5: 1 thread 0.360 to 0.313 ms, 2 threads 0.161 to 0.124;
-// 8x256x56x56 from memory level). The rest ask for the next run.
+// cache), each as the engine computes it for the plan (N, 1, C, S), four
+// planes at a time while there are four: each gets the bits it gets alone,
+// the four chains of adds side by side where one plane's waits on each
+// add's latency (GroupNorm forward 8x256x28x28, G = 32, warm, Zen 5: 1
+// thread 0.360 to 0.313 ms, 2 threads 0.161 to 0.124; 8x256x56x56 from
+// memory level).
 template <typename T>
 void plane_moments(const T* x, std::int64_t channels, std::int64_t S, Moments* out) {
   std::int64_t j = 0;
-  for (; j + kInterleavedRows <= channels; j += kInterleavedRows) {
-    Moments acc[kInterleavedRows] = {};
-    for (std::int64_t d0 = 0; d0 < S; d0 += kRunChunk) {
-      const std::int64_t n = std::min(kRunChunk, S - d0);
-      Moments chunk[kInterleavedRows];
-      rows4_moments(x + j * S + d0, S, n, 0, chunk);
-      for (int r = 0; r < kInterleavedRows; ++r) acc[r] = Moments::merge(acc[r], chunk[r]);
-    }
-    std::copy(acc, acc + kInterleavedRows, out + j);
-  }
-  for (; j < channels; ++j) {
-    Moments acc{};
-    for (std::int64_t d0 = 0; d0 < S; d0 += kRunChunk) {
-      const std::int64_t n = std::min(kRunChunk, S - d0);
-      acc = Moments::merge(acc, run_moments(x + j * S + d0, n, n));  // asks for the next run
-    }
-    out[j] = acc;
-  }
+  for (; j + kInterleavedRows <= channels; j += kInterleavedRows) chunked_moments4(x + j * S, S, 0, out + j);
+  for (; j < channels; ++j) out[j] = chunked_moments(x + j * S, S);
 }
 
 template <typename T>

@@ -382,6 +382,23 @@ void rows256_moments(const T* x0, std::int64_t C, std::int64_t rows, std::int64_
   NORMKIT_DISPATCH(rows256_moments, x0, C, rows, prefetch, out);
 }
 
+template <typename T>
+Moments chunked_moments(const T* x, std::int64_t n) {
+  Moments acc{};
+  for (std::int64_t d0 = 0; d0 < n; d0 += kRunChunk)
+    acc = Moments::merge(acc, run_moments(x + d0, std::min(kRunChunk, n - d0), 0));
+  return acc;
+}
+template <typename T>
+void chunked_moments4(const T* x0, std::int64_t n, std::int64_t prefetch, Moments* out) {
+  std::fill(out, out + kInterleavedRows, Moments{});
+  for (std::int64_t d0 = 0; d0 < n; d0 += kRunChunk) {
+    Moments chunk[kInterleavedRows];
+    rows4_moments(x0 + d0, n, std::min(kRunChunk, n - d0), prefetch, chunk);
+    for (int r = 0; r < kInterleavedRows; ++r) out[r] = Moments::merge(out[r], chunk[r]);
+  }
+}
+
 #define NORMKIT_MOMENTS_KERNELS(path, T)                                                                       \
   template Moments run_moments##path<T>(const T*, std::int64_t, std::int64_t);                                 \
   template double run_square_sum##path<T>(const T*, std::int64_t);                                             \
@@ -390,7 +407,10 @@ void rows256_moments(const T* x0, std::int64_t C, std::int64_t rows, std::int64_
   template void rows16_moments##path<T>(const T*, std::int64_t, std::int64_t, std::int64_t, Moments*);         \
   template void rows64_moments##path<T>(const T*, std::int64_t, std::int64_t, std::int64_t, Moments*);         \
   template void rows256_moments##path<T>(const T*, std::int64_t, std::int64_t, std::int64_t, Moments*);
-#define NORMKIT_MOMENTS_ALL_PATHS(T) NORMKIT_MOMENTS_KERNELS(, T) NORMKIT_MOMENTS_KERNELS(_portable, T)
+#define NORMKIT_MOMENTS_ALL_PATHS(T)                                                     \
+  NORMKIT_MOMENTS_KERNELS(, T) NORMKIT_MOMENTS_KERNELS(_portable, T)                     \
+  template Moments chunked_moments<T>(const T*, std::int64_t);                             \
+  template void chunked_moments4<T>(const T*, std::int64_t, std::int64_t, Moments*);
 NORMKIT_MOMENTS_ALL_PATHS(float)
 NORMKIT_MOMENTS_ALL_PATHS(Bf16)
 NORMKIT_MOMENTS_ALL_PATHS(F16)

@@ -119,6 +119,16 @@ void rows256_moments(const T* x0, std::int64_t C, std::int64_t rows, std::int64_
 template <typename T>
 double run_square_sum(const T* x, std::int64_t n);
 
+// The statistics of a run of any length n as the engine computes them for a
+// plan with D = n: its chunks of kRunChunk merged in order. chunked_moments4:
+// kInterleavedRows such runs, one after another (n apart), at once, each
+// with the bits it gets alone, asking for the element `prefetch` after each
+// (0: none) in their second pass. (A LayerNorm row, a GroupNorm plane.)
+template <typename T>
+Moments chunked_moments(const T* x, std::int64_t n);
+template <typename T>
+void chunked_moments4(const T* x0, std::int64_t n, std::int64_t prefetch, Moments* out);
+
 // The variants, for the tests that hold them against each other.
 template <typename T>
 Moments run_moments_portable(const T* x, std::int64_t n, std::int64_t prefetch);

@@ -29,20 +29,9 @@ void prefetch_lines(const void* p, std::int64_t bytes) {
   for (std::int64_t b = 0; b < bytes; b += 64) __builtin_prefetch(first + b);
 }
 
-// A row's statistics exactly as the engine computes them for the plan
-// (rows, 1, 1, cols): chunks of kRunChunk merged in order. (Software
-// prefetch only where row_norm_forward says: the rows are read in order,
-// which the hardware prefetcher follows.) T: float, or Bf16 or F16
-// (vectors.hpp) for 16-bit rows read in place, with the bits of the rows
-// widened.
-template <typename T>
-Moments row_moments(const T* x, std::int64_t cols) {
-  Moments acc{};
-  for (std::int64_t d0 = 0; d0 < cols; d0 += kRunChunk)
-    acc = Moments::merge(acc, run_moments(x + d0, std::min(kRunChunk, cols - d0), 0));
-  return acc;
-}
-
+// A row's mean square (RMSNorm's statistic) over its chunks of kRunChunk in
+// order, as the engine computes it for the plan (rows, 1, 1, cols); its
+// moments (LayerNorm's) are chunked_moments'.
 template <typename T>
 double row_mean_square(const T* x, std::int64_t cols) {
   double sum = 0;
@@ -51,20 +40,10 @@ double row_mean_square(const T* x, std::int64_t cols) {
   return sum / static_cast<double>(cols);
 }
 
-// The statistics of kInterleavedRows consecutive rows from r0, each as
-// row_moments / row_mean_square gives it (the same chunks, merged in the
-// same order), with the rows interleaved; asking, as they read (LayerNorm:
-// in the second pass), for the element `prefetch` after each (0: none).
-template <typename T>
-void group_moments(const T* x0, std::int64_t cols, std::int64_t prefetch, Moments* out) {
-  std::fill(out, out + kInterleavedRows, Moments{});
-  for (std::int64_t d0 = 0; d0 < cols; d0 += kRunChunk) {
-    Moments chunk[kInterleavedRows];
-    rows4_moments(x0 + d0, cols, std::min(kRunChunk, cols - d0), prefetch, chunk);
-    for (int r = 0; r < kInterleavedRows; ++r) out[r] = Moments::merge(out[r], chunk[r]);
-  }
-}
-
+// The mean squares of kInterleavedRows consecutive rows, each as
+// row_mean_square gives it (the same chunks, in the same order), with the
+// rows interleaved (their moments: chunked_moments4); asking, as they read,
+// for the element `prefetch` after each (0: none).
 template <typename T>
 void group_mean_squares(const T* x0, std::int64_t cols, std::int64_t prefetch, double* out) {
   std::fill(out, out + kInterleavedRows, 0.0);
@@ -105,9 +84,9 @@ void forward_group(const RowForwardArgs& a, std::int64_t r0, std::int64_t count,
   double mean[kInterleavedRows] = {}, var[kInterleavedRows];
   if (a.kind == RowNorm::layer) {
     Moments m[kInterleavedRows];
-    if (together) group_moments(gx, cols, prefetch, m);
+    if (together) chunked_moments4(gx, cols, prefetch, m);
     else
-      for (std::int64_t r = 0; r < count; ++r) m[r] = row_moments(gx + r * cols, cols);
+      for (std::int64_t r = 0; r < count; ++r) m[r] = chunked_moments(gx + r * cols, cols);
     for (std::int64_t r = 0; r < count; ++r) {
       mean[r] = cols > 0 ? m[r].mean : std::numeric_limits<double>::quiet_NaN();
       var[r] = cols > 0 ? m[r].biased_var() : mean[r];
