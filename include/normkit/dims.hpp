@@ -98,7 +98,7 @@ class Dims {
   void reserve(size_type n) {
     if (n <= capacity_) return;
     auto grown = std::make_unique<value_type[]>(n);
-    std::copy(begin(), end(), grown.get());
+    std::copy_n(data(), std::min(size_, n), grown.get());  // (size_ <= n: the bound for GCC's overflow check)
     heap_ = std::move(grown);
     capacity_ = n;
   }
