@@ -23,11 +23,9 @@ Importing this module imports torch; `import normkit` alone does not.
 
 import torch
 import torch.nn.functional as F
-from torch.autograd.function import once_differentiable
 
 import normkit as _nk
 from ._torch_common import follow_torch_threads as _follow_torch_threads
-from ._torch_common import as_needed as _as_needed
 
 # torch.library custom operators where torch has them (2.4 and newer:
 # torch.compile and torch.export trace them); autograd functions otherwise.
@@ -52,22 +50,24 @@ def _supported(*tensors):
     return all(t is None or (t.is_cpu and t.dtype in _DTYPES) for t in tensors)
 
 
-def _first_derivative_only(backward):
-    """A backward that is normkit's kernel: no graph of its own to
-    differentiate again. With create_graph=True (grad mode on in backward)
-    it raises at once, naming the op, rather than leaving a gradient that
-    silently has no history."""
-    inner = once_differentiable(backward)
+def _no_second_derivative(ctx):
+    """Raises for a backward that would be differentiated again (grad mode on
+    in backward: create_graph=True): the backward is normkit's kernel, with no
+    graph of its own, and would otherwise leave a gradient that silently has
+    no history. Called as `if torch.is_grad_enabled(): _no_second_derivative(ctx)`
+    at the top of each backward: that test is all the common case pays."""
+    op = type(ctx).__name__.lstrip('_').split('Backward')[0]
+    raise RuntimeError(f"normkit.torch: {op}'s backward is normkit's kernel and has no derivative of its own: a "
+                       "second derivative (create_graph=True) is not supported; use torch's own layer for it")
 
-    def wrapped(ctx, *grads):
-        if torch.is_grad_enabled():
-            raise RuntimeError(f"normkit.torch: {type(ctx).__name__.lstrip('_').split('Backward')[0]}'s backward "
-                               "is normkit's kernel and has no derivative of its own: a second derivative "
-                               "(create_graph=True) is not supported; use torch's own layer for it")
-        return inner(ctx, *grads)
 
-    return wrapped
-
+# Each backward runs on the thread count its forward set (_follow_torch_threads)
+# and returns a gradient for every tensor input: autograd drops those of inputs
+# that need none. In a model, a backward runs after other layers' kernels have
+# evicted the Python interpreter's and torch's code from the caches, where
+# each Python-level step costs microseconds (a thread-count check 9 us, the
+# needs_input_grad filter 11 us; TransformerEncoder, torch 1.13, Zen 5): the
+# backward does only what it must.
 
 # ---- autograd functions ----------------------------------------------------------
 
@@ -82,13 +82,13 @@ class _BatchNorm(torch.autograd.Function):
         return y
 
     @staticmethod
-    @_first_derivative_only
     def backward(ctx, dy):
+        if torch.is_grad_enabled():
+            _no_second_derivative(ctx)
         x, weight, running_mean, running_var, save_mean, save_invstd = ctx.saved_tensors
-        _follow_torch_threads()
         dx, dweight, dbias = _nk.batch_norm_backward(dy, x, weight, running_mean, running_var, save_mean,
                                                      save_invstd, ctx.training, ctx.eps)
-        return _as_needed(ctx, dx, dweight, dbias)
+        return dx, dweight, dbias, None, None, None, None, None
 
 
 class _LayerNorm(torch.autograd.Function):
@@ -101,12 +101,12 @@ class _LayerNorm(torch.autograd.Function):
         return y
 
     @staticmethod
-    @_first_derivative_only
     def backward(ctx, dy):
+        if torch.is_grad_enabled():
+            _no_second_derivative(ctx)
         x, weight, bias, mean, rstd = ctx.saved_tensors
-        _follow_torch_threads()
         dx, dweight, dbias = _nk.layer_norm_backward(dy, x, ctx.normalized_shape, mean, rstd, weight, bias)
-        return _as_needed(ctx, dx, None, dweight, dbias)
+        return dx, None, dweight, dbias, None
 
 
 class _RMSNorm(torch.autograd.Function):
@@ -119,13 +119,13 @@ class _RMSNorm(torch.autograd.Function):
         return y
 
     @staticmethod
-    @_first_derivative_only
     def backward(ctx, dy):
+        if torch.is_grad_enabled():
+            _no_second_derivative(ctx)
         x, weight, rstd = ctx.saved_tensors
-        _follow_torch_threads()
         dx, dweight = _nk.rms_norm_backward(dy, x, ctx.normalized_shape, rstd, weight,
                                             weight_offset=ctx.weight_offset)
-        return _as_needed(ctx, dx, None, dweight)
+        return dx, None, dweight, None, None
 
 
 class _GroupNorm(torch.autograd.Function):
@@ -138,12 +138,12 @@ class _GroupNorm(torch.autograd.Function):
         return y
 
     @staticmethod
-    @_first_derivative_only
     def backward(ctx, dy):
+        if torch.is_grad_enabled():
+            _no_second_derivative(ctx)
         x, weight, mean, rstd = ctx.saved_tensors
-        _follow_torch_threads()
         dx, dweight, dbias = _nk.group_norm_backward(dy, x, mean, rstd, weight, ctx.num_groups)
-        return _as_needed(ctx, dx, None, dweight, dbias)
+        return dx, None, dweight, dbias, None
 
 
 class _InstanceNorm(torch.autograd.Function):
@@ -158,12 +158,12 @@ class _InstanceNorm(torch.autograd.Function):
         return y
 
     @staticmethod
-    @_first_derivative_only
     def backward(ctx, dy):
+        if torch.is_grad_enabled():
+            _no_second_derivative(ctx)
         x, weight, mean, rstd = ctx.saved_tensors
-        _follow_torch_threads()
         dx, dweight, dbias = _nk.instance_norm_backward(dy, x, weight, mean, rstd)
-        return _as_needed(ctx, dx, dweight, dbias)
+        return dx, dweight, dbias, None, None, None, None
 
 
 class _AdaIN(torch.autograd.Function):
@@ -176,11 +176,11 @@ class _AdaIN(torch.autograd.Function):
         return y
 
     @staticmethod
-    @_first_derivative_only
     def backward(ctx, dy):
-        _follow_torch_threads()
+        if torch.is_grad_enabled():
+            _no_second_derivative(ctx)
         dcontent, dstyle = _nk.adain_backward(dy, *ctx.saved_tensors, ctx.eps)
-        return _as_needed(ctx, dcontent, dstyle)
+        return dcontent, dstyle, None
 
 
 class _GhostBatchNorm(torch.autograd.Function):
@@ -197,13 +197,13 @@ class _GhostBatchNorm(torch.autograd.Function):
         return y
 
     @staticmethod
-    @_first_derivative_only
     def backward(ctx, dy):
+        if torch.is_grad_enabled():
+            _no_second_derivative(ctx)
         x, weight, save_mean, save_invstd = ctx.saved_tensors
-        _follow_torch_threads()
         dx, dweight, dbias = _nk.ghost_batch_norm_backward(dy, x, weight, save_mean, save_invstd,
                                                            ctx.virtual_batch_size, ctx.eps)
-        return _as_needed(ctx, dx, dweight, dbias)
+        return dx, dweight, dbias, None, None, None, None, None
 
 
 class _BatchRenorm(torch.autograd.Function):
@@ -220,11 +220,11 @@ class _BatchRenorm(torch.autograd.Function):
         return y
 
     @staticmethod
-    @_first_derivative_only
     def backward(ctx, dy):
-        _follow_torch_threads()
+        if torch.is_grad_enabled():
+            _no_second_derivative(ctx)
         dx, dweight, dbias = _nk.batch_renorm_backward(dy, *ctx.saved_tensors, ctx.eps)
-        return _as_needed(ctx, dx, dweight, dbias)
+        return dx, dweight, dbias, None, None, None, None, None, None
 
 
 class _AddNorm(torch.autograd.Function):
@@ -247,10 +247,10 @@ class _AddNorm(torch.autograd.Function):
         return y, residual_out
 
     @staticmethod
-    @_first_derivative_only
     def backward(ctx, dy, dresidual_out):
+        if torch.is_grad_enabled():
+            _no_second_derivative(ctx)
         residual_out, weight, bias, mean, rstd = ctx.saved_tensors
-        _follow_torch_threads()
         if dy is None:  # only residual_out was used
             dy = torch.zeros_like(residual_out, dtype=ctx.y_dtype)
         if ctx.rms:
@@ -260,7 +260,7 @@ class _AddNorm(torch.autograd.Function):
         else:
             dsum, dweight, dbias = _nk.add_layer_norm_backward(dy, dresidual_out, residual_out,
                                                                ctx.normalized_shape, mean, rstd, weight, bias)
-        return _as_needed(ctx, dsum, dsum, None, dweight, dbias)
+        return dsum, dsum, None, dweight, dbias, None, None, None
 
 
 # ---- functions, as torch.nn.functional's --------------------------------------------

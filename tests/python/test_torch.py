@@ -161,6 +161,27 @@ def test_rms_norm_adain_and_fused_ops_match_their_torch_composites():
     check_against_torch(nt.adain, adain, [content, style])
 
 
+def test_gradients_go_only_where_autograd_asks():
+    # Each backward returns every gradient it computed; autograd keeps those
+    # of inputs that require one: a frozen weight, or an input that needs
+    # none (the network's first layer), gets none, and the others match torch.
+    x = torch.randn(4, 6) * 3 + 2
+    weight, bias = torch.randn(6), torch.randn(6)
+    for x_grad, weight_grad in ((False, True), (True, False)):
+        grads = []
+        for layer_norm in (nt.layer_norm, F.layer_norm):
+            xi = x.clone().requires_grad_(x_grad)
+            wi, bi = weight.clone().requires_grad_(weight_grad), bias.clone().requires_grad_(weight_grad)
+            layer_norm(xi, (6,), wi, bi, 1e-5).pow(2).sum().backward()
+            grads.append((xi.grad, wi.grad, bi.grad))
+        (nx, nw, nb), (tx, tw, tb) = grads
+        assert (nx is None) == (tx is None) == (not x_grad)
+        assert (nw is None) == (nb is None) == (tw is None) == (not weight_grad)
+        for got, want in ((nx, tx), (nw, tw), (nb, tb)):
+            if want is not None:
+                torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+
+
 def test_a_second_derivative_raises_naming_the_op():
     x = torch.randn(3, 8, requires_grad=True)
     y = nt.layer_norm(x, 8)
