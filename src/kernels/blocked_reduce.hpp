@@ -9,6 +9,9 @@
 //   (optional) kRuns, runs(offset, stride, n, out)  the partials of kRuns
 //                                     runs of n, `stride` apart, at once, each
 //                                     as run gives it (out: kRuns)
+//   (optional) kShortRuns, kShortRunLength, short_runs(offset, stride, n, out)
+//                                     the same for kShortRuns runs of
+//                                     n < kShortRunLength
 //   void rows(a, offset, rows, c0, n, out)  per-channel partials of `rows`
 //                                     rows of C contiguous channels (D == 1)
 //                                     starting at element offset, for the
@@ -296,7 +299,18 @@ void reduce_each_slice(const NormPlan& plan, const Ops& ops, const Finish& finis
       // Ops::runs) take the samples kRuns at a time where each is one run,
       // sample by sample across the group's slices: their runs of a sample
       // are side by side in memory (NCHW), one stream for the prefetcher.
+      // Runs shorter than the lanes (maps of a few elements) go sixteen at a
+      // time where the Ops have a kernel for them (Ops::short_runs).
       std::int64_t s = 0;
+      if constexpr (requires { Ops::kShortRuns; }) {
+        if (plan.rows_per_sample == 1 && plan.D < Ops::kShortRunLength)
+          for (; s + Ops::kShortRuns <= S; s += Ops::kShortRuns)
+            for (std::int64_t j = 0; j < n; ++j) {
+              const std::int64_t a = (first + j) / C, c = (first + j) % C;
+              ops.short_runs(((a * plan.B + s) * C + c) * plan.D, C * plan.D, plan.D, per_sample.data() + j * S + s);
+              pass_pending(j, s, s + Ops::kShortRuns);
+            }
+      }
       if constexpr (requires { Ops::kRuns; }) {
         if (plan.rows_per_sample == 1 && plan.D <= kRunChunk)
           for (; s + Ops::kRuns <= S; s += Ops::kRuns)

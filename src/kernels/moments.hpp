@@ -108,6 +108,13 @@ template <typename T>
 void rows4_moments(const T* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch, Moments* out);
 template <typename T>
 void rows4_square_sums(const T* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch, double* out);
+// run_moments of kShortRuns runs of n < 16 elements (every element in the
+// tail), `stride` apart, at once: out[r] is what run_moments gives run r,
+// bit for bit, the runs computed in the lanes (BatchNorm NCHW on maps of a
+// few elements).
+inline constexpr int kShortRuns = 16;
+template <typename T>
+void short_runs_moments(const T* x, std::int64_t stride, std::int64_t n, Moments* out);
 template <typename T>
 void rows16_moments(const T* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch, Moments* out);
 // The same for 64 channels: four groups of 16, each with rows16's bits.
@@ -140,6 +147,8 @@ template <typename T>
 void rows4_square_sums_portable(const T* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch,
                                 double* out);
 template <typename T>
+void short_runs_moments_portable(const T* x, std::int64_t stride, std::int64_t n, Moments* out);
+template <typename T>
 void rows16_moments_portable(const T* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch, Moments* out);
 template <typename T>
 void rows64_moments_portable(const T* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch, Moments* out);
@@ -159,6 +168,8 @@ template <typename T>
 NORMKIT_TARGET_AVX2 void rows4_square_sums_avx2(const T* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch,
                                                 double* out);
 template <typename T>
+NORMKIT_TARGET_AVX2 void short_runs_moments_avx2(const T* x, std::int64_t stride, std::int64_t n, Moments* out);
+template <typename T>
 NORMKIT_TARGET_AVX2 void rows16_moments_avx2(const T* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch,
                                              Moments* out);
 template <typename T>
@@ -177,6 +188,9 @@ NORMKIT_TARGET_AVX512 void rows4_moments_avx512(const T* x, std::int64_t stride,
 template <typename T>
 NORMKIT_TARGET_AVX512 void rows4_square_sums_avx512(const T* x, std::int64_t stride, std::int64_t n,
                                                     std::int64_t prefetch, double* out);
+template <typename T>
+NORMKIT_TARGET_AVX512 void short_runs_moments_avx512(const T* x, std::int64_t stride, std::int64_t n,
+                                                     Moments* out);
 template <typename T>
 NORMKIT_TARGET_AVX512 void rows16_moments_avx512(const T* x0, std::int64_t C, std::int64_t rows,
                                                  std::int64_t prefetch, Moments* out);

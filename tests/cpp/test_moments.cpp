@@ -6,6 +6,9 @@
 
 #include "kernels/blocked_reduce.hpp"
 #include "kernels/grad_sums.hpp"
+#include "kernels/lanes.hpp"
+#include "kernels/vectors.hpp"
+#include "normkit/half.hpp"
 
 #include "test_util.hpp"
 
@@ -146,7 +149,10 @@ TEST_P(SliceFusion, SameBitsAsTheWholeTensorReduction) {
   const int threads_before = num_threads();
   for (const int threads : {1, 2})
   for (const NormPlan plan : {NormPlan{1, 5, 9, 4097, 1}, NormPlan{2, 7, 8, 33, 1}, NormPlan{1, 6, 16, 50, 2},
-                              NormPlan{1, 12, 30, 196, 1}, NormPlan{3, 9, 3, 20, 1}}) {
+                              NormPlan{1, 12, 30, 196, 1}, NormPlan{3, 9, 3, 20, 1},
+                              // runs shorter than the lanes, 16 samples at a time (2x2 and 3x3 maps),
+                              // the samples past the last 16 four and one at a time
+                              NormPlan{1, 37, 6, 4, 1}, NormPlan{2, 20, 3, 9, 1}}) {
     set_num_threads(threads);
     const std::int64_t n = plan.numel(), AC = plan.A * plan.C;
     const std::vector<float> x = normal_values(static_cast<std::size_t>(n), 21, 3.0f, 2.0f);
@@ -283,6 +289,53 @@ TEST_P(MomentsKernel, InterleavedRowsGiveEachRowTheSingleRunBits) {
       EXPECT_EQ(std::memcmp(&alone, &together[r], sizeof alone), 0) << "rows4_moments n=" << n << " row " << r;
       const double square = kernels::run_square_sum(x.data() + r * stride, n);
       EXPECT_EQ(std::memcmp(&square, &squares[r], sizeof square), 0) << "rows4_square_sums n=" << n << " row " << r;
+    }
+  }
+}
+
+// The short-run kernel computes 16 runs in its lanes and must still give
+// each run exactly what the single-run kernel gives it: every length below
+// 16, on every path, with runs whose values are large (mean 1e4), signed
+// zeros, infinities and NaNs (as the first element, where it is the shift,
+// and later), and the same in bfloat16.
+TEST_P(MomentsKernel, ShortRunsGiveEachRunTheSingleRunBits) {
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  for (std::int64_t n = 1; n < kernels::kLanes; ++n) {
+    const std::int64_t stride = 2 * n + 3;
+    std::vector<float> x = normal_values(static_cast<std::size_t>(kernels::kShortRuns * stride), 700 + n, 0.0f, 2.0f);
+    for (std::int64_t i = 3 * stride; i < 4 * stride; ++i) x[static_cast<std::size_t>(i)] += 1e4f;  // run 3: mean 1e4
+    x[static_cast<std::size_t>(5 * stride)] = -0.0f;                 // run 5 starts at -0
+    x[static_cast<std::size_t>(6 * stride)] = 0.0f;                  // run 6 starts at +0 ...
+    x[static_cast<std::size_t>(6 * stride + n - 1)] = -0.0f;         // ... and ends at -0
+    x[static_cast<std::size_t>(7 * stride)] = inf;                   // an infinite shift
+    x[static_cast<std::size_t>(8 * stride)] = -inf;
+    x[static_cast<std::size_t>(9 * stride)] = nan;                   // a NaN shift
+    x[static_cast<std::size_t>(10 * stride + n - 1)] = nan;          // a NaN later
+    x[static_cast<std::size_t>(11 * stride + n / 2)] = inf;          // an infinity later
+    for (std::int64_t i = 12 * stride; i < 12 * stride + n; ++i) x[static_cast<std::size_t>(i)] = 0.0f;  // all +0
+    for (std::int64_t i = 13 * stride; i < 13 * stride + n; ++i) x[static_cast<std::size_t>(i)] = -1.5f;  // constant
+    // runs 2 and 14 (one in each half of the lanes): values far apart in
+    // magnitude, whose sums in double depend on the order they are added in
+    // (the lane totals' tree): 0, 1e20, 1, -1e20, 1e20, 1, ... (the 1 survives
+    // one order and not another)
+    for (const std::int64_t run : {2, 14})
+      for (std::int64_t j = 0; j < n; ++j) {
+        const float cycle[3] = {1e20f, 1.0f, -1e20f};
+        x[static_cast<std::size_t>(run * stride + j)] = j == 0 ? 0.0f : cycle[(j - 1) % 3];
+      }
+    Moments together[kernels::kShortRuns];
+    kernels::short_runs_moments(x.data(), stride, n, together);
+    std::vector<kernels::Bf16> h(x.size());
+    for (std::size_t i = 0; i < x.size(); ++i) h[i] = kernels::Bf16{normkit::float_to_bfloat16(x[i])};
+    Moments together_bf16[kernels::kShortRuns];
+    kernels::short_runs_moments(h.data(), stride, n, together_bf16);
+    for (int r = 0; r < kernels::kShortRuns; ++r) {
+      const Moments alone = kernels::run_moments(x.data() + r * stride, n, n);
+      EXPECT_EQ(std::memcmp(&alone, &together[r], sizeof alone), 0)
+          << "n=" << n << " run " << r << ": mean " << together[r].mean << " against " << alone.mean << ", m2 "
+          << together[r].m2 << " against " << alone.m2;
+      const Moments alone_bf16 = kernels::run_moments(h.data() + r * stride, n, n);
+      EXPECT_EQ(std::memcmp(&alone_bf16, &together_bf16[r], sizeof alone_bf16), 0) << "bfloat16 n=" << n << " run " << r;
     }
   }
 }
