@@ -295,30 +295,32 @@ void reduce_each_slice(const NormPlan& plan, const Ops& ops, const Finish& finis
 #pragma omp for schedule(static)
     for (std::int64_t group = 0; group < groups; ++group) {
       const std::int64_t first = group * G, n = std::min(G, items - first);
-      // Ops that reduce several runs at once (the same bits as one by one:
-      // Ops::runs) take the samples kRuns at a time where each is one run,
-      // sample by sample across the group's slices: their runs of a sample
-      // are side by side in memory (NCHW), one stream for the prefetcher.
-      // Runs shorter than the lanes (maps of a few elements) go sixteen at a
-      // time where the Ops have a kernel for them (Ops::short_runs).
+      // Ops that reduce several runs at once (the same bits as one by one)
+      // take the samples that many at a time where each is one run, sample
+      // by sample across the group's slices: their runs of a sample are side
+      // by side in memory (NCHW), one stream for the prefetcher. Runs shorter
+      // than the lanes (maps of a few elements) go kShortRuns at a time
+      // (Ops::short_runs), then kRuns (Ops::runs), then one by one.
       std::int64_t s = 0;
+      const auto runs_at_once = [&](std::int64_t count, const auto& runs) {
+        for (; s + count <= S; s += count)
+          for (std::int64_t j = 0; j < n; ++j) {
+            const std::int64_t a = (first + j) / C, c = (first + j) % C;
+            runs(((a * plan.B + s) * C + c) * plan.D, C * plan.D, per_sample.data() + j * S + s);
+            pass_pending(j, s, s + count);
+          }
+      };
       if constexpr (requires { Ops::kShortRuns; }) {
         if (plan.rows_per_sample == 1 && plan.D < Ops::kShortRunLength)
-          for (; s + Ops::kShortRuns <= S; s += Ops::kShortRuns)
-            for (std::int64_t j = 0; j < n; ++j) {
-              const std::int64_t a = (first + j) / C, c = (first + j) % C;
-              ops.short_runs(((a * plan.B + s) * C + c) * plan.D, C * plan.D, plan.D, per_sample.data() + j * S + s);
-              pass_pending(j, s, s + Ops::kShortRuns);
-            }
+          runs_at_once(Ops::kShortRuns, [&](std::int64_t offset, std::int64_t stride, Partial* out) {
+            ops.short_runs(offset, stride, plan.D, out);
+          });
       }
       if constexpr (requires { Ops::kRuns; }) {
         if (plan.rows_per_sample == 1 && plan.D <= kRunChunk)
-          for (; s + Ops::kRuns <= S; s += Ops::kRuns)
-            for (std::int64_t j = 0; j < n; ++j) {
-              const std::int64_t a = (first + j) / C, c = (first + j) % C;
-              ops.runs(((a * plan.B + s) * C + c) * plan.D, C * plan.D, plan.D, per_sample.data() + j * S + s);
-              pass_pending(j, s, s + Ops::kRuns);
-            }
+          runs_at_once(Ops::kRuns, [&](std::int64_t offset, std::int64_t stride, Partial* out) {
+            ops.runs(offset, stride, plan.D, out);
+          });
       }
       for (std::int64_t j = 0; j < n; ++j) {
         const std::int64_t a = (first + j) / C, c = (first + j) % C;
