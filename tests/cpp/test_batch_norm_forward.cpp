@@ -173,6 +173,47 @@ TEST_P(BatchNormForward, InPlaceOutputEqualsOutOfPlace) {
   }
 }
 
+// Channels-last rows of a few vectors are written in a held form, with
+// streaming stores only from an aligned output (elementwise.cpp,
+// stream_held_rows). Views that start 1 to 15 floats past a cache line get
+// the bits of aligned ones, forward (training and eval) and backward; the
+// ctest run with every output streamed takes the streamed branch too.
+TEST_P(BatchNormForward, ChannelsLastRowsAtAnyAlignmentGiveTheSameBits) {
+  const auto view_at = [](Tensor& storage, std::int64_t offset, const Shape& shape) {
+    return TensorView(storage.data<float>() + offset, shape, channels_last_strides(shape), DType::float32);
+  };
+  for (std::int64_t C : {16, 32, 64})
+    for (bool training : {true, false}) {
+      const Shape shape{3, C, 5, 4};
+      const std::int64_t n = 3 * C * 5 * 4;
+      BatchNormCase c{.shape = shape, .layout = TestLayout::channels_last, .training = training};
+      BatchNormRun aligned(c);
+      batch_norm_forward(aligned.inputs(), options_for(c, Impl::fast), aligned.outputs());
+      const TestTensor dy = random_tensor(shape, TestLayout::channels_last, 77, 0.0f, 1.0f);
+      BatchNormBackwardInputs back{.dy = dy.view, .x = aligned.x.view, .weight = aligned.weight,
+                                   .running_mean = aligned.running_mean, .running_var = aligned.running_var,
+                                   .save_mean = aligned.save_mean, .save_invstd = aligned.save_invstd};
+      const BatchNormBackwardResult aligned_grads = batch_norm_backward(back, options_for(c, Impl::fast));
+      for (std::int64_t offset : {1, 4, 7, 15}) {
+        SCOPED_TRACE("C " + std::to_string(C) + (training ? " train" : " eval") + ", offset " + std::to_string(offset));
+        BatchNormRun run(c);  // the same values, fresh running statistics
+        Tensor x_storage({n + 16}), y_storage({n + 16}), dy_storage({n + 16}), dx_storage({n + 16});
+        const TensorView x = view_at(x_storage, offset, shape), y = view_at(y_storage, offset, shape);
+        copy_into(run.x.view, x);
+        batch_norm_forward({x, run.weight, run.bias, run.running_mean, run.running_var}, options_for(c, Impl::fast),
+                           {y, run.save_mean, run.save_invstd});
+        EXPECT_TRUE(same_bits(values(y), values(aligned.y.view)));
+        EXPECT_TRUE(same_bits(values(run.running_var), values(aligned.running_var)));
+        const TensorView dy_at = view_at(dy_storage, offset, shape), dx = view_at(dx_storage, offset, shape);
+        copy_into(dy.view, dy_at);
+        back.dy = dy_at;
+        back.x = x;
+        batch_norm_backward(back, options_for(c, Impl::fast), {.dx = dx});
+        EXPECT_TRUE(same_bits(values(dx), values(aligned_grads.dx)));
+      }
+    }
+}
+
 TEST_P(BatchNormForward, ChannelScaleShiftIsTheFusedEvalForm) {
   for (TestLayout layout : {TestLayout::contiguous, TestLayout::channels_last, TestLayout::strided}) {
     BatchNormCase c{.shape = {3, 4, 5, 6}, .layout = layout, .training = false};
