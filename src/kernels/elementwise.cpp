@@ -139,10 +139,10 @@ template <bool kStream, int W, typename T, typename Held>
 // training forward 32x64x56x56 2.90 against 2.08 ms (2 threads 1.72
 // against 1.37; aligned and streamed, 1.78), 32x64x40x40 1.72 against
 // 1.09, bfloat16 32x64x56x56 1.74 against 1.06; eval 32x64x56x56 2.07
-// against 1.23 (2 threads 1.31 against 1.01); backward 32x64x56x56 4.25 against 3.03 (2 threads 2.06
-// against 1.88), 32x64x40x40 1.99 against 1.30. Longer rows leave the
-// held form and still stream: training forward 64x256x14x14 level (0.87
-// and 0.85 ms) from the same offset.
+// against 1.23 (2 threads 1.31 against 1.01); backward 32x64x56x56 4.25
+// against 3.03 (2 threads 2.06 against 1.88), 32x64x40x40 1.99 against
+// 1.30. Longer rows leave the held form and still stream: training
+// forward 64x256x14x14 level (0.87 and 0.85 ms) from the same offset.
 template <int W, typename T>
 [[gnu::always_inline]] inline bool stream_held_rows(const T* y, std::int64_t n, bool stream) {
   return stream && vector_start<true, W>(y, n) == 0;

@@ -174,7 +174,7 @@ TEST_P(BatchNormForward, InPlaceOutputEqualsOutOfPlace) {
 }
 
 // Channels-last rows of a few vectors are written in a held form, with
-// streaming stores only from an aligned output (elementwise.cpp,
+// streaming stores only to an aligned output (elementwise.cpp,
 // stream_held_rows). Views that start 1 to 15 floats past a cache line get
 // the bits of aligned ones, forward (training and eval) and backward; the
 // ctest run with every output streamed takes the streamed branch too.
@@ -185,7 +185,6 @@ TEST_P(BatchNormForward, ChannelsLastRowsAtAnyAlignmentGiveTheSameBits) {
   for (std::int64_t C : {16, 32, 64})
     for (bool training : {true, false}) {
       const Shape shape{3, C, 5, 4};
-      const std::int64_t n = 3 * C * 5 * 4;
       BatchNormCase c{.shape = shape, .layout = TestLayout::channels_last, .training = training};
       BatchNormRun aligned(c);
       batch_norm_forward(aligned.inputs(), options_for(c, Impl::fast), aligned.outputs());
@@ -197,6 +196,7 @@ TEST_P(BatchNormForward, ChannelsLastRowsAtAnyAlignmentGiveTheSameBits) {
       for (std::int64_t offset : {1, 4, 7, 15}) {
         SCOPED_TRACE("C " + std::to_string(C) + (training ? " train" : " eval") + ", offset " + std::to_string(offset));
         BatchNormRun run(c);  // the same values, fresh running statistics
+        const std::int64_t n = run.x.view.numel();
         Tensor x_storage({n + 16}), y_storage({n + 16}), dy_storage({n + 16}), dx_storage({n + 16});
         const TensorView x = view_at(x_storage, offset, shape), y = view_at(y_storage, offset, shape);
         copy_into(run.x.view, x);
