@@ -93,7 +93,10 @@ template <int W, bool kCentred, typename T>
       add(r, LaneSet<W>::load_tail(dy + r * stride + body, rest), LaneSet<W>::load_tail(x + r * stride + body, rest),
           w != nullptr ? &wt : nullptr, &mask);
   }
-  for (int r = 0; r < kRunsAtOnce; ++r) out[r] = {g[r].total(), gx[r].total()};
+  static_assert(kRunsAtOnce == 4);
+  double t[8];
+  lane_totals<W>({&g[0], &gx[0], &g[1], &gx[1], &g[2], &gx[2], &g[3], &gx[3]}, t);
+  for (int r = 0; r < kRunsAtOnce; ++r) out[r] = {t[2 * r], t[2 * r + 1]};
 }
 
 template <int W, typename T>

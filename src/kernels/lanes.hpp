@@ -125,6 +125,46 @@ struct LaneSet {
   }
 };
 
+// out[k] = sets[k]->total(), bit for bit. Four or eight lane sets on
+// AVX-512 (W = 16) go at once: the same pairs added at every level of the
+// tree, the trees side by side in vectors of doubles after the first level,
+// where each alone ends in narrowing shuffles and scalar adds. BatchNorm
+// NCHW, Zen 5, 1 thread, against one at a time: backward 32x512x2x2 1.06x,
+// 32x256x4x4 1.06x, 32x128x8x8 1.04x, 64x256x14x14 level; training forward
+// 1.00-1.03x; LayerNorm forward 1.01-1.03x. The narrower paths take them one
+// at a time: there the vectors of eight doubles are pairs or quartets of
+// registers (AVX2 training forward 0.96-0.99x, SSE2 0.77x).
+template <int W, int N>
+[[gnu::always_inline]] inline void lane_totals(const LaneSet<W>* const (&sets)[N], double (&out)[N]) {
+  if constexpr (W == 16 && (N == 4 || N == 8)) {
+    typedef float f8 __attribute__((vector_size(32)));
+    typedef double d8 __attribute__((vector_size(64)));
+    d8 t8[N];
+    for (int k = 0; k < N; ++k) {
+      const vfloat<16>& v = sets[k]->v[0];
+      const f8 low = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7);
+      const f8 high = __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
+      t8[k] = __builtin_convertvector(low, d8) + __builtin_convertvector(high, d8);  // lane l + lane l + 8
+    }
+    d8 t4[N / 2];  // sets 2p and 2p + 1: t8[i] + t8[i + 4], i < 4
+    for (int p = 0; p < N / 2; ++p)
+      t4[p] = __builtin_shufflevector(t8[2 * p], t8[2 * p + 1], 0, 1, 2, 3, 8, 9, 10, 11) +
+              __builtin_shufflevector(t8[2 * p], t8[2 * p + 1], 4, 5, 6, 7, 12, 13, 14, 15);
+    d8 t2[N / 4];  // sets 4q to 4q + 3: t4[i] + t4[i + 2], i < 2
+    for (int q = 0; q < N / 4; ++q)
+      t2[q] = __builtin_shufflevector(t4[2 * q], t4[2 * q + 1], 0, 1, 4, 5, 8, 9, 12, 13) +
+              __builtin_shufflevector(t4[2 * q], t4[2 * q + 1], 2, 3, 6, 7, 10, 11, 14, 15);
+    // t2[0] + t2[1] of each set, in set order (with N = 4 the upper four
+    // lanes repeat the lower).
+    const d8 last = t2[N / 4 - 1];
+    const d8 t = __builtin_shufflevector(t2[0], last, 0, 2, 4, 6, 8, 10, 12, 14) +
+                 __builtin_shufflevector(t2[0], last, 1, 3, 5, 7, 9, 11, 13, 15);
+    for (int k = 0; k < N; ++k) out[k] = t[k];
+  } else {
+    for (int k = 0; k < N; ++k) out[k] = sets[k]->total();
+  }
+}
+
 // A row's centre as a float pair (hi, lo): x - mean is (x - hi) - lo. When
 // both are +0 (RMSNorm, which has no centre) that is x, bit for bit (x - +0
 // is x for every x, -0 and NaN included), and the kernels run a version

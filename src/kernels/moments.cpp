@@ -161,8 +161,12 @@ template <int W, int R, typename T = float>
 #pragma GCC unroll 4
       for (int k = 0; k < K; ++k) sum[r].v[k] += (tail[r].v[k] - shift[r]) * mask.v[k];
     }
-    m[r] = static_cast<float>(shift[r] + sum[r].total() * inv_n);
   }
+  const LaneSet<W>* sums[R];
+  for (int r = 0; r < R; ++r) sums[r] = &sum[r];
+  double t0[R];
+  lane_totals<W>(sums, t0);
+  for (int r = 0; r < R; ++r) m[r] = static_cast<float>(shift[r] + t0[r] * inv_n);
   LaneSet<W> s1[R], s2[R];
   for (std::int64_t i = 0; i < body; i += kLanes) {
 #pragma GCC unroll 4
@@ -185,7 +189,16 @@ template <int W, int R, typename T = float>
         s2[r].v[k] += d * d;
       }
     }
-    const double t1 = s1[r].total(), t2 = s2[r].total();
+  }
+  const LaneSet<W>* both[2 * R];  // s1 and s2 of each run
+  for (int r = 0; r < R; ++r) {
+    both[2 * r] = &s1[r];
+    both[2 * r + 1] = &s2[r];
+  }
+  double t[2 * R];
+  lane_totals<W>(both, t);
+  for (int r = 0; r < R; ++r) {
+    const double t1 = t[2 * r], t2 = t[2 * r + 1];
     out[r] = {dn, m[r] + t1 * inv_n, std::max(t2 - t1 * t1 * inv_n, 0.0)};
   }
 }

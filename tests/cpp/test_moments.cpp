@@ -363,6 +363,37 @@ TEST_P(MomentsKernel, InterleavedGradSumsGiveEachRunTheSingleRunBits) {
   }
 }
 
+// lane_totals adds several lane sets' trees side by side (AVX-512) and
+// must give each set exactly its total(): lanes of very different sizes
+// and signs, where adding any other pairs first gives other bits, at every
+// vector width and for four and eight sets at once.
+template <int W, int N>
+void expect_lane_totals_are_each_total(std::uint64_t seed) {
+  std::vector<float> values = normal_values(static_cast<std::size_t>(N * kernels::kLanes), seed, 0.0f, 1.0f);
+  for (std::size_t i = 0; i < values.size(); ++i) values[i] *= std::ldexp(1.0f, static_cast<int>((i * 7) % 48) - 24);
+  kernels::LaneSet<W> sets[N];
+  const kernels::LaneSet<W>* pointers[N];
+  for (int k = 0; k < N; ++k) {
+    sets[k] = kernels::LaneSet<W>::load(values.data() + k * kernels::kLanes);
+    pointers[k] = &sets[k];
+  }
+  double together[N];
+  kernels::lane_totals<W>(pointers, together);
+  for (int k = 0; k < N; ++k) {
+    const double alone = sets[k].total();
+    EXPECT_EQ(std::memcmp(&alone, &together[k], sizeof alone), 0) << "W=" << W << " N=" << N << " set " << k;
+  }
+}
+
+TEST(LaneTotals, SeveralAtOnceGiveEachSetItsTotal) {
+  for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+    expect_lane_totals_are_each_total<16, 8>(seed);
+    expect_lane_totals_are_each_total<16, 4>(seed);
+    expect_lane_totals_are_each_total<8, 8>(seed);
+    expect_lane_totals_are_each_total<4, 4>(seed);
+  }
+}
+
 // NORMKIT_ISA picks the starting path when the CPU has it; set_simd_path
 // changes it for the process and refuses a path the CPU lacks.
 TEST(Simd, RequestedPathRunsWhenTheCpuHasIt) {
