@@ -84,10 +84,17 @@ struct LaneSet {
   // each 196-float run made BatchNorm forward 64x256x14x14 NCHW 1.55 rather
   // than 1.48 ms (1 thread, Zen 4).
   [[gnu::always_inline]] double total() const {
-    typedef float f8 __attribute__((vector_size(32)));
-    typedef double d8 __attribute__((vector_size(64)));
     typedef double d4 __attribute__((vector_size(32)));
     typedef double d2 __attribute__((vector_size(16)));
+    const Doubles8 t8 = first_level();
+    const d4 t4 = __builtin_shufflevector(t8, t8, 0, 1, 2, 3) + __builtin_shufflevector(t8, t8, 4, 5, 6, 7);
+    const d2 t2 = __builtin_shufflevector(t4, t4, 0, 1) + __builtin_shufflevector(t4, t4, 2, 3);
+    return t2[0] + t2[1];
+  }
+  // The first level of total()'s tree, in double: lane l + lane l + 8.
+  typedef double Doubles8 __attribute__((vector_size(64)));
+  [[gnu::always_inline]] Doubles8 first_level() const {
+    typedef float f8 __attribute__((vector_size(32)));
     f8 low, high;
     if constexpr (W == 16) {
       low = __builtin_shufflevector(v[0], v[0], 0, 1, 2, 3, 4, 5, 6, 7);
@@ -98,10 +105,7 @@ struct LaneSet {
       low = __builtin_shufflevector(v[0], v[1], 0, 1, 2, 3, 4, 5, 6, 7);
       high = __builtin_shufflevector(v[2], v[3], 0, 1, 2, 3, 4, 5, 6, 7);
     }
-    const d8 t8 = __builtin_convertvector(low, d8) + __builtin_convertvector(high, d8);
-    const d4 t4 = __builtin_shufflevector(t8, t8, 0, 1, 2, 3) + __builtin_shufflevector(t8, t8, 4, 5, 6, 7);
-    const d2 t2 = __builtin_shufflevector(t4, t4, 0, 1) + __builtin_shufflevector(t4, t4, 2, 3);
-    return t2[0] + t2[1];
+    return __builtin_convertvector(low, Doubles8) + __builtin_convertvector(high, Doubles8);
   }
   // 1 in the first n lanes, 0 after: multiplying a tail's terms by it keeps
   // the missing lanes' accumulators unchanged (adding 0 is exact).
@@ -137,15 +141,9 @@ struct LaneSet {
 template <int W, int N>
 [[gnu::always_inline]] inline void lane_totals(const LaneSet<W>* const (&sets)[N], double (&out)[N]) {
   if constexpr (W == 16 && (N == 4 || N == 8)) {
-    typedef float f8 __attribute__((vector_size(32)));
-    typedef double d8 __attribute__((vector_size(64)));
+    using d8 = typename LaneSet<W>::Doubles8;
     d8 t8[N];
-    for (int k = 0; k < N; ++k) {
-      const vfloat<16>& v = sets[k]->v[0];
-      const f8 low = __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7);
-      const f8 high = __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15);
-      t8[k] = __builtin_convertvector(low, d8) + __builtin_convertvector(high, d8);  // lane l + lane l + 8
-    }
+    for (int k = 0; k < N; ++k) t8[k] = sets[k]->first_level();
     d8 t4[N / 2];  // sets 2p and 2p + 1: t8[i] + t8[i + 4], i < 4
     for (int p = 0; p < N / 2; ++p)
       t4[p] = __builtin_shufflevector(t8[2 * p], t8[2 * p + 1], 0, 1, 2, 3, 8, 9, 10, 11) +
