@@ -162,10 +162,8 @@ template <int W, int R, typename T = float>
       for (int k = 0; k < K; ++k) sum[r].v[k] += (tail[r].v[k] - shift[r]) * mask.v[k];
     }
   }
-  const LaneSet<W>* sums[R];
-  for (int r = 0; r < R; ++r) sums[r] = &sum[r];
   double t0[R];
-  lane_totals<W>(sums, t0);
+  lane_totals<W>(sum, t0);
   for (int r = 0; r < R; ++r) m[r] = static_cast<float>(shift[r] + t0[r] * inv_n);
   LaneSet<W> s1[R], s2[R];
   for (std::int64_t i = 0; i < body; i += kLanes) {
@@ -190,10 +188,10 @@ template <int W, int R, typename T = float>
       }
     }
   }
-  const LaneSet<W>* both[2 * R];  // s1 and s2 of each run
+  LaneSet<W> both[2 * R];  // s1 and s2 of each run
   for (int r = 0; r < R; ++r) {
-    both[2 * r] = &s1[r];
-    both[2 * r + 1] = &s2[r];
+    both[2 * r] = s1[r];
+    both[2 * r + 1] = s2[r];
   }
   double t[2 * R];
   lane_totals<W>(both, t);

@@ -372,13 +372,9 @@ void expect_lane_totals_are_each_total(std::uint64_t seed) {
   std::vector<float> values = normal_values(static_cast<std::size_t>(N * kernels::kLanes), seed, 0.0f, 1.0f);
   for (std::size_t i = 0; i < values.size(); ++i) values[i] *= std::ldexp(1.0f, static_cast<int>((i * 7) % 48) - 24);
   kernels::LaneSet<W> sets[N];
-  const kernels::LaneSet<W>* pointers[N];
-  for (int k = 0; k < N; ++k) {
-    sets[k] = kernels::LaneSet<W>::load(values.data() + k * kernels::kLanes);
-    pointers[k] = &sets[k];
-  }
+  for (int k = 0; k < N; ++k) sets[k] = kernels::LaneSet<W>::load(values.data() + k * kernels::kLanes);
   double together[N];
-  kernels::lane_totals<W>(pointers, together);
+  kernels::lane_totals<W>(sets, together);
   for (int k = 0; k < N; ++k) {
     const double alone = sets[k].total();
     EXPECT_EQ(std::memcmp(&alone, &together[k], sizeof alone), 0) << "W=" << W << " N=" << N << " set " << k;
