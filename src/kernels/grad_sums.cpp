@@ -95,7 +95,7 @@ template <int W, bool kCentred, typename T>
   }
   static_assert(kRunsAtOnce == 4);
   double t[8];
-  lane_totals<W>({g[0], gx[0], g[1], gx[1], g[2], gx[2], g[3], gx[3]}, t);
+  lane_totals<W>(std::array{g[0], gx[0], g[1], gx[1], g[2], gx[2], g[3], gx[3]}, t);
   for (int r = 0; r < kRunsAtOnce; ++r) out[r] = {t[2 * r], t[2 * r + 1]};
 }
 

@@ -3,7 +3,9 @@
 // same bits on every run and on every instruction set.
 #pragma once
 
+#include <array>
 #include <bit>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
@@ -143,18 +145,18 @@ struct LaneSet {
 // GCC 12 keeps a sum whose address is taken on the stack for its whole
 // life, so every add of the loop before went through a store and a load
 // (LayerNorm forward (64, 256), 1 thread, Zen 5: 4.1-4.3 us with pointers).
-template <int W, int N>
-[[gnu::always_inline]] inline void lane_totals(const LaneSet<W> (&sets)[N], double (&out)[N]) {
+template <int W, std::size_t N>
+[[gnu::always_inline]] inline void lane_totals(const std::array<LaneSet<W>, N> sets, double (&out)[N]) {
   if constexpr (W == 16 && (N == 4 || N == 8)) {
     using d8 = typename LaneSet<W>::Doubles8;
     d8 t8[N];
-    for (int k = 0; k < N; ++k) t8[k] = sets[k].first_level();
+    for (std::size_t k = 0; k < N; ++k) t8[k] = sets[k].first_level();
     d8 t4[N / 2];  // sets 2p and 2p + 1: t8[i] + t8[i + 4], i < 4
-    for (int p = 0; p < N / 2; ++p)
+    for (std::size_t p = 0; p < N / 2; ++p)
       t4[p] = __builtin_shufflevector(t8[2 * p], t8[2 * p + 1], 0, 1, 2, 3, 8, 9, 10, 11) +
               __builtin_shufflevector(t8[2 * p], t8[2 * p + 1], 4, 5, 6, 7, 12, 13, 14, 15);
     d8 t2[N / 4];  // sets 4q to 4q + 3: t4[i] + t4[i + 2], i < 2
-    for (int q = 0; q < N / 4; ++q)
+    for (std::size_t q = 0; q < N / 4; ++q)
       t2[q] = __builtin_shufflevector(t4[2 * q], t4[2 * q + 1], 0, 1, 4, 5, 8, 9, 12, 13) +
               __builtin_shufflevector(t4[2 * q], t4[2 * q + 1], 2, 3, 6, 7, 10, 11, 14, 15);
     // t2[0] + t2[1] of each set, in set order (with N = 4 the upper four
@@ -162,9 +164,9 @@ template <int W, int N>
     const d8 last = t2[N / 4 - 1];
     const d8 t = __builtin_shufflevector(t2[0], last, 0, 2, 4, 6, 8, 10, 12, 14) +
                  __builtin_shufflevector(t2[0], last, 1, 3, 5, 7, 9, 11, 13, 15);
-    for (int k = 0; k < N; ++k) out[k] = t[k];
+    for (std::size_t k = 0; k < N; ++k) out[k] = t[k];
   } else {
-    for (int k = 0; k < N; ++k) out[k] = sets[k].total();
+    for (std::size_t k = 0; k < N; ++k) out[k] = sets[k].total();
   }
 }
 

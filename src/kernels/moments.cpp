@@ -162,8 +162,11 @@ template <int W, int R, typename T = float>
       for (int k = 0; k < K; ++k) sum[r].v[k] += (tail[r].v[k] - shift[r]) * mask.v[k];
     }
   }
+  std::array<LaneSet<W>, R> sums;
+#pragma GCC unroll 4  // the runs' sums stay in registers only if unrolled
+  for (int r = 0; r < R; ++r) sums[r] = sum[r];
   double t0[R];
-  lane_totals<W>(sum, t0);
+  lane_totals<W>(sums, t0);
   for (int r = 0; r < R; ++r) m[r] = static_cast<float>(shift[r] + t0[r] * inv_n);
   LaneSet<W> s1[R], s2[R];
   for (std::int64_t i = 0; i < body; i += kLanes) {
@@ -188,7 +191,8 @@ template <int W, int R, typename T = float>
       }
     }
   }
-  LaneSet<W> both[2 * R];  // s1 and s2 of each run
+  std::array<LaneSet<W>, 2 * R> both;  // s1 and s2 of each run
+#pragma GCC unroll 4  // the runs' sums stay in registers only if unrolled
   for (int r = 0; r < R; ++r) {
     both[2 * r] = s1[r];
     both[2 * r + 1] = s2[r];

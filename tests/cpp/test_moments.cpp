@@ -367,15 +367,15 @@ TEST_P(MomentsKernel, InterleavedGradSumsGiveEachRunTheSingleRunBits) {
 // must give each set exactly its total(): lanes of very different sizes
 // and signs, where adding any other pairs first gives other bits, at every
 // vector width and for four and eight sets at once.
-template <int W, int N>
+template <int W, std::size_t N>
 void expect_lane_totals_are_each_total(std::uint64_t seed) {
   std::vector<float> values = normal_values(static_cast<std::size_t>(N * kernels::kLanes), seed, 0.0f, 1.0f);
   for (std::size_t i = 0; i < values.size(); ++i) values[i] *= std::ldexp(1.0f, static_cast<int>((i * 7) % 48) - 24);
-  kernels::LaneSet<W> sets[N];
-  for (int k = 0; k < N; ++k) sets[k] = kernels::LaneSet<W>::load(values.data() + k * kernels::kLanes);
+  std::array<kernels::LaneSet<W>, N> sets;
+  for (std::size_t k = 0; k < N; ++k) sets[k] = kernels::LaneSet<W>::load(values.data() + k * kernels::kLanes);
   double together[N];
   kernels::lane_totals<W>(sets, together);
-  for (int k = 0; k < N; ++k) {
+  for (std::size_t k = 0; k < N; ++k) {
     const double alone = sets[k].total();
     EXPECT_EQ(std::memcmp(&alone, &together[k], sizeof alone), 0) << "W=" << W << " N=" << N << " set " << k;
   }
