@@ -134,17 +134,19 @@ struct LaneSet {
 // out[k] = sets[k].total(), bit for bit. Four or eight lane sets on
 // AVX-512 (W = 16) go at once: the same pairs added at every level of the
 // tree, the trees side by side in vectors of doubles after the first level,
-// where each alone ends in narrowing shuffles and scalar adds. BatchNorm
-// NCHW, Zen 5, 1 thread, against one at a time: backward 32x512x2x2 1.06x,
-// 32x256x4x4 1.06x, 32x128x8x8 1.04x, 64x256x14x14 level; training forward
-// 1.00-1.03x; LayerNorm forward 1.01-1.03x. The narrower paths take them one
-// at a time: there the vectors of eight doubles are pairs or quartets of
-// registers (AVX2 training forward 0.96-0.99x, SSE2 0.77x).
+// where each alone ends in narrowing shuffles and scalar adds. Zen 5,
+// against one at a time, alternating in one process: BatchNorm NCHW
+// backward 32x512x2x2 1.05-1.08x, 32x256x4x4 1.05-1.07x, 32x128x8x8
+// 1.03-1.04x, 64x256x14x14 level; training forward 1.00-1.03x; LayerNorm
+// forward level (0.98-1.03x). The narrower paths take them one at a time:
+// there the vectors of eight doubles are pairs or quartets of registers
+// (AVX2 training forward 0.96-0.99x, SSE2 0.77x).
 //
-// The sets come as copies, never as pointers to the caller's running sums:
-// GCC 12 keeps a sum whose address is taken on the stack for its whole
-// life, so every add of the loop before went through a store and a load
-// (LayerNorm forward (64, 256), 1 thread, Zen 5: 4.1-4.3 us with pointers).
+// The sets come by value, and a caller copies its running sums into them
+// in unrolled loops: GCC 12 keeps a sum whose address is taken, or that a
+// loop it does not unroll indexes, on the stack for its whole life, so that
+// every add of the loop before goes through a store and a load (LayerNorm
+// forward (2048, 256), 1 thread, Zen 5: 107-119 us so, 96-100 us without).
 template <int W, std::size_t N>
 [[gnu::always_inline]] inline void lane_totals(const std::array<LaneSet<W>, N> sets, double (&out)[N]) {
   if constexpr (W == 16 && (N == 4 || N == 8)) {
