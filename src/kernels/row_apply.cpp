@@ -21,9 +21,6 @@ namespace {
 
 // Rows per block of the column sums: part of the numerical contract.
 constexpr std::int64_t kColumnBlockRows = 64;
-// The longest rows (bytes of x) that the backward takes in two phases per
-// block (row_norm_backward).
-constexpr std::int64_t kTwoPhaseRowBytes = 1024;
 
 // Asks for every 64-byte line of [p, p + bytes) (no fault, no effect on
 // any result).
@@ -540,25 +537,6 @@ void row_norm_backward(const RowBackwardArgs& a) {
   std::int64_t* const node_count = node_count_storage.data();
   bool merged_on_one_thread = false;  // a one-thread region's thread merged the whole tree
   const RowsIn in = rows_in(a);
-  // Short rows take a block in two phases: every row's coefficients (its
-  // sums pass), then every row's dx pass; longer rows one row at a time,
-  // its dx pass right after its sums, while the row is in L1. Each row's
-  // arithmetic and the column sums' order are the same either way. The
-  // rows' sums no longer wait behind the dx pass before them, whose
-  // instructions wait on that row's coefficients. Zen 5, 1 thread,
-  // LayerNorm backward with the column sums, one order against the other
-  // alternating in one process: float32 (2048, 256) 1.09-1.19x (2 threads
-  // 1.10x), (4096, 128) 1.10-1.20x, (256, 256) 1.06-1.11x, (2048, 384)
-  // 1.07x, but (2048, 512) 0.96-1.04x, (2048, 768) 0.80-0.89x, (256, 4096)
-  // 0.86x; bfloat16 (2048, 128) 1.23x, (2048, 256) 1.17-1.18x, (2048, 512)
-  // 1.12x, (2048, 1024) 1.04x. Why longer rows lose was not found
-  // (cachegrind's simulated L1 and L2 misses are the same in both orders).
-  // Rows at offsets of their own (a permuted dy) keep the row order, whose
-  // dx pass asks for the rows ahead (apply_rows): in two phases (16, 128,
-  // 256) with attention's dy was level to 0.94x, asking in the first
-  // phase 0.89-0.97x.
-  const bool short_rows = cols * static_cast<std::int64_t>(dtype_size(a.x_at.dtype)) <= kTwoPhaseRowBytes &&
-                          a.dy_at.row_offsets == nullptr && a.x_at.row_offsets == nullptr;
   parallel_region(threads, [&] {
     const std::int64_t t = omp_get_thread_num(), n = omp_get_num_threads();
     const std::int64_t b0 = blocks * t / n, b1 = blocks * (t + 1) / n;
@@ -583,12 +561,7 @@ void row_norm_backward(const RowBackwardArgs& a) {
       const std::int64_t r0 = b * kColumnBlockRows, r1 = std::min(rows, (b + 1) * kColumnBlockRows);
       float* const block_g = columns ? col_g.data() : nullptr;
       float* const block_gx = columns ? col_gx.data() : nullptr;
-      if (in != RowsIn::staged && short_rows) {
-        RowCoefficients k[kColumnBlockRows];
-        for (std::int64_t r = r0; r < r1; ++r) k[r - r0] = coefficients_of(a, in, r);
-        apply_rows_in_place(a, in, r0, r1, 0, cols, [&](std::int64_t r) { return k[r - r0]; }, block_g, block_gx,
-                            stream);
-      } else if (in != RowsIn::staged)
+      if (in != RowsIn::staged)
         apply_rows_in_place(a, in, r0, r1, 0, cols, [&](std::int64_t r) { return coefficients_of(a, in, r); },
                             block_g, block_gx, stream);
       else
