@@ -1,5 +1,6 @@
 #include "grad_sums.hpp"
 
+#include <array>
 #include <cstring>
 #include <vector>
 

@@ -5,6 +5,7 @@
 #include "moments.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <type_traits>
 #include <utility>

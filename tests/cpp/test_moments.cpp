@@ -1,6 +1,7 @@
 // The statistics engine against double-precision two-pass statistics.
 #include "kernels/moments.hpp"
 
+#include <array>
 #include <mutex>
 #include <utility>
 
