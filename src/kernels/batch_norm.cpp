@@ -18,6 +18,7 @@
 
 #include "batch_reduction.hpp"
 #include "channel_apply.hpp"
+#include "channel_coefficients.hpp"
 #include "grad_sums.hpp"
 #include "vectors.hpp"
 #include "moments.hpp"
@@ -175,6 +176,17 @@ bool sixteen_bits_in_place(const Across& across, const TensorView& x,
   return across.reduction == nullptr && kernels::sixteen_bits_in_place(x, others);
 }
 
+// f(i, count) for the pieces of the (g, c) indices [i0, i0 + n) that lie
+// in one group of C channels each, in order.
+template <typename F>
+void for_each_group_span(std::int64_t i0, std::int64_t n, std::int64_t C, const F& f) {
+  for (std::int64_t i = i0; i < i0 + n;) {
+    const std::int64_t count = std::min(i0 + n - i, C - i % C);
+    f(i, count);
+    i += count;
+  }
+}
+
 // The forward pass on x and y of element type T (float, or Bf16 or F16 in
 // place) in `layout`.
 template <typename T>
@@ -194,25 +206,43 @@ void forward_on(const BatchNormInputs& in, const BatchNormOptions& o, const Prob
     const bool renorm = renorm_active(o);
     std::vector<double> r(C, 1.0), d(C, 0.0), rm_before, rv_before;
     if (renorm) rm_before = read_values(in.running_mean), rv_before = read_values(in.running_var);
-    // Statistics of (g, c) -> its coefficients. (Renorm has one group: i == c.)
-    auto set_channel = [&](std::int64_t i, const kernels::Moments& stats) {
-      const std::int64_t c = i % C;
-      mean[i] = m > 0 ? stats.mean : std::numeric_limits<double>::quiet_NaN();
-      var[i] = m > 0 ? stats.biased_var() : std::numeric_limits<double>::quiet_NaN();
-      invstd[i] = 1.0 / std::sqrt(var[i] + o.eps);
-      if (renorm) {
-        const double sigma = std::sqrt(rv_before[c] + o.eps);
-        r[c] = std::clamp(std::sqrt(var[c] + o.eps) / sigma, 1 / o.renorm->rmax, o.renorm->rmax);
-        d[c] = std::clamp((mean[c] - rm_before[c]) / sigma, -o.renorm->dmax, o.renorm->dmax);
-      }
-      k.center.set(i, mean[i]);
-      k.scale[i] = static_cast<float>(invstd[i] * r[c] * gamma[c]);
-      k.shift[i] = static_cast<float>(beta[c] + d[c] * gamma[c]);
+    // Channels [i0, i0 + n) of one group, from their statistics: their
+    // batch statistics, then Batch Renorm's r and d (one group: i == c),
+    // then their coefficients.
+    auto set_group_channels = [&](std::int64_t i0, std::int64_t n, const kernels::Moments* stats) {
+      kernels::batch_statistics({.stats = stats,
+                                 .n = n,
+                                 .empty = !(m > 0),
+                                 .eps = o.eps,
+                                 .mean = mean.data() + i0,
+                                 .var = var.data() + i0,
+                                 .invstd = invstd.data() + i0});
+      const std::int64_t c0 = i0 % C;
+      if (renorm)
+        for (std::int64_t c = c0; c < c0 + n; ++c) {
+          const double sigma = std::sqrt(rv_before[c] + o.eps);
+          r[c] = std::clamp(std::sqrt(var[c] + o.eps) / sigma, 1 / o.renorm->rmax, o.renorm->rmax);
+          d[c] = std::clamp((mean[c] - rm_before[c]) / sigma, -o.renorm->dmax, o.renorm->dmax);
+        }
+      kernels::train_coefficients(
+          {.mean = mean.data() + i0,
+           .invstd = invstd.data() + i0,
+           .affine = {.gamma = gamma.data() + c0, .beta = beta.data() + c0, .r = r.data() + c0, .d = d.data() + c0},
+           .n = n,
+           .hi = k.center.hi.data() + i0,
+           .lo = k.center.lo.data() + i0,
+           .scale = k.scale.data() + i0,
+           .shift = k.shift.data() + i0});
+    };
+    auto set_channels = [&](std::int64_t i0, std::int64_t n, const kernels::Moments* stats) {
+      for_each_group_span(i0, n, C, [&](std::int64_t i, std::int64_t count) {
+        set_group_channels(i, count, stats + (i - i0));
+      });
     };
     if (across.reduction == nullptr && kernels::slice_fusion_fits(plan, 1)) {
-      // Each channel's statistics, then its normalize pass while it is in cache.
+      // A few channels' statistics, then their normalize pass while they are in cache.
       kernels::moments_each_slice(
-          x, plan, set_channel,
+          x, plan, set_channels,
           [&](std::int64_t i, std::int64_t s0, std::int64_t s1) { kernels::normalize_slice(apply, i, s0, s1); });
     } else {
       std::vector<kernels::Moments> stats(G * C);
@@ -225,7 +255,7 @@ void forward_on(const BatchNormInputs& in, const BatchNormOptions& o, const Prob
         kernels::moments(kernels::MomentsArgsOf<T>{.x = x, .plan = plan, .out = stats.data()});
       };
       reduce_stats();
-      for (std::int64_t i = 0; i < G * C; ++i) set_channel(i, stats[i]);
+      set_channels(0, G * C, stats.data());
       kernels::normalize_apply(apply);
     }
     if (renorm) {
@@ -238,11 +268,16 @@ void forward_on(const BatchNormInputs& in, const BatchNormOptions& o, const Prob
       update_running_stats(in.running_mean, in.running_var, mean, var, G, m, o.unbiased_running_var, o.momentum);
   } else {
     const std::vector<double> rm = read_values(in.running_mean), rv = read_values(in.running_var);
-    for (std::int64_t c = 0; c < C; ++c) {
-      k.center.set(c, rm[c]);
-      k.scale[c] = static_cast<float>(gamma[c] / std::sqrt(rv[c] + o.eps));
-      k.shift[c] = beta[c];
-    }
+    kernels::eval_coefficients({.running_mean = rm.data(),
+                                .running_var = rv.data(),
+                                .gamma = gamma.data(),
+                                .beta = beta.data(),
+                                .eps = o.eps,
+                                .n = C,
+                                .hi = k.center.hi.data(),
+                                .lo = k.center.lo.data(),
+                                .scale = k.scale.data(),
+                                .shift = k.shift.data()});
     kernels::NormalizeArgsOf<T> eval = apply;
     eval.single_pass = true;
     kernels::normalize_apply(eval);
@@ -276,25 +311,31 @@ void backward_on(const BatchNormBackwardInputs& in, const BatchNormOptions& o, c
   {
     const std::vector<double> mean = read_values(o.training ? in.save_mean : in.running_mean);
     const std::vector<double> spread = read_values(o.training ? in.save_invstd : in.running_var);
-    for (std::int64_t i = 0; i < G * C; ++i) {
-      k.center.set(i, mean[i]);
-      invstd[i] = o.training ? spread[i] : 1.0 / std::sqrt(spread[i] + o.eps);
-    }
+    for (std::int64_t i = 0; i < G * C; ++i) k.center.set(i, mean[i]);
+    if (o.training) std::copy(spread.begin(), spread.end(), invstd.begin());
+    else kernels::inverse_std(spread.data(), o.eps, G * C, invstd.data());
   }
 
   std::vector<kernels::GradSums> sums(G * C);
   const std::int64_t values = across.reduction != nullptr ? across.slice.batch * p.S : p.m();  // per channel
   const double m = static_cast<double>(across.reduction != nullptr ? values : p.group_m());
   const bool batch_stats = o.training && m > 0;
-  // The sums of (g, c) -> its dx coefficients:
+  // The sums of channels [i0, i0 + n) of one group -> their dx coefficients:
   // dx = gamma*r*invstd * (dy - sum(dy)/m - (x - mean) * invstd^2 * sum(dy*(x - mean))/m)
-  auto set_channel = [&](std::int64_t i, const kernels::GradSums& channel_sums) {
-    const std::int64_t c = i % C;
-    sums[i] = channel_sums;
-    const double scale = gamma[c] * r[c] * invstd[i];
-    k.k_dy[i] = static_cast<float>(scale);
-    k.k_x[i] = batch_stats ? static_cast<float>(-scale * invstd[i] * invstd[i] * channel_sums.sum_dy_xc / m) : 0.0f;
-    k.k_0[i] = batch_stats ? static_cast<float>(-scale * channel_sums.sum_dy / m) : 0.0f;
+  auto set_channels = [&](std::int64_t i0, std::int64_t n) {
+    for_each_group_span(i0, n, C, [&](std::int64_t i, std::int64_t count) {
+      const std::int64_t c0 = i % C;
+      kernels::input_grad_coefficients({.invstd = invstd.data() + i,
+                                        .sums = sums.data() + i,
+                                        .gamma = gamma.data() + c0,
+                                        .r = r.data() + c0,
+                                        .m = m,
+                                        .batch_stats = batch_stats,
+                                        .n = count,
+                                        .k_dy = k.k_dy.data() + i,
+                                        .k_x = k.k_x.data() + i,
+                                        .k_0 = k.k_0.data() + i});
+    });
   };
   const kernels::GradSumsArgsOf<T> sum_args =
       k.center.centering_data(kernels::GradSumsArgsOf<T>{.dy = dy, .x = x, .plan = plan, .out = sums.data()});
@@ -313,11 +354,15 @@ void backward_on(const BatchNormBackwardInputs& in, const BatchNormOptions& o, c
     if (need_sums && across.reduction == nullptr && kernels::slice_fusion_fits(plan, 2)) {
       // Each channel's sums, then its dx pass while dy and x are in cache.
       kernels::grad_sums_each_slice(
-          sum_args, set_channel,
+          sum_args,
+          [&](std::int64_t i0, std::int64_t n, const kernels::GradSums* channel_sums) {
+            std::copy(channel_sums, channel_sums + n, sums.begin() + i0);
+            set_channels(i0, n);
+          },
           [&](std::int64_t i, std::int64_t s0, std::int64_t s1) { kernels::input_grad_slice(apply, i, s0, s1); });
     } else {
       if (need_sums) reduce_sums();
-      for (std::int64_t i = 0; i < G * C; ++i) set_channel(i, sums[i]);
+      set_channels(0, G * C);
       kernels::input_grad_apply(apply);
     }
   } else if (need_sums) {
@@ -325,11 +370,12 @@ void backward_on(const BatchNormBackwardInputs& in, const BatchNormOptions& o, c
   }
   std::vector<double> dweight(C, 0.0), dbias(C, 0.0);
   if (values > 0) {  // an empty batch has no statistics (NaN) but sums over nothing: 0
-    for (std::int64_t i = 0; i < G * C; ++i) {
-      const std::int64_t c = i % C;
-      dweight[c] += r[c] * sums[i].sum_dy_xc * invstd[i] + d[c] * sums[i].sum_dy;
-      dbias[c] += sums[i].sum_dy;
-    }
+    for (std::int64_t g = 0; g < G; ++g)  // each channel's groups in order
+      for (std::int64_t c = 0; c < C; ++c) {
+        const std::int64_t i = g * C + c;
+        dweight[c] += r[c] * sums[i].sum_dy_xc * invstd[i] + d[c] * sums[i].sum_dy;
+        dbias[c] += sums[i].sum_dy;
+      }
   }
   write_values(dweight, g.dweight);
   write_values(dbias, g.dbias);

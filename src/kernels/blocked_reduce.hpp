@@ -258,9 +258,10 @@ void blocked_reduce(const NormPlan& plan, const Ops& ops, Partial* out) {
 
 // Fusion while the data is in cache (D > 1): for each (a, c) in parallel,
 // the partials of its samples and their merge in the tree (the same bits as
-// blocked_reduce gives for that (a, c)), then finish(a * C + c, merged) in
-// the same thread, and a pass over the slice while its B * D elements are
-// still cached: pass(a * C + c, s0, s1) over samples [s0, s1).
+// blocked_reduce gives for that (a, c)), then finish(i, n, merged) in the
+// same thread for the group of slices [i, i + n) reduced together (below),
+// and a pass over each slice while its B * D elements are still cached:
+// pass(a * C + c, s0, s1) over samples [s0, s1).
 //
 // A few slices (consecutive items, as many as fit 256 KiB, at most 4) are
 // reduced together, a sample at a time across them: in NCHW their runs of a
@@ -340,9 +341,10 @@ void reduce_each_slice(const NormPlan& plan, const Ops& ops, const Finish& finis
       }
       for (std::int64_t j = n; j < pending_n; ++j) pass_pending(j, 0, S);
       std::int64_t next_leaf = 0;
-      const Partial* merged =
-          S == 0 ? nullptr : merge_tree(tree.leaf_test(), leaves.data(), n, n, 0, S, next_leaf, scratch.data());
-      for (std::int64_t j = 0; j < n; ++j) finish(first + j, merged != nullptr ? merged[j] : Partial{});
+      const Partial* merged = scratch.data();  // (no samples: empty partials)
+      if (S == 0) std::fill(scratch.begin(), scratch.begin() + n, Partial{});
+      else merged = merge_tree(tree.leaf_test(), leaves.data(), n, n, 0, S, next_leaf, scratch.data());
+      finish(first, n, merged);
       pending = first, pending_n = n;
     }
     for (std::int64_t j = 0; j < pending_n; ++j) pass_pending(j, 0, S);

@@ -345,12 +345,12 @@ void grad_sums_of_whole_nodes(const GradSumsArgs& local, const SampleTree& tree,
 
 template <typename T>
 void grad_sums_each_slice(const GradSumsArgsOf<T>& args,
-                          const std::function<void(std::int64_t, const GradSums&)>& finish, const SlicePass& pass) {
+                          const SlicesFinish<GradSums>& finish, const SlicePass& pass) {
   reduce_each_slice<GradSums>(args.plan, GradSumsOps<T>{args}, finish, pass);
 }
 #define NORMKIT_GRAD_SUMS_EACH_SLICE(T)                                                                   \
   template void grad_sums_each_slice<T>(const GradSumsArgsOf<T>&,                                         \
-                                        const std::function<void(std::int64_t, const GradSums&)>&, const SlicePass&);
+                                        const SlicesFinish<GradSums>&, const SlicePass&);
 NORMKIT_GRAD_SUMS_EACH_SLICE(float)
 NORMKIT_GRAD_SUMS_EACH_SLICE(Bf16)
 NORMKIT_GRAD_SUMS_EACH_SLICE(F16)

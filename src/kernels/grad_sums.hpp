@@ -52,12 +52,12 @@ void grad_sums_of_whole_nodes(const GradSumsArgs& local, const SampleTree& tree,
                               const std::vector<std::pair<std::int64_t, std::int64_t>>& nodes, GradSums* out);
 
 // The same sums, (a, c) slice by slice (D > 1, slice_fusion_fits; args.out
-// unused): finish(a * C + c, sums) runs in the thread that reduced the slice,
-// right after, and pass(a * C + c, s0, s1) soon after, as in
-// moments_each_slice.
+// unused): finish(i, n, sums) for the slices [i, i + n) runs in the thread
+// that reduced them, right after, and pass(a * C + c, s0, s1) soon after, as
+// in moments_each_slice.
 template <typename T>
 void grad_sums_each_slice(const GradSumsArgsOf<T>& args,
-                          const std::function<void(std::int64_t, const GradSums&)>& finish, const SlicePass& pass);
+                          const SlicesFinish<GradSums>& finish, const SlicePass& pass);
 
 // The engine's block kernel: one contiguous run of n elements, g = dy * w
 // (w null: g = dy), sums of g and g * ((x - hi) - lo).

@@ -628,15 +628,15 @@ void moments_of_whole_nodes(const float* x, const NormPlan& local, const SampleT
 
 template <typename T>
 void moments_each_slice(const T* x, const NormPlan& plan,
-                        const std::function<void(std::int64_t, const Moments&)>& finish, const SlicePass& pass) {
+                        const SlicesFinish<Moments>& finish, const SlicePass& pass) {
   reduce_each_slice<Moments>(plan, MomentsOps<T>{x, plan.C, plan.numel()}, finish, pass);
 }
 template void moments_each_slice<float>(const float*, const NormPlan&,
-                                        const std::function<void(std::int64_t, const Moments&)>&, const SlicePass&);
+                                        const SlicesFinish<Moments>&, const SlicePass&);
 template void moments_each_slice<Bf16>(const Bf16*, const NormPlan&,
-                                       const std::function<void(std::int64_t, const Moments&)>&, const SlicePass&);
+                                       const SlicesFinish<Moments>&, const SlicePass&);
 template void moments_each_slice<F16>(const F16*, const NormPlan&,
-                                      const std::function<void(std::int64_t, const Moments&)>&, const SlicePass&);
+                                      const SlicesFinish<Moments>&, const SlicePass&);
 
 namespace {
 

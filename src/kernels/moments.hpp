@@ -69,14 +69,15 @@ void moments_of_whole_nodes(const float* x, const NormPlan& local, const SampleT
                             const std::vector<std::pair<std::int64_t, std::int64_t>>& nodes, Moments* out);
 
 // The same statistics, (a, c) slice by slice (D > 1, slice_fusion_fits):
-// finish(a * C + c, stats) runs in the thread that reduced the slice, right
-// after, and pass(a * C + c, s0, s1) over its samples [s0, s1) soon after
-// (between the reductions of the thread's next slice), so that a pass over
-// the slice finds it in cache (reduce_each_slice).
+// finish(i, n, stats) for the slices [i, i + n) (i = a * C + c) runs in the
+// thread that reduced them, right after, and pass(a * C + c, s0, s1) over
+// each one's samples [s0, s1) soon after (between the reductions of the
+// thread's next slices), so that a pass over a slice finds it in cache
+// (reduce_each_slice).
 // (x float, Bf16 or F16.)
 template <typename T>
 void moments_each_slice(const T* x, const NormPlan& plan,
-                        const std::function<void(std::int64_t, const Moments&)>& finish, const SlicePass& pass);
+                        const SlicesFinish<Moments>& finish, const SlicePass& pass);
 
 // Mean of squares per (a, c), for RMSNorm: out (A, C). x: (A, B, C, D).
 struct MeanSquaresArgs {

@@ -50,4 +50,9 @@ inline bool slice_fusion_fits(const NormPlan& plan, int tensors) {
 // pass(a * C + c, s0, s1).
 using SlicePass = std::function<void(std::int64_t, std::int64_t, std::int64_t)>;
 
+// What a fused reduction hands on once the consecutive slices [first,
+// first + n) are reduced: finish(first, n, partials), their n partials.
+template <typename Partial>
+using SlicesFinish = std::function<void(std::int64_t, std::int64_t, const Partial*)>;
+
 }  // namespace normkit::kernels

@@ -4,6 +4,8 @@
 #include <utility>
 #include <vector>
 
+#include "channel_coefficients.hpp"
+
 namespace normkit::kernels {
 namespace {
 bool has_layout(const TensorView& t, Layout layout) {
@@ -139,18 +141,15 @@ void update_running_stats(const TensorView& running_mean, const TensorView& runn
                           const std::vector<double>& mean, const std::vector<double>& var, std::int64_t groups,
                           double count, bool unbiased, double momentum) {
   std::vector<double> rm = read_values(running_mean), rv = read_values(running_var);
-  const std::int64_t C = static_cast<std::int64_t>(rm.size());
-  const double G = static_cast<double>(groups);
-  for (std::int64_t c = 0; c < C; ++c) {
-    double mean_of_means = 0, mean_of_vars = 0;
-    for (std::int64_t g = 0; g < groups; ++g) {
-      const double v = var[g * C + c];
-      mean_of_means += mean[g * C + c] / G;
-      mean_of_vars += (unbiased ? v * count / (count - 1) : v) / G;
-    }
-    rm[c] = (1 - momentum) * rm[c] + momentum * mean_of_means;
-    rv[c] = (1 - momentum) * rv[c] + momentum * mean_of_vars;
-  }
+  kernels::running_update({.mean = mean.data(),
+                           .var = var.data(),
+                           .groups = groups,
+                           .C = static_cast<std::int64_t>(rm.size()),
+                           .count = count,
+                           .momentum = momentum,
+                           .unbiased = unbiased,
+                           .running_mean = rm.data(),
+                           .running_var = rv.data()});
   write_values(rm, running_mean);
   write_values(rv, running_var);
 }

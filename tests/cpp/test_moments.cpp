@@ -163,9 +163,11 @@ TEST_P(SliceFusion, SameBitsAsTheWholeTensorReduction) {
     SliceLog log(AC);
     kernels::moments_each_slice(
         x.data(), plan,
-        [&](std::int64_t i, const Moments& m) {
-          fused[i] = m;
-          log.finish(i);
+        [&](std::int64_t first, std::int64_t count, const Moments* m) {
+          for (std::int64_t j = 0; j < count; ++j) {
+            fused[first + j] = m[j];
+            log.finish(first + j);
+          }
         },
         log.pass());
     log.expect_complete(plan.samples());
@@ -183,9 +185,11 @@ TEST_P(SliceFusion, SameBitsAsTheWholeTensorReduction) {
     SliceLog sums_log(AC);
     kernels::grad_sums_each_slice(
         args,
-        [&](std::int64_t i, const kernels::GradSums& g) {
-          fused_sums[i] = g;
-          sums_log.finish(i);
+        [&](std::int64_t first, std::int64_t count, const kernels::GradSums* g) {
+          for (std::int64_t j = 0; j < count; ++j) {
+            fused_sums[first + j] = g[j];
+            sums_log.finish(first + j);
+          }
         },
         sums_log.pass());
     sums_log.expect_complete(plan.samples());

@@ -1,0 +1,144 @@
+#include "channel_coefficients.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "core/simd_dispatch.hpp"
+
+// This file is compiled with -fno-math-errno (CMakeLists.txt): a
+// std::sqrt that may set errno does not vectorize, and nothing here reads
+// errno. The square root itself is the same correctly rounded one.
+
+namespace normkit::kernels {
+namespace {
+
+// The loops below vectorize with the lanes of the wrapper's target
+// (`omp simd`: each channel's expression is independent of the others').
+
+[[gnu::always_inline]] inline void batch_statistics_body(const BatchStatisticsArgs& a) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+#pragma omp simd
+  for (std::int64_t j = 0; j < a.n; ++j) {
+    const double mean = a.empty ? nan : a.stats[j].mean;
+    const double var = a.empty ? nan : a.stats[j].m2 / a.stats[j].count;  // Moments::biased_var
+    a.mean[j] = mean;
+    a.var[j] = var;
+    a.invstd[j] = 1.0 / std::sqrt(var + a.eps);
+  }
+}
+
+// hi + lo: the mean as a float pair (ChannelCenters::set).
+[[gnu::always_inline]] inline void train_coefficients_body(const TrainCoefficientsArgs& a) {
+  const ChannelAffine& f = a.affine;
+#pragma omp simd
+  for (std::int64_t j = 0; j < a.n; ++j) {
+    const float hi = static_cast<float>(a.mean[j]);
+    a.hi[j] = hi;
+    a.lo[j] = static_cast<float>(a.mean[j] - hi);
+    a.scale[j] = static_cast<float>(a.invstd[j] * f.r[j] * f.gamma[j]);
+    a.shift[j] = static_cast<float>(f.beta[j] + f.d[j] * f.gamma[j]);
+  }
+}
+
+[[gnu::always_inline]] inline void eval_coefficients_body(const EvalCoefficientsArgs& a) {
+#pragma omp simd
+  for (std::int64_t j = 0; j < a.n; ++j) {
+    const float hi = static_cast<float>(a.running_mean[j]);
+    a.hi[j] = hi;
+    a.lo[j] = static_cast<float>(a.running_mean[j] - hi);
+    a.scale[j] = static_cast<float>(a.gamma[j] / std::sqrt(a.running_var[j] + a.eps));
+    a.shift[j] = a.beta[j];
+  }
+}
+
+struct InverseStdArgs {
+  const double* var;
+  double eps;
+  std::int64_t n;
+  double* out;
+};
+[[gnu::always_inline]] inline void inverse_std_body(const InverseStdArgs& a) {
+#pragma omp simd
+  for (std::int64_t j = 0; j < a.n; ++j) a.out[j] = 1.0 / std::sqrt(a.var[j] + a.eps);
+}
+
+// The groups' terms are summed into a block of channels at a time, group
+// by group: each channel's sum in the groups' order, as a loop over the
+// groups per channel would add them.
+[[gnu::always_inline]] inline void running_update_body(const RunningUpdateArgs& a) {
+  constexpr std::int64_t kBlock = 256;
+  const double G = static_cast<double>(a.groups), count = a.count, momentum = a.momentum;
+  for (std::int64_t c0 = 0; c0 < a.C; c0 += kBlock) {
+    const std::int64_t n = std::min(kBlock, a.C - c0);
+    double mean_of_means[kBlock], mean_of_vars[kBlock];
+#pragma omp simd
+    for (std::int64_t j = 0; j < n; ++j) mean_of_means[j] = mean_of_vars[j] = 0;
+    for (std::int64_t g = 0; g < a.groups; ++g) {
+      const double* mean = a.mean + g * a.C + c0;
+      const double* var = a.var + g * a.C + c0;
+#pragma omp simd
+      for (std::int64_t j = 0; j < n; ++j) {
+        mean_of_means[j] += mean[j] / G;
+        mean_of_vars[j] += (a.unbiased ? var[j] * count / (count - 1) : var[j]) / G;
+      }
+    }
+    double* rm = a.running_mean + c0;
+    double* rv = a.running_var + c0;
+#pragma omp simd
+    for (std::int64_t j = 0; j < n; ++j) {
+      rm[j] = (1 - momentum) * rm[j] + momentum * mean_of_means[j];
+      rv[j] = (1 - momentum) * rv[j] + momentum * mean_of_vars[j];
+    }
+  }
+}
+
+[[gnu::always_inline]] inline void input_grad_coefficients_body(const InputGradCoefficientsArgs& a) {
+  const double m = a.m;
+#pragma omp simd
+  for (std::int64_t j = 0; j < a.n; ++j) {
+    const double invstd = a.invstd[j];
+    const double scale = a.gamma[j] * a.r[j] * invstd;
+    a.k_dy[j] = static_cast<float>(scale);
+    a.k_x[j] = a.batch_stats ? static_cast<float>(-scale * invstd * invstd * a.sums[j].sum_dy_xc / m) : 0.0f;
+    a.k_0[j] = a.batch_stats ? static_cast<float>(-scale * a.sums[j].sum_dy / m) : 0.0f;
+  }
+}
+
+}  // namespace
+
+// One wrapper per instruction set around each body, and the dispatching
+// entry point.
+#if NORMKIT_X86_DISPATCH
+#define NORMKIT_CHANNEL_KERNEL(name, Args)                                       \
+  namespace {                                                                    \
+  void name##_portable(const Args& a) { name##_body(a); }                        \
+  NORMKIT_TARGET_AVX2 void name##_avx2(const Args& a) { name##_body(a); }        \
+  NORMKIT_TARGET_AVX512 void name##_avx512(const Args& a) { name##_body(a); }    \
+  void name##_dispatch(const Args& a) { NORMKIT_DISPATCH(name, a); }             \
+  }
+#else
+#define NORMKIT_CHANNEL_KERNEL(name, Args)                \
+  namespace {                                             \
+  void name##_portable(const Args& a) { name##_body(a); } \
+  void name##_dispatch(const Args& a) { NORMKIT_DISPATCH(name, a); } \
+  }
+#endif
+NORMKIT_CHANNEL_KERNEL(batch_statistics, BatchStatisticsArgs)
+NORMKIT_CHANNEL_KERNEL(train_coefficients, TrainCoefficientsArgs)
+NORMKIT_CHANNEL_KERNEL(eval_coefficients, EvalCoefficientsArgs)
+NORMKIT_CHANNEL_KERNEL(inverse_std, InverseStdArgs)
+NORMKIT_CHANNEL_KERNEL(running_update, RunningUpdateArgs)
+NORMKIT_CHANNEL_KERNEL(input_grad_coefficients, InputGradCoefficientsArgs)
+#undef NORMKIT_CHANNEL_KERNEL
+
+void batch_statistics(const BatchStatisticsArgs& args) { batch_statistics_dispatch(args); }
+void train_coefficients(const TrainCoefficientsArgs& args) { train_coefficients_dispatch(args); }
+void eval_coefficients(const EvalCoefficientsArgs& args) { eval_coefficients_dispatch(args); }
+void inverse_std(const double* var, double eps, std::int64_t n, double* out) {
+  inverse_std_dispatch(InverseStdArgs{var, eps, n, out});
+}
+void running_update(const RunningUpdateArgs& args) { running_update_dispatch(args); }
+void input_grad_coefficients(const InputGradCoefficientsArgs& args) { input_grad_coefficients_dispatch(args); }
+
+}  // namespace normkit::kernels
