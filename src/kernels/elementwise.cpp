@@ -28,9 +28,10 @@ template <int W, typename T>
     const T* x = s.x + r * s.stride;
     write_elements<W>(
         s.y + r * s.stride, s.n, stream,
-        [&](std::int64_t i) __attribute__((always_inline)) {
-          prefetch_line<W>(x + i, prefetch);
-          return ((loadv<W>(x + i) - hi) - lo) * scale + shift;
+        [&](auto w, std::int64_t i) __attribute__((always_inline)) {
+          constexpr int V = decltype(w)::value;
+          prefetch_line<V>(x + i, prefetch);
+          return ((loadv<V>(x + i) - hi) - lo) * scale + shift;
         },
         [&](std::int64_t i) __attribute__((always_inline)) { return ((load1(x + i) - hi) - lo) * scale + shift; });
   }
@@ -71,14 +72,22 @@ template <int W, typename T>
 template <int W, typename T>
 [[gnu::always_inline]] inline void add_span_w(const T* a, const T* b, T* out, std::int64_t n) {
   write_elements<W>(
-      out, n, false, [&](std::int64_t i) __attribute__((always_inline)) { return loadv<W>(a + i) + loadv<W>(b + i); },
+      out, n, false,
+      [&](auto w, std::int64_t i) __attribute__((always_inline)) {
+        constexpr int V = decltype(w)::value;
+        return loadv<V>(a + i) + loadv<V>(b + i);
+      },
       [&](std::int64_t i) __attribute__((always_inline)) { return load1(a + i) + load1(b + i); });
 }
 
 template <int W, typename T>
 [[gnu::always_inline]] inline void copy_span_w(const T* src, T* dst, std::int64_t n, bool stream) {
   write_elements<W>(
-      dst, n, stream, [&](std::int64_t i) __attribute__((always_inline)) { return loadv<W>(src + i); },
+      dst, n, stream,
+      [&](auto w, std::int64_t i) __attribute__((always_inline)) {
+        constexpr int V = decltype(w)::value;
+        return loadv<V>(src + i);
+      },
       [&](std::int64_t i) __attribute__((always_inline)) { return load1(src + i); });
 }
 
@@ -196,10 +205,11 @@ template <int W, typename T>
     const T* x = s.x + r * s.n;
     write_elements<W>(
         s.y + r * s.n, s.n, stream,
-        [&](std::int64_t c) __attribute__((always_inline)) {
-          prefetch_line<W>(x + c, prefetch);
-          return ((loadv<W>(x + c) - loadv<W>(hi + c)) - loadv<W>(lo + c)) * loadv<W>(scale + c) +
-                 loadv<W>(shift + c);
+        [&](auto w, std::int64_t c) __attribute__((always_inline)) {
+          constexpr int V = decltype(w)::value;
+          prefetch_line<V>(x + c, prefetch);
+          return ((loadv<V>(x + c) - loadv<V>(hi + c)) - loadv<V>(lo + c)) * loadv<V>(scale + c) +
+                 loadv<V>(shift + c);
         },
         [&](std::int64_t c) __attribute__((always_inline)) {
           return ((load1(x + c) - hi[c]) - lo[c]) * scale[c] + shift[c];
@@ -218,11 +228,12 @@ template <int W, typename T>
     const T* x = s.x + r * s.n;
     write_elements<W>(
         s.dx + r * s.n, s.n, stream,
-        [&](std::int64_t c) __attribute__((always_inline)) {
-          prefetch_line<W>(dy + c, prefetch);
-          prefetch_line<W>(x + c, prefetch);
-          return loadv<W>(dy + c) * loadv<W>(k_dy + c) + ((loadv<W>(x + c) - loadv<W>(hi + c)) - loadv<W>(lo + c)) * loadv<W>(k_x + c) +
-                 loadv<W>(k_0 + c);
+        [&](auto w, std::int64_t c) __attribute__((always_inline)) {
+          constexpr int V = decltype(w)::value;
+          prefetch_line<V>(dy + c, prefetch);
+          prefetch_line<V>(x + c, prefetch);
+          return loadv<V>(dy + c) * loadv<V>(k_dy + c) + ((loadv<V>(x + c) - loadv<V>(hi + c)) - loadv<V>(lo + c)) * loadv<V>(k_x + c) +
+                 loadv<V>(k_0 + c);
         },
         [&](std::int64_t c) __attribute__((always_inline)) {
           return load1(dy + c) * k_dy[c] + ((load1(x + c) - hi[c]) - lo[c]) * k_x[c] + k_0[c];
@@ -238,10 +249,11 @@ template <int W, typename T>
     const T *dy = s.dy + r * s.stride, *x = s.x + r * s.stride;
     write_elements<W>(
         s.dx + r * s.stride, s.n, stream,
-        [&](std::int64_t i) __attribute__((always_inline)) {
-          prefetch_line<W>(dy + i, prefetch);
-          prefetch_line<W>(x + i, prefetch);
-          return loadv<W>(dy + i) * k_dy + ((loadv<W>(x + i) - hi) - lo) * k_x + k_0;
+        [&](auto w, std::int64_t i) __attribute__((always_inline)) {
+          constexpr int V = decltype(w)::value;
+          prefetch_line<V>(dy + i, prefetch);
+          prefetch_line<V>(x + i, prefetch);
+          return loadv<V>(dy + i) * k_dy + ((loadv<V>(x + i) - hi) - lo) * k_x + k_0;
         },
         [&](std::int64_t i) __attribute__((always_inline)) {
           return load1(dy + i) * k_dy + ((load1(x + i) - hi) - lo) * k_x + k_0;
@@ -274,10 +286,11 @@ template <int W, bool kCentred, typename T>
   const float *g = s.gamma, *b = s.beta;
   write_elements<W>(
       s.y, s.n, stream,
-      [&](std::int64_t d) __attribute__((always_inline)) {
-        vfloat<W> v = centred<kCentred>(loadv<W>(x + d), hi, lo) * rs;
-        if (g != nullptr) v *= loadv<W>(g + d);
-        if (b != nullptr) v += loadv<W>(b + d);
+      [&](auto w, std::int64_t d) __attribute__((always_inline)) {
+        constexpr int V = decltype(w)::value;
+        vfloat<V> v = centred<kCentred>(loadv<V>(x + d), hi, lo) * rs;
+        if (g != nullptr) v *= loadv<V>(g + d);
+        if (b != nullptr) v += loadv<V>(b + d);
         return v;
       },
       [&](std::int64_t d) __attribute__((always_inline)) {
@@ -335,15 +348,16 @@ template <int W, bool kCentred, typename T>
   const bool columns = col_g != nullptr;
   write_elements<W>(
       s.dx, s.n, stream,
-      [&](std::int64_t d) __attribute__((always_inline)) {
-        const vfloat<W> dyv = loadv<W>(dy + d), xc = centred<kCentred>(loadv<W>(x + d), hi, lo);
+      [&](auto w, std::int64_t d) __attribute__((always_inline)) {
+        constexpr int V = decltype(w)::value;
+        const vfloat<V> dyv = loadv<V>(dy + d), xc = centred<kCentred>(loadv<V>(x + d), hi, lo);
         if (columns) {
-          storev<W>(col_g + d, loadv<W>(col_g + d) + dyv);
-          storev<W>(col_gx + d, loadv<W>(col_gx + d) + dyv * (xc * rs));
+          storev<V>(col_g + d, loadv<V>(col_g + d) + dyv);
+          storev<V>(col_gx + d, loadv<V>(col_gx + d) + dyv * (xc * rs));
         }
-        const vfloat<W> gd = g != nullptr ? dyv * loadv<W>(g + d) : dyv;
-        const vfloat<W> v = gd * rs + xc * k_x + k_0;
-        return addend != nullptr ? v + loadv<W>(addend + d) : v;
+        const vfloat<V> gd = g != nullptr ? dyv * loadv<V>(g + d) : dyv;
+        const vfloat<V> v = gd * rs + xc * k_x + k_0;
+        return addend != nullptr ? v + loadv<V>(addend + d) : v;
       },
       [&](std::int64_t d) __attribute__((always_inline)) {
         const float dyd = load1(dy + d), xc = centred<kCentred>(load1(x + d), hi, lo);
