@@ -171,8 +171,7 @@ void fused_backward(NormKind kind, const AddNormBackwardInputs& in, const Option
                               .dx_at = dsum.at(),
                               .dx_addend_at = dresidual_out.at()});
   dsum.finish();
-  write_each(g.dweight, [&](std::int64_t d) { return sums[static_cast<std::size_t>(d)].sum_dy_xc; });
-  write_each(g.dbias, [&](std::int64_t d) { return sums[static_cast<std::size_t>(d)].sum_dy; });
+  kernels::write_column_grads(sums.data(), p.cols, g.dweight, g.dbias);
 }
 
 // dsum = the norm's dx at residual_out + dresidual_out; dweight, dbias.

@@ -105,6 +105,36 @@ struct InverseStdArgs {
   }
 }
 
+struct WidenColumnSumsArgs {
+  const float* g;
+  const float* gx;
+  std::int64_t n;
+  GradSums* out;
+};
+[[gnu::always_inline]] inline void widen_column_sums_body(const WidenColumnSumsArgs& a) {
+#pragma omp simd
+  for (std::int64_t d = 0; d < a.n; ++d) a.out[d] = {a.g[d], a.gx[d]};
+}
+
+struct NarrowColumnSumsArgs {
+  const GradSums* sums;
+  std::int64_t n;
+  float* dweight;
+  float* dbias;
+};
+// One loop per output: a loop that tests for each output inside does not
+// vectorize.
+[[gnu::always_inline]] inline void narrow_column_sums_body(const NarrowColumnSumsArgs& a) {
+  if (a.dweight != nullptr) {
+#pragma omp simd
+    for (std::int64_t d = 0; d < a.n; ++d) a.dweight[d] = static_cast<float>(a.sums[d].sum_dy_xc);
+  }
+  if (a.dbias != nullptr) {
+#pragma omp simd
+    for (std::int64_t d = 0; d < a.n; ++d) a.dbias[d] = static_cast<float>(a.sums[d].sum_dy);
+  }
+}
+
 }  // namespace
 
 // One wrapper per instruction set around each body, and the dispatching
@@ -130,6 +160,8 @@ NORMKIT_CHANNEL_KERNEL(eval_coefficients, EvalCoefficientsArgs)
 NORMKIT_CHANNEL_KERNEL(inverse_std, InverseStdArgs)
 NORMKIT_CHANNEL_KERNEL(running_update, RunningUpdateArgs)
 NORMKIT_CHANNEL_KERNEL(input_grad_coefficients, InputGradCoefficientsArgs)
+NORMKIT_CHANNEL_KERNEL(widen_column_sums, WidenColumnSumsArgs)
+NORMKIT_CHANNEL_KERNEL(narrow_column_sums, NarrowColumnSumsArgs)
 #undef NORMKIT_CHANNEL_KERNEL
 
 void batch_statistics(const BatchStatisticsArgs& args) { batch_statistics_dispatch(args); }
@@ -140,5 +172,11 @@ void inverse_std(const double* var, double eps, std::int64_t n, double* out) {
 }
 void running_update(const RunningUpdateArgs& args) { running_update_dispatch(args); }
 void input_grad_coefficients(const InputGradCoefficientsArgs& args) { input_grad_coefficients_dispatch(args); }
+void widen_column_sums(const float* g, const float* gx, std::int64_t n, GradSums* out) {
+  widen_column_sums_dispatch(WidenColumnSumsArgs{g, gx, n, out});
+}
+void narrow_column_sums(const GradSums* sums, std::int64_t n, float* dweight, float* dbias) {
+  narrow_column_sums_dispatch(NarrowColumnSumsArgs{sums, n, dweight, dbias});
+}
 
 }  // namespace normkit::kernels

@@ -1,9 +1,10 @@
-// BatchNorm's arithmetic per channel, in double, over spans of channels:
-// the statistics from the moments, the coefficients of the normalize and
-// input-gradient passes (channel_apply.hpp), the running statistics'
-// update. Each is one loop over the span that vectorizes on every
-// instruction set (core/simd_dispatch.hpp): a division and a square root per
-// channel, one channel at a time, were 14% of a (256, 1024) training forward.
+// The family's arithmetic per channel, in double, over spans of channels:
+// BatchNorm's statistics from the moments, the coefficients of its
+// normalize and input-gradient passes (channel_apply.hpp), its running
+// statistics' update; the row norms' column sums between float and double.
+// Each is one loop over the span that vectorizes on every instruction set
+// (core/simd_dispatch.hpp): a division and a square root per channel, one
+// channel at a time, were 14% of a (256, 1024) training forward.
 // Every lane computes the scalar expression in IEEE double, whose
 // divisions and square roots are correctly rounded, with no FMA
 // contraction: the bits are those of the plain loop on every path, and a
@@ -108,5 +109,12 @@ struct InputGradCoefficientsArgs {
   float* k_0 = nullptr;
 };
 void input_grad_coefficients(const InputGradCoefficientsArgs& args);
+
+// The row norms' column sums of one block of rows, accumulated in float,
+// as the engine's partials: out[d] = {g[d], gx[d]}, d < n (exact).
+void widen_column_sums(const float* g, const float* gx, std::int64_t n, GradSums* out);
+// The weight and bias gradients from merged column sums: dweight[d] =
+// float(sum_dy_xc), dbias[d] = float(sum_dy), d < n; either may be null.
+void narrow_column_sums(const GradSums* sums, std::int64_t n, float* dweight, float* dbias);
 
 }  // namespace normkit::kernels

@@ -70,8 +70,7 @@ void fast_backward(const LayerNormBackwardInputs& in, const RowProblem& p, const
                               .x_at = x.at(),
                               .dx_at = dx.at()});
   dx.finish();
-  write_each(g.dweight, [&](std::int64_t d) { return sums[d].sum_dy_xc; });
-  write_each(g.dbias, [&](std::int64_t d) { return sums[d].sum_dy; });
+  kernels::write_column_grads(sums.data(), p.cols, g.dweight, g.dbias);
 }
 
 }  // namespace

@@ -62,7 +62,7 @@ void fast_backward(const RMSNormBackwardInputs& in, const RowProblem& p, const R
                               .x_at = x.at(),
                               .dx_at = dx.at()});
   dx.finish();
-  write_each(g.dweight, [&](std::int64_t d) { return sums[d].sum_dy_xc; });
+  kernels::write_column_grads(sums.data(), p.cols, g.dweight, TensorView());
 }
 
 }  // namespace

@@ -9,8 +9,10 @@
 #include <vector>
 
 #include "blocked_reduce.hpp"
+#include "channel_coefficients.hpp"
 #include "elementwise.hpp"
 #include "parallel.hpp"
+#include "planned_view.hpp"
 #include "lanes.hpp"
 #include "moments.hpp"
 #include "slice_reduce.hpp"
@@ -491,7 +493,7 @@ void one_block_on_threads(const RowBackwardArgs& a, int threads, bool stream) {
         }
       }
       if (a.columns != nullptr)
-        for (std::int64_t d = c0; d < c1; ++d) a.columns[d] = {sums[d], sums[cols + d]};
+        widen_column_sums(sums + c0, sums + cols + c0, c1 - c0, a.columns + c0);
     }
     stream_fence(stream);
   });
@@ -568,7 +570,7 @@ void row_norm_backward(const RowBackwardArgs& a) {
         apply_staged_rows(a, r0, r1, block_g, block_gx, stream);
       if (columns) {
         GradSums* const leaf = whole_tree && blocks == 1 ? a.columns : leaves.data() + (b - b0) * cols;
-        for (std::int64_t d = 0; d < cols; ++d) leaf[d] = {col_g[d], col_gx[d]};
+        widen_column_sums(col_g.data(), col_gx.data(), cols, leaf);
       }
     }
     if (columns && b1 > b0) {
@@ -609,6 +611,17 @@ void row_norm_backward(const RowBackwardArgs& a) {
       all_nodes.push_back(nodes[t * most_nodes + i]);
     }
   merge_nodes(tree, all_nodes, 1, cols, node_sums, a.columns);
+}
+
+void write_column_grads(const GradSums* columns, std::int64_t cols, const TensorView& dweight,
+                        const TensorView& dbias) {
+  const auto in_place = [](const TensorView& t) {
+    return t.defined() && t.is_contiguous() && t.dtype() == DType::float32;
+  };
+  narrow_column_sums(columns, cols, in_place(dweight) ? dweight.data<float>() : nullptr,
+                     in_place(dbias) ? dbias.data<float>() : nullptr);
+  if (!in_place(dweight)) write_each(dweight, [&](std::int64_t d) { return columns[d].sum_dy_xc; });
+  if (!in_place(dbias)) write_each(dbias, [&](std::int64_t d) { return columns[d].sum_dy; });
 }
 
 }  // namespace normkit::kernels

@@ -16,6 +16,7 @@
 #include <cstdint>
 
 #include "grad_sums.hpp"
+#include "normkit/tensor.hpp"
 #include "row_storage.hpp"
 
 namespace normkit::kernels {
@@ -78,5 +79,11 @@ struct RowBackwardArgs {
   }
 };
 void row_norm_backward(const RowBackwardArgs& args);
+
+// The weight and bias gradients from row_norm_backward's column sums
+// (cols of them), each written when defined: a contiguous float32 view in
+// place, any other through a float32 buffer.
+void write_column_grads(const GradSums* columns, std::int64_t cols, const TensorView& dweight,
+                        const TensorView& dbias);
 
 }  // namespace normkit::kernels

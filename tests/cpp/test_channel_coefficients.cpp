@@ -1,4 +1,4 @@
-// BatchNorm's per-channel arithmetic (vectorized on every SIMD path) against
+// The per-channel arithmetic (vectorized on every SIMD path) against
 // the plain scalar expressions, bit for bit, on spans of every length around
 // the vector widths, from unaligned starts, with special values among the
 // inputs.
@@ -220,6 +220,42 @@ TEST_P(ChannelCoefficients, InputGradCoefficientsAsScalar) {
       expect_same(k_x, want_x, "k_x");
       expect_same(k_0, want_0, "k_0");
     }
+}
+
+TEST_P(ChannelCoefficients, ColumnSumsWidenAndNarrowAsScalar) {
+  Values values(5);
+  for (const std::int64_t n : kLengths) {
+    const std::vector<float> g = values.floats(n + 1), gx = values.floats(n + 1);
+    std::vector<GradSums> sums(static_cast<std::size_t>(n));
+    kernels::widen_column_sums(g.data() + 1, gx.data() + 1, n, sums.data());
+    std::vector<double> got_dy(n), got_dy_xc(n), want_dy(n), want_dy_xc(n);
+    for (std::int64_t d = 0; d < n; ++d) {
+      got_dy[d] = sums[d].sum_dy;
+      got_dy_xc[d] = sums[d].sum_dy_xc;
+      want_dy[d] = g[d + 1];
+      want_dy_xc[d] = gx[d + 1];
+    }
+    expect_same(got_dy, want_dy, "sum_dy");
+    expect_same(got_dy_xc, want_dy_xc, "sum_dy_xc");
+
+    // Sums of double values (merged over blocks) narrowed to float; each
+    // output alone or both.
+    for (GradSums& s : sums) s = {values.any(), values.any()};
+    std::vector<float> want_weight(n), want_bias(n);
+    for (std::int64_t d = 0; d < n; ++d) {
+      want_weight[d] = static_cast<float>(sums[d].sum_dy_xc);
+      want_bias[d] = static_cast<float>(sums[d].sum_dy);
+    }
+    std::vector<float> dweight(n), dbias(n);
+    kernels::narrow_column_sums(sums.data(), n, dweight.data(), dbias.data());
+    expect_same(dweight, want_weight, "dweight");
+    expect_same(dbias, want_bias, "dbias");
+    std::vector<float> only_weight(n, 7.0f), only_bias(n, 7.0f);
+    kernels::narrow_column_sums(sums.data(), n, only_weight.data(), nullptr);
+    kernels::narrow_column_sums(sums.data(), n, nullptr, only_bias.data());
+    expect_same(only_weight, want_weight, "dweight alone");
+    expect_same(only_bias, want_bias, "dbias alone");
+  }
 }
 
 }  // namespace
