@@ -92,5 +92,40 @@ TEST_P(Determinism, FamilySameBitsForAnyThreadCount) {
   });
 }
 
+// Rows longer than two of the backward's column chunks (row_apply.cpp: a
+// group of rows' dx passes chunk by chunk): one block of rows, on several
+// threads by columns, and several blocks; each row's dx also has the bits
+// of that row's backward alone.
+TEST_P(Determinism, LongRowsSameBitsForAnyThreadCount) {
+  for (const std::int64_t rows : {40, 100}) {
+    const std::int64_t cols = 3000;
+    SCOPED_TRACE(rows);
+    const TestTensor x = random_tensor({rows, cols}, TestLayout::contiguous, 7, 1.0f, 2.0f);
+    const TestTensor dy = random_tensor({rows, cols}, TestLayout::contiguous, 8);
+    const Tensor w = vector_tensor(normal_values(static_cast<std::size_t>(cols), 9, 1.0f, 0.3f));
+    const LayerNormForwardResult ln = layer_norm_forward({x.view, {cols}, w, w});
+    expect_same_bits_for_any_thread_count([&] {
+      const LayerNormBackwardResult lg =
+          layer_norm_backward({dy.view, x.view, {cols}, ln.mean, ln.rstd, w}, {}, true, true);
+      const RMSNormForwardResult rms = rms_norm_forward({x.view, {cols}, w});
+      const RMSNormBackwardResult rg = rms_norm_backward({dy.view, x.view, {cols}, rms.rstd, w});
+      return std::vector<std::vector<float>>{values(lg.dx), values(lg.dweight), values(lg.dbias),
+                                             values(rg.dx), values(rg.dweight)};
+    });
+    const LayerNormBackwardResult all =
+        layer_norm_backward({dy.view, x.view, {cols}, ln.mean, ln.rstd, w}, {}, true, true);
+    const std::vector<float> all_dx = values(all.dx);
+    for (const std::int64_t r : {std::int64_t{0}, rows / 2, rows - 1}) {
+      const TensorView x_row(x.storage.data<float>() + r * cols, {1, cols});
+      const TensorView dy_row(dy.storage.data<float>() + r * cols, {1, cols});
+      const TensorView mean_row(ln.mean.data<float>() + r, {1, 1}), rstd_row(ln.rstd.data<float>() + r, {1, 1});
+      const LayerNormBackwardResult one =
+          layer_norm_backward({dy_row, x_row, {cols}, mean_row, rstd_row, w}, {}, false, false);
+      const std::vector<float> row_dx(all_dx.begin() + r * cols, all_dx.begin() + (r + 1) * cols);
+      EXPECT_TRUE(same_bits(values(one.dx), row_dx)) << "row " << r;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace normkit::test
