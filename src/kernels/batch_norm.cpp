@@ -176,6 +176,14 @@ bool sixteen_bits_in_place(const Across& across, const TensorView& x,
   return across.reduction == nullptr && kernels::sixteen_bits_in_place(x, others);
 }
 
+// Where the coefficients of the (g, c) indices from i0 go in k.
+kernels::NormalizeCoefficientsOut coefficients_out(kernels::NormalizeCoefficients& k, std::int64_t i0) {
+  return {.hi = k.center.hi.data() + i0,
+          .lo = k.center.lo.data() + i0,
+          .scale = k.scale.data() + i0,
+          .shift = k.shift.data() + i0};
+}
+
 // f(i, count) for the pieces of the (g, c) indices [i0, i0 + n) that lie
 // in one group of C channels each, in order.
 template <typename F>
@@ -229,10 +237,7 @@ void forward_on(const BatchNormInputs& in, const BatchNormOptions& o, const Prob
            .invstd = invstd.data() + i0,
            .affine = {.gamma = gamma.data() + c0, .beta = beta.data() + c0, .r = r.data() + c0, .d = d.data() + c0},
            .n = n,
-           .hi = k.center.hi.data() + i0,
-           .lo = k.center.lo.data() + i0,
-           .scale = k.scale.data() + i0,
-           .shift = k.shift.data() + i0});
+           .out = coefficients_out(k, i0)});
     };
     auto set_channels = [&](std::int64_t i0, std::int64_t n, const kernels::Moments* stats) {
       for_each_group_span(i0, n, C, [&](std::int64_t i, std::int64_t count) {
@@ -274,10 +279,7 @@ void forward_on(const BatchNormInputs& in, const BatchNormOptions& o, const Prob
                                 .beta = beta.data(),
                                 .eps = o.eps,
                                 .n = C,
-                                .hi = k.center.hi.data(),
-                                .lo = k.center.lo.data(),
-                                .scale = k.scale.data(),
-                                .shift = k.shift.data()});
+                                .out = coefficients_out(k, 0)});
     kernels::NormalizeArgsOf<T> eval = apply;
     eval.single_pass = true;
     kernels::normalize_apply(eval);

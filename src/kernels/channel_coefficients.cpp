@@ -28,27 +28,32 @@ namespace {
   }
 }
 
-// hi + lo: the mean as a float pair (ChannelCenters::set).
+// Channel j's centre in out: the mean as a float pair, hi + lo
+// (ChannelCenters::set).
+[[gnu::always_inline]] inline void set_center(const NormalizeCoefficientsOut& out, std::int64_t j, double mean) {
+  const float hi = static_cast<float>(mean);
+  out.hi[j] = hi;
+  out.lo[j] = static_cast<float>(mean - hi);
+}
+
 [[gnu::always_inline]] inline void train_coefficients_body(const TrainCoefficientsArgs& a) {
   const ChannelAffine& f = a.affine;
+  const NormalizeCoefficientsOut& out = a.out;
 #pragma omp simd
   for (std::int64_t j = 0; j < a.n; ++j) {
-    const float hi = static_cast<float>(a.mean[j]);
-    a.hi[j] = hi;
-    a.lo[j] = static_cast<float>(a.mean[j] - hi);
-    a.scale[j] = static_cast<float>(a.invstd[j] * f.r[j] * f.gamma[j]);
-    a.shift[j] = static_cast<float>(f.beta[j] + f.d[j] * f.gamma[j]);
+    set_center(out, j, a.mean[j]);
+    out.scale[j] = static_cast<float>(a.invstd[j] * f.r[j] * f.gamma[j]);
+    out.shift[j] = static_cast<float>(f.beta[j] + f.d[j] * f.gamma[j]);
   }
 }
 
 [[gnu::always_inline]] inline void eval_coefficients_body(const EvalCoefficientsArgs& a) {
+  const NormalizeCoefficientsOut& out = a.out;
 #pragma omp simd
   for (std::int64_t j = 0; j < a.n; ++j) {
-    const float hi = static_cast<float>(a.running_mean[j]);
-    a.hi[j] = hi;
-    a.lo[j] = static_cast<float>(a.running_mean[j] - hi);
-    a.scale[j] = static_cast<float>(a.gamma[j] / std::sqrt(a.running_var[j] + a.eps));
-    a.shift[j] = a.beta[j];
+    set_center(out, j, a.running_mean[j]);
+    out.scale[j] = static_cast<float>(a.gamma[j] / std::sqrt(a.running_var[j] + a.eps));
+    out.shift[j] = a.beta[j];
   }
 }
 

@@ -41,18 +41,23 @@ struct ChannelAffine {
   const double* d = nullptr;
 };
 
-// The normalize pass's coefficients of n channels in training (y = ((x -
-// hi) - lo) * scale + shift): hi + lo = mean as a float pair, scale =
-// float(invstd * r * gamma), shift = float(beta + d * gamma).
+// Where the normalize pass's coefficients of n channels go (y = ((x - hi)
+// - lo) * scale + shift; hi + lo is the mean as a float pair).
+struct NormalizeCoefficientsOut {
+  float* hi = nullptr;
+  float* lo = nullptr;
+  float* scale = nullptr;
+  float* shift = nullptr;
+};
+
+// Those coefficients in training: scale = float(invstd * r * gamma), shift
+// = float(beta + d * gamma).
 struct TrainCoefficientsArgs {
   const double* mean = nullptr;
   const double* invstd = nullptr;
   ChannelAffine affine;  // beta, gamma, r, d of the same n channels
   std::int64_t n = 0;
-  float* hi = nullptr;
-  float* lo = nullptr;
-  float* scale = nullptr;
-  float* shift = nullptr;
+  NormalizeCoefficientsOut out;
 };
 void train_coefficients(const TrainCoefficientsArgs& args);
 
@@ -65,10 +70,7 @@ struct EvalCoefficientsArgs {
   const float* beta = nullptr;
   double eps = 0;
   std::int64_t n = 0;
-  float* hi = nullptr;
-  float* lo = nullptr;
-  float* scale = nullptr;
-  float* shift = nullptr;
+  NormalizeCoefficientsOut out;
 };
 void eval_coefficients(const EvalCoefficientsArgs& args);
 

@@ -109,10 +109,7 @@ TEST_P(ChannelCoefficients, TrainAndEvalCoefficientsAsScalar) {
          .invstd = invstd.data() + 1,
          .affine = {.gamma = gamma.data() + 1, .beta = beta.data() + 1, .r = r.data() + 1, .d = d.data() + 1},
          .n = n,
-         .hi = hi.data(),
-         .lo = lo.data(),
-         .scale = scale.data(),
-         .shift = shift.data()});
+         .out = {.hi = hi.data(), .lo = lo.data(), .scale = scale.data(), .shift = shift.data()}});
     std::vector<float> want_hi(n), want_lo(n), want_scale(n), want_shift(n);
     for (std::int64_t j = 0; j < n; ++j) {
       const std::size_t i = static_cast<std::size_t>(j + 1);
@@ -134,10 +131,7 @@ TEST_P(ChannelCoefficients, TrainAndEvalCoefficientsAsScalar) {
                                 .beta = beta.data() + 1,
                                 .eps = eps,
                                 .n = n,
-                                .hi = hi.data(),
-                                .lo = lo.data(),
-                                .scale = scale.data(),
-                                .shift = shift.data()});
+                                .out = {.hi = hi.data(), .lo = lo.data(), .scale = scale.data(), .shift = shift.data()}});
     std::vector<double> inv(n), want_inv(n);
     kernels::inverse_std(running_var.data() + 1, eps, n, inv.data());
     for (std::int64_t j = 0; j < n; ++j) {
