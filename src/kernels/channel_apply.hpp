@@ -54,16 +54,26 @@ using InputGradArgs = InputGradArgsOf<float>;
 template <typename T>
 void input_grad_apply(const InputGradArgsOf<T>& args);
 
+// A mean as a float pair: hi = float(mean), lo = float(mean - hi).
+struct CenterPair {
+  float hi, lo;
+};
+[[gnu::always_inline]] inline CenterPair center_pair(double mean) {
+  const float hi = static_cast<float>(mean);
+  return {hi, static_cast<float>(mean - hi)};
+}
+
 // x - mean per (a, c), n = A * C, computed as (x - hi) - lo: the mean as a
-// float pair (hi = float(mean), lo = float(mean - hi)), so that x - mean stays
-// accurate when the mean is large.
+// float pair (center_pair), so that x - mean stays accurate when the mean is
+// large.
 struct ChannelCenters {
   std::vector<float> hi, lo;
 
   explicit ChannelCenters(std::int64_t n) : hi(n), lo(n) {}
   void set(std::int64_t i, double mean) {
-    hi[i] = static_cast<float>(mean);
-    lo[i] = static_cast<float>(mean - hi[i]);
+    const CenterPair c = center_pair(mean);
+    hi[i] = c.hi;
+    lo[i] = c.lo;
   }
   // The sums' arguments (dy, x, plan, out) centred on these means.
   template <typename T>

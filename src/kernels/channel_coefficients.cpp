@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 
+#include "channel_apply.hpp"
 #include "core/simd_dispatch.hpp"
 
 // This file is compiled with -fno-math-errno (CMakeLists.txt): a
@@ -28,12 +29,11 @@ namespace {
   }
 }
 
-// Channel j's centre in out: the mean as a float pair, hi + lo
-// (ChannelCenters::set).
+// Channel j's centre in out: the mean as a float pair (center_pair).
 [[gnu::always_inline]] inline void set_center(const NormalizeCoefficientsOut& out, std::int64_t j, double mean) {
-  const float hi = static_cast<float>(mean);
-  out.hi[j] = hi;
-  out.lo[j] = static_cast<float>(mean - hi);
+  const CenterPair c = center_pair(mean);
+  out.hi[j] = c.hi;
+  out.lo[j] = c.lo;
 }
 
 [[gnu::always_inline]] inline void train_coefficients_body(const TrainCoefficientsArgs& a) {

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "blocked_reduce.hpp"
+#include "channel_apply.hpp"
 #include "elementwise.hpp"
 #include "parallel.hpp"
 #include "moments.hpp"
@@ -107,12 +108,12 @@ void fused_group_norm(const FusedGroupArgs<T>& a) {
         a.rstd[item] = rstd;
         if (a.biased_var != nullptr) a.biased_var[item] = var;
         // Scalar math: y = ((x - hi) - lo) * scale + shift, per channel.
-        const float hi = static_cast<float>(merged.mean), lo = static_cast<float>(merged.mean - hi);
+        const CenterPair center = center_pair(merged.mean);
         for (std::int64_t j = 0; j < Cg; ++j) {
           const float scale = static_cast<float>(rstd * a.gamma[c0 + j]), shift = a.beta[c0 + j];
           // While this plane (in cache) is written, ask for the same plane
           // of the next block, read next by this thread.
-          normalize_span(NormalizeSpanOf<T>{.x = x + j * S, .y = y + j * S, .n = S, .hi = hi, .lo = lo, .scale = scale, .shift = shift},
+          normalize_span(NormalizeSpanOf<T>{.x = x + j * S, .y = y + j * S, .n = S, .hi = center.hi, .lo = center.lo, .scale = scale, .shift = shift},
                          stream, next_block);
         }
       }

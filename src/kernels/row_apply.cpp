@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "blocked_reduce.hpp"
+#include "channel_apply.hpp"
 #include "channel_coefficients.hpp"
 #include "elementwise.hpp"
 #include "parallel.hpp"
@@ -104,9 +105,9 @@ void forward_group(const RowForwardArgs& a, std::int64_t r0, std::int64_t count,
     const double rstd = 1.0 / std::sqrt(var[r] + a.eps);
     a.rstd[r0 + r] = static_cast<float>(rstd);
     // Scalar math: y = ((x - hi) - lo) * rstd * gamma + beta (gamma 1, beta 0 when absent)
-    const float hi = static_cast<float>(mean[r]), lo = static_cast<float>(mean[r] - hi);
+    const CenterPair center = center_pair(mean[r]);
     RowNormalizeSpanOf<T> span{
-        .x = gx + r * cols, .n = cols, .hi = hi, .lo = lo, .rstd = static_cast<float>(rstd), .gamma = a.gamma, .beta = a.beta};
+        .x = gx + r * cols, .n = cols, .hi = center.hi, .lo = center.lo, .rstd = static_cast<float>(rstd), .gamma = a.gamma, .beta = a.beta};
     if constexpr (std::is_same_v<T, float>) {
       if (a.q != nullptr) {
         // A quantized row is normalized into the thread's buffer, in cache.
@@ -299,8 +300,8 @@ RowCoefficients row_coefficients(const RowBackwardArgs& a, std::int64_t r) {
   const std::int64_t cols = a.cols;
   const double mean = a.kind == RowNorm::layer ? a.mean[r] : 0.0;
   const double rstd = a.rstd[r];
-  RowCoefficients k{.hi = static_cast<float>(mean), .rs = static_cast<float>(rstd)};
-  k.lo = static_cast<float>(mean - k.hi);
+  const CenterPair center = center_pair(mean);
+  RowCoefficients k{.hi = center.hi, .lo = center.lo, .rs = static_cast<float>(rstd)};
   if (a.dx == nullptr) return k;
   double sum_g = 0, sum_gx = 0;
   const T* const dy = static_cast<const T*>(a.dy) + a.dy_at.offset(r, cols);
