@@ -17,15 +17,18 @@ namespace {
 // The loops below vectorize with the lanes of the wrapper's target
 // (`omp simd`: each channel's expression is independent of the others').
 
+// 1 / sqrt(var + eps), BatchNorm's invstd.
+[[gnu::always_inline]] inline double inverse_std_of(double var, double eps) { return 1.0 / std::sqrt(var + eps); }
+
 [[gnu::always_inline]] inline void batch_statistics_body(const BatchStatisticsArgs& a) {
   const double nan = std::numeric_limits<double>::quiet_NaN();
 #pragma omp simd
   for (std::int64_t j = 0; j < a.n; ++j) {
     const double mean = a.empty ? nan : a.stats[j].mean;
-    const double var = a.empty ? nan : a.stats[j].m2 / a.stats[j].count;  // Moments::biased_var
+    const double var = a.empty ? nan : a.stats[j].biased_var();
     a.mean[j] = mean;
     a.var[j] = var;
-    a.invstd[j] = 1.0 / std::sqrt(var + a.eps);
+    a.invstd[j] = inverse_std_of(var, a.eps);
   }
 }
 
@@ -65,7 +68,7 @@ struct InverseStdArgs {
 };
 [[gnu::always_inline]] inline void inverse_std_body(const InverseStdArgs& a) {
 #pragma omp simd
-  for (std::int64_t j = 0; j < a.n; ++j) a.out[j] = 1.0 / std::sqrt(a.var[j] + a.eps);
+  for (std::int64_t j = 0; j < a.n; ++j) a.out[j] = inverse_std_of(a.var[j], a.eps);
 }
 
 // The groups' terms are summed into a block of channels at a time, group
