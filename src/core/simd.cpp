@@ -38,7 +38,11 @@ bool cpu_has(SimdPath path) {
 #if NORMKIT_X86_DISPATCH
     // F16C too (half_span.cpp's float16 conversions): every AVX2 CPU has it.
     case SimdPath::avx2: return __builtin_cpu_supports("avx2") && cpu_has_f16c();
-    case SimdPath::avx512: return __builtin_cpu_supports("avx512f");
+    // BW and VL too (vectors.hpp's VPERMW and VMOVDQU16): every AVX-512 CPU
+    // but Xeon Phi has them.
+    case SimdPath::avx512:
+      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512vl");
 #else
     case SimdPath::avx2:
     case SimdPath::avx512: return false;
