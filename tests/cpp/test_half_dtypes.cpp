@@ -15,6 +15,8 @@
 
 #include "cases/case_list.hpp"
 #include "core/half_span.hpp"
+#include "core/simd_dispatch.hpp"
+#include "kernels/vectors.hpp"
 #include "normkit/half.hpp"
 #include "test_util.hpp"
 
@@ -128,6 +130,55 @@ TEST(HalfBits, Float16MatchesF16C) {
   }
 }
 #endif
+
+// The kernels' vector loads of 16-bit values (kernels/vectors.hpp: on
+// AVX-512 bfloat16 goes through VPERMW) widen every pattern to the scalar
+// conversion's bits, at each vector width the paths use.
+template <int W, typename T>
+[[gnu::always_inline]] inline void load_all(const T* p, float* out, std::int64_t n) {
+  for (std::int64_t i = 0; i + W <= n; i += W) kernels::storev<W>(out + i, kernels::loadv<W>(p + i));
+}
+template <typename T>
+void load_all_portable(const T* p, float* out, std::int64_t n) {
+  load_all<4>(p, out, n);
+}
+#if NORMKIT_X86_DISPATCH
+template <typename T>
+NORMKIT_TARGET_AVX2 void load_all_avx2(const T* p, float* out, std::int64_t n) {
+  load_all<8>(p, out, n);
+}
+template <typename T>
+NORMKIT_TARGET_AVX512 void load_all_avx512(const T* p, float* out, std::int64_t n) {
+  load_all<16>(p, out, n);
+}
+#endif
+
+template <typename T>
+void expect_loads_widen_every_pattern(DType dtype) {
+  std::vector<T> patterns(0x10000);
+  for (std::uint32_t b = 0; b < 0x10000; ++b) patterns[b].bits = static_cast<std::uint16_t>(b);
+  for (SimdPath path : simd_paths()) {
+    std::vector<float> wide(patterns.size(), -1.0f);
+    const auto n = static_cast<std::int64_t>(patterns.size());
+    switch (path) {
+      case SimdPath::portable: load_all_portable(patterns.data(), wide.data(), n); break;
+#if NORMKIT_X86_DISPATCH
+      case SimdPath::avx2: load_all_avx2(patterns.data(), wide.data(), n); break;
+      case SimdPath::avx512: load_all_avx512(patterns.data(), wide.data(), n); break;
+#else
+      default: continue;
+#endif
+    }
+    for (std::uint32_t b = 0; b < 0x10000; ++b)
+      ASSERT_EQ(std::bit_cast<std::uint32_t>(wide[b]), std::bit_cast<std::uint32_t>(widen(static_cast<std::uint16_t>(b), dtype)))
+          << simd_path_name(path) << " " << dtype_name(dtype) << " " << std::hex << b;
+  }
+}
+
+TEST(HalfBits, KernelVectorLoadsWidenEveryPattern) {
+  expect_loads_widen_every_pattern<kernels::Bf16>(DType::bfloat16);
+  expect_loads_widen_every_pattern<kernels::F16>(DType::float16);
+}
 
 // The vectorized spans (core/half_span.hpp) give the scalar conversions
 // bits on every path, for every 16-bit pattern widened and a sweep of float
