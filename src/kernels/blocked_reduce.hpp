@@ -207,8 +207,18 @@ void merge_given(const SampleTree& tree, const IsGiven& is_given, std::int64_t l
     std::fill(out, out + A * C, Partial{});
     return;
   }
-  const std::int64_t blocks = (C + kMergeChannelBlock - 1) / kMergeChannelBlock;
-  parallel_region(threads_for(A * L * C * 4), [&] {  // a merge costs about four elements' work
+  // Blocks of at most kMergeChannelBlock channels, and at least one per
+  // thread where there are channels enough (16 or more a block): one block
+  // of 256 channels left the other thread waiting (BatchNorm 64x256x14x14
+  // channels-last, 2 threads).
+  const int threads = threads_for(A * L * C * 4);  // a merge costs about four elements' work
+  std::int64_t block = kMergeChannelBlock;
+  if (A * ((C + block - 1) / block) < threads) {
+    const std::int64_t per_a = (threads + A - 1) / A;
+    block = std::max<std::int64_t>(16, ((C + per_a - 1) / per_a + 15) / 16 * 16);
+  }
+  const std::int64_t blocks = (C + block - 1) / block;
+  parallel_region(threads, [&] {
     // Reused across calls. (A pointer, not the thread_local's name, inside
     // the loop: see blocked_reduce.)
     thread_local std::vector<Partial> scratch_buffer;
@@ -216,8 +226,8 @@ void merge_given(const SampleTree& tree, const IsGiven& is_given, std::int64_t l
     Partial* scratch = scratch_buffer.data();
 #pragma omp for schedule(static)
     for (std::int64_t item = 0; item < A * blocks; ++item) {
-      const std::int64_t a = item / blocks, c0 = (item % blocks) * kMergeChannelBlock;
-      merge_channel_block(is_given, lo, hi, C, std::min(kMergeChannelBlock, C - c0), per_given + a * L * C + c0,
+      const std::int64_t a = item / blocks, c0 = (item % blocks) * block;
+      merge_channel_block(is_given, lo, hi, C, std::min(block, C - c0), per_given + a * L * C + c0,
                           scratch, out + a * C + c0);
     }
   });

@@ -129,3 +129,49 @@ TEST_P(Determinism, LongRowsSameBitsForAnyThreadCount) {
 
 }  // namespace
 }  // namespace normkit::test
+
+#include <bit>
+#include <random>
+
+#include "kernels/blocked_reduce.hpp"
+#include "kernels/moments.hpp"
+
+namespace normkit::test {
+namespace {
+
+// The merge of the leaves' partials splits its channels among the threads
+// (blocks of up to 256, at least one per thread): any split gives the same
+// bits, also where the channels do not divide evenly.
+TEST(Determinism, LeafMergeSameBitsForAnyChannelSplit) {
+  const std::int64_t samples = 2000;
+  const kernels::SampleTree tree = kernels::SampleTree::one_leaf_per_sample(samples);
+  std::mt19937 gen(5);
+  std::uniform_real_distribution<double> mean(-3.0, 3.0), m2(0.0, 10.0);
+  for (const std::int64_t A : {1, 3})
+    for (const std::int64_t C : {33, 256, 1000}) {
+      SCOPED_TRACE(testing::Message() << "A " << A << ", C " << C);
+      std::vector<kernels::Moments> per_leaf(static_cast<std::size_t>(A * samples * C));
+      for (std::int64_t i = 0; i < A * samples * C; ++i)
+        per_leaf[i] = {static_cast<double>(1 + (i / C) % samples % 7), mean(gen), m2(gen)};
+      const auto merged = [&](int threads) {
+        const int before = num_threads();
+        set_num_threads(threads);
+        std::vector<kernels::Moments> out(static_cast<std::size_t>(A * C));
+        kernels::merge_leaves(tree, A, samples, C, per_leaf.data(), out.data());
+        set_num_threads(before);
+        return out;
+      };
+      const std::vector<kernels::Moments> one = merged(1);
+      for (int threads : {2, 3, 8}) {
+        const std::vector<kernels::Moments> many = merged(threads);
+        for (std::int64_t j = 0; j < A * C; ++j)
+          ASSERT_TRUE(std::bit_cast<std::uint64_t>(one[j].mean) == std::bit_cast<std::uint64_t>(many[j].mean) &&
+                      std::bit_cast<std::uint64_t>(one[j].m2) == std::bit_cast<std::uint64_t>(many[j].m2) &&
+                      one[j].count == many[j].count)
+              << threads << " threads, channel " << j;
+      }
+    }
+}
+
+}  // namespace
+}  // namespace normkit::test
