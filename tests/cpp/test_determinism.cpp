@@ -1,6 +1,11 @@
 // Bitwise determinism: forward and backward give the same bits for any
 // number of threads (DESIGN.md section 2).
+#include <bit>
+#include <random>
+
 #include "batch_norm_case.hpp"
+#include "kernels/blocked_reduce.hpp"
+#include "kernels/moments.hpp"
 #include "normkit/group_norm.hpp"
 #include "normkit/layer_norm.hpp"
 
@@ -126,18 +131,6 @@ TEST_P(Determinism, LongRowsSameBitsForAnyThreadCount) {
     }
   }
 }
-
-}  // namespace
-}  // namespace normkit::test
-
-#include <bit>
-#include <random>
-
-#include "kernels/blocked_reduce.hpp"
-#include "kernels/moments.hpp"
-
-namespace normkit::test {
-namespace {
 
 // The merge of the leaves' partials splits its channels among the threads
 // (blocks of up to 256, at least one per thread): any split gives the same
