@@ -81,6 +81,13 @@ typedef std::uint16_t vwords32 __attribute__((vector_size(64)));
 inline constexpr vwords32 kBfloat16WidenIndex = {16, 0, 16, 1, 16, 2, 16, 3, 16, 4, 16, 5, 16, 6, 16, 7,
                                                  16, 8, 16, 9, 16, 10, 16, 11, 16, 12, 16, 13, 16, 14, 16, 15};
 
+// VPSHUFB's byte indices for loadv<8>(const Bf16*) (per 128-bit lane; 0x80:
+// a zero byte): lane 0 takes values 0-3, lane 1 values 4-7.
+typedef std::uint8_t vbytes32 __attribute__((vector_size(32)));
+inline constexpr vbytes32 kBfloat16WidenBytes8 = {0x80, 0x80, 0, 1, 0x80, 0x80, 2, 3, 0x80, 0x80, 4, 5,
+                                                  0x80, 0x80, 6, 7, 0x80, 0x80, 8, 9, 0x80, 0x80, 10, 11,
+                                                  0x80, 0x80, 12, 13, 0x80, 0x80, 14, 15};
+
 template <int W>
 [[gnu::always_inline]] inline vfloat<W> loadv(const Bf16* p) {
   using u32 = vuint<W>;
@@ -98,8 +105,13 @@ template <int W>
         : "=&v"(wide)
         : "m"(*reinterpret_cast<const vbits16<16>*>(p)), "v"(kBfloat16WidenIndex));
   } else if constexpr (W == 8) {
-    asm("vpmovzxwd %1, %0" : "=x"(wide) : "m"(*reinterpret_cast<const vbits16<8>*>(p)));  // the same for AVX2
-    wide <<= 16;
+    // AVX2: the 8 values in both 128-bit lanes (VBROADCASTI128, a load),
+    // then one VPSHUFB puts values 0-3 (lane 0) and 4-7 (lane 1) in the
+    // upper halves of their dwords, zeros below: one shuffle where
+    // VPMOVZXWD and a shift took two.
+    asm("vbroadcasti128 %1, %0\n\tvpshufb %2, %0, %0"
+        : "=&x"(wide)
+        : "m"(*reinterpret_cast<const vbits16<8>*>(p)), "x"(kBfloat16WidenBytes8));
   } else
 #endif
   {
