@@ -17,9 +17,6 @@ namespace {
 // The loops below vectorize with the lanes of the wrapper's target
 // (`omp simd`: each channel's expression is independent of the others').
 
-// 1 / sqrt(var + eps), BatchNorm's invstd.
-[[gnu::always_inline]] inline double inverse_std_of(double var, double eps) { return 1.0 / std::sqrt(var + eps); }
-
 [[gnu::always_inline]] inline void batch_statistics_body(const BatchStatisticsArgs& a) {
   const double nan = std::numeric_limits<double>::quiet_NaN();
 #pragma omp simd

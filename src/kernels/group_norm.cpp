@@ -9,6 +9,7 @@
 #include "channel_apply.hpp"
 #include "grad_sums.hpp"
 #include "group_stats.hpp"
+#include "moments.hpp"
 #include "planned_view.hpp"
 #include "ref/group_norm_ref.hpp"
 
@@ -318,7 +319,7 @@ void instance_norm_forward(const InstanceNormInputs& in, const InstanceNormOptio
           for (std::int64_t n = 0; n < p.N; ++n)
             for (std::int64_t c = 0; c < p.C; ++c) {
               mean[n * p.C + c] = rm[c];
-              rstd[n * p.C + c] = 1.0 / std::sqrt(rv[c] + options.eps);
+              rstd[n * p.C + c] = kernels::inverse_std_of(rv[c], options.eps);
             }
         }
         apply_groups(x, y, layout, p, mean, rstd, in.weight, in.bias);

@@ -48,7 +48,7 @@ void group_statistics(const T* x, Layout layout, const GroupShape& s, double eps
       const bool empty = merged.count == 0;
       const double var = empty ? std::numeric_limits<double>::quiet_NaN() : merged.biased_var();
       mean[i] = empty ? std::numeric_limits<double>::quiet_NaN() : merged.mean;
-      rstd[i] = 1.0 / std::sqrt(var + eps);
+      rstd[i] = inverse_std_of(var, eps);
       if (biased_var != nullptr) (*biased_var)[i] = var;
     }
 }
@@ -103,7 +103,7 @@ void fused_group_norm(const FusedGroupArgs<T>& a) {
         T* y = a.y + item * Cg * S;
         const std::int64_t j0 = (item - first) * Cg;
         const Moments merged = merge_channels(per_channel.data(), j0, j0 + Cg);
-        const double var = merged.biased_var(), rstd = 1.0 / std::sqrt(var + a.eps);
+        const double var = merged.biased_var(), rstd = inverse_std_of(var, a.eps);
         a.mean[item] = merged.mean;
         a.rstd[item] = rstd;
         if (a.biased_var != nullptr) a.biased_var[item] = var;

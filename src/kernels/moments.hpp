@@ -2,6 +2,7 @@
 // deviations) over (b, d), through the blocked reduction engine.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <utility>
@@ -43,6 +44,10 @@ struct Moments {
     }
   }
 };
+
+// 1 / sqrt(var + eps) in double: every fast kernel's invstd (rstd), rounded
+// to float by its caller where it stores one.
+[[gnu::always_inline]] inline double inverse_std_of(double var, double eps) { return 1.0 / std::sqrt(var + eps); }
 
 // Statistics per (a, c): out (A, C). x: (A, B, C, D) contiguous; float, or
 // 16-bit (vectors.hpp's Bf16, F16: widened as loaded, the bits of x
