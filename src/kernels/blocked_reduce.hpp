@@ -203,6 +203,7 @@ void merge_channel_block(const IsGiven& is_given, std::int64_t lo, std::int64_t 
 template <typename Partial, typename IsGiven>
 void merge_given(const SampleTree& tree, const IsGiven& is_given, std::int64_t lo, std::int64_t hi,
                  std::int64_t A, std::int64_t L, std::int64_t C, const Partial* per_given, Partial* out) {
+  if (A == 0 || C == 0) return;  // nothing to merge into (and no threads to split it among)
   if (hi <= lo) {
     std::fill(out, out + A * C, Partial{});
     return;

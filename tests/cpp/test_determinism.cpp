@@ -166,5 +166,22 @@ TEST(Determinism, LeafMergeSameBitsForAnyChannelSplit) {
     }
 }
 
+// An empty batch (A = 0) or no channels: nothing to merge, on any thread
+// count. (The split of channels among threads once divided by A: the
+// functional fuzzer's input in fuzz/regressions/functional/merge-zero-batch.)
+TEST(Determinism, LeafMergeOfNothingWritesNothing) {
+  const kernels::SampleTree tree = kernels::SampleTree::one_leaf_per_sample(4);
+  const std::vector<kernels::Moments> per_leaf(4 * 8, kernels::Moments{1.0, 2.0, 3.0});
+  for (const int threads : {1, 2, 8})
+    for (const auto& [A, C] : {std::pair<std::int64_t, std::int64_t>{0, 8}, {3, 0}, {0, 0}}) {
+      const int before = num_threads();
+      set_num_threads(threads);
+      kernels::Moments untouched{-1.0, -1.0, -1.0};
+      kernels::merge_leaves(tree, A, 4, C, per_leaf.data(), &untouched);
+      set_num_threads(before);
+      EXPECT_EQ(untouched.count, -1.0) << "A " << A << ", C " << C << ", " << threads << " threads";
+    }
+}
+
 }  // namespace
 }  // namespace normkit::test
