@@ -139,6 +139,45 @@ TEST_P(RMSNorm, FastMatchesReference) {
   for (const RowCase& c : row_cases()) expect_rms_norm_matches_reference(c);
 }
 
+// The forward reads rows in groups (eight short rows at once, four, the
+// rest alone) and every row must still get the bits it gets in a call of
+// its own: LayerNorm's y, mean and rstd and RMSNorm's y and rstd, float32
+// and bfloat16, row counts that leave every kind of last group, rows short
+// and long (a 1 KiB float32 row is the longest read eight at a time).
+void expect_rows_get_their_own_bits(bool rms) {
+  for (const DType dtype : {DType::float32, DType::bfloat16})
+    for (const std::int64_t n : {5, 127, 256, 300, 512, 768})
+      for (const std::int64_t rows : {1, 4, 7, 8, 13, 19, 32}) {
+        SCOPED_TRACE(testing::Message() << dtype_name(dtype) << " " << rows << "x" << n);
+        const Tensor x32 = param({rows, n}, 40 + static_cast<std::uint64_t>(n + rows), 3.0f);
+        Tensor x({rows, n}, dtype);
+        copy_into(x32, x);
+        const Tensor w = param({n}, 7, 1.0f), b = param({n}, 8, 0.0f);
+        const std::int64_t size = static_cast<std::int64_t>(dtype_size(dtype));
+        Tensor y({rows, n}, dtype), mean({rows, 1}), rstd({rows, 1});
+        Tensor y1({rows, n}, dtype), mean1({rows, 1}), rstd1({rows, 1});
+        // Row r of a (rows, n) matrix of x's dtype, and of a (rows, 1) statistic.
+        const auto row = [&](const Tensor& t, std::int64_t r) {
+          return TensorView(static_cast<std::byte*>(t.view().raw()) + r * n * size, {1, n}, {n, 1}, dtype);
+        };
+        const auto stat = [](const Tensor& t, std::int64_t r) { return TensorView(t.data<float>() + r, {1, 1}); };
+        if (rms) {
+          rms_norm_forward({x, {n}, w}, {}, {y, rstd});
+          for (std::int64_t r = 0; r < rows; ++r) rms_norm_forward({row(x, r), {n}, w}, {}, {row(y1, r), stat(rstd1, r)});
+        } else {
+          layer_norm_forward({x, {n}, w, b}, {}, {y, mean, rstd});
+          for (std::int64_t r = 0; r < rows; ++r)
+            layer_norm_forward({row(x, r), {n}, w, b}, {}, {row(y1, r), stat(mean1, r), stat(rstd1, r)});
+          EXPECT_EQ(std::memcmp(mean.view().raw(), mean1.view().raw(), static_cast<std::size_t>(rows * 4)), 0);
+        }
+        EXPECT_EQ(std::memcmp(rstd.view().raw(), rstd1.view().raw(), static_cast<std::size_t>(rows * 4)), 0);
+        EXPECT_EQ(std::memcmp(y.view().raw(), y1.view().raw(), static_cast<std::size_t>(rows * n * size)), 0);
+      }
+}
+
+TEST_P(LayerNorm, EveryRowGetsTheBitsOfItsOwnCall) { expect_rows_get_their_own_bits(false); }
+TEST_P(RMSNorm, EveryRowGetsTheBitsOfItsOwnCall) { expect_rows_get_their_own_bits(true); }
+
 TEST_P(RMSNorm, DefaultEpsIsFloatEpsilon) {
   Tensor x = Tensor::full({2, 3}, 0.0f);
   RMSNormForwardResult r = rms_norm_forward({x, {3}, {}});
