@@ -143,37 +143,37 @@ template <int W, int R, typename T = float>
   const LaneSet<W> mask = rest > 0 ? LaneSet<W>::tail_mask(rest) : LaneSet<W>{};
   LaneSet<W> tail[R], sum[R];
   float shift[R];
-#pragma GCC unroll 8  // the runs' sums stay in registers only if unrolled
+#pragma GCC unroll 4  // the runs' sums stay in registers only if unrolled
   for (int r = 0; r < R; ++r) {
     shift[r] = load1(x + r * stride);
     if (rest > 0) tail[r] = LaneSet<W>::load_tail(x + r * stride + body, rest);
   }
   for (std::int64_t i = 0; i < body; i += kLanes) {
-#pragma GCC unroll 8
+#pragma GCC unroll 4
     for (int r = 0; r < R; ++r)
-#pragma GCC unroll 8
+#pragma GCC unroll 4
       for (int k = 0; k < K; ++k) sum[r].v[k] += loadv<W>(x + r * stride + i + k * W) - shift[r];
   }
   const double dn = static_cast<double>(n), inv_n = 1.0 / dn;
   float m[R];
-#pragma GCC unroll 8  // the runs' sums stay in registers only if unrolled
+#pragma GCC unroll 4  // the runs' sums stay in registers only if unrolled
   for (int r = 0; r < R; ++r) {
     if (rest > 0) {
-#pragma GCC unroll 8
+#pragma GCC unroll 4
       for (int k = 0; k < K; ++k) sum[r].v[k] += (tail[r].v[k] - shift[r]) * mask.v[k];
     }
   }
   std::array<LaneSet<W>, R> sums;
-#pragma GCC unroll 8  // the runs' sums stay in registers only if unrolled
+#pragma GCC unroll 4  // the runs' sums stay in registers only if unrolled
   for (int r = 0; r < R; ++r) sums[r] = sum[r];
   double t0[R];
   lane_totals<W>(sums, t0);
   for (int r = 0; r < R; ++r) m[r] = static_cast<float>(shift[r] + t0[r] * inv_n);
   LaneSet<W> s1[R], s2[R];
   for (std::int64_t i = 0; i < body; i += kLanes) {
-#pragma GCC unroll 8
+#pragma GCC unroll 4
     for (int r = 0; r < R; ++r)
-#pragma GCC unroll 8
+#pragma GCC unroll 4
       for (int k = 0; k < K; ++k) {
         if (k == 0 && prefetch != 0) prefetch_ahead(x + r * stride + i, prefetch);
         const V d = loadv<W>(x + r * stride + i + k * W) - m[r];
@@ -181,10 +181,10 @@ template <int W, int R, typename T = float>
         s2[r].v[k] += d * d;
       }
   }
-#pragma GCC unroll 8  // the runs' sums stay in registers only if unrolled
+#pragma GCC unroll 4  // the runs' sums stay in registers only if unrolled
   for (int r = 0; r < R; ++r) {
     if (rest > 0) {
-#pragma GCC unroll 8
+#pragma GCC unroll 4
       for (int k = 0; k < K; ++k) {
         const V d = (tail[r].v[k] - m[r]) * mask.v[k];
         s1[r].v[k] += d;
@@ -193,7 +193,7 @@ template <int W, int R, typename T = float>
     }
   }
   std::array<LaneSet<W>, 2 * R> both;  // s1 and s2 of each run
-#pragma GCC unroll 8  // the runs' sums stay in registers only if unrolled
+#pragma GCC unroll 4  // the runs' sums stay in registers only if unrolled
   for (int r = 0; r < R; ++r) {
     both[2 * r] = s1[r];
     both[2 * r + 1] = s2[r];
@@ -306,20 +306,20 @@ template <int W, int R, typename T = float>
   const std::int64_t body = n / kLanes * kLanes, rest = n - body;
   LaneSet<W> s[R];
   for (std::int64_t i = 0; i < body; i += kLanes) {
-#pragma GCC unroll 8
+#pragma GCC unroll 4
     for (int r = 0; r < R; ++r)
-#pragma GCC unroll 8
+#pragma GCC unroll 4
       for (int k = 0; k < K; ++k) {
         if (k == 0 && prefetch != 0) prefetch_ahead(x + r * stride + i, prefetch);
         const V v = loadv<W>(x + r * stride + i + k * W);
         s[r].v[k] += v * v;
       }
   }
-#pragma GCC unroll 8  // the runs' sums stay in registers only if unrolled
+#pragma GCC unroll 4  // the runs' sums stay in registers only if unrolled
   for (int r = 0; r < R; ++r) {
     if (rest > 0) {
       const LaneSet<W> t = LaneSet<W>::load_tail(x + r * stride + body, rest);
-#pragma GCC unroll 8
+#pragma GCC unroll 4
       for (int k = 0; k < K; ++k) s[r].v[k] += t.v[k] * t.v[k];
     }
     out[r] = s[r].total();
@@ -366,17 +366,6 @@ void rows4_moments_portable(const T* x, std::int64_t stride, std::int64_t n, std
   rows_moments_w<4, kInterleavedRows>(x, stride, n, prefetch, out);
 }
 template <typename T>
-void rows8_moments_portable(const T* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch, Moments* out) {
-  rows4_moments_portable(x, stride, n, prefetch, out);
-  rows4_moments_portable(x + kInterleavedRows * stride, stride, n, prefetch, out + kInterleavedRows);
-}
-template <typename T>
-void rows8_square_sums_portable(const T* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch,
-                                double* out) {
-  rows4_square_sums_portable(x, stride, n, prefetch, out);
-  rows4_square_sums_portable(x + kInterleavedRows * stride, stride, n, prefetch, out + kInterleavedRows);
-}
-template <typename T>
 void short_runs_moments_portable(const T* x, std::int64_t stride, std::int64_t n, Moments* out) {
   short_runs_moments_body(x, stride, n, out);
 }
@@ -418,21 +407,6 @@ NORMKIT_TARGET_AVX2 void rows4_moments_avx2(const T* x, std::int64_t stride, std
                                             Moments* out) {
   rows_moments_w<8, kInterleavedRows>(x, stride, n, prefetch, out);
 }
-// Eight rows on AVX2 are two groups of four: their sums would not fit in
-// its 16 registers.
-template <typename T>
-NORMKIT_TARGET_AVX2 void rows8_moments_avx2(const T* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch,
-                                            Moments* out) {
-  rows_moments_w<8, kInterleavedRows>(x, stride, n, prefetch, out);
-  rows_moments_w<8, kInterleavedRows>(x + kInterleavedRows * stride, stride, n, prefetch, out + kInterleavedRows);
-}
-template <typename T>
-NORMKIT_TARGET_AVX2 void rows8_square_sums_avx2(const T* x, std::int64_t stride, std::int64_t n,
-                                                std::int64_t prefetch, double* out) {
-  rows_square_sums_w<8, kInterleavedRows>(x, stride, n, prefetch, out);
-  rows_square_sums_w<8, kInterleavedRows>(x + kInterleavedRows * stride, stride, n, prefetch,
-                                          out + kInterleavedRows);
-}
 template <typename T>
 NORMKIT_TARGET_AVX2 void short_runs_moments_avx2(const T* x, std::int64_t stride, std::int64_t n, Moments* out) {
   short_runs_moments_body(x, stride, n, out);
@@ -469,16 +443,6 @@ template <typename T>
 NORMKIT_TARGET_AVX512 void rows4_moments_avx512(const T* x, std::int64_t stride, std::int64_t n,
                                                 std::int64_t prefetch, Moments* out) {
   rows_moments_w<16, kInterleavedRows>(x, stride, n, prefetch, out);
-}
-template <typename T>
-NORMKIT_TARGET_AVX512 void rows8_moments_avx512(const T* x, std::int64_t stride, std::int64_t n,
-                                                std::int64_t prefetch, Moments* out) {
-  rows_moments_w<16, kWideInterleavedRows>(x, stride, n, prefetch, out);
-}
-template <typename T>
-NORMKIT_TARGET_AVX512 void rows8_square_sums_avx512(const T* x, std::int64_t stride, std::int64_t n,
-                                                    std::int64_t prefetch, double* out) {
-  rows_square_sums_w<16, kWideInterleavedRows>(x, stride, n, prefetch, out);
 }
 template <typename T>
 NORMKIT_TARGET_AVX512 void short_runs_moments_avx512(const T* x, std::int64_t stride, std::int64_t n,
@@ -521,14 +485,6 @@ void rows4_moments(const T* x, std::int64_t stride, std::int64_t n, std::int64_t
   NORMKIT_DISPATCH(rows4_moments, x, stride, n, prefetch, out);
 }
 template <typename T>
-void rows8_moments(const T* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch, Moments* out) {
-  NORMKIT_DISPATCH(rows8_moments, x, stride, n, prefetch, out);
-}
-template <typename T>
-void rows8_square_sums(const T* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch, double* out) {
-  NORMKIT_DISPATCH(rows8_square_sums, x, stride, n, prefetch, out);
-}
-template <typename T>
 void short_runs_moments(const T* x, std::int64_t stride, std::int64_t n, Moments* out) {
   NORMKIT_DISPATCH(short_runs_moments, x, stride, n, out);
 }
@@ -556,29 +512,14 @@ Moments chunked_moments(const T* x, std::int64_t n) {
     acc = Moments::merge(acc, run_moments(x + d0, std::min(kRunChunk, n - d0), 0));
   return acc;
 }
-namespace {
-
-// R runs' chunks of kRunChunk, each chunk's R statistics from `rows`
-// (rows4_moments or rows8_moments), merged in order.
-template <int R, typename T, typename Rows>
-void chunked_rows_moments(const T* x0, std::int64_t n, std::int64_t prefetch, Moments* out, const Rows& rows) {
-  std::fill(out, out + R, Moments{});
-  for (std::int64_t d0 = 0; d0 < n; d0 += kRunChunk) {
-    Moments chunk[R];
-    rows(x0 + d0, n, std::min(kRunChunk, n - d0), prefetch, chunk);
-    for (int r = 0; r < R; ++r) out[r] = Moments::merge(out[r], chunk[r]);
-  }
-}
-
-}  // namespace
-
 template <typename T>
 void chunked_moments4(const T* x0, std::int64_t n, std::int64_t prefetch, Moments* out) {
-  chunked_rows_moments<kInterleavedRows>(x0, n, prefetch, out, rows4_moments<T>);
-}
-template <typename T>
-void chunked_moments8(const T* x0, std::int64_t n, std::int64_t prefetch, Moments* out) {
-  chunked_rows_moments<kWideInterleavedRows>(x0, n, prefetch, out, rows8_moments<T>);
+  std::fill(out, out + kInterleavedRows, Moments{});
+  for (std::int64_t d0 = 0; d0 < n; d0 += kRunChunk) {
+    Moments chunk[kInterleavedRows];
+    rows4_moments(x0 + d0, n, std::min(kRunChunk, n - d0), prefetch, chunk);
+    for (int r = 0; r < kInterleavedRows; ++r) out[r] = Moments::merge(out[r], chunk[r]);
+  }
 }
 
 #define NORMKIT_MOMENTS_KERNELS(path, T)                                                                       \
@@ -586,8 +527,6 @@ void chunked_moments8(const T* x0, std::int64_t n, std::int64_t prefetch, Moment
   template double run_square_sum##path<T>(const T*, std::int64_t);                                             \
   template void rows4_moments##path<T>(const T*, std::int64_t, std::int64_t, std::int64_t, Moments*);          \
   template void rows4_square_sums##path<T>(const T*, std::int64_t, std::int64_t, std::int64_t, double*);       \
-  template void rows8_moments##path<T>(const T*, std::int64_t, std::int64_t, std::int64_t, Moments*);          \
-  template void rows8_square_sums##path<T>(const T*, std::int64_t, std::int64_t, std::int64_t, double*);       \
   template void short_runs_moments##path<T>(const T*, std::int64_t, std::int64_t, Moments*);                    \
   template void rows16_moments##path<T>(const T*, std::int64_t, std::int64_t, std::int64_t, Moments*);         \
   template void rows64_moments##path<T>(const T*, std::int64_t, std::int64_t, std::int64_t, Moments*);         \
@@ -595,8 +534,7 @@ void chunked_moments8(const T* x0, std::int64_t n, std::int64_t prefetch, Moment
 #define NORMKIT_MOMENTS_ALL_PATHS(T)                                                     \
   NORMKIT_MOMENTS_KERNELS(, T) NORMKIT_MOMENTS_KERNELS(_portable, T)                     \
   template Moments chunked_moments<T>(const T*, std::int64_t);                             \
-  template void chunked_moments4<T>(const T*, std::int64_t, std::int64_t, Moments*);                        \
-  template void chunked_moments8<T>(const T*, std::int64_t, std::int64_t, Moments*);
+  template void chunked_moments4<T>(const T*, std::int64_t, std::int64_t, Moments*);
 NORMKIT_MOMENTS_ALL_PATHS(float)
 NORMKIT_MOMENTS_ALL_PATHS(Bf16)
 NORMKIT_MOMENTS_ALL_PATHS(F16)

@@ -114,15 +114,6 @@ template <typename T>
 void rows4_moments(const T* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch, Moments* out);
 template <typename T>
 void rows4_square_sums(const T* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch, double* out);
-// The same for kWideInterleavedRows runs (AVX-512: eight rows in one loop,
-// whose fixed costs, the lane totals and the wait for the mean between the
-// passes, are shared by twice the rows; the narrower paths: two groups of
-// four). Short rows, whose fixed costs weigh most, are read in such groups.
-inline constexpr int kWideInterleavedRows = 8;
-template <typename T>
-void rows8_moments(const T* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch, Moments* out);
-template <typename T>
-void rows8_square_sums(const T* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch, double* out);
 // run_moments of kShortRuns runs of n < 16 elements (every element in the
 // tail), `stride` apart, at once: out[r] is what run_moments gives run r,
 // bit for bit, the runs computed in the lanes (BatchNorm NCHW on maps of a
@@ -150,9 +141,6 @@ template <typename T>
 Moments chunked_moments(const T* x, std::int64_t n);
 template <typename T>
 void chunked_moments4(const T* x0, std::int64_t n, std::int64_t prefetch, Moments* out);
-// The same for kWideInterleavedRows runs.
-template <typename T>
-void chunked_moments8(const T* x0, std::int64_t n, std::int64_t prefetch, Moments* out);
 
 // The variants, for the tests that hold them against each other.
 template <typename T>
@@ -163,11 +151,6 @@ template <typename T>
 void rows4_moments_portable(const T* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch, Moments* out);
 template <typename T>
 void rows4_square_sums_portable(const T* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch,
-                                double* out);
-template <typename T>
-void rows8_moments_portable(const T* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch, Moments* out);
-template <typename T>
-void rows8_square_sums_portable(const T* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch,
                                 double* out);
 template <typename T>
 void short_runs_moments_portable(const T* x, std::int64_t stride, std::int64_t n, Moments* out);
@@ -191,12 +174,6 @@ template <typename T>
 NORMKIT_TARGET_AVX2 void rows4_square_sums_avx2(const T* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch,
                                                 double* out);
 template <typename T>
-NORMKIT_TARGET_AVX2 void rows8_moments_avx2(const T* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch,
-                                            Moments* out);
-template <typename T>
-NORMKIT_TARGET_AVX2 void rows8_square_sums_avx2(const T* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch,
-                                                double* out);
-template <typename T>
 NORMKIT_TARGET_AVX2 void short_runs_moments_avx2(const T* x, std::int64_t stride, std::int64_t n, Moments* out);
 template <typename T>
 NORMKIT_TARGET_AVX2 void rows16_moments_avx2(const T* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch,
@@ -216,12 +193,6 @@ NORMKIT_TARGET_AVX512 void rows4_moments_avx512(const T* x, std::int64_t stride,
                                                 std::int64_t prefetch, Moments* out);
 template <typename T>
 NORMKIT_TARGET_AVX512 void rows4_square_sums_avx512(const T* x, std::int64_t stride, std::int64_t n,
-                                                    std::int64_t prefetch, double* out);
-template <typename T>
-NORMKIT_TARGET_AVX512 void rows8_moments_avx512(const T* x, std::int64_t stride, std::int64_t n,
-                                                std::int64_t prefetch, Moments* out);
-template <typename T>
-NORMKIT_TARGET_AVX512 void rows8_square_sums_avx512(const T* x, std::int64_t stride, std::int64_t n,
                                                     std::int64_t prefetch, double* out);
 template <typename T>
 NORMKIT_TARGET_AVX512 void short_runs_moments_avx512(const T* x, std::int64_t stride, std::int64_t n,

@@ -43,58 +43,19 @@ double row_mean_square(const T* x, std::int64_t cols) {
   return sum / static_cast<double>(cols);
 }
 
-// The mean squares of R (kInterleavedRows or kWideInterleavedRows)
-// consecutive rows, each as row_mean_square gives it (the same chunks, in
-// the same order), with the rows interleaved (their moments:
-// chunked_moments4 and 8); asking, as they read, for the element `prefetch`
-// after each (0: none).
-template <int R, typename T>
-void group_mean_squares(const T* x0, std::int64_t cols, std::int64_t prefetch, double* out) {
-  std::fill(out, out + R, 0.0);
-  for (std::int64_t d0 = 0; d0 < cols; d0 += kRunChunk) {
-    double chunk[R];
-    const std::int64_t n = std::min(kRunChunk, cols - d0);
-    if constexpr (R == kWideInterleavedRows) rows8_square_sums(x0 + d0, cols, n, prefetch, chunk);
-    else rows4_square_sums(x0 + d0, cols, n, prefetch, chunk);
-    for (int r = 0; r < R; ++r) out[r] += chunk[r];
-  }
-  for (int r = 0; r < R; ++r) out[r] /= static_cast<double>(cols);
-}
-
-// The statistics of `count` consecutive rows from x0 (cols > 0): LayerNorm's
-// mean and biased variance, RMSNorm's mean square in var (mean 0). Eight
-// rows are reduced at once, four at once, the rest one by one; every row
-// gets the bits it gets alone, so the grouping is only a matter of speed.
-// `interleave`: false reads every row alone (a streamed float32 input: see
-// row_norm_forward). prefetch as group_mean_squares'.
+// The mean squares of kInterleavedRows consecutive rows, each as
+// row_mean_square gives it (the same chunks, in the same order), with the
+// rows interleaved (their moments: chunked_moments4); asking, as they read,
+// for the element `prefetch` after each (0: none).
 template <typename T>
-void group_statistics(RowNorm kind, const T* x0, std::int64_t cols, std::int64_t count, bool interleave,
-                      std::int64_t prefetch, double* mean, double* var) {
-  std::int64_t r = 0;
-  const auto take = [&]<int R>(std::integral_constant<int, R>) {
-    if (!interleave) return;
-    for (; r + R <= count; r += R) {
-      const T* const x = x0 + r * cols;
-      if (kind == RowNorm::layer) {
-        Moments m[R];
-        if constexpr (R == kWideInterleavedRows) chunked_moments8(x, cols, prefetch, m);
-        else chunked_moments4(x, cols, prefetch, m);
-        for (int j = 0; j < R; ++j) mean[r + j] = m[j].mean, var[r + j] = m[j].biased_var();
-      } else {
-        group_mean_squares<R>(x, cols, prefetch, var + r);
-      }
-    }
-  };
-  take(std::integral_constant<int, kWideInterleavedRows>{});
-  take(std::integral_constant<int, kInterleavedRows>{});
-  for (; r < count; ++r) {
-    if (kind == RowNorm::layer) {
-      const Moments m = chunked_moments(x0 + r * cols, cols);
-      mean[r] = m.mean, var[r] = m.biased_var();
-    } else {
-      var[r] = row_mean_square(x0 + r * cols, cols);
-    }
+void group_mean_squares(const T* x0, std::int64_t cols, std::int64_t prefetch, double* out) {
+  std::fill(out, out + kInterleavedRows, 0.0);
+  for (std::int64_t d0 = 0; d0 < cols; d0 += kRunChunk) {
+    double chunk[kInterleavedRows];
+    rows4_square_sums(x0 + d0, cols, std::min(kRunChunk, cols - d0), prefetch, chunk);
+    for (int r = 0; r < kInterleavedRows; ++r) out[r] += chunk[r];
   }
+  for (int r = 0; r < kInterleavedRows; ++r) out[r] /= static_cast<double>(cols);
 }
 
 // Where the kernels read and write the rows: in place, float32, bfloat16 or
@@ -115,27 +76,35 @@ RowsIn rows_in(const RowForwardArgs& a) {
   return all_same && a.q == nullptr ? rows_in_place(dtype) : RowsIn::staged;
 }
 
-// The statistics and the normalize pass of `count` (at most
-// kWideInterleavedRows) rows from r0: their values at gx, their outputs to
-// gy (row stride cols; null when quantized), streamed when `stream`.
-// `interleave` and `prefetch`: group_statistics'.
+// The statistics and the normalize pass of `count` rows from r0: their
+// values at gx, their outputs to gy (row stride cols; null when quantized),
+// streamed when `stream`. `together`: the rows' statistics reduced at once,
+// asking for the element `prefetch` after each (0: none).
 template <typename T>
-void forward_group(const RowForwardArgs& a, std::int64_t r0, std::int64_t count, const T* gx, T* gy,
-                   bool interleave, std::int64_t prefetch, bool stream) {
+void forward_group(const RowForwardArgs& a, std::int64_t r0, std::int64_t count, const T* gx, T* gy, bool together,
+                   std::int64_t prefetch, bool stream) {
   const std::int64_t cols = a.cols;
-  double mean[kWideInterleavedRows] = {}, var[kWideInterleavedRows];
-  if (cols > 0) {
-    group_statistics(a.kind, gx, cols, count, interleave, prefetch, mean, var);
+  double mean[kInterleavedRows] = {}, var[kInterleavedRows];
+  if (a.kind == RowNorm::layer) {
+    Moments m[kInterleavedRows];
+    if (together) chunked_moments4(gx, cols, prefetch, m);
+    else
+      for (std::int64_t r = 0; r < count; ++r) m[r] = chunked_moments(gx + r * cols, cols);
+    for (std::int64_t r = 0; r < count; ++r) {
+      mean[r] = cols > 0 ? m[r].mean : std::numeric_limits<double>::quiet_NaN();
+      var[r] = cols > 0 ? m[r].biased_var() : mean[r];
+      a.mean[r0 + r] = static_cast<float>(mean[r]);
+    }
+  } else if (together) {
+    group_mean_squares(gx, cols, prefetch, var);
   } else {
-    std::fill(mean, mean + count, a.kind == RowNorm::layer ? std::numeric_limits<double>::quiet_NaN() : 0.0);
-    std::fill(var, var + count, std::numeric_limits<double>::quiet_NaN());
+    for (std::int64_t r = 0; r < count; ++r)
+      var[r] = cols > 0 ? row_mean_square(gx + r * cols, cols) : std::numeric_limits<double>::quiet_NaN();
   }
-  if (a.kind == RowNorm::layer)
-    for (std::int64_t r = 0; r < count; ++r) a.mean[r0 + r] = static_cast<float>(mean[r]);
   // Every row's rstd before the first normalize pass: the square roots and
   // divisions overlap, where one per row waited behind the previous row's
   // pass (a tenth of LayerNorm forward 256x768 bfloat16 on Zen 5).
-  float rstd[kWideInterleavedRows];
+  float rstd[kInterleavedRows];
   for (std::int64_t r = 0; r < count; ++r) {
     rstd[r] = static_cast<float>(inverse_std_of(var[r], a.eps));
     a.rstd[r0 + r] = rstd[r];
@@ -166,7 +135,7 @@ void forward_group(const RowForwardArgs& a, std::int64_t r0, std::int64_t count,
 // float32 rows are; a residual's sums are rounded as they are stored, and
 // normalized as stored.
 template <typename T>
-void forward_group_in_place(const RowForwardArgs& a, std::int64_t r0, std::int64_t count, bool interleave,
+void forward_group_in_place(const RowForwardArgs& a, std::int64_t r0, std::int64_t count, bool together,
                             std::int64_t prefetch, bool stream) {
   const std::int64_t cols = a.cols;
   const T* gx = static_cast<const T*>(a.x) + r0 * cols;
@@ -182,7 +151,7 @@ void forward_group_in_place(const RowForwardArgs& a, std::int64_t r0, std::int64
     if (stream) copy_span(sums, residual_out, count * cols, true);
     gx = sums;
   }
-  forward_group(a, r0, count, gx, static_cast<T*>(a.y) + r0 * cols, interleave, prefetch, stream);
+  forward_group(a, r0, count, gx, static_cast<T*>(a.y) + r0 * cols, together, prefetch, stream);
 }
 
 }  // namespace
@@ -217,8 +186,8 @@ void row_norm_forward(const RowForwardArgs& a) {
   const bool stream =
       a.q == nullptr && stream_single_pass_bytes(y_bytes, working_set, threads_for(elements)) && a.y != a.x;
   // Rows in groups of kInterleavedRows, whose statistics are reduced together
-  // (the last group may be shorter: group_statistics), as four independent
-  // dependency chains keep the adders busy. A streamed float32
+  // (the last group may be shorter: its rows one by one), as four
+  // independent dependency chains keep the adders busy. A streamed float32
   // input (a DRAM-sized one) reads its rows one by one instead: four rows
   // read at once were 10-35% slower there (LayerNorm and RMSNorm, 2048x4096
   // to 8192x768, one thread, Zen 4). Its groups, the rows whose statistics
@@ -235,20 +204,7 @@ void row_norm_forward(const RowForwardArgs& a) {
   constexpr std::int64_t kShortRowBytes = 4096;
   const std::int64_t row_bytes = cols * static_cast<std::int64_t>(dtype_size(a.x_at.dtype));
   const bool single_rows = stream && in == RowsIn::float32;
-  // Rows of at most 1 KiB are read eight at a time (kWideInterleavedRows):
-  // a group's fixed costs (the lane totals, the wait for the mean between
-  // the statistics' passes, the square roots) weigh most on short rows, and
-  // eight rows share them. In one process, both builds alternating, Zen 5:
-  // LayerNorm float32 2048x256 1.04-1.09x (1 thread), 1.07x (2), 768x256
-  // 1.06-1.08x; RMSNorm 512x256 1.12-1.16x, 2048x256 1.04-1.10x;
-  // bfloat16 4096x512 at 2 threads 0.98-1.07x. Longer rows were not faster:
-  // 2 KiB rows level (float32 512x512, 2048x512, bfloat16 512x1024:
-  // 0.99-1.05x), bfloat16 8192x768 (1.5 KiB rows, in L3) 0.92-1.02x, and 3
-  // KiB rows slower (float32 256x768 0.91-0.93x: eight such rows and their
-  // outputs overflow L1).
-  constexpr std::int64_t kWideGroupRowBytes = 1024;
-  const std::int64_t group_rows = single_rows ? (row_bytes <= kShortRowBytes ? 1 : kInterleavedRows)
-                                  : row_bytes <= kWideGroupRowBytes ? kWideInterleavedRows : kInterleavedRows;
+  const std::int64_t group_rows = single_rows && row_bytes <= kShortRowBytes ? 1 : kInterleavedRows;
   const std::int64_t groups = (a.rows + group_rows - 1) / group_rows;
   // A group reduced together asks for the next group's rows as it reads its
   // own for the statistics (LayerNorm: in its second pass, which reads L1),
@@ -274,15 +230,15 @@ void row_norm_forward(const RowForwardArgs& a) {
 #pragma omp for schedule(static) nowait
     for (std::int64_t g = 0; g < groups; ++g) {
       const std::int64_t r0 = g * group_rows, count = std::min<std::int64_t>(group_rows, a.rows - r0);
-      const bool interleave = !single_rows;
+      const bool together = count == kInterleavedRows && cols > 0 && !single_rows;
       // (Only a group that exists: a prefetch of an unmapped address costs a page walk.)
       const std::int64_t prefetch =
-          interleave && prefetch_next_group && r0 + 2 * group_rows <= a.rows ? group_rows * cols : 0;
+          together && prefetch_next_group && r0 + 2 * kInterleavedRows <= a.rows ? kInterleavedRows * cols : 0;
       if (prefetch_next_row && r0 + 1 < a.rows)
         prefetch_lines(static_cast<const char*>(a.x) + (r0 + 1) * row_bytes, row_bytes);
       if (in == RowsIn::bfloat16 || in == RowsIn::float16) {
-        if (in == RowsIn::bfloat16) forward_group_in_place<Bf16>(a, r0, count, interleave, prefetch, stream);
-        else forward_group_in_place<F16>(a, r0, count, interleave, prefetch, stream);
+        if (in == RowsIn::bfloat16) forward_group_in_place<Bf16>(a, r0, count, together, prefetch, stream);
+        else forward_group_in_place<F16>(a, r0, count, together, prefetch, stream);
         continue;
       }
       // The group's rows, gx: x's, or with a residual their sums; and where
@@ -327,7 +283,7 @@ void row_norm_forward(const RowForwardArgs& a) {
         }
         if (a.q == nullptr) gy = static_cast<float*>(a.y) + r0 * cols;
       }
-      forward_group(a, r0, count, gx, gy, interleave, prefetch, stream && !staged);
+      forward_group(a, r0, count, gx, gy, together, prefetch, stream && !staged);
       if (staged && gy != nullptr) write_rows(gy, a.y, a.y_at, cols, r0, count, 0, cols, stream);
     }
     stream_fence(stream);

@@ -139,11 +139,11 @@ TEST_P(RMSNorm, FastMatchesReference) {
   for (const RowCase& c : row_cases()) expect_rms_norm_matches_reference(c);
 }
 
-// The forward reads rows in groups (eight short rows at once, four, the
-// rest alone) and every row must still get the bits it gets in a call of
-// its own: LayerNorm's y, mean and rstd and RMSNorm's y and rstd, float32
-// and bfloat16, row counts that leave every kind of last group, rows short
-// and long (a 1 KiB float32 row is the longest read eight at a time).
+// The forward reads rows in groups (four at once, a shorter last group one
+// by one) and every row must still get the bits it gets in a call of its
+// own: LayerNorm's y, mean and rstd and RMSNorm's y and rstd, float32 and
+// bfloat16, row counts that leave every kind of last group, rows short and
+// long.
 void expect_rows_get_their_own_bits(bool rms) {
   for (const DType dtype : {DType::float32, DType::bfloat16})
     for (const std::int64_t n : {5, 127, 256, 300, 512, 768})
