@@ -154,6 +154,7 @@ void expect_rows_get_their_own_bits(bool rms) {
         copy_into(x32, x);
         const Tensor w = param({n}, 7, 1.0f), b = param({n}, 8, 0.0f);
         const std::int64_t size = static_cast<std::int64_t>(dtype_size(dtype));
+        const std::size_t stat_bytes = static_cast<std::size_t>(rows) * sizeof(float);
         Tensor y({rows, n}, dtype), mean({rows, 1}), rstd({rows, 1});
         Tensor y1({rows, n}, dtype), mean1({rows, 1}), rstd1({rows, 1});
         // Row r of a (rows, n) matrix of x's dtype, and of a (rows, 1) statistic.
@@ -163,14 +164,15 @@ void expect_rows_get_their_own_bits(bool rms) {
         const auto stat = [](const Tensor& t, std::int64_t r) { return TensorView(t.data<float>() + r, {1, 1}); };
         if (rms) {
           rms_norm_forward({x, {n}, w}, {}, {y, rstd});
-          for (std::int64_t r = 0; r < rows; ++r) rms_norm_forward({row(x, r), {n}, w}, {}, {row(y1, r), stat(rstd1, r)});
+          for (std::int64_t r = 0; r < rows; ++r)
+            rms_norm_forward({row(x, r), {n}, w}, {}, {row(y1, r), stat(rstd1, r)});
         } else {
           layer_norm_forward({x, {n}, w, b}, {}, {y, mean, rstd});
           for (std::int64_t r = 0; r < rows; ++r)
             layer_norm_forward({row(x, r), {n}, w, b}, {}, {row(y1, r), stat(mean1, r), stat(rstd1, r)});
-          EXPECT_EQ(std::memcmp(mean.view().raw(), mean1.view().raw(), static_cast<std::size_t>(rows * 4)), 0);
+          EXPECT_EQ(std::memcmp(mean.view().raw(), mean1.view().raw(), stat_bytes), 0);
         }
-        EXPECT_EQ(std::memcmp(rstd.view().raw(), rstd1.view().raw(), static_cast<std::size_t>(rows * 4)), 0);
+        EXPECT_EQ(std::memcmp(rstd.view().raw(), rstd1.view().raw(), stat_bytes), 0);
         EXPECT_EQ(std::memcmp(y.view().raw(), y1.view().raw(), static_cast<std::size_t>(rows * n * size)), 0);
       }
 }
