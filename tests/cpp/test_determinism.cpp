@@ -15,6 +15,16 @@ namespace {
 class Determinism : public EverySimdPath {};
 INSTANTIATE_TEST_SUITE_P(Simd, Determinism, every_simd_path(), simd_path_param_name);
 
+// f() on `threads` threads, the thread count restored after.
+template <typename F>
+auto on_threads(int threads, const F& f) {
+  const int before = num_threads();
+  set_num_threads(threads);
+  auto result = f();
+  set_num_threads(before);
+  return result;
+}
+
 struct Bits {
   std::vector<std::vector<float>> outputs;
   bool operator==(const Bits& o) const {
@@ -25,19 +35,18 @@ struct Bits {
 };
 
 Bits run_with_threads(const BatchNormCase& c, int threads) {
-  const int before = num_threads();
-  set_num_threads(threads);
-  BatchNormRun run(c);
-  batch_norm_forward(run.inputs(), options_for(c, Impl::fast), run.outputs());
-  TestTensor dy = random_tensor(c.shape, c.layout, 77);
-  BatchNormBackwardResult g = batch_norm_backward(
-      {dy.view, run.x.view, run.weight, run.running_mean, run.running_var, run.save_mean,
-       run.save_invstd},
-      {.training = c.training});
-  set_num_threads(before);
-  return {{values(run.y.view), values(run.save_mean), values(run.save_invstd),
-           values(run.running_mean), values(run.running_var), values(g.dx), values(g.dweight),
-           values(g.dbias)}};
+  return on_threads(threads, [&] {
+    BatchNormRun run(c);
+    batch_norm_forward(run.inputs(), options_for(c, Impl::fast), run.outputs());
+    TestTensor dy = random_tensor(c.shape, c.layout, 77);
+    BatchNormBackwardResult g = batch_norm_backward(
+        {dy.view, run.x.view, run.weight, run.running_mean, run.running_var, run.save_mean,
+         run.save_invstd},
+        {.training = c.training});
+    return Bits{{values(run.y.view), values(run.save_mean), values(run.save_invstd),
+                 values(run.running_mean), values(run.running_var), values(g.dx), values(g.dweight),
+                 values(g.dbias)}};
+  });
 }
 
 TEST_P(Determinism, SameBitsForOneTwoThreeAndEightThreads) {
@@ -61,16 +70,12 @@ namespace {
 // with 2, 3 and 8, and expects the same bits.
 template <typename Body>
 void expect_same_bits_for_any_thread_count(const Body& body) {
-  const int before = num_threads();
-  set_num_threads(1);
-  const std::vector<std::vector<float>> one = body();
+  const std::vector<std::vector<float>> one = on_threads(1, body);
   for (int threads : {2, 3, 8}) {
-    set_num_threads(threads);
-    const std::vector<std::vector<float>> many = body();
+    const std::vector<std::vector<float>> many = on_threads(threads, body);
     for (std::size_t i = 0; i < one.size(); ++i)
       EXPECT_TRUE(same_bits(one[i], many[i])) << "output " << i << ", " << threads << " threads";
   }
-  set_num_threads(before);
 }
 
 TEST_P(Determinism, FamilySameBitsForAnyThreadCount) {
@@ -147,12 +152,11 @@ TEST(Determinism, LeafMergeSameBitsForAnyChannelSplit) {
       for (std::int64_t i = 0; i < A * samples * C; ++i)
         per_leaf[i] = {static_cast<double>(1 + (i / C) % samples % 7), mean(gen), m2(gen)};
       const auto merged = [&](int threads) {
-        const int before = num_threads();
-        set_num_threads(threads);
-        std::vector<kernels::Moments> out(static_cast<std::size_t>(A * C));
-        kernels::merge_leaves(tree, A, samples, C, per_leaf.data(), out.data());
-        set_num_threads(before);
-        return out;
+        return on_threads(threads, [&] {
+          std::vector<kernels::Moments> out(static_cast<std::size_t>(A * C));
+          kernels::merge_leaves(tree, A, samples, C, per_leaf.data(), out.data());
+          return out;
+        });
       };
       const std::vector<kernels::Moments> one = merged(1);
       for (int threads : {2, 3, 8}) {
@@ -174,11 +178,11 @@ TEST(Determinism, LeafMergeOfNothingWritesNothing) {
   const std::vector<kernels::Moments> per_leaf(4 * 8, kernels::Moments{1.0, 2.0, 3.0});
   for (const int threads : {1, 2, 8})
     for (const auto& [A, C] : {std::pair<std::int64_t, std::int64_t>{0, 8}, {3, 0}, {0, 0}}) {
-      const int before = num_threads();
-      set_num_threads(threads);
-      kernels::Moments untouched{-1.0, -1.0, -1.0};
-      kernels::merge_leaves(tree, A, 4, C, per_leaf.data(), &untouched);
-      set_num_threads(before);
+      const kernels::Moments untouched = on_threads(threads, [&] {
+        kernels::Moments out{-1.0, -1.0, -1.0};
+        kernels::merge_leaves(tree, A, 4, C, per_leaf.data(), &out);
+        return out;
+      });
       EXPECT_EQ(untouched.count, -1.0) << "A " << A << ", C " << C << ", " << threads << " threads";
     }
 }
