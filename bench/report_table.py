@@ -7,6 +7,13 @@ size: L1, L2, L3 or DRAM), whichever is lower; and never slower than a peer.
 
 A peer timed from Python (ONNX Runtime) is compared with normkit's Python
 call timed beside it; its column says so.
+
+A row behind its fastest peer is "slower" only where the 95% interval of
+that speed-up (the bench's speedup_low and speedup_high: the sign test's
+interval of the median of the paired calls' ratios over the passes) lies
+below 1; where it holds 1, the run cannot tell the two apart and the row is
+"level", with the interval beside it. (A CSV from before the intervals has
+no such columns: every row behind is "slower" there.)
 """
 
 import argparse
@@ -47,7 +54,13 @@ def main():
         if not speedups:
             verdict = "met" if fraction >= 0.8 else "no peer"
         elif vs_fastest < 1.0:
-            verdict = f"**slower** ({vs_fastest:.2f}x)"
+            fastest = min((p for p in peers if p in impls), key=lambda p: float(impls[p]["normkit_speedup"]))
+            low, high = impls[fastest].get("speedup_low") or "", impls[fastest].get("speedup_high") or ""
+            interval = f"; 95% interval {float(low):.2f}-{float(high):.2f}" if high else ""
+            if high and float(high) >= 1.0:
+                verdict = f"level ({vs_fastest:.2f}x{interval})"
+            else:
+                verdict = f"**slower** ({vs_fastest:.2f}x{interval})"
         else:
             verdict = "met" if vs_fastest >= 1.5 or fraction >= 0.8 else "missed"
         cells = [f"{float(impls[p]['normkit_speedup']):.2f}x" if p in impls else "—" for p in peers]

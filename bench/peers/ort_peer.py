@@ -206,7 +206,9 @@ def leave_caches():
 
 
 def time_pair(runs, budget_s, in_cache, min_reps=5):
-    """Medians in seconds, timed as the C++ harness times a case: a case
+    """Medians in seconds, and each run's time over the first's paired as the
+    C++ harness pairs them (src/bench/speedup_interval.hpp: run by run, or
+    round by round by the blocks' medians), timed as it times a case: a case
     that fits a cache (the case's "in_cache", from normkit bench) in blocks
     of back-to-back runs (after untimed ones) alternating over rounds (two
     thread pools, ORT's and normkit's OpenMP, must not spin against each
@@ -215,6 +217,7 @@ def time_pair(runs, budget_s, in_cache, min_reps=5):
     for run in runs:
         run()  # warm-up
     samples = [[] for _ in runs]
+    paired = [[] for _ in runs]
 
     def time_one(i):
         t0 = time.perf_counter()
@@ -228,10 +231,12 @@ def time_pair(runs, budget_s, in_cache, min_reps=5):
                 for _ in range(UNTIMED_RUNS):
                     run()
                 block_start = time.perf_counter()
+                first = len(samples[i])
                 k = 0
                 while k < MOST_RUNS // ROUNDS and (k * ROUNDS < min_reps or time.perf_counter() - block_start < block_s):
                     time_one(i)
                     k += 1
+                paired[i].append(statistics.median(samples[i][first:]))
     else:
         start = time.perf_counter()
         rep = 0
@@ -240,7 +245,9 @@ def time_pair(runs, budget_s, in_cache, min_reps=5):
                 leave_caches()
                 time_one(i)
             rep += 1
-    return [statistics.median(s) for s in samples]
+        paired = samples
+    ratios = [[t / o for t, o in zip(p, paired[0])] for p in paired]
+    return [statistics.median(s) for s in samples], ratios
 
 
 def main():
@@ -268,13 +275,13 @@ def main():
         except Exception as e:  # an op this build of ORT lacks (BN training mode, ...)
             notes.append(f"{name}: {case['title']} {case['label']} not supported: {str(e).splitlines()[0][:160]}")
             continue
-        ours, theirs = time_pair([normkit_call(case, x), ort_run], budget_s, case.get("in_cache", True))
+        (ours, theirs), ratios = time_pair([normkit_call(case, x), ort_run], budget_s, case.get("in_cache", True))
         bytes_moved = 2 * x.nbytes
         rows.append({"op": case["title"], "shape": case["label"], "threads": threads, "timings": [
             {"impl": "normkit (Python)", "median_ms": ours * 1e3, "gbps": bytes_moved / ours / 1e9,
              "normkit_speedup": 1.0},
             {"impl": name, "median_ms": theirs * 1e3, "gbps": bytes_moved / theirs / 1e9,
-             "normkit_speedup": theirs / ours}]})
+             "normkit_speedup": theirs / ours, "ratios": ratios[1]}]})
     json.dump({"simd_path": normkit.simd_path(), "copy_gbps": {}, "notes": notes, "rows": rows},
               open(out_path, "w"), indent=2)
 

@@ -16,18 +16,13 @@
 #include "normkit/error.hpp"
 #include "normkit/simd.hpp"
 #include "normkit/threading.hpp"
+#include "speedup_interval.hpp"
 
 namespace normkit::bench {
 namespace {
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 // Reads a buffer of twice the last-level cache (at least 64 MiB), so that
@@ -59,6 +54,9 @@ Row time_case(const Case& c, int threads, int min_reps, double budget_s) {
   for (const Impl& impl : c.impls) impl.run();  // warm-up: first touch, caches, JIT
   const bool in_cache = fits_a_cache(c.working_set);
   std::vector<std::vector<double>> samples(c.impls.size());
+  // What is paired across impls: each run (interleaved) or each round's
+  // block (its median).
+  std::vector<std::vector<double>> paired(c.impls.size());
   const auto time_one = [&](std::size_t i) {
     const auto t0 = std::chrono::steady_clock::now();
     c.impls[i].run();
@@ -72,8 +70,10 @@ Row time_case(const Case& c, int threads, int min_reps, double budget_s) {
       for (std::size_t i = 0; i < c.impls.size(); ++i) {
         for (int k = 0; k < kUntimedRuns; ++k) c.impls[i].run();
         const auto block_start = std::chrono::steady_clock::now();
+        const std::size_t first = samples[i].size();
         for (int k = 0; k < kMostRuns / kRounds && (k * kRounds < min_reps || seconds_since(block_start) < block_s); ++k)
           time_one(i);
+        paired[i].push_back(median({samples[i].begin() + static_cast<std::ptrdiff_t>(first), samples[i].end()}));
       }
   } else {
     const auto start = std::chrono::steady_clock::now();
@@ -82,12 +82,17 @@ Row time_case(const Case& c, int threads, int min_reps, double budget_s) {
         leave_caches();
         time_one(i);
       }
+    paired = samples;
   }
   Row row{.op = c.op, .shape = c.shape, .threads = threads, .timings = {}, .working_set = c.working_set};
   const double ours = median(samples[0]);
   for (std::size_t i = 0; i < c.impls.size(); ++i) {
     const double t = median(samples[i]);
-    row.timings.push_back({c.impls[i].name, t * 1e3, static_cast<double>(c.min_bytes) / t / 1e9, t / ours});
+    row.timings.push_back({.impl = c.impls[i].name,
+                           .median_ms = t * 1e3,
+                           .gbps = static_cast<double>(c.min_bytes) / t / 1e9,
+                           .speedup = t / ours,
+                           .ratios = i == 0 ? std::vector<double>{} : paired_ratios(paired[i], paired[0])});
   }
   return row;
 }
@@ -160,6 +165,17 @@ std::string size_text(std::int64_t bytes) {
   return text;
 }
 
+// The ratios as bench.json keeps them: four significant digits (a VM's
+// timings do not hold more), printed as such (JSON's shortest form).
+std::vector<double> to_four_digits(std::vector<double> values) {
+  for (double& v : values) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.4g", v);
+    v = std::strtod(text, nullptr);
+  }
+  return values;
+}
+
 }  // namespace
 
 Machine Machine::this_one() {
@@ -194,7 +210,7 @@ Report median_of_passes(const std::vector<Report>& passes) {
       if (std::find(out.notes.begin(), out.notes.end(), note) == out.notes.end()) out.notes.push_back(note);
   for (Row& row : out.rows)
     for (Timing& t : row.timings) {
-      std::vector<double> ms, gbps, speedup;
+      std::vector<double> ms, gbps, speedup, ratios;
       for (const Report& pass : passes)
         for (const Row& r : pass.rows)
           if (r.op == row.op && r.shape == row.shape && r.threads == row.threads)
@@ -203,14 +219,22 @@ Report median_of_passes(const std::vector<Report>& passes) {
                 ms.push_back(u.median_ms);
                 gbps.push_back(u.gbps);
                 speedup.push_back(u.speedup);
+                ratios.insert(ratios.end(), u.ratios.begin(), u.ratios.end());
               }
       t.median_ms = median(ms);
       t.gbps = median(gbps);
-      t.speedup = median(speedup);
+      // A report without ratios (a peer's older child) keeps the median of
+      // its passes' speed-ups, and no interval.
+      t.speedup = ratios.empty() ? median(speedup) : median(ratios);
+      const std::optional<MedianInterval> interval = median_interval(ratios);
+      t.speedup_low = interval ? interval->low : 0;
+      t.speedup_high = interval ? interval->high : 0;
+      t.ratios = std::move(ratios);
     }
   if (passes.size() > 1)
-    out.notes.push_back("each time and speed-up is the median of " + std::to_string(passes.size()) +
-                        " passes of the whole run");
+    out.notes.push_back("each time is the median of " + std::to_string(passes.size()) +
+                        " passes of the whole run; each speed-up the median of the ratios of the calls timed "
+                        "side by side in them, [with its 95% interval]");
   return out;
 }
 
@@ -224,16 +248,18 @@ void print_table(const Report& r) {
                 m.level_of(l.working_set).c_str(), l.threads, l.threads == 1 ? " " : "s", l.gbps);
   for (const std::string& note : r.notes) std::printf("note: %s\n", note.c_str());
   std::printf("\n%-28s %-22s %3s %9s %7s %-4s %6s  %s\n", "op", "shape", "thr", "normkit", "GB/s", "ws",
-              "limit", "peers (ms, normkit speed-up)");
+              "limit", "peers (ms, normkit speed-up [95% interval])");
   for (const Row& row : r.rows) {
     const Timing& ours = row.timings[0];
     const double limit = r.limit_for(row);
     std::printf("%-28s %-22s %3d %7.3fms %7.1f %-4s %5.0f%% ", row.op.c_str(), row.shape.c_str(), row.threads,
                 ours.median_ms, ours.gbps, m.level_of(row.working_set).c_str(),
                 limit > 0 ? 100 * ours.gbps / limit : 0.0);
-    for (std::size_t i = 1; i < row.timings.size(); ++i)
-      std::printf(" %s %.3fms %.2fx", row.timings[i].impl.c_str(), row.timings[i].median_ms,
-                  row.timings[i].speedup);
+    for (std::size_t i = 1; i < row.timings.size(); ++i) {
+      const Timing& t = row.timings[i];
+      std::printf(" %s %.3fms %.2fx", t.impl.c_str(), t.median_ms, t.speedup);
+      if (t.speedup_high > 0) std::printf(" [%.2f-%.2f]", t.speedup_low, t.speedup_high);
+    }
     std::printf("\n");
   }
 }
@@ -242,14 +268,17 @@ void write_csv(const Report& r, const std::string& path) {
   const Machine& m = r.machine;
   std::ofstream out(path);
   out << "op,shape,threads,impl,median_ms,gbps,working_set_bytes,cache_level,limit_gbps,fraction_of_limit,"
-         "normkit_speedup,cpu,l2_bytes,l3_bytes,simd_path\n";
+         "normkit_speedup,cpu,l2_bytes,l3_bytes,simd_path,speedup_low,speedup_high\n";
   for (const Row& row : r.rows)
     for (const Timing& t : row.timings) {
       const double limit = r.limit_for(row);
       out << '"' << row.op << "\",\"" << row.shape << "\"," << row.threads << ",\"" << t.impl << "\","
           << t.median_ms << ',' << t.gbps << ',' << row.working_set << ',' << m.level_of(row.working_set) << ','
           << limit << ',' << (limit > 0 ? t.gbps / limit : 0.0) << ',' << t.speedup << ",\"" << m.cpu << "\","
-          << m.l2 << ',' << m.l3 << ',' << m.simd_path << '\n';
+          << m.l2 << ',' << m.l3 << ',' << m.simd_path << ',';
+      if (t.speedup_high > 0) out << t.speedup_low << ',' << t.speedup_high;
+      else out << ',';  // no interval: empty cells
+      out << '\n';
     }
 }
 
@@ -257,8 +286,15 @@ void write_json(const Report& r, const std::string& path) {
   nlohmann::json rows = nlohmann::json::array();
   for (const Row& row : r.rows) {
     nlohmann::json timings = nlohmann::json::array();
-    for (const Timing& t : row.timings)
-      timings.push_back({{"impl", t.impl}, {"median_ms", t.median_ms}, {"gbps", t.gbps}, {"normkit_speedup", t.speedup}});
+    for (const Timing& t : row.timings) {
+      nlohmann::json timing{{"impl", t.impl}, {"median_ms", t.median_ms}, {"gbps", t.gbps}, {"normkit_speedup", t.speedup}};
+      if (!t.ratios.empty()) timing["ratios"] = to_four_digits(t.ratios);
+      if (t.speedup_high > 0) {
+        timing["speedup_low"] = t.speedup_low;
+        timing["speedup_high"] = t.speedup_high;
+      }
+      timings.push_back(std::move(timing));
+    }
     rows.push_back({{"op", row.op},
                     {"shape", row.shape},
                     {"threads", row.threads},
@@ -300,7 +336,10 @@ Report read_json(const std::string& path) {
       out.timings.push_back({.impl = t.at("impl"),
                              .median_ms = t.at("median_ms"),
                              .gbps = t.at("gbps"),
-                             .speedup = t.at("normkit_speedup")});
+                             .speedup = t.at("normkit_speedup"),
+                             .ratios = t.value("ratios", std::vector<double>{}),
+                             .speedup_low = t.value("speedup_low", 0.0),
+                             .speedup_high = t.value("speedup_high", 0.0)});
     r.rows.push_back(std::move(out));
   }
   return r;

@@ -37,6 +37,13 @@ struct Timing {
   double median_ms = 0;
   double gbps = 0;     // min_bytes / median time
   double speedup = 1;  // this impl's time / normkit's, both timed in the same process
+  // This impl's calls over normkit's beside them (speedup_interval.hpp): one
+  // per interleaved call of a DRAM-sized case, one per round's blocks of a
+  // cached one; empty for normkit's own timing.
+  std::vector<double> ratios;
+  // The 95% interval of the speed-up, from the ratios of every pass
+  // (median_of_passes); 0 and 0 when there were too few.
+  double speedup_low = 0, speedup_high = 0;
 };
 
 struct Row {
@@ -47,7 +54,8 @@ struct Row {
 };
 
 // Times every implementation of the case (at least min_reps runs each, in
-// about budget_s seconds in all; medians per impl). A case whose working
+// about budget_s seconds in all; medians per impl, and each peer's ratios to
+// the normkit calls timed beside its own: Timing::ratios). A case whose working
 // set fits no cache (Machine::level_of: "DRAM") is timed interleaved run by
 // run, each run after a read of a buffer twice the last-level cache, which
 // leaves the same caches for every impl. A case that fits a cache is timed
@@ -108,8 +116,9 @@ struct Report {
 };
 
 // One report of several passes of the same run (the same rows and impls,
-// timed again minutes apart): each impl's time, bandwidth and speed-up the
-// median over the passes that have it. On a VM whose neighbours come and
+// timed again minutes apart): each impl's time and bandwidth the median over
+// the passes that have it; its speed-up the median of its ratios pooled over
+// the passes, with their 95% interval (median_interval). On a VM whose neighbours come and
 // go, one pass's ratio can be a burst's; the median of passes spread over
 // the run is not.
 Report median_of_passes(const std::vector<Report>& passes);
