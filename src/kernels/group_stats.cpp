@@ -69,8 +69,9 @@ bool fuses_groups(const GroupShape& s, Layout layout) {
 template <typename T>
 void plane_moments(const T* x, std::int64_t channels, std::int64_t S, Moments* out) {
   std::int64_t j = 0;
-  for (; j + kInterleavedRows <= channels; j += kInterleavedRows) chunked_moments4(x + j * S, S, 0, out + j);
-  for (; j < channels; ++j) out[j] = chunked_moments(x + j * S, S);
+  for (; j + kInterleavedRows <= channels; j += kInterleavedRows)
+    chunked_moments4(x + j * S, S, 0, out + j, LaneRule::one_set);
+  for (; j < channels; ++j) out[j] = chunked_moments(x + j * S, S, LaneRule::one_set);
 }
 
 template <typename T>

@@ -15,6 +15,27 @@ namespace normkit::kernels {
 
 inline constexpr int kLanes = 16;
 
+// A long row of the row norms (LayerNorm, RMSNorm and their fused forms:
+// a run of at least kWideRun elements) sums its statistics in two sets of
+// the 16 lanes: element i goes to lane i % 16 of set (i / 16) % 2, and the
+// two sets are added lane by lane in float (set 0 + set 1) before the
+// lanes' total. Two running sums per lane make two dependency chains where
+// a row alone had one on AVX-512 (one vector per sum), waiting on the adds'
+// latency: LayerNorm forward 1x4096, 1 thread, Zen 5, 1.11-1.14x, RMSNorm
+// 1.07-1.13x (docs/benchmarks.md, "Long rows in two lane sets"). Shorter
+// rows keep one set (their fixed work per row outweighs the chain), and so
+// do the other reductions (BatchNorm, GroupNorm, InstanceNorm: the lab's
+// results keep their bits). The rule depends on the op and the run's
+// length only: the same bits on every path and thread count.
+enum class LaneRule {
+  one_set,     // every run in the 16 lanes (the engine's reductions)
+  long_rows,   // runs of kWideRun or more in two sets (the row norms)
+};
+inline constexpr std::int64_t kWideRun = 1024;
+inline constexpr int lane_sets(LaneRule rule, std::int64_t n) {
+  return rule == LaneRule::long_rows && n >= kWideRun ? 2 : 1;
+}
+
 // Asks for the element `distance` elements after p (data the caller reads
 // next) without reading it: no fault, whatever the address, and no effect
 // on any result.

@@ -116,87 +116,128 @@ template <int W, int G, typename T = float>
 }
 
 // The block kernel for R contiguous runs of n (`stride` floats apart), at
-// vector width W; run_moments is R = 1. Scalar math:
+// vector width W, in S sets of the 16 lanes (lane_sets(n), lanes.hpp);
+// run_moments is R = 1. Scalar math:
 //   mean0 = x[0] + sum(x - x[0]) / n               (shifted: no cancellation)
 //   m     = float(mean0)
 //   s1    = sum(x - m),  s2 = sum((x - m)^2)
 //   mean  = m + s1 / n,  M2 = s2 - s1^2 / n         (corrected two-pass)
-// Element i goes to lane i % 16 (the tail continues the lane pattern, its
-// missing lanes multiplied by 0); the lanes are added in a fixed order. During
-// the second pass it asks for the run after this one (the next the engine
-// reduces, in NCHW order), so that memory stays busy.
+// Element i goes to lane i % 16 of set (i / 16) % S (the tail continues the
+// pattern, its missing lanes multiplied by 0); the sets are added lane by
+// lane, then the lanes in a fixed order. During the second pass it asks for
+// the run after this one (the next the engine reduces, in NCHW order), so
+// that memory stays busy.
 // With R > 1 the runs' running sums are independent dependency chains, which
 // keeps the adders busy where one run's chain waits on each add's latency
 // (one 16-wide vector per sum on AVX-512); each run gets the bits it gets
 // alone (the same operations, element for element and lane for lane).
 // T: float, or Bf16 (each element widened as it is loaded: the bits of the
 // same run widened into float32 first).
-template <int W, int R, typename T = float>
+template <int W, int R, int S, typename T = float>
 [[gnu::always_inline]] inline void rows_moments_w(const T* x, std::int64_t stride, std::int64_t n,
                                                   std::int64_t prefetch, Moments* out) {
+  static_assert(S == 1 || S == 2);
   using V = vfloat<W>;
   constexpr int K = kLanes / W;
-  const std::int64_t body = n / kLanes * kLanes, rest = n - body;
+  constexpr std::int64_t kStep = kLanes * S;
+  // The body in whole steps of S vectors of 16; then, with two sets, one
+  // whole 16 into set 0 (`block`) where 16 or more are left; then the tail
+  // of rest < 16 into the set that follows.
+  const std::int64_t body = n / kStep * kStep;
+  const bool block = S == 2 && n - body >= kLanes;
+  const std::int64_t tail_at = body + (block ? kLanes : 0), rest = n - tail_at;
   // The tail and its mask only where there is one: on the portable path the
   // tail is built in memory a float at a time and read back as vectors, a
   // store-forwarding stall that cost a 768-float row a sixth of its time.
   const LaneSet<W> mask = rest > 0 ? LaneSet<W>::tail_mask(rest) : LaneSet<W>{};
-  LaneSet<W> tail[R], sum[R];
+  LaneSet<W> tail[R], sum[R][S];
   float shift[R];
 #pragma GCC unroll 4  // the runs' sums stay in registers only if unrolled
   for (int r = 0; r < R; ++r) {
     shift[r] = load1(x + r * stride);
-    if (rest > 0) tail[r] = LaneSet<W>::load_tail(x + r * stride + body, rest);
+    if (rest > 0) tail[r] = LaneSet<W>::load_tail(x + r * stride + tail_at, rest);
   }
-  for (std::int64_t i = 0; i < body; i += kLanes) {
+  for (std::int64_t i = 0; i < body; i += kStep) {
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r)
+#pragma GCC unroll 2
+      for (int q = 0; q < S; ++q)
 #pragma GCC unroll 4
-      for (int k = 0; k < K; ++k) sum[r].v[k] += loadv<W>(x + r * stride + i + k * W) - shift[r];
+        for (int k = 0; k < K; ++k) sum[r][q].v[k] += loadv<W>(x + r * stride + i + q * kLanes + k * W) - shift[r];
   }
   const double dn = static_cast<double>(n), inv_n = 1.0 / dn;
   float m[R];
-#pragma GCC unroll 4  // the runs' sums stay in registers only if unrolled
-  for (int r = 0; r < R; ++r) {
-    if (rest > 0) {
-#pragma GCC unroll 4
-      for (int k = 0; k < K; ++k) sum[r].v[k] += (tail[r].v[k] - shift[r]) * mask.v[k];
-    }
-  }
   std::array<LaneSet<W>, R> sums;
 #pragma GCC unroll 4  // the runs' sums stay in registers only if unrolled
-  for (int r = 0; r < R; ++r) sums[r] = sum[r];
+  for (int r = 0; r < R; ++r) {
+    if (block) {
+#pragma GCC unroll 4
+      for (int k = 0; k < K; ++k) sum[r][0].v[k] += loadv<W>(x + r * stride + body + k * W) - shift[r];
+    }
+    // (The set by constant indices: an index known only at run time keeps
+    // the sums in memory.)
+    if (rest > 0 && block) {
+#pragma GCC unroll 4
+      for (int k = 0; k < K; ++k) sum[r][S - 1].v[k] += (tail[r].v[k] - shift[r]) * mask.v[k];
+    } else if (rest > 0) {
+#pragma GCC unroll 4
+      for (int k = 0; k < K; ++k) sum[r][0].v[k] += (tail[r].v[k] - shift[r]) * mask.v[k];
+    }
+    sums[r] = sum[r][0];
+    if constexpr (S == 2)
+#pragma GCC unroll 4
+      for (int k = 0; k < K; ++k) sums[r].v[k] += sum[r][1].v[k];
+  }
   double t0[R];
   lane_totals<W>(sums, t0);
   for (int r = 0; r < R; ++r) m[r] = static_cast<float>(shift[r] + t0[r] * inv_n);
-  LaneSet<W> s1[R], s2[R];
-  for (std::int64_t i = 0; i < body; i += kLanes) {
+  LaneSet<W> s1[R][S], s2[R][S];
+  for (std::int64_t i = 0; i < body; i += kStep) {
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r)
+#pragma GCC unroll 2
+      for (int q = 0; q < S; ++q)
 #pragma GCC unroll 4
-      for (int k = 0; k < K; ++k) {
-        if (k == 0 && prefetch != 0) prefetch_ahead(x + r * stride + i, prefetch);
-        const V d = loadv<W>(x + r * stride + i + k * W) - m[r];
-        s1[r].v[k] += d;
-        s2[r].v[k] += d * d;
-      }
-  }
-#pragma GCC unroll 4  // the runs' sums stay in registers only if unrolled
-  for (int r = 0; r < R; ++r) {
-    if (rest > 0) {
-#pragma GCC unroll 4
-      for (int k = 0; k < K; ++k) {
-        const V d = (tail[r].v[k] - m[r]) * mask.v[k];
-        s1[r].v[k] += d;
-        s2[r].v[k] += d * d;
-      }
-    }
+        for (int k = 0; k < K; ++k) {
+          if (k == 0 && prefetch != 0) prefetch_ahead(x + r * stride + i + q * kLanes, prefetch);
+          const V d = loadv<W>(x + r * stride + i + q * kLanes + k * W) - m[r];
+          s1[r][q].v[k] += d;
+          s2[r][q].v[k] += d * d;
+        }
   }
   std::array<LaneSet<W>, 2 * R> both;  // s1 and s2 of each run
 #pragma GCC unroll 4  // the runs' sums stay in registers only if unrolled
   for (int r = 0; r < R; ++r) {
-    both[2 * r] = s1[r];
-    both[2 * r + 1] = s2[r];
+    if (block) {
+#pragma GCC unroll 4
+      for (int k = 0; k < K; ++k) {
+        const V d = loadv<W>(x + r * stride + body + k * W) - m[r];
+        s1[r][0].v[k] += d;
+        s2[r][0].v[k] += d * d;
+      }
+    }
+    if (rest > 0) {
+      constexpr int kLast = S - 1;
+#pragma GCC unroll 4
+      for (int k = 0; k < K; ++k) {
+        const V d = (tail[r].v[k] - m[r]) * mask.v[k];
+        if (block) {
+          s1[r][kLast].v[k] += d;
+          s2[r][kLast].v[k] += d * d;
+        } else {
+          s1[r][0].v[k] += d;
+          s2[r][0].v[k] += d * d;
+        }
+      }
+    }
+    both[2 * r] = s1[r][0];
+    both[2 * r + 1] = s2[r][0];
+    if constexpr (S == 2)
+#pragma GCC unroll 4
+      for (int k = 0; k < K; ++k) {
+        both[2 * r].v[k] += s1[r][1].v[k];
+        both[2 * r + 1].v[k] += s2[r][1].v[k];
+      }
   }
   double t[2 * R];
   lane_totals<W>(both, t);
@@ -296,33 +337,54 @@ template <typename T>
   finish(m_hi, t1_hi, t2_hi, out + kHalf);
 }
 
-// Sum of squares of R runs (as above; R = 1: run_square_sum), asking for
-// the element `prefetch` after each one read (0: none). Scalar math: s += x * x
-template <int W, int R, typename T = float>
+// Sum of squares of R runs in S lane sets (as above; R = 1:
+// run_square_sum), asking for the element `prefetch` after each one read
+// (0: none). Scalar math: s += x * x
+template <int W, int R, int S, typename T = float>
 [[gnu::always_inline]] inline void rows_square_sums_w(const T* x, std::int64_t stride, std::int64_t n,
                                                       std::int64_t prefetch, double* out) {
+  static_assert(S == 1 || S == 2);
   using V = vfloat<W>;
   constexpr int K = kLanes / W;
-  const std::int64_t body = n / kLanes * kLanes, rest = n - body;
-  LaneSet<W> s[R];
-  for (std::int64_t i = 0; i < body; i += kLanes) {
+  constexpr std::int64_t kStep = kLanes * S;
+  const std::int64_t body = n / kStep * kStep;  // then a block and a tail, as rows_moments_w's
+  const bool block = S == 2 && n - body >= kLanes;
+  const std::int64_t tail_at = body + (block ? kLanes : 0), rest = n - tail_at;
+  LaneSet<W> s[R][S];
+  for (std::int64_t i = 0; i < body; i += kStep) {
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r)
+#pragma GCC unroll 2
+      for (int q = 0; q < S; ++q)
 #pragma GCC unroll 4
-      for (int k = 0; k < K; ++k) {
-        if (k == 0 && prefetch != 0) prefetch_ahead(x + r * stride + i, prefetch);
-        const V v = loadv<W>(x + r * stride + i + k * W);
-        s[r].v[k] += v * v;
-      }
+        for (int k = 0; k < K; ++k) {
+          if (k == 0 && prefetch != 0) prefetch_ahead(x + r * stride + i + q * kLanes, prefetch);
+          const V v = loadv<W>(x + r * stride + i + q * kLanes + k * W);
+          s[r][q].v[k] += v * v;
+        }
   }
 #pragma GCC unroll 4  // the runs' sums stay in registers only if unrolled
   for (int r = 0; r < R; ++r) {
-    if (rest > 0) {
-      const LaneSet<W> t = LaneSet<W>::load_tail(x + r * stride + body, rest);
+    if (block) {
 #pragma GCC unroll 4
-      for (int k = 0; k < K; ++k) s[r].v[k] += t.v[k] * t.v[k];
+      for (int k = 0; k < K; ++k) {
+        const V v = loadv<W>(x + r * stride + body + k * W);
+        s[r][0].v[k] += v * v;
+      }
     }
-    out[r] = s[r].total();
+    if (rest > 0) {
+      const LaneSet<W> t = LaneSet<W>::load_tail(x + r * stride + tail_at, rest);
+#pragma GCC unroll 4
+      for (int k = 0; k < K; ++k) {
+        if (block) s[r][S - 1].v[k] += t.v[k] * t.v[k];  // (constant indices, as rows_moments_w's)
+        else s[r][0].v[k] += t.v[k] * t.v[k];
+      }
+    }
+    LaneSet<W> lanes = s[r][0];
+    if constexpr (S == 2)
+#pragma GCC unroll 4
+      for (int k = 0; k < K; ++k) lanes.v[k] += s[r][1].v[k];
+    out[r] = lanes.total();
   }
 }
 
@@ -335,18 +397,47 @@ template <int W, int G, typename T = float>
   rows16_moments_w<W, G, T>(x0, C, rows, prefetch, out, packed);
 }
 
-// The single-run kernels: R = 1.
+// The single-run kernels: R = 1, in `sets` lane sets (1 or 2: lanes.hpp).
 template <int W, typename T = float>
-[[gnu::always_inline]] inline Moments run_moments_w(const T* x, std::int64_t n, std::int64_t prefetch) {
+[[gnu::always_inline]] inline Moments run_moments_w(const T* x, std::int64_t n, std::int64_t prefetch, int sets) {
   Moments m;
-  rows_moments_w<W, 1, T>(x, n, n, prefetch, &m);
+  if (sets == 2) rows_moments_w<W, 1, 2>(x, n, n, prefetch, &m);
+  else rows_moments_w<W, 1, 1>(x, n, n, prefetch, &m);
   return m;
 }
 template <int W, typename T = float>
-[[gnu::always_inline]] inline double run_square_sum_w(const T* x, std::int64_t n) {
+[[gnu::always_inline]] inline double run_square_sum_w(const T* x, std::int64_t n, int sets) {
   double s;
-  rows_square_sums_w<W, 1, T>(x, n, n, 0, &s);
+  if (sets == 2) rows_square_sums_w<W, 1, 2>(x, n, n, 0, &s);
+  else rows_square_sums_w<W, 1, 1>(x, n, n, 0, &s);
   return s;
+}
+// kInterleavedRows runs at once. Runs in two lane sets are interleaved
+// only on AVX-512, whose 32 registers hold their 16 running sums; with
+// fewer registers (AVX2: 32 vectors of sums, the portable path 64) each run
+// goes alone, already two or more chains per sum at those widths: the
+// same bits either way.
+template <int W, typename T = float>
+[[gnu::always_inline]] inline void rows4_moments_w(const T* x, std::int64_t stride, std::int64_t n,
+                                                   std::int64_t prefetch, Moments* out, int sets) {
+  if (sets == 1) {
+    rows_moments_w<W, kInterleavedRows, 1>(x, stride, n, prefetch, out);
+  } else if constexpr (W == 16) {
+    rows_moments_w<W, kInterleavedRows, 2>(x, stride, n, prefetch, out);
+  } else {
+    for (int r = 0; r < kInterleavedRows; ++r) rows_moments_w<W, 1, 2>(x + r * stride, n, n, prefetch, out + r);
+  }
+}
+template <int W, typename T = float>
+[[gnu::always_inline]] inline void rows4_square_sums_w(const T* x, std::int64_t stride, std::int64_t n,
+                                                       std::int64_t prefetch, double* out, int sets) {
+  if (sets == 1) {
+    rows_square_sums_w<W, kInterleavedRows, 1>(x, stride, n, prefetch, out);
+  } else if constexpr (W == 16) {
+    rows_square_sums_w<W, kInterleavedRows, 2>(x, stride, n, prefetch, out);
+  } else {
+    for (int r = 0; r < kInterleavedRows; ++r) rows_square_sums_w<W, 1, 2>(x + r * stride, n, n, prefetch, out + r);
+  }
 }
 
 }  // namespace
@@ -354,16 +445,17 @@ template <int W, typename T = float>
 // The wrappers: one per instruction set, each a template over the element
 // type (float, Bf16) compiled for its target, instantiated below.
 template <typename T>
-Moments run_moments_portable(const T* x, std::int64_t n, std::int64_t prefetch) {
-  return run_moments_w<4>(x, n, prefetch);
+Moments run_moments_portable(const T* x, std::int64_t n, std::int64_t prefetch, int sets) {
+  return run_moments_w<4>(x, n, prefetch, sets);
 }
 template <typename T>
-double run_square_sum_portable(const T* x, std::int64_t n) {
-  return run_square_sum_w<4>(x, n);
+double run_square_sum_portable(const T* x, std::int64_t n, int sets) {
+  return run_square_sum_w<4>(x, n, sets);
 }
 template <typename T>
-void rows4_moments_portable(const T* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch, Moments* out) {
-  rows_moments_w<4, kInterleavedRows>(x, stride, n, prefetch, out);
+void rows4_moments_portable(const T* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch, Moments* out,
+                            int sets) {
+  rows4_moments_w<4>(x, stride, n, prefetch, out, sets);
 }
 template <typename T>
 void short_runs_moments_portable(const T* x, std::int64_t stride, std::int64_t n, Moments* out) {
@@ -371,8 +463,8 @@ void short_runs_moments_portable(const T* x, std::int64_t stride, std::int64_t n
 }
 template <typename T>
 void rows4_square_sums_portable(const T* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch,
-                                double* out) {
-  rows_square_sums_w<4, kInterleavedRows>(x, stride, n, prefetch, out);
+                                double* out, int sets) {
+  rows4_square_sums_w<4>(x, stride, n, prefetch, out, sets);
 }
 template <typename T>
 void rows16_moments_portable(const T* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch, Moments* out) {
@@ -395,17 +487,17 @@ void rows256_moments_portable(const T* x0, std::int64_t C, std::int64_t rows, st
 }
 #if NORMKIT_X86_DISPATCH
 template <typename T>
-NORMKIT_TARGET_AVX2 Moments run_moments_avx2(const T* x, std::int64_t n, std::int64_t prefetch) {
-  return run_moments_w<8>(x, n, prefetch);
+NORMKIT_TARGET_AVX2 Moments run_moments_avx2(const T* x, std::int64_t n, std::int64_t prefetch, int sets) {
+  return run_moments_w<8>(x, n, prefetch, sets);
 }
 template <typename T>
-NORMKIT_TARGET_AVX2 double run_square_sum_avx2(const T* x, std::int64_t n) {
-  return run_square_sum_w<8>(x, n);
+NORMKIT_TARGET_AVX2 double run_square_sum_avx2(const T* x, std::int64_t n, int sets) {
+  return run_square_sum_w<8>(x, n, sets);
 }
 template <typename T>
 NORMKIT_TARGET_AVX2 void rows4_moments_avx2(const T* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch,
-                                            Moments* out) {
-  rows_moments_w<8, kInterleavedRows>(x, stride, n, prefetch, out);
+                                            Moments* out, int sets) {
+  rows4_moments_w<8>(x, stride, n, prefetch, out, sets);
 }
 template <typename T>
 NORMKIT_TARGET_AVX2 void short_runs_moments_avx2(const T* x, std::int64_t stride, std::int64_t n, Moments* out) {
@@ -413,8 +505,8 @@ NORMKIT_TARGET_AVX2 void short_runs_moments_avx2(const T* x, std::int64_t stride
 }
 template <typename T>
 NORMKIT_TARGET_AVX2 void rows4_square_sums_avx2(const T* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch,
-                                                double* out) {
-  rows_square_sums_w<8, kInterleavedRows>(x, stride, n, prefetch, out);
+                                                double* out, int sets) {
+  rows4_square_sums_w<8>(x, stride, n, prefetch, out, sets);
 }
 template <typename T>
 NORMKIT_TARGET_AVX2 void rows16_moments_avx2(const T* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch,
@@ -432,17 +524,17 @@ NORMKIT_TARGET_AVX2 void rows256_moments_avx2(const T* x0, std::int64_t C, std::
   for (int q = 0; q < 4; ++q) rows64_moments_avx2(x0 + 64 * q, C, rows, prefetch, out + 64 * q);
 }
 template <typename T>
-NORMKIT_TARGET_AVX512 Moments run_moments_avx512(const T* x, std::int64_t n, std::int64_t prefetch) {
-  return run_moments_w<16>(x, n, prefetch);
+NORMKIT_TARGET_AVX512 Moments run_moments_avx512(const T* x, std::int64_t n, std::int64_t prefetch, int sets) {
+  return run_moments_w<16>(x, n, prefetch, sets);
 }
 template <typename T>
-NORMKIT_TARGET_AVX512 double run_square_sum_avx512(const T* x, std::int64_t n) {
-  return run_square_sum_w<16>(x, n);
+NORMKIT_TARGET_AVX512 double run_square_sum_avx512(const T* x, std::int64_t n, int sets) {
+  return run_square_sum_w<16>(x, n, sets);
 }
 template <typename T>
 NORMKIT_TARGET_AVX512 void rows4_moments_avx512(const T* x, std::int64_t stride, std::int64_t n,
-                                                std::int64_t prefetch, Moments* out) {
-  rows_moments_w<16, kInterleavedRows>(x, stride, n, prefetch, out);
+                                                std::int64_t prefetch, Moments* out, int sets) {
+  rows4_moments_w<16>(x, stride, n, prefetch, out, sets);
 }
 template <typename T>
 NORMKIT_TARGET_AVX512 void short_runs_moments_avx512(const T* x, std::int64_t stride, std::int64_t n,
@@ -451,8 +543,8 @@ NORMKIT_TARGET_AVX512 void short_runs_moments_avx512(const T* x, std::int64_t st
 }
 template <typename T>
 NORMKIT_TARGET_AVX512 void rows4_square_sums_avx512(const T* x, std::int64_t stride, std::int64_t n,
-                                                    std::int64_t prefetch, double* out) {
-  rows_square_sums_w<16, kInterleavedRows>(x, stride, n, prefetch, out);
+                                                    std::int64_t prefetch, double* out, int sets) {
+  rows4_square_sums_w<16>(x, stride, n, prefetch, out, sets);
 }
 template <typename T>
 NORMKIT_TARGET_AVX512 void rows16_moments_avx512(const T* x0, std::int64_t C, std::int64_t rows,
@@ -473,24 +565,26 @@ NORMKIT_TARGET_AVX512 void rows256_moments_avx512(const T* x0, std::int64_t C, s
 #endif
 
 template <typename T>
-Moments run_moments(const T* x, std::int64_t n, std::int64_t prefetch) {
-  return NORMKIT_DISPATCH(run_moments, x, n, prefetch);
+Moments run_moments(const T* x, std::int64_t n, std::int64_t prefetch, int sets) {
+  return NORMKIT_DISPATCH(run_moments, x, n, prefetch, sets);
 }
 template <typename T>
-double run_square_sum(const T* x, std::int64_t n) {
-  return NORMKIT_DISPATCH(run_square_sum, x, n);
+double run_square_sum(const T* x, std::int64_t n, int sets) {
+  return NORMKIT_DISPATCH(run_square_sum, x, n, sets);
 }
 template <typename T>
-void rows4_moments(const T* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch, Moments* out) {
-  NORMKIT_DISPATCH(rows4_moments, x, stride, n, prefetch, out);
+void rows4_moments(const T* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch, Moments* out,
+                   int sets) {
+  NORMKIT_DISPATCH(rows4_moments, x, stride, n, prefetch, out, sets);
 }
 template <typename T>
 void short_runs_moments(const T* x, std::int64_t stride, std::int64_t n, Moments* out) {
   NORMKIT_DISPATCH(short_runs_moments, x, stride, n, out);
 }
 template <typename T>
-void rows4_square_sums(const T* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch, double* out) {
-  NORMKIT_DISPATCH(rows4_square_sums, x, stride, n, prefetch, out);
+void rows4_square_sums(const T* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch, double* out,
+                       int sets) {
+  NORMKIT_DISPATCH(rows4_square_sums, x, stride, n, prefetch, out, sets);
 }
 template <typename T>
 void rows16_moments(const T* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch, Moments* out) {
@@ -506,35 +600,38 @@ void rows256_moments(const T* x0, std::int64_t C, std::int64_t rows, std::int64_
 }
 
 template <typename T>
-Moments chunked_moments(const T* x, std::int64_t n) {
+Moments chunked_moments(const T* x, std::int64_t n, LaneRule rule) {
   Moments acc{};
-  for (std::int64_t d0 = 0; d0 < n; d0 += kRunChunk)
-    acc = Moments::merge(acc, run_moments(x + d0, std::min(kRunChunk, n - d0), 0));
+  for (std::int64_t d0 = 0; d0 < n; d0 += kRunChunk) {
+    const std::int64_t len = std::min(kRunChunk, n - d0);
+    acc = Moments::merge(acc, run_moments(x + d0, len, 0, lane_sets(rule, len)));
+  }
   return acc;
 }
 template <typename T>
-void chunked_moments4(const T* x0, std::int64_t n, std::int64_t prefetch, Moments* out) {
+void chunked_moments4(const T* x0, std::int64_t n, std::int64_t prefetch, Moments* out, LaneRule rule) {
   std::fill(out, out + kInterleavedRows, Moments{});
   for (std::int64_t d0 = 0; d0 < n; d0 += kRunChunk) {
     Moments chunk[kInterleavedRows];
-    rows4_moments(x0 + d0, n, std::min(kRunChunk, n - d0), prefetch, chunk);
+    const std::int64_t len = std::min(kRunChunk, n - d0);
+    rows4_moments(x0 + d0, n, len, prefetch, chunk, lane_sets(rule, len));
     for (int r = 0; r < kInterleavedRows; ++r) out[r] = Moments::merge(out[r], chunk[r]);
   }
 }
 
 #define NORMKIT_MOMENTS_KERNELS(path, T)                                                                       \
-  template Moments run_moments##path<T>(const T*, std::int64_t, std::int64_t);                                 \
-  template double run_square_sum##path<T>(const T*, std::int64_t);                                             \
-  template void rows4_moments##path<T>(const T*, std::int64_t, std::int64_t, std::int64_t, Moments*);          \
-  template void rows4_square_sums##path<T>(const T*, std::int64_t, std::int64_t, std::int64_t, double*);       \
+  template Moments run_moments##path<T>(const T*, std::int64_t, std::int64_t, int);                            \
+  template double run_square_sum##path<T>(const T*, std::int64_t, int);                                        \
+  template void rows4_moments##path<T>(const T*, std::int64_t, std::int64_t, std::int64_t, Moments*, int);     \
+  template void rows4_square_sums##path<T>(const T*, std::int64_t, std::int64_t, std::int64_t, double*, int);  \
   template void short_runs_moments##path<T>(const T*, std::int64_t, std::int64_t, Moments*);                    \
   template void rows16_moments##path<T>(const T*, std::int64_t, std::int64_t, std::int64_t, Moments*);         \
   template void rows64_moments##path<T>(const T*, std::int64_t, std::int64_t, std::int64_t, Moments*);         \
   template void rows256_moments##path<T>(const T*, std::int64_t, std::int64_t, std::int64_t, Moments*);
 #define NORMKIT_MOMENTS_ALL_PATHS(T)                                                     \
   NORMKIT_MOMENTS_KERNELS(, T) NORMKIT_MOMENTS_KERNELS(_portable, T)                     \
-  template Moments chunked_moments<T>(const T*, std::int64_t);                             \
-  template void chunked_moments4<T>(const T*, std::int64_t, std::int64_t, Moments*);
+  template Moments chunked_moments<T>(const T*, std::int64_t, LaneRule);                   \
+  template void chunked_moments4<T>(const T*, std::int64_t, std::int64_t, Moments*, LaneRule);
 NORMKIT_MOMENTS_ALL_PATHS(float)
 NORMKIT_MOMENTS_ALL_PATHS(Bf16)
 NORMKIT_MOMENTS_ALL_PATHS(F16)
@@ -558,14 +655,14 @@ struct MomentsOps {
   std::int64_t C, numel;
 
   Moments run(std::int64_t, std::int64_t, std::int64_t offset, std::int64_t n) const {
-    return run_moments(x + offset, n, n);
+    return run_moments(x + offset, n, n, 1);
   }
   // Short runs (a (sample, channel) of a few hundred floats) four at a time:
   // their running sums are independent chains, and their fixed costs (lane
   // totals, the tail) overlap.
   static constexpr int kRuns = kInterleavedRows;
   void runs(std::int64_t offset, std::int64_t stride, std::int64_t n, Moments* out) const {
-    rows4_moments(x + offset, stride, n, kRuns * stride, out);
+    rows4_moments(x + offset, stride, n, kRuns * stride, out, 1);
   }
   // Runs shorter than the lanes sixteen at a time, the runs in the lanes.
   static constexpr int kShortRuns = normkit::kernels::kShortRuns;
@@ -654,7 +751,7 @@ struct SquareSumOps {
 
   // Scalar math: s += x * x
   SquareSum run(std::int64_t, std::int64_t, std::int64_t offset, std::int64_t n) const {
-    return {run_square_sum(x + offset, n)};
+    return {run_square_sum(x + offset, n, 1)};
   }
   void rows(std::int64_t, std::int64_t offset, std::int64_t rows, std::int64_t c0, std::int64_t n,
             SquareSum* out) const {

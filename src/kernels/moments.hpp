@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "lanes.hpp"
 #include "norm_plan.hpp"
 #include "core/simd_dispatch.hpp"
 
@@ -103,17 +104,19 @@ void mean_squares(const MeanSquaresArgs& args);
 // - statistics of 16 contiguous channels over `rows` <= kRowChunk rows of
 //   stride C (prefetch: how far ahead to ask for the next block, 0: none);
 // - the sum of squares of one contiguous run (float lanes, double total).
+// `sets`: the lane sets of the run, lane_sets(rule, n) (lanes.hpp).
 template <typename T>
-Moments run_moments(const T* x, std::int64_t n, std::int64_t prefetch);
+Moments run_moments(const T* x, std::int64_t n, std::int64_t prefetch, int sets);
 // run_moments and run_square_sum of kInterleavedRows runs of n > 0
 // elements, `stride` apart, at once: out[r] is what the single-run kernel
 // gives run r, bit for bit (interleaved only to hide the adds' latency);
 // prefetch as run_moments', from each run.
 inline constexpr int kInterleavedRows = 4;
 template <typename T>
-void rows4_moments(const T* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch, Moments* out);
+void rows4_moments(const T* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch, Moments* out, int sets);
 template <typename T>
-void rows4_square_sums(const T* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch, double* out);
+void rows4_square_sums(const T* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch, double* out,
+                       int sets);
 // run_moments of kShortRuns runs of n < 16 elements (every element in the
 // tail), `stride` apart, at once: out[r] is what run_moments gives run r,
 // bit for bit, the runs computed in the lanes (BatchNorm NCHW on maps of a
@@ -130,28 +133,30 @@ void rows64_moments(const T* x0, std::int64_t C, std::int64_t rows, std::int64_t
 template <typename T>
 void rows256_moments(const T* x0, std::int64_t C, std::int64_t rows, std::int64_t prefetch, Moments* out);
 template <typename T>
-double run_square_sum(const T* x, std::int64_t n);
+double run_square_sum(const T* x, std::int64_t n, int sets);
 
 // The statistics of a run of any length n as the engine computes them for a
-// plan with D = n: its chunks of kRunChunk merged in order. chunked_moments4:
+// plan with D = n: its chunks of kRunChunk merged in order, each in the lane
+// sets `rule` gives its length (one_set: the engine's bits). chunked_moments4:
 // kInterleavedRows such runs, one after another (n apart), at once, each
 // with the bits it gets alone, asking for the element `prefetch` after each
 // (0: none) in their second pass. (A LayerNorm row, a GroupNorm plane.)
 template <typename T>
-Moments chunked_moments(const T* x, std::int64_t n);
+Moments chunked_moments(const T* x, std::int64_t n, LaneRule rule);
 template <typename T>
-void chunked_moments4(const T* x0, std::int64_t n, std::int64_t prefetch, Moments* out);
+void chunked_moments4(const T* x0, std::int64_t n, std::int64_t prefetch, Moments* out, LaneRule rule);
 
 // The variants, for the tests that hold them against each other.
 template <typename T>
-Moments run_moments_portable(const T* x, std::int64_t n, std::int64_t prefetch);
+Moments run_moments_portable(const T* x, std::int64_t n, std::int64_t prefetch, int sets);
 template <typename T>
-double run_square_sum_portable(const T* x, std::int64_t n);
+double run_square_sum_portable(const T* x, std::int64_t n, int sets);
 template <typename T>
-void rows4_moments_portable(const T* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch, Moments* out);
+void rows4_moments_portable(const T* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch, Moments* out,
+                            int sets);
 template <typename T>
 void rows4_square_sums_portable(const T* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch,
-                                double* out);
+                                double* out, int sets);
 template <typename T>
 void short_runs_moments_portable(const T* x, std::int64_t stride, std::int64_t n, Moments* out);
 template <typename T>
@@ -164,15 +169,15 @@ void rows256_moments_portable(const T* x0, std::int64_t C, std::int64_t rows, st
 // (The attribute is part of the declaration: GCC treats functions that
 // differ only in target attributes as versions of one function.)
 template <typename T>
-NORMKIT_TARGET_AVX2 Moments run_moments_avx2(const T* x, std::int64_t n, std::int64_t prefetch);
+NORMKIT_TARGET_AVX2 Moments run_moments_avx2(const T* x, std::int64_t n, std::int64_t prefetch, int sets);
 template <typename T>
-NORMKIT_TARGET_AVX2 double run_square_sum_avx2(const T* x, std::int64_t n);
+NORMKIT_TARGET_AVX2 double run_square_sum_avx2(const T* x, std::int64_t n, int sets);
 template <typename T>
 NORMKIT_TARGET_AVX2 void rows4_moments_avx2(const T* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch,
-                                            Moments* out);
+                                            Moments* out, int sets);
 template <typename T>
 NORMKIT_TARGET_AVX2 void rows4_square_sums_avx2(const T* x, std::int64_t stride, std::int64_t n, std::int64_t prefetch,
-                                                double* out);
+                                                double* out, int sets);
 template <typename T>
 NORMKIT_TARGET_AVX2 void short_runs_moments_avx2(const T* x, std::int64_t stride, std::int64_t n, Moments* out);
 template <typename T>
@@ -185,15 +190,15 @@ template <typename T>
 NORMKIT_TARGET_AVX2 void rows256_moments_avx2(const T* x0, std::int64_t C, std::int64_t rows,
                                               std::int64_t prefetch, Moments* out);
 template <typename T>
-NORMKIT_TARGET_AVX512 Moments run_moments_avx512(const T* x, std::int64_t n, std::int64_t prefetch);
+NORMKIT_TARGET_AVX512 Moments run_moments_avx512(const T* x, std::int64_t n, std::int64_t prefetch, int sets);
 template <typename T>
-NORMKIT_TARGET_AVX512 double run_square_sum_avx512(const T* x, std::int64_t n);
+NORMKIT_TARGET_AVX512 double run_square_sum_avx512(const T* x, std::int64_t n, int sets);
 template <typename T>
 NORMKIT_TARGET_AVX512 void rows4_moments_avx512(const T* x, std::int64_t stride, std::int64_t n,
-                                                std::int64_t prefetch, Moments* out);
+                                                std::int64_t prefetch, Moments* out, int sets);
 template <typename T>
 NORMKIT_TARGET_AVX512 void rows4_square_sums_avx512(const T* x, std::int64_t stride, std::int64_t n,
-                                                    std::int64_t prefetch, double* out);
+                                                    std::int64_t prefetch, double* out, int sets);
 template <typename T>
 NORMKIT_TARGET_AVX512 void short_runs_moments_avx512(const T* x, std::int64_t stride, std::int64_t n,
                                                      Moments* out);

@@ -33,13 +33,16 @@ void prefetch_lines(const void* p, std::int64_t bytes) {
 }
 
 // A row's mean square (RMSNorm's statistic) over its chunks of kRunChunk in
-// order, as the engine computes it for the plan (rows, 1, 1, cols); its
-// moments (LayerNorm's) are chunked_moments'.
+// order, a long chunk in two lane sets (LaneRule::long_rows, lanes.hpp);
+// its moments (LayerNorm's) are chunked_moments' under the same rule.
+constexpr LaneRule kRowLanes = LaneRule::long_rows;
 template <typename T>
 double row_mean_square(const T* x, std::int64_t cols) {
   double sum = 0;
-  for (std::int64_t d0 = 0; d0 < cols; d0 += kRunChunk)
-    sum += run_square_sum(x + d0, std::min(kRunChunk, cols - d0));
+  for (std::int64_t d0 = 0; d0 < cols; d0 += kRunChunk) {
+    const std::int64_t len = std::min(kRunChunk, cols - d0);
+    sum += run_square_sum(x + d0, len, lane_sets(kRowLanes, len));
+  }
   return sum / static_cast<double>(cols);
 }
 
@@ -52,7 +55,8 @@ void group_mean_squares(const T* x0, std::int64_t cols, std::int64_t prefetch, d
   std::fill(out, out + kInterleavedRows, 0.0);
   for (std::int64_t d0 = 0; d0 < cols; d0 += kRunChunk) {
     double chunk[kInterleavedRows];
-    rows4_square_sums(x0 + d0, cols, std::min(kRunChunk, cols - d0), prefetch, chunk);
+    const std::int64_t len = std::min(kRunChunk, cols - d0);
+    rows4_square_sums(x0 + d0, cols, len, prefetch, chunk, lane_sets(kRowLanes, len));
     for (int r = 0; r < kInterleavedRows; ++r) out[r] += chunk[r];
   }
   for (int r = 0; r < kInterleavedRows; ++r) out[r] /= static_cast<double>(cols);
@@ -87,9 +91,9 @@ void forward_group(const RowForwardArgs& a, std::int64_t r0, std::int64_t count,
   double mean[kInterleavedRows] = {}, var[kInterleavedRows];
   if (a.kind == RowNorm::layer) {
     Moments m[kInterleavedRows];
-    if (together) chunked_moments4(gx, cols, prefetch, m);
+    if (together) chunked_moments4(gx, cols, prefetch, m, kRowLanes);
     else
-      for (std::int64_t r = 0; r < count; ++r) m[r] = chunked_moments(gx + r * cols, cols);
+      for (std::int64_t r = 0; r < count; ++r) m[r] = chunked_moments(gx + r * cols, cols, kRowLanes);
     for (std::int64_t r = 0; r < count; ++r) {
       mean[r] = cols > 0 ? m[r].mean : std::numeric_limits<double>::quiet_NaN();
       var[r] = cols > 0 ? m[r].biased_var() : mean[r];

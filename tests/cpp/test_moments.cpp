@@ -10,6 +10,7 @@
 #include "kernels/lanes.hpp"
 #include "kernels/vectors.hpp"
 #include "normkit/half.hpp"
+#include "normkit/layer_norm.hpp"
 
 #include "test_util.hpp"
 
@@ -37,7 +38,7 @@ Exact exact_moments(const std::vector<float>& x) {
 TEST_P(MomentsKernel, RunMatchesExactOnOddSizes) {
   for (std::int64_t n : {1, 3, 16, 17, 127, 4097, 100000}) {
     const std::vector<float> x = normal_values(static_cast<std::size_t>(n), 7 + n, 0.5f, 2.0f);
-    const Moments m = kernels::run_moments(x.data(), n, 0);
+    const Moments m = kernels::run_moments(x.data(), n, 0, 1);
     const Exact e = exact_moments(x);
     EXPECT_EQ(m.count, static_cast<double>(n));
     EXPECT_NEAR(m.mean, e.mean, 1e-6 * (std::fabs(e.mean) + 2.0)) << "n=" << n;
@@ -47,9 +48,9 @@ TEST_P(MomentsKernel, RunMatchesExactOnOddSizes) {
 
 TEST_P(MomentsKernel, MergeEqualsWholeRun) {
   const std::vector<float> x = normal_values(1000, 3, -4.0f, 0.5f);
-  const Moments whole = kernels::run_moments(x.data(), 1000, 0);
-  const Moments merged = Moments::merge(kernels::run_moments(x.data(), 333, 0),
-                                        kernels::run_moments(x.data() + 333, 667, 0));
+  const Moments whole = kernels::run_moments(x.data(), 1000, 0, 1);
+  const Moments merged = Moments::merge(kernels::run_moments(x.data(), 333, 0, 1),
+                                        kernels::run_moments(x.data() + 333, 667, 0, 1));
   // Both sides round in float lanes, so they agree to float precision.
   EXPECT_NEAR(merged.mean, whole.mean, 1e-6 * 4);
   EXPECT_NEAR(merged.m2, whole.m2, 1e-6 * whole.m2);
@@ -232,15 +233,19 @@ TEST(Simd, EveryPathOfTheBlockKernelsGivesThePortableBits) {
     ++paths;
     SCOPED_TRACE(simd_path_name(path));
     const bool avx2 = path == SimdPath::avx2;
-    for (std::int64_t n : {1, 5, 16, 17, 31, 32, 33, 47, 768, 4096, 4097}) {
+    for (std::int64_t n : {1, 5, 16, 17, 31, 32, 33, 47, 768, 1023, 1024, 1025, 1040, 1041, 1055, 1056, 1071, 4096, 4097}) {
       std::vector<float> x = normal_values(static_cast<std::size_t>(n), 100 + n, 1e3f, 3.0f);
       if (n > 3) x[3] = -0.0f;
-      const Moments a = kernels::run_moments_portable(x.data(), n, 0);
-      const Moments b = avx2 ? kernels::run_moments_avx2(x.data(), n, n) : kernels::run_moments_avx512(x.data(), n, n);
-      EXPECT_EQ(std::memcmp(&a, &b, sizeof a), 0) << "run_moments n=" << n;
-      const double s = kernels::run_square_sum_portable(x.data(), n);
-      const double t = avx2 ? kernels::run_square_sum_avx2(x.data(), n) : kernels::run_square_sum_avx512(x.data(), n);
-      EXPECT_EQ(std::memcmp(&s, &t, sizeof s), 0) << "run_square_sum n=" << n;
+      for (int sets : {1, 2}) {  // every length in one lane set and in two
+        const Moments a = kernels::run_moments_portable(x.data(), n, 0, sets);
+        const Moments b = avx2 ? kernels::run_moments_avx2(x.data(), n, n, sets)
+                               : kernels::run_moments_avx512(x.data(), n, n, sets);
+        EXPECT_EQ(std::memcmp(&a, &b, sizeof a), 0) << "run_moments n=" << n << " sets=" << sets;
+        const double s = kernels::run_square_sum_portable(x.data(), n, sets);
+        const double t = avx2 ? kernels::run_square_sum_avx2(x.data(), n, sets)
+                              : kernels::run_square_sum_avx512(x.data(), n, sets);
+        EXPECT_EQ(std::memcmp(&s, &t, sizeof s), 0) << "run_square_sum n=" << n << " sets=" << sets;
+      }
     }
     const std::int64_t C = 40;
     for (std::int64_t rows : {1, 2, 7, 256}) {
@@ -280,20 +285,24 @@ TEST(Simd, EveryPathOfTheBlockKernelsGivesThePortableBits) {
 // kernels give it, on every path (through the dispatch), whatever the
 // length (tails of every size among them) and the stride between the rows.
 TEST_P(MomentsKernel, InterleavedRowsGiveEachRowTheSingleRunBits) {
-  for (std::int64_t n : {1, 5, 16, 17, 31, 32, 47, 63, 768, 4097}) {
+  for (std::int64_t n : {1, 5, 16, 17, 31, 32, 47, 63, 768, 1023, 1024, 1040, 1047, 1063, 4097}) {
     const std::int64_t stride = n + 3;
     std::vector<float> x =
         normal_values(static_cast<std::size_t>(kernels::kInterleavedRows * stride), 300 + n, 1e4f, 2.0f);
     if (n > 3) x[stride + 3] = -0.0f;
-    Moments together[kernels::kInterleavedRows];
-    double squares[kernels::kInterleavedRows];
-    kernels::rows4_moments(x.data(), stride, n, kernels::kInterleavedRows * stride, together);
-    kernels::rows4_square_sums(x.data(), stride, n, kernels::kInterleavedRows * stride, squares);
-    for (int r = 0; r < kernels::kInterleavedRows; ++r) {
-      const Moments alone = kernels::run_moments(x.data() + r * stride, n, n);
-      EXPECT_EQ(std::memcmp(&alone, &together[r], sizeof alone), 0) << "rows4_moments n=" << n << " row " << r;
-      const double square = kernels::run_square_sum(x.data() + r * stride, n);
-      EXPECT_EQ(std::memcmp(&square, &squares[r], sizeof square), 0) << "rows4_square_sums n=" << n << " row " << r;
+    for (int sets : {1, 2}) {
+      Moments together[kernels::kInterleavedRows];
+      double squares[kernels::kInterleavedRows];
+      kernels::rows4_moments(x.data(), stride, n, kernels::kInterleavedRows * stride, together, sets);
+      kernels::rows4_square_sums(x.data(), stride, n, kernels::kInterleavedRows * stride, squares, sets);
+      for (int r = 0; r < kernels::kInterleavedRows; ++r) {
+        const Moments alone = kernels::run_moments(x.data() + r * stride, n, n, sets);
+        EXPECT_EQ(std::memcmp(&alone, &together[r], sizeof alone), 0)
+            << "rows4_moments n=" << n << " sets=" << sets << " row " << r;
+        const double square = kernels::run_square_sum(x.data() + r * stride, n, sets);
+        EXPECT_EQ(std::memcmp(&square, &squares[r], sizeof square), 0)
+            << "rows4_square_sums n=" << n << " sets=" << sets << " row " << r;
+      }
     }
   }
 }
@@ -335,11 +344,11 @@ TEST_P(MomentsKernel, ShortRunsGiveEachRunTheSingleRunBits) {
     Moments together_bf16[kernels::kShortRuns];
     kernels::short_runs_moments(h.data(), stride, n, together_bf16);
     for (int r = 0; r < kernels::kShortRuns; ++r) {
-      const Moments alone = kernels::run_moments(x.data() + r * stride, n, n);
+      const Moments alone = kernels::run_moments(x.data() + r * stride, n, n, 1);
       EXPECT_EQ(std::memcmp(&alone, &together[r], sizeof alone), 0)
           << "n=" << n << " run " << r << ": mean " << together[r].mean << " against " << alone.mean << ", m2 "
           << together[r].m2 << " against " << alone.m2;
-      const Moments alone_bf16 = kernels::run_moments(h.data() + r * stride, n, n);
+      const Moments alone_bf16 = kernels::run_moments(h.data() + r * stride, n, n, 1);
       EXPECT_EQ(std::memcmp(&alone_bf16, &together_bf16[r], sizeof alone_bf16), 0) << "bfloat16 n=" << n << " run " << r;
     }
   }
@@ -383,6 +392,69 @@ void expect_lane_totals_are_each_total(std::uint64_t seed) {
   for (std::size_t k = 0; k < N; ++k) {
     const double alone = sets[k].total();
     EXPECT_EQ(std::memcmp(&alone, &together[k], sizeof alone), 0) << "W=" << W << " N=" << N << " set " << k;
+  }
+}
+
+// The lane contract itself (lanes.hpp), written out one element at a time:
+// element i of a run into lane i % 16 of set (i / 16) % S, S = 2 for the
+// row norms' runs from kWideRun elements on, the sets added lane by lane in
+// float, then the lanes' pairwise tree in double. The sum of squares is that sum with no
+// other arithmetic, so every path must give exactly these bits.
+// (sets: the lane sets to model, lane_sets(n) for the contract.)
+double square_sum_by_the_lane_contract(const std::vector<float>& x, int sets) {
+  const std::int64_t n = static_cast<std::int64_t>(x.size());
+  float lane[2][kernels::kLanes] = {};
+  for (std::int64_t i = 0; i < n; ++i) {
+    const float square = x[static_cast<std::size_t>(i)] * x[static_cast<std::size_t>(i)];
+    lane[(i / kernels::kLanes) % sets][i % kernels::kLanes] += square;
+  }
+  for (int l = 0; l < kernels::kLanes; ++l) lane[0][l] += lane[1][l];
+  double t[8];
+  for (int l = 0; l < 8; ++l) t[l] = static_cast<double>(lane[0][l]) + static_cast<double>(lane[0][l + 8]);
+  for (int l = 0; l < 4; ++l) t[l] += t[l + 4];
+  for (int l = 0; l < 2; ++l) t[l] += t[l + 2];
+  return t[0] + t[1];
+}
+
+TEST_P(MomentsKernel, SquareSumFollowsTheLaneContract) {
+  using kernels::LaneRule;
+  EXPECT_EQ(kernels::lane_sets(LaneRule::long_rows, kernels::kWideRun - 1), 1);
+  EXPECT_EQ(kernels::lane_sets(LaneRule::long_rows, kernels::kWideRun), 2);
+  EXPECT_EQ(kernels::lane_sets(LaneRule::one_set, 4096), 1);
+  for (std::int64_t n : {1, 17, 100, 1023, 1024, 1039, 1040, 1041, 1063, 4096}) {
+    const std::vector<float> x = normal_values(static_cast<std::size_t>(n), 500 + n, 3.0f, 2.0f);
+    const int sets = kernels::lane_sets(LaneRule::long_rows, n);
+    const double expected = square_sum_by_the_lane_contract(x, sets);
+    const double got = kernels::run_square_sum(x.data(), n, sets);
+    EXPECT_EQ(std::memcmp(&expected, &got, sizeof got), 0) << "n=" << n << ": " << got << " against " << expected;
+    // A long run in one set gives other bits here: the test can tell.
+    if (n == 4096) {
+      const double one_set = square_sum_by_the_lane_contract(x, 1);
+      EXPECT_NE(std::memcmp(&one_set, &got, sizeof got), 0);
+    }
+  }
+}
+
+// RMSNorm's rows take that rule: a row's rstd is 1 / sqrt(square sum / n +
+// eps) of the contract's sum, two sets from kWideRun features on, in a
+// group of four rows and alone (rows 0-3 and 4), and one set below.
+TEST_P(MomentsKernel, RmsNormRowsFollowTheLaneContract) {
+  for (std::int64_t cols : {1000, 4096}) {
+    const std::int64_t rows = 5;
+    std::vector<float> x = normal_values(static_cast<std::size_t>(rows * cols), 700 + cols, 1.0f, 3.0f);
+    std::vector<float> y(x.size()), rstd(static_cast<std::size_t>(rows));
+    RMSNormOptions options;
+    options.eps = 1e-5;
+    rms_norm_forward({TensorView(x.data(), {rows, cols}), {cols}, TensorView()}, options,
+                     {TensorView(y.data(), {rows, cols}), TensorView(rstd.data(), {rows, 1})});
+    const int sets = cols >= kernels::kWideRun ? 2 : 1;
+    for (std::int64_t r = 0; r < rows; ++r) {
+      const std::vector<float> row(x.begin() + r * cols, x.begin() + (r + 1) * cols);
+      const double mean_square = square_sum_by_the_lane_contract(row, sets) / static_cast<double>(cols);
+      const float expected = static_cast<float>(1.0 / std::sqrt(mean_square + 1e-5));
+      EXPECT_EQ(std::memcmp(&expected, &rstd[static_cast<std::size_t>(r)], sizeof expected), 0)
+          << "cols=" << cols << " row " << r << ": " << rstd[static_cast<std::size_t>(r)] << " against " << expected;
+    }
   }
 }
 
