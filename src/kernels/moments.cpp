@@ -412,32 +412,35 @@ template <int W, typename T = float>
   else rows_square_sums_w<W, 1, 1>(x, n, n, 0, &s);
   return s;
 }
-// kInterleavedRows runs at once. Runs in two lane sets are interleaved
-// only on AVX-512, whose 32 registers hold their 16 running sums; with
-// fewer registers (AVX2: 32 vectors of sums, the portable path 64) each run
-// goes alone, already two or more chains per sum at those widths: the
-// same bits either way.
+// kInterleavedRows runs at once: kernel<R, S>(r) on the runs from r, R of
+// them in S lane sets. Runs in two lane sets are interleaved only on
+// AVX-512, whose 32 registers hold their 16 running sums; with fewer
+// registers (AVX2: 32 vectors of sums, the portable path 64) each run goes
+// alone, already two or more chains per sum at those widths: the same bits
+// either way.
+template <int W, typename Kernel>
+[[gnu::always_inline]] inline void four_runs(int sets, const Kernel& kernel) {
+  if (sets == 1) {
+    kernel.template operator()<kInterleavedRows, 1>(0);
+  } else if constexpr (W == 16) {
+    kernel.template operator()<kInterleavedRows, 2>(0);
+  } else {
+    for (int r = 0; r < kInterleavedRows; ++r) kernel.template operator()<1, 2>(r);
+  }
+}
 template <int W, typename T = float>
 [[gnu::always_inline]] inline void rows4_moments_w(const T* x, std::int64_t stride, std::int64_t n,
                                                    std::int64_t prefetch, Moments* out, int sets) {
-  if (sets == 1) {
-    rows_moments_w<W, kInterleavedRows, 1>(x, stride, n, prefetch, out);
-  } else if constexpr (W == 16) {
-    rows_moments_w<W, kInterleavedRows, 2>(x, stride, n, prefetch, out);
-  } else {
-    for (int r = 0; r < kInterleavedRows; ++r) rows_moments_w<W, 1, 2>(x + r * stride, n, n, prefetch, out + r);
-  }
+  four_runs<W>(sets, [&]<int R, int S>(int r) __attribute__((always_inline)) {
+    rows_moments_w<W, R, S>(x + r * stride, stride, n, prefetch, out + r);
+  });
 }
 template <int W, typename T = float>
 [[gnu::always_inline]] inline void rows4_square_sums_w(const T* x, std::int64_t stride, std::int64_t n,
                                                        std::int64_t prefetch, double* out, int sets) {
-  if (sets == 1) {
-    rows_square_sums_w<W, kInterleavedRows, 1>(x, stride, n, prefetch, out);
-  } else if constexpr (W == 16) {
-    rows_square_sums_w<W, kInterleavedRows, 2>(x, stride, n, prefetch, out);
-  } else {
-    for (int r = 0; r < kInterleavedRows; ++r) rows_square_sums_w<W, 1, 2>(x + r * stride, n, n, prefetch, out + r);
-  }
+  four_runs<W>(sets, [&]<int R, int S>(int r) __attribute__((always_inline)) {
+    rows_square_sums_w<W, R, S>(x + r * stride, stride, n, prefetch, out + r);
+  });
 }
 
 }  // namespace
