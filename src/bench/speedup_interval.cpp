@@ -24,13 +24,17 @@ std::vector<double> paired_ratios(const std::vector<double>& theirs, const std::
 std::optional<MedianInterval> median_interval(std::vector<double> values) {
   const auto n = static_cast<std::int64_t>(values.size());
   // P(B < j) for B ~ Binomial(n, 1/2), summed term by term: C(n, i) / 2^n,
-  // each from the one before (2^-n underflows only past n = 1074; the
-  // harness pools a few hundred ratios at most).
-  double below = 0, term = std::ldexp(1.0, static_cast<int>(-std::min<std::int64_t>(n, 1074)));
+  // each from its logarithm. (2^-n itself underflows past n = 1074, which
+  // a run pools at --repeat 6 and more: 200 calls a pass.)
+  const double dn = static_cast<double>(n), log_all = std::lgamma(dn + 1) - dn * std::log(2.0);
+  const auto term_at = [&](std::int64_t i) {
+    const double di = static_cast<double>(i);
+    return std::exp(log_all - std::lgamma(di + 1) - std::lgamma(dn - di + 1));
+  };
+  double below = 0;
   std::int64_t j = 0;
-  while (j < n / 2 && below + term <= 0.025) {
-    below += term;
-    term = term * static_cast<double>(n - j) / static_cast<double>(j + 1);
+  while (j < n / 2 && below + term_at(j) <= 0.025) {
+    below += term_at(j);
     ++j;
   }
   if (j == 0) return std::nullopt;

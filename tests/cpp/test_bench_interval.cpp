@@ -4,6 +4,7 @@
 #include <cmath>
 #include <numeric>
 #include <random>
+#include <utility>
 
 #include "bench/speedup_interval.hpp"
 #include "normkit/error.hpp"
@@ -41,6 +42,20 @@ TEST(BenchInterval, OrderStatisticsOfTheSignTest) {
   ASSERT_TRUE(interval.has_value());
   EXPECT_EQ(interval->low, 7);
   EXPECT_EQ(interval->high, 18);
+}
+
+TEST(BenchInterval, ManyValuesKeepTheirOrderStatistics) {
+  // Past 1074 values 2^-n underflows: the interval must still come from the
+  // binomial's tail (n = 2000: the 956th to the 1045th, by exact sums of
+  // C(n, i) / 2^n; n = 5000: the 2431st to the 2570th).
+  for (const auto& [n, j] : {std::pair{2000, 956}, std::pair{5000, 2431}}) {
+    std::vector<double> values(static_cast<std::size_t>(n));
+    std::iota(values.begin(), values.end(), 1.0);
+    const auto interval = median_interval(values);
+    ASSERT_TRUE(interval.has_value());
+    EXPECT_EQ(interval->low, j) << "n=" << n;
+    EXPECT_EQ(interval->high, n - j + 1) << "n=" << n;
+  }
 }
 
 TEST(BenchInterval, CoversTheMedianOfASkewedDistribution) {
