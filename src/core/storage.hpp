@@ -1,7 +1,8 @@
-// Tensor storage. Small blocks come from operator new (64-byte aligned). A
-// large block is a fresh mapping from the kernel, whose first touch faults
-// each 4 KiB page in (8192 faults for 32 MiB, 128 for a 512 KiB output:
-// longer than normalizing it), and a smaller aligned block costs malloc a
+// Tensor storage. A small block is one allocation with its reference counts
+// (the bytes 64-byte aligned inside it). A large block is a fresh mapping
+// from the kernel, whose first touch faults each 4 KiB page in (8192
+// faults for 32 MiB, 128 for a 512 KiB output: longer than normalizing
+// it), and a smaller aligned block costs malloc a
 // consolidation of its free lists. So a freed block of 4 KiB or more is kept
 // for the next tensor of the same size (at most 256 blocks), as ONNX
 // Runtime's arena and PyTorch's caching allocators keep theirs: a loop that

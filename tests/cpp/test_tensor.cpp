@@ -93,6 +93,23 @@ TEST(Tensor, AFreedLargeBlockServesTheNextTensorOfItsSize) {
   EXPECT_EQ(reinterpret_cast<std::uintptr_t>(small.data<float>()) % 64, 0u);
 }
 
+// A small block shares one allocation with its reference counts
+// (src/core/storage.cpp): every size still starts on a 64-byte boundary,
+// holds all of its bytes (AddressSanitizer reports a write past the
+// allocation), and outlives the tensor it came from while a copy holds it.
+TEST(Tensor, SmallBlocksAreAlignedAndHoldEveryByte) {
+  for (std::int64_t n = 1; n <= 1100; n += (n < 40 ? 1 : 37)) {
+    Tensor t(Shape{n});
+    ASSERT_EQ(reinterpret_cast<std::uintptr_t>(t.data<float>()) % 64, 0u) << n;
+    for (std::int64_t i = 0; i < n; ++i) t.data<float>()[i] = static_cast<float>(i);
+    Tensor copy = t;
+    t = Tensor();
+    ASSERT_EQ(copy.data<float>()[n - 1], static_cast<float>(n - 1)) << n;
+  }
+  Tensor bytes(Shape{3}, DType::int8);
+  EXPECT_EQ(reinterpret_cast<std::uintptr_t>(bytes.data<std::int8_t>()) % 64, 0u);
+}
+
 #if defined(__SANITIZE_ADDRESS__)
 // Under AddressSanitizer a block the cache keeps is poisoned until a tensor
 // takes it again, so a use after free of the old tensor is still reported.
