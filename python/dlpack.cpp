@@ -67,20 +67,25 @@ std::string dl_dtype_name(const DLDataType& t) {
 }
 
 // A normkit tensor exported: the DLManagedTensor owns a handle on the
-// tensor's storage and its shape and strides.
+// tensor's storage and its shape and strides (inline: no allocation of
+// their own up to rank 6).
 struct Exported {
   Tensor tensor;
-  std::vector<std::int64_t> shape, strides;
+  Shape shape;
+  Strides strides;
   DLManagedTensor managed{};
 };
 
-py::capsule export_capsule(const Tensor& tensor) {
-  auto* e = new Exported{tensor, tensor.shape(), tensor.view().strides(), {}};
+py::capsule export_capsule(Tensor tensor) {
+  auto* e = new Exported{std::move(tensor), {}, {}, {}};
+  const TensorView view = e->tensor.view();
+  e->shape = view.shape();
+  e->strides = view.strides();
   DLTensor& t = e->managed.dl_tensor;
-  t.data = tensor.view().raw();
+  t.data = view.raw();
   t.device = {kDLCPU, 0};
   t.ndim = static_cast<std::int32_t>(e->shape.size());
-  t.dtype = dl_dtype(tensor.dtype());
+  t.dtype = dl_dtype(view.dtype());
   t.shape = e->shape.data();
   t.strides = e->strides.data();
   t.byte_offset = 0;
@@ -187,11 +192,11 @@ ResultKind result_kind_of(const py::handle obj) {
   return is_torch_tensor(obj) ? ResultKind::torch : ResultKind::numpy;
 }
 
-py::object to_kind(const Tensor& tensor, ResultKind kind) {
-  if (kind == ResultKind::numpy || !tensor.defined()) return to_numpy(tensor);
+py::object to_kind(Tensor tensor, ResultKind kind) {
+  if (kind == ResultKind::numpy || !tensor.defined()) return to_numpy(std::move(tensor));
   // Looked up once and never released: a static py::object would be
   // released at exit, after the interpreter (and its GIL) is gone.
-  return torch_dlpack().from_dlpack(export_capsule(tensor));
+  return torch_dlpack().from_dlpack(export_capsule(std::move(tensor)));
 }
 
 }  // namespace normkit::python

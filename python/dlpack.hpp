@@ -29,6 +29,6 @@ enum class ResultKind { numpy, torch };
 ResultKind result_kind_of(const py::handle obj);
 
 // A result as that kind, without a copy (None for an undefined tensor).
-py::object to_kind(const Tensor& tensor, ResultKind kind);
+py::object to_kind(Tensor tensor, ResultKind kind);
 
 }  // namespace normkit::python

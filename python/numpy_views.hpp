@@ -40,7 +40,7 @@ TensorView view_of_new(py::array_t<float>& array);
 
 // Hands an owning tensor to NumPy without a copy (the array keeps its storage
 // alive); an undefined tensor becomes None.
-py::object to_numpy(const Tensor& tensor);
+py::object to_numpy(Tensor tensor);
 // A view of a tensor owned by `owner` (a module): writes show up in the module.
 py::object tensor_array(const Tensor* tensor, const py::object& owner);
 

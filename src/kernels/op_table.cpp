@@ -31,6 +31,16 @@ struct Values {
   bool flag(std::size_t i) const { return std::get<bool>(v.at(i)); }
 };
 
+// A call's results, moved into the vector (a braced list would copy each
+// tensor, two atomic updates of its reference count apiece).
+template <typename... T>
+std::vector<Tensor> moved(T&... tensors) {
+  std::vector<Tensor> out;
+  out.reserve(sizeof...(T));
+  (out.push_back(std::move(tensors)), ...);
+  return out;
+}
+
 // Checks the values against a function's arguments: as many, each of its kind.
 void check_values(const char* function, const std::vector<Arg>& args, const std::vector<Value>& values) {
   NORMKIT_CHECK(values.size() == args.size(), function, ": expected ", args.size(), " arguments, got ",
@@ -162,7 +172,7 @@ Op batch_norm() {
         BatchNormForwardResult r = batch_norm_forward(
             {a.tensor(0), a.tensor(1), a.tensor(2), a.tensor(3), a.tensor(4)},
             {.training = a.flag(5), .momentum = a.number(6), .eps = a.number(7), .impl = impl});
-        return {r.y, r.save_mean, r.save_invstd};
+        return moved(r.y, r.save_mean, r.save_invstd);
       },
       .run = [](const std::vector<Value>& values, const std::vector<TensorView>& out, Impl impl) {
         const Values a{values};
@@ -196,7 +206,7 @@ Op batch_norm() {
              .save_invstd = a.tensor(6)},
             {.training = a.flag(7), .eps = a.number(8), .impl = impl},
             {.input = true, .weight = a.tensor(2).defined(), .bias = true});
-        return {r.dx, r.dweight, r.dbias};
+        return moved(r.dx, r.dweight, r.dbias);
       },
       .run = [](const std::vector<Value>& values, const std::vector<TensorView>& out, Impl impl) {
         const Values a{values};
@@ -247,7 +257,7 @@ Op layer_norm() {
         const Values a{values};
         LayerNormForwardResult r =
             layer_norm_forward({a.tensor(0), a.shape(1), a.tensor(2), a.tensor(3)}, {.eps = a.number(4), .impl = impl});
-        return {r.y, r.mean, r.rstd};
+        return moved(r.y, r.mean, r.rstd);
       },
       .run = [](const std::vector<Value>& values, const std::vector<TensorView>& out, Impl impl) {
         const Values a{values};
@@ -272,7 +282,7 @@ Op layer_norm() {
             {.dy = a.tensor(0), .x = a.tensor(1), .normalized_shape = a.shape(2), .mean = a.tensor(3),
              .rstd = a.tensor(4), .weight = a.tensor(5)},
             {.impl = impl}, a.tensor(5).defined(), a.tensor(6).defined());
-        return {r.dx, r.dweight, r.dbias};
+        return moved(r.dx, r.dweight, r.dbias);
       },
       .run = [](const std::vector<Value>& values, const std::vector<TensorView>& out, Impl impl) {
         const Values a{values};
@@ -312,7 +322,7 @@ Op rms_norm() {
         RMSNormForwardResult r = rms_norm_forward(
             {a.tensor(0), a.shape(1), a.tensor(2)},
             {.eps = a.optional_number(3), .impl = impl, .weight_offset = a.number(4)});
-        return {r.y, r.rstd};
+        return moved(r.y, r.rstd);
       },
       .run = [](const std::vector<Value>& values, const std::vector<TensorView>& out, Impl impl) {
         const Values a{values};
@@ -336,7 +346,7 @@ Op rms_norm() {
             {.dy = a.tensor(0), .x = a.tensor(1), .normalized_shape = a.shape(2), .rstd = a.tensor(3),
              .weight = a.tensor(4)},
             {.impl = impl, .weight_offset = a.number(5)});
-        return {r.dx, r.dweight};
+        return moved(r.dx, r.dweight);
       },
       .run = [](const std::vector<Value>& values, const std::vector<TensorView>& out, Impl impl) {
         const Values a{values};
@@ -394,7 +404,7 @@ Op add_rms_norm() {
             add_rms_norm_forward({.x = a.tensor(0), .residual = a.tensor(1), .normalized_shape = a.shape(2),
                                   .weight = a.tensor(3)},
                                  {.eps = a.optional_number(4), .impl = impl, .weight_offset = a.number(5)});
-        return {r.y, r.residual_out, r.rstd};
+        return moved(r.y, r.residual_out, r.rstd);
       },
       .run = [](const std::vector<Value>& values, const std::vector<TensorView>& out, Impl impl) {
         const Values a{values};
@@ -421,7 +431,7 @@ Op add_rms_norm() {
             {.dy = a.tensor(0), .dresidual_out = a.tensor(1), .residual_out = a.tensor(2),
              .normalized_shape = a.shape(3), .rstd = a.tensor(4), .weight = a.tensor(5)},
             {.impl = impl, .weight_offset = a.number(6)});
-        return {r.dsum, r.dweight};
+        return moved(r.dsum, r.dweight);
       },
       .run = [](const std::vector<Value>& values, const std::vector<TensorView>& out, Impl impl) {
         const Values a{values};
@@ -465,7 +475,7 @@ Op add_layer_norm() {
             {.x = a.tensor(0), .residual = a.tensor(1), .normalized_shape = a.shape(2), .weight = a.tensor(3),
              .bias = a.tensor(4)},
             {.eps = a.number(5), .impl = impl});
-        return {r.y, r.residual_out, r.mean, r.rstd};
+        return moved(r.y, r.residual_out, r.mean, r.rstd);
       },
       .run = [](const std::vector<Value>& values, const std::vector<TensorView>& out, Impl impl) {
         const Values a{values};
@@ -492,7 +502,7 @@ Op add_layer_norm() {
             {.dy = a.tensor(0), .dresidual_out = a.tensor(1), .residual_out = a.tensor(2),
              .normalized_shape = a.shape(3), .mean = a.tensor(4), .rstd = a.tensor(5), .weight = a.tensor(6)},
             {.impl = impl}, a.tensor(7).defined());
-        return {r.dsum, r.dweight, r.dbias};
+        return moved(r.dsum, r.dweight, r.dbias);
       },
       .run = [](const std::vector<Value>& values, const std::vector<TensorView>& out, Impl impl) {
         const Values a{values};
@@ -533,7 +543,7 @@ Op group_norm() {
         const Values a{values};
         GroupNormForwardResult r = group_norm_forward({a.tensor(0), a.tensor(1), a.tensor(2)},
                                                       {.num_groups = a.integer(3), .eps = a.number(4), .impl = impl});
-        return {r.y, r.mean, r.rstd};
+        return moved(r.y, r.mean, r.rstd);
       },
       .run = [](const std::vector<Value>& values, const std::vector<TensorView>& out, Impl impl) {
         const Values a{values};
@@ -556,7 +566,7 @@ Op group_norm() {
         GroupNormBackwardResult r = group_norm_backward(
             {.dy = a.tensor(0), .x = a.tensor(1), .mean = a.tensor(2), .rstd = a.tensor(3), .weight = a.tensor(4)},
             {.num_groups = a.integer(5), .impl = impl});
-        return {r.dx, r.dweight, r.dbias};
+        return moved(r.dx, r.dweight, r.dbias);
       },
       .run = [](const std::vector<Value>& values, const std::vector<TensorView>& out, Impl impl) {
         const Values a{values};
@@ -596,7 +606,7 @@ Op instance_norm() {
         InstanceNormForwardResult r = instance_norm_forward(
             {a.tensor(0), a.tensor(1), a.tensor(2), a.tensor(3), a.tensor(4)},
             {.use_input_stats = a.flag(5), .momentum = a.number(6), .eps = a.number(7), .impl = impl});
-        return {r.y, r.mean, r.rstd};
+        return moved(r.y, r.mean, r.rstd);
       },
       .run = [](const std::vector<Value>& values, const std::vector<TensorView>& out, Impl impl) {
         const Values a{values};
@@ -619,7 +629,7 @@ Op instance_norm() {
         GroupNormBackwardResult r = instance_norm_backward(
             {.dy = a.tensor(0), .x = a.tensor(1), .weight = a.tensor(2), .mean = a.tensor(3), .rstd = a.tensor(4)},
             {.impl = impl});
-        return {r.dx, r.dweight, r.dbias};
+        return moved(r.dx, r.dweight, r.dbias);
       },
       .run = [](const std::vector<Value>& values, const std::vector<TensorView>& out, Impl impl) {
         const Values a{values};
@@ -655,7 +665,7 @@ Op adain() {
       .call = [](const std::vector<Value>& values, Impl impl) -> std::vector<Tensor> {
         const Values a{values};
         AdaINForwardResult r = adain_forward(a.tensor(0), a.tensor(1), {.eps = a.number(2), .impl = impl});
-        return {r.y, r.stats.content_mean, r.stats.content_rstd, r.stats.style_mean, r.stats.style_rstd};
+        return moved(r.y, r.stats.content_mean, r.stats.content_rstd, r.stats.style_mean, r.stats.style_rstd);
       },
       .run = [](const std::vector<Value>& values, const std::vector<TensorView>& out, Impl impl) {
         const Function& f = ops::op("adain").forward;
@@ -683,7 +693,7 @@ Op adain() {
                                copy(6, "style_rstd")};
         AdaINBackwardResult r = adain_backward(a.tensor(0), a.tensor(1), a.tensor(2), stats,
                                                {.eps = a.number(7), .impl = impl});
-        return {r.dcontent, r.dstyle};
+        return moved(r.dcontent, r.dstyle);
       },
       .run = [](const std::vector<Value>& values, const std::vector<TensorView>& out, Impl impl) {
         const Function& f = ops::op("adain").backward;
@@ -740,7 +750,7 @@ Op dyt() {
       .call = [](const std::vector<Value>& values, Impl impl) -> std::vector<Tensor> {
         const Values a{values};
         DyTBackwardResult r = dyt_backward({a.tensor(0), a.tensor(1), a.tensor(2), a.tensor(3)}, {.impl = impl});
-        return {r.dx, r.dalpha, r.dweight, r.dbias};
+        return moved(r.dx, r.dalpha, r.dweight, r.dbias);
       },
       .run = [](const std::vector<Value>& values, const std::vector<TensorView>& out, Impl impl) {
         const Values a{values};

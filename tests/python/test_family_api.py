@@ -22,6 +22,24 @@ def test_layer_norm_returns_aten_shapes_and_none_for_missing_params():
     assert dw.shape == (4,) and db.shape == (4,)
 
 
+def test_results_own_their_memory_after_the_call():
+    # Each result is a NumPy array over normkit's storage (no copy), kept
+    # alive by the array alone: the other results, the inputs and later
+    # calls of the same shapes (which reuse freed blocks) leave it intact.
+    rng = np.random.default_rng(7)
+    for shape in [(1, 16), (3, 5), (2, 1024)]:
+        x = random(shape, rng)
+        y, mean, rstd = normkit.layer_norm_forward(x, shape[-1], None, None, 1e-5)
+        expected = y.copy()
+        assert y.flags.writeable and not y.flags.owndata and y.flags.c_contiguous
+        del x, mean, rstd
+        for _ in range(3):
+            normkit.layer_norm_forward(random(shape, rng), shape[-1], None, None, 1e-5)
+        np.testing.assert_array_equal(y, expected)
+        y += 1  # writable in place, as any result
+        np.testing.assert_array_equal(y, expected + 1)
+
+
 def test_rms_norm_default_eps_is_float32_epsilon():
     x = np.zeros((2, 3), np.float32)
     _, rstd = normkit.rms_norm_forward(x, 3, None, None)
