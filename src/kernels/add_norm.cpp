@@ -148,8 +148,6 @@ void fused_backward(NormKind kind, const AddNormBackwardInputs& in, const Option
   const TensorView no_mean;
   const kernels::PlannedInput mean(kind == NormKind::layer ? in.mean : no_mean, kernels::Layout::contiguous);
   const kernels::PlannedInput rstd(in.rstd, kernels::Layout::contiguous);
-  const bool columns = g.dweight.defined() || g.dbias.defined();
-  std::vector<kernels::GradSums> sums(static_cast<std::size_t>(columns ? p.cols : 0));
   using kernels::RowOperand;
   const RowOperand dy(in.dy, p.rows, p.cols, RowOperand::Role::input);
   const RowOperand rows(in.residual_out, p.rows, p.cols, RowOperand::Role::input);
@@ -164,14 +162,14 @@ void fused_backward(NormKind kind, const AddNormBackwardInputs& in, const Option
                               .rstd = rstd.data(),
                               .gamma = gamma.data(),
                               .dx = dsum.mutable_data(),
-                              .columns = columns ? sums.data() : nullptr,
+                              .dweight = g.dweight,
+                              .dbias = g.dbias,
                               .dx_addend = dresidual_out.data(),
                               .dy_at = dy.at(),
                               .x_at = rows.at(),
                               .dx_at = dsum.at(),
                               .dx_addend_at = dresidual_out.at()});
   dsum.finish();
-  kernels::write_column_grads(sums.data(), p.cols, g.dweight, g.dbias);
 }
 
 // dsum = the norm's dx at residual_out + dresidual_out; dweight, dbias.

@@ -50,11 +50,6 @@ void fast_backward(const LayerNormBackwardInputs& in, const RowProblem& p, const
   // Read in place (copied when not contiguous): no per-call conversion.
   const kernels::PlannedInput mean(in.mean, Layout::contiguous), rstd(in.rstd, Layout::contiguous);
   const kernels::PlannedInput gamma(in.weight, Layout::contiguous);
-  const bool columns = g.dweight.defined() || g.dbias.defined();
-  // Every column is written by the kernel; kept across calls, so that a small
-  // call allocates nothing.
-  thread_local std::vector<kernels::GradSums> sums;
-  sums.resize(static_cast<std::size_t>(columns ? p.cols : 0));
   RowOperand dx(g.dx, p.rows, p.cols, RowOperand::Role::output);
   kernels::row_norm_backward({.kind = kernels::RowNorm::layer,
                               .dy = dy.data(),
@@ -65,12 +60,12 @@ void fast_backward(const LayerNormBackwardInputs& in, const RowProblem& p, const
                               .rstd = rstd.data(),
                               .gamma = gamma.data(),
                               .dx = dx.mutable_data(),
-                              .columns = columns ? sums.data() : nullptr,
+                              .dweight = g.dweight,
+                              .dbias = g.dbias,
                               .dy_at = dy.at(),
                               .x_at = x.at(),
                               .dx_at = dx.at()});
   dx.finish();
-  kernels::write_column_grads(sums.data(), p.cols, g.dweight, g.dbias);
 }
 
 }  // namespace

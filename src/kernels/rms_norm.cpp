@@ -43,10 +43,6 @@ void fast_backward(const RMSNormBackwardInputs& in, const RowProblem& p, const R
   const RowOperand dy(in.dy, p.rows, p.cols, RowOperand::Role::input);
   // Read in place (copied when not contiguous): no per-call conversion.
   const kernels::PlannedInput rstd(in.rstd, Layout::contiguous), gamma(in.weight, Layout::contiguous);
-  // Every column is written by the kernel; kept across calls, so that a small
-  // call allocates nothing.
-  thread_local std::vector<kernels::GradSums> sums;
-  sums.resize(static_cast<std::size_t>(g.dweight.defined() ? p.cols : 0));
   RowOperand dx(g.dx, p.rows, p.cols, RowOperand::Role::output);
   // dweight[d] = sum_r dy * x * rstd: the column sums with no centre.
   kernels::row_norm_backward({.kind = kernels::RowNorm::rms,
@@ -57,12 +53,11 @@ void fast_backward(const RMSNormBackwardInputs& in, const RowProblem& p, const R
                               .rstd = rstd.data(),
                               .gamma = gamma.data(),
                               .dx = dx.mutable_data(),
-                              .columns = g.dweight.defined() ? sums.data() : nullptr,
+                              .dweight = g.dweight,
                               .dy_at = dy.at(),
                               .x_at = x.at(),
                               .dx_at = dx.at()});
   dx.finish();
-  kernels::write_column_grads(sums.data(), p.cols, g.dweight, TensorView());
 }
 
 }  // namespace

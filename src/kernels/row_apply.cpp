@@ -12,6 +12,7 @@
 #include "channel_apply.hpp"
 #include "channel_coefficients.hpp"
 #include "elementwise.hpp"
+#include "grad_sums.hpp"
 #include "parallel.hpp"
 #include "planned_view.hpp"
 #include "lanes.hpp"
@@ -514,19 +515,51 @@ void apply_block_in_place(const RowBackwardArgs& a, RowsIn in, std::int64_t r0, 
   }
 }
 
+// Whether a gradient view is written in place by the float copies below
+// (contiguous float32), or not wanted.
+bool written_as_floats(const TensorView& t) {
+  return !t.defined() || (t.is_contiguous() && t.dtype() == DType::float32);
+}
+
+// The gradients of a lone block's float column sums, columns [c0, c1): the
+// values the engine's double partials would give them (float to double and
+// back is exact), without the round trip, which for one row of 4096 took
+// half of LayerNorm's backward (widening 0.6 us, narrowing 1.1 us; Zen 5).
+void write_block_grads(const RowBackwardArgs& a, const float* col_g, const float* col_gx, std::int64_t c0,
+                       std::int64_t c1) {
+  if (a.dweight.defined()) std::copy(col_gx, col_gx + (c1 - c0), a.dweight.data<float>() + c0);
+  if (a.dbias.defined()) std::copy(col_g, col_g + (c1 - c0), a.dbias.data<float>() + c0);
+}
+
+// The weight and bias gradients from the merged column sums (cols of them),
+// each written when defined: a contiguous float32 view in place, any other
+// through a float32 buffer.
+void write_column_grads(const GradSums* columns, std::int64_t cols, const TensorView& dweight,
+                        const TensorView& dbias) {
+  const auto in_place = [](const TensorView& t) {
+    return t.defined() && t.is_contiguous() && t.dtype() == DType::float32;
+  };
+  narrow_column_sums(columns, cols, in_place(dweight) ? dweight.data<float>() : nullptr,
+                     in_place(dbias) ? dbias.data<float>() : nullptr);
+  if (dweight.defined() && !in_place(dweight)) write_each(dweight, [&](std::int64_t d) { return columns[d].sum_dy_xc; });
+  if (dbias.defined() && !in_place(dbias)) write_each(dbias, [&](std::int64_t d) { return columns[d].sum_dy; });
+}
+
 // At most kColumnBlockRows rows (one block) on several threads: each row's
 // coefficients in parallel over the rows, then dx and the column sums in
 // parallel over ranges of columns (each column still summed over the rows
 // in order: the bits of one thread). Without this a small batch (decode,
 // (32, 4096)) ran its backward on one thread.
-void one_block_on_threads(const RowBackwardArgs& a, int threads, bool stream) {
+// The column sums go to a.dweight and a.dbias as floats (write_block_grads)
+// when `as_floats`, else widened into `columns` (null: not wanted).
+void one_block_on_threads(const RowBackwardArgs& a, int threads, bool stream, GradSums* columns, bool as_floats) {
   const std::int64_t cols = a.cols, rows = a.rows;
   thread_local std::vector<RowCoefficients> k_storage;
   thread_local std::vector<float> sums_storage;  // col_g then col_gx
   k_storage.resize(static_cast<std::size_t>(rows));
-  if (a.columns != nullptr) sums_storage.assign(static_cast<std::size_t>(2 * cols), 0.0f);
+  if (columns != nullptr) sums_storage.assign(static_cast<std::size_t>(2 * cols), 0.0f);
   RowCoefficients* const k = k_storage.data();
-  float* const sums = a.columns != nullptr ? sums_storage.data() : nullptr;
+  float* const sums = columns != nullptr ? sums_storage.data() : nullptr;
   const RowsIn in = rows_in(a);
   parallel_region(threads, [&] {
 #pragma omp for schedule(static)
@@ -548,8 +581,10 @@ void one_block_on_threads(const RowBackwardArgs& a, int threads, bool stream) {
           store_staged_dx(a, row, r, c0, stream);
         }
       }
-      if (a.columns != nullptr)
-        widen_column_sums(sums + c0, sums + cols + c0, c1 - c0, a.columns + c0);
+      if (columns != nullptr && as_floats)
+        write_block_grads(a, sums + c0, sums + cols + c0, c0, c1);
+      else if (columns != nullptr)
+        widen_column_sums(sums + c0, sums + cols + c0, c1 - c0, columns + c0);
     }
     stream_fence(stream);
   });
@@ -564,8 +599,16 @@ void row_norm_backward(const RowBackwardArgs& a) {
                       stream_output(rows * cols * static_cast<std::int64_t>(dtype_size(a.dx_at.dtype)) /
                                     static_cast<std::int64_t>(sizeof(float)));
   const int threads = threads_for(rows * cols);
+  // The column sums: merged in double over the blocks, then narrowed into
+  // the gradients; a lone block's float sums go to them directly.
+  const bool columns = (a.dweight.defined() || a.dbias.defined()) && blocks > 0;
+  const bool as_floats = blocks == 1 && written_as_floats(a.dweight) && written_as_floats(a.dbias);
+  thread_local std::vector<GradSums> merged_storage;  // (cols), kept across calls
+  merged_storage.resize(static_cast<std::size_t>(columns ? cols : 0));
+  GradSums* const merged = merged_storage.data();
   if (blocks == 1 && threads > 1) {
-    one_block_on_threads(a, threads, stream);
+    one_block_on_threads(a, threads, stream, columns ? merged : nullptr, as_floats);
+    if (columns && !as_floats) write_column_grads(merged, cols, a.dweight, a.dbias);
     return;
   }
   // The column sums are the fixed pairwise tree over the blocks (each block
@@ -577,7 +620,6 @@ void row_norm_backward(const RowBackwardArgs& a) {
   // reads every block's sums written by the others (on 2 threads over
   // (2048, 256), 32 blocks: 2 nodes instead of 32 leaves).
   const SampleTree tree = SampleTree::one_leaf_per_sample(blocks);
-  const bool columns = a.columns != nullptr && blocks > 0;
   // Whole nodes inside one range: at most two on each of the tree's depth() levels.
   const std::int64_t most_nodes = 2 * tree.depth();
   // Reused across calls. Used through pointers: inside the parallel region
@@ -624,17 +666,19 @@ void row_norm_backward(const RowBackwardArgs& a) {
                              block_gx, stream);
       else
         apply_staged_rows(a, r0, r1, block_g, block_gx, stream);
-      if (columns) {
-        GradSums* const leaf = whole_tree && blocks == 1 ? a.columns : leaves.data() + (b - b0) * cols;
+      if (columns && as_floats) {
+        write_block_grads(a, col_g.data(), col_gx.data(), 0, cols);
+      } else if (columns) {
+        GradSums* const leaf = whole_tree && blocks == 1 ? merged : leaves.data() + (b - b0) * cols;
         widen_column_sums(col_g.data(), col_gx.data(), cols, leaf);
       }
     }
-    if (columns && b1 > b0) {
+    if (columns && !as_floats && b1 > b0) {
       thread_local SliceNodes slice;
       thread_local std::vector<GradSums> scratch;
       scratch.resize(static_cast<std::size_t>(merge_scratch_size(tree)));
       if (whole_tree) {
-        if (blocks > 1) merge_given_here(tree.leaf_test(), 0, blocks, cols, leaves.data(), scratch.data(), a.columns);
+        if (blocks > 1) merge_given_here(tree.leaf_test(), 0, blocks, cols, leaves.data(), scratch.data(), merged);
         merged_on_one_thread = true;
       } else {
         slice.whole.clear();
@@ -652,9 +696,17 @@ void row_norm_backward(const RowBackwardArgs& a) {
     }
     stream_fence(stream);
   });
-  if (a.columns == nullptr || merged_on_one_thread) return;
-  if (blocks == 0) {
-    std::fill(a.columns, a.columns + cols, GradSums{});
+  if (!columns) {
+    // No block (no rows): every gradient is zero.
+    if (blocks == 0 && (a.dweight.defined() || a.dbias.defined())) {
+      merged_storage.assign(static_cast<std::size_t>(cols), GradSums{});
+      write_column_grads(merged_storage.data(), cols, a.dweight, a.dbias);
+    }
+    return;
+  }
+  if (as_floats) return;
+  if (merged_on_one_thread) {
+    write_column_grads(merged, cols, a.dweight, a.dbias);
     return;
   }
   // Every thread's nodes, in order, packed together: they tile the blocks.
@@ -666,18 +718,8 @@ void row_norm_backward(const RowBackwardArgs& a) {
         std::copy_n(node_sums + (t * most_nodes + i) * cols, cols, node_sums + static_cast<std::int64_t>(all_nodes.size()) * cols);
       all_nodes.push_back(nodes[t * most_nodes + i]);
     }
-  merge_nodes(tree, all_nodes, 1, cols, node_sums, a.columns);
-}
-
-void write_column_grads(const GradSums* columns, std::int64_t cols, const TensorView& dweight,
-                        const TensorView& dbias) {
-  const auto in_place = [](const TensorView& t) {
-    return t.defined() && t.is_contiguous() && t.dtype() == DType::float32;
-  };
-  narrow_column_sums(columns, cols, in_place(dweight) ? dweight.data<float>() : nullptr,
-                     in_place(dbias) ? dbias.data<float>() : nullptr);
-  if (!in_place(dweight)) write_each(dweight, [&](std::int64_t d) { return columns[d].sum_dy_xc; });
-  if (!in_place(dbias)) write_each(dbias, [&](std::int64_t d) { return columns[d].sum_dy; });
+  merge_nodes(tree, all_nodes, 1, cols, node_sums, merged);
+  write_column_grads(merged, cols, a.dweight, a.dbias);
 }
 
 }  // namespace normkit::kernels

@@ -15,7 +15,6 @@
 
 #include <cstdint>
 
-#include "grad_sums.hpp"
 #include "normkit/tensor.hpp"
 #include "row_storage.hpp"
 
@@ -66,7 +65,9 @@ struct RowBackwardArgs {
   const float* rstd = nullptr;  // (rows)
   const float* gamma = nullptr;  // (cols) or null
   void* dx = nullptr;            // (rows, cols) or null: not wanted
-  GradSums* columns = nullptr;   // (cols) or null: sum(dy), sum(dy * xhat) per column
+  // The column sums' gradients, each written when defined (cols elements,
+  // any strides and floating dtype): dweight sum(dy * xhat), dbias sum(dy).
+  TensorView dweight, dbias;
   const void* dx_addend = nullptr;  // (rows, cols) or null: added to dx (add_norm.hpp's dresidual_out)
   RowStorage dy_at, x_at, dx_at, dx_addend_at;
 
@@ -79,11 +80,5 @@ struct RowBackwardArgs {
   }
 };
 void row_norm_backward(const RowBackwardArgs& args);
-
-// The weight and bias gradients from row_norm_backward's column sums
-// (cols of them), each written when defined: a contiguous float32 view in
-// place, any other through a float32 buffer.
-void write_column_grads(const GradSums* columns, std::int64_t cols, const TensorView& dweight,
-                        const TensorView& dbias);
 
 }  // namespace normkit::kernels

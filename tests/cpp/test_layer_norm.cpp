@@ -1,5 +1,7 @@
 // LayerNorm and RMSNorm: fast against reference over shapes, layouts and
 // affine modes; the references against finite differences; errors.
+#include <bit>
+
 #include "kernels/ref/layer_norm_ref.hpp"
 #include "normkit/layer_norm.hpp"
 #include "test_util.hpp"
@@ -111,6 +113,44 @@ TEST_P(LayerNorm, OnePassBackwardGivesTheBitsOfSeparatePasses) {
   rms_norm_backward({dy, x, cols, rf.rstd, w}, {}, {{}, rdw_alone});
   EXPECT_TRUE(same_bits(values(rboth.dx), values(rdx_alone)));
   EXPECT_TRUE(same_bits(values(rboth.dweight), values(rdw_alone)));
+}
+
+// The weight and bias gradients into any float32 view: a strided one gets
+// the bits of a contiguous one. One block of rows (3: its float column sums
+// go to a contiguous gradient directly) and several (130: merged in double
+// first), on one thread and two.
+TEST_P(LayerNorm, ParameterGradientsHaveTheSameBitsInEveryView) {
+  const auto bits = [](float v) { return std::bit_cast<std::uint32_t>(v); };
+  const int before = num_threads();
+  for (const std::int64_t rows : {3, 130}) {
+    for (const int threads : {1, 2}) {
+      SCOPED_TRACE(testing::Message() << rows << " rows, " << threads << " threads");
+      set_num_threads(threads);
+      const Shape shape{rows, 771}, cols{771};
+      const Tensor x = random_tensor(shape, TestLayout::contiguous, 21, 0.5f, 2.0f).storage;
+      const Tensor dy = random_tensor(shape, TestLayout::contiguous, 22).storage;
+      const Tensor w = random_tensor(cols, TestLayout::contiguous, 23, 1.0f, 0.5f).storage;
+      const LayerNormForwardResult f = layer_norm_forward({x, cols, w, Tensor()});
+      const LayerNormBackwardInputs in{dy, x, cols, f.mean, f.rstd, w};
+      Tensor dw(cols), db(cols);
+      layer_norm_backward(in, {}, {{}, dw, db});
+      Tensor spaced(Shape{771, 2});  // each gradient every other element of a buffer
+      const TensorView dw_strided(spaced.data<float>(), cols, Strides{2}, DType::float32);
+      const TensorView db_strided(spaced.data<float>() + 1, cols, Strides{2}, DType::float32);
+      layer_norm_backward(in, {}, {{}, dw_strided, db_strided});
+      for (std::int64_t d = 0; d < 771; ++d) {
+        ASSERT_EQ(bits(spaced.data<float>()[2 * d]), bits(dw.data<float>()[d])) << d;
+        ASSERT_EQ(bits(spaced.data<float>()[2 * d + 1]), bits(db.data<float>()[d])) << d;
+      }
+      const RMSNormForwardResult rf = rms_norm_forward({x, cols, w});
+      Tensor rdw(cols);
+      rms_norm_backward({dy, x, cols, rf.rstd, w}, {}, {{}, rdw});
+      rms_norm_backward({dy, x, cols, rf.rstd, w}, {}, {{}, dw_strided});
+      for (std::int64_t d = 0; d < 771; ++d)
+        ASSERT_EQ(bits(spaced.data<float>()[2 * d]), bits(rdw.data<float>()[d])) << d;
+    }
+  }
+  set_num_threads(before);
 }
 
 TEST_P(LayerNorm, AccurateAtLargeMean) {
