@@ -206,8 +206,8 @@ def leave_caches():
 
 
 def time_pair(runs, budget_s, in_cache, min_reps=5):
-    """Medians in seconds, and each run's time over the first's paired as the
-    C++ harness pairs them (src/bench/speedup_interval.hpp: run by run, or
+    """Medians in seconds, and each later run's time over the first's paired
+    as the C++ harness pairs them (src/bench/speedup_interval.hpp: run by run, or
     round by round by the blocks' medians), timed as it times a case: a case
     that fits a cache (the case's "in_cache", from normkit bench) in blocks
     of back-to-back runs (after untimed ones) alternating over rounds (two
@@ -246,7 +246,7 @@ def time_pair(runs, budget_s, in_cache, min_reps=5):
                 time_one(i)
             rep += 1
         paired = samples
-    ratios = [[t / o for t, o in zip(p, paired[0])] for p in paired]
+    ratios = [[t / o for t, o in zip(p, paired[0])] for p in paired[1:]]
     return [statistics.median(s) for s in samples], ratios
 
 
@@ -281,7 +281,7 @@ def main():
             {"impl": "normkit (Python)", "median_ms": ours * 1e3, "gbps": bytes_moved / ours / 1e9,
              "normkit_speedup": 1.0},
             {"impl": name, "median_ms": theirs * 1e3, "gbps": bytes_moved / theirs / 1e9,
-             "normkit_speedup": theirs / ours, "ratios": ratios[1]}]})
+             "normkit_speedup": theirs / ours, "ratios": ratios[0]}]})
     json.dump({"simd_path": normkit.simd_path(), "copy_gbps": {}, "notes": notes, "rows": rows},
               open(out_path, "w"), indent=2)
 
