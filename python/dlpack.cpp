@@ -138,16 +138,30 @@ bool is_torch_tensor(const py::handle obj) {
   return is_torch;
 }
 
-// The capsule of a torch tensor (any requires_grad: the export is of the
-// same memory), after refusing one elsewhere than the CPU by its device's
-// name (a meta tensor has no DLPack device at all).
+// Refuses a torch tensor elsewhere than the CPU, by its device's name.
+[[noreturn]] void refuse_torch_device(const py::object& tensor, const char* name) {
+  const std::string device = py::str(tensor.attr("device").attr("type"));
+  detail::throw_error(name, ": expected a tensor on the CPU, got one on ", device,
+                      " (move it with .cpu(), or keep torch's own op for it)");
+}
+
+// The capsule of a torch tensor on the CPU (any requires_grad: the export
+// is of the same memory). The export comes first and its device is read
+// from it: asking the tensor's is_cpu first cost every tensor argument an
+// attribute lookup. A tensor elsewhere is refused by its device's name,
+// also one that cannot be exported (a meta tensor has no DLPack device).
 py::object torch_capsule(const py::object& tensor, const char* name) {
-  if (!tensor.attr("is_cpu").cast<bool>()) {
-    const std::string device = py::str(tensor.attr("device").attr("type"));
-    detail::throw_error(name, ": expected a tensor on the CPU, got one on ", device,
-                        " (move it with .cpu(), or keep torch's own op for it)");
+  py::object capsule;
+  try {
+    capsule = torch_dlpack().to_dlpack(tensor);
+  } catch (const py::error_already_set&) {
+    if (!tensor.attr("is_cpu").cast<bool>()) refuse_torch_device(tensor, name);
+    throw;
   }
-  return torch_dlpack().to_dlpack(tensor);
+  const auto* managed = static_cast<const DLManagedTensor*>(PyCapsule_GetPointer(capsule.ptr(), kCapsuleName));
+  if (managed == nullptr) throw py::error_already_set();
+  if (managed->dl_tensor.device.device_type != kDLCPU) refuse_torch_device(tensor, name);
+  return capsule;
 }
 
 // The capsule of any other DLPack producer, on the CPU.
