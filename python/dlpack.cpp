@@ -125,17 +125,13 @@ const TorchDLPack& torch_dlpack() {
 }
 
 // Whether obj is a torch.Tensor (or a subclass): its type's module is
-// torch's. The answer is kept per type (a handful of types ever come).
+// torch's. The answer is kept per type.
 bool is_torch_tensor(const py::handle obj) {
-  static std::vector<std::pair<PyTypeObject*, bool>>* known = new std::vector<std::pair<PyTypeObject*, bool>>;
-  PyTypeObject* type = Py_TYPE(obj.ptr());
-  for (const auto& [t, is_torch] : *known)
-    if (t == type) return is_torch;
-  const std::string module = py::str(obj.get_type().attr("__module__"));
-  const bool is_torch = module == "torch" || module.rfind("torch.", 0) == 0;
-  Py_INCREF(reinterpret_cast<PyObject*>(type));  // the pointer stays valid
-  known->emplace_back(type, is_torch);
-  return is_torch;
+  static auto* known = new std::vector<std::pair<PyObject*, bool>>;
+  return kept_answer(*known, reinterpret_cast<PyObject*>(Py_TYPE(obj.ptr())), [&] {
+    const std::string module = py::str(obj.get_type().attr("__module__"));
+    return module == "torch" || module.rfind("torch.", 0) == 0;
+  });
 }
 
 // Refuses a torch tensor elsewhere than the CPU, by its device's name.

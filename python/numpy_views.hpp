@@ -9,6 +9,8 @@
 
 #include <mutex>
 #include <shared_mutex>
+#include <utility>
+#include <vector>
 
 #include "normkit/normkit.hpp"
 
@@ -22,6 +24,23 @@ inline constexpr std::size_t kMaxArrayDims = 32;
 
 // The name of an object's type, for messages ("NoneType", "list").
 std::string type_name(const py::handle obj);
+
+// ask()'s answer about a Python object (a type, a dtype), kept per object in
+// `known`: a handful ever come, each kept alive so that its address stays
+// its own. Past kMostKept objects (ones made on the fly) it is asked each
+// time. Called with the GIL held.
+template <typename Answer, typename Ask>
+Answer kept_answer(std::vector<std::pair<PyObject*, Answer>>& known, PyObject* obj, const Ask& ask) {
+  constexpr std::size_t kMostKept = 32;
+  for (const auto& [o, answer] : known)
+    if (o == obj) return answer;
+  const Answer answer = ask();
+  if (known.size() < kMostKept) {
+    Py_INCREF(obj);
+    known.emplace_back(obj, answer);
+  }
+  return answer;
+}
 
 // A view of a NumPy argument; None gives an undefined view. The caller keeps
 // the array alive for the duration of the call (it is a function argument).
