@@ -515,10 +515,10 @@ void apply_block_in_place(const RowBackwardArgs& a, RowsIn in, std::int64_t r0, 
   }
 }
 
-// Whether a gradient view is written in place by the float copies below
-// (contiguous float32), or not wanted.
-bool written_as_floats(const TensorView& t) {
-  return !t.defined() || (t.is_contiguous() && t.dtype() == DType::float32);
+// Whether a gradient view is written in place as floats (a defined,
+// contiguous float32 view); any other goes through a float32 buffer.
+bool float32_in_place(const TensorView& t) {
+  return t.defined() && t.is_contiguous() && t.dtype() == DType::float32;
 }
 
 // The gradients of a lone block's float column sums, columns [c0, c1): the
@@ -536,13 +536,11 @@ void write_block_grads(const RowBackwardArgs& a, const float* col_g, const float
 // through a float32 buffer.
 void write_column_grads(const GradSums* columns, std::int64_t cols, const TensorView& dweight,
                         const TensorView& dbias) {
-  const auto in_place = [](const TensorView& t) {
-    return t.defined() && t.is_contiguous() && t.dtype() == DType::float32;
-  };
-  narrow_column_sums(columns, cols, in_place(dweight) ? dweight.data<float>() : nullptr,
-                     in_place(dbias) ? dbias.data<float>() : nullptr);
-  if (dweight.defined() && !in_place(dweight)) write_each(dweight, [&](std::int64_t d) { return columns[d].sum_dy_xc; });
-  if (dbias.defined() && !in_place(dbias)) write_each(dbias, [&](std::int64_t d) { return columns[d].sum_dy; });
+  narrow_column_sums(columns, cols, float32_in_place(dweight) ? dweight.data<float>() : nullptr,
+                     float32_in_place(dbias) ? dbias.data<float>() : nullptr);
+  if (dweight.defined() && !float32_in_place(dweight))
+    write_each(dweight, [&](std::int64_t d) { return columns[d].sum_dy_xc; });
+  if (dbias.defined() && !float32_in_place(dbias)) write_each(dbias, [&](std::int64_t d) { return columns[d].sum_dy; });
 }
 
 // At most kColumnBlockRows rows (one block) on several threads: each row's
@@ -602,7 +600,8 @@ void row_norm_backward(const RowBackwardArgs& a) {
   // The column sums: merged in double over the blocks, then narrowed into
   // the gradients; a lone block's float sums go to them directly.
   const bool columns = (a.dweight.defined() || a.dbias.defined()) && blocks > 0;
-  const bool as_floats = blocks == 1 && written_as_floats(a.dweight) && written_as_floats(a.dbias);
+  const auto float32_or_none = [](const TensorView& t) { return !t.defined() || float32_in_place(t); };
+  const bool as_floats = blocks == 1 && float32_or_none(a.dweight) && float32_or_none(a.dbias);
   thread_local std::vector<GradSums> merged_storage;  // (cols), kept across calls
   merged_storage.resize(static_cast<std::size_t>(columns ? cols : 0));
   GradSums* const merged = merged_storage.data();
